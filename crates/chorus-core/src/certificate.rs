@@ -1,0 +1,258 @@
+//! Certificates: self-contained proof that a proposal was adopted, verifiable
+//! offline with nothing but the bytes and (optionally) the expected coalition
+//! id.
+//!
+//! Verification runs the checks of PROTOCOL.md ("Certificate verification")
+//! and reports the first that fails in that order. Signatures are checked one
+//! by one under the strict rule, spread over threads; the reported failure is
+//! the same as a sequential verifier's.
+
+use chorus_proto::v1 as pb;
+use prost::Message;
+
+use crate::coalition::Coalition;
+use crate::envelope::{decode_canonical, Envelope};
+use crate::error::{CertificateError, Rejection};
+use crate::id::{CoalitionId, ObjectId};
+use crate::keys::{verify_many, PublicKey, SignatureCheck};
+use crate::kind::Kind;
+use crate::limits::MAX_CERTIFICATE_BYTES;
+use crate::objects::{Endorsement, Proposal, Stance};
+
+/// Certificates are judged without a clock: the same verdict at any time.
+const NO_CLOCK: u64 = u64::MAX;
+
+/// The certificate format version this crate writes and reads.
+pub const CERTIFICATE_VERSION: u32 = 1;
+
+/// A member that endorsed, as proven by a certificate.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Endorser {
+    /// Trust key.
+    pub trust: PublicKey,
+    /// Display name from the roster.
+    pub name: String,
+    /// Endorsement object id.
+    pub endorsement: ObjectId,
+    /// When it was signed.
+    pub created_at_ms: u64,
+    /// Its comment, if any.
+    pub comment: Option<String>,
+}
+
+/// What a valid certificate proves: this coalition adopted this proposal,
+/// endorsed by these members.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct VerifiedPosition {
+    /// Coalition id.
+    pub coalition: CoalitionId,
+    /// Coalition name.
+    pub coalition_name: String,
+    /// Proposal id.
+    pub proposal_id: ObjectId,
+    /// The proposal.
+    pub proposal: Proposal,
+    /// Display name of the proposing trust.
+    pub author_name: String,
+    /// Members of the roster voted under.
+    pub members: usize,
+    /// Endorsements the charter requires.
+    pub required: usize,
+    /// The endorsing members, sorted by trust key.
+    pub endorsers: Vec<Endorser>,
+}
+
+/// Assembles a certificate from exact envelope bytes. Endorsements are sorted
+/// by trust key; nothing is verified here (verify the result, or build it
+/// from [`crate::Ledger::certificate_endorsements`]).
+pub fn assemble(genesis: &Envelope, proposal: &Envelope, endorsements: &[Envelope]) -> Vec<u8> {
+    let mut ends: Vec<(Vec<u8>, pb::Envelope)> = endorsements
+        .iter()
+        .map(|e| {
+            let trust = Endorsement::from_body(e.body()).map(|b| b.trust.as_bytes().to_vec()).unwrap_or_default();
+            (trust, e.to_proto())
+        })
+        .collect();
+    ends.sort_by(|a, b| a.0.cmp(&b.0));
+    pb::Certificate {
+        version: CERTIFICATE_VERSION,
+        genesis: Some(genesis.to_proto()),
+        proposal: Some(proposal.to_proto()),
+        endorsements: ends.into_iter().map(|(_, e)| e).collect(),
+    }
+    .encode_to_vec()
+}
+
+/// Verifies a certificate with every core of the machine.
+pub fn verify(bytes: &[u8], expected: Option<CoalitionId>) -> Result<VerifiedPosition, CertificateError> {
+    verify_with_threads(bytes, expected, crate::keys::default_threads())
+}
+
+/// Verifies a certificate using up to `threads` threads for signatures. The
+/// verdict does not depend on `threads`.
+pub fn verify_with_threads(
+    bytes: &[u8],
+    expected: Option<CoalitionId>,
+    threads: usize,
+) -> Result<VerifiedPosition, CertificateError> {
+    // 1. Size and decoding.
+    if bytes.is_empty() {
+        return Err(CertificateError::Empty);
+    }
+    if bytes.len() > MAX_CERTIFICATE_BYTES {
+        return Err(CertificateError::TooLarge { size: bytes.len(), limit: MAX_CERTIFICATE_BYTES });
+    }
+    let cert: pb::Certificate = decode_canonical(bytes, "certificate").map_err(|e| match e {
+        Rejection::NonCanonical { .. } => CertificateError::NonCanonical,
+        Rejection::Malformed { detail, .. } => CertificateError::Malformed(detail),
+        other => CertificateError::Malformed(other.to_string()),
+    })?;
+    if cert.version != CERTIFICATE_VERSION {
+        return Err(CertificateError::UnsupportedVersion(cert.version));
+    }
+
+    // 2. Genesis structure, then 3. the coalition asked for.
+    let genesis = cert.genesis.ok_or(CertificateError::Missing("genesis"))?;
+    let genesis = Envelope::from_nested(genesis).map_err(CertificateError::Genesis)?;
+    let (coalition, genesis_input) = Coalition::precheck_genesis(genesis).map_err(CertificateError::Genesis)?;
+    if let Some(expected) = expected {
+        if coalition.id() != expected {
+            return Err(CertificateError::WrongCoalition { expected, found: coalition.id() });
+        }
+    }
+    let mut checks: Vec<SignatureCheck<'_>> = coalition.genesis_checks(&genesis_input).collect();
+    let genesis_sigs = checks.len();
+
+    // 5. Proposal structure (its signature joins the batch).
+    let proposal = cert.proposal.ok_or(CertificateError::Missing("proposal"));
+    let proposal = proposal.and_then(|p| {
+        let env = Envelope::from_nested(p).map_err(CertificateError::Proposal)?;
+        if env.kind() != Kind::Proposal {
+            return Err(CertificateError::Proposal(Rejection::InvalidField {
+                field: "kind",
+                reason: format!("expected a proposal, got a {}", env.kind()),
+            }));
+        }
+        // No clock: a certificate is judged the same at any time.
+        let pre = coalition.precheck(&env, NO_CLOCK).map_err(CertificateError::Proposal)?;
+        let pre = pre.expect("a proposal envelope is never the genesis");
+        let crate::coalition::Object::Proposal(p) = pre.object else { unreachable!("kind checked above") };
+        Ok((env.id(), p, pre.signer, pre.input, pre.signature))
+    });
+    let proposal = match proposal {
+        Ok(p) => p,
+        Err(e) => {
+            // A bad founder signature comes first in check order.
+            if let Some(i) = verify_many(&checks, threads) {
+                return Err(CertificateError::Genesis(Rejection::BadSignature { signer: checks[i].key.to_hex() }));
+            }
+            return Err(e);
+        }
+    };
+    let (proposal_id, proposal, author, proposal_input, proposal_sig) = proposal;
+    checks.push(SignatureCheck { key: author, message: &proposal_input, signature: &proposal_sig });
+
+    // 6. Endorsements, in order: structure here, signatures in the batch.
+    let roster = coalition.roster(&proposal.roster).expect("precheck accepted this roster");
+    let mut endorsers: Vec<Endorser> = Vec::with_capacity(cert.endorsements.len());
+    let mut inputs: Vec<(Vec<u8>, [u8; 64])> = Vec::with_capacity(cert.endorsements.len());
+    let mut first_structural: Option<CertificateError> = None;
+    for (index, env) in cert.endorsements.into_iter().enumerate() {
+        match check_endorsement(&coalition, &proposal_id, &proposal, endorsers.last(), index, env) {
+            Ok((endorser, input, sig)) => {
+                endorsers.push(endorser);
+                inputs.push((input, sig));
+            }
+            Err(e) => {
+                first_structural = Some(e);
+                break;
+            }
+        }
+    }
+    let keys: Vec<&PublicKey> =
+        endorsers.iter().map(|e| &roster.get(e.trust.as_bytes()).expect("membership checked").key).collect();
+    checks.extend(inputs.iter().zip(&keys).map(|((input, sig), key)| SignatureCheck {
+        key,
+        message: input,
+        signature: sig,
+    }));
+    if let Some(i) = verify_many(&checks, threads) {
+        let key = checks[i].key.to_hex();
+        return Err(if i < genesis_sigs {
+            CertificateError::Genesis(Rejection::BadSignature { signer: key })
+        } else if i == genesis_sigs {
+            CertificateError::Proposal(Rejection::BadSignature { signer: key })
+        } else {
+            CertificateError::BadSignature { index: i - genesis_sigs - 1, trust: key }
+        });
+    }
+    if let Some(e) = first_structural {
+        return Err(e);
+    }
+
+    // 7. Threshold.
+    let members = roster.len();
+    let required = coalition.charter().positions.required(members);
+    if endorsers.len() < required {
+        return Err(CertificateError::BelowThreshold { have: endorsers.len(), need: required, members });
+    }
+    let author_name = roster.get(proposal.author.as_bytes()).map(|m| m.name.clone()).unwrap_or_default();
+    Ok(VerifiedPosition {
+        coalition: coalition.id(),
+        coalition_name: coalition.name().to_owned(),
+        proposal_id,
+        proposal,
+        author_name,
+        members,
+        required,
+        endorsers,
+    })
+}
+
+/// Every check on one endorsement except its signature.
+fn check_endorsement(
+    coalition: &Coalition,
+    proposal_id: &ObjectId,
+    proposal: &Proposal,
+    previous: Option<&Endorser>,
+    index: usize,
+    env: pb::Envelope,
+) -> Result<(Endorser, Vec<u8>, [u8; 64]), CertificateError> {
+    let invalid = |reason| CertificateError::Endorsement { index, reason };
+    let env = Envelope::from_nested(env).map_err(invalid)?;
+    if env.kind() != Kind::Endorsement {
+        return Err(invalid(Rejection::InvalidField {
+            field: "kind",
+            reason: format!("expected an endorsement, got a {}", env.kind()),
+        }));
+    }
+    let pre =
+        coalition.precheck(&env, NO_CLOCK).map_err(invalid)?.expect("an endorsement envelope is never the genesis");
+    let crate::coalition::Object::Endorsement(e) = pre.object else { unreachable!("kind checked above") };
+    if e.proposal != *proposal_id {
+        return Err(CertificateError::WrongProposal { index, expected: *proposal_id, found: e.proposal });
+    }
+    if e.stance != Stance::Endorse {
+        return Err(CertificateError::NotAnEndorsement { index, stance: e.stance.name() });
+    }
+    if let Some(closes_at_ms) = proposal.closes_at_ms {
+        if e.created_at_ms > closes_at_ms {
+            return Err(CertificateError::AfterClosing { index, created_at_ms: e.created_at_ms, closes_at_ms });
+        }
+    }
+    if let Some(prev) = previous {
+        match prev.trust.cmp(&e.trust) {
+            std::cmp::Ordering::Equal => {
+                return Err(CertificateError::DuplicateTrust { index, trust: e.trust.to_hex() })
+            }
+            std::cmp::Ordering::Greater => return Err(CertificateError::NotSorted { index }),
+            std::cmp::Ordering::Less => {}
+        }
+    }
+    let name = coalition.current_roster().get(e.trust.as_bytes()).map(|m| m.name.clone()).unwrap_or_default();
+    Ok((
+        Endorser { trust: e.trust, name, endorsement: env.id(), created_at_ms: e.created_at_ms, comment: e.comment },
+        pre.input,
+        pre.signature,
+    ))
+}

@@ -1,0 +1,370 @@
+//! A coalition as known from its verified genesis, and validation of every
+//! object against it.
+
+use std::collections::BTreeMap;
+
+use crate::envelope::Envelope;
+use crate::error::Rejection;
+use crate::id::{CoalitionId, ObjectId};
+use crate::keys::{verify_many, PublicKey, SignatureCheck};
+use crate::kind::Kind;
+use crate::limits::MAX_CLOCK_SKEW_MS;
+use crate::objects::{Charter, Endorsement, Genesis, Member, Proposal};
+
+/// The members of a coalition at one roster version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Roster {
+    version: ObjectId,
+    members: BTreeMap<[u8; 32], Member>,
+}
+
+impl Roster {
+    /// The roster version id. For the genesis roster, the coalition id.
+    pub fn version(&self) -> ObjectId {
+        self.version
+    }
+
+    /// Number of member trusts.
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// True when there are no members (never, for a valid coalition).
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// The member with this trust key, if any.
+    pub fn get(&self, key: &[u8]) -> Option<&Member> {
+        let key: &[u8; 32] = key.try_into().ok()?;
+        self.members.get(key)
+    }
+
+    /// True when `key` is a member trust key.
+    pub fn contains(&self, key: &PublicKey) -> bool {
+        self.members.contains_key(key.as_bytes())
+    }
+
+    /// Members sorted by trust key.
+    pub fn members(&self) -> impl Iterator<Item = &Member> {
+        self.members.values()
+    }
+}
+
+/// A coalition whose genesis has been fully verified: canonical, well-formed,
+/// and countersigned by every founding member. Everything that names this
+/// coalition is validated through it.
+#[derive(Clone, Debug)]
+pub struct Coalition {
+    id: CoalitionId,
+    genesis: Genesis,
+    envelope: Envelope,
+    roster: Roster,
+}
+
+impl PartialEq for Coalition {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+    }
+}
+impl Eq for Coalition {}
+
+/// A signed object that passed every ingest rule: shape, canonical encoding,
+/// bounds, coalition, membership, signature.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedObject {
+    envelope: Envelope,
+    object: Object,
+}
+
+impl VerifiedObject {
+    /// The envelope as received.
+    pub fn envelope(&self) -> &Envelope {
+        &self.envelope
+    }
+
+    /// The typed body.
+    pub fn object(&self) -> &Object {
+        &self.object
+    }
+
+    /// The coalition the object belongs to.
+    pub fn coalition(&self) -> CoalitionId {
+        match &self.object {
+            Object::Genesis(_) => self.envelope.id(),
+            Object::Proposal(p) => p.coalition,
+            Object::Endorsement(e) => e.coalition,
+        }
+    }
+
+    /// The object id.
+    pub fn id(&self) -> ObjectId {
+        self.envelope.id()
+    }
+
+    /// The kind.
+    pub fn kind(&self) -> Kind {
+        self.envelope.kind()
+    }
+
+    /// The creation time the object declares (ms since 1970).
+    pub fn created_at_ms(&self) -> u64 {
+        match &self.object {
+            Object::Genesis(g) => g.created_at_ms,
+            Object::Proposal(p) => p.created_at_ms,
+            Object::Endorsement(e) => e.created_at_ms,
+        }
+    }
+}
+
+/// The typed body of a verified object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Object {
+    /// This coalition's genesis.
+    Genesis(Genesis),
+    /// A proposal.
+    Proposal(Proposal),
+    /// An endorsement (of any stance).
+    Endorsement(Endorsement),
+}
+
+/// Stage 1 of validation: everything but the signature, which is returned as
+/// a check to run (possibly alongside many others on several threads).
+pub(crate) struct Prechecked<'a> {
+    pub object: Object,
+    pub signer: &'a PublicKey,
+    pub input: Vec<u8>,
+    pub signature: [u8; 64],
+}
+
+impl Coalition {
+    /// Verifies a genesis envelope completely and returns the coalition it
+    /// founds. Uses up to `threads` threads for the founders' signatures.
+    pub fn from_genesis(bytes: &[u8], threads: usize) -> Result<Self, Rejection> {
+        let envelope = Envelope::decode(bytes)?;
+        let (coalition, checks) = Self::precheck_genesis(envelope)?;
+        coalition.verify_genesis_signatures(&checks, threads)?;
+        Ok(coalition)
+    }
+
+    /// Structure of a genesis without its signatures; returns the signing input.
+    pub(crate) fn precheck_genesis(envelope: Envelope) -> Result<(Self, Vec<u8>), Rejection> {
+        if envelope.kind() != Kind::Genesis {
+            return Err(Rejection::InvalidField {
+                field: "kind",
+                reason: format!("expected a genesis, got a {}", envelope.kind()),
+            });
+        }
+        let genesis = Genesis::from_body(envelope.body())?;
+        let sigs = envelope.signatures();
+        if sigs.len() != genesis.founders.len() {
+            return Err(Rejection::SignatureCount {
+                kind: Kind::Genesis,
+                expected: genesis.founders.len(),
+                found: sigs.len(),
+            });
+        }
+        // Both lists are sorted by key, so signer i must be founder i.
+        for (i, (s, f)) in sigs.iter().zip(&genesis.founders).enumerate() {
+            if &s.signer != f.key.as_bytes() {
+                return Err(Rejection::InvalidField {
+                    field: "genesis signatures",
+                    reason: format!(
+                        "signature {i} is by {}, which is not the founder at that place ({})",
+                        hex::encode(s.signer),
+                        f.key
+                    ),
+                });
+            }
+        }
+        let id = envelope.id();
+        let members = genesis.founders.iter().map(|m| (*m.key.as_bytes(), m.clone())).collect();
+        let input = envelope.signing_input();
+        Ok((Coalition { id, genesis, envelope, roster: Roster { version: id, members } }, input))
+    }
+
+    /// Index of the first founder signature that fails, given the signing input.
+    pub(crate) fn genesis_checks<'a>(&'a self, input: &'a [u8]) -> impl Iterator<Item = SignatureCheck<'a>> {
+        self.envelope.signatures().iter().zip(&self.genesis.founders).map(move |(s, f)| SignatureCheck {
+            key: &f.key,
+            message: input,
+            signature: &s.signature,
+        })
+    }
+
+    fn verify_genesis_signatures(&self, input: &[u8], threads: usize) -> Result<(), Rejection> {
+        let checks: Vec<_> = self.genesis_checks(input).collect();
+        match verify_many(&checks, threads) {
+            None => Ok(()),
+            Some(i) => Err(Rejection::BadSignature { signer: checks[i].key.to_hex() }),
+        }
+    }
+
+    /// The coalition id (id of the genesis).
+    pub fn id(&self) -> CoalitionId {
+        self.id
+    }
+
+    /// Display name.
+    pub fn name(&self) -> &str {
+        &self.genesis.name
+    }
+
+    /// The charter.
+    pub fn charter(&self) -> &Charter {
+        &self.genesis.charter
+    }
+
+    /// The decoded genesis.
+    pub fn genesis(&self) -> &Genesis {
+        &self.genesis
+    }
+
+    /// The genesis envelope exactly as verified.
+    pub fn genesis_envelope(&self) -> &Envelope {
+        &self.envelope
+    }
+
+    /// The roster a proposal names, if this node knows it. Protocol v1 knows
+    /// only the genesis roster.
+    pub fn roster(&self, version: &ObjectId) -> Option<&Roster> {
+        (*version == self.roster.version).then_some(&self.roster)
+    }
+
+    /// The current roster.
+    pub fn current_roster(&self) -> &Roster {
+        &self.roster
+    }
+
+    /// True when `key` is a member trust under any roster version this node
+    /// knows, i.e. may sign objects at all.
+    pub fn is_known_signer(&self, key: &[u8]) -> bool {
+        self.roster.get(key).is_some()
+    }
+
+    /// Validates one envelope against every ingest rule. `now_ms` is this
+    /// node's clock, used only to defer objects dated too far ahead
+    /// ([`Rejection::FromTheFuture`], verdict Ignore); the ledger itself never
+    /// reads a clock.
+    pub fn validate(&self, bytes: &[u8], now_ms: u64) -> Result<VerifiedObject, Rejection> {
+        let envelope = Envelope::decode(bytes)?;
+        self.validate_envelope(envelope, now_ms)
+    }
+
+    /// As [`Coalition::validate`], for an envelope already decoded.
+    pub fn validate_envelope(&self, envelope: Envelope, now_ms: u64) -> Result<VerifiedObject, Rejection> {
+        let pre = self.precheck(&envelope, now_ms)?;
+        let Some(pre) = pre else {
+            return Ok(VerifiedObject { envelope, object: Object::Genesis(self.genesis.clone()) });
+        };
+        if !pre.signer.verify(&pre.input, &pre.signature) {
+            return Err(Rejection::BadSignature { signer: pre.signer.to_hex() });
+        }
+        Ok(VerifiedObject { envelope, object: pre.object })
+    }
+
+    /// Validates many envelopes, checking signatures on up to `threads`
+    /// threads. Results are in input order and equal to calling
+    /// [`Coalition::validate`] on each.
+    pub fn validate_many(
+        &self,
+        items: &[&[u8]],
+        now_ms: u64,
+        threads: usize,
+    ) -> Vec<Result<VerifiedObject, Rejection>> {
+        let threads = threads.clamp(1, 64);
+        if threads == 1 || items.len() < 64 {
+            return items.iter().map(|b| self.validate(b, now_ms)).collect();
+        }
+        let chunk = items.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = items
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || part.iter().map(|b| self.validate(b, now_ms)).collect::<Vec<_>>()))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| match h.join() {
+                    Ok(r) => r,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                })
+                .collect()
+        })
+    }
+
+    /// Everything but the signature. `Ok(None)` means "this is our own
+    /// genesis", which needs no further check.
+    pub(crate) fn precheck<'a>(
+        &'a self,
+        envelope: &Envelope,
+        now_ms: u64,
+    ) -> Result<Option<Prechecked<'a>>, Rejection> {
+        match envelope.kind() {
+            Kind::Genesis => {
+                if envelope.id() == self.id {
+                    Ok(None)
+                } else {
+                    Err(Rejection::ForeignGenesis(envelope.id()))
+                }
+            }
+            Kind::Proposal => {
+                let p = Proposal::from_body(envelope.body())?;
+                self.check_coalition(p.coalition)?;
+                if self.roster(&p.roster).is_none() {
+                    return Err(Rejection::UnknownRoster(p.roster));
+                }
+                let signer = self.single_signer(envelope, "author", p.author.as_bytes())?;
+                Self::check_time(p.created_at_ms, now_ms)?;
+                Ok(Some(Prechecked {
+                    object: Object::Proposal(p),
+                    signer,
+                    input: envelope.signing_input(),
+                    signature: envelope.signatures()[0].signature,
+                }))
+            }
+            Kind::Endorsement => {
+                let e = Endorsement::from_body_with(envelope.body(), |b| {
+                    self.roster.get(b).map(|m| m.key).ok_or_else(|| Rejection::NotAMember { key: hex::encode(b) })
+                })?;
+                self.check_coalition(e.coalition)?;
+                let signer = self.single_signer(envelope, "trust", e.trust.as_bytes())?;
+                Self::check_time(e.created_at_ms, now_ms)?;
+                Ok(Some(Prechecked {
+                    object: Object::Endorsement(e),
+                    signer,
+                    input: envelope.signing_input(),
+                    signature: envelope.signatures()[0].signature,
+                }))
+            }
+        }
+    }
+
+    fn check_coalition(&self, found: CoalitionId) -> Result<(), Rejection> {
+        if found != self.id {
+            return Err(Rejection::WrongCoalition { expected: self.id, found });
+        }
+        Ok(())
+    }
+
+    fn check_time(created_at_ms: u64, now_ms: u64) -> Result<(), Rejection> {
+        if created_at_ms > now_ms.saturating_add(MAX_CLOCK_SKEW_MS) {
+            return Err(Rejection::FromTheFuture { created_at_ms, now_ms });
+        }
+        Ok(())
+    }
+
+    /// The one signer of a non-genesis envelope, which must be the member the
+    /// body names in `field`.
+    fn single_signer(
+        &self,
+        envelope: &Envelope,
+        field: &'static str,
+        named: &[u8; 32],
+    ) -> Result<&PublicKey, Rejection> {
+        let signer = &envelope.signatures()[0].signer;
+        if signer != named {
+            return Err(Rejection::SignerMismatch { field, signer: hex::encode(signer), named: hex::encode(named) });
+        }
+        self.roster.get(signer).map(|m| &m.key).ok_or_else(|| Rejection::NotAMember { key: hex::encode(signer) })
+    }
+}

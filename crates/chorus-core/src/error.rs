@@ -1,0 +1,262 @@
+//! Why an object is refused, and what that says about whoever sent it.
+
+use crate::id::ObjectId;
+use crate::keys::KeyError;
+use crate::kind::Kind;
+
+/// What a refusal means for the peer that sent the object. chorus-core
+/// decides this once, here; the network layer only translates it into
+/// gossip validation results and peer scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// The object is invalid for every node at every time: drop it and
+    /// penalise whoever sent it.
+    Reject,
+    /// The object may be fine elsewhere or later (an unknown roster version, a
+    /// time ahead of our clock, a kind from a newer protocol): drop it without
+    /// penalty. It is not stored, and sync may offer it again.
+    Ignore,
+}
+
+/// Why a signed object was refused. Each message names the object part that
+/// was wrong; nothing is stored or forwarded for a refused object.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    /// Over a size bound.
+    #[error("{what} is {size} bytes, over the limit of {limit} bytes")]
+    TooLarge {
+        /// What was measured.
+        what: &'static str,
+        /// Its size in bytes.
+        size: usize,
+        /// The bound.
+        limit: usize,
+    },
+    /// Not decodable protobuf of the expected message.
+    #[error("malformed {what}: {detail}")]
+    Malformed {
+        /// Which message.
+        what: &'static str,
+        /// The decoder's explanation.
+        detail: String,
+    },
+    /// Decodable, but not the canonical encoding of its value.
+    #[error("{what} is not canonically encoded (unknown fields, default values written out, fields out of order, repeated or non-minimal varints)")]
+    NonCanonical {
+        /// Which message.
+        what: &'static str,
+    },
+    /// A kind number this protocol version does not define.
+    #[error("object kind {0} is not part of protocol v1")]
+    UnknownKind(i32),
+    /// Wrong number of signatures for the kind.
+    #[error("a {kind} carries {expected} signature(s), this one carries {found}")]
+    SignatureCount {
+        /// The object's kind.
+        kind: Kind,
+        /// How many it must carry.
+        expected: usize,
+        /// How many it carries.
+        found: usize,
+    },
+    /// Signatures not sorted by signer key, or a signer listed twice.
+    #[error("signatures must be sorted by signer key with no signer twice (at signature {index})")]
+    SignaturesNotSorted {
+        /// Index of the first out-of-place signature.
+        index: usize,
+    },
+    /// A field that must be a 64-byte signature is not.
+    #[error("signature {index} is {len} bytes; an ed25519 signature is 64 bytes")]
+    SignatureLength {
+        /// Index in the envelope.
+        index: usize,
+        /// Its length.
+        len: usize,
+    },
+    /// A key field does not hold an acceptable public key.
+    #[error("{field}: {error}")]
+    BadKey {
+        /// Which field.
+        field: &'static str,
+        /// What is wrong with it.
+        error: KeyError,
+    },
+    /// A signature does not verify under the protocol's strict rule.
+    #[error("signature by {signer} does not verify")]
+    BadSignature {
+        /// Hex of the claimed signer.
+        signer: String,
+    },
+    /// A field breaks a rule of PROTOCOL.md.
+    #[error("{field}: {reason}")]
+    InvalidField {
+        /// Which field.
+        field: &'static str,
+        /// The rule it breaks.
+        reason: String,
+    },
+    /// Names another coalition.
+    #[error("object belongs to coalition {found}, not {expected}")]
+    WrongCoalition {
+        /// Our coalition.
+        expected: ObjectId,
+        /// The one named.
+        found: ObjectId,
+    },
+    /// The signer is not a member trust under the relevant roster.
+    #[error("{key} is not a member trust of this coalition")]
+    NotAMember {
+        /// Hex of the key.
+        key: String,
+    },
+    /// The envelope is signed by someone other than the body names.
+    #[error("signed by {signer}, but the {field} named in the body is {named}")]
+    SignerMismatch {
+        /// The body field naming the signer.
+        field: &'static str,
+        /// Hex of the actual signer.
+        signer: String,
+        /// Hex of the key named.
+        named: String,
+    },
+    /// Voted under a roster version this node does not know.
+    #[error("roster version {0} is unknown (protocol v1 knows only the genesis roster)")]
+    UnknownRoster(ObjectId),
+    /// Dated beyond the allowed clock skew; admitted once the clock catches up.
+    #[error("created at {created_at_ms} ms, more than the allowed skew ahead of this node's clock ({now_ms} ms)")]
+    FromTheFuture {
+        /// The object's time.
+        created_at_ms: u64,
+        /// This node's time at validation.
+        now_ms: u64,
+    },
+    /// A genesis other than this coalition's.
+    #[error("a genesis can only be configured, not received (got {0})")]
+    ForeignGenesis(ObjectId),
+}
+
+impl Rejection {
+    /// What this refusal says about the sender.
+    pub fn verdict(&self) -> Verdict {
+        match self {
+            Rejection::UnknownKind(_) | Rejection::UnknownRoster(_) | Rejection::FromTheFuture { .. } => {
+                Verdict::Ignore
+            }
+            _ => Verdict::Reject,
+        }
+    }
+}
+
+/// Why a certificate does not prove a position. Indexes count endorsements
+/// in the order the certificate carries them, from 0. Checks run in the order
+/// PROTOCOL.md gives, and the first failure is the one reported, so every
+/// conforming verifier names the same reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CertificateError {
+    /// Empty input.
+    #[error("certificate is empty")]
+    Empty,
+    /// Over the size bound.
+    #[error("certificate is {size} bytes, over the limit of {limit} bytes")]
+    TooLarge {
+        /// Its size.
+        size: usize,
+        /// The bound.
+        limit: usize,
+    },
+    /// Not a decodable certificate.
+    #[error("malformed certificate: {0}")]
+    Malformed(String),
+    /// Decodable but not canonically encoded.
+    #[error("certificate is not canonically encoded")]
+    NonCanonical,
+    /// A format version this verifier does not know.
+    #[error("certificate format version {0} is not supported (this verifier knows version 1)")]
+    UnsupportedVersion(u32),
+    /// A required part is absent.
+    #[error("certificate has no {0}")]
+    Missing(&'static str),
+    /// The genesis is invalid.
+    #[error("genesis is invalid: {0}")]
+    Genesis(Rejection),
+    /// The certificate is for another coalition.
+    #[error("certificate is for coalition {found}, not the expected {expected}")]
+    WrongCoalition {
+        /// The coalition id asked for.
+        expected: ObjectId,
+        /// The one the certificate carries.
+        found: ObjectId,
+    },
+    /// The proposal is invalid.
+    #[error("proposal is invalid: {0}")]
+    Proposal(Rejection),
+    /// An endorsement is invalid as a signed object.
+    #[error("endorsement {index} is invalid: {reason}")]
+    Endorsement {
+        /// Its position in the certificate.
+        index: usize,
+        /// What is wrong.
+        reason: Rejection,
+    },
+    /// An endorsement's signature does not verify.
+    #[error("endorsement {index} has a bad signature (signer {trust})")]
+    BadSignature {
+        /// Its position.
+        index: usize,
+        /// Hex of the signer.
+        trust: String,
+    },
+    /// An endorsement is for another proposal.
+    #[error("endorsement {index} is for proposal {found}, not {expected}")]
+    WrongProposal {
+        /// Its position.
+        index: usize,
+        /// The certificate's proposal.
+        expected: ObjectId,
+        /// The one it names.
+        found: ObjectId,
+    },
+    /// An endorsement's stance is not endorse.
+    #[error("endorsement {index} has stance {stance}; a certificate carries only endorsements")]
+    NotAnEndorsement {
+        /// Its position.
+        index: usize,
+        /// The stance found.
+        stance: &'static str,
+    },
+    /// An endorsement is dated after the proposal closed.
+    #[error("endorsement {index} was signed at {created_at_ms} ms, after the proposal closed at {closes_at_ms} ms")]
+    AfterClosing {
+        /// Its position.
+        index: usize,
+        /// Its time.
+        created_at_ms: u64,
+        /// The closing time.
+        closes_at_ms: u64,
+    },
+    /// The same trust appears twice.
+    #[error("endorsement {index} counts trust {trust} a second time")]
+    DuplicateTrust {
+        /// Position of the second appearance.
+        index: usize,
+        /// Hex of the trust.
+        trust: String,
+    },
+    /// Endorsements are not sorted by trust key.
+    #[error("endorsement {index} is out of order (endorsements must be sorted by trust key)")]
+    NotSorted {
+        /// Its position.
+        index: usize,
+    },
+    /// Too few endorsements for the adoption rule.
+    #[error("{have} endorsements, but adoption needs {need} of {members} members")]
+    BelowThreshold {
+        /// Valid endorsements carried.
+        have: usize,
+        /// Required by the charter.
+        need: usize,
+        /// Roster size.
+        members: usize,
+    },
+}

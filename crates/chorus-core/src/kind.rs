@@ -1,0 +1,69 @@
+//! Object kinds and their domain-separation prefixes.
+
+use chorus_proto::v1::ObjectKind;
+
+/// A kind of signed object known to protocol v1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// Founding document of a coalition.
+    Genesis,
+    /// A text put to the members.
+    Proposal,
+    /// A member's stance on a proposal.
+    Endorsement,
+}
+
+impl Kind {
+    /// Every v1 kind, in wire-number order.
+    pub const ALL: [Kind; 3] = [Kind::Genesis, Kind::Proposal, Kind::Endorsement];
+
+    /// The number carried in `Envelope.kind`.
+    pub fn wire(self) -> i32 {
+        match self {
+            Kind::Genesis => ObjectKind::Genesis as i32,
+            Kind::Proposal => ObjectKind::Proposal as i32,
+            Kind::Endorsement => ObjectKind::Endorsement as i32,
+        }
+    }
+
+    /// The kind for a wire number, if it is a v1 kind.
+    pub fn from_wire(n: i32) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.wire() == n)
+    }
+
+    /// Lower-case name used in the signing prefix and in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Genesis => "genesis",
+            Kind::Proposal => "proposal",
+            Kind::Endorsement => "endorsement",
+        }
+    }
+
+    /// `"chorus/v1/<kind>\n"`: prepended to the body to form the signing input
+    /// and the id preimage, so a signature for one kind, protocol or version
+    /// can never be read as another.
+    pub fn signing_prefix(self) -> &'static [u8] {
+        match self {
+            Kind::Genesis => b"chorus/v1/genesis\n",
+            Kind::Proposal => b"chorus/v1/proposal\n",
+            Kind::Endorsement => b"chorus/v1/endorsement\n",
+        }
+    }
+
+    /// The exact bytes a signature of this kind covers.
+    pub fn signing_input(self, body: &[u8]) -> Vec<u8> {
+        let prefix = self.signing_prefix();
+        let mut v = Vec::with_capacity(prefix.len() + body.len());
+        v.extend_from_slice(prefix);
+        v.extend_from_slice(body);
+        v
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}

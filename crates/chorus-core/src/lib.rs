@@ -1,0 +1,56 @@
+//! # chorus-core: the rules of the Chorus protocol, with no I/O
+//!
+//! Everything that decides what a coalition has said lives here as pure
+//! functions and state machines: decoding and validating signed objects, the
+//! roster, the ledger of proposals and stances, and certificates. There is no
+//! tokio, no disk and no network in this crate's dependency tree; the node
+//! wraps these rules in thin shells, and every rule runs in a plain test.
+//!
+//! ## Model
+//! - A signed object is an [`Envelope`]: a kind, the exact canonical body
+//!   bytes, and ed25519 signatures over `"chorus/v1/<kind>\n" || body`. Its
+//!   [`ObjectId`] is SHA-256 of those same bytes. Nothing is re-encoded
+//!   before a signature is checked.
+//! - A [`Coalition`] is known from its verified genesis; its id is the
+//!   genesis id. [`Coalition::validate`] applies every ingest rule and yields
+//!   a [`VerifiedObject`]; a refusal is a [`Rejection`] carrying a
+//!   [`Verdict`] for the network layer.
+//! - The [`Ledger`] folds verified objects into proposals, stances, tallies
+//!   and positions. Its state is a function of the *set* applied.
+//! - [`certificate::verify`] checks a certificate offline.
+//!
+//! ## Guarantees
+//! - Signature verdicts follow one rule ([`keys`]): strict ed25519, the same
+//!   verdicts as libsodium. Batch verification is never used.
+//! - Every input has a size bound ([`limits`]) checked before decoding, and
+//!   no input makes this crate panic.
+//! - The ledger never reads a clock; only ingest takes `now` to defer objects
+//!   dated too far ahead, which are admitted later and so do not make nodes
+//!   diverge.
+//!
+//! The normative description is `docs/PROTOCOL.md`.
+
+#![deny(missing_docs)]
+
+pub mod certificate;
+mod coalition;
+mod envelope;
+mod error;
+mod id;
+pub mod keys;
+mod kind;
+mod ledger;
+pub mod limits;
+mod objects;
+#[cfg(any(test, feature = "test"))]
+pub mod testkit;
+
+pub use certificate::{Endorser, VerifiedPosition};
+pub use coalition::{Coalition, Object, Roster, VerifiedObject};
+pub use envelope::{Envelope, RawSignature};
+pub use error::{CertificateError, Rejection, Verdict};
+pub use id::{CoalitionId, ObjectId, ParseIdError};
+pub use keys::{KeyError, Keypair, PublicKey};
+pub use kind::Kind;
+pub use ledger::{Applied, Ledger, ProposalState, StanceRecord, Status, Tally, TrustStance};
+pub use objects::{AdoptionRule, Charter, Endorsement, Genesis, Member, Proposal, ProposalLink, Relation, Stance};

@@ -1,0 +1,33 @@
+//! Size and count bounds of protocol v1. Every bound is enforced at decode or
+//! validation, before anything is stored; PROTOCOL.md lists the same numbers.
+
+/// Largest envelope of any kind but genesis, in bytes (a proposal with a full
+/// body and its signature fits with room to spare).
+pub const MAX_ENVELOPE_BYTES: usize = 96 * 1024;
+/// Largest genesis envelope, in bytes: 10,000 founders with long names and
+/// their signatures.
+pub const MAX_GENESIS_ENVELOPE_BYTES: usize = 4 * 1024 * 1024;
+/// Largest certificate, in bytes: a maximal genesis, a maximal proposal and
+/// one endorsement per member with a full comment.
+pub const MAX_CERTIFICATE_BYTES: usize = 16 * 1024 * 1024;
+/// Most members a roster may hold.
+pub const MAX_MEMBERS: usize = 10_000;
+/// Longest coalition or member display name, in bytes of UTF-8.
+pub const MAX_NAME_BYTES: usize = 128;
+/// Longest external identifier of a member (e.g. a company number), in bytes.
+pub const MAX_EXTERNAL_ID_BYTES: usize = 64;
+/// Longest genesis nonce, in bytes.
+pub const MAX_NONCE_BYTES: usize = 32;
+/// Longest proposal title, in bytes of UTF-8.
+pub const MAX_TITLE_BYTES: usize = 200;
+/// Longest proposal body, in bytes of UTF-8 (Markdown).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Longest endorsement comment, in bytes of UTF-8.
+pub const MAX_COMMENT_BYTES: usize = 1000;
+/// Largest adoption-rule denominator; keeps threshold arithmetic in `u64`.
+pub const MAX_RULE_DENOMINATOR: u32 = 1_000_000;
+/// How far in the future (by the receiving node's clock) an object's
+/// creation time may be before the node defers it. Deferring is not a
+/// rejection: the same object is admitted once the clock catches up, so every
+/// node ends with the same set.
+pub const MAX_CLOCK_SKEW_MS: u64 = 5 * 60 * 1000;

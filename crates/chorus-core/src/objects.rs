@@ -1,0 +1,464 @@
+//! Typed bodies of v1 objects, with the field rules of PROTOCOL.md.
+//!
+//! Parsing (`from_body`) checks everything that can be checked on the body
+//! alone: canonical encoding, lengths, required fields, enum values. Rules
+//! that need context (membership, coalition, signatures) live in
+//! [`crate::Coalition`].
+
+use chorus_proto::v1 as pb;
+use prost::Message;
+
+use crate::envelope::decode_canonical;
+use crate::error::Rejection;
+use crate::id::{CoalitionId, ObjectId};
+use crate::keys::PublicKey;
+use crate::limits::*;
+
+fn text(field: &'static str, s: &str, min: usize, max: usize, single_line: bool) -> Result<(), Rejection> {
+    if s.len() < min {
+        return Err(Rejection::InvalidField { field, reason: "must not be empty".into() });
+    }
+    if s.len() > max {
+        return Err(Rejection::InvalidField {
+            field,
+            reason: format!("is {} bytes, over the limit of {max}", s.len()),
+        });
+    }
+    // Bodies keep newlines and tabs; titles and names are single lines. No
+    // other control characters anywhere, so nothing can hide from a reader.
+    let bad = s.chars().find(|&c| c.is_control() && (single_line || (c != '\n' && c != '\t' && c != '\r')));
+    if let Some(c) = bad {
+        return Err(Rejection::InvalidField {
+            field,
+            reason: format!("contains control character U+{:04X}", c as u32),
+        });
+    }
+    Ok(())
+}
+
+fn key(field: &'static str, bytes: &[u8]) -> Result<PublicKey, Rejection> {
+    PublicKey::from_bytes(bytes).map_err(|error| Rejection::BadKey { field, error })
+}
+
+fn id(field: &'static str, bytes: &[u8]) -> Result<ObjectId, Rejection> {
+    ObjectId::from_slice(bytes)
+        .ok_or_else(|| Rejection::InvalidField { field, reason: format!("must be 32 bytes, is {}", bytes.len()) })
+}
+
+fn time(field: &'static str, t: u64) -> Result<u64, Rejection> {
+    if t == 0 {
+        return Err(Rejection::InvalidField { field, reason: "must be set (milliseconds since 1970)".into() });
+    }
+    Ok(t)
+}
+
+/// A member trust of a roster.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Member {
+    /// The trust's root key.
+    pub key: PublicKey,
+    /// Display name.
+    pub name: String,
+    /// External identifier such as a company number.
+    pub external_id: Option<String>,
+}
+
+impl Member {
+    fn from_proto(m: pb::Member) -> Result<Self, Rejection> {
+        text("member name", &m.name, 1, MAX_NAME_BYTES, true)?;
+        text("member external id", &m.external_id, 0, MAX_EXTERNAL_ID_BYTES, true)?;
+        Ok(Member {
+            key: key("member trust key", &m.trust_key)?,
+            name: m.name,
+            external_id: (!m.external_id.is_empty()).then_some(m.external_id),
+        })
+    }
+
+    fn to_proto(&self) -> pb::Member {
+        pb::Member {
+            trust_key: self.key.as_bytes().to_vec(),
+            name: self.name.clone(),
+            external_id: self.external_id.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// When a proposal is adopted: more than `numerator/denominator` of the
+/// roster endorse it, never more than the whole roster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct AdoptionRule {
+    /// Fraction numerator.
+    pub numerator: u32,
+    /// Fraction denominator, at least 1.
+    pub denominator: u32,
+}
+
+impl Default for AdoptionRule {
+    /// More than half of the members.
+    fn default() -> Self {
+        AdoptionRule { numerator: 1, denominator: 2 }
+    }
+}
+
+impl AdoptionRule {
+    /// A checked rule.
+    pub fn new(numerator: u32, denominator: u32) -> Result<Self, Rejection> {
+        if denominator == 0 || denominator > MAX_RULE_DENOMINATOR {
+            return Err(Rejection::InvalidField {
+                field: "adoption rule denominator",
+                reason: format!("must be between 1 and {MAX_RULE_DENOMINATOR}"),
+            });
+        }
+        if numerator > denominator {
+            return Err(Rejection::InvalidField {
+                field: "adoption rule numerator",
+                reason: "must not exceed the denominator".into(),
+            });
+        }
+        Ok(AdoptionRule { numerator, denominator })
+    }
+
+    /// Endorsements needed among `members`: `floor(members * n / d) + 1`,
+    /// capped at `members`.
+    pub fn required(&self, members: usize) -> usize {
+        let m = members as u64;
+        let need = m * u64::from(self.numerator) / u64::from(self.denominator) + 1;
+        need.min(m) as usize
+    }
+}
+
+/// The coalition's rules.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Charter {
+    /// Rule for ordinary proposals.
+    pub positions: AdoptionRule,
+}
+
+impl Charter {
+    fn from_proto(c: Option<pb::Charter>) -> Result<Self, Rejection> {
+        let Some(c) = c else { return Ok(Charter::default()) };
+        let positions = match c.positions {
+            None => AdoptionRule::default(),
+            Some(r) => AdoptionRule::new(r.numerator, r.denominator)?,
+        };
+        Ok(Charter { positions })
+    }
+
+    fn to_proto(&self) -> Option<pb::Charter> {
+        if *self == Charter::default() {
+            return None;
+        }
+        Some(pb::Charter {
+            positions: Some(pb::AdoptionRule {
+                numerator: self.positions.numerator,
+                denominator: self.positions.denominator,
+            }),
+        })
+    }
+}
+
+/// The founding document of a coalition.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Genesis {
+    /// Coalition display name.
+    pub name: String,
+    /// Rules.
+    pub charter: Charter,
+    /// Founding members, sorted by key, no key twice.
+    pub founders: Vec<Member>,
+    /// Creation time, ms since 1970.
+    pub created_at_ms: u64,
+    /// Distinguishes otherwise equal geneses.
+    pub nonce: Vec<u8>,
+}
+
+impl Genesis {
+    /// Parses and checks a genesis body.
+    pub fn from_body(body: &[u8]) -> Result<Self, Rejection> {
+        let g: pb::Genesis = decode_canonical(body, "genesis body")?;
+        text("coalition name", &g.name, 1, MAX_NAME_BYTES, true)?;
+        if g.founders.is_empty() || g.founders.len() > MAX_MEMBERS {
+            return Err(Rejection::InvalidField {
+                field: "founders",
+                reason: format!("must list 1 to {MAX_MEMBERS} members, lists {}", g.founders.len()),
+            });
+        }
+        if g.nonce.len() > MAX_NONCE_BYTES {
+            return Err(Rejection::InvalidField {
+                field: "nonce",
+                reason: format!("must be at most {MAX_NONCE_BYTES} bytes"),
+            });
+        }
+        let mut founders = Vec::with_capacity(g.founders.len());
+        for m in g.founders {
+            let m = Member::from_proto(m)?;
+            if founders.last().is_some_and(|p: &Member| p.key >= m.key) {
+                return Err(Rejection::InvalidField {
+                    field: "founders",
+                    reason: format!("must be sorted by trust key with no key twice (at {})", m.key),
+                });
+            }
+            founders.push(m);
+        }
+        Ok(Genesis {
+            name: g.name,
+            charter: Charter::from_proto(g.charter)?,
+            founders,
+            created_at_ms: time("genesis created_at_ms", g.created_at_ms)?,
+            nonce: g.nonce,
+        })
+    }
+
+    /// The canonical body encoding. Founders are sorted here, so a genesis
+    /// built in any order encodes the same way.
+    pub fn to_body(&self) -> Vec<u8> {
+        let mut founders: Vec<pb::Member> = self.founders.iter().map(Member::to_proto).collect();
+        founders.sort_by(|a, b| a.trust_key.cmp(&b.trust_key));
+        pb::Genesis {
+            name: self.name.clone(),
+            charter: self.charter.to_proto(),
+            founders,
+            created_at_ms: self.created_at_ms,
+            nonce: self.nonce.clone(),
+        }
+        .encode_to_vec()
+    }
+}
+
+/// How a proposal relates to an earlier one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Relation {
+    /// A revised text of the target.
+    Amends,
+    /// Replaces the target.
+    Supersedes,
+}
+
+/// A link from a proposal to an earlier one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ProposalLink {
+    /// The earlier proposal.
+    pub target: ObjectId,
+    /// How this one relates to it.
+    pub relation: Relation,
+}
+
+/// A text put to the coalition.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Proposal {
+    /// Coalition id.
+    pub coalition: CoalitionId,
+    /// Roster version voted under.
+    pub roster: ObjectId,
+    /// Proposing trust.
+    pub author: PublicKey,
+    /// Creation time, ms since 1970.
+    pub created_at_ms: u64,
+    /// Closing time, if any.
+    pub closes_at_ms: Option<u64>,
+    /// Title.
+    pub title: String,
+    /// Markdown body.
+    pub body: String,
+    /// Optional link.
+    pub link: Option<ProposalLink>,
+}
+
+impl Proposal {
+    /// Parses and checks a proposal body.
+    pub fn from_body(body: &[u8]) -> Result<Self, Rejection> {
+        let p: pb::Proposal = decode_canonical(body, "proposal body")?;
+        text("title", &p.title, 1, MAX_TITLE_BYTES, true)?;
+        text("body", &p.body, 0, MAX_BODY_BYTES, false)?;
+        let created_at_ms = time("proposal created_at_ms", p.created_at_ms)?;
+        let closes_at_ms = (p.closes_at_ms != 0).then_some(p.closes_at_ms);
+        if closes_at_ms.is_some_and(|c| c < created_at_ms) {
+            return Err(Rejection::InvalidField { field: "closes_at_ms", reason: "is before created_at_ms".into() });
+        }
+        let link = match p.link {
+            None => None,
+            Some(l) => {
+                let relation = match pb::LinkRelation::try_from(l.relation) {
+                    Ok(pb::LinkRelation::Amends) => Relation::Amends,
+                    Ok(pb::LinkRelation::Supersedes) => Relation::Supersedes,
+                    _ => {
+                        return Err(Rejection::InvalidField {
+                            field: "link relation",
+                            reason: format!("{} is not amends (1) or supersedes (2)", l.relation),
+                        })
+                    }
+                };
+                Some(ProposalLink { target: id("link target", &l.target)?, relation })
+            }
+        };
+        Ok(Proposal {
+            coalition: id("coalition", &p.coalition)?,
+            roster: id("roster", &p.roster)?,
+            author: key("author", &p.author)?,
+            created_at_ms,
+            closes_at_ms,
+            title: p.title,
+            body: p.body,
+            link,
+        })
+    }
+
+    /// The canonical body encoding.
+    pub fn to_body(&self) -> Vec<u8> {
+        pb::Proposal {
+            coalition: self.coalition.0.to_vec(),
+            roster: self.roster.0.to_vec(),
+            author: self.author.as_bytes().to_vec(),
+            created_at_ms: self.created_at_ms,
+            closes_at_ms: self.closes_at_ms.unwrap_or(0),
+            title: self.title.clone(),
+            body: self.body.clone(),
+            link: self.link.map(|l| pb::ProposalLink {
+                target: l.target.0.to_vec(),
+                relation: match l.relation {
+                    Relation::Amends => pb::LinkRelation::Amends as i32,
+                    Relation::Supersedes => pb::LinkRelation::Supersedes as i32,
+                },
+            }),
+        }
+        .encode_to_vec()
+    }
+}
+
+/// A member trust's stance on a proposal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stance {
+    /// For. Counts towards adoption.
+    Endorse,
+    /// Against, on the record.
+    Object,
+    /// Present, neither for nor against.
+    Abstain,
+}
+
+impl Stance {
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stance::Endorse => "endorse",
+            Stance::Object => "object",
+            Stance::Abstain => "abstain",
+        }
+    }
+
+    fn wire(self) -> i32 {
+        match self {
+            Stance::Endorse => pb::Stance::Endorse as i32,
+            Stance::Object => pb::Stance::Object as i32,
+            Stance::Abstain => pb::Stance::Abstain as i32,
+        }
+    }
+}
+
+impl std::fmt::Display for Stance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One trust's signed stance on one proposal.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Endorsement {
+    /// Coalition id.
+    pub coalition: CoalitionId,
+    /// The proposal.
+    pub proposal: ObjectId,
+    /// The trust whose stance this is.
+    pub trust: PublicKey,
+    /// Signing time, ms since 1970.
+    pub created_at_ms: u64,
+    /// The stance.
+    pub stance: Stance,
+    /// Optional comment.
+    pub comment: Option<String>,
+}
+
+impl Endorsement {
+    /// Parses and checks an endorsement body.
+    pub fn from_body(body: &[u8]) -> Result<Self, Rejection> {
+        Self::from_body_with(body, |b| key("trust", b))
+    }
+
+    /// As [`Endorsement::from_body`], resolving the trust field with
+    /// `trust_key`, so a caller that knows the roster need not decompress
+    /// the point again.
+    pub(crate) fn from_body_with(
+        body: &[u8],
+        trust_key: impl FnOnce(&[u8]) -> Result<PublicKey, Rejection>,
+    ) -> Result<Self, Rejection> {
+        let e: pb::Endorsement = decode_canonical(body, "endorsement body")?;
+        text("comment", &e.comment, 0, MAX_COMMENT_BYTES, false)?;
+        let stance = match pb::Stance::try_from(e.stance) {
+            Ok(pb::Stance::Endorse) => Stance::Endorse,
+            Ok(pb::Stance::Object) => Stance::Object,
+            Ok(pb::Stance::Abstain) => Stance::Abstain,
+            _ => {
+                return Err(Rejection::InvalidField {
+                    field: "stance",
+                    reason: format!("{} is not endorse (1), object (2) or abstain (3)", e.stance),
+                })
+            }
+        };
+        Ok(Endorsement {
+            coalition: id("coalition", &e.coalition)?,
+            proposal: id("proposal", &e.proposal)?,
+            trust: trust_key(&e.trust)?,
+            created_at_ms: time("endorsement created_at_ms", e.created_at_ms)?,
+            stance,
+            comment: (!e.comment.is_empty()).then_some(e.comment),
+        })
+    }
+
+    /// The canonical body encoding.
+    pub fn to_body(&self) -> Vec<u8> {
+        pb::Endorsement {
+            coalition: self.coalition.0.to_vec(),
+            proposal: self.proposal.0.to_vec(),
+            trust: self.trust.as_bytes().to_vec(),
+            created_at_ms: self.created_at_ms,
+            stance: self.stance.wire(),
+            comment: self.comment.clone().unwrap_or_default(),
+        }
+        .encode_to_vec()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adoption_rule_thresholds() {
+        let majority = AdoptionRule::default();
+        assert_eq!(majority.required(1), 1);
+        assert_eq!(majority.required(2), 2);
+        assert_eq!(majority.required(3), 2);
+        assert_eq!(majority.required(4), 3);
+        assert_eq!(majority.required(3000), 1501);
+        let all = AdoptionRule::new(1, 1).unwrap();
+        assert_eq!(all.required(5), 5);
+        let two_thirds = AdoptionRule::new(2, 3).unwrap();
+        assert_eq!(two_thirds.required(9), 7);
+        let any = AdoptionRule::new(0, 1).unwrap();
+        assert_eq!(any.required(9), 1);
+        assert!(AdoptionRule::new(3, 2).is_err());
+        assert!(AdoptionRule::new(1, 0).is_err());
+        assert_eq!(AdoptionRule::new(1, 1).unwrap().required(MAX_MEMBERS), MAX_MEMBERS);
+    }
+
+    #[test]
+    fn text_rules() {
+        assert!(text("t", "", 1, 10, true).is_err());
+        assert!(text("t", "a\nb", 1, 10, true).is_err());
+        assert!(text("t", "a\nb", 1, 10, false).is_ok());
+        assert!(text("t", "a\u{1b}[2J", 1, 10, false).is_err());
+        assert!(text("t", "abcdefghijk", 1, 10, false).is_err());
+    }
+}
