@@ -328,3 +328,26 @@ impl Ledger {
         h.finalize().into()
     }
 }
+
+/// What a node did with one object offered to it (by a peer, a sync or a
+/// local user). Shared by the store, the network and the node so that each
+/// layer reports the same outcome in the same words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Admission {
+    /// Valid and new; durable before this was reported. `adopted` names a
+    /// proposal this object made a position.
+    Stored {
+        /// The object's id.
+        id: ObjectId,
+        /// Proposal newly adopted because of it, if any.
+        adopted: Option<ObjectId>,
+    },
+    /// Valid, and already held.
+    Duplicate {
+        /// The object's id.
+        id: ObjectId,
+    },
+    /// Refused; nothing was stored. The rejection's verdict says whether the
+    /// sender is at fault.
+    Refused(crate::error::Rejection),
+}

@@ -52,5 +52,5 @@ pub use error::{CertificateError, Rejection, Verdict};
 pub use id::{CoalitionId, ObjectId, ParseIdError};
 pub use keys::{KeyError, Keypair, PublicKey};
 pub use kind::Kind;
-pub use ledger::{Applied, Ledger, ProposalState, StanceRecord, Status, Tally, TrustStance};
+pub use ledger::{Admission, Applied, Ledger, ProposalState, StanceRecord, Status, Tally, TrustStance};
 pub use objects::{AdoptionRule, Charter, Endorsement, Genesis, Member, Proposal, ProposalLink, Relation, Stance};
