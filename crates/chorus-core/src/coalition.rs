@@ -255,7 +255,12 @@ impl Coalition {
     pub fn validate_envelope(&self, envelope: Envelope, now_ms: u64) -> Result<VerifiedObject, Rejection> {
         let pre = self.precheck(&envelope, now_ms)?;
         let Some(pre) = pre else {
-            return Ok(VerifiedObject { envelope, object: Object::Genesis(self.genesis.clone()) });
+            // Our own genesis: hand back the envelope verified at startup, never
+            // the received copy, whose signatures were not checked here.
+            return Ok(VerifiedObject {
+                envelope: self.envelope.clone(),
+                object: Object::Genesis(self.genesis.clone()),
+            });
         };
         if !pre.signer.verify(&pre.input, &pre.signature) {
             return Err(Rejection::BadSignature { signer: pre.signer.to_hex() });
@@ -323,10 +328,15 @@ impl Coalition {
                 }))
             }
             Kind::Endorsement => {
-                let e = Endorsement::from_body_with(envelope.body(), |b| {
-                    self.roster.get(b).map(|m| m.key).ok_or_else(|| Rejection::NotAMember { key: hex::encode(b) })
+                // The coalition is checked before membership, so an object of
+                // another coalition is reported as such.
+                let e = Endorsement::from_body_with(envelope.body(), |coalition, trust| {
+                    self.check_coalition(coalition)?;
+                    self.roster
+                        .get(trust)
+                        .map(|m| m.key)
+                        .ok_or_else(|| Rejection::NotAMember { key: hex::encode(trust) })
                 })?;
-                self.check_coalition(e.coalition)?;
                 let signer = self.single_signer(envelope, "trust", e.trust.as_bytes())?;
                 Self::check_time(e.created_at_ms, now_ms)?;
                 Ok(Some(Prechecked {

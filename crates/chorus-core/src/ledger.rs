@@ -130,6 +130,32 @@ pub struct Ledger {
     proposals: BTreeMap<ObjectId, Proposal>,
     // Keyed by proposal id, whether or not the proposal is known yet.
     records: BTreeMap<ObjectId, BTreeMap<PublicKey, BTreeSet<StanceRecord>>>,
+    // Tallies of known proposals, kept up to date on every apply so that an
+    // endorsement costs O(log n), not a recount of every stance. Derived
+    // from the fields above and always equal to a full recount.
+    tallies: BTreeMap<ObjectId, Tally>,
+}
+
+/// What one trust's records contribute to a tally.
+#[derive(Clone, Copy, Default)]
+struct Contribution {
+    stance: Option<Stance>,
+    equivocated: bool,
+    late: usize,
+}
+
+impl Tally {
+    fn add(&mut self, c: Contribution, sign: isize) {
+        let bump = |n: &mut usize, by: usize| *n = n.wrapping_add_signed(sign * by as isize);
+        bump(&mut self.late, c.late);
+        bump(&mut self.equivocations, usize::from(c.equivocated));
+        match c.stance {
+            Some(Stance::Endorse) => bump(&mut self.endorse, 1),
+            Some(Stance::Object) => bump(&mut self.object, 1),
+            Some(Stance::Abstain) => bump(&mut self.abstain, 1),
+            None => {}
+        }
+    }
 }
 
 impl Ledger {
@@ -137,7 +163,7 @@ impl Ledger {
     pub fn new(coalition: Coalition) -> Self {
         let mut applied = BTreeSet::new();
         applied.insert(coalition.id());
-        Ledger { coalition, applied, proposals: BTreeMap::new(), records: BTreeMap::new() }
+        Ledger { coalition, applied, proposals: BTreeMap::new(), records: BTreeMap::new(), tallies: BTreeMap::new() }
     }
 
     /// The coalition.
@@ -167,17 +193,32 @@ impl Ledger {
             Object::Genesis(_) => Applied::New { adopted: None },
             Object::Proposal(p) => {
                 self.proposals.insert(obj.id(), p.clone());
+                if let Some(t) = self.recount(&obj.id()) {
+                    self.tallies.insert(obj.id(), t);
+                }
                 let adopted = self.is_adopted(&obj.id()).then_some(obj.id());
                 Applied::New { adopted }
             }
             Object::Endorsement(e) => {
                 let before = self.is_adopted(&e.proposal);
-                self.records.entry(e.proposal).or_default().entry(e.trust).or_default().insert(StanceRecord {
+                let proposal = self.proposals.get(&e.proposal);
+                let eligible =
+                    proposal.and_then(|p| self.coalition.roster(&p.roster)).is_some_and(|r| r.contains(&e.trust));
+                let records = self.records.entry(e.proposal).or_default().entry(e.trust).or_default();
+                let old = proposal.map(|p| Self::effective(p, records));
+                records.insert(StanceRecord {
                     id: obj.id(),
                     stance: e.stance,
                     created_at_ms: e.created_at_ms,
                     comment: e.comment.clone(),
                 });
+                if let (Some(p), Some(old), true) = (proposal, old, eligible) {
+                    let new = Self::effective(p, records);
+                    if let Some(t) = self.tallies.get_mut(&e.proposal) {
+                        t.add(old, -1);
+                        t.add(new, 1);
+                    }
+                }
                 let adopted = (!before && self.is_adopted(&e.proposal)).then_some(e.proposal);
                 Applied::New { adopted }
             }
@@ -197,17 +238,24 @@ impl Ledger {
     }
 
     /// Effective stance of one trust from its records on a proposal.
-    fn effective(p: &Proposal, records: &BTreeSet<StanceRecord>) -> (Option<Stance>, bool, usize) {
+    fn effective(p: &Proposal, records: &BTreeSet<StanceRecord>) -> Contribution {
         let on_time = |r: &&StanceRecord| p.closes_at_ms.is_none_or(|c| r.created_at_ms <= c);
         // Stance's Ord is Endorse < Object < Abstain: the minimum is the strongest.
         let stance = records.iter().filter(on_time).map(|r| r.stance).min();
-        let distinct: BTreeSet<Stance> = records.iter().map(|r| r.stance).collect();
+        let first = records.iter().next().map(|r| r.stance);
+        let equivocated = records.iter().any(|r| Some(r.stance) != first);
         let late = records.len() - records.iter().filter(on_time).count();
-        (stance, distinct.len() > 1, late)
+        Contribution { stance, equivocated, late }
     }
 
     /// Counts for a known proposal.
     pub fn tally(&self, id: &ObjectId) -> Option<Tally> {
+        self.tallies.get(id).cloned()
+    }
+
+    /// Counts for a known proposal from scratch: the definition the
+    /// incremental tallies must always equal.
+    pub fn recount(&self, id: &ObjectId) -> Option<Tally> {
         let p = self.proposals.get(id)?;
         let roster = self.coalition.roster(&p.roster)?;
         let mut t = Tally {
@@ -219,22 +267,14 @@ impl Ledger {
             if !roster.contains(trust) {
                 continue;
             }
-            let (stance, equivocated, late) = Self::effective(p, records);
-            t.late += late;
-            t.equivocations += usize::from(equivocated);
-            match stance {
-                Some(Stance::Endorse) => t.endorse += 1,
-                Some(Stance::Object) => t.object += 1,
-                Some(Stance::Abstain) => t.abstain += 1,
-                None => {}
-            }
+            t.add(Self::effective(p, records), 1);
         }
         Some(t)
     }
 
     /// True when the proposal is known and adopted.
     pub fn is_adopted(&self, id: &ObjectId) -> bool {
-        self.tally(id).is_some_and(|t| t.adopted())
+        self.tallies.get(id).is_some_and(|t| t.adopted())
     }
 
     /// Status of a known proposal as seen at `now_ms`.
@@ -261,12 +301,12 @@ impl Ledger {
             .flatten()
             .filter_map(|(trust, records)| {
                 let member = roster.get(trust.as_bytes())?;
-                let (stance, equivocated, _) = Self::effective(p, records);
+                let c = Self::effective(p, records);
                 Some(TrustStance {
                     trust: *trust,
                     name: member.name.clone(),
-                    stance,
-                    equivocated,
+                    stance: c.stance,
+                    equivocated: c.equivocated,
                     records: records.iter().cloned().collect(),
                 })
             })

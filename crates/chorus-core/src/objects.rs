@@ -383,17 +383,18 @@ pub struct Endorsement {
 impl Endorsement {
     /// Parses and checks an endorsement body.
     pub fn from_body(body: &[u8]) -> Result<Self, Rejection> {
-        Self::from_body_with(body, |b| key("trust", b))
+        Self::from_body_with(body, |_, b| key("trust", b))
     }
 
     /// As [`Endorsement::from_body`], resolving the trust field with
-    /// `trust_key`, so a caller that knows the roster need not decompress
-    /// the point again.
+    /// `trust_key(coalition, trust_bytes)`, so a caller that knows the roster
+    /// can check the coalition first and need not decompress the point again.
     pub(crate) fn from_body_with(
         body: &[u8],
-        trust_key: impl FnOnce(&[u8]) -> Result<PublicKey, Rejection>,
+        trust_key: impl FnOnce(CoalitionId, &[u8]) -> Result<PublicKey, Rejection>,
     ) -> Result<Self, Rejection> {
         let e: pb::Endorsement = decode_canonical(body, "endorsement body")?;
+        let coalition = id("coalition", &e.coalition)?;
         text("comment", &e.comment, 0, MAX_COMMENT_BYTES, false)?;
         let stance = match pb::Stance::try_from(e.stance) {
             Ok(pb::Stance::Endorse) => Stance::Endorse,
@@ -407,9 +408,9 @@ impl Endorsement {
             }
         };
         Ok(Endorsement {
-            coalition: id("coalition", &e.coalition)?,
+            coalition,
             proposal: id("proposal", &e.proposal)?,
-            trust: trust_key(&e.trust)?,
+            trust: trust_key(coalition, &e.trust)?,
             created_at_ms: time("endorsement created_at_ms", e.created_at_ms)?,
             stance,
             comment: (!e.comment.is_empty()).then_some(e.comment),

@@ -1,0 +1,42 @@
+//! The ledger keeps tallies incrementally; they must always equal a recount.
+
+use chorus_core::testkit::{Fixture, T0};
+use chorus_core::{Ledger, Stance};
+
+#[test]
+fn incremental_tallies_equal_recounts_in_any_arrival_order() {
+    let f = Fixture::new(7);
+    let now = T0 + 1_000_000;
+    let p1 = f.proposal(0, "Open", 1, None);
+    let p2 = f.proposal(1, "Closing", 2, Some(T0 + 100));
+    let mut objs = vec![];
+    for (i, stance) in [Stance::Endorse, Stance::Object, Stance::Abstain, Stance::Endorse].into_iter().enumerate() {
+        objs.push(f.endorsement(i, p1.id(), stance, 10));
+        objs.push(f.endorsement(i, p2.id(), stance, 50));
+    }
+    objs.push(f.endorsement(1, p1.id(), Stance::Endorse, 20)); // equivocation, endorse wins
+    objs.push(f.endorsement(5, p2.id(), Stance::Endorse, 500)); // late
+    objs.push(f.endorsement(2, p2.id(), Stance::Endorse, 500)); // late equivocation
+                                                                // Endorsements first (orphans), then proposals; and the reverse.
+    for order in [true, false] {
+        let mut ledger = Ledger::new(f.coalition.clone());
+        let mut all = objs.clone();
+        if order {
+            all.push(p1.clone());
+            all.push(p2.clone());
+        } else {
+            all.insert(0, p1.clone());
+            all.insert(0, p2.clone());
+        }
+        for e in &all {
+            ledger.apply(&f.coalition.validate(e.bytes(), now).unwrap());
+            for p in [&p1, &p2] {
+                assert_eq!(ledger.tally(&p.id()), ledger.recount(&p.id()));
+            }
+        }
+        let t1 = ledger.tally(&p1.id()).unwrap();
+        assert_eq!((t1.endorse, t1.object, t1.abstain, t1.equivocations), (3, 0, 1, 1));
+        let t2 = ledger.tally(&p2.id()).unwrap();
+        assert_eq!((t2.endorse, t2.object, t2.abstain, t2.equivocations, t2.late), (2, 1, 1, 1, 2));
+    }
+}
