@@ -1,0 +1,3 @@
+//! The `chorus` command.
+
+fn main() {}

@@ -1,0 +1,270 @@
+//! Node configuration: `config.toml` in the data directory, every value
+//! overridable by an environment variable.
+//!
+//! | key | environment | default |
+//! |---|---|---|
+//! | `trust_name` | `CHORUS_TRUST_NAME` | set by `chorus init` |
+//! | `genesis` | `CHORUS_GENESIS` | `genesis.chorus` (relative to the data dir) |
+//! | `listen` | `CHORUS_LISTEN` (comma separated) | `/ip4/0.0.0.0/tcp/7700`, `/ip4/0.0.0.0/udp/7700/quic-v1` |
+//! | `bootstrap` | `CHORUS_BOOTSTRAP` (comma separated) | none |
+//! | `mdns` | `CHORUS_MDNS` (`true`/`false`) | `false` |
+//! | `cache_mb` | `CHORUS_CACHE_MB` | 64 |
+//! | `log_level` | `CHORUS_LOG` | `info` |
+//! | `log_format` | `CHORUS_LOG_FORMAT` (`human`/`json`) | `human` |
+//! | `metrics_addr` | `CHORUS_METRICS_ADDR` (loopback `ip:port`, empty = off) | off |
+//! | `sync_interval_ms` | `CHORUS_SYNC_INTERVAL_MS` | 60000 |
+//! | `heartbeat_ms` | `CHORUS_HEARTBEAT_MS` | 1000 |
+//!
+//! The data directory itself is chosen by `--data-dir` or `CHORUS_DATA_DIR`.
+//! Unknown keys in the file are an error, so a typo is not silently ignored.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use crate::error::{NodeError, Result};
+
+/// Largest configuration file read.
+pub const MAX_CONFIG_BYTES: usize = 1024 * 1024;
+
+/// A node's configuration after the file and the environment are merged.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Display name of this trust, used when drafting a coalition.
+    pub trust_name: String,
+    /// The coalition's final genesis file, relative to the data directory.
+    pub genesis: PathBuf,
+    /// libp2p multiaddrs to listen on.
+    pub listen: Vec<String>,
+    /// libp2p multiaddrs (with `/p2p/<peer id>`) dialled at start.
+    pub bootstrap: Vec<String>,
+    /// Discover peers on the local network with mDNS.
+    pub mdns: bool,
+    /// Store cache size in MiB.
+    pub cache_mb: u64,
+    /// Log filter (`tracing` env-filter syntax).
+    pub log_level: String,
+    /// `human` or `json`.
+    pub log_format: String,
+    /// Loopback address serving `/metrics` and `/health`; `None` disables.
+    pub metrics_addr: Option<SocketAddr>,
+    /// Interval between anti-entropy sync rounds with peers.
+    pub sync_interval_ms: u64,
+    /// Gossip heartbeat interval.
+    pub heartbeat_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            trust_name: String::new(),
+            genesis: PathBuf::from("genesis.chorus"),
+            listen: vec!["/ip4/0.0.0.0/tcp/7700".into(), "/ip4/0.0.0.0/udp/7700/quic-v1".into()],
+            bootstrap: vec![],
+            mdns: false,
+            cache_mb: 64,
+            log_level: "info".into(),
+            log_format: "human".into(),
+            metrics_addr: None,
+            sync_interval_ms: 60_000,
+            heartbeat_ms: 1_000,
+        }
+    }
+}
+
+/// Checks a trust display name as the protocol will (single line, 1 to 128 bytes).
+pub fn check_trust_name(name: &str) -> Result<()> {
+    if name.trim().is_empty() || name.len() > chorus_core::limits::MAX_NAME_BYTES || name.chars().any(char::is_control)
+    {
+        return Err(NodeError::Config(format!(
+            "trust name {name:?} must be a single line of 1 to {} bytes",
+            chorus_core::limits::MAX_NAME_BYTES
+        )));
+    }
+    Ok(())
+}
+
+impl Config {
+    /// The commented file `chorus init` writes.
+    pub fn template(trust_name: &str) -> String {
+        let name = toml::Value::String(trust_name.to_string()).to_string();
+        format!(
+            r#"# Chorus node configuration.
+# Every value can be overridden by the environment variable named beside it.
+# Relative paths are relative to the data directory.
+
+# Display name of this trust, used when drafting a coalition. (CHORUS_TRUST_NAME)
+trust_name = {name}
+
+# The coalition's final genesis; `chorus coalition join FILE` puts it here. (CHORUS_GENESIS)
+genesis = "genesis.chorus"
+
+# Network addresses to listen on (libp2p multiaddrs). (CHORUS_LISTEN, comma separated)
+listen = ["/ip4/0.0.0.0/tcp/7700", "/ip4/0.0.0.0/udp/7700/quic-v1"]
+
+# Peers to dial at start, e.g. "/ip4/203.0.113.7/tcp/7700/p2p/12D3Koo...".
+# (CHORUS_BOOTSTRAP, comma separated)
+bootstrap = []
+
+# Find peers on the local network. (CHORUS_MDNS)
+mdns = false
+
+# Store cache in MiB. (CHORUS_CACHE_MB)
+cache_mb = 64
+
+# Log filter, e.g. "info" or "chorus_net=debug,info". (CHORUS_LOG)
+log_level = "info"
+# "human" or "json". (CHORUS_LOG_FORMAT)
+log_format = "human"
+
+# Serve /metrics and /health on this loopback address, e.g. "127.0.0.1:9480".
+# Leave commented out to disable. (CHORUS_METRICS_ADDR)
+# metrics_addr = "127.0.0.1:9480"
+
+# Milliseconds between sync rounds with peers. (CHORUS_SYNC_INTERVAL_MS)
+sync_interval_ms = 60000
+# Gossip heartbeat in milliseconds. (CHORUS_HEARTBEAT_MS)
+heartbeat_ms = 1000
+"#
+        )
+    }
+
+    /// Parses configuration text.
+    pub fn parse(text: &str) -> Result<Self> {
+        toml::from_str(text).map_err(|e| NodeError::Config(e.to_string().trim().replace('\n', " ")))
+    }
+
+    /// Loads `file`, then applies environment overrides from the process
+    /// environment.
+    pub fn load(file: &Path) -> Result<Self> {
+        let bytes = crate::datadir::read_bounded(file, MAX_CONFIG_BYTES)?;
+        let text =
+            String::from_utf8(bytes).map_err(|_| NodeError::Config(format!("{} is not UTF-8 text", file.display())))?;
+        let mut config = Self::parse(&text).map_err(|e| NodeError::Config(format!("{}: {e}", file.display())))?;
+        config.apply_env(|k| std::env::var(k).ok())?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Applies `CHORUS_*` overrides read through `get`.
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<()> {
+        let list = |s: String| -> Vec<String> {
+            s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
+        };
+        let num = |k: &str, v: String| -> Result<u64> {
+            v.trim().parse().map_err(|_| NodeError::Config(format!("{k}={v:?} is not a whole number")))
+        };
+        if let Some(v) = get("CHORUS_TRUST_NAME") {
+            self.trust_name = v;
+        }
+        if let Some(v) = get("CHORUS_GENESIS") {
+            self.genesis = v.into();
+        }
+        if let Some(v) = get("CHORUS_LISTEN") {
+            self.listen = list(v);
+        }
+        if let Some(v) = get("CHORUS_BOOTSTRAP") {
+            self.bootstrap = list(v);
+        }
+        if let Some(v) = get("CHORUS_MDNS") {
+            self.mdns = match v.trim() {
+                "1" | "true" | "yes" => true,
+                "0" | "false" | "no" | "" => false,
+                _ => return Err(NodeError::Config(format!("CHORUS_MDNS={v:?} is not true or false"))),
+            };
+        }
+        if let Some(v) = get("CHORUS_CACHE_MB") {
+            self.cache_mb = num("CHORUS_CACHE_MB", v)?;
+        }
+        if let Some(v) = get("CHORUS_LOG") {
+            self.log_level = v;
+        }
+        if let Some(v) = get("CHORUS_LOG_FORMAT") {
+            self.log_format = v;
+        }
+        if let Some(v) = get("CHORUS_METRICS_ADDR") {
+            self.metrics_addr = if v.trim().is_empty() {
+                None
+            } else {
+                Some(v.trim().parse().map_err(|_| {
+                    NodeError::Config(format!("CHORUS_METRICS_ADDR={v:?} is not an ip:port such as 127.0.0.1:9480"))
+                })?)
+            };
+        }
+        if let Some(v) = get("CHORUS_SYNC_INTERVAL_MS") {
+            self.sync_interval_ms = num("CHORUS_SYNC_INTERVAL_MS", v)?;
+        }
+        if let Some(v) = get("CHORUS_HEARTBEAT_MS") {
+            self.heartbeat_ms = num("CHORUS_HEARTBEAT_MS", v)?;
+        }
+        Ok(())
+    }
+
+    /// Checks values that parse but make no sense.
+    pub fn check(&self) -> Result<()> {
+        if let Some(a) = self.metrics_addr {
+            if !a.ip().is_loopback() {
+                return Err(NodeError::Config(format!(
+                    "metrics_addr {a} is not a loopback address; metrics are served on 127.0.0.1 or ::1 only \
+                     (put a reverse proxy in front to expose them)"
+                )));
+            }
+        }
+        if self.log_format != "human" && self.log_format != "json" {
+            return Err(NodeError::Config(format!("log_format {:?} must be \"human\" or \"json\"", self.log_format)));
+        }
+        if self.sync_interval_ms == 0 || self.heartbeat_ms == 0 {
+            return Err(NodeError::Config("sync_interval_ms and heartbeat_ms must be above 0".into()));
+        }
+        Ok(())
+    }
+
+    /// The genesis path, resolved against the data directory.
+    pub fn genesis_path(&self, data_dir: &Path) -> PathBuf {
+        data_dir.join(&self.genesis)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_parses_to_defaults_with_name() {
+        let c = Config::parse(&Config::template("Oak \"Valley\" Trust")).unwrap();
+        assert_eq!(c, Config { trust_name: "Oak \"Valley\" Trust".into(), ..Config::default() });
+    }
+
+    #[test]
+    fn environment_overrides_every_value() {
+        let mut c = Config::default();
+        let env = |k: &str| {
+            Some(
+                match k {
+                    "CHORUS_LISTEN" => "/ip4/127.0.0.1/tcp/1, /ip4/127.0.0.1/tcp/2",
+                    "CHORUS_MDNS" => "true",
+                    "CHORUS_CACHE_MB" => "8",
+                    "CHORUS_METRICS_ADDR" => "127.0.0.1:9000",
+                    "CHORUS_GENESIS" => "/tmp/g",
+                    _ => return None,
+                }
+                .to_string(),
+            )
+        };
+        c.apply_env(env).unwrap();
+        assert_eq!(c.listen.len(), 2);
+        assert!(c.mdns);
+        assert_eq!(c.cache_mb, 8);
+        assert_eq!(c.genesis_path(Path::new("/data")), PathBuf::from("/tmp/g"));
+        c.check().unwrap();
+        let bad = c.apply_env(|k| (k == "CHORUS_CACHE_MB").then(|| "lots".to_string()));
+        assert!(bad.unwrap_err().to_string().contains("CHORUS_CACHE_MB"));
+    }
+
+    #[test]
+    fn typos_and_public_metrics_are_refused() {
+        assert!(Config::parse("mdsn = true").is_err());
+        let c = Config { metrics_addr: Some("0.0.0.0:9000".parse().unwrap()), ..Config::default() };
+        assert!(c.check().unwrap_err().to_string().contains("loopback"));
+    }
+}

@@ -1,0 +1,387 @@
+//! The control interface: how the `chorus` command talks to its local node.
+//!
+//! ## Transport and access
+//! A Unix stream socket at `<data dir>/control.sock`. The data directory is
+//! mode 0700 and the socket mode 0600, so only the node's OS user (and root)
+//! can connect; on top of that the server checks the peer's credentials
+//! (`SO_PEERCRED`) and closes connections from any other uid. Nothing
+//! listens on the network, so remote hosts cannot reach it at all.
+//!
+//! ## Protocol
+//! One request per connection: the client writes one JSON object on one
+//! line (at most [`MAX_REQUEST_BYTES`]), the server answers with one JSON
+//! line and closes. Requests are tagged by `cmd`, e.g. `{"cmd":"status"}`
+//! or `{"cmd":"show","id":"3fa2"}`; replies are `{"ok":<result>}` or
+//! `{"error":"one line saying what went wrong"}`. Binary values (envelopes,
+//! certificates) travel as lower-case hex.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chorus_core::ObjectId;
+use serde::de::DeserializeOwned;
+
+use crate::error::{NodeError, Result};
+
+/// Largest request the server reads.
+pub const MAX_REQUEST_BYTES: usize = 1024 * 1024;
+/// Largest reply the client reads (a certificate, hex-encoded, fits).
+pub const MAX_REPLY_BYTES: usize = 2 * chorus_core::limits::MAX_CERTIFICATE_BYTES + 64 * 1024;
+
+/// A control request.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Request {
+    /// Node, trust, coalition and network summary: [`StatusInfo`].
+    Status,
+    /// Connected peers: `Vec<PeerInfo>`.
+    Peers,
+    /// The coalition served: [`CoalitionInfo`].
+    Coalition,
+    /// Every proposal: `Vec<ProposalSummary>`.
+    Proposals,
+    /// Adopted proposals: `Vec<ProposalSummary>`.
+    Positions,
+    /// One proposal in full: [`ProposalDetail`]. `id` may be a unique prefix.
+    Show {
+        /// Full id or unique hex prefix.
+        id: String,
+    },
+    /// Ingest a signed object and publish it: [`SubmitResult`].
+    Submit {
+        /// The exact envelope bytes, hex.
+        envelope: String,
+    },
+    /// A position's certificate: [`CertificateResult`].
+    Certificate {
+        /// Full id or unique hex prefix of the adopted proposal.
+        id: String,
+    },
+    /// Write a backup of every object to `path` (absolute): [`BackupResult`].
+    Export {
+        /// Destination file; must not exist.
+        path: PathBuf,
+    },
+    /// Ingest every object of a backup file at `path` (absolute): [`BackupResult`].
+    Import {
+        /// Source file.
+        path: PathBuf,
+    },
+    /// Dial a peer by multiaddr: `()`.
+    Dial {
+        /// A libp2p multiaddr, with `/p2p/<peer id>`.
+        addr: String,
+    },
+}
+
+/// A control reply.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reply {
+    /// Success, with the request's result.
+    Ok(serde_json::Value),
+    /// Failure, one line.
+    Error(String),
+}
+
+/// Node summary.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct StatusInfo {
+    /// libp2p peer id of this node.
+    pub node_id: String,
+    /// Addresses the node listens on.
+    pub listen: Vec<String>,
+    /// This trust's display name.
+    pub trust_name: String,
+    /// This trust's key, hex.
+    pub trust_key: String,
+    /// True when the trust is a member of the coalition.
+    pub member: bool,
+    /// Coalition id.
+    pub coalition: ObjectId,
+    /// Coalition name.
+    pub coalition_name: String,
+    /// Connected peers.
+    pub peers: usize,
+    /// Objects held, genesis included.
+    pub objects: u64,
+    /// Proposals known.
+    pub proposals: usize,
+    /// Positions adopted.
+    pub positions: usize,
+    /// When the last sync round with a peer completed, ms since 1970.
+    pub last_sync_ms: Option<u64>,
+    /// Software version.
+    pub version: String,
+}
+
+/// A connected peer.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct PeerInfo {
+    /// libp2p peer id.
+    pub peer_id: String,
+    /// Known addresses.
+    pub addrs: Vec<String>,
+}
+
+/// One member of the roster.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct MemberInfo {
+    /// Display name.
+    pub name: String,
+    /// Trust key, hex.
+    pub key: String,
+    /// External identifier.
+    pub external_id: Option<String>,
+}
+
+/// The coalition a node serves.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct CoalitionInfo {
+    /// Coalition id.
+    pub id: ObjectId,
+    /// Name.
+    pub name: String,
+    /// Current roster version (the coalition id in protocol v1).
+    pub roster: ObjectId,
+    /// Adoption rule "n/d".
+    pub rule: String,
+    /// Endorsements needed with the current roster.
+    pub required: usize,
+    /// Members, sorted by key.
+    pub members: Vec<MemberInfo>,
+    /// The final genesis envelope, hex.
+    pub genesis: String,
+}
+
+/// Counts for a proposal.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TallyInfo {
+    /// Roster size.
+    pub members: usize,
+    /// Endorsements needed.
+    pub required: usize,
+    /// Endorsing trusts.
+    pub endorse: usize,
+    /// Objecting trusts.
+    pub object: usize,
+    /// Abstaining trusts.
+    pub abstain: usize,
+    /// Trusts that signed different stances.
+    pub equivocations: usize,
+    /// Stances signed after closing (not counted).
+    pub late: usize,
+}
+
+impl From<chorus_core::Tally> for TallyInfo {
+    fn from(t: chorus_core::Tally) -> Self {
+        TallyInfo {
+            members: t.members,
+            required: t.required,
+            endorse: t.endorse,
+            object: t.object,
+            abstain: t.abstain,
+            equivocations: t.equivocations,
+            late: t.late,
+        }
+    }
+}
+
+/// A proposal in a list.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct ProposalSummary {
+    /// Proposal id.
+    pub id: ObjectId,
+    /// Title.
+    pub title: String,
+    /// Author's trust key, hex.
+    pub author: String,
+    /// Author's name from the roster.
+    pub author_name: String,
+    /// Creation time, ms since 1970.
+    pub created_at_ms: u64,
+    /// Closing time, if any.
+    pub closes_at_ms: Option<u64>,
+    /// `adopted`, `open` or `closed`.
+    pub status: String,
+    /// Counts.
+    pub tally: TallyInfo,
+}
+
+/// One trust's stance on a proposal.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct StanceInfo {
+    /// Trust key, hex.
+    pub trust: String,
+    /// Name from the roster.
+    pub name: String,
+    /// Effective stance (`endorse`, `object`, `abstain`), if any on time.
+    pub stance: Option<String>,
+    /// True when the trust signed more than one stance.
+    pub equivocated: bool,
+    /// Latest comment, if any.
+    pub comment: Option<String>,
+    /// Signing time of the effective record, ms since 1970.
+    pub created_at_ms: u64,
+}
+
+/// A proposal in full.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct ProposalDetail {
+    /// Summary fields.
+    #[serde(flatten)]
+    pub summary: ProposalSummary,
+    /// Full markdown body.
+    pub body: String,
+    /// SHA-256 of the body text, hex.
+    pub body_sha256: String,
+    /// Every stance, sorted by trust key.
+    pub stances: Vec<StanceInfo>,
+    /// The proposal envelope exactly as stored, hex; a client can verify it
+    /// itself against the genesis.
+    pub envelope: String,
+}
+
+/// What submitting an object did.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct SubmitResult {
+    /// The object id.
+    pub id: ObjectId,
+    /// `stored` (new and durable) or `duplicate` (already held).
+    pub outcome: String,
+    /// A proposal this object made a position.
+    pub adopted: Option<ObjectId>,
+}
+
+/// A certificate.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct CertificateResult {
+    /// The position's proposal id.
+    pub proposal: ObjectId,
+    /// The certificate bytes, hex.
+    pub certificate: String,
+}
+
+/// What an export or import did.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct BackupResult {
+    /// The file.
+    pub path: PathBuf,
+    /// Objects written, or objects read.
+    pub objects: u64,
+    /// On import: objects new to this node.
+    pub stored: u64,
+    /// On import: objects refused.
+    pub refused: u64,
+}
+
+/// A client for one node's control socket.
+#[derive(Clone, Debug)]
+pub struct Client {
+    socket: PathBuf,
+    timeout: Duration,
+}
+
+impl Client {
+    /// A client for the socket at `socket`.
+    pub fn new(socket: impl Into<PathBuf>) -> Self {
+        Client { socket: socket.into(), timeout: Duration::from_secs(120) }
+    }
+
+    /// The socket path.
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// Sends one request and decodes the result.
+    pub fn call<T: DeserializeOwned>(&self, request: &Request) -> Result<T> {
+        let value = self.call_value(request)?;
+        serde_json::from_value(value).map_err(|e| NodeError::Protocol(format!("unexpected reply: {e}")))
+    }
+
+    /// Sends one request and returns the raw result.
+    pub fn call_value(&self, request: &Request) -> Result<serde_json::Value> {
+        let unreachable =
+            |e: std::io::Error| NodeError::Unreachable { path: self.socket.clone(), reason: e.to_string() };
+        let mut stream = UnixStream::connect(&self.socket).map_err(unreachable)?;
+        stream.set_read_timeout(Some(self.timeout)).map_err(unreachable)?;
+        let mut line = serde_json::to_vec(request).map_err(|e| NodeError::Protocol(e.to_string()))?;
+        line.push(b'\n');
+        stream.write_all(&line).map_err(unreachable)?;
+        let _ = stream.shutdown(std::net::Shutdown::Write);
+        let mut buf = Vec::new();
+        (&mut stream).take(MAX_REPLY_BYTES as u64 + 1).read_to_end(&mut buf).map_err(unreachable)?;
+        if buf.len() > MAX_REPLY_BYTES {
+            return Err(NodeError::Protocol(format!("reply over {MAX_REPLY_BYTES} bytes")));
+        }
+        if buf.is_empty() {
+            return Err(NodeError::Unreachable {
+                path: self.socket.clone(),
+                reason: "the node closed the connection without answering (is it running as another user?)".into(),
+            });
+        }
+        match serde_json::from_slice::<Reply>(&buf) {
+            Ok(Reply::Ok(v)) => Ok(v),
+            Ok(Reply::Error(e)) => Err(NodeError::Remote(e)),
+            Err(e) => Err(NodeError::Protocol(format!("unreadable reply: {e}"))),
+        }
+    }
+}
+
+/// Parses a full id or a hex prefix (at least 4 characters) into a matcher.
+pub fn parse_prefix(s: &str) -> std::result::Result<String, String> {
+    let p = s.trim().to_ascii_lowercase();
+    if p.len() < 4 || p.len() > 64 || !p.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!(
+            "{s:?} is not an id: give the full 64-character id or a unique prefix of at least 4 hex characters"
+        ));
+    }
+    Ok(p)
+}
+
+/// Resolves a prefix among `ids`: exactly one must match.
+pub fn resolve_prefix(
+    prefix: &str,
+    ids: impl IntoIterator<Item = ObjectId>,
+    what: &str,
+) -> std::result::Result<ObjectId, String> {
+    let p = parse_prefix(prefix)?;
+    let matches: Vec<ObjectId> = ids.into_iter().filter(|id| id.to_hex().starts_with(&p)).collect();
+    match matches.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(format!("no {what} has an id starting with {p}; list them with `chorus proposals`")),
+        many => Err(format!(
+            "{p} is ambiguous: {} {what}s start with it ({}...); give more characters",
+            many.len(),
+            many.iter().take(3).map(|i| i.short(12)).collect::<Vec<_>>().join(", ")
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_tagged_json() {
+        let r: Request = serde_json::from_str(r#"{"cmd":"show","id":"3fa2"}"#).unwrap();
+        assert_eq!(r, Request::Show { id: "3fa2".into() });
+        assert_eq!(serde_json::to_string(&Request::Status).unwrap(), r#"{"cmd":"status"}"#);
+        assert!(serde_json::from_str::<Request>(r#"{"cmd":"rm -rf"}"#).is_err());
+    }
+
+    #[test]
+    fn prefixes_resolve_like_git() {
+        let a = ObjectId([0xab; 32]);
+        let b = ObjectId([0xac; 32]);
+        assert_eq!(resolve_prefix("abab", [a, b], "proposal"), Ok(a));
+        assert!(resolve_prefix("a", [a, b], "proposal").unwrap_err().contains("at least 4"));
+        assert!(resolve_prefix("ffff", [a, b], "proposal").unwrap_err().contains("no proposal"));
+        let a2 = ObjectId([
+            0xab, 0xab, 0xab, 0xab, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        ]);
+        assert!(resolve_prefix("abab", [a, a2], "proposal").unwrap_err().contains("ambiguous"));
+    }
+}

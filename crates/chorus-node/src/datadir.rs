@@ -1,0 +1,255 @@
+//! The data directory: where a node keeps its keys, configuration, genesis,
+//! store and control socket, and how it is created.
+//!
+//! Layout (all owned by the node's user, directory mode 0700):
+//! - `trust.key`: the trust's 32-byte ed25519 seed, mode 0600. Signs
+//!   proposals, endorsements and the genesis. Back it up offline.
+//! - `node.key`: the node's 32-byte network identity seed, mode 0600.
+//! - `config.toml`: commented configuration ([`crate::config`]).
+//! - `genesis.chorus`: the final genesis of the coalition, once joined.
+//! - `store/`: the object store.
+//! - `control.sock`: the control socket (mode 0600) while the node runs.
+
+use std::fs::{self, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use chorus_core::Keypair;
+
+use crate::error::{NodeError, Result};
+
+/// A node's data directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+/// The platform default data directory: `$CHORUS_DATA_DIR`, else
+/// `$XDG_DATA_HOME/chorus`, else `~/.local/share/chorus`, else `./chorus-data`.
+pub fn default_data_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("CHORUS_DATA_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d);
+    }
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d).join("chorus");
+    }
+    if let Some(h) = std::env::var_os("HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(h).join(".local/share/chorus");
+    }
+    PathBuf::from("chorus-data")
+}
+
+impl DataDir {
+    /// A data directory at `root` (not checked or created).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        DataDir { root: root.into() }
+    }
+
+    /// The directory itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The trust key file.
+    pub fn trust_key_path(&self) -> PathBuf {
+        self.root.join("trust.key")
+    }
+
+    /// The node (network identity) key file.
+    pub fn node_key_path(&self) -> PathBuf {
+        self.root.join("node.key")
+    }
+
+    /// The configuration file.
+    pub fn config_path(&self) -> PathBuf {
+        self.root.join("config.toml")
+    }
+
+    /// Where `chorus coalition join` puts the genesis.
+    pub fn genesis_path(&self) -> PathBuf {
+        self.root.join("genesis.chorus")
+    }
+
+    /// The store directory.
+    pub fn store_path(&self) -> PathBuf {
+        self.root.join("store")
+    }
+
+    /// The control socket.
+    pub fn socket_path(&self) -> PathBuf {
+        self.root.join("control.sock")
+    }
+
+    /// True when `init` has run here.
+    pub fn is_initialised(&self) -> bool {
+        self.trust_key_path().exists() && self.config_path().exists()
+    }
+
+    /// Fails with a hint to run `chorus init` unless this directory holds a node.
+    pub fn require_initialised(&self) -> Result<()> {
+        if self.is_initialised() {
+            Ok(())
+        } else {
+            Err(NodeError::NotInitialised(self.root.clone()))
+        }
+    }
+
+    /// Creates the directory (mode 0700), fresh trust and node keys (0600,
+    /// never overwriting an existing file) and a commented `config.toml` for
+    /// a trust called `trust_name`. Refuses if either key already exists, and
+    /// then changes nothing.
+    pub fn init(&self, trust_name: &str) -> Result<InitReport> {
+        crate::config::check_trust_name(trust_name)?;
+        for p in [self.trust_key_path(), self.node_key_path()] {
+            if p.exists() {
+                return Err(NodeError::KeyExists(p));
+            }
+        }
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.root)
+            .map_err(|e| NodeError::io("cannot create", &self.root, e))?;
+        // An existing directory keeps its mode from DirBuilder; tighten it.
+        fs::set_permissions(&self.root, fs::Permissions::from_mode(0o700))
+            .map_err(|e| NodeError::io("cannot set permissions on", &self.root, e))?;
+        let trust = Keypair::generate();
+        let node = Keypair::generate();
+        write_new_secret(&self.trust_key_path(), &trust.seed())?;
+        write_new_secret(&self.node_key_path(), &node.seed())?;
+        let config = self.config_path();
+        if !config.exists() {
+            let text = crate::config::Config::template(trust_name);
+            write_new(&config, text.as_bytes(), 0o600)?;
+        }
+        Ok(InitReport {
+            data_dir: self.root.clone(),
+            trust_name: trust_name.to_string(),
+            trust_key: trust.public().to_hex(),
+            config: config.clone(),
+        })
+    }
+
+    /// The trust's signing key.
+    pub fn trust_key(&self) -> Result<Keypair> {
+        self.require_initialised()?;
+        read_secret(&self.trust_key_path())
+    }
+
+    /// The node's network identity seed.
+    pub fn node_key_seed(&self) -> Result<[u8; 32]> {
+        read_secret(&self.node_key_path()).map(|k| k.seed())
+    }
+}
+
+/// What `init` created.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct InitReport {
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// The trust's display name.
+    pub trust_name: String,
+    /// The trust's public key, hex: give it to the coalition's founders.
+    pub trust_key: String,
+    /// The configuration file written.
+    pub config: PathBuf,
+}
+
+/// Writes a new file that must not exist yet, with `mode`, and syncs it.
+pub fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let mut f = OpenOptions::new().write(true).create_new(true).mode(mode).open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            NodeError::KeyExists(path.to_path_buf())
+        } else {
+            NodeError::io("cannot create", path, e)
+        }
+    })?;
+    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| NodeError::io("cannot write", path, e))
+}
+
+fn write_new_secret(path: &Path, seed: &[u8; 32]) -> Result<()> {
+    write_new(path, seed, 0o600)
+}
+
+/// Reads a 32-byte key seed, refusing files other users can read.
+pub fn read_secret(path: &Path) -> Result<Keypair> {
+    let f = fs::File::open(path).map_err(|e| NodeError::io("cannot read", path, e))?;
+    let meta = f.metadata().map_err(|e| NodeError::io("cannot read", path, e))?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        return Err(NodeError::KeyPermissions(path.to_path_buf()));
+    }
+    if meta.len() != 32 {
+        return Err(NodeError::BadKeyFile { path: path.to_path_buf(), len: meta.len() });
+    }
+    let mut seed = [0u8; 32];
+    (&f).read_exact(&mut seed).map_err(|e| NodeError::io("cannot read", path, e))?;
+    Ok(Keypair::from_seed(&seed))
+}
+
+/// Reads at most `limit` bytes of a file; a larger file is an error naming
+/// the limit, so no input can exhaust memory.
+pub fn read_bounded(path: &Path, limit: usize) -> Result<Vec<u8>> {
+    let f = fs::File::open(path).map_err(|e| NodeError::io("cannot read", path, e))?;
+    let mut buf = Vec::new();
+    f.take(limit as u64 + 1).read_to_end(&mut buf).map_err(|e| NodeError::io("cannot read", path, e))?;
+    if buf.len() > limit {
+        return Err(NodeError::io(
+            "cannot read",
+            path,
+            std::io::Error::other(format!("file is larger than the limit of {limit} bytes")),
+        ));
+    }
+    Ok(buf)
+}
+
+/// Writes a file atomically: a temporary sibling, fsync, rename, fsync of
+/// the directory. Readers see the old or the new content, never a mix.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let _ = fs::remove_file(&tmp);
+    write_new(&tmp, bytes, mode).map_err(|e| match e {
+        NodeError::KeyExists(p) => NodeError::io("cannot create", p, std::io::ErrorKind::AlreadyExists.into()),
+        other => other,
+    })?;
+    fs::rename(&tmp, path).map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        NodeError::io("cannot write", path, e)
+    })?;
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_creates_private_files_and_refuses_to_overwrite() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dd = DataDir::new(tmp.path().join("node"));
+        let report = dd.init("Oak Trust").unwrap();
+        assert_eq!(report.trust_key, dd.trust_key().unwrap().public().to_hex());
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(dd.root()), 0o700);
+        assert_eq!(mode(&dd.trust_key_path()), 0o600);
+        assert_eq!(mode(&dd.node_key_path()), 0o600);
+        let before = fs::read(dd.trust_key_path()).unwrap();
+        assert!(matches!(dd.init("Oak Trust"), Err(NodeError::KeyExists(_))));
+        assert_eq!(fs::read(dd.trust_key_path()).unwrap(), before);
+    }
+
+    #[test]
+    fn loose_or_short_key_files_are_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("k");
+        write_new(&p, &[1; 31], 0o600).unwrap();
+        assert!(matches!(read_secret(&p), Err(NodeError::BadKeyFile { len: 31, .. })));
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(matches!(read_secret(&p), Err(NodeError::KeyPermissions(_))));
+    }
+}

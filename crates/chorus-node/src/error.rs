@@ -1,0 +1,83 @@
+//! Errors of the node library. Every message says what went wrong and, where
+//! the user can do something about it, what to do.
+
+use std::path::PathBuf;
+
+/// Why a node operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// A file or directory could not be read or written.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done ("cannot read", "cannot create", ...).
+        action: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// `chorus init` found keys already present.
+    #[error("{0} already exists; refusing to overwrite a key (use another --data-dir to create a new node)")]
+    KeyExists(PathBuf),
+    /// A key file is not a 32-byte seed.
+    #[error("{path} is {len} bytes; a key file holds a 32-byte seed (was it edited or truncated?)")]
+    BadKeyFile {
+        /// The key file.
+        path: PathBuf,
+        /// Its size.
+        len: u64,
+    },
+    /// A key file can be read by other users.
+    #[error("{0} is readable by other users; run `chmod 600` on it (and consider the key compromised)")]
+    KeyPermissions(PathBuf),
+    /// The data directory has not been initialised.
+    #[error("no Chorus node in {0}; run `chorus init --name \"Trust name\"` first, or pass --data-dir")]
+    NotInitialised(PathBuf),
+    /// The configuration file or an environment override is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The node has no coalition configured yet.
+    #[error("no coalition genesis at {0}; found or join a coalition with `chorus coalition join FILE`")]
+    NoGenesis(PathBuf),
+    /// A genesis or draft file is invalid.
+    #[error("{path}: {reason}")]
+    Genesis {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A founding step cannot be taken.
+    #[error("{0}")]
+    Founding(String),
+    /// The control socket could not be reached.
+    #[error("cannot reach the node at {path}: {reason}; is `chorus node run` running with this data directory?")]
+    Unreachable {
+        /// The socket path.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The node answered a control request with an error.
+    #[error("{0}")]
+    Remote(String),
+    /// The control protocol was violated (a bug or a version mismatch).
+    #[error("control protocol error: {0}")]
+    Protocol(String),
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(String),
+    /// The network failed.
+    #[error("network: {0}")]
+    Net(String),
+}
+
+impl NodeError {
+    /// An I/O error on `path`.
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        NodeError::Io { action, path: path.into(), source }
+    }
+}
+
+/// Result with [`NodeError`].
+pub type Result<T, E = NodeError> = std::result::Result<T, E>;

@@ -1,0 +1,7 @@
+//! # chorus-node: the Chorus daemon as a library
+#![allow(missing_docs)]
+pub mod config;
+pub mod control;
+pub mod datadir;
+pub mod error;
+pub mod founding;
