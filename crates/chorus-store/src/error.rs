@@ -74,6 +74,13 @@ pub enum StoreError {
         /// The export's coalition.
         found: chorus_core::CoalitionId,
     },
+    /// Writing or syncing a group commit failed; nothing in it was
+    /// acknowledged, and submitting the same objects again is safe.
+    #[error("commit failed, nothing in this batch was acknowledged ({detail}); check the disk, then submit again")]
+    CommitFailed {
+        /// The underlying error, as text (it is shared by every submitter of the group).
+        detail: String,
+    },
     /// The store has been closed, or its committer thread stopped.
     #[error("store is closed")]
     Closed,

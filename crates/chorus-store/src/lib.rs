@@ -7,5 +7,5 @@ mod export;
 mod store;
 
 pub use error::StoreError;
-pub use export::{ImportReport, EXPORT_MAGIC, EXPORT_VERSION};
+pub use export::{ExportReader, ImportReport, EXPORT_MAGIC, EXPORT_VERSION};
 pub use store::{CorruptRecord, Store, StoreConfig, FORMAT_VERSION, MAX_BATCH_OBJECTS};
