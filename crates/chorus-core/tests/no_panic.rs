@@ -1,0 +1,237 @@
+//! No input makes chorus-core panic: arbitrary bytes, mutations of valid
+//! objects, and well-formed protobuf with arbitrary field values, fed to
+//! every decoder and validator. (proptest turns a panic into a failure.)
+
+use std::sync::OnceLock;
+
+use chorus_core::testkit::{Fixture, T0};
+use chorus_core::{certificate, Coalition, Endorsement, Envelope, Genesis, Kind, Proposal, Stance};
+use chorus_proto::v1 as pb;
+use proptest::prelude::*;
+use prost::Message;
+
+const NOW: u64 = T0 + 10_000;
+
+struct Seeds {
+    f: Fixture,
+    /// Valid encodings of every kind of input.
+    samples: Vec<Vec<u8>>,
+}
+
+fn seeds() -> &'static Seeds {
+    static SEEDS: OnceLock<Seeds> = OnceLock::new();
+    SEEDS.get_or_init(|| {
+        let f = Fixture::new(4);
+        let p = f.proposal(1, "Seed", 1, Some(T0 + 1000));
+        let e = f.endorsement(2, p.id(), Stance::Endorse, 2);
+        let (cert, _) = f.certificate(3);
+        let samples = vec![
+            f.coalition.genesis_envelope().bytes().to_vec(),
+            f.coalition.genesis_envelope().body().to_vec(),
+            p.bytes().to_vec(),
+            p.body().to_vec(),
+            e.bytes().to_vec(),
+            e.body().to_vec(),
+            cert,
+        ];
+        Seeds { f, samples }
+    })
+}
+
+/// Every entry point that takes bytes from outside.
+fn feed(bytes: &[u8]) {
+    let s = seeds();
+    let _ = Envelope::decode(bytes);
+    let _ = s.f.coalition.validate(bytes, NOW);
+    let _ = s.f.coalition.validate(bytes, 0);
+    let _ = s.f.coalition.validate(bytes, u64::MAX);
+    let _ = Coalition::from_genesis(bytes, 1);
+    let _ = Coalition::from_genesis(bytes, 2);
+    let _ = certificate::verify_with_threads(bytes, None, 1);
+    let _ = certificate::verify_with_threads(bytes, Some(s.f.id()), 2);
+    let _ = Genesis::from_body(bytes);
+    let _ = Proposal::from_body(bytes);
+    let _ = Endorsement::from_body(bytes);
+    let _ = s.f.coalition.validate_many(&[bytes, bytes], NOW, 2);
+}
+
+#[derive(Clone, Debug)]
+enum Mutation {
+    Flip(prop::sample::Index, u8),
+    Insert(prop::sample::Index, u8),
+    Delete(prop::sample::Index),
+    Truncate(prop::sample::Index),
+    Duplicate(prop::sample::Index, prop::sample::Index),
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        4 => (any::<prop::sample::Index>(), 1u8..).prop_map(|(i, x)| Mutation::Flip(i, x)),
+        2 => (any::<prop::sample::Index>(), any::<u8>()).prop_map(|(i, b)| Mutation::Insert(i, b)),
+        2 => any::<prop::sample::Index>().prop_map(Mutation::Delete),
+        1 => any::<prop::sample::Index>().prop_map(Mutation::Truncate),
+        1 => (any::<prop::sample::Index>(), any::<prop::sample::Index>()).prop_map(|(a, b)| Mutation::Duplicate(a, b)),
+    ]
+}
+
+fn mutate(mut v: Vec<u8>, muts: &[Mutation]) -> Vec<u8> {
+    for m in muts {
+        if v.is_empty() {
+            v.push(0);
+        }
+        match m {
+            Mutation::Flip(i, x) => {
+                let i = i.index(v.len());
+                v[i] ^= x;
+            }
+            Mutation::Insert(i, b) => v.insert(i.index(v.len() + 1), *b),
+            Mutation::Delete(i) => {
+                v.remove(i.index(v.len()));
+            }
+            Mutation::Truncate(i) => v.truncate(i.index(v.len())),
+            Mutation::Duplicate(a, b) => {
+                let (a, b) = (a.index(v.len()), b.index(v.len()));
+                let (lo, hi) = (a.min(b), a.max(b));
+                let part = v[lo..hi].to_vec();
+                v.splice(hi..hi, part);
+            }
+        }
+    }
+    v
+}
+
+/// Arbitrary bytes up to 32 bytes, biased to the lengths fields expect.
+fn field_bytes() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![prop::collection::vec(any::<u8>(), 0..40), prop::collection::vec(any::<u8>(), 32..=32), Just(vec![]),]
+}
+
+fn text() -> impl Strategy<Value = String> {
+    prop_oneof![".{0,40}", "[a-z\n\t\u{0}-\u{1f}]{0,300}", Just(String::new())]
+}
+
+fn proposal_pb() -> impl Strategy<Value = pb::Proposal> {
+    (
+        field_bytes(),
+        field_bytes(),
+        field_bytes(),
+        any::<u64>(),
+        any::<u64>(),
+        text(),
+        text(),
+        prop::option::of((field_bytes(), any::<i32>())),
+    )
+        .prop_map(|(coalition, roster, author, created_at_ms, closes_at_ms, title, body, link)| pb::Proposal {
+            coalition,
+            roster,
+            author,
+            created_at_ms,
+            closes_at_ms,
+            title,
+            body,
+            link: link.map(|(target, relation)| pb::ProposalLink { target, relation }),
+        })
+}
+
+fn endorsement_pb() -> impl Strategy<Value = pb::Endorsement> {
+    (field_bytes(), field_bytes(), field_bytes(), any::<u64>(), any::<i32>(), text()).prop_map(
+        |(coalition, proposal, trust, created_at_ms, stance, comment)| pb::Endorsement {
+            coalition,
+            proposal,
+            trust,
+            created_at_ms,
+            stance,
+            comment,
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+        feed(&bytes);
+    }
+
+    #[test]
+    fn mutated_valid_inputs_never_panic(
+        which in any::<prop::sample::Index>(),
+        muts in prop::collection::vec(mutation(), 1..6),
+    ) {
+        let s = seeds();
+        let seed = s.samples[which.index(s.samples.len())].clone();
+        feed(&mutate(seed, &muts));
+    }
+
+    /// Well-formed envelopes whose bodies carry arbitrary field values, signed
+    /// by a member (so validation gets past the envelope to every field rule)
+    /// or by nobody in particular.
+    #[test]
+    fn arbitrary_field_values_never_panic(
+        p in proposal_pb(),
+        e in endorsement_pb(),
+        signer in 0usize..4,
+        point_at_us in any::<bool>(),
+    ) {
+        let s = seeds();
+        let (mut p, mut e) = (p, e);
+        if point_at_us {
+            // Aim the ids at this coalition so later rules are reached.
+            p.coalition = s.f.id().0.to_vec();
+            p.roster = s.f.id().0.to_vec();
+            p.author = s.f.keys[signer].public().as_bytes().to_vec();
+            e.coalition = s.f.id().0.to_vec();
+            e.trust = s.f.keys[signer].public().as_bytes().to_vec();
+        }
+        let key = &s.f.keys[signer];
+        let pe = Envelope::sign(Kind::Proposal, p.encode_to_vec(), &[key]);
+        let ee = Envelope::sign(Kind::Endorsement, e.encode_to_vec(), &[key]);
+        feed(pe.bytes());
+        feed(ee.bytes());
+        // And inside a certificate, in every slot.
+        let g = pb::Envelope::decode(s.f.coalition.genesis_envelope().bytes()).unwrap();
+        let pp = pb::Envelope::decode(pe.bytes()).unwrap();
+        let ep = pb::Envelope::decode(ee.bytes()).unwrap();
+        for (proposal, ends) in [(pp.clone(), vec![ep.clone()]), (ep.clone(), vec![pp.clone(), ep])] {
+            let cert = pb::Certificate { version: 1, genesis: Some(g.clone()), proposal: Some(proposal), endorsements: ends };
+            let _ = certificate::verify_with_threads(&cert.encode_to_vec(), None, 1);
+        }
+    }
+
+    /// Arbitrary genesis bodies, countersigned by their own (parseable)
+    /// founder keys, so `from_genesis` reaches its signature checks.
+    #[test]
+    fn arbitrary_genesis_bodies_never_panic(
+        name in text(),
+        founders in prop::collection::vec((0u32..6, text(), text()), 0..5),
+        created_at_ms in any::<u64>(),
+        nonce in field_bytes(),
+        rule in prop::option::of((any::<u32>(), any::<u32>())),
+    ) {
+        let keys: Vec<_> = founders.iter().map(|(k, _, _)| chorus_core::testkit::member_key(*k)).collect();
+        let g = pb::Genesis {
+            name,
+            charter: rule.map(|(numerator, denominator)| pb::Charter {
+                positions: Some(pb::AdoptionRule { numerator, denominator }),
+            }),
+            founders: founders
+                .iter()
+                .zip(&keys)
+                .map(|((_, name, external_id), k)| pb::Member {
+                    trust_key: k.public().as_bytes().to_vec(),
+                    name: name.clone(),
+                    external_id: external_id.clone(),
+                })
+                .collect(),
+            created_at_ms,
+            nonce,
+        };
+        let refs: Vec<_> = keys.iter().collect();
+        let env = Envelope::sign(Kind::Genesis, g.encode_to_vec(), &refs);
+        feed(env.bytes());
+        if let Ok(c) = Coalition::from_genesis(env.bytes(), 1) {
+            // A valid one must validate as its own genesis.
+            prop_assert!(c.validate(env.bytes(), NOW).is_ok());
+        }
+    }
+}
