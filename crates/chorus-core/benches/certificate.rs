@@ -1,0 +1,170 @@
+//! Certificate verification speed against bare one-by-one strict ed25519.
+//!
+//! Run with `cargo bench -p chorus-core`. Prints medians of several runs:
+//! (a) `verify_strict` of 3,000 endorsement signing inputs, one by one, one
+//!     core; (b) `certificate::verify_with_threads` of a 3,000-member,
+//!     3,000-endorsement certificate on 1 and 2 threads; (c) the genesis part
+//!     (`Coalition::from_genesis`, 3,000 countersignatures) against the
+//!     endorsement part; (d) the ratios (b)/(a). No assertion on time: these
+//!     are figures to read, not tests.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use chorus_core::testkit::{Fixture, T0};
+use chorus_core::{certificate, Coalition, Endorsement, Envelope, Genesis, Kind, Stance};
+
+const MEMBERS: u32 = 3_000;
+const RUNS: usize = 7;
+
+/// Figures of one measurement: wall-clock median and minimum over the runs,
+/// and the median CPU time of the calling thread (which, for one-thread
+/// runs, is unaffected by other processes competing for the cores).
+struct Figures {
+    median: Duration,
+    min: Duration,
+    cpu: Duration,
+}
+
+impl std::fmt::Display for Figures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "median {:.1} ms (min {:.1}, own-thread CPU {:.1})", ms(self.median), ms(self.min), ms(self.cpu))
+    }
+}
+
+/// CPU time consumed so far by the calling thread, from the kernel's
+/// scheduler statistics (nanoseconds, first field).
+fn thread_cpu() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse().ok()))
+        .map(Duration::from_nanos)
+        .unwrap_or_default()
+}
+
+fn median(mut runs: Vec<Duration>) -> Duration {
+    runs.sort();
+    runs[runs.len() / 2]
+}
+
+fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> Figures {
+    // One warm-up run, so page faults and lazy tables are not measured.
+    black_box(f());
+    let (walls, cpus): (Vec<Duration>, Vec<Duration>) = (0..runs)
+        .map(|_| {
+            let c = thread_cpu();
+            let t = Instant::now();
+            black_box(f());
+            (t.elapsed(), thread_cpu().saturating_sub(c))
+        })
+        .unzip();
+    let min = walls.iter().copied().min().unwrap_or_default();
+    Figures { median: median(walls), min, cpu: median(cpus) }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn main() {
+    // `cargo test --benches` runs this with --bench absent; keep that quick.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("certificate bench: run with `cargo bench -p chorus-core` to measure");
+        return;
+    }
+    let t = Instant::now();
+    let f = Fixture::new(MEMBERS);
+    let p = f.proposal(0, "Adopt the coalition's response to the consultation", 1, None);
+    // Endorsements with a short comment: signing inputs of about 200 bytes.
+    let ends: Vec<Envelope> = f
+        .keys
+        .iter()
+        .map(|k| {
+            let e = Endorsement {
+                coalition: f.id(),
+                proposal: p.id(),
+                trust: k.public(),
+                created_at_ms: T0 + 2,
+                stance: Stance::Endorse,
+                comment: Some("We endorse this on behalf of our schools and boards.".into()),
+            };
+            Envelope::sign(Kind::Endorsement, e.to_body(), &[k])
+        })
+        .collect();
+    let cert = certificate::assemble(f.coalition.genesis_envelope(), &p, &ends);
+    let genesis = f.coalition.genesis_envelope().bytes().to_vec();
+    let input_len = ends[0].signing_input().len();
+    println!(
+        "setup: {MEMBERS} members, {} endorsements, signing input {input_len} bytes, genesis {} KiB, certificate {} KiB ({:.1} s)",
+        ends.len(),
+        genesis.len() / 1024,
+        cert.len() / 1024,
+        t.elapsed().as_secs_f64()
+    );
+
+    println!("load average at start: {}", std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim());
+
+    // (a) Bare strict verification, one by one, one core.
+    let bare: Vec<(ed25519_dalek::VerifyingKey, Vec<u8>, ed25519_dalek::Signature)> = ends
+        .iter()
+        .map(|e| {
+            let s = &e.signatures()[0];
+            (
+                ed25519_dalek::VerifyingKey::from_bytes(&s.signer).expect("valid key"),
+                e.signing_input(),
+                ed25519_dalek::Signature::from_bytes(&s.signature),
+            )
+        })
+        .collect();
+    assert!(bare.iter().all(|(k, m, s)| k.verify_strict(m, s).is_ok()));
+    let a = time(RUNS, || bare.iter().all(|(k, m, s)| k.verify_strict(m, s).is_ok()));
+    println!(
+        "(a) verify_strict x {}, one by one, 1 core: {a}; {:.1} us each",
+        bare.len(),
+        ms(a.cpu) * 1e3 / bare.len() as f64
+    );
+
+    // (b) Whole certificate.
+    let expected = certificate::verify_with_threads(&cert, None, 1).expect("certificate verifies");
+    assert_eq!(expected.endorsers.len(), MEMBERS as usize);
+    let mut b = vec![];
+    for threads in [1, 2] {
+        assert_eq!(certificate::verify_with_threads(&cert, None, threads).as_ref(), Ok(&expected));
+        let d = time(RUNS, || certificate::verify_with_threads(&cert, None, threads));
+        println!(
+            "(b) certificate::verify_with_threads, {threads} thread(s), {} signatures ({MEMBERS} founders + 1 proposal + {MEMBERS} endorsements): {d}",
+            2 * MEMBERS + 1
+        );
+        b.push(d);
+    }
+
+    // (c) Breakdown: the genesis alone, its body parse alone, and the rest.
+    let body = f.coalition.genesis_envelope().body().to_vec();
+    let parse = time(RUNS, || Genesis::from_body(&body));
+    println!("(c) Genesis::from_body alone ({MEMBERS} founder keys parsed): {parse}");
+    let end_bytes: Vec<&[u8]> = ends.iter().map(|e| e.bytes()).collect();
+    let now = T0 + 10_000;
+    for (i, threads) in [1, 2].into_iter().enumerate() {
+        let g = time(RUNS, || Coalition::from_genesis(&genesis, threads));
+        let v = time(RUNS, || f.coalition.validate_many(&end_bytes, now, threads));
+        println!(
+            "(c) {threads} thread(s): Coalition::from_genesis ({MEMBERS} countersignatures over the {} KiB body): {g}",
+            genesis.len() / 1024
+        );
+        println!("(c) {threads} thread(s): validate_many of the {MEMBERS} endorsements: {v}");
+        println!(
+            "(c) {threads} thread(s): certificate minus genesis (endorsement part): median {:.1} ms{}",
+            ms(b[i].median.saturating_sub(g.median)),
+            if threads == 1 { format!(", CPU {:.1} ms", ms(b[i].cpu.saturating_sub(g.cpu))) } else { String::new() }
+        );
+    }
+
+    // (d) Ratios.
+    let r = |x: Duration, y: Duration| x.as_secs_f64() / y.as_secs_f64();
+    println!(
+        "(d) certificate / bare: 1 thread {:.2} (CPU {:.2}), 2 threads {:.2} (wall medians; the certificate checks 2x{MEMBERS}+1 signatures, 3,000 of them over the whole genesis body)",
+        r(b[0].median, a.median),
+        r(b[0].cpu, a.cpu),
+        r(b[1].median, a.median),
+    );
+}
