@@ -1,0 +1,301 @@
+//! `chorus devnet`: N nodes in this process on loopback, walked through
+//! founding, a proposal, endorsements over the real network, adoption and an
+//! offline certificate check, narrating each step.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use chorus_core::{Keypair, ObjectId, Stance};
+use chorus_node::config::Config;
+use chorus_node::control::{Client, ProposalSummary, Request, StatusInfo};
+use chorus_node::daemon::{Node, StartOptions};
+use chorus_node::datadir::DataDir;
+use chorus_node::founding;
+
+use crate::leader;
+use crate::output::{print_stdout, Output};
+
+/// Arguments of `chorus devnet`.
+#[derive(clap::Args, Debug)]
+pub struct DevnetArgs {
+    /// Number of nodes (each a member trust), 1 to 16.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=16))]
+    nodes: u32,
+    /// Exit after the demo (0 if every step succeeded) instead of running on.
+    #[arg(long)]
+    exit: bool,
+    /// Also write the certificate to FILE.
+    #[arg(long, value_name = "FILE")]
+    certificate_out: Option<PathBuf>,
+    /// Keep the nodes' data in DIR (must not exist) instead of a temporary directory.
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// Seconds each step may take before the demo fails.
+    #[arg(long, default_value_t = 30)]
+    step_timeout: u64,
+}
+
+const TRUSTS: [&str; 16] = [
+    "Oak Valley Academy Trust",
+    "Riverside Learning Partnership",
+    "Northfield Schools Trust",
+    "Meadow Lane Education Trust",
+    "Harbour Academies",
+    "Hillcrest Multi-Academy Trust",
+    "Greenway Learning Trust",
+    "Stonebridge Schools",
+    "Willow Education Partnership",
+    "Kingsmead Academy Trust",
+    "Ashford Learning Community",
+    "Brookside Trust",
+    "Cedar Park Schools",
+    "Elmwood Education",
+    "Foxhill Academies",
+    "Lakeside Learning Trust",
+];
+
+struct Narrator {
+    quiet: bool,
+    step: u32,
+    started: Instant,
+}
+
+impl Narrator {
+    fn step(&mut self, text: &str) {
+        self.step += 1;
+        self.say(&format!("[{:>5.1}s] {}. {text}", self.started.elapsed().as_secs_f64(), self.step));
+    }
+    fn say(&self, text: &str) {
+        if self.quiet {
+            eprintln!("{text}");
+        } else {
+            let _ = print_stdout(&format!("{text}\n"));
+        }
+    }
+}
+
+/// Polls `check` every 100 ms until it returns `Some`, or fails after
+/// `timeout` naming the step and the last state seen.
+fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Result<Option<T>, String>) -> Result<T> {
+    let deadline = Instant::now() + timeout;
+    let mut last = String::from("no answer yet");
+    loop {
+        match check() {
+            Ok(Some(v)) => return Ok(v),
+            Ok(None) => {}
+            Err(e) => last = e,
+        }
+        if Instant::now() >= deadline {
+            bail!("{what} did not happen within {} s (last state: {last})", timeout.as_secs());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Runs the demo.
+pub fn run(args: DevnetArgs, json: bool) -> Result<Output> {
+    let n = args.nodes as usize;
+    let timeout = Duration::from_secs(args.step_timeout.max(1));
+    let mut say = Narrator { quiet: json, step: 0, started: Instant::now() };
+    let (root, _temp) = match &args.dir {
+        Some(d) => {
+            if d.exists() {
+                bail!("{} already exists; give a new directory to --dir", d.display());
+            }
+            std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
+            (d.clone(), None)
+        }
+        None => {
+            let t = tempfile::Builder::new()
+                .prefix("chorus-devnet-")
+                .tempdir()
+                .context("cannot create a temporary directory")?;
+            (t.path().to_path_buf(), Some(t))
+        }
+    };
+
+    say.step(&format!("Creating {n} member trusts, each with its own node, in {}", root.display()));
+    let mut dirs = Vec::with_capacity(n);
+    let mut keys: Vec<Keypair> = Vec::with_capacity(n);
+    for (i, name) in TRUSTS.iter().take(n).enumerate() {
+        let dd = DataDir::new(root.join(format!("node-{i}")));
+        let r = dd.init(name)?;
+        say.say(&format!("      {name}: trust key {}", &r.trust_key[..16]));
+        keys.push(dd.trust_key()?);
+        dirs.push(dd);
+    }
+
+    say.step("Founding the coalition offline: one founder drafts the genesis, every founder countersigns it");
+    let spec = founding::DraftSpec {
+        name: "Devnet Schools Coalition".into(),
+        rule: Some("1/2".into()),
+        members: keys
+            .iter()
+            .zip(TRUSTS)
+            .map(|(k, name)| founding::MemberSpec { name: name.into(), key: k.public().to_hex(), external_id: None })
+            .collect(),
+    };
+    let mut draft = founding::draft(&spec, &keys[0], chorus_node::daemon::now_ms())?;
+    for k in &keys[1..] {
+        draft = founding::sign(&draft, k)?;
+    }
+    let (final_draft, coalition) = founding::finalize(std::slice::from_ref(&draft))?;
+    for dd in &dirs {
+        chorus_node::datadir::write_atomic(&dd.genesis_path(), final_draft.envelope.bytes(), 0o600)?;
+    }
+    let required = coalition.charter().positions.required(n);
+    say.say(&format!(
+        "      coalition {} ({}), adoption needs {required} of {n} endorsements",
+        coalition.name(),
+        coalition.id().short(16)
+    ));
+
+    say.step("Starting the nodes on 127.0.0.1 (real TCP, libp2p with Noise and Yamux)");
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
+    let mut nodes: Vec<Node> = Vec::with_capacity(n);
+    let result = (|| -> Result<Output> {
+        let mut bootstrap: Vec<String> = Vec::new();
+        for (i, dd) in dirs.iter().enumerate() {
+            let config = Config {
+                trust_name: TRUSTS[i].into(),
+                listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
+                bootstrap: bootstrap.clone(),
+                mdns: false,
+                cache_mb: 8,
+                log_level: "warn".into(),
+                sync_interval_ms: 1_000,
+                heartbeat_ms: 200,
+                ..Config::default()
+            };
+            let node = rt.block_on(Node::start(dd.clone(), config, StartOptions { no_fsync: true }))?;
+            if i == 0 {
+                bootstrap = rt.block_on(node.dial_addrs());
+                if bootstrap.is_empty() {
+                    bail!("the first node reports no listen address");
+                }
+            }
+            say.say(&format!("      node-{i} {} ({})", node.peer_id(), TRUSTS[i]));
+            nodes.push(node);
+        }
+        let clients: Vec<Client> = dirs.iter().map(|d| Client::new(d.socket_path())).collect();
+
+        if n > 1 {
+            say.step("Waiting for every node to connect to a peer and prove its trust's membership");
+            for (i, c) in clients.iter().enumerate() {
+                wait_for(&format!("node-{i} connecting to a peer"), timeout, || {
+                    let s: StatusInfo = c.call(&Request::Status).map_err(|e| e.to_string())?;
+                    Ok((s.peers >= 1).then_some(()).or_else(|| None))
+                })?;
+            }
+        }
+
+        say.step(&format!("{} proposes a position on node-0", TRUSTS[0]));
+        let title = "Shared statement on fair school funding";
+        let body = "The member trusts of this coalition call for a funding formula that \
+                    follows the pupil, published three years ahead.\n";
+        let proposed = leader::propose(&clients[0], &keys[0], title, body, None)?;
+        let pid: ObjectId = proposed.id;
+        say.say(&format!("      proposal {}: {title:?}", pid.short(16)));
+
+        let endorsers: Vec<usize> = if n == 1 { vec![0] } else { (1..n).collect() };
+        if n > 1 {
+            say.step("Waiting for the proposal to reach every node");
+            for (i, c) in clients.iter().enumerate() {
+                wait_for(&format!("the proposal reaching node-{i}"), timeout, || {
+                    let list: Vec<ProposalSummary> = c.call(&Request::Proposals).map_err(|e| e.to_string())?;
+                    Ok(list.iter().any(|p| p.id == pid).then_some(()))
+                })?;
+            }
+        }
+        say.step(&format!("{} other trust(s) endorse it, each through its own node", endorsers.len()));
+        for &i in &endorsers {
+            let checked = leader::fetch_checked(&clients[i], &coalition, &pid.to_hex())?;
+            let env = leader::stance_envelope(
+                &coalition,
+                &keys[i],
+                checked.id,
+                Stance::Endorse,
+                Some(format!("Endorsed by {}", TRUSTS[i])),
+            )?;
+            let r = leader::submit(&clients[i], &env)?;
+            say.say(&format!("      {} endorsed on node-{i} ({})", TRUSTS[i], r.id.short(12)));
+        }
+
+        say.step("Waiting until every node sees the proposal adopted as a position");
+        for (i, c) in clients.iter().enumerate() {
+            wait_for(&format!("node-{i} seeing the position"), timeout, || {
+                let list: Vec<ProposalSummary> = c.call(&Request::Positions).map_err(|e| e.to_string())?;
+                if list.iter().any(|p| p.id == pid) {
+                    return Ok(Some(()));
+                }
+                let all: Vec<ProposalSummary> = c.call(&Request::Proposals).map_err(|e| e.to_string())?;
+                let t = all
+                    .iter()
+                    .find(|p| p.id == pid)
+                    .map(|p| format!("{} of {} endorsements", p.tally.endorse, p.tally.required));
+                Err(t.unwrap_or_else(|| "proposal not known yet".into()))
+            })?;
+            say.say(&format!("      node-{i}: adopted"));
+        }
+
+        let last = n - 1;
+        say.step(&format!("Exporting the certificate from node-{last} and verifying it offline"));
+        let cert: chorus_node::control::CertificateResult =
+            clients[last].call(&Request::Certificate { id: pid.to_hex() })?;
+        let bytes = hex::decode(&cert.certificate).context("certificate is not hex")?;
+        let verified = chorus_core::certificate::verify(&bytes, Some(coalition.id()))
+            .map_err(|e| anyhow!("the certificate does not verify: {e}"))?;
+        say.say(&format!(
+            "      VALID: {:?} endorsed by {} of {} members ({} needed)",
+            verified.proposal.title,
+            verified.endorsers.len(),
+            verified.members,
+            verified.required
+        ));
+        if let Some(out) = &args.certificate_out {
+            chorus_node::datadir::write_atomic(out, &bytes, 0o644)?;
+            say.say(&format!(
+                "      wrote {}; check it with `chorus verify {} --coalition {}`",
+                out.display(),
+                out.display(),
+                coalition.id()
+            ));
+        }
+        say.say(&format!(
+            "Done in {:.1} s: the coalition adopted a position and the certificate verifies.",
+            say.started.elapsed().as_secs_f64()
+        ));
+        let summary = serde_json::json!({
+            "ok": true,
+            "nodes": n,
+            "coalition": coalition.id(),
+            "proposal": pid,
+            "endorsements": verified.endorsers.len(),
+            "required": verified.required,
+            "certificate_bytes": bytes.len(),
+            "certificate_out": args.certificate_out,
+            "data_dirs": dirs.iter().map(|d| d.root().to_path_buf()).collect::<Vec<_>>(),
+        });
+        Ok(Output { json: summary, human: String::new() })
+    })();
+
+    let out = match result {
+        Ok(out) if !args.exit => {
+            say.say("\nThe nodes keep running. Point the CLI at any of them, for example:");
+            for dd in &dirs {
+                say.say(&format!("  chorus --data-dir {} status", dd.root().display()));
+            }
+            say.say(&format!("  chorus --data-dir {} proposals", dirs[0].root().display()));
+            say.say("Press Ctrl-C to stop them (their data is then removed unless you gave --dir).");
+            let _ = rt.block_on(tokio::signal::ctrl_c());
+            Ok(out)
+        }
+        other => other,
+    };
+    say.say("Stopping the nodes");
+    for node in nodes {
+        let _ = rt.block_on(node.shutdown());
+    }
+    out.map_err(|e| anyhow!("devnet failed at step {}: {e:#}", say.step))
+}

@@ -1,0 +1,515 @@
+//! The daemon: opens the store, starts the network, serves the control
+//! socket and metrics, and shuts all of it down in order.
+//!
+//! Durability: every object a control client is told is `stored` was made
+//! durable by the store before the reply (the store acknowledges only after
+//! its commit). On SIGINT/SIGTERM the node stops accepting requests, lets
+//! the ones in flight finish, stops the network, and closes the store, which
+//! flushes everything.
+
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use chorus_core::{Admission, Coalition, Ledger, ObjectId, PublicKey, Status};
+use chorus_store::{Store, StoreConfig};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::control::{
+    parse_prefix, resolve_prefix, BackupResult, CertificateResult, CoalitionInfo, MemberInfo, ProposalDetail,
+    ProposalSummary, Reply, Request, StanceInfo, StatusInfo, SubmitResult, MAX_REQUEST_BYTES,
+};
+use crate::datadir::DataDir;
+use crate::error::{NodeError, Result};
+use crate::metrics::Metrics;
+use crate::network::Network;
+
+/// Milliseconds since 1970 by the system clock.
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// Everything a running node shares between its tasks.
+pub(crate) struct Inner {
+    pub(crate) store: Arc<Store>,
+    pub(crate) coalition: Coalition,
+    pub(crate) trust: PublicKey,
+    pub(crate) trust_name: String,
+    pub(crate) net: Network,
+    pub(crate) metrics: Arc<Metrics>,
+}
+
+/// A running node. Dropping it without [`Node::shutdown`] still stops the
+/// tasks, but the store is only closed cleanly by `shutdown`.
+pub struct Node {
+    inner: Arc<Inner>,
+    socket: PathBuf,
+    stop: watch::Sender<bool>,
+    control: tokio::task::JoinHandle<()>,
+    metrics_task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Options that are not part of the configuration file: used by the devnet
+/// and tests.
+#[derive(Clone, Debug, Default)]
+pub struct StartOptions {
+    /// Skip fsync on commit (devnet only: its data is thrown away).
+    pub no_fsync: bool,
+}
+
+impl Node {
+    /// Starts a node from its data directory and configuration: opens (or on
+    /// first start creates) the store for the configured genesis, starts the
+    /// network and listens on the control socket.
+    pub async fn start(data_dir: DataDir, config: Config, options: StartOptions) -> Result<Node> {
+        data_dir.require_initialised()?;
+        let trust_key = data_dir.trust_key()?;
+        let genesis_path = config.genesis_path(data_dir.root());
+        if !genesis_path.exists() {
+            return Err(NodeError::NoGenesis(genesis_path));
+        }
+        let coalition = crate::founding::load_final(&genesis_path)?;
+        let store_config = StoreConfig {
+            cache_capacity_bytes: config.cache_mb.saturating_mul(1024 * 1024),
+            fsync: !options.no_fsync,
+            ..StoreConfig::default()
+        };
+        let store_dir = data_dir.store_path();
+        let genesis_bytes = coalition.genesis_envelope().bytes().to_vec();
+        let store = tokio::task::spawn_blocking(move || {
+            if store_dir.exists() {
+                Store::open(&store_dir, store_config)
+            } else {
+                Store::create(&store_dir, &genesis_bytes, store_config)
+            }
+        })
+        .await
+        .map_err(|e| NodeError::Store(e.to_string()))?
+        .map_err(|e| NodeError::Store(e.to_string()))?;
+        if store.coalition().id() != coalition.id() {
+            return Err(NodeError::Config(format!(
+                "the store in {} holds coalition {}, but the configured genesis is coalition {}; \
+                 point `genesis` at the right file or use another data directory",
+                data_dir.store_path().display(),
+                store.coalition().id(),
+                coalition.id()
+            )));
+        }
+        let store = Arc::new(store);
+        let metrics = Arc::new(Metrics::new());
+        metrics.objects.set(store.object_count() as i64);
+        let net = Network::start(&data_dir, &config, &trust_key, &coalition, store.clone(), metrics.clone()).await?;
+        let trust = trust_key.public();
+        let inner = Arc::new(Inner {
+            store,
+            coalition,
+            trust,
+            trust_name: config.trust_name.clone(),
+            net,
+            metrics: metrics.clone(),
+        });
+
+        let socket = data_dir.socket_path();
+        let listener = bind_control(&socket)?;
+        let owner = std::fs::metadata(&socket).map_err(|e| NodeError::io("cannot inspect", &socket, e))?.uid();
+        let (stop, stopped) = watch::channel(false);
+        let control = tokio::spawn(serve_control(listener, owner, inner.clone(), stopped));
+        let metrics_task = match config.metrics_addr {
+            Some(addr) => Some(crate::metrics::serve(addr, metrics).await?),
+            None => None,
+        };
+        tracing::info!(
+            coalition = %inner.coalition.id(),
+            trust = %inner.trust,
+            socket = %socket.display(),
+            "node started"
+        );
+        Ok(Node { inner, socket, stop, control, metrics_task })
+    }
+
+    /// The control socket path.
+    pub fn socket_path(&self) -> &std::path::Path {
+        &self.socket
+    }
+
+    /// This node's libp2p peer id.
+    pub fn peer_id(&self) -> String {
+        self.inner.net.peer_id()
+    }
+
+    /// Addresses other nodes can dial, with `/p2p/<peer id>`.
+    pub async fn dial_addrs(&self) -> Vec<String> {
+        self.inner.net.listen_addrs().await
+    }
+
+    /// Stops serving, stops the network and closes the store durably.
+    pub async fn shutdown(self) -> Result<()> {
+        let _ = self.stop.send(true);
+        let _ = self.control.await;
+        if let Some(t) = self.metrics_task {
+            t.abort();
+        }
+        let _ = std::fs::remove_file(&self.socket);
+        let mut inner = self.inner;
+        // Requests in flight hold the state; give them time to finish.
+        let inner = loop {
+            match Arc::try_unwrap(inner) {
+                Ok(i) => break Some(i),
+                Err(again) => {
+                    if Arc::strong_count(&again) == 0 {
+                        break None;
+                    }
+                    inner = again;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        };
+        let Some(inner) = inner else { return Ok(()) };
+        inner.net.shutdown().await;
+        let mut store = inner.store;
+        for _ in 0..250 {
+            match Arc::try_unwrap(store) {
+                Ok(s) => {
+                    return tokio::task::spawn_blocking(move || s.close())
+                        .await
+                        .map_err(|e| NodeError::Store(e.to_string()))?
+                        .map_err(|e| NodeError::Store(e.to_string()));
+                }
+                Err(again) => {
+                    store = again;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        }
+        // Every acknowledged object is already durable; a store still shared
+        // by a lingering task is flushed when that task drops it.
+        tracing::warn!("store still in use at shutdown; it closes when released");
+        Ok(())
+    }
+}
+
+/// Runs a node until SIGINT or SIGTERM, then shuts it down.
+pub async fn run(data_dir: DataDir, config: Config) -> Result<()> {
+    let node = Node::start(data_dir, config, StartOptions::default()).await?;
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    node.shutdown().await?;
+    tracing::info!("stopped; everything is on disk");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+fn bind_control(socket: &std::path::Path) -> Result<UnixListener> {
+    if let Ok(meta) = std::fs::symlink_metadata(socket) {
+        if !meta.file_type().is_socket() {
+            return Err(NodeError::Config(format!("{} exists and is not a socket; remove it", socket.display())));
+        }
+        if std::os::unix::net::UnixStream::connect(socket).is_ok() {
+            return Err(NodeError::Config(format!(
+                "another node is already running on {}; stop it first",
+                socket.display()
+            )));
+        }
+        // A stale socket from a node that was killed.
+        std::fs::remove_file(socket).map_err(|e| NodeError::io("cannot remove stale socket", socket, e))?;
+    }
+    let listener = UnixListener::bind(socket).map_err(|e| NodeError::io("cannot listen on", socket, e))?;
+    // The directory (0700) already keeps other users out; the socket mode is
+    // a second wall, and the peer-credential check below a third.
+    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| NodeError::io("cannot set permissions on", socket, e))?;
+    Ok(listener)
+}
+
+async fn serve_control(listener: UnixListener, owner: u32, inner: Arc<Inner>, mut stopped: watch::Receiver<bool>) {
+    let mut tasks = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = stopped.changed() => break,
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let uid = stream.peer_cred().map(|c| c.uid()).ok();
+                if uid != Some(owner) {
+                    tracing::warn!(?uid, "refused a control connection from another user");
+                    continue;
+                }
+                tasks.spawn(handle_connection(stream, inner.clone()));
+            }
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+        }
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+async fn handle_connection(stream: UnixStream, inner: Arc<Inner>) {
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read.take(MAX_REQUEST_BYTES as u64 + 1));
+    let mut line = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(30), reader.read_until(b'\n', &mut line)).await;
+    let reply = match read {
+        Err(_) => Reply::Error("request timed out".into()),
+        Ok(Err(e)) => Reply::Error(format!("cannot read request: {e}")),
+        Ok(Ok(_)) if line.len() > MAX_REQUEST_BYTES => Reply::Error(format!("request over {MAX_REQUEST_BYTES} bytes")),
+        Ok(Ok(_)) => match serde_json::from_slice::<Request>(&line) {
+            Err(e) => Reply::Error(format!("unknown or malformed request: {e}")),
+            Ok(req) => {
+                inner.metrics.control_requests.inc();
+                match dispatch(inner, req).await {
+                    Ok(v) => Reply::Ok(v),
+                    Err(e) => Reply::Error(e),
+                }
+            }
+        },
+    };
+    let mut out = serde_json::to_vec(&reply).unwrap_or_else(|_| br#"{"error":"cannot encode reply"}"#.to_vec());
+    out.push(b'\n');
+    let _ = write.write_all(&out).await;
+    let _ = write.shutdown().await;
+}
+
+fn json<T: serde::Serialize>(v: T) -> std::result::Result<serde_json::Value, String> {
+    serde_json::to_value(v).map_err(|e| format!("cannot encode result: {e}"))
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> std::result::Result<T, String> + Send + 'static,
+) -> std::result::Result<T, String> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| format!("internal error: {e}"))?
+}
+
+async fn dispatch(inner: Arc<Inner>, req: Request) -> std::result::Result<serde_json::Value, String> {
+    match req {
+        Request::Status => {
+            let peers = inner.net.peers().await.len();
+            let listen = inner.net.listen_addrs().await;
+            let i = inner.clone();
+            let (objects, proposals, positions) = blocking(move || {
+                Ok((i.store.object_count() as u64, i.store.proposals().len(), i.store.positions().len()))
+            })
+            .await?;
+            json(StatusInfo {
+                node_id: inner.net.peer_id(),
+                listen,
+                trust_name: inner.trust_name.clone(),
+                trust_key: inner.trust.to_hex(),
+                member: inner.coalition.current_roster().contains(&inner.trust),
+                coalition: inner.coalition.id(),
+                coalition_name: inner.coalition.name().to_string(),
+                peers,
+                objects,
+                proposals,
+                positions,
+                last_sync_ms: inner.net.last_sync_ms(),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+            })
+        }
+        Request::Peers => json(inner.net.peers().await),
+        Request::Dial { addr } => {
+            inner.net.dial(&addr).await.map_err(|e| e.to_string())?;
+            json(())
+        }
+        Request::Coalition => json(coalition_info(&inner.coalition)),
+        Request::Proposals | Request::Positions => {
+            let only_adopted = req == Request::Positions;
+            blocking(move || {
+                let now = now_ms();
+                let list = inner.store.with_ledger(|l| {
+                    let ids =
+                        if only_adopted { l.positions() } else { l.proposals().into_iter().map(|p| p.0).collect() };
+                    ids.iter().filter_map(|id| summary(l, id, now)).collect::<Vec<_>>()
+                });
+                json(list)
+            })
+            .await
+        }
+        Request::Show { id } => blocking(move || json(detail(&inner, &id)?)).await,
+        Request::Submit { envelope } => {
+            let bytes = hex::decode(envelope.trim()).map_err(|_| "envelope is not hex".to_string())?;
+            if bytes.len() > chorus_core::limits::MAX_GENESIS_ENVELOPE_BYTES {
+                return Err("envelope is over the size limit".into());
+            }
+            let i = inner.clone();
+            let copy = bytes.clone();
+            let admission = blocking(move || {
+                let mut out = i.store.ingest(&[copy], now_ms()).map_err(|e| e.to_string())?;
+                out.pop().ok_or_else(|| "store returned no outcome".to_string())
+            })
+            .await?;
+            match admission {
+                Admission::Stored { id, adopted } => {
+                    inner.metrics.objects_stored.inc();
+                    inner.metrics.objects.inc();
+                    inner.net.publish(bytes).await;
+                    json(SubmitResult { id, outcome: "stored".into(), adopted })
+                }
+                Admission::Duplicate { id } => {
+                    // Publish again: a peer that missed it gets another chance.
+                    inner.net.publish(bytes).await;
+                    json(SubmitResult { id, outcome: "duplicate".into(), adopted: None })
+                }
+                Admission::Refused(r) => {
+                    inner.metrics.refused(&r);
+                    Err(format!("the node refused the object: {r}"))
+                }
+            }
+        }
+        Request::Certificate { id } => {
+            blocking(move || {
+                let ids = inner.store.proposals();
+                let id = resolve_prefix(&id, ids, "proposal")?;
+                if !inner.store.with_ledger(|l| l.is_adopted(&id)) {
+                    let t = inner.store.with_ledger(|l| l.tally(&id)).unwrap_or_default();
+                    return Err(format!(
+                        "proposal {} is not adopted yet ({} of {} endorsements needed); no certificate exists",
+                        id.short(12),
+                        t.endorse,
+                        t.required
+                    ));
+                }
+                let cert = inner.store.certificate(&id).map_err(|e| e.to_string())?;
+                let cert = cert.ok_or_else(|| format!("no certificate for {id}"))?;
+                json(CertificateResult { proposal: id, certificate: hex::encode(cert) })
+            })
+            .await
+        }
+        Request::Export { path } => {
+            blocking(move || {
+                if !path.is_absolute() {
+                    return Err(format!("{} is not an absolute path", path.display()));
+                }
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&path)
+                    .map_err(|e| format!("cannot create {}: {e} (choose a new file name)", path.display()))?;
+                let mut w = std::io::BufWriter::new(file);
+                let n = inner.store.export(&mut w).map_err(|e| e.to_string())?;
+                let file = w.into_inner().map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                file.sync_all().map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                json(BackupResult { path, objects: n, stored: 0, refused: 0 })
+            })
+            .await
+        }
+        Request::Import { path } => {
+            let i = inner.clone();
+            let (report, path) = blocking(move || {
+                if !path.is_absolute() {
+                    return Err(format!("{} is not an absolute path", path.display()));
+                }
+                let file = std::fs::File::open(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                let r = i.store.import(std::io::BufReader::new(file), now_ms()).map_err(|e| e.to_string())?;
+                Ok((r, path))
+            })
+            .await?;
+            inner.metrics.objects.set(inner.store.object_count() as i64);
+            json(BackupResult {
+                path,
+                objects: report.read as u64,
+                stored: report.stored as u64,
+                refused: report.refused.len() as u64,
+            })
+        }
+    }
+}
+
+/// The coalition as the control interface reports it.
+pub fn coalition_info(c: &Coalition) -> CoalitionInfo {
+    let rule = c.charter().positions;
+    let roster = c.current_roster();
+    CoalitionInfo {
+        id: c.id(),
+        name: c.name().to_string(),
+        roster: roster.version(),
+        rule: format!("{}/{}", rule.numerator, rule.denominator),
+        required: rule.required(roster.len()),
+        members: roster
+            .members()
+            .map(|m| MemberInfo { name: m.name.clone(), key: m.key.to_hex(), external_id: m.external_id.clone() })
+            .collect(),
+        genesis: hex::encode(c.genesis_envelope().bytes()),
+    }
+}
+
+fn status_name(s: Option<Status>) -> String {
+    match s {
+        Some(Status::Adopted) => "adopted",
+        Some(Status::Open) => "open",
+        Some(Status::Closed) => "closed",
+        None => "unknown",
+    }
+    .into()
+}
+
+fn member_name(l: &Ledger, key: &PublicKey) -> String {
+    l.coalition().current_roster().get(key.as_bytes()).map(|m| m.name.clone()).unwrap_or_else(|| key.short(12))
+}
+
+fn summary(l: &Ledger, id: &ObjectId, now: u64) -> Option<ProposalSummary> {
+    let p = l.proposal(id)?;
+    Some(ProposalSummary {
+        id: *id,
+        title: p.title.clone(),
+        author: p.author.to_hex(),
+        author_name: member_name(l, &p.author),
+        created_at_ms: p.created_at_ms,
+        closes_at_ms: p.closes_at_ms,
+        status: status_name(l.status(id, now)),
+        tally: l.tally(id).unwrap_or_default().into(),
+    })
+}
+
+fn detail(inner: &Inner, prefix: &str) -> std::result::Result<ProposalDetail, String> {
+    parse_prefix(prefix)?;
+    let id = resolve_prefix(prefix, inner.store.proposals(), "proposal")?;
+    let envelope = inner
+        .store
+        .get(&id)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("proposal {id} is listed but its envelope is missing"))?;
+    inner.store.with_ledger(|l| {
+        let s = summary(l, &id, now_ms()).ok_or_else(|| format!("no proposal {id}"))?;
+        let state = l.proposal_state(&id).ok_or_else(|| format!("no proposal {id}"))?;
+        let stances = state
+            .stances
+            .iter()
+            .map(|t| {
+                let effective = t.records.iter().filter(|r| Some(r.stance) == t.stance).min_by_key(|r| r.created_at_ms);
+                let latest = t.records.iter().max_by_key(|r| r.created_at_ms);
+                StanceInfo {
+                    trust: t.trust.to_hex(),
+                    name: t.name.clone(),
+                    stance: t.stance.map(|s| s.name().to_string()),
+                    equivocated: t.equivocated,
+                    comment: effective.or(latest).and_then(|r| r.comment.clone()),
+                    created_at_ms: effective.or(latest).map(|r| r.created_at_ms).unwrap_or(0),
+                }
+            })
+            .collect();
+        Ok(ProposalDetail {
+            summary: s,
+            body: state.proposal.body.clone(),
+            body_sha256: hex::encode(Sha256::digest(state.proposal.body.as_bytes())),
+            stances,
+            envelope: hex::encode(&envelope),
+        })
+    })
+}
