@@ -114,7 +114,8 @@ pub fn verify_with_threads(
     // 2. Genesis structure, then 3. the coalition asked for.
     let genesis = cert.genesis.ok_or(CertificateError::Missing("genesis"))?;
     let genesis = Envelope::from_nested(genesis).map_err(CertificateError::Genesis)?;
-    let (coalition, genesis_input) = Coalition::precheck_genesis(genesis).map_err(CertificateError::Genesis)?;
+    let (coalition, genesis_input) =
+        Coalition::precheck_genesis(genesis, threads).map_err(CertificateError::Genesis)?;
     if let Some(expected) = expected {
         if coalition.id() != expected {
             return Err(CertificateError::WrongCoalition { expected, found: coalition.id() });

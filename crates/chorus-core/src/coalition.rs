@@ -142,20 +142,21 @@ impl Coalition {
     /// founds. Uses up to `threads` threads for the founders' signatures.
     pub fn from_genesis(bytes: &[u8], threads: usize) -> Result<Self, Rejection> {
         let envelope = Envelope::decode(bytes)?;
-        let (coalition, checks) = Self::precheck_genesis(envelope)?;
+        let (coalition, checks) = Self::precheck_genesis(envelope, threads)?;
         coalition.verify_genesis_signatures(&checks, threads)?;
         Ok(coalition)
     }
 
     /// Structure of a genesis without its signatures; returns the signing input.
-    pub(crate) fn precheck_genesis(envelope: Envelope) -> Result<(Self, Vec<u8>), Rejection> {
+    /// Founder keys are parsed on up to `threads` threads.
+    pub(crate) fn precheck_genesis(envelope: Envelope, threads: usize) -> Result<(Self, Vec<u8>), Rejection> {
         if envelope.kind() != Kind::Genesis {
             return Err(Rejection::InvalidField {
                 field: "kind",
                 reason: format!("expected a genesis, got a {}", envelope.kind()),
             });
         }
-        let genesis = Genesis::from_body(envelope.body())?;
+        let genesis = Genesis::from_body_with_threads(envelope.body(), threads)?;
         let sigs = envelope.signatures();
         if sigs.len() != genesis.founders.len() {
             return Err(Rejection::SignatureCount {

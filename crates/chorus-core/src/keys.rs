@@ -13,6 +13,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 
@@ -206,35 +207,50 @@ pub struct SignatureCheck<'a> {
 /// Below this many checks, threads cost more than they save.
 const PARALLEL_THRESHOLD: usize = 64;
 
+/// Checks handed to a thread at a time. Small, because checks differ widely
+/// in cost: a genesis countersignature hashes the whole genesis body, an
+/// endorsement signature a few hundred bytes.
+const BLOCK: usize = 8;
+
 /// Checks every signature with [`PublicKey::verify`], spreading the work over
 /// up to `threads` OS threads. Returns the index of the first failing check,
 /// or `None` when all pass. The verdict is exactly that of checking one by one
 /// in order; only the time differs.
 pub fn verify_many(checks: &[SignatureCheck<'_>], threads: usize) -> Option<usize> {
-    let threads = threads.clamp(1, 64);
-    if threads == 1 || checks.len() < PARALLEL_THRESHOLD {
+    let threads = threads.clamp(1, 64).min(checks.len().div_ceil(BLOCK));
+    if threads <= 1 || checks.len() < PARALLEL_THRESHOLD {
         return checks.iter().position(|c| !c.key.verify(c.message, c.signature));
     }
-    let chunk = checks.len().div_ceil(threads);
-    let firsts: Vec<Option<usize>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = checks
-            .chunks(chunk)
-            .enumerate()
-            .map(|(i, part)| {
-                scope.spawn(move || {
-                    part.iter().position(|c| !c.key.verify(c.message, c.signature)).map(|p| i * chunk + p)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| match h.join() {
-                Ok(r) => r,
-                Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .collect()
+    // Threads take blocks in index order from a shared counter, so a thread
+    // that drew cheap checks takes more of them instead of idling while
+    // another works through expensive ones. Every index below the lowest
+    // failure found so far is still checked, so the lowest failing index
+    // overall is the one reported.
+    let next = AtomicUsize::new(0);
+    let first_failure = AtomicUsize::new(usize::MAX);
+    let work = || loop {
+        let start = next.fetch_add(BLOCK, Ordering::Relaxed);
+        if start >= checks.len() || start > first_failure.load(Ordering::Relaxed) {
+            return;
+        }
+        for (i, c) in checks.iter().enumerate().take(start + BLOCK).skip(start) {
+            if i > first_failure.load(Ordering::Relaxed) {
+                break;
+            }
+            if !c.key.verify(c.message, c.signature) {
+                first_failure.fetch_min(i, Ordering::Relaxed);
+                break;
+            }
+        }
+    };
+    std::thread::scope(|scope| {
+        for _ in 1..threads {
+            scope.spawn(work);
+        }
+        work();
     });
-    firsts.into_iter().flatten().min()
+    let first = first_failure.into_inner();
+    (first != usize::MAX).then_some(first)
 }
 
 /// Threads to use for signature checks by default: the machine's cores.
@@ -297,5 +313,29 @@ mod tests {
         assert_eq!(checks(&sigs), Some(150));
         sigs[20][3] ^= 1;
         assert_eq!(checks(&sigs), Some(20));
+    }
+
+    #[test]
+    fn verify_many_agrees_with_sequential_for_any_failures_and_threads() {
+        let keys: Vec<Keypair> = (0..40u8).map(|i| Keypair::from_seed(&[i; 32])).collect();
+        let publics: Vec<PublicKey> = keys.iter().map(|k| k.public()).collect();
+        // Mixed costs: a few long messages among short ones, like a genesis
+        // followed by endorsements.
+        let msgs: Vec<Vec<u8>> = (0..300usize).map(|i| vec![i as u8; if i % 50 < 3 { 20_000 } else { 100 }]).collect();
+        let sigs: Vec<[u8; 64]> = msgs.iter().enumerate().map(|(i, m)| keys[i % 40].sign(m)).collect();
+        let patterns: [&[usize]; 7] = [&[], &[0], &[299], &[7, 8], &[150, 3], &[64, 63, 250], &[1, 2, 3, 4, 5, 290]];
+        for bad in patterns {
+            let mut sigs = sigs.clone();
+            for &i in bad {
+                sigs[i][10] ^= 1;
+            }
+            let checks: Vec<SignatureCheck<'_>> = (0..300)
+                .map(|i| SignatureCheck { key: &publics[i % 40], message: &msgs[i], signature: &sigs[i] })
+                .collect();
+            let want = bad.iter().copied().min();
+            for threads in [1, 2, 3, 5, 64, 1000] {
+                assert_eq!(verify_many(&checks, threads), want, "bad {bad:?}, {threads} threads");
+            }
+        }
     }
 }

@@ -175,6 +175,13 @@ pub struct Genesis {
 impl Genesis {
     /// Parses and checks a genesis body.
     pub fn from_body(body: &[u8]) -> Result<Self, Rejection> {
+        Self::from_body_with_threads(body, 1)
+    }
+
+    /// As [`Genesis::from_body`], parsing founder keys (a point decompression
+    /// each) on up to `threads` threads when there are many. The verdict,
+    /// including which founder a refusal names, is the sequential one.
+    pub(crate) fn from_body_with_threads(body: &[u8], threads: usize) -> Result<Self, Rejection> {
         let g: pb::Genesis = decode_canonical(body, "genesis body")?;
         text("coalition name", &g.name, 1, MAX_NAME_BYTES, true)?;
         if g.founders.is_empty() || g.founders.len() > MAX_MEMBERS {
@@ -190,8 +197,8 @@ impl Genesis {
             });
         }
         let mut founders = Vec::with_capacity(g.founders.len());
-        for m in g.founders {
-            let m = Member::from_proto(m)?;
+        for m in parse_members(g.founders, threads) {
+            let m = m?;
             if founders.last().is_some_and(|p: &Member| p.key >= m.key) {
                 return Err(Rejection::InvalidField {
                     field: "founders",
@@ -223,6 +230,39 @@ impl Genesis {
         }
         .encode_to_vec()
     }
+}
+
+/// Below this many members, threads cost more than they save.
+const PARALLEL_MEMBERS: usize = 256;
+
+/// [`Member::from_proto`] of every member, in order. Parses all of them even
+/// if an early one fails, so the caller must take the first error in order.
+fn parse_members(members: Vec<pb::Member>, threads: usize) -> Vec<Result<Member, Rejection>> {
+    let threads = threads.clamp(1, 64);
+    if threads == 1 || members.len() < PARALLEL_MEMBERS {
+        return members.into_iter().map(Member::from_proto).collect();
+    }
+    let chunk = members.len().div_ceil(threads);
+    let mut parts = Vec::with_capacity(threads);
+    let mut rest = members;
+    while rest.len() > chunk {
+        let tail = rest.split_off(chunk);
+        parts.push(std::mem::replace(&mut rest, tail));
+    }
+    parts.push(rest);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| scope.spawn(move || part.into_iter().map(Member::from_proto).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(r) => r,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
 }
 
 /// How a proposal relates to an earlier one.
@@ -461,5 +501,44 @@ mod tests {
         assert!(text("t", "a\nb", 1, 10, false).is_ok());
         assert!(text("t", "a\u{1b}[2J", 1, 10, false).is_err());
         assert!(text("t", "abcdefghijk", 1, 10, false).is_err());
+    }
+
+    #[test]
+    fn parallel_founder_parsing_names_the_same_founder() {
+        let mut keys: Vec<[u8; 32]> = (0..600u32).map(|i| *crate::testkit::member_key(i).public().as_bytes()).collect();
+        keys.sort();
+        let genesis = |keys: &[[u8; 32]]| pb::Genesis {
+            name: "G".into(),
+            charter: None,
+            founders: keys
+                .iter()
+                .map(|k| pb::Member { trust_key: k.to_vec(), name: "t".into(), external_id: String::new() })
+                .collect(),
+            created_at_ms: 1,
+            nonce: vec![],
+        };
+        let ok = genesis(&keys).encode_to_vec();
+        let seq = Genesis::from_body_with_threads(&ok, 1).unwrap();
+        for threads in [2, 3, 7] {
+            assert_eq!(Genesis::from_body_with_threads(&ok, threads).unwrap(), seq);
+        }
+        // A bad key late and a sort fault early: the early fault is named;
+        // a bad name before a bad key: the name.
+        let mut g = genesis(&keys);
+        g.founders[500].trust_key = vec![0; 32];
+        g.founders[500].trust_key[0] = 1; // the identity, small order
+        g.founders.swap(10, 11);
+        let mut h = genesis(&keys);
+        h.founders[450].name.clear();
+        h.founders[460].trust_key.truncate(5);
+        let mut k = genesis(&keys);
+        k.founders[599].trust_key = vec![0xff; 32];
+        for bad in [g, h, k] {
+            let body = bad.encode_to_vec();
+            let want = Genesis::from_body_with_threads(&body, 1).unwrap_err();
+            for threads in [2, 3, 7] {
+                assert_eq!(Genesis::from_body_with_threads(&body, threads).unwrap_err(), want);
+            }
+        }
     }
 }
