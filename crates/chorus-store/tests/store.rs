@@ -35,7 +35,9 @@ fn ingest_reports_each_outcome_in_input_order() {
     assert_eq!(out[3], Admission::Stored { id: e1.id(), adopted: Some(p.id()) });
     assert!(matches!(out[4], Admission::Refused(Rejection::WrongCoalition { .. })));
     assert!(matches!(&out[5], Admission::Refused(r) if r.verdict() == Verdict::Reject));
-    assert!(matches!(&out[6], Admission::Refused(r @ Rejection::FromTheFuture { .. }) if r.verdict() == Verdict::Ignore));
+    assert!(
+        matches!(&out[6], Admission::Refused(r @ Rejection::FromTheFuture { .. }) if r.verdict() == Verdict::Ignore)
+    );
     assert_eq!(out[7], Admission::Duplicate { id: f.id() });
 
     assert_eq!(store.object_count(), 4);
