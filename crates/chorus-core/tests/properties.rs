@@ -16,6 +16,7 @@ use chorus_core::{
     certificate, Applied, Endorsement, Envelope, Keypair, Kind, Ledger, ObjectId, Stance, VerifiedObject,
 };
 use proptest::prelude::*;
+use prost::Message;
 
 /// The validation clock: after every fixture time, before the "future" ones.
 const NOW: u64 = T0 + 10_000;
@@ -272,6 +273,51 @@ proptest! {
             prop_assert_eq!(&other, pos, "byte {} ^ {:#x}", i, xor);
         }
     }
+}
+
+fn coalition_under_test() -> &'static chorus_core::Coalition {
+    static C: OnceLock<chorus_core::Coalition> = OnceLock::new();
+    C.get_or_init(|| {
+        let (cert, pos) = certificate_under_test();
+        let genesis = chorus_proto::v1::Certificate::decode(cert.as_slice()).unwrap().genesis.unwrap();
+        let c = chorus_core::Coalition::from_genesis(&genesis.encode_to_vec(), 1).unwrap();
+        assert_eq!(c.id(), pos.coalition);
+        c
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1500, ..ProptestConfig::default() })]
+
+    /// Skipping the countersignatures of an already verified genesis never
+    /// changes a verdict, whatever byte is flipped.
+    #[test]
+    fn verifying_for_a_known_coalition_gives_the_full_verdict(
+        index in any::<prop::sample::Index>(),
+        xor in 0u8..=255,
+    ) {
+        let (cert, _) = certificate_under_test();
+        let c = coalition_under_test();
+        let mut bad = cert.clone();
+        let i = index.index(bad.len());
+        bad[i] ^= xor;
+        let full = certificate::verify_with_threads(&bad, Some(c.id()), 1);
+        prop_assert_eq!(certificate::verify_for_coalition(&bad, c, 1), full.clone());
+        prop_assert_eq!(certificate::verify_for_coalition(&bad, c, 2), full);
+    }
+}
+
+#[test]
+fn verifying_for_another_coalition_gives_the_full_verdict() {
+    let (cert, _) = certificate_under_test();
+    let other = Fixture::new(2);
+    let full = certificate::verify_with_threads(cert, Some(other.id()), 1);
+    assert!(matches!(full, Err(chorus_core::CertificateError::WrongCoalition { .. })));
+    assert_eq!(certificate::verify_for_coalition(cert, &other.coalition, 1), full);
+    let (own, _) = other.certificate(2);
+    let c = coalition_under_test();
+    assert_eq!(certificate::verify_for_coalition(&own, c, 2), certificate::verify_with_threads(&own, Some(c.id()), 2));
+    assert!(certificate::verify_for_coalition(&own, &other.coalition, 2).is_ok());
 }
 
 /// Exhaustively over positions: every byte of the certificate, each with
