@@ -172,6 +172,11 @@ fn verify_inner(
         // No clock: a certificate is judged the same at any time.
         let pre = coalition.precheck(&env, NO_CLOCK).map_err(CertificateError::Proposal)?;
         let pre = pre.expect("a proposal envelope is never the genesis");
+        // Without a clock only an unknown roster can be deferred; a
+        // certificate must prove everything now, so it is a failure here.
+        if let Some(deferred) = pre.deferred {
+            return Err(CertificateError::Proposal(deferred));
+        }
         let crate::coalition::Object::Proposal(p) = pre.object else { unreachable!("kind checked above") };
         Ok((env.id(), p, pre.signer, pre.input, pre.signature))
     });
@@ -264,6 +269,9 @@ fn check_endorsement(
     }
     let pre =
         coalition.precheck(&env, NO_CLOCK).map_err(invalid)?.expect("an endorsement envelope is never the genesis");
+    if let Some(deferred) = pre.deferred {
+        return Err(invalid(deferred));
+    }
     let crate::coalition::Object::Endorsement(e) = pre.object else { unreachable!("kind checked above") };
     if e.proposal != *proposal_id {
         return Err(CertificateError::WrongProposal { index, expected: *proposal_id, found: e.proposal });

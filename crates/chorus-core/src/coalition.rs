@@ -135,6 +135,10 @@ pub(crate) struct Prechecked<'a> {
     pub signer: &'a PublicKey,
     pub input: Vec<u8>,
     pub signature: [u8; 64],
+    /// A refusal with verdict Ignore (unknown roster, dated ahead of the
+    /// clock), reported only once the signature has verified: otherwise a
+    /// peer could send forgeries labelled that way and never be penalised.
+    pub deferred: Option<Rejection>,
 }
 
 impl Coalition {
@@ -266,6 +270,9 @@ impl Coalition {
         if !pre.signer.verify(&pre.input, &pre.signature) {
             return Err(Rejection::BadSignature { signer: pre.signer.to_hex() });
         }
+        if let Some(deferred) = pre.deferred {
+            return Err(deferred);
+        }
         Ok(VerifiedObject { envelope, object: pre.object })
     }
 
@@ -316,16 +323,18 @@ impl Coalition {
             Kind::Proposal => {
                 let p = Proposal::from_body(envelope.body())?;
                 self.check_coalition(p.coalition)?;
-                if self.roster(&p.roster).is_none() {
-                    return Err(Rejection::UnknownRoster(p.roster));
-                }
                 let signer = self.single_signer(envelope, "author", p.author.as_bytes())?;
-                Self::check_time(p.created_at_ms, now_ms)?;
+                let deferred = if self.roster(&p.roster).is_none() {
+                    Some(Rejection::UnknownRoster(p.roster))
+                } else {
+                    Self::check_time(p.created_at_ms, now_ms).err()
+                };
                 Ok(Some(Prechecked {
                     object: Object::Proposal(p),
                     signer,
                     input: envelope.signing_input(),
                     signature: envelope.signatures()[0].signature,
+                    deferred,
                 }))
             }
             Kind::Endorsement => {
@@ -339,12 +348,13 @@ impl Coalition {
                         .ok_or_else(|| Rejection::NotAMember { key: hex::encode(trust) })
                 })?;
                 let signer = self.single_signer(envelope, "trust", e.trust.as_bytes())?;
-                Self::check_time(e.created_at_ms, now_ms)?;
+                let deferred = Self::check_time(e.created_at_ms, now_ms).err();
                 Ok(Some(Prechecked {
                     object: Object::Endorsement(e),
                     signer,
                     input: envelope.signing_input(),
                     signature: envelope.signatures()[0].signature,
+                    deferred,
                 }))
             }
         }

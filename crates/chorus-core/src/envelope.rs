@@ -75,7 +75,8 @@ impl Envelope {
         if msg.signatures.len() < min || msg.signatures.len() > max {
             return Err(Rejection::SignatureCount {
                 kind,
-                expected: if kind == Kind::Genesis { min } else { 1 },
+                // The nearest bound, so the message says what would be acceptable.
+                expected: if msg.signatures.len() < min { min } else { max },
                 found: msg.signatures.len(),
             });
         }

@@ -40,3 +40,26 @@ fn incremental_tallies_equal_recounts_in_any_arrival_order() {
         assert_eq!((t2.endorse, t2.object, t2.abstain, t2.equivocations, t2.late), (2, 1, 1, 1, 2));
     }
 }
+
+/// Ignore-verdict refusals (future date, unknown roster) come only after the
+/// signature verified: a forgery wearing either label is still rejected.
+#[test]
+fn forgeries_are_rejected_whatever_they_claim_about_time_or_roster() {
+    use chorus_core::limits::MAX_CLOCK_SKEW_MS;
+    use chorus_core::{Envelope, Kind, Proposal, Rejection, Verdict};
+    let f = Fixture::new(3);
+    let forge = |p: &Proposal| {
+        let env = Envelope::sign(Kind::Proposal, p.to_body(), &[&f.keys[0]]);
+        let mut sigs = env.signatures().to_vec();
+        sigs[0].signature[5] ^= 1;
+        Envelope::assemble(Kind::Proposal, env.body().to_vec(), sigs)
+    };
+    let base = Proposal::from_body(f.proposal(0, "x", 1, None).body()).unwrap();
+    let ahead = Proposal { created_at_ms: T0 + MAX_CLOCK_SKEW_MS + 10, ..base.clone() };
+    let strange = Proposal { roster: chorus_core::ObjectId([9; 32]), ..base };
+    for p in [ahead, strange] {
+        let e = f.coalition.validate(forge(&p).bytes(), T0).unwrap_err();
+        assert!(matches!(e, Rejection::BadSignature { .. }), "{e:?}");
+        assert_eq!(e.verdict(), Verdict::Reject);
+    }
+}
