@@ -124,11 +124,15 @@ fn main() {
         ms(a.cpu) * 1e3 / bare.len() as f64
     );
 
+    // `cargo bench -p chorus-core -- known`: only the known-coalition path
+    // (for profiling), after the bare figure above.
+    let only_known = std::env::args().any(|a| a == "known");
+
     // (b) Whole certificate.
     let expected = certificate::verify_with_threads(&cert, None, 1).expect("certificate verifies");
     assert_eq!(expected.endorsers.len(), MEMBERS as usize);
     let mut b = vec![];
-    for threads in [1, 2] {
+    for threads in if only_known { vec![] } else { vec![1, 2] } {
         assert_eq!(certificate::verify_with_threads(&cert, None, threads).as_ref(), Ok(&expected));
         let d = time(RUNS, || certificate::verify_with_threads(&cert, None, threads));
         println!(
@@ -149,6 +153,10 @@ fn main() {
             MEMBERS + 1
         );
         known.push(d);
+    }
+
+    if only_known {
+        return;
     }
 
     // (c) Breakdown: the genesis alone, its body parse alone, and the rest.

@@ -83,6 +83,15 @@ fn every_small_order_key_is_refused_with_the_trivial_forgery() {
         for msg in [&b""[..], b"anything", b"chorus/v1/endorsement\n"] {
             assert!(!rule(&key, msg, &identity_r));
         }
+        if i == 0 {
+            // Why the rule matters: dalek's lenient `verify` takes the
+            // forgery under the identity key, for any message.
+            use ed25519_dalek::Verifier;
+            let lenient = ed25519_dalek::VerifyingKey::from_bytes(&key).unwrap();
+            let forged = ed25519_dalek::Signature::from_bytes(&identity_r);
+            assert!(lenient.verify(b"anything", &forged).is_ok());
+            assert!(lenient.verify_strict(b"anything", &forged).is_err());
+        }
     }
     // Non-canonical encodings of small-order points (y = p, y = p + 1):
     // refused as non-canonical.
