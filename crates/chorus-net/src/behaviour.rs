@@ -1,0 +1,300 @@
+//! The libp2p behaviours a node runs, gossipsub's scoring parameters, and
+//! swarm construction for each transport.
+//!
+//! ## Gossip scoring, for coalitions of 5 to 3,000 members
+//! One topic carries every object of the coalition. Objects are rare (a
+//! coalition may be silent for hours) and each is either valid for everyone
+//! or invalid for everyone (chorus-core decides, with no local judgement), so
+//! the parameters reward staying and punish invalid objects, and never
+//! punish silence:
+//!
+//! | parameter | value | why |
+//! |---|---|---|
+//! | mesh D / D_low / D_high / D_out | 6 / 4 / 12 / 2 | log-diameter spread at 3,000 nodes (≈5 hops), and with 5 members everyone is in everyone's mesh |
+//! | flood_publish | on | the author sends to every member peer above the publish threshold: one hop for most of a small coalition |
+//! | time_in_mesh | weight 0.01/s, cap 3,600 s (≤ +36) | stable peers gain a little, not enough to hide misbehaviour |
+//! | first_message_deliveries | weight 1, cap 50, decay 0.5/min | reward for being first with a new object |
+//! | mesh_message_deliveries, mesh_failure_penalty | weight 0 | silence is normal; penalising under-delivery would evict honest peers of quiet coalitions |
+//! | invalid_message_deliveries | weight −20, decay to 1 % in 1 h | counted squared: 1 invalid object → −20 (below the gossip threshold), 2 → −80 (graylisted) |
+//! | app-specific score | weight 1; strangers −60, member nodes 0 | strangers sit below the publish and gossip thresholds: we neither send them objects nor take their gossip, yet still see their subscriptions so they join the mesh once verified |
+//! | behaviour penalty | weight −10, threshold 6, decay 0.9/s | spam of GRAFT/IHAVE without follow-up |
+//! | IP colocation | weight −5 beyond 10 peers per IP; loopback exempt | several trusts may share a hosting provider, a flood of Sybils from one address may not |
+//! | thresholds gossip / publish / graylist | −10 / −50 / −80 | libp2p's defaults, consistent with the weights above |
+//! | accept PX / opportunistic graft | 100 / 5 | peer exchange off (discovery is Kademlia among members) |
+//!
+//! On top of gossipsub's own score, the event loop counts Reject verdicts
+//! per peer and bans a peer after `NetLimits::max_rejects`, so a peer that
+//! keeps sending invalid objects is disconnected deterministically.
+
+use std::collections::HashSet;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::{AsyncRead, AsyncWrite};
+use libp2p::core::transport::{MemoryTransport, Transport};
+use libp2p::core::upgrade;
+use libp2p::swarm::behaviour::toggle::Toggle;
+use libp2p::swarm::NetworkBehaviour;
+use libp2p::{
+    allow_block_list, connection_limits, gossipsub, identify, identity, kad, mdns, noise, ping, request_response, tcp,
+    yamux, StreamProtocol, Swarm, SwarmBuilder,
+};
+use sha2::{Digest, Sha256};
+
+use crate::codec::FrameCodec;
+use crate::config::{NetConfig, TransportKind};
+use crate::error::NetError;
+use crate::sync::{MAX_SYNC_REQUEST_BYTES, MAX_SYNC_RESPONSE_BYTES};
+
+/// Protocol of the attestation exchange.
+pub(crate) const HELLO_PROTOCOL: StreamProtocol = StreamProtocol::new("/chorus/hello/1");
+/// Protocol of catch-up sync.
+pub(crate) const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/chorus/sync/1");
+/// Kademlia protocol: a private DHT of Chorus nodes, not the IPFS one.
+pub(crate) const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/chorus/kad/1");
+/// Largest hello frame.
+pub(crate) const MAX_HELLO_BYTES: usize = 2048;
+/// Application score of a peer that has not proved membership (weighted 1).
+pub(crate) const STRANGER_SCORE: f64 = -60.0;
+/// Headroom over the largest envelope for gossipsub's own framing.
+const GOSSIP_FRAMING: usize = 16 * 1024;
+
+/// Everything a node runs on each connection.
+#[derive(NetworkBehaviour)]
+pub(crate) struct Behaviour {
+    pub(crate) limits: connection_limits::Behaviour,
+    pub(crate) blocklist: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
+    pub(crate) gossipsub: gossipsub::Behaviour,
+    pub(crate) hello: request_response::Behaviour<FrameCodec>,
+    pub(crate) sync: request_response::Behaviour<FrameCodec>,
+    pub(crate) identify: identify::Behaviour,
+    pub(crate) ping: ping::Behaviour,
+    pub(crate) kad: Toggle<kad::Behaviour<kad::store::MemoryStore>>,
+    pub(crate) mdns: Toggle<mdns::tokio::Behaviour>,
+}
+
+/// The gossip topic of a coalition: its id in hex under a versioned prefix,
+/// so nodes of different coalitions never share a mesh.
+pub(crate) fn topic_for(coalition: &chorus_core::CoalitionId) -> gossipsub::IdentTopic {
+    gossipsub::IdentTopic::new(format!("/chorus/v1/objects/{}", coalition.to_hex()))
+}
+
+/// Message id = object id, computed from the exact bytes; undecodable data
+/// gets SHA-256 of the raw bytes (it will be rejected anyway).
+pub(crate) fn message_id(data: &[u8]) -> gossipsub::MessageId {
+    match chorus_core::Envelope::decode(data) {
+        Ok(env) => gossipsub::MessageId::from(env.id().as_bytes().to_vec()),
+        Err(_) => gossipsub::MessageId::from(Sha256::digest(data).to_vec()),
+    }
+}
+
+fn score_params(topic: &gossipsub::IdentTopic) -> gossipsub::PeerScoreParams {
+    let topic_params = gossipsub::TopicScoreParams {
+        topic_weight: 1.0,
+        time_in_mesh_weight: 0.01,
+        time_in_mesh_quantum: Duration::from_secs(1),
+        time_in_mesh_cap: 3600.0,
+        first_message_deliveries_weight: 1.0,
+        first_message_deliveries_decay: gossipsub::score_parameter_decay(Duration::from_secs(60)),
+        first_message_deliveries_cap: 50.0,
+        mesh_message_deliveries_weight: 0.0,
+        mesh_failure_penalty_weight: 0.0,
+        invalid_message_deliveries_weight: -20.0,
+        invalid_message_deliveries_decay: gossipsub::score_parameter_decay(Duration::from_secs(3600)),
+        ..gossipsub::TopicScoreParams::default()
+    };
+    let mut params = gossipsub::PeerScoreParams {
+        app_specific_weight: 1.0,
+        ip_colocation_factor_weight: -5.0,
+        ip_colocation_factor_threshold: 10.0,
+        ip_colocation_factor_whitelist: HashSet::from([IpAddr::V4(Ipv4Addr::LOCALHOST)]),
+        behaviour_penalty_weight: -10.0,
+        behaviour_penalty_threshold: 6.0,
+        behaviour_penalty_decay: 0.9,
+        retain_score: Duration::from_secs(3600),
+        ..gossipsub::PeerScoreParams::default()
+    };
+    params.topics.insert(topic.hash(), topic_params);
+    params
+}
+
+fn score_thresholds() -> gossipsub::PeerScoreThresholds {
+    gossipsub::PeerScoreThresholds {
+        gossip_threshold: -10.0,
+        publish_threshold: -50.0,
+        graylist_threshold: -80.0,
+        accept_px_threshold: 100.0,
+        opportunistic_graft_threshold: 5.0,
+    }
+}
+
+type BoxErr = Box<dyn std::error::Error + Send + Sync>;
+
+fn make_behaviour(
+    key: &identity::Keypair,
+    config: &NetConfig,
+    topic: &gossipsub::IdentTopic,
+) -> Result<Behaviour, BoxErr> {
+    let peer_id = key.public().to_peer_id();
+    let l = &config.limits;
+    let limits = connection_limits::Behaviour::new(
+        connection_limits::ConnectionLimits::default()
+            .with_max_established(Some(l.max_connections))
+            .with_max_established_per_peer(Some(l.max_connections_per_peer))
+            .with_max_pending_incoming(Some(l.max_pending_incoming))
+            .with_max_pending_outgoing(Some(l.max_pending_outgoing)),
+    );
+
+    let gossip_config = gossipsub::ConfigBuilder::default()
+        .validation_mode(gossipsub::ValidationMode::Anonymous)
+        .validate_messages()
+        .message_id_fn(|m: &gossipsub::Message| message_id(&m.data))
+        .max_transmit_size(chorus_core::limits::MAX_ENVELOPE_BYTES + GOSSIP_FRAMING)
+        .heartbeat_interval(config.heartbeat_interval)
+        .heartbeat_initial_delay(config.heartbeat_initial_delay)
+        .mesh_n(6)
+        .mesh_n_low(4)
+        .mesh_n_high(12)
+        .mesh_outbound_min(2)
+        .flood_publish(true)
+        .duplicate_cache_time(Duration::from_secs(300))
+        .build()?;
+    let mut gossipsub = gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Anonymous, gossip_config)?;
+    gossipsub.with_peer_score(score_params(topic), score_thresholds())?;
+    gossipsub.subscribe(topic)?;
+
+    let rr_config = |timeout| {
+        request_response::Config::default().with_request_timeout(timeout).with_max_concurrent_streams(16)
+    };
+    let hello = request_response::Behaviour::with_codec(
+        FrameCodec::new(MAX_HELLO_BYTES, MAX_HELLO_BYTES),
+        [(HELLO_PROTOCOL, request_response::ProtocolSupport::Full)],
+        rr_config(Duration::from_secs(10)),
+    );
+    let sync = request_response::Behaviour::with_codec(
+        FrameCodec::new(MAX_SYNC_REQUEST_BYTES, MAX_SYNC_RESPONSE_BYTES),
+        [(SYNC_PROTOCOL, request_response::ProtocolSupport::Full)],
+        rr_config(Duration::from_secs(30)),
+    );
+    let identify = identify::Behaviour::new(
+        identify::Config::new("/chorus/1.0.0".into(), key.public())
+            .with_agent_version(format!("chorus/{}", env!("CARGO_PKG_VERSION"))),
+    );
+    let ping = ping::Behaviour::new(ping::Config::new().with_interval(Duration::from_secs(15)));
+    let kad = if config.kademlia {
+        let mut kc = kad::Config::new(KAD_PROTOCOL);
+        // Only peers that proved membership enter the routing table.
+        kc.set_kbucket_inserts(kad::BucketInserts::Manual);
+        let mut k = kad::Behaviour::with_config(peer_id, kad::store::MemoryStore::new(peer_id), kc);
+        k.set_mode(Some(kad::Mode::Server));
+        Some(k)
+    } else {
+        None
+    };
+    let mdns = if config.mdns { Some(mdns::tokio::Behaviour::new(mdns::Config::default(), peer_id)?) } else { None };
+    Ok(Behaviour {
+        limits,
+        blocklist: allow_block_list::Behaviour::default(),
+        gossipsub,
+        hello,
+        sync,
+        identify,
+        ping,
+        kad: Toggle::from(kad),
+        mdns: Toggle::from(mdns),
+    })
+}
+
+/// A stream that counts the bytes written through it.
+struct Counted<S> {
+    inner: S,
+    written: Arc<AtomicU64>,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = &r {
+            self.written.fetch_add(*n as u64, Ordering::Relaxed);
+        }
+        r
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_close(cx)
+    }
+}
+
+/// Builds the swarm for the configured transport. For the memory transport,
+/// `written` counts every byte this node writes to its connections.
+pub(crate) fn build_swarm(
+    key: identity::Keypair,
+    config: &NetConfig,
+    topic: &gossipsub::IdentTopic,
+    written: Arc<AtomicU64>,
+) -> Result<Swarm<Behaviour>, NetError> {
+    let build = |e: &dyn std::fmt::Display| NetError::Build(e.to_string());
+    let idle = config.idle_connection_timeout;
+    let swarm = match config.transport {
+        TransportKind::TcpQuic => SwarmBuilder::with_existing_identity(key)
+            .with_tokio()
+            .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
+            .map_err(|e| build(&e))?
+            .with_quic()
+            .with_behaviour(|key| make_behaviour(key, config, topic))
+            .map_err(|e| build(&e))?
+            .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
+            .build(),
+        TransportKind::Memory => SwarmBuilder::with_existing_identity(key)
+            .with_tokio()
+            .with_other_transport(|key| -> Result<_, BoxErr> {
+                Ok(MemoryTransport::default()
+                    .map(move |stream, _| Counted { inner: stream, written: written.clone() })
+                    .upgrade(upgrade::Version::V1)
+                    .authenticate(noise::Config::new(key)?)
+                    .multiplex(yamux::Config::default()))
+            })
+            .map_err(|e| build(&e))?
+            .with_behaviour(|key| make_behaviour(key, config, topic))
+            .map_err(|e| build(&e))?
+            .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
+            .build(),
+    };
+    Ok(swarm)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_id_is_object_id() {
+        let k = chorus_core::Keypair::from_seed(&[1; 32]);
+        let env = chorus_core::Envelope::sign(chorus_core::Kind::Proposal, vec![1, 2, 3], &[&k]);
+        assert_eq!(message_id(env.bytes()).0, env.id().as_bytes().to_vec());
+        assert_eq!(message_id(b"junk").0.len(), 32);
+    }
+
+    #[test]
+    fn score_parameters_are_valid() {
+        let topic = topic_for(&chorus_core::ObjectId([7; 32]));
+        score_params(&topic).validate().unwrap();
+        score_thresholds().validate().unwrap();
+        // A stranger sits below publish and gossip thresholds but above graylist.
+        let t = score_thresholds();
+        assert!(STRANGER_SCORE < t.publish_threshold && STRANGER_SCORE > t.graylist_threshold);
+    }
+}
