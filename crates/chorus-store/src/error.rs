@@ -29,6 +29,9 @@ pub enum StoreError {
     /// `create` was pointed at a directory that already holds a store.
     #[error("store at {0} already exists; open it instead, or choose an empty directory")]
     AlreadyExists(PathBuf),
+    /// Another process (or another handle in this one) has the store open.
+    #[error("store at {0} is in use by another process (a running node?); stop it, or use another directory")]
+    Locked(PathBuf),
     /// `open` was pointed at a directory with no store.
     #[error("no chorus store at {0}; create one first (it needs the coalition's genesis)")]
     NotFound(PathBuf),

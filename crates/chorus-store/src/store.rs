@@ -278,6 +278,17 @@ fn sled_config(dir: &Path, config: &StoreConfig) -> sled::Config {
     sled::Config::new().path(dir).cache_capacity(config.cache_capacity_bytes)
 }
 
+/// Opens sled, telling a store held by another process apart from other
+/// errors (sled reports its file lock only as an I/O error's text).
+fn open_db(dir: &Path, config: &StoreConfig) -> Result<sled::Db, StoreError> {
+    sled_config(dir, config).open().map_err(|e| match &e {
+        sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+            StoreError::Locked(dir.to_path_buf())
+        }
+        _ => StoreError::Db { path: dir.to_path_buf(), source: e },
+    })
+}
+
 fn holds_store(dir: &Path) -> bool {
     dir.join("conf").exists() || dir.join("db").exists()
 }
@@ -289,11 +300,14 @@ impl Store {
     pub fn create(dir: &Path, genesis: &[u8], config: StoreConfig) -> Result<Store, StoreError> {
         let coalition =
             Coalition::from_genesis(genesis, config.verify_threads.max(1)).map_err(StoreError::InvalidGenesis)?;
-        if holds_store(dir) {
+        let existed = holds_store(dir);
+        std::fs::create_dir_all(dir).map_err(StoreError::io(format!("creating {}", dir.display())))?;
+        let db = open_db(dir, &config)?;
+        // sled files without a format record are a creation that never
+        // committed (its one batch carries the format record): finish it.
+        if existed && db.get(KEY_FORMAT).map_err(StoreError::db(dir))?.is_some() {
             return Err(StoreError::AlreadyExists(dir.to_path_buf()));
         }
-        std::fs::create_dir_all(dir).map_err(StoreError::io(format!("creating {}", dir.display())))?;
-        let db = sled_config(dir, &config).open().map_err(StoreError::db(dir))?;
         let mut batch = sled::Batch::default();
         batch.insert(KEY_FORMAT, &FORMAT_VERSION.to_be_bytes());
         batch.insert(KEY_COALITION, coalition.id().as_bytes());
@@ -330,7 +344,7 @@ impl Store {
         if !holds_store(dir) {
             return Err(StoreError::NotFound(dir.to_path_buf()));
         }
-        let db = sled_config(dir, &config).open().map_err(StoreError::db(dir))?;
+        let db = open_db(dir, &config)?;
         let format = db.get(KEY_FORMAT).map_err(StoreError::db(dir))?.ok_or(StoreError::NotFound(dir.to_path_buf()))?;
         let format = <[u8; 4]>::try_from(format.as_ref()).map(u32::from_be_bytes).map_err(|_| {
             StoreError::BadGenesis { path: dir.to_path_buf(), reason: "the format version record is damaged".into() }

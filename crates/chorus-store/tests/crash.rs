@@ -56,6 +56,10 @@ fn crash_child() {
     // the store holds a prefix of it: continue where that prefix ends.
     let mut next = store.object_count() as u64 - 1;
     let stdout = std::io::stdout();
+    // The parent starts its random delay from here, so kills land while
+    // ingesting rather than while the process starts. (If the parent is
+    // gone, writing fails and the child ends.)
+    writeln!(stdout.lock(), "ready").expect("stdout");
     loop {
         let size = 1 + rng.below(150);
         // Sometimes go back a little, so batches mix duplicates and new objects.
@@ -86,18 +90,23 @@ fn acknowledged_objects_survive_sigkill() {
     let mut rng = Rng(clock | 1);
     let f = Fixture::new(MEMBERS);
     let exe = std::env::current_exe().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    common::create(dir.path(), &f).close().unwrap();
+    let mut dir = tempfile::tempdir().unwrap();
     // The expected bytes of every object the child may send, by id.
     let mut expected: HashMap<ObjectId, Vec<u8>> = HashMap::new();
     let mut generated = 0u64;
     let mut total_acks = 0usize;
 
-    // One store across all kills: every run continues on the state the
-    // previous kill left behind, as a real node restarting would.
+    // Each store lives through several kills: every run continues on the
+    // state the previous kill left behind, as a restarting node would. A new
+    // store every few kills keeps reopening (which re-verifies everything)
+    // quick in long runs.
     for kill in 0..kills {
+        if kill % 5 == 0 {
+            dir = tempfile::tempdir().unwrap();
+            common::create(dir.path(), &f).close().unwrap();
+        }
         let seed = rng.next();
-        let delay_ms = 20 + rng.below(400);
+        let delay_ms = rng.below(300);
         let mut child = Command::new(&exe)
             .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
             .env(CHILD_DIR, dir.path())
@@ -107,10 +116,15 @@ fn acknowledged_objects_survive_sigkill() {
             .spawn()
             .expect("spawn child");
         let stdout = child.stdout.take().expect("piped stdout");
+        let (ready_tx, ready) = std::sync::mpsc::channel();
         let reader = std::thread::spawn(move || {
             let mut acked = Vec::new();
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
+                // The test harness's "test crash_child ... " shares the line.
+                if line.ends_with("ready") {
+                    let _ = ready_tx.send(());
+                }
                 // A line cut by the kill has no newline and fails to parse.
                 if let Some(id) = line.strip_prefix("ack ").and_then(|h| h.parse::<ObjectId>().ok()) {
                     acked.push(id);
@@ -118,6 +132,9 @@ fn acknowledged_objects_survive_sigkill() {
             }
             acked
         });
+        // Without a "ready" (the child failed early) the kill still happens
+        // and the checks below report what is wrong.
+        let _ = ready.recv_timeout(Duration::from_secs(60));
         std::thread::sleep(Duration::from_millis(delay_ms));
         child.kill().expect("SIGKILL the child"); // Child::kill sends SIGKILL on Unix
         let status = child.wait().expect("reap the child");
@@ -149,7 +166,7 @@ fn acknowledged_objects_survive_sigkill() {
         );
         assert_eq!(store.with_ledger(|l| l.object_count()), fresh.object_count());
         drop(store);
-        if kills > 30 && kill % 50 == 0 {
+        if kills > 30 && kill % 100 == 0 {
             eprintln!("kill {kill}: {} objects stored, {total_acks} acknowledgements so far", fresh.object_count());
         }
     }

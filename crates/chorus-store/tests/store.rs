@@ -97,6 +97,18 @@ fn create_and_open_refuse_the_wrong_directory() {
 }
 
 #[test]
+fn a_store_in_use_is_reported_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = Fixture::new(2);
+    let store = common::create(dir.path(), &f);
+    let err = Store::open(dir.path(), common::config()).err().expect("second open refused");
+    assert!(matches!(err, StoreError::Locked(_)), "{err}");
+    assert!(err.to_string().contains("in use"));
+    drop(store);
+    Store::open(dir.path(), common::config()).expect("opens once released");
+}
+
+#[test]
 fn an_unknown_format_version_is_refused_with_what_to_do() {
     let dir = tempfile::tempdir().unwrap();
     let f = Fixture::new(2);
