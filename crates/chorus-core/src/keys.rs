@@ -338,4 +338,34 @@ mod tests {
             }
         }
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 48, ..Default::default() })]
+
+        /// Any set of failing checks, any thread count: the first failure in
+        /// order is the one reported, as when checking one by one.
+        #[test]
+        fn verify_many_reports_the_sequential_first_failure(
+            bad in proptest::collection::btree_set(0usize..150, 0..6),
+            threads in 2usize..9,
+        ) {
+            use std::sync::OnceLock;
+            static FIXTURE: OnceLock<(Vec<PublicKey>, Vec<Vec<u8>>, Vec<[u8; 64]>)> = OnceLock::new();
+            let (publics, msgs, sigs) = FIXTURE.get_or_init(|| {
+                let keys: Vec<Keypair> = (0..150u8).map(|i| Keypair::from_seed(&[i; 32])).collect();
+                let msgs: Vec<Vec<u8>> =
+                    (0..150usize).map(|i| vec![i as u8; if i % 40 == 0 { 30_000 } else { 150 }]).collect();
+                let sigs = keys.iter().zip(&msgs).map(|(k, m)| k.sign(m)).collect();
+                (keys.iter().map(|k| k.public()).collect(), msgs, sigs)
+            });
+            let mut sigs = sigs.clone();
+            for &i in &bad {
+                sigs[i][33] ^= 0x20;
+            }
+            let checks: Vec<SignatureCheck<'_>> = (0..150)
+                .map(|i| SignatureCheck { key: &publics[i], message: &msgs[i], signature: &sigs[i] })
+                .collect();
+            proptest::prop_assert_eq!(verify_many(&checks, threads), bad.iter().next().copied());
+        }
+    }
 }
