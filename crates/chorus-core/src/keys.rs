@@ -350,7 +350,8 @@ mod tests {
             threads in 2usize..9,
         ) {
             use std::sync::OnceLock;
-            static FIXTURE: OnceLock<(Vec<PublicKey>, Vec<Vec<u8>>, Vec<[u8; 64]>)> = OnceLock::new();
+            type Fixture = (Vec<PublicKey>, Vec<Vec<u8>>, Vec<[u8; 64]>);
+            static FIXTURE: OnceLock<Fixture> = OnceLock::new();
             let (publics, msgs, sigs) = FIXTURE.get_or_init(|| {
                 let keys: Vec<Keypair> = (0..150u8).map(|i| Keypair::from_seed(&[i; 32])).collect();
                 let msgs: Vec<Vec<u8>> =
