@@ -175,6 +175,14 @@ proptest! {
     }
 
     #[test]
+    fn validate_many_equals_validate_one_by_one((a, _) in orders(), threads in 1usize..5) {
+        let p = pool();
+        let items: Vec<&[u8]> = a.iter().map(|&i| p.items[i].bytes.as_slice()).collect();
+        let one_by_one: Vec<_> = items.iter().map(|b| p.f.coalition.validate(b, NOW)).collect();
+        prop_assert_eq!(p.f.coalition.validate_many(&items, NOW, threads), one_by_one);
+    }
+
+    #[test]
     fn invalid_and_foreign_objects_never_change_state((a, _) in orders()) {
         let p = pool();
         let mut ledger = run(&a)?;

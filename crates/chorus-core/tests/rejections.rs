@@ -965,3 +965,19 @@ fn oversized_nested_envelopes_are_named() {
     c.endorsements[1].body.extend(std::iter::repeat_n(b'x', MAX_ENVELOPE_BYTES));
     assert!(matches!(c.verify(), Err(CertificateError::Endorsement { index: 1, reason: Rejection::TooLarge { .. } })));
 }
+
+#[test]
+fn every_key_error_is_named() {
+    // y = 2 has no x on the curve: (y^2 - 1) / (d y^2 + 1) is not a square.
+    let mut off_curve = [0u8; 32];
+    off_curve[0] = 2;
+    assert_eq!(chorus_core::PublicKey::from_bytes(&off_curve), Err(KeyError::NotOnCurve(hex::encode(off_curve))));
+    let mut g = genesis_pb(&keys(1));
+    g.founders[0].trust_key = off_curve.to_vec();
+    assert_eq!(
+        Genesis::from_body(&g.encode_to_vec()),
+        Err(Rejection::BadKey { field: "member trust key", error: KeyError::NotOnCurve(hex::encode(off_curve)) })
+    );
+    assert_eq!("zz".parse::<chorus_core::PublicKey>(), Err(KeyError::Hex));
+    assert_eq!(chorus_core::PublicKey::from_bytes(&[]), Err(KeyError::Length(0)));
+}
