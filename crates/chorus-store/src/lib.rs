@@ -151,6 +151,8 @@
 //! and indexes) takes a few hundred bytes per object on top. A call to
 //! `ingest` takes at most [`MAX_BATCH_OBJECTS`] objects, each already bounded
 //! by chorus-core's limits; the commit queue holds at most 64 submissions.
+//! Open and import work through at most 4,096 records or 16 MiB of
+//! envelopes at a time.
 //!
 //! ## Benchmark
 //! `cargo bench -p chorus-store` prints durable ingest throughput

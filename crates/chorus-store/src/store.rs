@@ -34,8 +34,11 @@ const KEY_COALITION: &[u8] = b"m:coalition";
 const OBJECT_PREFIX: u8 = b'o';
 /// Length of the digest that heads every object record.
 const DIGEST_LEN: usize = 32;
-/// Records validated together when rebuilding at open.
+/// Records validated together when rebuilding at open or importing.
 const OPEN_CHUNK: usize = 4096;
+/// Bytes of envelopes held at once when rebuilding at open or importing,
+/// so memory stays bounded even when every object is of maximal size.
+const CHUNK_BYTES: usize = 16 * 1024 * 1024;
 /// Group-commit submissions that may wait for the committer at once.
 const QUEUE_DEPTH: usize = 64;
 
@@ -367,11 +370,15 @@ impl Store {
 
         let mut state = State::new(&coalition);
         let mut chunk: Vec<(sled::IVec, sled::IVec)> = Vec::with_capacity(OPEN_CHUNK);
+        let mut chunk_bytes = 0;
         for item in db.scan_prefix([OBJECT_PREFIX]) {
-            chunk.push(item.map_err(StoreError::db(dir))?);
-            if chunk.len() == OPEN_CHUNK {
+            let (key, value) = item.map_err(StoreError::db(dir))?;
+            chunk_bytes += value.len();
+            chunk.push((key, value));
+            if chunk.len() == OPEN_CHUNK || chunk_bytes >= CHUNK_BYTES {
                 rebuild_chunk(&coalition, &mut state, &chunk, threads);
                 chunk.clear();
+                chunk_bytes = 0;
             }
         }
         rebuild_chunk(&coalition, &mut state, &chunk, threads);
@@ -605,13 +612,16 @@ impl Store {
         }
         let mut report = ImportReport { read: 1, duplicate: 1, ..ImportReport::default() };
         let mut chunk: Vec<Vec<u8>> = Vec::with_capacity(OPEN_CHUNK);
+        let mut chunk_bytes = 0;
         loop {
             let next = stream.next_envelope()?;
             let done = next.is_none();
             if let Some(bytes) = next {
+                chunk_bytes += bytes.len();
                 chunk.push(bytes);
             }
-            if chunk.len() == OPEN_CHUNK || (done && !chunk.is_empty()) {
+            if chunk.len() == OPEN_CHUNK || chunk_bytes >= CHUNK_BYTES || (done && !chunk.is_empty()) {
+                chunk_bytes = 0;
                 let first = report.read;
                 for (i, outcome) in self.ingest(&chunk, now_ms)?.into_iter().enumerate() {
                     match outcome {
