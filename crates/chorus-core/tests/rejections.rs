@@ -981,3 +981,50 @@ fn every_key_error_is_named() {
     assert_eq!("zz".parse::<chorus_core::PublicKey>(), Err(KeyError::Hex));
     assert_eq!(chorus_core::PublicKey::from_bytes(&[]), Err(KeyError::Length(0)));
 }
+
+#[test]
+fn forgeries_are_rejected_even_when_dated_ahead_or_on_an_unknown_roster() {
+    // An Ignore verdict is only given to objects whose signature verifies;
+    // otherwise a peer could label forgeries that way and never be penalised.
+    let f = Fixture::new(3);
+    let ahead = f.proposal(0, "ahead", MAX_CLOCK_SKEW_MS + 1, None);
+    let mut p = proposal_pb(&f, 0);
+    p.roster = vec![9; 32];
+    let unknown = signed(Kind::Proposal, &p, &f.keys[0]);
+    let e_ahead = f.endorsement(1, ahead.id(), Stance::Endorse, MAX_CLOCK_SKEW_MS + 1);
+    for env in [ahead, unknown, e_ahead] {
+        let mut msg = proto(&env);
+        msg.signatures[0].signature[3] ^= 1;
+        let e = rejected(f.coalition.validate(&msg.encode_to_vec(), T0));
+        assert!(matches!(e, Rejection::BadSignature { .. }), "{e:?}");
+        assert_eq!(e.verdict(), Verdict::Reject);
+    }
+}
+
+#[test]
+fn genesis_with_more_signatures_than_members_allowed_is_refused() {
+    let k = Keypair::from_seed(&[1; 32]);
+    let sig = proto(&Envelope::sign(Kind::Genesis, vec![1], &[&k])).signatures[0].clone();
+    let signatures = (0..=MAX_MEMBERS as u32)
+        .map(|i| {
+            let mut s = sig.clone();
+            s.signer[..4].copy_from_slice(&i.to_be_bytes());
+            s
+        })
+        .collect();
+    let msg = pb::Envelope { kind: Kind::Genesis.wire(), body: vec![1], signatures };
+    assert_eq!(
+        Envelope::decode(&msg.encode_to_vec()),
+        Err(Rejection::SignatureCount { kind: Kind::Genesis, expected: MAX_MEMBERS, found: MAX_MEMBERS + 1 })
+    );
+}
+
+#[test]
+fn certificate_proposal_on_an_unknown_roster_is_named() {
+    let (f, _) = five();
+    let mut p = proposal_pb(&f, 0);
+    p.roster = vec![9; 32];
+    let unknown = signed(Kind::Proposal, &p, &f.keys[0]);
+    let c = CertParts::new(&f, &unknown, 3);
+    assert_eq!(c.verify(), Err(CertificateError::Proposal(Rejection::UnknownRoster(ObjectId([9; 32])))));
+}
