@@ -1,0 +1,117 @@
+//! Shared helpers for multi-node tests: nodes of one fixture coalition on
+//! the memory transport (or loopback TCP), and waiting for conditions.
+
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chorus_core::testkit::{Fixture, T0};
+use chorus_core::{Envelope, Keypair, ObjectId};
+use chorus_net::{
+    MemoryStore, Multiaddr, NetConfig, Network, NetworkEvent, NetworkEvents, NetworkHandle, NodeAttestation,
+    NodeIdentity, ObjectStore,
+};
+
+/// Liveness guard for conditions that must eventually hold; not a speed
+/// assertion (speed is measured by the simulation bench).
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// The node key of test node `i`.
+pub fn node_key(i: u32) -> Keypair {
+    let mut seed = [0x5a; 32];
+    seed[..4].copy_from_slice(&i.to_be_bytes());
+    Keypair::from_seed(&seed)
+}
+
+/// The identity of node `i`, attested by member trust `trust`.
+pub fn identity(f: &Fixture, i: u32, trust: usize) -> NodeIdentity {
+    let key = node_key(i);
+    let att = NodeAttestation::issue(&f.keys[trust], f.id(), key.public(), T0, None);
+    NodeIdentity::new(key, att).expect("attestation names the key")
+}
+
+/// A memory-transport config with fast timers for tests.
+pub fn memory_config(bootstrap: Vec<Multiaddr>) -> NetConfig {
+    let mut c = NetConfig::memory();
+    c.bootstrap = bootstrap;
+    c.sync_interval = Duration::from_millis(700);
+    c.heartbeat_interval = Duration::from_millis(200);
+    c.heartbeat_initial_delay = Duration::from_millis(50);
+    c
+}
+
+/// A running test node.
+pub struct Node {
+    pub handle: NetworkHandle,
+    pub events: NetworkEvents,
+    pub store: Arc<MemoryStore>,
+    pub addr: Multiaddr,
+}
+
+/// Starts a node and waits for its first listen address (with `/p2p/`).
+pub async fn start(config: NetConfig, identity: NodeIdentity, store: Arc<MemoryStore>) -> Node {
+    let (handle, mut events) = Network::spawn(config, identity, store.clone()).expect("network starts");
+    let address = tokio::time::timeout(PATIENCE, async {
+        loop {
+            match events.recv().await {
+                Some(NetworkEvent::Listening { address }) => break address,
+                Some(_) => continue,
+                None => panic!("network stopped before listening"),
+            }
+        }
+    })
+    .await
+    .expect("listening in time");
+    let addr = address.with_p2p(handle.peer_id()).expect("no /p2p/ suffix yet");
+    Node { handle, events, store, addr }
+}
+
+/// Polls `cond` every 50 ms until it is true; panics after [`PATIENCE`].
+pub async fn wait_for<F, Fut>(what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let ok = tokio::time::timeout(PATIENCE, async {
+        loop {
+            if cond().await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(ok.is_ok(), "gave up waiting for: {what}");
+}
+
+/// Waits for an event matching `pick`, skipping others.
+pub async fn next_event<T>(events: &mut NetworkEvents, mut pick: impl FnMut(&NetworkEvent) -> Option<T>) -> T {
+    tokio::time::timeout(PATIENCE, async {
+        loop {
+            let ev = events.recv().await.expect("network still running");
+            if let Some(t) = pick(&ev) {
+                return t;
+            }
+        }
+    })
+    .await
+    .expect("event in time")
+}
+
+/// `n` valid proposals by members of `f`, dated from `T0 + offset`.
+pub fn proposals(f: &Fixture, tag: &str, n: usize, offset: u64) -> Vec<Envelope> {
+    (0..n).map(|i| f.proposal(i % f.keys.len(), &format!("{tag} {i}"), offset + i as u64, None)).collect()
+}
+
+/// Stores `objects` in `store` through validation; all must be new.
+pub fn store_all(store: &MemoryStore, objects: &[Envelope]) {
+    let out = store.ingest(objects.iter().map(|e| e.bytes().to_vec()).collect()).expect("memory store");
+    assert!(out.iter().all(|a| matches!(a, chorus_core::Admission::Stored { .. })), "fixture objects are valid");
+}
+
+/// True when every store holds `id`.
+pub fn all_hold(nodes: &[Node], id: &ObjectId) -> bool {
+    nodes.iter().all(|n| n.store.contains(id))
+}
