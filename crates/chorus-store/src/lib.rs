@@ -69,9 +69,10 @@
 //! ## Durability and group commit
 //! An ingest is answered only after its objects are durable:
 //! 1. the caller's thread validates its batch (`validate_many` on
-//!    [`StoreConfig::verify_threads`] threads);
-//! 2. it hands the verified objects to the store's committer thread through
-//!    a bounded queue, and waits;
+//!    [`StoreConfig::verify_threads`] threads), in parts of 512 objects;
+//! 2. it hands each verified part to the store's committer thread through
+//!    a bounded queue and goes on verifying the next part; once all parts
+//!    are handed over it waits for all their answers;
 //! 3. the committer takes that submission plus every other one already
 //!    waiting (up to [`StoreConfig::max_commit_objects`]), dedupes them
 //!    against the ledger and each other, and writes all new records in
@@ -82,8 +83,8 @@
 //! 5. only then are the objects applied to the in-memory ledger and indexes,
 //!    and each submitter receives its outcomes.
 //!
-//! Verification of one submission overlaps the commit of another, and one
-//! flush + fsync covers every submission in a group.
+//! Verification of one part or submission overlaps the commit of another,
+//! and one flush + fsync covers every submission in a group.
 //!
 //! Which failures an acknowledgement survives:
 //! - **Process killed (kill -9, panic, OOM)**: survives. After step 4 the

@@ -39,6 +39,8 @@ const OPEN_CHUNK: usize = 4096;
 /// Bytes of envelopes held at once when rebuilding at open or importing,
 /// so memory stays bounded even when every object is of maximal size.
 const CHUNK_BYTES: usize = 16 * 1024 * 1024;
+/// Objects per part when one large `ingest` call is pipelined.
+const PIPELINE_PART: usize = 512;
 /// Group-commit submissions that may wait for the committer at once.
 const QUEUE_DEPTH: usize = 64;
 
@@ -452,8 +454,10 @@ impl Store {
     /// Group commit: batches from concurrent callers waiting at the same
     /// time are written in one sled batch and made durable with one flush
     /// and fsync. `Admission::Stored` is returned only once the object is
-    /// durable; on error nothing of this batch is acknowledged and
-    /// submitting it again is safe. Safe to call from many threads.
+    /// durable. On error nothing of this batch is acknowledged (a large batch
+    /// is committed in parts of 512, so some parts may already be stored);
+    /// submitting it again is safe: what was stored comes back as
+    /// `Duplicate`. Safe to call from many threads.
     pub fn ingest<B: AsRef<[u8]>>(&self, batch: &[B], now_ms: u64) -> Result<Vec<Admission>, StoreError> {
         if batch.is_empty() {
             return Ok(Vec::new());
@@ -462,13 +466,23 @@ impl Store {
             return Err(StoreError::BatchTooLarge { count: batch.len(), limit: MAX_BATCH_OBJECTS });
         }
         let refs: Vec<&[u8]> = batch.iter().map(|b| b.as_ref()).collect();
-        // Verified on the caller's thread, so signature checks of one
-        // caller overlap the commit of another.
-        let items = self.inner.coalition.validate_many(&refs, now_ms, self.inner.config.verify_threads.max(1));
         let queue = lock(&self.committer).as_ref().map(|c| c.queue.clone()).ok_or(StoreError::Closed)?;
-        let (reply, answer) = mpsc::sync_channel(1);
-        queue.send(Job { items, reply }).map_err(|_| StoreError::Closed)?;
-        answer.recv().map_err(|_| StoreError::Closed)?
+        // Verified on the caller's thread, so signature checks of one caller
+        // overlap the commit of another; a large batch is cut into parts so
+        // that its own parts overlap too (part k+1 is verified while part k
+        // commits). The call still returns only once every part is durable.
+        let mut answers = Vec::new();
+        for part in refs.chunks(PIPELINE_PART) {
+            let items = self.inner.coalition.validate_many(part, now_ms, self.inner.config.verify_threads.max(1));
+            let (reply, answer) = mpsc::sync_channel(1);
+            queue.send(Job { items, reply }).map_err(|_| StoreError::Closed)?;
+            answers.push(answer);
+        }
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for answer in answers {
+            outcomes.extend(answer.recv().map_err(|_| StoreError::Closed)??);
+        }
+        Ok(outcomes)
     }
 
     /// The exact envelope bytes of a stored object, after checking them

@@ -171,3 +171,19 @@ fn oversized_batches_are_refused_whole() {
     assert!(matches!(store.ingest(&batch, T0), Err(StoreError::BatchTooLarge { .. })));
     assert_eq!(store.object_count(), 1);
 }
+
+#[test]
+fn a_large_batch_is_committed_in_parts_with_outcomes_in_input_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = Fixture::new(10);
+    let store = common::create(dir.path(), &f);
+    let mut batch = common::objects(&f, 0..1100);
+    // The same object early and late: the parts are committed in order.
+    batch.push(batch[10].clone());
+    let out = store.ingest(&batch, u64::MAX).unwrap();
+    assert_eq!(out.len(), 1101);
+    assert!(out[..1100].iter().all(|a| matches!(a, Admission::Stored { .. })));
+    assert!(matches!(out[1100], Admission::Duplicate { .. }));
+    assert_eq!(store.object_count(), 1101);
+    assert_eq!(common::recompute(&store).digest(), store.with_ledger(|l| l.digest()));
+}
