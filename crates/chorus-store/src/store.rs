@@ -837,6 +837,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_store_can_be_shared_between_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<Store>();
+    }
+
+    #[test]
     fn record_check_names_what_is_wrong() {
         let f = chorus_core::testkit::Fixture::new(3);
         let p = f.proposal(0, "Check", 1, None);
