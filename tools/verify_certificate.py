@@ -294,6 +294,8 @@ def object_id(kind, body):
 
 
 def signing_input(kind, body):
+    if kind == 1:  # genesis: founders sign the prefix and the 32-byte genesis id
+        return b"chorus/v1/genesis-id\n" + object_id(kind, body)
     return f"chorus/v1/{KINDS[kind]}\n".encode("ascii") + body
 
 

@@ -2,6 +2,9 @@
 
 use chorus_proto::v1::ObjectKind;
 
+/// Prefix of the message founders sign: the genesis id follows it.
+pub const GENESIS_ID_PREFIX: &[u8] = b"chorus/v1/genesis-id\n";
+
 /// A kind of signed object known to protocol v1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -41,9 +44,9 @@ impl Kind {
         }
     }
 
-    /// `"chorus/v1/<kind>\n"`: prepended to the body to form the signing input
-    /// and the id preimage, so a signature for one kind, protocol or version
-    /// can never be read as another.
+    /// `"chorus/v1/<kind>\n"`: prepended to the body to form the id preimage
+    /// (and, except for a genesis, the signing input), so a signature or id
+    /// for one kind, protocol or version can never be read as another.
     pub fn signing_prefix(self) -> &'static [u8] {
         match self {
             Kind::Genesis => b"chorus/v1/genesis\n",
@@ -53,7 +56,22 @@ impl Kind {
     }
 
     /// The exact bytes a signature of this kind covers.
+    ///
+    /// Proposals and endorsements: `"chorus/v1/<kind>\n" || body`, the id
+    /// preimage itself. Genesis: `"chorus/v1/genesis-id\n" || id`, where `id`
+    /// is SHA-256 of `"chorus/v1/genesis\n" || body`. A genesis is signed by
+    /// every founder, up to 10,000 of them, and ed25519 hashes the whole
+    /// message once per check: signing the 32-byte id, which commits to the
+    /// exact body bytes, keeps a large genesis from costing
+    /// founders × body-size of hashing.
     pub fn signing_input(self, body: &[u8]) -> Vec<u8> {
+        if self == Kind::Genesis {
+            let id = crate::id::ObjectId::compute(self, body);
+            let mut v = Vec::with_capacity(GENESIS_ID_PREFIX.len() + 32);
+            v.extend_from_slice(GENESIS_ID_PREFIX);
+            v.extend_from_slice(id.as_bytes());
+            return v;
+        }
         let prefix = self.signing_prefix();
         let mut v = Vec::with_capacity(prefix.len() + body.len());
         v.extend_from_slice(prefix);

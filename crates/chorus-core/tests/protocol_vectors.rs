@@ -391,7 +391,12 @@ fn ids_and_signatures_check_independently() {
         let mut input = format!("chorus/v1/{kind}\n").into_bytes();
         input.extend_from_slice(&body);
         let id: [u8; 32] = Sha256::digest(&input).into();
-        assert_eq!(id.to_vec(), get(&format!("{name}.id")), "{name}.id is SHA-256 of the signing input");
+        assert_eq!(id.to_vec(), get(&format!("{name}.id")), "{name}.id is SHA-256 of the prefixed body");
+        if kind == "genesis" {
+            // Founders sign the genesis-id prefix and the id, not the body.
+            input = b"chorus/v1/genesis-id\n".to_vec();
+            input.extend_from_slice(&id);
+        }
 
         let env = pb::Envelope::decode(get(&format!("{name}.envelope")).as_slice()).expect("envelope decodes");
         assert_eq!(env.body, body, "{name}.envelope carries {name}.body verbatim");
