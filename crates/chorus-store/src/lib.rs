@@ -190,7 +190,7 @@
 //! | one commit per object | 828 | 398 |
 //! | reopen (re-verify and rebuild) | 12,130 objects/s | 50.8 |
 //!
-//! Group commit is 17–23× one commit per object. The store adds about
+//! Group commit is 14–23× one commit per object. The store adds about
 //! 15–20 CPU-µs per object to verification (sled's own insert and flush
 //! cost about 12); with both cores free, 55–60 CPU-µs per object allows
 //! about 33,000–36,000 per second, and the wall-clock figures above were
