@@ -170,10 +170,10 @@ pub fn run(args: DevnetArgs, json: bool) -> Result<Output> {
             };
             let node = rt.block_on(Node::start(dd.clone(), config, StartOptions { no_fsync: true }))?;
             if i == 0 {
-                bootstrap = rt.block_on(node.dial_addrs());
-                if bootstrap.is_empty() {
-                    bail!("the first node reports no listen address");
-                }
+                bootstrap = wait_for("the first node listening", timeout, || {
+                    let addrs = rt.block_on(node.dial_addrs());
+                    Ok((!addrs.is_empty()).then_some(addrs))
+                })?;
             }
             say.say(&format!("      node-{i} {} ({})", node.peer_id(), TRUSTS[i]));
             nodes.push(node);
@@ -185,7 +185,7 @@ pub fn run(args: DevnetArgs, json: bool) -> Result<Output> {
             for (i, c) in clients.iter().enumerate() {
                 wait_for(&format!("node-{i} connecting to a peer"), timeout, || {
                     let s: StatusInfo = c.call(&Request::Status).map_err(|e| e.to_string())?;
-                    Ok((s.peers >= 1).then_some(()).or_else(|| None))
+                    Ok((s.peers >= 1).then_some(()))
                 })?;
             }
         }

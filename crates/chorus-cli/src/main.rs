@@ -323,7 +323,14 @@ fn run(cli: Cli) -> Result<Output> {
             let human = if peers.is_empty() {
                 "no peers connected".to_string()
             } else {
-                peers.iter().map(|p| format!("{} {}", p.peer_id, p.addrs.join(" "))).collect::<Vec<_>>().join("\n")
+                peers
+                    .iter()
+                    .map(|p| {
+                        let who = p.trust_name.clone().unwrap_or_else(|| "stranger (membership not proved)".into());
+                        format!("{}  {}  {}", p.peer_id, who, p.addrs.join(" "))
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
             };
             Ok(Output::new(&peers, human))
         }
@@ -544,9 +551,13 @@ fn verify(file: &Path, coalition: Option<&str>, json: bool) -> Result<Output> {
             Usage(format!("--coalition {s:?} is not a coalition id (64 hex characters, from `chorus status`)"))
         })?),
     };
-    let bytes = chorus_node::datadir::read_bounded(file, chorus_core::limits::MAX_CERTIFICATE_BYTES)
-        .map_err(|e| anyhow!("{e}"));
-    let result = bytes.and_then(|b| chorus_core::certificate::verify(&b, expected).map_err(|e| anyhow!("{e}")));
+    // One byte over the limit is read so that an oversized file is reported
+    // by the verifier itself, naming the limit, without reading it all.
+    let limit = chorus_core::limits::MAX_CERTIFICATE_BYTES as u64 + 1;
+    let f = std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let mut bytes = Vec::new();
+    f.take(limit).read_to_end(&mut bytes).with_context(|| format!("cannot read {}", file.display()))?;
+    let result = chorus_core::certificate::verify(&bytes, expected);
     match result {
         Ok(v) => {
             let names: Vec<String> = v.endorsers.iter().map(|e| e.name.clone()).collect();

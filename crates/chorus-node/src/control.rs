@@ -124,6 +124,10 @@ pub struct PeerInfo {
     pub peer_id: String,
     /// Known addresses.
     pub addrs: Vec<String>,
+    /// The member trust it proved to speak for, hex; `None` for a stranger.
+    pub trust: Option<String>,
+    /// That trust's name from the roster.
+    pub trust_name: Option<String>,
 }
 
 /// One member of the roster.
@@ -303,8 +307,15 @@ impl Client {
 
     /// Sends one request and returns the raw result.
     pub fn call_value(&self, request: &Request) -> Result<serde_json::Value> {
-        let unreachable =
-            |e: std::io::Error| NodeError::Unreachable { path: self.socket.clone(), reason: e.to_string() };
+        let unreachable = |e: std::io::Error| {
+            let reason = match e.kind() {
+                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset => {
+                    "the node closed the connection without answering (it serves only its own OS user)".to_string()
+                }
+                _ => e.to_string(),
+            };
+            NodeError::Unreachable { path: self.socket.clone(), reason }
+        };
         let mut stream = UnixStream::connect(&self.socket).map_err(unreachable)?;
         stream.set_read_timeout(Some(self.timeout)).map_err(unreachable)?;
         let mut line = serde_json::to_vec(request).map_err(|e| NodeError::Protocol(e.to_string()))?;
@@ -319,7 +330,7 @@ impl Client {
         if buf.is_empty() {
             return Err(NodeError::Unreachable {
                 path: self.socket.clone(),
-                reason: "the node closed the connection without answering (is it running as another user?)".into(),
+                reason: "the node closed the connection without answering (it serves only its own OS user)".into(),
             });
         }
         match serde_json::from_slice::<Reply>(&buf) {

@@ -299,7 +299,7 @@ async fn blocking<T: Send + 'static>(
 async fn dispatch(inner: Arc<Inner>, req: Request) -> std::result::Result<serde_json::Value, String> {
     match req {
         Request::Status => {
-            let peers = inner.net.peers().await.len();
+            let peers = inner.net.member_peers().await;
             let listen = inner.net.listen_addrs().await;
             let i = inner.clone();
             let (objects, proposals, positions) = blocking(move || {

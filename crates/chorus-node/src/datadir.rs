@@ -88,11 +88,16 @@ impl DataDir {
 
     /// Fails with a hint to run `chorus init` unless this directory holds a node.
     pub fn require_initialised(&self) -> Result<()> {
-        if self.is_initialised() {
-            Ok(())
-        } else {
-            Err(NodeError::NotInitialised(self.root.clone()))
+        for p in [self.trust_key_path(), self.config_path()] {
+            match fs::metadata(&p) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(NodeError::NotInitialised(self.root.clone()))
+                }
+                Err(e) => return Err(NodeError::io("cannot access", p, e)),
+            }
         }
+        Ok(())
     }
 
     /// Creates the directory (mode 0700), fresh trust and node keys (0600,

@@ -1,48 +1,195 @@
-//! The node's view of the network layer. Until chorus-net is wired in, this
-//! is a node with no peers.
+//! The node's network: chorus-net started with this node's identity, over
+//! the durable store, with its events turned into metrics and logs.
+//!
+//! The node's libp2p identity is `node.key`; its membership credential is a
+//! node attestation signed at every start with `trust.key` (both live in
+//! the data directory), so a node of a trust that is not a member cannot
+//! join the coalition's network.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chorus_core::{Admission, Coalition, Keypair, ObjectId};
+use chorus_net::{NetConfig, NetworkEvent, NetworkHandle, NodeAttestation, NodeIdentity, ObjectStore, StoreFailure};
+use chorus_store::Store;
+
+use crate::config::Config;
 use crate::control::PeerInfo;
-use crate::error::Result;
+use crate::datadir::DataDir;
+use crate::error::{NodeError, Result};
+use crate::metrics::Metrics;
+
+/// The durable store as chorus-net sees it.
+struct StoreAdapter(Arc<Store>);
+
+impl ObjectStore for StoreAdapter {
+    fn coalition(&self) -> &Coalition {
+        self.0.coalition()
+    }
+
+    fn ingest(&self, batch: Vec<Vec<u8>>) -> std::result::Result<Vec<Admission>, StoreFailure> {
+        self.0.ingest(&batch, crate::daemon::now_ms()).map_err(|e| Box::new(e) as StoreFailure)
+    }
+
+    fn get(&self, id: &ObjectId) -> std::result::Result<Option<Vec<u8>>, StoreFailure> {
+        self.0.get(id).map_err(|e| Box::new(e) as StoreFailure)
+    }
+
+    fn sync_items(&self) -> std::result::Result<Vec<(u64, ObjectId)>, StoreFailure> {
+        Ok(self.0.sync_items())
+    }
+}
 
 /// A running network endpoint.
 pub struct Network {
-    peer_id: String,
+    handle: NetworkHandle,
+    last_sync_ms: Arc<AtomicU64>,
+    events: tokio::task::JoinHandle<()>,
+    coalition: Coalition,
+}
+
+fn parse_addrs(what: &str, list: &[String]) -> Result<Vec<chorus_net::Multiaddr>> {
+    list.iter()
+        .map(|a| {
+            a.parse().map_err(|e| {
+                NodeError::Config(format!(
+                    "{what} address {a:?} is not a multiaddr ({e}); e.g. /ip4/192.0.2.1/tcp/7700"
+                ))
+            })
+        })
+        .collect()
 }
 
 impl Network {
-    /// Starts nothing yet.
+    /// Starts the network for this node.
     pub async fn start(
-        _data_dir: &crate::datadir::DataDir,
-        _config: &crate::config::Config,
-        _trust: &chorus_core::Keypair,
-        _coalition: &chorus_core::Coalition,
-        _store: std::sync::Arc<chorus_store::Store>,
-        _metrics: std::sync::Arc<crate::metrics::Metrics>,
+        data_dir: &DataDir,
+        config: &Config,
+        trust: &Keypair,
+        coalition: &Coalition,
+        store: Arc<Store>,
+        metrics: Arc<Metrics>,
     ) -> Result<Self> {
-        Ok(Network { peer_id: String::from("-") })
+        if !coalition.current_roster().contains(&trust.public()) {
+            return Err(NodeError::Config(format!(
+                "your trust ({}) is not a member of coalition {:?}; only member nodes join its network",
+                trust.public(),
+                coalition.name()
+            )));
+        }
+        let node_key = Keypair::from_seed(&data_dir.node_key_seed()?);
+        let attestation =
+            NodeAttestation::issue(trust, coalition.id(), node_key.public(), crate::daemon::now_ms(), None);
+        let identity = NodeIdentity::new(node_key, attestation).map_err(|e| NodeError::Net(e.to_string()))?;
+        let heartbeat = Duration::from_millis(config.heartbeat_ms);
+        let net_config = NetConfig {
+            listen_addrs: parse_addrs("listen", &config.listen)?,
+            bootstrap: parse_addrs("bootstrap", &config.bootstrap)?,
+            mdns: config.mdns,
+            sync_interval: Duration::from_millis(config.sync_interval_ms),
+            heartbeat_interval: heartbeat,
+            heartbeat_initial_delay: heartbeat.min(Duration::from_secs(1)),
+            ..NetConfig::default()
+        };
+        let (handle, mut events) = chorus_net::Network::spawn(net_config, identity, Arc::new(StoreAdapter(store)))
+            .map_err(|e| NodeError::Net(e.to_string()))?;
+        let last_sync_ms = Arc::new(AtomicU64::new(0));
+        let last = last_sync_ms.clone();
+        let events = tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                match event {
+                    NetworkEvent::Listening { address } => tracing::info!(%address, "listening"),
+                    NetworkEvent::PeerConnected { peer } => tracing::debug!(%peer, "peer connected"),
+                    NetworkEvent::PeerVerified { peer, trust } => {
+                        metrics.peers.inc();
+                        tracing::info!(%peer, %trust, "member peer verified");
+                    }
+                    NetworkEvent::PeerDisconnected { peer } => tracing::debug!(%peer, "peer disconnected"),
+                    NetworkEvent::PeerBanned { peer, reason } => tracing::warn!(%peer, %reason, "peer banned"),
+                    NetworkEvent::ObjectStored { id, adopted, from, via } => {
+                        metrics.objects_stored.inc();
+                        metrics.objects.inc();
+                        tracing::info!(%id, %from, ?via, "object stored");
+                        if let Some(p) = adopted {
+                            tracing::info!(proposal = %p, "proposal adopted as a position");
+                        }
+                    }
+                    NetworkEvent::ObjectRefused { from, via, reason } => {
+                        metrics.refused(&reason);
+                        tracing::info!(%from, ?via, %reason, "object refused");
+                    }
+                    NetworkEvent::SyncFinished(report) => {
+                        metrics.sync_rounds.inc();
+                        if report.error.is_none() {
+                            last.store(crate::daemon::now_ms(), Ordering::Relaxed);
+                        }
+                        tracing::debug!(?report.peer, report.stored, report.missing, "sync finished");
+                    }
+                }
+            }
+        });
+        Ok(Network { handle, last_sync_ms, events, coalition: coalition.clone() })
     }
+
     /// This node's peer id.
     pub fn peer_id(&self) -> String {
-        self.peer_id.clone()
+        self.handle.peer_id().to_string()
     }
-    /// Listen addresses.
+
+    /// Addresses others can dial, each ending in `/p2p/<peer id>`.
     pub async fn listen_addrs(&self) -> Vec<String> {
-        vec![]
+        let me = self.handle.peer_id();
+        match self.handle.status().await {
+            Ok(s) => s.listen_addrs.iter().map(|a| format!("{a}/p2p/{me}")).collect(),
+            Err(_) => vec![],
+        }
     }
-    /// Publishes an object that was just stored.
-    pub async fn publish(&self, _bytes: Vec<u8>) {}
+
+    /// Publishes an object that was just stored. Failure is not an error:
+    /// the object is durable and reaches peers by sync.
+    pub async fn publish(&self, bytes: Vec<u8>) {
+        match self.handle.publish(bytes).await {
+            Ok(outcome) => tracing::debug!(?outcome, "published"),
+            Err(e) => tracing::warn!(error = %e, "publish failed; the object goes out by sync"),
+        }
+    }
+
     /// Connected peers.
     pub async fn peers(&self) -> Vec<PeerInfo> {
-        vec![]
+        let peers = self.handle.peers().await.unwrap_or_default();
+        peers
+            .into_iter()
+            .map(|p| PeerInfo {
+                peer_id: p.peer.to_string(),
+                addrs: p.address.iter().map(|a| a.to_string()).collect(),
+                trust: p.trust.map(|t| t.to_hex()),
+                trust_name: p
+                    .trust
+                    .and_then(|t| self.coalition.current_roster().get(t.as_bytes()).map(|m| m.name.clone())),
+            })
+            .collect()
     }
+
+    /// Number of connected peers proved to be member nodes.
+    pub async fn member_peers(&self) -> usize {
+        self.handle.status().await.map(|s| s.verified).unwrap_or(0)
+    }
+
     /// Dials a peer.
-    pub async fn dial(&self, _addr: &str) -> Result<()> {
-        Ok(())
+    pub async fn dial(&self, addr: &str) -> Result<()> {
+        let addr = parse_addrs("peer", &[addr.to_string()])?.remove(0);
+        self.handle.dial(addr).await.map_err(|e| NodeError::Net(e.to_string()))
     }
+
     /// Last completed sync round.
     pub fn last_sync_ms(&self) -> Option<u64> {
-        None
+        Some(self.last_sync_ms.load(Ordering::Relaxed)).filter(|&t| t > 0)
     }
+
     /// Stops the network.
-    pub async fn shutdown(self) {}
+    pub async fn shutdown(self) {
+        let _ = self.handle.shutdown().await;
+        self.events.abort();
+    }
 }

@@ -1,0 +1,67 @@
+//! The control socket is usable only by the node's own OS user: the data
+//! directory is 0700, the socket 0600, and the server checks the peer's uid.
+
+mod common;
+
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+
+use common::*;
+
+const NOBODY: u32 = 65534;
+
+#[test]
+fn other_users_cannot_use_the_control_socket() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Let `nobody` reach the temp dir itself, so only our own walls stop it.
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (dirs, _) = found(tmp.path(), &["Solo Trust"]);
+    let dir = &dirs[0];
+    let mut procs = Procs::default();
+    start_node(&mut procs, dir, &[]);
+    wait_up(dir);
+
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let socket = dir.join("control.sock");
+    assert!(std::fs::metadata(&socket).unwrap().file_type().is_socket());
+    assert_eq!(mode(dir), 0o700, "data dir is owner-only");
+    assert_eq!(mode(&socket), 0o600, "socket is owner-only");
+    assert_eq!(mode(&dir.join("trust.key")), 0o600);
+    assert_eq!(mode(&dir.join("node.key")), 0o600);
+
+    // std's CommandExt::uid switches user in the child before exec.
+    let is_root =
+        std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0).unwrap_or(false);
+    if !is_root {
+        eprintln!("skipping the other-user part: needs root to run a child as nobody");
+        return;
+    }
+    let as_nobody = || {
+        let mut c = cmd(dir);
+        c.args(["status"]).uid(NOBODY).gid(NOBODY);
+        let o = c.output().expect("run as nobody");
+        (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+
+    // Wall 1: the directory.
+    let (code, err) = as_nobody();
+    assert_eq!(code, Some(1));
+    assert!(err.contains("ermission denied"), "{err}");
+
+    // Wall 2: the socket's own mode, with the directory opened up.
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (code, err) = as_nobody();
+    assert_eq!(code, Some(1));
+    assert!(err.contains("ermission denied"), "{err}");
+
+    // Wall 3: even a world-writable socket is refused by the peer-uid check.
+    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let (code, err) = as_nobody();
+    assert_eq!(code, Some(1));
+    assert!(err.contains("without answering"), "{err}");
+
+    // The owner still gets in.
+    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    chorus(dir, &["status"]).ok();
+}
