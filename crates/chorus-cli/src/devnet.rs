@@ -198,7 +198,12 @@ pub fn run(args: DevnetArgs, json: bool) -> Result<Output> {
         let pid: ObjectId = proposed.id;
         say.say(&format!("      proposal {}: {title:?}", pid.short(16)));
 
-        let endorsers: Vec<usize> = if n == 1 { vec![0] } else { (1..n).collect() };
+        // Every other trust endorses; the author too when the others alone
+        // cannot reach the threshold (e.g. 2 nodes, or 1).
+        let mut endorsers: Vec<usize> = (1..n).collect();
+        if endorsers.len() < required {
+            endorsers.push(0);
+        }
         if n > 1 {
             say.step("Waiting for the proposal to reach every node");
             for (i, c) in clients.iter().enumerate() {
@@ -208,7 +213,7 @@ pub fn run(args: DevnetArgs, json: bool) -> Result<Output> {
                 })?;
             }
         }
-        say.step(&format!("{} other trust(s) endorse it, each through its own node", endorsers.len()));
+        say.step(&format!("{} trust(s) endorse it, each through its own node", endorsers.len()));
         for &i in &endorsers {
             let checked = leader::fetch_checked(&clients[i], &coalition, &pid.to_hex())?;
             let env = leader::stance_envelope(

@@ -113,3 +113,73 @@ fn three_nodes_adopt_a_position_and_the_certificate_verifies_offline() {
     let r = chorus(&nowhere, &["verify", cert.to_str().unwrap(), "--coalition", "xyz"]);
     assert_eq!(r.code, 2, "a malformed coalition id is a usage error");
 }
+
+#[test]
+fn the_devnet_demo_runs_end_to_end_and_its_certificate_verifies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cert = tmp.path().join("devnet.cert");
+    let nowhere = tmp.path().join("no-node");
+    let r = chorus(&nowhere, &["devnet", "--nodes", "3", "--exit", "--certificate-out", cert.to_str().unwrap()]).ok();
+    assert!(r.stdout.contains("certificate verifies"), "{}", r.stdout);
+    chorus(&nowhere, &["verify", cert.to_str().unwrap()]).ok();
+    let j = chorus(&nowhere, &["devnet", "--nodes", "2", "--exit", "--json"]).ok().json();
+    assert_eq!(j["ok"], true);
+}
+
+#[test]
+fn sigterm_shuts_down_durably_and_a_restart_serves_everything() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dirs, _) = found(tmp.path(), &["Solo Trust"]);
+    let d = &dirs[0];
+    let mut procs = Procs::default();
+    start_node(&mut procs, d, &[]);
+    wait_up(d);
+    let body = tmp.path().join("b.md");
+    std::fs::write(&body, "text").unwrap();
+    let id = chorus(d, &["propose", "--title", "Kept", "--body-file", body.to_str().unwrap()]).ok().stdout;
+    let pid = procs.0[0].id().to_string();
+    let status = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(status.success());
+    let exit = procs.0[0].wait().unwrap();
+    assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
+    assert!(!d.join("control.sock").exists(), "the socket is removed on shutdown");
+
+    start_node(&mut procs, d, &[]);
+    wait_up(d);
+    let r = chorus(d, &["positions", "--json"]).ok();
+    assert!(!r.stdout.contains(id.trim()), "a single-member coalition adopts on the author's endorsement only");
+    let r = chorus(d, &["proposals", "--json"]).ok();
+    assert!(r.stdout.contains(id.trim()), "the proposal survived the restart: {}", r.stdout);
+    // Backup round trip through the store's format.
+    let backup = tmp.path().join("backup.chorus");
+    let e = chorus(d, &["export", backup.to_str().unwrap(), "--json"]).ok().json();
+    assert!(e["objects"].as_u64().unwrap() >= 2);
+    let i = chorus(d, &["import", backup.to_str().unwrap(), "--json"]).ok().json();
+    assert_eq!(i["stored"], 0, "everything was already held");
+    // A second export to the same file is refused, not overwritten.
+    let again = chorus(d, &["export", backup.to_str().unwrap()]);
+    assert_eq!(again.code, 1);
+}
+
+#[test]
+fn user_errors_are_one_line_with_the_right_exit_code() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("n");
+    let r = chorus(&d, &["status"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("chorus init"), "{}", r.stderr);
+    assert_eq!(r.stderr.trim().lines().count(), 1);
+    assert_eq!(chorus(&d, &["no-such-command"]).code, 2);
+    assert_eq!(chorus(&d, &["endorse"]).code, 2);
+    chorus(&d, &["init", "--name", "Oak"]).ok();
+    let again = chorus(&d, &["init", "--name", "Oak"]);
+    assert_eq!(again.code, 1);
+    assert!(again.stderr.contains("refusing to overwrite"), "{}", again.stderr);
+    let random: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let f = tmp.path().join("random.cert");
+    std::fs::write(&f, random).unwrap();
+    let r = chorus(&d, &["verify", f.to_str().unwrap()]);
+    assert_eq!(r.code, 1);
+    assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
+    assert!(!r.stderr.contains("panicked"));
+}
