@@ -285,11 +285,7 @@ impl SyncLimits {
             });
         }
         if self.max_round_trips == 0 {
-            return Err(SyncError::BadLimit {
-                name: "max_round_trips",
-                value: 0,
-                reason: "must be at least 1",
-            });
+            return Err(SyncError::BadLimit { name: "max_round_trips", value: 0, reason: "must be at least 1" });
         }
         Ok(())
     }
@@ -569,11 +565,7 @@ impl SyncServer {
         F: FnMut(&ObjectId) -> Option<Vec<u8>>,
     {
         if frame.len() > MAX_SYNC_REQUEST_BYTES {
-            return Err(SyncError::FrameTooLarge {
-                what: "request",
-                size: frame.len(),
-                limit: MAX_SYNC_REQUEST_BYTES,
-            });
+            return Err(SyncError::FrameTooLarge { what: "request", size: frame.len(), limit: MAX_SYNC_REQUEST_BYTES });
         }
         let request = pb::SyncRequest::decode(frame)
             .map_err(|e| SyncError::Malformed { what: "request", detail: e.to_string() })?;
