@@ -99,11 +99,10 @@ impl NodeAttestation {
     }
 
     pub(crate) fn from_proto(msg: pb::NodeAttestation) -> Result<Self, AttestationError> {
-        let signature: [u8; 64] = msg
-            .signature
-            .as_slice()
-            .try_into()
-            .map_err(|_| AttestationError::Malformed(format!("signature is {} bytes, not 64", msg.signature.len())))?;
+        let signature: [u8; 64] =
+            msg.signature.as_slice().try_into().map_err(|_| {
+                AttestationError::Malformed(format!("signature is {} bytes, not 64", msg.signature.len()))
+            })?;
         let fields = pb::NodeAttestationBody::decode(msg.body.as_slice())
             .map_err(|e| AttestationError::Malformed(format!("body: {e}")))?;
         if fields.encode_to_vec() != msg.body {
@@ -203,7 +202,8 @@ impl NodeIdentity {
 
     /// This node's libp2p key pair, derived from the node key's seed.
     pub fn libp2p_keypair(&self) -> Result<libp2p::identity::Keypair, crate::NetError> {
-        libp2p::identity::Keypair::ed25519_from_bytes(self.key.seed()).map_err(|e| crate::NetError::Identity(e.to_string()))
+        libp2p::identity::Keypair::ed25519_from_bytes(self.key.seed())
+            .map_err(|e| crate::NetError::Identity(e.to_string()))
     }
 }
 

@@ -168,9 +168,8 @@ fn make_behaviour(
     gossipsub.with_peer_score(score_params(topic), score_thresholds())?;
     gossipsub.subscribe(topic)?;
 
-    let rr_config = |timeout| {
-        request_response::Config::default().with_request_timeout(timeout).with_max_concurrent_streams(16)
-    };
+    let rr_config =
+        |timeout| request_response::Config::default().with_request_timeout(timeout).with_max_concurrent_streams(16);
     let hello = request_response::Behaviour::with_codec(
         FrameCodec::new(MAX_HELLO_BYTES, MAX_HELLO_BYTES),
         [(HELLO_PROTOCOL, request_response::ProtocolSupport::Full)],

@@ -206,7 +206,9 @@ impl NetConfig {
                     transport: self.transport.name(),
                     reason: match self.transport {
                         TransportKind::Memory => "expected /memory/<port>",
-                        TransportKind::TcpQuic => "expected /ip4|ip6/<ip>/tcp/<port> or /ip4|ip6/<ip>/udp/<port>/quic-v1",
+                        TransportKind::TcpQuic => {
+                            "expected /ip4|ip6/<ip>/tcp/<port> or /ip4|ip6/<ip>/udp/<port>/quic-v1"
+                        }
                     },
                 });
             }

@@ -59,7 +59,9 @@ impl Network {
         let written = Arc::new(AtomicU64::new(0));
         let mut swarm = build_swarm(keypair, &config, &topic, written.clone())?;
         for addr in &config.listen_addrs {
-            swarm.listen_on(addr.clone()).map_err(|e| NetError::Listen { addr: addr.clone(), reason: e.to_string() })?;
+            swarm
+                .listen_on(addr.clone())
+                .map_err(|e| NetError::Listen { addr: addr.clone(), reason: e.to_string() })?;
         }
         let hello = pb::Hello { attestation: Some(identity.attestation().to_proto()) }.encode_to_vec();
         let (commands, command_rx) = mpsc::channel(config.limits.command_queue);
@@ -339,10 +341,10 @@ impl EventLoop {
                 tracing::info!(%address, "listening");
                 self.emit(NetworkEvent::Listening { address });
             }
-            SwarmEvent::ConnectionEstablished { peer_id, endpoint, num_established, .. } => {
-                if num_established.get() == 1 {
-                    self.on_peer_connected(peer_id, endpoint.get_remote_address().clone());
-                }
+            SwarmEvent::ConnectionEstablished { peer_id, endpoint, num_established, .. }
+                if num_established.get() == 1 =>
+            {
+                self.on_peer_connected(peer_id, endpoint.get_remote_address().clone());
             }
             SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => self.on_peer_gone(peer_id),
             SwarmEvent::Behaviour(event) => self.on_behaviour_event(event),
@@ -411,9 +413,7 @@ impl EventLoop {
                 }
             }
             BehaviourEvent::Kad(kad::Event::RoutablePeer { peer, address })
-            | BehaviourEvent::Kad(kad::Event::PendingRoutablePeer { peer, address }) => {
-                self.maybe_dial(peer, address)
-            }
+            | BehaviourEvent::Kad(kad::Event::PendingRoutablePeer { peer, address }) => self.maybe_dial(peer, address),
             BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed {
                 result: kad::QueryResult::GetClosestPeers(Ok(ok)),
                 ..
@@ -657,16 +657,16 @@ impl EventLoop {
                     }
                 }
             },
-            request_response::Event::OutboundFailure { request_id, peer, error, .. } => {
-                if self.requests.remove(&request_id).is_some() {
-                    self.finish_session(peer, Some(format!("sync request failed: {error}")));
-                }
+            request_response::Event::OutboundFailure { request_id, peer, error, .. }
+                if self.requests.remove(&request_id).is_some() =>
+            {
+                self.finish_session(peer, Some(format!("sync request failed: {error}")));
             }
-            request_response::Event::InboundFailure { peer, error, .. } => {
-                if let request_response::InboundFailure::Io(e) = &error {
-                    // Only our codec's bound or a broken frame produce Io errors.
-                    self.strike(peer, &format!("unreadable sync request: {e}"));
-                }
+            // Only our codec's bound or a broken frame produce Io errors.
+            request_response::Event::InboundFailure {
+                peer, error: request_response::InboundFailure::Io(e), ..
+            } => {
+                self.strike(peer, &format!("unreadable sync request: {e}"));
             }
             _ => {}
         }

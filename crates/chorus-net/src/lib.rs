@@ -35,6 +35,6 @@ pub use config::{NetConfig, NetLimits, TransportKind};
 pub use error::{AttestationError, ConfigError, NetError};
 pub use libp2p::{Multiaddr, PeerId};
 pub use network::{
-    Network, NetworkEvent, NetworkEvents, NetworkHandle, NetStatus, PeerInfo, PublishOutcome, SyncReport, Via,
+    NetStatus, Network, NetworkEvent, NetworkEvents, NetworkHandle, PeerInfo, PublishOutcome, SyncReport, Via,
 };
 pub use store::{now_ms, MemoryStore, ObjectStore, StoreFailure};

@@ -248,4 +248,3 @@ impl NetworkHandle {
         self.ask(|reply| Command::Shutdown { reply }).await
     }
 }
-

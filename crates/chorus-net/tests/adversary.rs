@@ -93,7 +93,8 @@ async fn invalid_objects_are_rejected_not_forwarded_and_the_sender_is_banned() {
     })
     .await;
 
-    let bad: Vec<Envelope> = (0..6).map(|n| if n % 2 == 0 { bad_signature(&f, n) } else { from_non_member(&f, n) }).collect();
+    let bad: Vec<Envelope> =
+        (0..6).map(|n| if n % 2 == 0 { bad_signature(&f, n) } else { from_non_member(&f, n) }).collect();
     // The first invalid object: rejected, and M's score goes negative.
     m.publish(bad[0].bytes().to_vec()).await.unwrap();
     let reason = next_event(&mut h.events, |e| match e {
