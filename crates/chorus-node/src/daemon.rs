@@ -120,7 +120,11 @@ impl Node {
         let (stop, stopped) = watch::channel(false);
         let control = tokio::spawn(serve_control(listener, owner, inner.clone(), stopped));
         let metrics_task = match config.metrics_addr {
-            Some(addr) => Some(crate::metrics::serve(addr, metrics).await?),
+            Some(addr) => {
+                let (task, bound) = crate::metrics::serve(addr, metrics).await?;
+                tracing::info!(%bound, "serving /metrics and /health");
+                Some(task)
+            }
             None => None,
         };
         tracing::info!(

@@ -104,15 +104,17 @@ pub fn reason_name(r: &chorus_core::Rejection) -> &'static str {
 }
 
 /// Serves `GET /metrics` and `GET /health` on a loopback address until the
-/// task is aborted. Only loopback addresses are accepted.
-pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> Result<tokio::task::JoinHandle<()>> {
+/// task is aborted; returns the task and the address bound (port 0 picks a
+/// free port). Only loopback addresses are accepted.
+pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> Result<(tokio::task::JoinHandle<()>, SocketAddr)> {
     if !addr.ip().is_loopback() {
         return Err(NodeError::Config(format!("metrics address {addr} is not loopback")));
     }
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|e| NodeError::Config(format!("cannot listen for metrics on {addr}: {e}")))?;
-    Ok(tokio::spawn(async move {
+    let bound = listener.local_addr().map_err(|e| NodeError::Config(format!("metrics listener: {e}")))?;
+    let task = tokio::spawn(async move {
         loop {
             let Ok((mut stream, _)) = listener.accept().await else { continue };
             let metrics = metrics.clone();
@@ -139,5 +141,33 @@ pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> Result<tokio::tas
                 let _ = stream.shutdown().await;
             });
         }
-    }))
+    });
+    Ok((task, bound))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn metrics_and_health_are_served_on_loopback_only() {
+        let m = Arc::new(Metrics::new());
+        m.objects_stored.inc();
+        m.refused(&chorus_core::Rejection::UnknownKind(9));
+        assert!(serve("0.0.0.0:0".parse().unwrap(), m.clone()).await.is_err());
+        let (task, addr) = serve("127.0.0.1:0".parse().unwrap(), m).await.unwrap();
+        let get = |path: &'static str| async move {
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes()).await.unwrap();
+            let mut out = String::new();
+            s.read_to_string(&mut out).await.unwrap();
+            out
+        };
+        let metrics = get("/metrics").await;
+        assert!(metrics.contains("chorus_objects_stored_total 1"), "{metrics}");
+        assert!(metrics.contains("reason=\"unknown_kind\""), "{metrics}");
+        assert!(get("/health").await.ends_with("ok\n"));
+        assert!(get("/nope").await.starts_with("HTTP/1.1 404"));
+        task.abort();
+    }
 }
