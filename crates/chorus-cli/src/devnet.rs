@@ -1,6 +1,16 @@
 //! `chorus devnet`: N nodes in this process on loopback, walked through
 //! founding, a proposal, endorsements over the real network, adoption and an
 //! offline certificate check, narrating each step.
+//!
+//! Each node has its own data directory (a temporary one unless `--dir`),
+//! its own keys and control socket, and listens on `127.0.0.1` with an
+//! OS-chosen TCP port; nodes 1.. bootstrap from node 0. Founding uses the
+//! same library calls as `chorus coalition draft/sign/finalize`, and every
+//! proposal and endorsement goes through each node's control socket exactly
+//! as the CLI sends it. To keep the demo to about a second, gossip heartbeat
+//! is 200 ms, sync runs every second, and the stores skip fsync (their data
+//! is thrown away). Every wait has a timeout (`--step-timeout`) and fails
+//! naming the step and the last state seen.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -292,8 +302,8 @@ pub fn run(args: DevnetArgs, json: bool) -> Result<Output> {
                 say.say(&format!("  chorus --data-dir {} status", dd.root().display()));
             }
             say.say(&format!("  chorus --data-dir {} proposals", dirs[0].root().display()));
-            say.say("Press Ctrl-C to stop them (their data is then removed unless you gave --dir).");
-            let _ = rt.block_on(tokio::signal::ctrl_c());
+            say.say("Press Ctrl-C (or send SIGTERM) to stop them; their data is then removed unless you gave --dir.");
+            rt.block_on(chorus_node::daemon::wait_for_signal());
             Ok(out)
         }
         other => other,

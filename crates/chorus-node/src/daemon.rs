@@ -207,7 +207,8 @@ pub async fn run(data_dir: DataDir, config: Config) -> Result<()> {
     Ok(())
 }
 
-async fn wait_for_signal() {
+/// Resolves on the first SIGINT or SIGTERM.
+pub async fn wait_for_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     match signal(SignalKind::terminate()) {
         Ok(mut term) => {
