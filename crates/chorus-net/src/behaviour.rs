@@ -61,6 +61,9 @@ pub(crate) const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/chorus/kad
 pub(crate) const MAX_HELLO_BYTES: usize = 2048;
 /// Application score of a peer that has not proved membership (weighted 1).
 pub(crate) const STRANGER_SCORE: f64 = -60.0;
+/// Below this gossipsub score a peer is graylisted by gossipsub (its RPCs are
+/// ignored), and the event loop bans it.
+pub(crate) const GRAYLIST_THRESHOLD: f64 = -80.0;
 /// Headroom over the largest envelope for gossipsub's own framing.
 const GOSSIP_FRAMING: usize = 16 * 1024;
 
@@ -84,12 +87,19 @@ pub(crate) fn topic_for(coalition: &chorus_core::CoalitionId) -> gossipsub::Iden
     gossipsub::IdentTopic::new(format!("/chorus/v1/objects/{}", coalition.to_hex()))
 }
 
-/// Message id = object id, computed from the exact bytes; undecodable data
-/// gets SHA-256 of the raw bytes (it will be rejected anyway).
+/// Message id = object id (SHA-256 of the signing input), computed from the
+/// bytes as received; data that is not an envelope of a v1 kind gets SHA-256
+/// of the raw bytes (it will be rejected anyway). Runs on every received
+/// copy before gossip's duplicate check, so it only parses the envelope; the
+/// full canonical check happens once, in validation.
 pub(crate) fn message_id(data: &[u8]) -> gossipsub::MessageId {
-    match chorus_core::Envelope::decode(data) {
-        Ok(env) => gossipsub::MessageId::from(env.id().as_bytes().to_vec()),
-        Err(_) => gossipsub::MessageId::from(Sha256::digest(data).to_vec()),
+    use prost::Message as _;
+    let id = chorus_proto::v1::Envelope::decode(data)
+        .ok()
+        .and_then(|e| chorus_core::Kind::from_wire(e.kind).map(|k| chorus_core::ObjectId::compute(k, &e.body)));
+    match id {
+        Some(id) => gossipsub::MessageId::from(id.as_bytes().to_vec()),
+        None => gossipsub::MessageId::from(Sha256::digest(data).to_vec()),
     }
 }
 
@@ -127,7 +137,7 @@ fn score_thresholds() -> gossipsub::PeerScoreThresholds {
     gossipsub::PeerScoreThresholds {
         gossip_threshold: -10.0,
         publish_threshold: -50.0,
-        graylist_threshold: -80.0,
+        graylist_threshold: GRAYLIST_THRESHOLD,
         accept_px_threshold: 100.0,
         opportunistic_graft_threshold: 5.0,
     }

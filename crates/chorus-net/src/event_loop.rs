@@ -18,7 +18,9 @@ use prost::Message;
 use tokio::sync::{mpsc, Semaphore};
 
 use crate::attestation::{NodeAttestation, NodeIdentity};
-use crate::behaviour::{build_swarm, topic_for, Behaviour, BehaviourEvent, MAX_HELLO_BYTES, STRANGER_SCORE};
+use crate::behaviour::{
+    build_swarm, topic_for, Behaviour, BehaviourEvent, GRAYLIST_THRESHOLD, MAX_HELLO_BYTES, STRANGER_SCORE,
+};
 use crate::config::NetConfig;
 use crate::error::NetError;
 use crate::network::{
@@ -497,10 +499,13 @@ impl EventLoop {
                 if reject {
                     self.status.objects_rejected += 1;
                     let max = self.config.limits.max_rejects;
+                    let score = self.swarm.behaviour().gossipsub.peer_score(&peer);
                     if let Some(state) = self.peers.get_mut(&peer) {
                         state.rejects += 1;
-                        if state.rejects >= max {
-                            let n = state.rejects;
+                        let n = state.rejects;
+                        // gossipsub ignores a graylisted peer's messages, so
+                        // the count could stall below the limit: ban then too.
+                        if n >= max || score.is_some_and(|s| s < GRAYLIST_THRESHOLD) {
                             self.ban(peer, format!("sent {n} invalid objects (last: {reason})"));
                         }
                     }
@@ -526,8 +531,10 @@ impl EventLoop {
                             }
                             Admission::Refused(_) => gossipsub::MessageAcceptance::Ignore,
                         };
+                        // Report first, so the peer's score reflects this object.
+                        self.report(&message_id, &source, acceptance);
                         self.admit(source, Via::Gossip, admission);
-                        acceptance
+                        return;
                     }
                     Ok(_) => gossipsub::MessageAcceptance::Ignore,
                     Err(e) => {
@@ -925,6 +932,15 @@ impl EventLoop {
         for peer in late {
             tracing::debug!(%peer, "no attestation in time; disconnecting");
             let _ = self.swarm.disconnect_peer_id(peer);
+        }
+        let gossip = &self.swarm.behaviour().gossipsub;
+        let graylisted: Vec<(PeerId, f64)> = self
+            .peers
+            .keys()
+            .filter_map(|p| gossip.peer_score(p).filter(|s| *s < GRAYLIST_THRESHOLD).map(|s| (*p, s)))
+            .collect();
+        for (peer, score) in graylisted {
+            self.ban(peer, format!("gossip score {score:.1} fell below the graylist threshold"));
         }
         let verified = self.peers.values().filter(|p| p.trust.is_some()).count();
         if verified == 0 {

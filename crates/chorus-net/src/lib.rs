@@ -13,11 +13,63 @@
 //! the [`ObjectStore`] trait, whose `ingest` applies chorus-core's rules: the
 //! network never stores or forwards anything that did not pass them.
 //!
-//! ## Membership
-//! See [`attestation`]: a peer proves it is a node of a member trust with a
-//! [`NodeAttestation`] signed by that trust; until then it is a stranger.
-//! The attestation is a network-layer credential for now; a later protocol
+//! ## Identity and membership
+//! A node's libp2p key is its own ed25519 node key (not the trust key). A
+//! peer proves it is a node of a member trust with a [`NodeAttestation`]
+//! signed by that trust over `"chorus/v1/node-attestation\n" || body`; both
+//! sides send theirs on `/chorus/hello/1` as soon as a connection opens, and
+//! answer only after verifying the other's (strict ed25519, trust in the
+//! roster, node key = the key the connection authenticated with). The
+//! attestation is a network-layer credential for now; a later protocol
 //! version makes node certificates stored objects (kind 9, reserved).
+//!
+//! Until verified, a peer is a *stranger*: its gossip is ignored (and, past
+//! `NetLimits::stranger_gossip_budget` messages, counted as strikes), it is
+//! served no sync, its gossipsub application score keeps it below the
+//! publish and gossip thresholds (so nothing is sent to it) but above the
+//! graylist (so its subscription is remembered for when it verifies), at
+//! most `NetLimits::max_strangers` may be connected at once, and it is
+//! disconnected after `NetLimits::attestation_timeout`. A peer whose
+//! attestation is refused is banned. Only verified peers enter the Kademlia
+//! routing table (manual bucket inserts).
+//!
+//! ## Gossip
+//! One gossipsub topic per coalition, `/chorus/v1/objects/<coalition id>`.
+//! Messages are anonymous (no gossipsub signatures: every object is signed
+//! already, and checking gossipsub signatures on each copy before dedup
+//! tripled tail latency); the message id is the object id, so an object is
+//! validated and delivered once. Every message waits for the store's
+//! verdict before it is forwarded: stored → Accept, duplicate → Ignore,
+//! refused with verdict Reject → Reject (a gossipsub penalty) and one
+//! *reject* counted against the sender, which is banned after
+//! `NetLimits::max_rejects`. Scoring parameters and why they suit 5 to 3,000
+//! members are tabled in the `behaviour` module source. Publishing with no
+//! peer is not an error ([`PublishOutcome::Deferred`]): the object is in the
+//! store and peers pull it by sync.
+//!
+//! ## Catch-up
+//! [`sync`] (range-based set reconciliation with negentropy, then fetches of
+//! exactly the missing ids) runs over `/chorus/sync/1` with a fresh snapshot
+//! of the store's items, on connect (once both sides verified each other)
+//! and every `NetConfig::sync_interval` with the next member peer in turn.
+//! Transfer is pull-only: each node fetches what it lacks. Objects fetched
+//! go through the store's ingest like gossip.
+//!
+//! ## Discovery
+//! Bootstrap multiaddrs from the configuration (re-dialled while the node has
+//! no verified peer), mDNS behind `NetConfig::mdns`, and a private Kademlia
+//! DHT (`/chorus/kad/1`) whose walks dial members beyond the bootstrap list
+//! until `NetLimits::target_peers` are connected.
+//!
+//! ## Limits
+//! Every queue is bounded (`NetLimits`): commands, events (dropped and
+//! counted when full), gossip awaiting the store (ignored when full; sync
+//! brings it later), served sync requests (a semaphore). Per peer: a token
+//! bucket for gossip and one for sync requests, connection limits (total,
+//! per peer, pending), frame bounds on every request-response protocol
+//! (checked before buffering), and strikes for abuse (oversized or
+//! malformed sync frames, rate overruns, stranger gossip) leading to a ban.
+//! gossipsub's `max_transmit_size` is the largest envelope plus framing.
 
 pub mod attestation;
 mod behaviour;
