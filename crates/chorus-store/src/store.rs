@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use chorus_core::{
     certificate, Admission, Applied, Coalition, Envelope, Kind, Ledger, Object, ObjectId, Rejection, VerifiedObject,
@@ -285,13 +286,48 @@ fn sled_config(dir: &Path, config: &StoreConfig) -> sled::Config {
 
 /// Opens sled, telling a store held by another process apart from other
 /// errors (sled reports its file lock only as an I/O error's text).
+///
+/// sled's background threads can hold the lock for a moment after the last
+/// handle of a store in this process is dropped, so a lock is retried for
+/// [`LOCK_GRACE`] before it is reported as another holder's.
 fn open_db(dir: &Path, config: &StoreConfig) -> Result<sled::Db, StoreError> {
-    sled_config(dir, config).open().map_err(|e| match &e {
-        sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
-            StoreError::Locked(dir.to_path_buf())
+    let deadline = Instant::now() + LOCK_GRACE;
+    loop {
+        match sled_config(dir, config).open() {
+            Ok(db) => return Ok(db),
+            Err(sled::Error::Io(io)) if io.to_string().contains("could not acquire lock") => {
+                if Instant::now() >= deadline {
+                    return Err(StoreError::Locked(dir.to_path_buf()));
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(StoreError::Db { path: dir.to_path_buf(), source: e }),
         }
-        _ => StoreError::Db { path: dir.to_path_buf(), source: e },
-    })
+    }
+}
+
+/// How long opening waits for a lock that sled's own threads may still hold.
+const LOCK_GRACE: Duration = Duration::from_secs(2);
+
+/// Waits until no one holds sled's exclusive lock on `db_file`, so that a
+/// closed store can be opened again at once. sled takes the lock with
+/// `flock`, which `File::try_lock` also uses.
+fn wait_for_lock_release(db_file: &Path, limit: Duration) {
+    let Ok(file) = std::fs::File::open(db_file) else { return };
+    let deadline = Instant::now() + limit;
+    loop {
+        match file.try_lock() {
+            Ok(()) => {
+                let _ = file.unlock();
+                return;
+            }
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+            Err(_) => {
+                tracing::warn!(file = %db_file.display(), "sled still holds its lock after close");
+                return;
+            }
+        }
+    }
 }
 
 fn holds_store(dir: &Path) -> bool {
@@ -671,10 +707,16 @@ impl Store {
     }
 
     /// Stops the committer (waiting for submissions already queued), then
-    /// flushes. Dropping the store does the same, ignoring errors.
+    /// flushes, and returns once sled has released the directory, so the
+    /// store can be opened again at once. Dropping the store stops and
+    /// flushes too, ignoring errors, but does not wait for the release.
     pub fn close(self) -> Result<(), StoreError> {
         self.stop_committer();
-        self.flush()
+        let flushed = self.flush();
+        let db_file = self.inner.path.join("db");
+        drop(self);
+        wait_for_lock_release(&db_file, Duration::from_secs(10));
+        flushed
     }
 
     fn stop_committer(&self) {
