@@ -79,6 +79,7 @@ pub fn assemble(genesis: &Envelope, proposal: &Envelope, endorsements: &[Envelop
         genesis: Some(genesis.to_proto()),
         proposal: Some(proposal.to_proto()),
         endorsements: ends.into_iter().map(|(_, e)| e).collect(),
+        chain: vec![],
     }
     .encode_to_vec()
 }

@@ -153,6 +153,7 @@ impl Charter {
                 numerator: self.positions.numerator,
                 denominator: self.positions.denominator,
             }),
+            ..Default::default()
         })
     }
 }
@@ -361,6 +362,7 @@ impl Proposal {
                     Relation::Supersedes => pb::LinkRelation::Supersedes as i32,
                 },
             }),
+            ..Default::default()
         }
         .encode_to_vec()
     }
@@ -466,6 +468,7 @@ impl Endorsement {
             created_at_ms: self.created_at_ms,
             stance: self.stance.wire(),
             comment: self.comment.clone().unwrap_or_default(),
+            ..Default::default()
         }
         .encode_to_vec()
     }

@@ -129,6 +129,7 @@ fn proposal_pb() -> impl Strategy<Value = pb::Proposal> {
             title,
             body,
             link: link.map(|(target, relation)| pb::ProposalLink { target, relation }),
+            ..Default::default()
         })
 }
 
@@ -141,6 +142,7 @@ fn endorsement_pb() -> impl Strategy<Value = pb::Endorsement> {
             created_at_ms,
             stance,
             comment,
+            ..Default::default()
         },
     )
 }
@@ -193,7 +195,7 @@ proptest! {
         let pp = pb::Envelope::decode(pe.bytes()).unwrap();
         let ep = pb::Envelope::decode(ee.bytes()).unwrap();
         for (proposal, ends) in [(pp.clone(), vec![ep.clone()]), (ep.clone(), vec![pp.clone(), ep])] {
-            let cert = pb::Certificate { version: 1, genesis: Some(g.clone()), proposal: Some(proposal), endorsements: ends };
+            let cert = pb::Certificate { version: 1, genesis: Some(g.clone()), proposal: Some(proposal), endorsements: ends, chain: vec![] };
             let _ = certificate::verify_with_threads(&cert.encode_to_vec(), None, 1);
         }
     }
@@ -213,6 +215,7 @@ proptest! {
             name,
             charter: rule.map(|(numerator, denominator)| pb::Charter {
                 positions: Some(pb::AdoptionRule { numerator, denominator }),
+                ..Default::default()
             }),
             founders: founders
                 .iter()

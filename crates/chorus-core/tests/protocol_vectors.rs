@@ -140,8 +140,14 @@ fn objects() -> Objects {
 /// (unlike `certificate::assemble`, which sorts them).
 fn raw_certificate(o: &Objects, endorsements: Vec<pb::Envelope>) -> Vec<u8> {
     let nested = |e: &Envelope| pb::Envelope::decode(e.bytes()).expect("vector envelopes decode");
-    pb::Certificate { version: 1, genesis: Some(nested(&o.genesis)), proposal: Some(nested(&o.proposal)), endorsements }
-        .encode_to_vec()
+    pb::Certificate {
+        version: 1,
+        genesis: Some(nested(&o.genesis)),
+        proposal: Some(nested(&o.proposal)),
+        endorsements,
+        chain: vec![],
+    }
+    .encode_to_vec()
 }
 
 /// `s + l` for a canonical `s`: the same point equation holds, but `s` is no
@@ -210,7 +216,7 @@ fn certificates(o: &Objects) -> Vec<(&'static str, Vec<u8>)> {
     let mut malleated = nested(&o.b);
     add_l(&mut malleated.signatures[0].signature);
     let mut noncanonical = valid.clone();
-    noncanonical.extend_from_slice(&[0x28, 0x01]); // field 5 (reserved), varint 1
+    noncanonical.extend_from_slice(&[0x78, 0x01]); // field 15 (reserved), varint 1
     vec![
         ("valid", valid),
         ("below_threshold", certificate::assemble(&o.genesis, &o.proposal, std::slice::from_ref(&o.a))),

@@ -47,6 +47,7 @@ fn proposal_pb(f: &Fixture, author: usize) -> pb::Proposal {
         title: "Fund school meals".into(),
         body: "We resolve.".into(),
         link: None,
+        ..Default::default()
     }
 }
 
@@ -58,6 +59,7 @@ fn endorsement_pb(f: &Fixture, member: usize, proposal: ObjectId) -> pb::Endorse
         created_at_ms: T0 + 2,
         stance: pb::Stance::Endorse as i32,
         comment: String::new(),
+        ..Default::default()
     }
 }
 
@@ -312,7 +314,10 @@ fn genesis_field_bounds() {
         (
             "adoption rule denominator",
             Box::new(|g| {
-                g.charter = Some(pb::Charter { positions: Some(pb::AdoptionRule { numerator: 0, denominator: 0 }) })
+                g.charter = Some(pb::Charter {
+                    positions: Some(pb::AdoptionRule { numerator: 0, denominator: 0 }),
+                    ..Default::default()
+                })
             }),
         ),
         (
@@ -320,13 +325,17 @@ fn genesis_field_bounds() {
             Box::new(|g| {
                 g.charter = Some(pb::Charter {
                     positions: Some(pb::AdoptionRule { numerator: 1, denominator: MAX_RULE_DENOMINATOR + 1 }),
+                    ..Default::default()
                 })
             }),
         ),
         (
             "adoption rule numerator",
             Box::new(|g| {
-                g.charter = Some(pb::Charter { positions: Some(pb::AdoptionRule { numerator: 3, denominator: 2 }) })
+                g.charter = Some(pb::Charter {
+                    positions: Some(pb::AdoptionRule { numerator: 3, denominator: 2 }),
+                    ..Default::default()
+                })
             }),
         ),
     ];
@@ -586,14 +595,14 @@ fn endorsement_field_bounds() {
 fn bodies_must_be_canonical() {
     let f = Fixture::new(3);
     let mut body = proposal_pb(&f, 0).encode_to_vec();
-    body.extend_from_slice(&[0x48, 0x01]); // field 9 (reserved)
+    body.extend_from_slice(&[0x78, 0x01]); // field 15 (reserved)
     let nc = Rejection::NonCanonical { what: "proposal body" };
     assert_eq!(Proposal::from_body(&body), Err(nc.clone()));
     let env = Envelope::sign(Kind::Proposal, body, &[&f.keys[0]]);
     assert_eq!(f.coalition.validate(env.bytes(), NOW), Err(nc));
 
     let mut en = endorsement_pb(&f, 0, ObjectId([1; 32])).encode_to_vec();
-    en.extend_from_slice(&[0x38, 0x80, 0x00]); // field 7 (reserved), non-minimal zero
+    en.extend_from_slice(&[0x78, 0x80, 0x00]); // field 15 (reserved), non-minimal zero
     let nc = Rejection::NonCanonical { what: "endorsement body" };
     assert_eq!(Endorsement::from_body(&en), Err(nc.clone()));
     let env = Envelope::sign(Kind::Endorsement, en, &[&f.keys[0]]);
@@ -662,6 +671,7 @@ impl CertParts {
             genesis: self.genesis.clone(),
             proposal: self.proposal.clone(),
             endorsements: self.endorsements.clone(),
+            chain: vec![],
         }
         .encode_to_vec()
     }
@@ -728,7 +738,7 @@ fn truncated_certificates_are_malformed() {
 fn non_canonical_certificate_is_refused() {
     let (f, p) = five();
     let mut bytes = CertParts::new(&f, &p, 3).bytes();
-    bytes.extend_from_slice(&[0x28, 0x01]); // field 5 (reserved)
+    bytes.extend_from_slice(&[0x78, 0x01]); // field 15 (reserved)
     assert_eq!(certificate::verify(&bytes, None), Err(CertificateError::NonCanonical));
 }
 
