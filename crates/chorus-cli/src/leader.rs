@@ -42,6 +42,8 @@ pub fn propose(
         title: title.to_string(),
         body: body.to_string(),
         link: None,
+        action: None,
+        roster_heads: vec![],
     };
     let bytes = proposal.to_body();
     // Check every field rule before signing, for a precise message.
@@ -116,6 +118,7 @@ pub fn stance_envelope(
         created_at_ms: now_ms(),
         stance,
         comment: comment.filter(|c| !c.is_empty()),
+        delegation: None,
     };
     let body = e.to_body();
     Endorsement::from_body(&body).map_err(|e| anyhow!("the endorsement is not valid: {e}"))?;

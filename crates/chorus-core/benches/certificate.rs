@@ -87,6 +87,7 @@ fn main() {
                 created_at_ms: T0 + 2,
                 stance: Stance::Endorse,
                 comment: Some("We endorse this on behalf of our schools and boards.".into()),
+                delegation: None,
             };
             Envelope::sign(Kind::Endorsement, e.to_body(), &[k])
         })

@@ -192,7 +192,7 @@ fn verify_inner(
         }
     };
     let (proposal_id, proposal, author, proposal_input, proposal_sig) = proposal;
-    checks.push(SignatureCheck { key: author, message: &proposal_input, signature: &proposal_sig });
+    checks.push(SignatureCheck { key: &author, message: &proposal_input, signature: &proposal_sig });
 
     // 6. Endorsements, in order: structure here, signatures in the batch.
     let roster = coalition.roster(&proposal.roster).expect("precheck accepted this roster");

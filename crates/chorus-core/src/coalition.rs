@@ -9,16 +9,38 @@ use crate::id::{CoalitionId, ObjectId};
 use crate::keys::{verify_many, PublicKey, SignatureCheck};
 use crate::kind::Kind;
 use crate::limits::MAX_CLOCK_SKEW_MS;
-use crate::objects::{Charter, Endorsement, Genesis, Member, Proposal};
+use crate::objects::{Charter, Delegation, Endorsement, Genesis, KeyRotation, Member, Proposal, Revocation};
 
 /// The members of a coalition at one roster version.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Roster {
     version: ObjectId,
     members: BTreeMap<[u8; 32], Member>,
+    // Root key of each member whose root key is not its trust id.
+    root_keys: BTreeMap<[u8; 32], PublicKey>,
 }
 
 impl Roster {
+    pub(crate) fn new(
+        version: ObjectId,
+        members: BTreeMap<[u8; 32], Member>,
+        root_keys: BTreeMap<[u8; 32], PublicKey>,
+    ) -> Self {
+        Roster { version, members, root_keys }
+    }
+
+    /// The root key of a member trust at this version: its trust id unless a
+    /// key replacement was adopted (PROTOCOL.md 12.3).
+    pub fn root_key(&self, trust: &PublicKey) -> Option<PublicKey> {
+        let member = self.members.get(trust.as_bytes())?;
+        Some(self.root_keys.get(trust.as_bytes()).copied().unwrap_or(member.key))
+    }
+
+    /// True when `key` is the trust id or root key of a member.
+    pub fn uses_key(&self, key: &PublicKey) -> bool {
+        self.members.contains_key(key.as_bytes()) || self.root_keys.values().any(|k| k == key)
+    }
+
     /// The roster version id. For the genesis roster, the coalition id.
     pub fn version(&self) -> ObjectId {
         self.version
@@ -78,6 +100,10 @@ pub struct VerifiedObject {
 }
 
 impl VerifiedObject {
+    pub(crate) fn new(envelope: Envelope, object: Object) -> Self {
+        VerifiedObject { envelope, object }
+    }
+
     /// The envelope as received.
     pub fn envelope(&self) -> &Envelope {
         &self.envelope
@@ -94,7 +120,15 @@ impl VerifiedObject {
             Object::Genesis(_) => self.envelope.id(),
             Object::Proposal(p) => p.coalition,
             Object::Endorsement(e) => e.coalition,
+            Object::Delegation(d) => d.coalition,
+            Object::Revocation(r) => r.coalition,
+            Object::KeyRotation(r) => r.coalition,
         }
+    }
+
+    /// The key that signed the object (for a genesis, its first founder).
+    pub fn signer(&self) -> [u8; 32] {
+        self.envelope.signatures().first().map(|s| s.signer).unwrap_or_default()
     }
 
     /// The object id.
@@ -113,11 +147,17 @@ impl VerifiedObject {
             Object::Genesis(g) => g.created_at_ms,
             Object::Proposal(p) => p.created_at_ms,
             Object::Endorsement(e) => e.created_at_ms,
+            Object::Delegation(d) => d.created_at_ms,
+            Object::Revocation(r) => r.created_at_ms,
+            Object::KeyRotation(r) => r.created_at_ms,
         }
     }
 }
 
 /// The typed body of a verified object.
+// Proposals are the largest variant (keys carry their decompressed points);
+// objects are built once per ingest, so boxing would buy nothing measurable.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Object {
     /// This coalition's genesis.
@@ -126,13 +166,19 @@ pub enum Object {
     Proposal(Proposal),
     /// An endorsement (of any stance).
     Endorsement(Endorsement),
+    /// A delegation.
+    Delegation(Delegation),
+    /// A revocation of a delegation.
+    Revocation(Revocation),
+    /// A key rotation.
+    KeyRotation(KeyRotation),
 }
 
 /// Stage 1 of validation: everything but the signature, which is returned as
 /// a check to run (possibly alongside many others on several threads).
-pub(crate) struct Prechecked<'a> {
+pub(crate) struct Prechecked {
     pub object: Object,
-    pub signer: &'a PublicKey,
+    pub signer: PublicKey,
     pub input: Vec<u8>,
     pub signature: [u8; 64],
     /// A refusal with verdict Ignore (unknown roster, dated ahead of the
@@ -185,7 +231,7 @@ impl Coalition {
         let id = envelope.id();
         let members = genesis.founders.iter().map(|m| (*m.key.as_bytes(), m.clone())).collect();
         let input = envelope.signing_input();
-        Ok((Coalition { id, genesis, envelope, roster: Roster { version: id, members } }, input))
+        Ok((Coalition { id, genesis, envelope, roster: Roster::new(id, members, BTreeMap::new()) }, input))
     }
 
     /// Index of the first founder signature that fails, given the signing input.
@@ -307,11 +353,7 @@ impl Coalition {
 
     /// Everything but the signature. `Ok(None)` means "this is our own
     /// genesis", which needs no further check.
-    pub(crate) fn precheck<'a>(
-        &'a self,
-        envelope: &Envelope,
-        now_ms: u64,
-    ) -> Result<Option<Prechecked<'a>>, Rejection> {
+    pub(crate) fn precheck(&self, envelope: &Envelope, now_ms: u64) -> Result<Option<Prechecked>, Rejection> {
         match envelope.kind() {
             Kind::Genesis => {
                 if envelope.id() == self.id {
@@ -347,6 +389,19 @@ impl Coalition {
                         .map(|m| m.key)
                         .ok_or_else(|| Rejection::NotAMember { key: hex::encode(trust) })
                 })?;
+                if e.delegation.is_some() {
+                    // Signed by a delegate: the genesis roster alone cannot
+                    // tell whose key it is; the ledger can (Ledger::validate).
+                    let signer = self.envelope_signer(envelope)?;
+                    let deferred = Some(Rejection::UnknownSigner { key: signer.to_hex(), trust: e.trust.to_hex() });
+                    return Ok(Some(Prechecked {
+                        object: Object::Endorsement(e),
+                        signer,
+                        input: envelope.signing_input(),
+                        signature: envelope.signatures()[0].signature,
+                        deferred,
+                    }));
+                }
                 let signer = self.single_signer(envelope, "trust", e.trust.as_bytes())?;
                 let deferred = Self::check_time(e.created_at_ms, now_ms).err();
                 Ok(Some(Prechecked {
@@ -357,17 +412,42 @@ impl Coalition {
                     deferred,
                 }))
             }
+            Kind::Delegation | Kind::Revocation | Kind::KeyRotation => {
+                let (object, coalition, trust, created_at_ms) = parse_key_object(envelope)?;
+                self.check_coalition(coalition)?;
+                let signer = self.envelope_signer(envelope)?;
+                // Under the genesis roster alone the only known key of a
+                // trust is its id (no rotation known).
+                let deferred = if !self.roster.contains(&trust) || signer != trust {
+                    Some(Rejection::UnknownSigner { key: signer.to_hex(), trust: trust.to_hex() })
+                } else {
+                    Self::check_time(created_at_ms, now_ms).err()
+                };
+                Ok(Some(Prechecked {
+                    object,
+                    signer,
+                    input: envelope.signing_input(),
+                    signature: envelope.signatures()[0].signature,
+                    deferred,
+                }))
+            }
         }
     }
 
-    fn check_coalition(&self, found: CoalitionId) -> Result<(), Rejection> {
+    /// The one signer of a non-genesis envelope, as a checked key.
+    pub(crate) fn envelope_signer(&self, envelope: &Envelope) -> Result<PublicKey, Rejection> {
+        PublicKey::from_bytes(&envelope.signatures()[0].signer)
+            .map_err(|error| Rejection::BadKey { field: "envelope signer", error })
+    }
+
+    pub(crate) fn check_coalition(&self, found: CoalitionId) -> Result<(), Rejection> {
         if found != self.id {
             return Err(Rejection::WrongCoalition { expected: self.id, found });
         }
         Ok(())
     }
 
-    fn check_time(created_at_ms: u64, now_ms: u64) -> Result<(), Rejection> {
+    pub(crate) fn check_time(created_at_ms: u64, now_ms: u64) -> Result<(), Rejection> {
         if created_at_ms > now_ms.saturating_add(MAX_CLOCK_SKEW_MS) {
             return Err(Rejection::FromTheFuture { created_at_ms, now_ms });
         }
@@ -381,11 +461,44 @@ impl Coalition {
         envelope: &Envelope,
         field: &'static str,
         named: &[u8; 32],
-    ) -> Result<&PublicKey, Rejection> {
+    ) -> Result<PublicKey, Rejection> {
         let signer = &envelope.signatures()[0].signer;
         if signer != named {
             return Err(Rejection::SignerMismatch { field, signer: hex::encode(signer), named: hex::encode(named) });
         }
-        self.roster.get(signer).map(|m| &m.key).ok_or_else(|| Rejection::NotAMember { key: hex::encode(signer) })
+        self.roster.get(signer).map(|m| m.key).ok_or_else(|| Rejection::NotAMember { key: hex::encode(signer) })
     }
+}
+
+/// Parses the body of a delegation, revocation or key rotation and checks
+/// what the envelope alone can tell: a rotation's signer is not its new key.
+/// Returns the object, its coalition, the trust it names and its time.
+pub(crate) fn parse_key_object(envelope: &Envelope) -> Result<(Object, CoalitionId, PublicKey, u64), Rejection> {
+    Ok(match envelope.kind() {
+        Kind::Delegation => {
+            let d = Delegation::from_body(envelope.body())?;
+            (d.coalition, d.trust, d.created_at_ms, Object::Delegation(d))
+        }
+        Kind::Revocation => {
+            let r = Revocation::from_body(envelope.body())?;
+            (r.coalition, r.trust, r.created_at_ms, Object::Revocation(r))
+        }
+        Kind::KeyRotation => {
+            let r = KeyRotation::from_body(envelope.body())?;
+            if envelope.signatures()[0].signer == *r.new_key.as_bytes() {
+                return Err(Rejection::InvalidField {
+                    field: "new_key",
+                    reason: "must differ from the signing key".into(),
+                });
+            }
+            (r.coalition, r.trust, r.created_at_ms, Object::KeyRotation(r))
+        }
+        other => {
+            return Err(Rejection::InvalidField {
+                field: "kind",
+                reason: format!("expected a delegation, revocation or key rotation, got a {other}"),
+            })
+        }
+    })
+    .map(|(c, t, at, o)| (o, c, t, at))
 }

@@ -121,8 +121,18 @@ pub enum Rejection {
         named: String,
     },
     /// Voted under a roster version this node does not know.
-    #[error("roster version {0} is unknown (protocol v1 knows only the genesis roster)")]
+    #[error("roster version {0} is unknown (its heads or their pins are not all held)")]
     UnknownRoster(ObjectId),
+    /// Signed by a key not (yet) known to act for the trust the body names;
+    /// the objects that make it known (an admission, a rotation, a
+    /// delegation) may arrive later.
+    #[error("{key} is not a known key of trust {trust}")]
+    UnknownSigner {
+        /// Hex of the signer.
+        key: String,
+        /// Hex of the trust id named.
+        trust: String,
+    },
     /// Dated beyond the allowed clock skew; admitted once the clock catches up.
     #[error("created at {created_at_ms} ms, more than the allowed skew ahead of this node's clock ({now_ms} ms)")]
     FromTheFuture {
@@ -140,9 +150,10 @@ impl Rejection {
     /// What this refusal says about the sender.
     pub fn verdict(&self) -> Verdict {
         match self {
-            Rejection::UnknownKind(_) | Rejection::UnknownRoster(_) | Rejection::FromTheFuture { .. } => {
-                Verdict::Ignore
-            }
+            Rejection::UnknownKind(_)
+            | Rejection::UnknownRoster(_)
+            | Rejection::UnknownSigner { .. }
+            | Rejection::FromTheFuture { .. } => Verdict::Ignore,
             _ => Verdict::Reject,
         }
     }

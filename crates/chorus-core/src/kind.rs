@@ -15,11 +15,19 @@ pub enum Kind {
     Proposal,
     /// A member's stance on a proposal.
     Endorsement,
+    /// A trust authorises a delegate key.
+    Delegation,
+    /// A trust withdraws a delegation.
+    Revocation,
+    /// A trust's key hands over to a new key.
+    #[serde(rename = "key-rotation")]
+    KeyRotation,
 }
 
 impl Kind {
     /// Every v1 kind, in wire-number order.
-    pub const ALL: [Kind; 3] = [Kind::Genesis, Kind::Proposal, Kind::Endorsement];
+    pub const ALL: [Kind; 6] =
+        [Kind::Genesis, Kind::Proposal, Kind::Endorsement, Kind::Delegation, Kind::Revocation, Kind::KeyRotation];
 
     /// The number carried in `Envelope.kind`.
     pub fn wire(self) -> i32 {
@@ -27,6 +35,9 @@ impl Kind {
             Kind::Genesis => ObjectKind::Genesis as i32,
             Kind::Proposal => ObjectKind::Proposal as i32,
             Kind::Endorsement => ObjectKind::Endorsement as i32,
+            Kind::Delegation => ObjectKind::Delegation as i32,
+            Kind::Revocation => ObjectKind::Revocation as i32,
+            Kind::KeyRotation => ObjectKind::KeyRotation as i32,
         }
     }
 
@@ -41,6 +52,9 @@ impl Kind {
             Kind::Genesis => "genesis",
             Kind::Proposal => "proposal",
             Kind::Endorsement => "endorsement",
+            Kind::Delegation => "delegation",
+            Kind::Revocation => "revocation",
+            Kind::KeyRotation => "key-rotation",
         }
     }
 
@@ -52,6 +66,9 @@ impl Kind {
             Kind::Genesis => b"chorus/v1/genesis\n",
             Kind::Proposal => b"chorus/v1/proposal\n",
             Kind::Endorsement => b"chorus/v1/endorsement\n",
+            Kind::Delegation => b"chorus/v1/delegation\n",
+            Kind::Revocation => b"chorus/v1/revocation\n",
+            Kind::KeyRotation => b"chorus/v1/key-rotation\n",
         }
     }
 

@@ -22,23 +22,15 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sha2::{Digest, Sha256};
 
-use crate::coalition::{Coalition, Object, VerifiedObject};
+use crate::coalition::{parse_key_object, Coalition, Object, Roster, VerifiedObject};
+use crate::envelope::Envelope;
+use crate::error::Rejection;
+pub use crate::governance::StanceRecord;
+use crate::governance::{authorised_records, contribution, tally, Auth, Chain, Contribution, Derived, Held};
 use crate::id::ObjectId;
 use crate::keys::PublicKey;
-use crate::objects::{Proposal, Stance};
-
-/// One endorsement object as the ledger records it.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-pub struct StanceRecord {
-    /// The endorsement object's id.
-    pub id: ObjectId,
-    /// Its stance.
-    pub stance: Stance,
-    /// Its signing time.
-    pub created_at_ms: u64,
-    /// Its comment.
-    pub comment: Option<String>,
-}
+use crate::kind::Kind;
+use crate::objects::{Action, Charter, Endorsement, Proposal, Stance};
 
 /// What applying an object did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -127,25 +119,19 @@ pub struct ProposalState {
 pub struct Ledger {
     coalition: Coalition,
     applied: BTreeSet<ObjectId>,
-    proposals: BTreeMap<ObjectId, Proposal>,
-    // Keyed by proposal id, whether or not the proposal is known yet.
-    records: BTreeMap<ObjectId, BTreeMap<PublicKey, BTreeSet<StanceRecord>>>,
-    // Tallies of known proposals, kept up to date on every apply so that an
-    // endorsement costs O(log n), not a recount of every stance. Derived
-    // from the fields above and always equal to a full recount.
+    held: Held,
+    // Derived from `held`: governance, roster versions. Recomputed in full
+    // whenever an object that can change it arrives.
+    derived: Derived,
+    // Tallies of proposals that can be tallied (version resolvable, not
+    // void), kept up to date on every apply so that an ordinary endorsement
+    // costs O(its trust's records), not a recount. Always equal to a full
+    // recount.
     tallies: BTreeMap<ObjectId, Tally>,
 }
 
-/// What one trust's records contribute to a tally.
-#[derive(Clone, Copy, Default)]
-struct Contribution {
-    stance: Option<Stance>,
-    equivocated: bool,
-    late: usize,
-}
-
 impl Tally {
-    fn add(&mut self, c: Contribution, sign: isize) {
+    pub(crate) fn add(&mut self, c: Contribution, sign: isize) {
         let bump = |n: &mut usize, by: usize| *n = n.wrapping_add_signed(sign * by as isize);
         bump(&mut self.late, c.late);
         bump(&mut self.equivocations, usize::from(c.equivocated));
@@ -163,7 +149,9 @@ impl Ledger {
     pub fn new(coalition: Coalition) -> Self {
         let mut applied = BTreeSet::new();
         applied.insert(coalition.id());
-        Ledger { coalition, applied, proposals: BTreeMap::new(), records: BTreeMap::new(), tallies: BTreeMap::new() }
+        let held = Held::default();
+        let derived = Derived::derive(&coalition, &held);
+        Ledger { coalition, applied, held, derived, tallies: BTreeMap::new() }
     }
 
     /// The coalition.
@@ -189,66 +177,135 @@ impl Ledger {
         if !self.applied.insert(obj.id()) {
             return Applied::Duplicate;
         }
+        let id = obj.id();
+        let Ok(signer) = PublicKey::from_bytes(&obj.signer()) else {
+            // Only a genesis has no single signer; ours is already applied.
+            return Applied::New { adopted: None };
+        };
         match obj.object() {
             Object::Genesis(_) => Applied::New { adopted: None },
             Object::Proposal(p) => {
-                self.proposals.insert(obj.id(), p.clone());
-                if let Some(t) = self.recount(&obj.id()) {
-                    self.tallies.insert(obj.id(), t);
-                }
-                let adopted = self.is_adopted(&obj.id()).then_some(obj.id());
-                Applied::New { adopted }
-            }
-            Object::Endorsement(e) => {
-                let before = self.is_adopted(&e.proposal);
-                let proposal = self.proposals.get(&e.proposal);
-                let eligible =
-                    proposal.and_then(|p| self.coalition.roster(&p.roster)).is_some_and(|r| r.contains(&e.trust));
-                let records = self.records.entry(e.proposal).or_default().entry(e.trust).or_default();
-                let old = proposal.map(|p| Self::effective(p, records));
-                records.insert(StanceRecord {
-                    id: obj.id(),
-                    stance: e.stance,
-                    created_at_ms: e.created_at_ms,
-                    comment: e.comment.clone(),
-                });
-                if let (Some(p), Some(old), true) = (proposal, old, eligible) {
-                    let new = Self::effective(p, records);
-                    if let Some(t) = self.tallies.get_mut(&e.proposal) {
-                        t.add(old, -1);
-                        t.add(new, 1);
+                self.held.proposals.insert(id, p.clone());
+                self.held.proposal_signer.insert(id, signer);
+                if let Some(action) = &p.action {
+                    match action {
+                        Action::Admit(m) => {
+                            self.held.named_keys.entry(m.key).or_default().insert(m.key);
+                        }
+                        Action::ReplaceKey { trust, new_key } => {
+                            self.held.named_keys.entry(*trust).or_default().insert(*new_key);
+                        }
+                        _ => {}
                     }
+                    return Applied::New { adopted: self.rederive(Some(id)) };
                 }
-                let adopted = (!before && self.is_adopted(&e.proposal)).then_some(e.proposal);
-                Applied::New { adopted }
+                self.retally(&id);
+                Applied::New { adopted: self.is_adopted(&id).then_some(id) }
+            }
+            Object::Endorsement(e) => self.apply_endorsement(id, signer, e),
+            Object::Delegation(d) => {
+                self.held.delegations.insert(id, (d.clone(), signer));
+                Applied::New { adopted: self.rederive(None) }
+            }
+            Object::Revocation(r) => {
+                self.held.revocations.entry(r.delegation).or_default().insert(id, (r.clone(), signer));
+                Applied::New { adopted: self.rederive(None) }
+            }
+            Object::KeyRotation(r) => {
+                self.held.rotations.entry((r.trust, signer)).or_default().insert(id, r.clone());
+                Applied::New { adopted: self.rederive(None) }
             }
         }
     }
 
+    fn apply_endorsement(&mut self, id: ObjectId, signer: PublicKey, e: &Endorsement) -> Applied {
+        self.held.record_auth.insert(id, Auth { signer, delegation: e.delegation });
+        let record = StanceRecord { id, stance: e.stance, created_at_ms: e.created_at_ms, comment: e.comment.clone() };
+        let governance = self.held.proposals.get(&e.proposal).is_some_and(|p| p.action.is_some());
+        if governance {
+            self.held.records.entry(e.proposal).or_default().entry(e.trust).or_default().insert(record);
+            return Applied::New { adopted: self.rederive(Some(e.proposal)) };
+        }
+        let before = self.is_adopted(&e.proposal);
+        // The change of this trust's contribution, if the proposal is tallied.
+        let roster = self.tallied_roster(&e.proposal);
+        let proposal = self.held.proposals.get(&e.proposal);
+        let contribution_of = |held: &Held, roster: &Roster, p: &Proposal| {
+            let records = held.records.get(&e.proposal).and_then(|r| r.get(&e.trust));
+            let empty = BTreeSet::new();
+            contribution(p, &authorised_records(held, roster, &e.trust, records.unwrap_or(&empty)))
+        };
+        let old = match (&roster, proposal) {
+            (Some(r), Some(p)) if r.contains(&e.trust) => Some(contribution_of(&self.held, r, p)),
+            _ => None,
+        };
+        self.held.records.entry(e.proposal).or_default().entry(e.trust).or_default().insert(record);
+        if let (Some(old), Some(r), Some(p)) = (old, &roster, self.held.proposals.get(&e.proposal)) {
+            let new = contribution_of(&self.held, r, p);
+            if let Some(t) = self.tallies.get_mut(&e.proposal) {
+                t.add(old, -1);
+                t.add(new, 1);
+            }
+        }
+        let adopted = (!before && self.is_adopted(&e.proposal)).then_some(e.proposal);
+        Applied::New { adopted }
+    }
+
+    /// The roster of a tallied proposal's version.
+    fn tallied_roster(&self, id: &ObjectId) -> Option<Roster> {
+        self.tallies.get(id)?;
+        let p = self.held.proposals.get(id)?;
+        Some(self.derived.version(&self.coalition, &p.roster_heads)?.roster.clone())
+    }
+
+    /// Recomputes the tally of one proposal from scratch.
+    fn retally(&mut self, id: &ObjectId) {
+        let Some(p) = self.held.proposals.get(id) else { return };
+        let t = self
+            .derived
+            .resolve(&self.coalition, &self.held, &p.roster_heads)
+            .and_then(|version| tally(&self.held, &version, id, p));
+        match t {
+            Some(t) => self.tallies.insert(*id, t),
+            None => self.tallies.remove(id),
+        };
+    }
+
+    /// Derives governance again and recounts every tally; returns `own` if
+    /// it became adopted, else the first proposal that did.
+    fn rederive(&mut self, own: Option<ObjectId>) -> Option<ObjectId> {
+        let before: BTreeSet<ObjectId> = self.positions_set();
+        self.derived = Derived::derive(&self.coalition, &self.held);
+        let ids: Vec<ObjectId> = self.held.proposals.keys().copied().collect();
+        self.tallies.clear();
+        for id in ids {
+            self.retally(&id);
+        }
+        let newly: BTreeSet<ObjectId> = self.positions_set().difference(&before).copied().collect();
+        match own {
+            Some(o) if newly.contains(&o) => Some(o),
+            _ => newly.first().copied(),
+        }
+    }
+
+    fn positions_set(&self) -> BTreeSet<ObjectId> {
+        self.tallies.iter().filter(|(_, t)| t.adopted()).map(|(id, _)| *id).collect()
+    }
+
     /// The proposal with this id, if known.
     pub fn proposal(&self, id: &ObjectId) -> Option<&Proposal> {
-        self.proposals.get(id)
+        self.held.proposals.get(id)
     }
 
     /// Every known proposal id, with its proposal, sorted by (created_at, id).
     pub fn proposals(&self) -> Vec<(ObjectId, &Proposal)> {
-        let mut v: Vec<_> = self.proposals.iter().map(|(id, p)| (*id, p)).collect();
+        let mut v: Vec<_> = self.held.proposals.iter().map(|(id, p)| (*id, p)).collect();
         v.sort_by_key(|(id, p)| (p.created_at_ms, *id));
         v
     }
 
-    /// Effective stance of one trust from its records on a proposal.
-    fn effective(p: &Proposal, records: &BTreeSet<StanceRecord>) -> Contribution {
-        let on_time = |r: &&StanceRecord| p.closes_at_ms.is_none_or(|c| r.created_at_ms <= c);
-        // Stance's Ord is Endorse < Object < Abstain: the minimum is the strongest.
-        let stance = records.iter().filter(on_time).map(|r| r.stance).min();
-        let first = records.iter().next().map(|r| r.stance);
-        let equivocated = records.iter().any(|r| Some(r.stance) != first);
-        let late = records.len() - records.iter().filter(on_time).count();
-        Contribution { stance, equivocated, late }
-    }
-
-    /// Counts for a known proposal.
+    /// Counts for a known proposal whose roster version is resolvable and
+    /// that is not void (PROTOCOL.md 12.4).
     pub fn tally(&self, id: &ObjectId) -> Option<Tally> {
         self.tallies.get(id).cloned()
     }
@@ -256,20 +313,9 @@ impl Ledger {
     /// Counts for a known proposal from scratch: the definition the
     /// incremental tallies must always equal.
     pub fn recount(&self, id: &ObjectId) -> Option<Tally> {
-        let p = self.proposals.get(id)?;
-        let roster = self.coalition.roster(&p.roster)?;
-        let mut t = Tally {
-            members: roster.len(),
-            required: self.coalition.charter().positions.required(roster.len()),
-            ..Tally::default()
-        };
-        for (trust, records) in self.records.get(id).into_iter().flatten() {
-            if !roster.contains(trust) {
-                continue;
-            }
-            t.add(Self::effective(p, records), 1);
-        }
-        Some(t)
+        let p = self.held.proposals.get(id)?;
+        let version = self.derived.version(&self.coalition, &p.roster_heads)?;
+        tally(&self.held, version, id, p)
     }
 
     /// True when the proposal is known and adopted.
@@ -277,10 +323,10 @@ impl Ledger {
         self.tallies.get(id).is_some_and(|t| t.adopted())
     }
 
-    /// Status of a known proposal as seen at `now_ms`.
+    /// Status of a known, tallied proposal as seen at `now_ms`.
     pub fn status(&self, id: &ObjectId, now_ms: u64) -> Option<Status> {
         let t = self.tally(id)?;
-        let p = &self.proposals[id];
+        let p = &self.held.proposals[id];
         Some(if t.adopted() {
             Status::Adopted
         } else if p.closes_at_ms.is_some_and(|c| now_ms > c) {
@@ -290,69 +336,307 @@ impl Ledger {
         })
     }
 
-    /// Everything derived about a known proposal.
+    /// Everything derived about a known, tallied proposal. Only authorised
+    /// records of members are listed.
     pub fn proposal_state(&self, id: &ObjectId) -> Option<ProposalState> {
-        let p = self.proposals.get(id)?;
-        let roster = self.coalition.roster(&p.roster)?;
+        let tally = self.tally(id)?;
+        let p = self.held.proposals.get(id)?;
+        let roster = &self.derived.version(&self.coalition, &p.roster_heads)?.roster;
         let stances = self
+            .held
             .records
             .get(id)
             .into_iter()
             .flatten()
             .filter_map(|(trust, records)| {
                 let member = roster.get(trust.as_bytes())?;
-                let c = Self::effective(p, records);
+                let records = authorised_records(&self.held, roster, trust, records);
+                if records.is_empty() {
+                    return None;
+                }
+                let c = contribution(p, &records);
                 Some(TrustStance {
                     trust: *trust,
                     name: member.name.clone(),
                     stance: c.stance,
                     equivocated: c.equivocated,
-                    records: records.iter().cloned().collect(),
+                    records: records.into_iter().cloned().collect(),
                 })
             })
             .collect();
-        Some(ProposalState { id: *id, proposal: p.clone(), tally: self.tally(id)?, stances })
+        Some(ProposalState { id: *id, proposal: p.clone(), tally, stances })
     }
 
-    /// Adopted proposals (positions), sorted by (created_at, id).
+    /// Adopted proposals (positions, governance proposals included), sorted
+    /// by (created_at, id).
     pub fn positions(&self) -> Vec<ObjectId> {
         self.proposals().into_iter().map(|(id, _)| id).filter(|id| self.is_adopted(id)).collect()
     }
 
     /// For an adopted proposal, the endorsement objects a certificate carries:
-    /// for every trust whose effective stance is endorse, its on-time endorse
-    /// record with the lowest id, sorted by trust key. Every node holding the
-    /// same objects picks the same ones.
+    /// for every member trust whose effective stance is endorse, its
+    /// authorised on-time endorse record with the lowest id, sorted by trust
+    /// id. Every node holding the same objects picks the same ones.
     pub fn certificate_endorsements(&self, id: &ObjectId) -> Option<Vec<ObjectId>> {
+        Some(self.chosen(id)?.into_iter().map(|(_, e)| e).collect())
+    }
+
+    /// [`Ledger::certificate_endorsements`] with the trust of each.
+    fn chosen(&self, id: &ObjectId) -> Option<Vec<(PublicKey, ObjectId)>> {
         if !self.is_adopted(id) {
             return None;
         }
-        let p = &self.proposals[id];
-        let roster = self.coalition.roster(&p.roster)?;
-        let on_time = |r: &&StanceRecord| p.closes_at_ms.is_none_or(|c| r.created_at_ms <= c);
+        let p = &self.held.proposals[id];
+        let roster = &self.derived.version(&self.coalition, &p.roster_heads)?.roster;
+        let on_time = |r: &&&StanceRecord| p.closes_at_ms.is_none_or(|c| r.created_at_ms <= c);
         Some(
-            self.records
+            self.held
+                .records
                 .get(id)
                 .into_iter()
                 .flatten()
                 .filter(|(trust, _)| roster.contains(trust))
-                .filter_map(|(_, records)| {
-                    records.iter().filter(on_time).filter(|r| r.stance == Stance::Endorse).map(|r| r.id).min()
+                .filter_map(|(trust, records)| {
+                    let records = authorised_records(&self.held, roster, trust, records);
+                    let chosen =
+                        records.iter().filter(on_time).filter(|r| r.stance == Stance::Endorse).map(|r| r.id).min();
+                    chosen.map(|e| (*trust, e))
                 })
                 .collect(),
         )
     }
 
+    /// For an adopted proposal, the proof chain a certificate carries
+    /// (PROTOCOL.md 12.9), sorted by id: every governance proposal in the
+    /// closure of its roster heads with the endorsements chosen for it, and
+    /// the delegations and rotations that the counted stances and the
+    /// proposals' own signatures rely on. Empty for a proposal under the
+    /// genesis roster whose stances are all signed by trust ids.
+    pub fn certificate_chain(&self, id: &ObjectId) -> Option<Vec<ObjectId>> {
+        let p = self.held.proposals.get(id)?;
+        let mut ids: BTreeSet<ObjectId> = BTreeSet::new();
+        for h in &p.roster_heads {
+            ids.extend(self.derived.closures.get(h)?.iter().copied());
+        }
+        let governance: Vec<ObjectId> = ids.iter().copied().collect();
+        for g in governance.iter().chain(std::iter::once(id)) {
+            let pg = &self.held.proposals[g];
+            let roster = &self.derived.version(&self.coalition, &pg.roster_heads)?.roster;
+            self.key_proof(roster, &pg.author, &self.held.proposal_signer[g], &mut ids)?;
+            for (trust, e) in self.chosen(g)? {
+                if g != id {
+                    ids.insert(e);
+                }
+                let auth = self.held.record_auth[&e];
+                match auth.delegation {
+                    None => self.key_proof(roster, &trust, &auth.signer, &mut ids)?,
+                    Some(d) => {
+                        ids.insert(d);
+                        let (_, signer) = &self.held.delegations[&d];
+                        self.key_proof(roster, &trust, signer, &mut ids)?;
+                    }
+                }
+            }
+        }
+        Some(ids.into_iter().collect())
+    }
+
+    /// Adds the rotations that lead from `trust`'s root key at `roster` to
+    /// `signer`.
+    fn key_proof(
+        &self,
+        roster: &Roster,
+        trust: &PublicKey,
+        signer: &PublicKey,
+        ids: &mut BTreeSet<ObjectId>,
+    ) -> Option<()> {
+        let root = roster.root_key(trust)?;
+        ids.extend(Chain::build(&self.held, trust, root).path_to(signer)?);
+        Some(())
+    }
+
+    /// True when endorsement `e` of `trust` on tallied proposal `id` is
+    /// authorised under the proposal's version (PROTOCOL.md 12.4).
+    #[allow(dead_code)] // for certificate verification, next step
+    pub(crate) fn counts(&self, id: &ObjectId, trust: &PublicKey, e: &ObjectId) -> bool {
+        let Some(p) = self.held.proposals.get(id) else { return false };
+        let Some(v) = self.derived.version(&self.coalition, &p.roster_heads) else { return false };
+        let Some(record) =
+            self.held.records.get(id).and_then(|r| r.get(trust)).and_then(|r| r.iter().find(|r| r.id == *e))
+        else {
+            return false;
+        };
+        v.roster.contains(trust)
+            && authorised_records(&self.held, &v.roster, trust, &BTreeSet::from([record.clone()])).len() == 1
+    }
+
+    /// The roster and charter a held proposal is voted under, if resolvable.
+    #[allow(dead_code)] // for certificate verification, next step
+    pub(crate) fn version_of(&self, id: &ObjectId) -> Option<(&Roster, &Charter)> {
+        let p = self.held.proposals.get(id)?;
+        let v = self.derived.version(&self.coalition, &p.roster_heads)?;
+        Some((&v.roster, &v.charter))
+    }
+
+    /// True when `id` is a held governance proposal.
+    #[allow(dead_code)] // for certificate verification, next step
+    pub(crate) fn is_governance(&self, id: &ObjectId) -> bool {
+        self.held.proposals.get(id).is_some_and(|p| p.action.is_some())
+    }
+
+    /// The roster of a resolvable roster version this ledger has met.
+    pub fn roster(&self, version: &ObjectId) -> Option<&Roster> {
+        self.derived.versions.get(version).map(|v| &v.roster)
+    }
+
+    /// The charter of a resolvable roster version this ledger has met.
+    pub fn charter(&self, version: &ObjectId) -> Option<&Charter> {
+        self.derived.versions.get(version).map(|v| &v.charter)
+    }
+
+    /// Adopted governance proposals, sorted by id.
+    pub fn adopted_governance(&self) -> impl Iterator<Item = &ObjectId> {
+        self.derived.adopted.iter()
+    }
+
+    /// The newest roster version: its heads are the adopted governance
+    /// proposals in no other one's closure. A new proposal pins it.
+    /// Returns the heads and the version id.
+    pub fn head_version(&self) -> (Vec<ObjectId>, ObjectId) {
+        let heads: Vec<ObjectId> = self
+            .derived
+            .adopted
+            .iter()
+            .filter(|g| !self.derived.adopted.iter().any(|o| o != *g && self.derived.closures[o].contains(g)))
+            .copied()
+            .collect();
+        let id = crate::objects::version_id(&self.coalition.id(), &heads);
+        (heads, id)
+    }
+
+    /// Roster and charter of the newest roster version ([`Ledger::head_version`]).
+    pub fn head_roster(&mut self) -> Option<(Roster, Charter)> {
+        let (heads, _) = self.head_version();
+        let v = self.derived.resolve(&self.coalition, &self.held, &heads)?;
+        Some((v.roster.clone(), v.charter.clone()))
+    }
+
+    /// Keys that signed two or more different rotations (PROTOCOL.md 12.6):
+    /// (trust id, key), sorted. Flagged for everyone to see.
+    pub fn key_equivocations(&self) -> Vec<(PublicKey, PublicKey)> {
+        self.held.rotations.iter().filter(|(_, r)| r.len() > 1).map(|(k, _)| *k).collect()
+    }
+
+    /// Every key that may sign for `trust` as far as the held objects tell
+    /// (PROTOCOL.md 12.8): empty for an unknown trust. Grows with the set.
+    pub fn known_keys(&self, trust: &PublicKey) -> BTreeSet<PublicKey> {
+        let mut keys = BTreeSet::new();
+        if self.coalition.current_roster().contains(trust) {
+            keys.insert(*trust);
+        }
+        let named = self.held.named_keys.get(trust);
+        if keys.is_empty() && !named.is_some_and(|n| n.contains(trust)) {
+            return keys;
+        }
+        keys.extend(named.into_iter().flatten().copied());
+        let mut queue: Vec<PublicKey> = keys.iter().copied().collect();
+        while let Some(k) = queue.pop() {
+            for r in self.held.rotations.get(&(*trust, k)).into_iter().flat_map(|r| r.values()) {
+                if keys.insert(r.new_key) {
+                    queue.push(r.new_key);
+                }
+            }
+        }
+        keys
+    }
+
+    /// Validates one envelope against every ingest rule with governance
+    /// (PROTOCOL.md 12.8): the rules of sections 6–7, the signature checked
+    /// against the envelope's signer, then whether the held objects make the
+    /// signer a known key of the trust named (else `UnknownSigner`, Ignore)
+    /// and the proposal's roster heads held (else `UnknownRoster`, Ignore).
+    pub fn validate(&self, bytes: &[u8], now_ms: u64) -> Result<VerifiedObject, Rejection> {
+        let envelope = Envelope::decode(bytes)?;
+        let c = &self.coalition;
+        let (object, coalition, trust, created_at_ms) = match envelope.kind() {
+            Kind::Genesis => return c.validate_envelope(envelope, now_ms),
+            Kind::Proposal => {
+                let p = Proposal::from_body(envelope.body())?;
+                let (coalition, author, at) = (p.coalition, p.author, p.created_at_ms);
+                (Object::Proposal(p), coalition, author, at)
+            }
+            Kind::Endorsement => {
+                let e = Endorsement::from_body(envelope.body())?;
+                let (coalition, trust, at) = (e.coalition, e.trust, e.created_at_ms);
+                (Object::Endorsement(e), coalition, trust, at)
+            }
+            _ => parse_key_object(&envelope)?,
+        };
+        c.check_coalition(coalition)?;
+        let signer = c.envelope_signer(&envelope)?;
+        if !signer.verify(&envelope.signing_input(), &envelope.signatures()[0].signature) {
+            return Err(Rejection::BadSignature { signer: signer.to_hex() });
+        }
+        let known = self.known_keys(&trust);
+        let unknown = || Rejection::UnknownSigner { key: signer.to_hex(), trust: trust.to_hex() };
+        match &object {
+            Object::Endorsement(Endorsement { delegation: Some(d), .. }) => {
+                let Some((delegation, delegation_signer)) = self.held.delegations.get(d) else {
+                    return Err(unknown());
+                };
+                if delegation.trust != trust {
+                    return Err(Rejection::InvalidField {
+                        field: "delegation",
+                        reason: format!("is a delegation of trust {}, not {}", delegation.trust, trust),
+                    });
+                }
+                if delegation.delegate != signer {
+                    return Err(Rejection::SignerMismatch {
+                        field: "delegate",
+                        signer: signer.to_hex(),
+                        named: delegation.delegate.to_hex(),
+                    });
+                }
+                if !known.contains(delegation_signer) {
+                    return Err(unknown());
+                }
+            }
+            _ if !known.contains(&signer) => return Err(unknown()),
+            _ => {}
+        }
+        if let Object::Proposal(p) = &object {
+            let held_head = |h: &ObjectId| {
+                self.held.proposals.get(h).is_some_and(|g| g.action.is_some()) && self.derived.closures.contains_key(h)
+            };
+            if !p.roster_heads.iter().all(held_head) {
+                return Err(Rejection::UnknownRoster(p.roster));
+            }
+            if self.derived.antichain(&p.roster_heads) == Some(false) {
+                return Err(Rejection::InvalidField {
+                    field: "roster heads",
+                    reason: "a head is in the closure of another".into(),
+                });
+            }
+        }
+        Coalition::check_time(created_at_ms, now_ms)?;
+        Ok(VerifiedObject::new(envelope, object))
+    }
+
     /// SHA-256 over a canonical rendering of the derived state: every
-    /// applied id, and every proposal's tally and effective stances. Two
-    /// ledgers with equal digests say the same thing.
+    /// applied id, the adopted governance proposals, and every tallied
+    /// proposal's tally and effective stances. Two ledgers with equal
+    /// digests say the same thing.
     pub fn digest(&self) -> [u8; 32] {
         let mut h = Sha256::new();
         h.update(self.coalition.id().as_bytes());
         for id in &self.applied {
             h.update(id.as_bytes());
         }
-        for id in self.proposals.keys() {
+        h.update(b"governance");
+        for id in &self.derived.adopted {
+            h.update(id.as_bytes());
+        }
+        for id in self.held.proposals.keys() {
             if let Some(state) = self.proposal_state(id) {
                 h.update(id.as_bytes());
                 let t = &state.tally;

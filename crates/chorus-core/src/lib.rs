@@ -36,6 +36,7 @@ pub mod certificate;
 mod coalition;
 mod envelope;
 mod error;
+mod governance;
 mod id;
 pub mod keys;
 mod kind;
@@ -53,4 +54,7 @@ pub use id::{CoalitionId, ObjectId, ParseIdError};
 pub use keys::{KeyError, Keypair, PublicKey};
 pub use kind::Kind;
 pub use ledger::{Admission, Applied, Ledger, ProposalState, StanceRecord, Status, Tally, TrustStance};
-pub use objects::{AdoptionRule, Charter, Endorsement, Genesis, Member, Proposal, ProposalLink, Relation, Stance};
+pub use objects::{
+    version_id, Action, AdoptionRule, Charter, Delegation, Endorsement, Genesis, KeyRotation, Member, Proposal,
+    ProposalLink, Relation, Revocation, Stance, SCOPE_NODE, SCOPE_STANCES,
+};

@@ -31,3 +31,8 @@ pub const MAX_RULE_DENOMINATOR: u32 = 1_000_000;
 /// rejection: the same object is admitted once the clock catches up, so every
 /// node ends with the same set.
 pub const MAX_CLOCK_SKEW_MS: u64 = 5 * 60 * 1000;
+/// Most heads a roster version may name.
+pub const MAX_ROSTER_HEADS: usize = 64;
+/// Most ids in the keep list of a rotation or revocation (fits, with the
+/// rest of the object, in [`MAX_ENVELOPE_BYTES`]).
+pub const MAX_KEEP_IDS: usize = 2048;

@@ -128,33 +128,73 @@ impl AdoptionRule {
 }
 
 /// The coalition's rules.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Charter {
-    /// Rule for ordinary proposals.
+    /// Rule for ordinary proposals (default: more than 1/2).
     pub positions: AdoptionRule,
+    /// Rule for admitting, removing or replacing the key of a member
+    /// (default: more than 2/3).
+    pub membership: AdoptionRule,
+    /// Rule for amending the charter (default: more than 3/4).
+    pub amendments: AdoptionRule,
+}
+
+impl Default for Charter {
+    fn default() -> Self {
+        Charter {
+            positions: AdoptionRule::default(),
+            membership: Charter::DEFAULT_MEMBERSHIP,
+            amendments: Charter::DEFAULT_AMENDMENTS,
+        }
+    }
+}
+
+fn rule_from_proto(r: Option<pb::AdoptionRule>, default: AdoptionRule) -> Result<AdoptionRule, Rejection> {
+    match r {
+        None => Ok(default),
+        Some(r) => AdoptionRule::new(r.numerator, r.denominator),
+    }
+}
+
+fn rule_to_proto(r: AdoptionRule, default: AdoptionRule) -> Option<pb::AdoptionRule> {
+    (r != default).then_some(pb::AdoptionRule { numerator: r.numerator, denominator: r.denominator })
 }
 
 impl Charter {
-    fn from_proto(c: Option<pb::Charter>) -> Result<Self, Rejection> {
-        let Some(c) = c else { return Ok(Charter::default()) };
-        let positions = match c.positions {
-            None => AdoptionRule::default(),
-            Some(r) => AdoptionRule::new(r.numerator, r.denominator)?,
-        };
-        Ok(Charter { positions })
+    /// Default membership rule: more than two thirds.
+    pub const DEFAULT_MEMBERSHIP: AdoptionRule = AdoptionRule { numerator: 2, denominator: 3 };
+    /// Default amendment rule: more than three quarters.
+    pub const DEFAULT_AMENDMENTS: AdoptionRule = AdoptionRule { numerator: 3, denominator: 4 };
+
+    /// A charter with this positions rule and default governance rules.
+    pub fn with_positions(positions: AdoptionRule) -> Self {
+        Charter { positions, ..Charter::default() }
     }
 
-    fn to_proto(&self) -> Option<pb::Charter> {
+    pub(crate) fn from_proto(c: Option<pb::Charter>) -> Result<Self, Rejection> {
+        let Some(c) = c else { return Ok(Charter::default()) };
+        Ok(Charter {
+            positions: rule_from_proto(c.positions, AdoptionRule::default())?,
+            membership: rule_from_proto(c.membership, Charter::DEFAULT_MEMBERSHIP)?,
+            amendments: rule_from_proto(c.amendments, Charter::DEFAULT_AMENDMENTS)?,
+        })
+    }
+
+    /// Only rules that differ from their default are written; a charter
+    /// whose rules are all defaults is absent.
+    pub(crate) fn to_proto(&self) -> Option<pb::Charter> {
         if *self == Charter::default() {
             return None;
         }
-        Some(pb::Charter {
-            positions: Some(pb::AdoptionRule {
-                numerator: self.positions.numerator,
-                denominator: self.positions.denominator,
-            }),
-            ..Default::default()
-        })
+        Some(self.to_proto_present())
+    }
+
+    fn to_proto_present(&self) -> pb::Charter {
+        pb::Charter {
+            positions: rule_to_proto(self.positions, AdoptionRule::default()),
+            membership: rule_to_proto(self.membership, Charter::DEFAULT_MEMBERSHIP),
+            amendments: rule_to_proto(self.amendments, Charter::DEFAULT_AMENDMENTS),
+        }
     }
 }
 
@@ -285,6 +325,119 @@ pub struct ProposalLink {
     pub relation: Relation,
 }
 
+/// What a governance proposal does once adopted (PROTOCOL.md 12.2).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Admit a trust; its key becomes its trust id.
+    Admit(Member),
+    /// Remove the member trust with this trust id.
+    Remove(PublicKey),
+    /// Replace a member trust's root key.
+    ReplaceKey {
+        /// Trust id.
+        trust: PublicKey,
+        /// The new root key.
+        new_key: PublicKey,
+    },
+    /// Replace the charter by this one.
+    AmendCharter(Charter),
+}
+
+impl Action {
+    /// The trust the action is about, if any.
+    pub fn trust(&self) -> Option<&PublicKey> {
+        match self {
+            Action::Admit(m) => Some(&m.key),
+            Action::Remove(t) => Some(t),
+            Action::ReplaceKey { trust, .. } => Some(trust),
+            Action::AmendCharter(_) => None,
+        }
+    }
+
+    fn from_proto(a: pb::Action) -> Result<Self, Rejection> {
+        let set = usize::from(a.admit.is_some())
+            + usize::from(!a.remove.is_empty())
+            + usize::from(a.replace_key.is_some())
+            + usize::from(a.amend_charter.is_some());
+        if set != 1 {
+            return Err(Rejection::InvalidField {
+                field: "action",
+                reason: "must set exactly one of admit, remove, replace_key, amend_charter".into(),
+            });
+        }
+        if let Some(m) = a.admit {
+            return Ok(Action::Admit(Member::from_proto(m)?));
+        }
+        if !a.remove.is_empty() {
+            return Ok(Action::Remove(key("remove", &a.remove)?));
+        }
+        if let Some(r) = a.replace_key {
+            let trust = key("replace trust", &r.trust)?;
+            let new_key = key("replace new key", &r.new_key)?;
+            if trust == new_key {
+                return Err(Rejection::InvalidField {
+                    field: "replace new key",
+                    reason: "must differ from the trust id".into(),
+                });
+            }
+            return Ok(Action::ReplaceKey { trust, new_key });
+        }
+        Ok(Action::AmendCharter(Charter::from_proto(a.amend_charter)?))
+    }
+
+    fn to_proto(&self) -> pb::Action {
+        let mut a = pb::Action::default();
+        match self {
+            Action::Admit(m) => a.admit = Some(m.to_proto()),
+            Action::Remove(t) => a.remove = t.as_bytes().to_vec(),
+            Action::ReplaceKey { trust, new_key } => {
+                a.replace_key =
+                    Some(pb::KeyReplacement { trust: trust.as_bytes().to_vec(), new_key: new_key.as_bytes().to_vec() })
+            }
+            Action::AmendCharter(c) => a.amend_charter = Some(c.to_proto_present()),
+        }
+        a
+    }
+}
+
+/// Prefix of a roster version id (PROTOCOL.md 12.3).
+pub const ROSTER_VERSION_PREFIX: &[u8] = b"chorus/v1/roster\n";
+
+/// The id of the roster version with these heads (sorted, no id twice): the
+/// coalition id when there are none, else SHA-256 of the prefix, the
+/// coalition id and the heads.
+pub fn version_id(coalition: &CoalitionId, heads: &[ObjectId]) -> ObjectId {
+    use sha2::{Digest, Sha256};
+    if heads.is_empty() {
+        return *coalition;
+    }
+    let mut h = Sha256::new();
+    h.update(ROSTER_VERSION_PREFIX);
+    h.update(coalition.as_bytes());
+    for head in heads {
+        h.update(head.as_bytes());
+    }
+    ObjectId(h.finalize().into())
+}
+
+/// A strictly ascending list of ids, at most `max`.
+fn sorted_ids(field: &'static str, list: &[Vec<u8>], max: usize) -> Result<Vec<ObjectId>, Rejection> {
+    let bad = || Rejection::InvalidField { field, reason: format!("must list at most {max} ids, sorted, none twice") };
+    if list.len() > max {
+        return Err(bad());
+    }
+    let mut out: Vec<ObjectId> = Vec::with_capacity(list.len());
+    for b in list {
+        let i = id(field, b)?;
+        if out.last().is_some_and(|p| *p >= i) {
+            return Err(bad());
+        }
+        out.push(i);
+    }
+    Ok(out)
+}
+
 /// A text put to the coalition.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Proposal {
@@ -304,6 +457,10 @@ pub struct Proposal {
     pub body: String,
     /// Optional link.
     pub link: Option<ProposalLink>,
+    /// Governance action, if this is a governance proposal.
+    pub action: Option<Action>,
+    /// Heads of the roster version voted under (empty: the genesis roster).
+    pub roster_heads: Vec<ObjectId>,
 }
 
 impl Proposal {
@@ -333,15 +490,28 @@ impl Proposal {
                 Some(ProposalLink { target: id("link target", &l.target)?, relation })
             }
         };
+        let coalition = id("coalition", &p.coalition)?;
+        let roster = id("roster", &p.roster)?;
+        let author = key("author", &p.author)?;
+        let action = p.action.map(Action::from_proto).transpose()?;
+        let roster_heads = sorted_ids("roster heads", &p.roster_heads, MAX_ROSTER_HEADS)?;
+        if roster != version_id(&coalition, &roster_heads) {
+            return Err(Rejection::InvalidField {
+                field: "roster",
+                reason: "is not the version id of roster_heads".into(),
+            });
+        }
         Ok(Proposal {
-            coalition: id("coalition", &p.coalition)?,
-            roster: id("roster", &p.roster)?,
-            author: key("author", &p.author)?,
+            coalition,
+            roster,
+            author,
             created_at_ms,
             closes_at_ms,
             title: p.title,
             body: p.body,
             link,
+            action,
+            roster_heads,
         })
     }
 
@@ -362,7 +532,8 @@ impl Proposal {
                     Relation::Supersedes => pb::LinkRelation::Supersedes as i32,
                 },
             }),
-            ..Default::default()
+            action: self.action.as_ref().map(Action::to_proto),
+            roster_heads: self.roster_heads.iter().map(|h| h.0.to_vec()).collect(),
         }
         .encode_to_vec()
     }
@@ -420,6 +591,8 @@ pub struct Endorsement {
     pub stance: Stance,
     /// Optional comment.
     pub comment: Option<String>,
+    /// The delegation under which a delegate signed this stance, if any.
+    pub delegation: Option<ObjectId>,
 }
 
 impl Endorsement {
@@ -449,9 +622,12 @@ impl Endorsement {
                 })
             }
         };
+        let proposal = id("proposal", &e.proposal)?;
+        let delegation = if e.delegation.is_empty() { None } else { Some(id("delegation", &e.delegation)?) };
         Ok(Endorsement {
             coalition,
-            proposal: id("proposal", &e.proposal)?,
+            delegation,
+            proposal,
             trust: trust_key(coalition, &e.trust)?,
             created_at_ms: time("endorsement created_at_ms", e.created_at_ms)?,
             stance,
@@ -468,7 +644,177 @@ impl Endorsement {
             created_at_ms: self.created_at_ms,
             stance: self.stance.wire(),
             comment: self.comment.clone().unwrap_or_default(),
-            ..Default::default()
+            delegation: self.delegation.map(|d| d.0.to_vec()).unwrap_or_default(),
+        }
+        .encode_to_vec()
+    }
+}
+
+/// Scope bit: the delegate may sign stances for the trust.
+pub const SCOPE_STANCES: u32 = 1;
+/// Scope bit: the delegate is a node key of the trust.
+pub const SCOPE_NODE: u32 = 2;
+
+/// Kind 5: a trust authorises a delegate key (PROTOCOL.md 12.5).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Delegation {
+    /// Coalition id.
+    pub coalition: CoalitionId,
+    /// Trust id of the delegating trust.
+    pub trust: PublicKey,
+    /// The delegate's key.
+    pub delegate: PublicKey,
+    /// Delegate's name.
+    pub name: String,
+    /// Delegate's role.
+    pub role: String,
+    /// Start of validity, ms.
+    pub valid_from_ms: u64,
+    /// End of validity (inclusive), if any.
+    pub valid_until_ms: Option<u64>,
+    /// Scope bits ([`SCOPE_STANCES`], [`SCOPE_NODE`]).
+    pub scope: u32,
+    /// Signing time, ms.
+    pub created_at_ms: u64,
+}
+
+impl Delegation {
+    /// Parses and checks a delegation body.
+    pub fn from_body(body: &[u8]) -> Result<Self, Rejection> {
+        let d: pb::Delegation = decode_canonical(body, "delegation body")?;
+        let coalition = id("coalition", &d.coalition)?;
+        let trust = key("trust", &d.trust)?;
+        let delegate = key("delegate", &d.delegate)?;
+        if delegate == trust {
+            return Err(Rejection::InvalidField { field: "delegate", reason: "must differ from the trust id".into() });
+        }
+        text("delegate name", &d.name, 1, MAX_NAME_BYTES, true)?;
+        text("delegate role", &d.role, 0, MAX_NAME_BYTES, true)?;
+        let valid_from_ms = time("valid_from_ms", d.valid_from_ms)?;
+        let valid_until_ms = (d.valid_until_ms != 0).then_some(d.valid_until_ms);
+        if valid_until_ms.is_some_and(|u| u < valid_from_ms) {
+            return Err(Rejection::InvalidField { field: "valid_until_ms", reason: "is before valid_from_ms".into() });
+        }
+        if d.scope == 0 || d.scope & !(SCOPE_STANCES | SCOPE_NODE) != 0 {
+            return Err(Rejection::InvalidField {
+                field: "scope",
+                reason: format!("{} must be a non-empty combination of stances (1) and node (2)", d.scope),
+            });
+        }
+        Ok(Delegation {
+            coalition,
+            trust,
+            delegate,
+            name: d.name,
+            role: d.role,
+            valid_from_ms,
+            valid_until_ms,
+            scope: d.scope,
+            created_at_ms: time("delegation created_at_ms", d.created_at_ms)?,
+        })
+    }
+
+    /// The canonical body encoding.
+    pub fn to_body(&self) -> Vec<u8> {
+        pb::Delegation {
+            coalition: self.coalition.0.to_vec(),
+            trust: self.trust.as_bytes().to_vec(),
+            delegate: self.delegate.as_bytes().to_vec(),
+            name: self.name.clone(),
+            role: self.role.clone(),
+            valid_from_ms: self.valid_from_ms,
+            valid_until_ms: self.valid_until_ms.unwrap_or(0),
+            scope: self.scope,
+            created_at_ms: self.created_at_ms,
+        }
+        .encode_to_vec()
+    }
+
+    /// True when a stance signed at `t` falls in the validity period.
+    pub fn valid_at(&self, t: u64) -> bool {
+        self.valid_from_ms <= t && self.valid_until_ms.is_none_or(|u| t <= u)
+    }
+}
+
+/// Kind 6: a trust withdraws a delegation (PROTOCOL.md 12.7).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Revocation {
+    /// Coalition id.
+    pub coalition: CoalitionId,
+    /// Trust id.
+    pub trust: PublicKey,
+    /// The delegation withdrawn.
+    pub delegation: ObjectId,
+    /// Stances under it that keep counting, sorted.
+    pub keep: Vec<ObjectId>,
+    /// Signing time, ms.
+    pub created_at_ms: u64,
+}
+
+impl Revocation {
+    /// Parses and checks a revocation body.
+    pub fn from_body(body: &[u8]) -> Result<Self, Rejection> {
+        let r: pb::Revocation = decode_canonical(body, "revocation body")?;
+        Ok(Revocation {
+            coalition: id("coalition", &r.coalition)?,
+            trust: key("trust", &r.trust)?,
+            delegation: id("delegation", &r.delegation)?,
+            keep: sorted_ids("keep", &r.keep, MAX_KEEP_IDS)?,
+            created_at_ms: time("revocation created_at_ms", r.created_at_ms)?,
+        })
+    }
+
+    /// The canonical body encoding.
+    pub fn to_body(&self) -> Vec<u8> {
+        pb::Revocation {
+            coalition: self.coalition.0.to_vec(),
+            trust: self.trust.as_bytes().to_vec(),
+            delegation: self.delegation.0.to_vec(),
+            keep: self.keep.iter().map(|k| k.0.to_vec()).collect(),
+            created_at_ms: self.created_at_ms,
+        }
+        .encode_to_vec()
+    }
+}
+
+/// Kind 7: a trust's key hands over to a new key, signed by the old key
+/// (PROTOCOL.md 12.6).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct KeyRotation {
+    /// Coalition id.
+    pub coalition: CoalitionId,
+    /// Trust id.
+    pub trust: PublicKey,
+    /// The new key.
+    pub new_key: PublicKey,
+    /// Objects signed by the old key that keep their effect, sorted.
+    pub keep: Vec<ObjectId>,
+    /// Signing time, ms.
+    pub created_at_ms: u64,
+}
+
+impl KeyRotation {
+    /// Parses and checks a key rotation body (the signer is checked against
+    /// `new_key` with the envelope).
+    pub fn from_body(body: &[u8]) -> Result<Self, Rejection> {
+        let r: pb::KeyRotation = decode_canonical(body, "key rotation body")?;
+        Ok(KeyRotation {
+            coalition: id("coalition", &r.coalition)?,
+            trust: key("trust", &r.trust)?,
+            new_key: key("new_key", &r.new_key)?,
+            keep: sorted_ids("keep", &r.keep, MAX_KEEP_IDS)?,
+            created_at_ms: time("rotation created_at_ms", r.created_at_ms)?,
+        })
+    }
+
+    /// The canonical body encoding.
+    pub fn to_body(&self) -> Vec<u8> {
+        pb::KeyRotation {
+            coalition: self.coalition.0.to_vec(),
+            trust: self.trust.as_bytes().to_vec(),
+            new_key: self.new_key.as_bytes().to_vec(),
+            keep: self.keep.iter().map(|k| k.0.to_vec()).collect(),
+            created_at_ms: self.created_at_ms,
         }
         .encode_to_vec()
     }

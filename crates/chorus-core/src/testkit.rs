@@ -3,8 +3,8 @@
 //! proposals and endorsements.
 
 use crate::{
-    certificate, AdoptionRule, Charter, Coalition, Endorsement, Envelope, Genesis, Keypair, Kind, Member, ObjectId,
-    Proposal, Stance,
+    certificate, version_id, Action, AdoptionRule, Charter, Coalition, Delegation, Endorsement, Envelope, Genesis,
+    KeyRotation, Keypair, Kind, Member, ObjectId, Proposal, PublicKey, Revocation, Stance,
 };
 
 /// Fixed time used by fixtures: 2026-01-01T00:00:00Z in ms.
@@ -39,7 +39,7 @@ impl Fixture {
         keys.sort_by_key(|k| *k.public().as_bytes());
         let genesis = Genesis {
             name: format!("Test coalition of {n}"),
-            charter: Charter { positions: rule },
+            charter: Charter::with_positions(rule),
             founders: keys
                 .iter()
                 .enumerate()
@@ -71,6 +71,8 @@ impl Fixture {
             title: title.to_owned(),
             body: format!("Body of {title}.\n\nWe resolve to agree."),
             link: None,
+            action: None,
+            roster_heads: vec![],
         };
         Envelope::sign(Kind::Proposal, p.to_body(), &[key])
     }
@@ -85,8 +87,115 @@ impl Fixture {
             created_at_ms: T0 + offset_ms,
             stance,
             comment: None,
+            delegation: None,
         };
         Envelope::sign(Kind::Endorsement, e.to_body(), &[key])
+    }
+
+    /// A proposal by trust `author`, signed by `signer`, under the roster
+    /// version with `heads`, with an optional governance action.
+    pub fn proposal_under(
+        &self,
+        signer: &Keypair,
+        author: PublicKey,
+        title: &str,
+        heads: &[ObjectId],
+        action: Option<Action>,
+        offset_ms: u64,
+    ) -> Envelope {
+        let mut roster_heads = heads.to_vec();
+        roster_heads.sort();
+        roster_heads.dedup();
+        let p = Proposal {
+            coalition: self.id(),
+            roster: version_id(&self.id(), &roster_heads),
+            author,
+            created_at_ms: T0 + offset_ms,
+            closes_at_ms: None,
+            title: title.to_owned(),
+            body: String::new(),
+            link: None,
+            action,
+            roster_heads,
+        };
+        Envelope::sign(Kind::Proposal, p.to_body(), &[signer])
+    }
+
+    /// A stance of trust `trust` signed by `signer`, under `delegation` if
+    /// given.
+    pub fn stance_by(
+        &self,
+        signer: &Keypair,
+        trust: PublicKey,
+        proposal: ObjectId,
+        stance: Stance,
+        offset_ms: u64,
+        delegation: Option<ObjectId>,
+    ) -> Envelope {
+        let e = Endorsement {
+            coalition: self.id(),
+            proposal,
+            trust,
+            created_at_ms: T0 + offset_ms,
+            stance,
+            comment: None,
+            delegation,
+        };
+        Envelope::sign(Kind::Endorsement, e.to_body(), &[signer])
+    }
+
+    /// A delegation of stances (and node, if `node`) by `trust`, signed by
+    /// `signer`, valid from `T0` for `valid_ms` (or without end).
+    pub fn delegation(
+        &self,
+        signer: &Keypair,
+        trust: PublicKey,
+        delegate: PublicKey,
+        valid_ms: Option<u64>,
+        offset_ms: u64,
+    ) -> Envelope {
+        let d = Delegation {
+            coalition: self.id(),
+            trust,
+            delegate,
+            name: "Leader".into(),
+            role: "Chief executive".into(),
+            valid_from_ms: T0,
+            valid_until_ms: valid_ms.map(|v| T0 + v),
+            scope: crate::SCOPE_STANCES,
+            created_at_ms: T0 + offset_ms,
+        };
+        Envelope::sign(Kind::Delegation, d.to_body(), &[signer])
+    }
+
+    /// A revocation of `delegation` keeping `keep`.
+    pub fn revocation(
+        &self,
+        signer: &Keypair,
+        trust: PublicKey,
+        delegation: ObjectId,
+        mut keep: Vec<ObjectId>,
+        offset_ms: u64,
+    ) -> Envelope {
+        keep.sort();
+        keep.dedup();
+        let r = Revocation { coalition: self.id(), trust, delegation, keep, created_at_ms: T0 + offset_ms };
+        Envelope::sign(Kind::Revocation, r.to_body(), &[signer])
+    }
+
+    /// A rotation of `trust`'s key `signer` to `new_key`, keeping `keep`.
+    pub fn rotation(
+        &self,
+        signer: &Keypair,
+        trust: PublicKey,
+        new_key: PublicKey,
+        mut keep: Vec<ObjectId>,
+        offset_ms: u64,
+    ) -> Envelope {
+        keep.sort();
+        keep.dedup();
+        let r = KeyRotation { coalition: self.id(), trust, new_key, keep, created_at_ms: T0 + offset_ms };
+        Envelope::sign(Kind::KeyRotation, r.to_body(), &[signer])
     }
 
     /// A certificate for a fresh proposal endorsed by the first `endorsers`

@@ -22,6 +22,7 @@ fn write_fuzz_seeds() {
         created_at_ms: T0 + 3,
         stance: Stance::Object,
         comment: Some("Not as drafted.".into()),
+        delegation: None,
     };
     let commented = Envelope::sign(Kind::Endorsement, commented.to_body(), &[&f.keys[0]]);
     let genesis = f.coalition.genesis_envelope();

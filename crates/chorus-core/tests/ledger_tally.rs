@@ -56,7 +56,8 @@ fn forgeries_are_rejected_whatever_they_claim_about_time_or_roster() {
     };
     let base = Proposal::from_body(f.proposal(0, "x", 1, None).body()).unwrap();
     let ahead = Proposal { created_at_ms: T0 + MAX_CLOCK_SKEW_MS + 10, ..base.clone() };
-    let strange = Proposal { roster: chorus_core::ObjectId([9; 32]), ..base };
+    let heads = vec![chorus_core::ObjectId([9; 32])];
+    let strange = Proposal { roster: chorus_core::version_id(&f.id(), &heads), roster_heads: heads, ..base };
     for p in [ahead, strange] {
         let e = f.coalition.validate(forge(&p).bytes(), T0).unwrap_err();
         assert!(matches!(e, Rejection::BadSignature { .. }), "{e:?}");

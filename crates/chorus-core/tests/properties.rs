@@ -109,6 +109,7 @@ fn build_pool() -> Pool {
         created_at_ms: T0 + 5,
         stance: Stance::Endorse,
         comment: None,
+        delegation: None,
     };
     invalid(Envelope::sign(Kind::Endorsement, e.to_body(), &[&outsider]).into_bytes(), "outsider".into());
     // Signed by a member other than the one named.
@@ -259,6 +260,7 @@ fn certificate_under_test() -> &'static (Vec<u8>, certificate::VerifiedPosition)
                 created_at_ms: T0 + 10 + i as u64,
                 stance: Stance::Endorse,
                 comment: (i % 2 == 0).then(|| format!("comment {i}")),
+                delegation: None,
             };
             ends.push(Envelope::sign(Kind::Endorsement, e.to_body(), &[&f.keys[i]]));
         }

@@ -95,7 +95,7 @@ fn objects() -> Objects {
     let [a, b, c] = &keys;
     let genesis = Genesis {
         name: "Vector Coalition".into(),
-        charter: Charter { positions: AdoptionRule::new(3, 5).expect("3/5 is a valid rule") },
+        charter: Charter::with_positions(AdoptionRule::new(3, 5).expect("3/5 is a valid rule")),
         founders: vec![
             Member { key: a.public(), name: "Northfield Learning Trust".into(), external_id: Some("08123456".into()) },
             Member { key: b.public(), name: "Riverside Academies".into(), external_id: None },
@@ -116,6 +116,8 @@ fn objects() -> Objects {
         title: "Adopt the shared attendance policy".into(),
         body: "The member trusts adopt the attendance policy in annex A.\n\nReview in one year.".into(),
         link: None,
+        action: None,
+        roster_heads: vec![],
     };
     let proposal = Envelope::sign(Kind::Proposal, proposal.to_body(), &[a]);
     let endorse = |key: &Keypair, at: u64, stance: Stance, comment: Option<&str>| {
@@ -126,6 +128,7 @@ fn objects() -> Objects {
             created_at_ms: at,
             stance,
             comment: comment.map(str::to_owned),
+            delegation: None,
         };
         Envelope::sign(Kind::Endorsement, e.to_body(), &[key])
     };
@@ -182,6 +185,7 @@ fn error_code(e: &CertificateError) -> String {
             Rejection::NotAMember { .. } => "NotAMember",
             Rejection::SignerMismatch { .. } => "SignerMismatch",
             Rejection::UnknownRoster(_) => "UnknownRoster",
+            Rejection::UnknownSigner { .. } => "UnknownSigner",
             Rejection::FromTheFuture { .. } => "FromTheFuture",
             Rejection::ForeignGenesis(_) => "ForeignGenesis",
         }

@@ -437,10 +437,17 @@ fn objects_of_another_coalition_are_refused() {
 fn unknown_roster_is_ignored() {
     let f = Fixture::new(3);
     let mut p = proposal_pb(&f, 0);
+    let version = chorus_core::version_id(&f.id(), &[ObjectId([9; 32])]);
+    p.roster_heads = vec![vec![9; 32]];
+    p.roster = version.0.to_vec();
+    let e = rejected(f.coalition.validate(signed(Kind::Proposal, &p, &f.keys[0]).bytes(), NOW));
+    assert_eq!(e, Rejection::UnknownRoster(version));
+    assert_eq!(e.verdict(), Verdict::Ignore);
+    // A roster id that is not the version id of its heads is invalid for
+    // everyone, so rejected.
     p.roster = vec![9; 32];
     let e = rejected(f.coalition.validate(signed(Kind::Proposal, &p, &f.keys[0]).bytes(), NOW));
-    assert_eq!(e, Rejection::UnknownRoster(ObjectId([9; 32])));
-    assert_eq!(e.verdict(), Verdict::Ignore);
+    assert!(matches!(e, Rejection::InvalidField { field: "roster", .. }), "{e:?}");
 }
 
 #[test]
@@ -861,6 +868,7 @@ fn non_member_endorsement_is_named() {
         created_at_ms: T0 + 2,
         stance: Stance::Endorse,
         comment: None,
+        delegation: None,
     };
     let mut c = CertParts::new(&f, &p, 3);
     c.endorsements[1] = proto(&Envelope::sign(Kind::Endorsement, e.to_body(), &[&outsider]));
@@ -999,7 +1007,8 @@ fn forgeries_are_rejected_even_when_dated_ahead_or_on_an_unknown_roster() {
     let f = Fixture::new(3);
     let ahead = f.proposal(0, "ahead", MAX_CLOCK_SKEW_MS + 1, None);
     let mut p = proposal_pb(&f, 0);
-    p.roster = vec![9; 32];
+    p.roster_heads = vec![vec![9; 32]];
+    p.roster = chorus_core::version_id(&f.id(), &[ObjectId([9; 32])]).0.to_vec();
     let unknown = signed(Kind::Proposal, &p, &f.keys[0]);
     let e_ahead = f.endorsement(1, ahead.id(), Stance::Endorse, MAX_CLOCK_SKEW_MS + 1);
     for env in [ahead, unknown, e_ahead] {
@@ -1033,8 +1042,10 @@ fn genesis_with_more_signatures_than_members_allowed_is_refused() {
 fn certificate_proposal_on_an_unknown_roster_is_named() {
     let (f, _) = five();
     let mut p = proposal_pb(&f, 0);
-    p.roster = vec![9; 32];
+    let version = chorus_core::version_id(&f.id(), &[ObjectId([9; 32])]);
+    p.roster_heads = vec![vec![9; 32]];
+    p.roster = version.0.to_vec();
     let unknown = signed(Kind::Proposal, &p, &f.keys[0]);
     let c = CertParts::new(&f, &unknown, 3);
-    assert_eq!(c.verify(), Err(CertificateError::Proposal(Rejection::UnknownRoster(ObjectId([9; 32])))));
+    assert_eq!(c.verify(), Err(CertificateError::Proposal(Rejection::UnknownRoster(version))));
 }

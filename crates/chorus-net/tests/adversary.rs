@@ -43,6 +43,8 @@ fn from_non_member(f: &Fixture, n: u64) -> Envelope {
         title: format!("Forged {n}"),
         body: "Not from a member.".into(),
         link: None,
+        action: None,
+        roster_heads: vec![],
     };
     Envelope::sign(Kind::Proposal, p.to_body(), &[&outsider])
 }

@@ -91,7 +91,7 @@ impl DraftSpec {
         rand_core::OsRng.fill_bytes(&mut nonce);
         let genesis = Genesis {
             name: self.name.clone(),
-            charter: Charter { positions: rule },
+            charter: Charter::with_positions(rule),
             founders,
             created_at_ms: now_ms,
             nonce,

@@ -98,6 +98,7 @@ pub fn reason_name(r: &chorus_core::Rejection) -> &'static str {
         NotAMember { .. } => "not_a_member",
         SignerMismatch { .. } => "signer_mismatch",
         UnknownRoster(_) => "unknown_roster",
+        UnknownSigner { .. } => "unknown_signer",
         FromTheFuture { .. } => "from_the_future",
         ForeignGenesis(_) => "foreign_genesis",
     }

@@ -1,0 +1,484 @@
+//! Governance (PROTOCOL.md section 12): roster versions, governance
+//! proposals, delegation, revocation and key rotation.
+//!
+//! (a) A scenario with concurrent admissions and removals, a key
+//!     replacement, a rotation, a key equivocation, a delegation and a
+//!     revocation gives the roster and positions section 12 defines;
+//! (b) applying any subset of its objects in any order, with repeats, gives
+//!     the same ledger as applying them sorted; a node that ingests them in
+//!     any order, retrying what it had to defer, ends with the same ledger;
+//! (c) each new ingest refusal has its specific error and verdict.
+
+use std::sync::OnceLock;
+
+use chorus_core::testkit::{member_key, Fixture, T0};
+use chorus_core::{Action, Envelope, Keypair, Ledger, Member, ObjectId, Rejection, Stance, Verdict, VerifiedObject};
+use proptest::prelude::*;
+
+const NOW: u64 = T0 + 1_000_000;
+
+/// The scenario's objects, by name, in creation order.
+struct Scenario {
+    f: Fixture,
+    objects: Vec<(&'static str, Envelope)>,
+    x: Keypair,
+    k1_new: Keypair,
+    r3: Keypair,
+    leader: Keypair,
+    g: [ObjectId; 5],
+    p: ObjectId,
+}
+
+impl Scenario {
+    fn get(&self, name: &str) -> &Envelope {
+        &self.objects.iter().find(|(n, _)| *n == name).expect("named object").1
+    }
+}
+
+fn scenario() -> &'static Scenario {
+    static S: OnceLock<Scenario> = OnceLock::new();
+    S.get_or_init(build)
+}
+
+/// Five founders (default charter: positions 1/2, membership 2/3,
+/// amendments 3/4).
+/// - G1 admits X; G2 removes founder 4 (concurrent, both under the genesis
+///   roster, 4 of 5 endorse each).
+/// - G3 replaces founder 3's key by R3, under {G1, G2} (5 members, 4 endorse).
+/// - G5 removes X under {G1} (6 members, 5 endorse): races with G3's
+///   version, in which X is a member; removal wins in {G3, G5}.
+/// - Founder 1 rotates its key to K1' keeping its governance stances;
+///   founder 0 signs two rotations (equivocation), both keeping its past.
+/// - Founder 2 delegates stances to a leader, then revokes the delegation
+///   keeping only the leader's stance on P.
+/// - P (a position) under {G3}, by X: endorsed by X, by founder 1 with K1',
+///   by the leader for founder 2, by founder 3 with R3 (4 of 5, 3 needed).
+///   Founder 1's old key, founder 0's frozen key, the removed founder 4 and
+///   the leader on a later proposal sign stances that do not count.
+fn build() -> Scenario {
+    let f = Fixture::new(5);
+    let k = |i: usize| &f.keys[i];
+    let pk = |i: usize| f.keys[i].public();
+    let x = member_key(100);
+    let k1_new = member_key(101);
+    let leader = member_key(102);
+    let r3 = member_key(103);
+    let mut o: Vec<(&'static str, Envelope)> = vec![];
+    let admit_x =
+        Action::Admit(Member { key: x.public(), name: "Xavier Trust".into(), external_id: Some("X1".into()) });
+    let g1 = f.proposal_under(k(0), pk(0), "Admit X", &[], Some(admit_x), 10);
+    let g2 = f.proposal_under(k(1), pk(1), "Remove 4", &[], Some(Action::Remove(pk(4))), 11);
+    let endorse = |o: &mut Vec<(&'static str, Envelope)>, name: &'static str, signer: &Keypair, trust, p: ObjectId| {
+        o.push((name, f.stance_by(signer, trust, p, Stance::Endorse, 20, None)));
+    };
+    o.push(("g1", g1.clone()));
+    o.push(("g2", g2.clone()));
+    for (i, (n1, n2)) in
+        [("g1.e0", "g2.e0"), ("g1.e1", "g2.e1"), ("g1.e2", "g2.e2"), ("g1.e3", "g2.e3")].into_iter().enumerate()
+    {
+        endorse(&mut o, n1, k(i), pk(i), g1.id());
+        endorse(&mut o, n2, k(i), pk(i), g2.id());
+    }
+    let replace = Action::ReplaceKey { trust: pk(3), new_key: r3.public() };
+    let g3 = f.proposal_under(k(0), pk(0), "Replace 3", &[g1.id(), g2.id()], Some(replace), 30);
+    o.push(("g3", g3.clone()));
+    endorse(&mut o, "g3.e0", k(0), pk(0), g3.id());
+    endorse(&mut o, "g3.e1", k(1), pk(1), g3.id());
+    endorse(&mut o, "g3.e2", k(2), pk(2), g3.id());
+    endorse(&mut o, "g3.ex", &x, x.public(), g3.id());
+    let g5 = f.proposal_under(k(2), pk(2), "Remove X", &[g1.id()], Some(Action::Remove(x.public())), 31);
+    o.push(("g5", g5.clone()));
+    for (name, i) in [("g5.e0", 0), ("g5.e1", 1), ("g5.e2", 2), ("g5.e3", 3), ("g5.e4", 4)] {
+        endorse(&mut o, name, k(i), pk(i), g5.id());
+    }
+    // A proposal that stays unadopted (only 2 endorse), pinned to G2.
+    let g4 = f.proposal_under(k(3), pk(3), "Amend", &[g2.id()], Some(Action::AmendCharter(Default::default())), 32);
+    o.push(("g4", g4.clone()));
+    endorse(&mut o, "g4.e3", k(3), pk(3), g4.id());
+
+    let p = f.proposal_under(&x, x.public(), "Position", &[g3.id()], None, 40);
+    o.push(("p", p.clone()));
+    // Founder 1 rotates, keeping its governance stances.
+    let kept1: Vec<ObjectId> = ["g2", "g1.e1", "g2.e1", "g3.e1", "g5.e1"]
+        .iter()
+        .map(|n| o.iter().find(|(m, _)| m == n).expect("named").1.id())
+        .collect();
+    o.push(("rot1", f.rotation(k(1), pk(1), k1_new.public(), kept1.clone(), 45)));
+    // Founder 0 equivocates: two rotations, both keeping its past.
+    let kept0: Vec<ObjectId> = ["g1", "g1.e0", "g2.e0", "g3", "g3.e0", "g5.e0"]
+        .iter()
+        .map(|n| o.iter().find(|(m, _)| m == n).expect("named").1.id())
+        .collect();
+    o.push(("rot0a", f.rotation(k(0), pk(0), member_key(104).public(), kept0.clone(), 46)));
+    o.push(("rot0b", f.rotation(k(0), pk(0), member_key(105).public(), kept0, 47)));
+    let d = f.delegation(k(2), pk(2), leader.public(), None, 48);
+    o.push(("d2", d.clone()));
+    o.push(("p.ex", f.stance_by(&x, x.public(), p.id(), Stance::Endorse, 50, None)));
+    o.push(("p.e1new", f.stance_by(&k1_new, pk(1), p.id(), Stance::Endorse, 51, None)));
+    let pl = f.stance_by(&leader, pk(2), p.id(), Stance::Endorse, 52, Some(d.id()));
+    o.push(("p.leader", pl.clone()));
+    o.push(("p.r3", f.stance_by(&r3, pk(3), p.id(), Stance::Endorse, 53, None)));
+    // Stances that do not count.
+    o.push(("p.e1old", f.stance_by(k(1), pk(1), p.id(), Stance::Object, 54, None)));
+    o.push(("p.e0frozen", f.stance_by(k(0), pk(0), p.id(), Stance::Object, 55, None)));
+    o.push(("p.e4removed", f.stance_by(k(4), pk(4), p.id(), Stance::Object, 56, None)));
+    let q = f.proposal_under(k(3), pk(3), "Another", &[], None, 57);
+    o.push(("q", q.clone()));
+    o.push(("q.leader", f.stance_by(&leader, pk(2), q.id(), Stance::Endorse, 58, Some(d.id()))));
+    o.push(("rev2", f.revocation(k(2), pk(2), d.id(), vec![pl.id()], 60)));
+    let g = [g1.id(), g2.id(), g3.id(), g4.id(), g5.id()];
+    Scenario { f, objects: o, x, k1_new, r3, leader, g, p: p.id() }
+}
+
+/// Every object verified, by ingesting them repeatedly until nothing more
+/// is admitted.
+fn verified() -> &'static Vec<VerifiedObject> {
+    static V: OnceLock<Vec<VerifiedObject>> = OnceLock::new();
+    V.get_or_init(|| {
+        let s = scenario();
+        let (ledger, left) = ingest(s, (0..s.objects.len()).collect());
+        assert!(left.is_empty(), "every scenario object is admitted eventually: {left:?}");
+        let mut out: Vec<VerifiedObject> = s
+            .objects
+            .iter()
+            .map(|(_, e)| ledger.validate(e.bytes(), NOW).expect("valid once everything is held"))
+            .collect();
+        out.sort_by_key(|v| v.id());
+        out
+    })
+}
+
+/// A node ingesting objects in the given order: validate against its ledger,
+/// apply if valid, defer (and retry after every admission) if Ignore.
+/// Returns the ledger and the names never admitted.
+fn ingest(s: &Scenario, order: Vec<usize>) -> (Ledger, Vec<&'static str>) {
+    let mut ledger = Ledger::new(s.f.coalition.clone());
+    let mut pending = order;
+    loop {
+        let mut progress = false;
+        let mut next = vec![];
+        for i in pending {
+            match ledger.validate(s.objects[i].1.bytes(), NOW) {
+                Ok(v) => {
+                    ledger.apply(&v);
+                    progress = true;
+                }
+                Err(e) => {
+                    assert_eq!(e.verdict(), Verdict::Ignore, "{}: {e}", s.objects[i].0);
+                    next.push(i);
+                }
+            }
+        }
+        pending = next;
+        if !progress || pending.is_empty() {
+            break;
+        }
+    }
+    (ledger, pending.into_iter().map(|i| s.objects[i].0).collect())
+}
+
+fn sorted_ledger() -> &'static Ledger {
+    static L: OnceLock<Ledger> = OnceLock::new();
+    L.get_or_init(|| {
+        let mut l = Ledger::new(scenario().f.coalition.clone());
+        for v in verified() {
+            l.apply(v);
+        }
+        l
+    })
+}
+
+#[test]
+fn scenario_gives_the_roster_and_positions_of_section_12() {
+    let s = scenario();
+    let mut l = sorted_ledger().clone();
+    let [g1, g2, g3, g4, g5] = s.g;
+    let adopted: Vec<ObjectId> = l.adopted_governance().copied().collect();
+    let mut want = vec![g1, g2, g3, g5];
+    want.sort();
+    assert_eq!(adopted, want, "G4 has one endorsement of four needed");
+    assert!(!l.is_adopted(&g4));
+    let (heads, version) = l.head_version();
+    let mut want_heads = vec![g3, g5];
+    want_heads.sort();
+    assert_eq!(heads, want_heads);
+    assert_eq!(version, chorus_core::version_id(&s.f.id(), &heads));
+    let (roster, _) = l.head_roster().expect("the head version resolves");
+    let pk = |i: usize| s.f.keys[i].public();
+    // Founder 4 removed by G2; X admitted by G1, then removed by G5, which
+    // races with G3 (which knew X as a member): removal wins.
+    let members: Vec<_> = roster.members().map(|m| m.key).collect();
+    assert_eq!(members, {
+        let mut m = vec![pk(0), pk(1), pk(2), pk(3)];
+        m.sort();
+        m
+    });
+    assert_eq!(roster.root_key(&pk(3)), Some(s.r3.public()));
+    assert_eq!(roster.root_key(&pk(1)), Some(pk(1)), "rotation is not a roster event");
+
+    // Under {G3}: founders 0..3 and X, 5 members, 3 needed.
+    let t = l.tally(&s.p).expect("P is tallied");
+    assert_eq!((t.members, t.required, t.endorse, t.object, t.equivocations), (5, 3, 4, 0, 0));
+    assert!(l.is_adopted(&s.p));
+    let p_roster = l.roster(&chorus_core::version_id(&s.f.id(), &[g3])).expect("P's version").clone();
+    assert!(p_roster.contains(&s.x.public()));
+    assert_eq!(l.key_equivocations(), vec![(pk(0), pk(0))]);
+    // The leader's stance on Q was not kept by the revocation.
+    let q = s.get("q").id();
+    assert_eq!(l.tally(&q).map(|t| t.endorse), Some(0));
+    // The certificate endorsements are the authorised ones, by trust id.
+    let chosen = l.certificate_endorsements(&s.p).expect("adopted");
+    let mut want: Vec<(_, ObjectId)> =
+        [("p.ex", s.x.public()), ("p.e1new", pk(1)), ("p.leader", pk(2)), ("p.r3", pk(3))]
+            .into_iter()
+            .map(|(n, t)| (t, s.get(n).id()))
+            .collect();
+    want.sort();
+    assert_eq!(chosen, want.into_iter().map(|(_, id)| id).collect::<Vec<_>>());
+    assert_eq!(l.recount(&s.p), l.tally(&s.p));
+}
+
+#[test]
+fn without_the_revocation_the_leader_counts_everywhere_and_without_keep_nothing_does() {
+    let s = scenario();
+    let mut l = Ledger::new(s.f.coalition.clone());
+    let rev = s.get("rev2").id();
+    for v in verified().iter().filter(|v| v.id() != rev) {
+        l.apply(v);
+    }
+    assert_eq!(l.tally(&s.get("q").id()).map(|t| t.endorse), Some(1));
+    // A revocation keeping nothing withdraws the leader's stance on P too;
+    // P still has 3 of 3 needed.
+    let none = s.f.revocation(&s.f.keys[2], s.f.keys[2].public(), s.get("d2").id(), vec![], 61);
+    let v = l.validate(none.bytes(), NOW).expect("valid");
+    l.apply(&v);
+    assert_eq!(l.tally(&s.p).map(|t| t.endorse), Some(3));
+    assert_eq!(l.tally(&s.get("q").id()).map(|t| t.endorse), Some(0));
+}
+
+#[test]
+fn a_stance_signed_by_a_rotated_away_key_counts_only_if_kept() {
+    let s = scenario();
+    // Without founder 1's rotation, its new key is unknown and its old key's
+    // objection is its stance on P.
+    let rot = s.get("rot1").id();
+    let mut l = Ledger::new(s.f.coalition.clone());
+    for v in verified().iter().filter(|v| v.id() != rot) {
+        l.apply(v);
+    }
+    let t = l.tally(&s.p).expect("tallied");
+    assert_eq!((t.endorse, t.object), (3, 1));
+    // With it, the old key's objection is not kept, the new key's endorsement counts.
+    l.apply(verified().iter().find(|v| v.id() == rot).expect("rotation"));
+    let t = l.tally(&s.p).expect("tallied");
+    assert_eq!((t.endorse, t.object), (4, 0));
+}
+
+fn apply_all(items: &[usize]) -> Ledger {
+    let mut l = Ledger::new(scenario().f.coalition.clone());
+    for &i in items {
+        l.apply(&verified()[i]);
+    }
+    l
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Any subset, in any order, with repeats, gives the same ledger as the
+    /// same set applied sorted by id.
+    #[test]
+    fn any_order_and_repeats_give_the_same_ledger(
+        (subset, order) in prop::sample::subsequence((0..verified().len()).collect::<Vec<_>>(), 0..=verified().len())
+            .prop_flat_map(|subset| {
+                let len = subset.len();
+                (Just(subset.clone()), Just(subset).prop_shuffle().prop_flat_map(move |shuffled| {
+                    prop::collection::vec(0..len.max(1), 0..8).prop_map(move |repeats| {
+                        let mut v = shuffled.clone();
+                        for r in repeats {
+                            if let Some(&x) = shuffled.get(r) {
+                                v.push(x);
+                            }
+                        }
+                        v
+                    })
+                }))
+            })
+    ) {
+        let a = apply_all(&subset);
+        let b = apply_all(&order);
+        prop_assert_eq!(a.digest(), b.digest());
+        prop_assert_eq!(a.head_version(), b.head_version());
+        prop_assert_eq!(a.positions(), b.positions());
+        for (id, _) in a.proposals() {
+            prop_assert_eq!(a.tally(&id), b.tally(&id));
+            prop_assert_eq!(b.recount(&id), b.tally(&id));
+        }
+        prop_assert!(a == b);
+    }
+
+    /// A node ingesting every object in any order, retrying what it had to
+    /// defer, admits everything and ends with the same ledger.
+    #[test]
+    fn ingest_in_any_order_converges(order in Just((0..scenario().objects.len()).collect::<Vec<_>>()).prop_shuffle()) {
+        let (l, left) = ingest(scenario(), order);
+        prop_assert!(left.is_empty(), "never admitted: {:?}", left);
+        prop_assert!(&l == sorted_ledger());
+    }
+}
+
+// ------------------------------------------------------------ rejections
+
+#[test]
+fn an_unknown_signer_is_deferred_not_punished() {
+    let s = scenario();
+    let l = Ledger::new(s.f.coalition.clone());
+    for name in ["p.e1new", "p.r3", "p.ex", "p.leader", "rot0a"] {
+        if name == "rot0a" {
+            // Founder 0's own key, known: only the object itself is checked.
+            assert!(l.validate(s.get(name).bytes(), NOW).is_ok());
+            continue;
+        }
+        let e = l.validate(s.get(name).bytes(), NOW).unwrap_err();
+        assert!(matches!(e, Rejection::UnknownSigner { .. }), "{name}: {e:?}");
+        assert_eq!(e.verdict(), Verdict::Ignore);
+    }
+    // A proposal pinned to heads nobody has: unknown roster.
+    let e = l.validate(s.get("g3").bytes(), NOW).unwrap_err();
+    assert!(matches!(e, Rejection::UnknownRoster(_)), "{e:?}");
+    assert_eq!(e.verdict(), Verdict::Ignore);
+    // A forged signature is rejected whatever the signer.
+    let env = s.get("p.e1new");
+    let mut sigs = env.signatures().to_vec();
+    sigs[0].signature[2] ^= 1;
+    let forged = Envelope::assemble(env.kind(), env.body().to_vec(), sigs);
+    let e = l.validate(forged.bytes(), NOW).unwrap_err();
+    assert!(matches!(e, Rejection::BadSignature { .. }), "{e:?}");
+    assert_eq!(e.verdict(), Verdict::Reject);
+}
+
+#[test]
+fn heads_that_are_not_an_antichain_are_rejected() {
+    let s = scenario();
+    let l = sorted_ledger();
+    let [g1, _, g3, _, _] = s.g;
+    let p = s.f.proposal_under(&s.f.keys[0], s.f.keys[0].public(), "Redundant", &[g1, g3], None, 70);
+    let e = l.validate(p.bytes(), NOW).unwrap_err();
+    assert_eq!(
+        e,
+        Rejection::InvalidField { field: "roster heads", reason: "a head is in the closure of another".into() }
+    );
+    assert_eq!(e.verdict(), Verdict::Reject);
+}
+
+#[test]
+fn a_delegated_stance_must_be_signed_by_the_delegate_of_that_trust() {
+    let s = scenario();
+    let l = sorted_ledger();
+    let d = s.get("d2").id();
+    // Signed by someone else under the leader's delegation.
+    let e = s.f.stance_by(&s.k1_new, s.f.keys[2].public(), s.p, Stance::Endorse, 80, Some(d));
+    assert!(matches!(l.validate(e.bytes(), NOW), Err(Rejection::SignerMismatch { field: "delegate", .. })));
+    // The leader claiming to speak for another trust.
+    let e = s.f.stance_by(&s.leader, s.f.keys[1].public(), s.p, Stance::Endorse, 80, Some(d));
+    assert!(matches!(l.validate(e.bytes(), NOW), Err(Rejection::InvalidField { field: "delegation", .. })));
+}
+
+#[test]
+fn a_stance_outside_the_delegation_period_does_not_count() {
+    let s = scenario();
+    let mut l = Ledger::new(s.f.coalition.clone());
+    for v in verified() {
+        l.apply(v);
+    }
+    let k2 = &s.f.keys[2];
+    let short = s.f.delegation(k2, k2.public(), s.leader.public(), Some(10), 90);
+    l.apply(&l.validate(short.bytes(), NOW).unwrap());
+    let q = s.get("q").id();
+    let late = s.f.stance_by(&s.leader, k2.public(), q, Stance::Endorse, 11, Some(short.id()));
+    l.apply(&l.validate(late.bytes(), NOW).unwrap());
+    assert_eq!(l.tally(&q).map(|t| t.endorse), Some(0));
+    let on_time = s.f.stance_by(&s.leader, k2.public(), q, Stance::Endorse, 10, Some(short.id()));
+    l.apply(&l.validate(on_time.bytes(), NOW).unwrap());
+    assert_eq!(l.tally(&q).map(|t| t.endorse), Some(1));
+}
+
+#[test]
+fn an_inapplicable_action_is_void() {
+    let s = scenario();
+    let mut l = sorted_ledger().clone();
+    // Admitting a trust that is already a member of the pinned version.
+    let admit = Action::Admit(Member { key: s.f.keys[1].public(), name: "Again".into(), external_id: None });
+    let g = s.f.proposal_under(&s.f.keys[1], s.f.keys[1].public(), "Again", &[], Some(admit), 90);
+    // Valid at ingest (whether it applies depends on the version, which is
+    // the ledger's to judge), but never tallied.
+    l.apply(&l.validate(g.bytes(), NOW).unwrap());
+    assert_eq!(l.tally(&g.id()), None);
+    assert!(!l.is_adopted(&g.id()));
+}
+
+#[test]
+fn governance_fields_have_their_rules() {
+    use chorus_core::{Delegation, KeyRotation, Proposal, Revocation};
+    use chorus_proto::v1 as pb;
+    use prost::Message;
+    let s = scenario();
+    let f = &s.f;
+    let base = Proposal::from_body(s.get("g1").body()).unwrap();
+    let mut msg = pb::Proposal::decode(s.get("g1").body()).unwrap();
+    // A1: two actions.
+    msg.action.as_mut().unwrap().remove = f.keys[1].public().as_bytes().to_vec();
+    assert!(matches!(Proposal::from_body(&msg.encode_to_vec()), Err(Rejection::InvalidField { field: "action", .. })));
+    // A1: an empty action.
+    msg.action = Some(pb::Action::default());
+    assert!(matches!(Proposal::from_body(&msg.encode_to_vec()), Err(Rejection::InvalidField { field: "action", .. })));
+    // A4: replacing a key by itself.
+    msg.action = Some(pb::Action {
+        replace_key: Some(pb::KeyReplacement {
+            trust: f.keys[1].public().as_bytes().to_vec(),
+            new_key: f.keys[1].public().as_bytes().to_vec(),
+        }),
+        ..Default::default()
+    });
+    assert!(matches!(
+        Proposal::from_body(&msg.encode_to_vec()),
+        Err(Rejection::InvalidField { field: "replace new key", .. })
+    ));
+    // A6: heads out of order; A7: roster not the version id.
+    let mut msg = pb::Proposal::decode(s.get("g3").body()).unwrap();
+    msg.roster_heads.reverse();
+    assert!(matches!(
+        Proposal::from_body(&msg.encode_to_vec()),
+        Err(Rejection::InvalidField { field: "roster heads", .. })
+    ));
+    msg.roster_heads.reverse();
+    msg.roster = base.coalition.0.to_vec();
+    assert!(matches!(Proposal::from_body(&msg.encode_to_vec()), Err(Rejection::InvalidField { field: "roster", .. })));
+
+    // Delegation: scope, period, delegate.
+    let d = pb::Delegation::decode(s.get("d2").body()).unwrap();
+    for (field, change) in [
+        ("scope", Box::new(|d: &mut pb::Delegation| d.scope = 4) as Box<dyn Fn(&mut pb::Delegation)>),
+        ("scope", Box::new(|d: &mut pb::Delegation| d.scope = 0)),
+        ("valid_until_ms", Box::new(|d: &mut pb::Delegation| d.valid_until_ms = d.valid_from_ms - 1)),
+        ("valid_from_ms", Box::new(|d: &mut pb::Delegation| d.valid_from_ms = 0)),
+        ("delegate", Box::new(|d: &mut pb::Delegation| d.delegate = d.trust.clone())),
+        ("delegate name", Box::new(|d: &mut pb::Delegation| d.name.clear())),
+    ] {
+        let mut m = d.clone();
+        change(&mut m);
+        let e = Delegation::from_body(&m.encode_to_vec()).unwrap_err();
+        assert!(matches!(&e, Rejection::InvalidField { field: f, .. } if *f == field), "{field}: {e:?}");
+    }
+    // Keep lists must be sorted.
+    let mut r = pb::Revocation::decode(s.get("rev2").body()).unwrap();
+    r.keep = vec![vec![2; 32], vec![1; 32]];
+    assert!(matches!(Revocation::from_body(&r.encode_to_vec()), Err(Rejection::InvalidField { field: "keep", .. })));
+    let mut k = pb::KeyRotation::decode(s.get("rot1").body()).unwrap();
+    k.keep = vec![vec![1; 32]; 2];
+    assert!(matches!(KeyRotation::from_body(&k.encode_to_vec()), Err(Rejection::InvalidField { field: "keep", .. })));
+    // A rotation to the signing key itself.
+    let same = f.rotation(&f.keys[1], f.keys[1].public(), f.keys[1].public(), vec![], 1);
+    let e = Ledger::new(f.coalition.clone()).validate(same.bytes(), NOW).unwrap_err();
+    assert!(matches!(e, Rejection::InvalidField { field: "new_key", .. }), "{e:?}");
+}
