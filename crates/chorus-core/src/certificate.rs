@@ -17,6 +17,9 @@ use crate::id::{CoalitionId, ObjectId};
 use crate::keys::{verify_many, PublicKey, SignatureCheck};
 use crate::kind::Kind;
 use crate::limits::MAX_CERTIFICATE_BYTES;
+use std::collections::BTreeSet;
+
+use crate::ledger::Ledger;
 use crate::objects::{Endorsement, Proposal, Stance};
 
 /// Certificates are judged without a clock: the same verdict at any time.
@@ -82,6 +85,23 @@ pub fn assemble(genesis: &Envelope, proposal: &Envelope, endorsements: &[Envelop
         chain: vec![],
     }
     .encode_to_vec()
+}
+
+/// As [`assemble`], with a proof chain (PROTOCOL.md 12.9), which is sorted
+/// by id and deduplicated here.
+pub fn assemble_with_chain(
+    genesis: &Envelope,
+    proposal: &Envelope,
+    endorsements: &[Envelope],
+    chain: &[Envelope],
+) -> Vec<u8> {
+    let mut cert = pb::Certificate::decode(assemble(genesis, proposal, endorsements).as_slice())
+        .expect("assemble writes a certificate");
+    let mut links: Vec<&Envelope> = chain.iter().collect();
+    links.sort_by_key(|l| l.id());
+    links.dedup_by_key(|l| l.id());
+    cert.chain = links.into_iter().map(Envelope::to_proto).collect();
+    cert.encode_to_vec()
 }
 
 /// Verifies a certificate with every core of the machine.
@@ -159,6 +179,19 @@ fn verify_inner(
     let mut checks: Vec<SignatureCheck<'_>> =
         genesis_input.map(|input| coalition.genesis_checks(input).collect()).unwrap_or_default();
     let genesis_sigs = checks.len();
+
+    // A proof chain, or a proposal under a later roster version: section 12.9.
+    let has_heads = cert
+        .proposal
+        .as_ref()
+        .and_then(|p| Proposal::from_body(&p.body).ok())
+        .is_some_and(|p| !p.roster_heads.is_empty());
+    if !cert.chain.is_empty() || has_heads {
+        if let Some(i) = verify_many(&checks, threads) {
+            return Err(CertificateError::Genesis(Rejection::BadSignature { signer: checks[i].key.to_hex() }));
+        }
+        return verify_governance(coalition, cert.proposal, cert.endorsements, cert.chain);
+    }
 
     // 5. Proposal structure (its signature joins the batch).
     let proposal = cert.proposal.ok_or(CertificateError::Missing("proposal"));
@@ -247,6 +280,194 @@ fn verify_inner(
         author_name,
         members,
         required,
+        endorsers,
+    })
+}
+
+/// Verification of a certificate with a proof chain (PROTOCOL.md 12.9),
+/// after the genesis has been verified: every carried object is ingested
+/// into a ledger of its own, and that ledger must adopt the proposal with
+/// the endorsements carried.
+fn verify_governance(
+    coalition: &Coalition,
+    proposal: Option<pb::Envelope>,
+    endorsements: Vec<pb::Envelope>,
+    chain: Vec<pb::Envelope>,
+) -> Result<VerifiedPosition, CertificateError> {
+    // 1. Chain shape and order.
+    let mut links: Vec<Envelope> = Vec::with_capacity(chain.len());
+    for (index, env) in chain.into_iter().enumerate() {
+        let env = Envelope::from_nested(env).map_err(|reason| CertificateError::Chain { index, reason })?;
+        if env.kind() == Kind::Genesis {
+            return Err(CertificateError::Chain {
+                index,
+                reason: Rejection::InvalidField { field: "kind", reason: "a chain carries no genesis".into() },
+            });
+        }
+        if links.last().is_some_and(|prev| prev.id() >= env.id()) {
+            return Err(CertificateError::ChainNotSorted { index });
+        }
+        links.push(env);
+    }
+    // 2. The proposal.
+    let proposal = proposal.ok_or(CertificateError::Missing("proposal"))?;
+    let proposal = Envelope::from_nested(proposal).map_err(CertificateError::Proposal)?;
+    if proposal.kind() != Kind::Proposal {
+        return Err(CertificateError::Proposal(Rejection::InvalidField {
+            field: "kind",
+            reason: format!("expected a proposal, got a {}", proposal.kind()),
+        }));
+    }
+    let p = Proposal::from_body(proposal.body()).map_err(CertificateError::Proposal)?;
+    coalition.check_coalition(p.coalition).map_err(CertificateError::Proposal)?;
+    let proposal_id = proposal.id();
+    // 3. The endorsements, in order.
+    let mut carried: Vec<(Envelope, Endorsement)> = Vec::with_capacity(endorsements.len());
+    for (index, env) in endorsements.into_iter().enumerate() {
+        let invalid = |reason| CertificateError::Endorsement { index, reason };
+        let env = Envelope::from_nested(env).map_err(invalid)?;
+        if env.kind() != Kind::Endorsement {
+            return Err(invalid(Rejection::InvalidField {
+                field: "kind",
+                reason: format!("expected an endorsement, got a {}", env.kind()),
+            }));
+        }
+        let e = Endorsement::from_body(env.body()).map_err(invalid)?;
+        coalition.check_coalition(e.coalition).map_err(invalid)?;
+        if e.proposal != proposal_id {
+            return Err(CertificateError::WrongProposal { index, expected: proposal_id, found: e.proposal });
+        }
+        if e.stance != Stance::Endorse {
+            return Err(CertificateError::NotAnEndorsement { index, stance: e.stance.name() });
+        }
+        if let Some(closes_at_ms) = p.closes_at_ms {
+            if e.created_at_ms > closes_at_ms {
+                return Err(CertificateError::AfterClosing { index, created_at_ms: e.created_at_ms, closes_at_ms });
+            }
+        }
+        if let Some((_, prev)) = carried.last() {
+            match prev.trust.cmp(&e.trust) {
+                std::cmp::Ordering::Equal => {
+                    return Err(CertificateError::DuplicateTrust { index, trust: e.trust.to_hex() })
+                }
+                std::cmp::Ordering::Greater => return Err(CertificateError::NotSorted { index }),
+                std::cmp::Ordering::Less => {}
+            }
+        }
+        carried.push((env, e));
+    }
+    // 4. Links named by id must be carried.
+    let ids: BTreeSet<ObjectId> = links.iter().map(|l| l.id()).collect();
+    let mut named: Vec<(Vec<ObjectId>, Option<ObjectId>)> = vec![(p.roster_heads.clone(), None)];
+    for l in &links {
+        match l.kind() {
+            Kind::Proposal => {
+                if let Ok(g) = Proposal::from_body(l.body()) {
+                    named.push((g.roster_heads, None));
+                }
+            }
+            Kind::Endorsement => {
+                if let Ok(e) = Endorsement::from_body(l.body()) {
+                    named.push((vec![], e.delegation));
+                }
+            }
+            _ => {}
+        }
+    }
+    named.extend(carried.iter().map(|(_, e)| (vec![], e.delegation)));
+    for (heads, delegation) in &named {
+        if let Some(h) = heads.iter().find(|h| !ids.contains(h)) {
+            return Err(CertificateError::MissingLink(format!("governance proposal {h}")));
+        }
+        if let Some(d) = delegation.filter(|d| !ids.contains(d)) {
+            return Err(CertificateError::MissingLink(format!("delegation {d}")));
+        }
+    }
+    // 5. Ingest everything, as a node would, until nothing more is admitted.
+    #[derive(Clone, Copy)]
+    enum Part {
+        Chain(usize),
+        Proposal,
+        Endorsement(usize),
+    }
+    let mut items: Vec<(Part, &Envelope)> = links.iter().enumerate().map(|(i, l)| (Part::Chain(i), l)).collect();
+    items.push((Part::Proposal, &proposal));
+    items.extend(carried.iter().enumerate().map(|(i, (e, _))| (Part::Endorsement(i), e)));
+    let fail = |part: Part, reason: Rejection| match (part, reason) {
+        (Part::Chain(index), reason) => CertificateError::Chain { index, reason },
+        (Part::Proposal, reason) => CertificateError::Proposal(reason),
+        (Part::Endorsement(index), Rejection::BadSignature { signer }) => {
+            CertificateError::BadSignature { index, trust: signer }
+        }
+        (Part::Endorsement(index), reason) => CertificateError::Endorsement { index, reason },
+    };
+    let mut ledger = Ledger::new(coalition.clone());
+    loop {
+        let mut progress = false;
+        let mut pending = Vec::new();
+        for (part, env) in items {
+            match ledger.validate(env.bytes(), NO_CLOCK) {
+                Ok(v) => {
+                    ledger.apply(&v);
+                    progress = true;
+                }
+                Err(r) if r.verdict() == crate::Verdict::Ignore => pending.push((part, env, r)),
+                Err(r) => return Err(fail(part, r)),
+            }
+        }
+        if pending.is_empty() {
+            break;
+        }
+        if !progress {
+            let (_, _, reason) = &pending[0];
+            return Err(CertificateError::MissingLink(match reason {
+                Rejection::UnknownSigner { key, trust } => format!(
+                    "what makes {key} a key of trust {trust} (an admission, key replacement, rotation or delegation)"
+                ),
+                Rejection::UnknownRoster(v) => format!("a governance proposal of roster version {v}"),
+                other => other.to_string(),
+            }));
+        }
+        items = pending.into_iter().map(|(part, env, _)| (part, env)).collect();
+    }
+    // 6. Every governance proposal carried is adopted by what is carried.
+    for l in &links {
+        if ledger.is_governance(&l.id()) && !ledger.is_adopted(&l.id()) {
+            return Err(CertificateError::ChainNotAdopted(l.id()));
+        }
+    }
+    // 7. The proposal counts, 8. so does every endorsement, 9. enough of them.
+    let tally = ledger.tally(&proposal_id).ok_or(CertificateError::ProposalVoid(proposal_id))?;
+    let (roster, _) = ledger.version_of(&proposal_id).ok_or(CertificateError::ProposalVoid(proposal_id))?;
+    let mut endorsers = Vec::with_capacity(carried.len());
+    for (index, (env, e)) in carried.iter().enumerate() {
+        if !ledger.counts(&proposal_id, &e.trust, &env.id()) {
+            return Err(CertificateError::Unauthorised { index, trust: e.trust.to_hex() });
+        }
+        endorsers.push(Endorser {
+            trust: e.trust,
+            name: roster.get(e.trust.as_bytes()).map(|m| m.name.clone()).unwrap_or_default(),
+            endorsement: env.id(),
+            created_at_ms: e.created_at_ms,
+            comment: e.comment.clone(),
+        });
+    }
+    if endorsers.len() < tally.required {
+        return Err(CertificateError::BelowThreshold {
+            have: endorsers.len(),
+            need: tally.required,
+            members: tally.members,
+        });
+    }
+    let author_name = roster.get(p.author.as_bytes()).map(|m| m.name.clone()).unwrap_or_default();
+    Ok(VerifiedPosition {
+        coalition: coalition.id(),
+        coalition_name: coalition.name().to_owned(),
+        proposal_id,
+        proposal: p,
+        author_name,
+        members: tally.members,
+        required: tally.required,
         endorsers,
     })
 }

@@ -260,6 +260,39 @@ pub enum CertificateError {
         /// Its position.
         index: usize,
     },
+    /// A proof-chain object is invalid as a signed object.
+    #[error("chain object {index} is invalid: {reason}")]
+    Chain {
+        /// Its position in the chain.
+        index: usize,
+        /// What is wrong.
+        reason: Rejection,
+    },
+    /// The proof chain is not sorted by id, or carries an object twice.
+    #[error("chain object {index} is out of order (the chain must be sorted by id with no object twice)")]
+    ChainNotSorted {
+        /// Its position in the chain.
+        index: usize,
+    },
+    /// An object the proof needs is not carried.
+    #[error("the proof chain is missing {0}")]
+    MissingLink(String),
+    /// A governance proposal of the chain is not adopted by what is carried.
+    #[error("governance proposal {0} is not adopted by the endorsements the certificate carries")]
+    ChainNotAdopted(ObjectId),
+    /// The proposal does not count under its roster version.
+    #[error("proposal {0} does not count under its roster version (author not a member, signer not authorised for the author, or action not applicable)")]
+    ProposalVoid(ObjectId),
+    /// An endorsement is not authorised for its trust under the proposal's
+    /// roster version (not a member, key rotated away, delegation revoked or
+    /// out of its period).
+    #[error("endorsement {index} is not authorised for trust {trust} under the proposal's roster version")]
+    Unauthorised {
+        /// Its position.
+        index: usize,
+        /// Hex of the trust id.
+        trust: String,
+    },
     /// Too few endorsements for the adoption rule.
     #[error("{have} endorsements, but adoption needs {need} of {members} members")]
     BelowThreshold {

@@ -457,7 +457,6 @@ impl Ledger {
 
     /// True when endorsement `e` of `trust` on tallied proposal `id` is
     /// authorised under the proposal's version (PROTOCOL.md 12.4).
-    #[allow(dead_code)] // for certificate verification, next step
     pub(crate) fn counts(&self, id: &ObjectId, trust: &PublicKey, e: &ObjectId) -> bool {
         let Some(p) = self.held.proposals.get(id) else { return false };
         let Some(v) = self.derived.version(&self.coalition, &p.roster_heads) else { return false };
@@ -471,7 +470,6 @@ impl Ledger {
     }
 
     /// The roster and charter a held proposal is voted under, if resolvable.
-    #[allow(dead_code)] // for certificate verification, next step
     pub(crate) fn version_of(&self, id: &ObjectId) -> Option<(&Roster, &Charter)> {
         let p = self.held.proposals.get(id)?;
         let v = self.derived.version(&self.coalition, &p.roster_heads)?;
@@ -479,7 +477,6 @@ impl Ledger {
     }
 
     /// True when `id` is a held governance proposal.
-    #[allow(dead_code)] // for certificate verification, next step
     pub(crate) fn is_governance(&self, id: &ObjectId) -> bool {
         self.held.proposals.get(id).is_some_and(|p| p.action.is_some())
     }

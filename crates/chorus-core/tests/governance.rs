@@ -482,3 +482,134 @@ fn governance_fields_have_their_rules() {
     let e = Ledger::new(f.coalition.clone()).validate(same.bytes(), NOW).unwrap_err();
     assert!(matches!(e, Rejection::InvalidField { field: "new_key", .. }), "{e:?}");
 }
+
+// ------------------------------------------------------------ certificates
+
+fn envelope_of(id: &ObjectId) -> &'static Envelope {
+    &scenario().objects.iter().find(|(_, e)| e.id() == *id).expect("a scenario object").1
+}
+
+/// The certificate of P the ledger exports: P was voted under a roster that
+/// had two admissions (founders, X), a removal (founder 4), a replaced key
+/// (founder 3) and counts a rotated key (founder 1) and a delegated leader
+/// (founder 2).
+fn p_certificate() -> (Vec<u8>, Vec<ObjectId>, Vec<ObjectId>) {
+    let s = scenario();
+    let l = sorted_ledger();
+    let ends = l.certificate_endorsements(&s.p).expect("P is adopted");
+    let chain = l.certificate_chain(&s.p).expect("P is adopted");
+    let cert = chorus_core::certificate::assemble_with_chain(
+        s.f.coalition.genesis_envelope(),
+        s.get("p"),
+        &ends.iter().map(|e| envelope_of(e).clone()).collect::<Vec<_>>(),
+        &chain.iter().map(|e| envelope_of(e).clone()).collect::<Vec<_>>(),
+    );
+    (cert, ends, chain)
+}
+
+#[test]
+fn a_certificate_under_a_governed_roster_verifies_offline() {
+    let s = scenario();
+    let (cert, ends, chain) = p_certificate();
+    let v = chorus_core::certificate::verify(&cert, Some(s.f.id())).expect("the certificate verifies");
+    assert_eq!(v.proposal_id, s.p);
+    assert_eq!((v.members, v.required, v.endorsers.len()), (5, 3, 4));
+    assert_eq!(v.endorsers.iter().map(|e| e.endorsement).collect::<Vec<_>>(), ends);
+    assert_eq!(v.author_name, "Xavier Trust");
+    // The chain holds G1, G2, G3 with 4 endorsements each, founder 1's
+    // rotation and founder 2's delegation: not G4, G5, the revocation, the
+    // other rotations or the stances that do not count.
+    let [g1, g2, g3, g4, g5] = s.g;
+    for id in [g1, g2, g3, s.get("rot1").id(), s.get("d2").id()] {
+        assert!(chain.contains(&id));
+    }
+    for id in [g4, g5, s.get("rev2").id(), s.get("rot0a").id(), s.get("p.e1old").id()] {
+        assert!(!chain.contains(&id));
+    }
+    assert_eq!(chain.len(), 3 + 12 + 2);
+    // Same verdict with the coalition already known.
+    assert_eq!(chorus_core::certificate::verify_for_coalition(&cert, &s.f.coalition, 2), Ok(v));
+}
+
+#[test]
+fn removing_any_link_of_the_proof_chain_fails_with_its_reason() {
+    use chorus_core::CertificateError as E;
+    let s = scenario();
+    let (_, ends, chain) = p_certificate();
+    let [g1, g2, g3, _, _] = s.g;
+    let envs = |ids: &[ObjectId]| ids.iter().map(|e| envelope_of(e).clone()).collect::<Vec<_>>();
+    for (i, removed) in chain.iter().enumerate() {
+        let mut rest = chain.clone();
+        rest.remove(i);
+        let cert = chorus_core::certificate::assemble_with_chain(
+            s.f.coalition.genesis_envelope(),
+            s.get("p"),
+            &envs(&ends),
+            &envs(&rest),
+        );
+        let e = chorus_core::certificate::verify(&cert, Some(s.f.id())).expect_err("a link is missing");
+        let name = s.objects.iter().find(|(_, x)| x.id() == *removed).map(|(n, _)| *n).unwrap_or("?");
+        match name {
+            "g1" | "g2" => assert_eq!(e, E::MissingLink(format!("governance proposal {removed}")), "{name}"),
+            "g3" => assert_eq!(e, E::MissingLink(format!("governance proposal {g3}")), "{name}"),
+            "d2" => assert_eq!(e, E::MissingLink(format!("delegation {removed}")), "{name}"),
+            "rot1" => assert!(matches!(&e, E::MissingLink(m) if m.contains(&s.k1_new.public().to_hex())), "{e}"),
+            // An endorsement of a governance proposal: that proposal is no
+            // longer adopted by what is carried.
+            n if n.starts_with("g1.") => assert_eq!(e, E::ChainNotAdopted(g1), "{name}"),
+            n if n.starts_with("g2.") => assert_eq!(e, E::ChainNotAdopted(g2), "{name}"),
+            n if n.starts_with("g3.") => assert_eq!(e, E::ChainNotAdopted(g3), "{name}"),
+            other => panic!("unexpected link {other}: {e}"),
+        }
+    }
+    // Founder 1's stance signed by its rotated-away key (not kept) instead
+    // of its new key's: named as unauthorised.
+    let mut bad = ends.clone();
+    let e1new = s.get("p.e1new").id();
+    let pos = bad.iter().position(|e| *e == e1new).expect("chosen");
+    bad.remove(pos);
+    let old = s.f.stance_by(&s.f.keys[1], s.f.keys[1].public(), s.p, Stance::Endorse, 59, None);
+    let mut with_old = envs(&bad);
+    with_old.push(old);
+    let cert = chorus_core::certificate::assemble_with_chain(
+        s.f.coalition.genesis_envelope(),
+        s.get("p"),
+        &with_old,
+        &envs(&chain),
+    );
+    let e = chorus_core::certificate::verify(&cert, Some(s.f.id())).unwrap_err();
+    assert!(matches!(e, E::Unauthorised { .. }), "{e}");
+    // Unsorted chain.
+    let (cert, _, _) = p_certificate();
+    let mut msg = <chorus_proto::v1::Certificate as prost::Message>::decode(cert.as_slice()).unwrap();
+    msg.chain.swap(0, 1);
+    let e = chorus_core::certificate::verify(&prost::Message::encode_to_vec(&msg), None).unwrap_err();
+    assert_eq!(e, E::ChainNotSorted { index: 1 });
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Flipping, cutting or inserting bytes of a chain certificate never
+    /// panics, and never proves anything but P with P's endorsers.
+    #[test]
+    fn a_damaged_chain_certificate_never_proves_something_else(
+        at in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+        how in 0..3u8,
+    ) {
+        static CERT: OnceLock<Vec<u8>> = OnceLock::new();
+        let cert = CERT.get_or_init(|| p_certificate().0);
+        let mut bytes = cert.clone();
+        let i = at.index(bytes.len());
+        match how {
+            0 => bytes[i] ^= byte | 1,
+            1 => bytes.truncate(i),
+            _ => bytes.insert(i, byte),
+        }
+        if let Ok(v) = chorus_core::certificate::verify(&bytes, None) {
+            prop_assert_eq!(v.proposal_id, scenario().p);
+            prop_assert_eq!(v.endorsers.len(), 4);
+        }
+    }
+}

@@ -208,6 +208,12 @@ fn error_code(e: &CertificateError) -> String {
         CertificateError::DuplicateTrust { .. } => "DuplicateTrust".into(),
         CertificateError::NotSorted { .. } => "NotSorted".into(),
         CertificateError::BelowThreshold { .. } => "BelowThreshold".into(),
+        CertificateError::Chain { reason, .. } => format!("Chain/{}", rejection(reason)),
+        CertificateError::ChainNotSorted { .. } => "ChainNotSorted".into(),
+        CertificateError::MissingLink(_) => "MissingLink".into(),
+        CertificateError::ChainNotAdopted(_) => "ChainNotAdopted".into(),
+        CertificateError::ProposalVoid(_) => "ProposalVoid".into(),
+        CertificateError::Unauthorised { .. } => "Unauthorised".into(),
     }
 }
 
