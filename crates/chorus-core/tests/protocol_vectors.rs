@@ -13,8 +13,9 @@
 use std::collections::BTreeMap;
 
 use chorus_core::{
-    certificate, AdoptionRule, CertificateError, Charter, Coalition, Endorsement, Envelope, Genesis, Keypair, Kind,
-    Ledger, Member, ObjectId, Proposal, Rejection, Stance,
+    certificate, version_id, Action, AdoptionRule, CertificateError, Charter, Coalition, Delegation, Endorsement,
+    Envelope, Genesis, KeyRotation, Keypair, Kind, Ledger, Member, ObjectId, Proposal, Rejection, Revocation, Stance,
+    SCOPE_STANCES,
 };
 use chorus_proto::v1 as pb;
 use prost::Message;
@@ -42,6 +43,19 @@ const RFC8032: [(&str, &str); 3] = [
     (
         "c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7",
         "fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025",
+    ),
+];
+
+/// RFC 8032 section 7.1, TEST 1024 and TEST SHA(abc): seeds and public keys
+/// of `key.d` and `key.e`. `key.f` has the seed 32 bytes of 0x66.
+const RFC8032_MORE: [(&str, &str); 2] = [
+    (
+        "f5e5767cf153319517630f226876b86c8160cc583bc013744c6bf255f5cc0ee5",
+        "278117fc144c72340f67d0f2316e8386ceffbf2b2428c9c51fef7c597f1d426e",
+    ),
+    (
+        "833fe62409237b9d62ec77587520911e9a759cec1d19755b7da901b96dca3d42",
+        "ec172b93ad5e563bf4932c70e1245034c35467ef2efd4d64ebf819683467e2bf",
     ),
 ];
 
@@ -238,6 +252,237 @@ fn certificates(o: &Objects) -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
+/// The governance vectors (section 11.8): `key.d` is admitted, `key.b`
+/// delegates to `key.e`, `key.c` rotates to `key.f`, and a position under the
+/// new roster version is endorsed by d, by e for b and by f for c.
+struct Governance {
+    more: [Keypair; 3],
+    admit: Envelope,
+    admit_ends: [Envelope; 3],
+    delegation: Envelope,
+    rotation: Envelope,
+    position: Envelope,
+    position_ends: [Envelope; 3],
+    revocation: Envelope,
+}
+
+fn governance_objects(o: &Objects) -> Governance {
+    let [a, b, c] = &o.keys;
+    let d = Keypair::from_seed(&seed(RFC8032_MORE[0].0));
+    let e = Keypair::from_seed(&seed(RFC8032_MORE[1].0));
+    let f = Keypair::from_seed(&[0x66; 32]);
+    let coalition = o.genesis.id();
+    let admit = Proposal {
+        coalition,
+        roster: coalition,
+        author: a.public(),
+        created_at_ms: T + DAY,
+        closes_at_ms: None,
+        title: "Admit Dales Multi-Academy Trust".into(),
+        body: "Dales joins the coalition.".into(),
+        link: None,
+        action: Some(Action::Admit(Member {
+            key: d.public(),
+            name: "Dales Multi-Academy Trust".into(),
+            external_id: Some("09876543".into()),
+        })),
+        roster_heads: vec![],
+    };
+    let admit = Envelope::sign(Kind::Proposal, admit.to_body(), &[a]);
+    let stance = |signer: &Keypair, trust: &Keypair, p: &Envelope, at: u64, delegation: Option<ObjectId>| {
+        let en = Endorsement {
+            coalition,
+            proposal: p.id(),
+            trust: trust.public(),
+            created_at_ms: at,
+            stance: Stance::Endorse,
+            comment: None,
+            delegation,
+        };
+        Envelope::sign(Kind::Endorsement, en.to_body(), &[signer])
+    };
+    let admit_ends = [a, b, c].map(|k| stance(k, k, &admit, T + DAY + HOUR, None));
+    let delegation = Delegation {
+        coalition,
+        trust: b.public(),
+        delegate: e.public(),
+        name: "Priya Shah".into(),
+        role: "Chief executive".into(),
+        valid_from_ms: T,
+        valid_until_ms: Some(T + 90 * DAY),
+        scope: SCOPE_STANCES,
+        created_at_ms: T + DAY,
+    };
+    let delegation = Envelope::sign(Kind::Delegation, delegation.to_body(), &[b]);
+    let rotation = KeyRotation {
+        coalition,
+        trust: c.public(),
+        new_key: f.public(),
+        keep: vec![admit_ends[2].id()],
+        created_at_ms: T + 2 * DAY,
+    };
+    let rotation = Envelope::sign(Kind::KeyRotation, rotation.to_body(), &[c]);
+    let heads = vec![admit.id()];
+    let position = Proposal {
+        coalition,
+        roster: version_id(&coalition, &heads),
+        author: d.public(),
+        created_at_ms: T + 3 * DAY,
+        closes_at_ms: Some(T + 10 * DAY),
+        title: "Adopt the shared safeguarding policy".into(),
+        body: "The member trusts adopt the safeguarding policy in annex B.".into(),
+        link: None,
+        action: None,
+        roster_heads: heads,
+    };
+    let position = Envelope::sign(Kind::Proposal, position.to_body(), &[&d]);
+    let position_ends = [
+        stance(&d, &d, &position, T + 3 * DAY + HOUR, None),
+        stance(&e, b, &position, T + 3 * DAY + 2 * HOUR, Some(delegation.id())),
+        stance(&f, c, &position, T + 3 * DAY + 3 * HOUR, None),
+    ];
+    let revocation = Revocation {
+        coalition,
+        trust: b.public(),
+        delegation: delegation.id(),
+        keep: vec![position_ends[1].id()],
+        created_at_ms: T + 4 * DAY,
+    };
+    let revocation = Envelope::sign(Kind::Revocation, revocation.to_body(), &[b]);
+    Governance { more: [d, e, f], admit, admit_ends, delegation, rotation, position, position_ends, revocation }
+}
+
+impl Governance {
+    fn all(&self) -> Vec<&Envelope> {
+        let mut v = vec![&self.admit, &self.delegation, &self.rotation, &self.position, &self.revocation];
+        v.extend(&self.admit_ends);
+        v.extend(&self.position_ends);
+        v
+    }
+
+    /// A ledger that ingested every object, in reverse order, retrying what
+    /// it had to defer, as a node would.
+    fn ledger(&self, o: &Objects) -> Ledger {
+        let coalition = Coalition::from_genesis(o.genesis.bytes(), 1).expect("vector genesis is valid");
+        let mut ledger = Ledger::new(coalition);
+        let mut pending: Vec<&Envelope> = self.all().into_iter().rev().collect();
+        while !pending.is_empty() {
+            let before = pending.len();
+            pending.retain(|env| match ledger.validate(env.bytes(), T + 20 * DAY) {
+                Ok(v) => {
+                    ledger.apply(&v);
+                    false
+                }
+                Err(e) => {
+                    assert_eq!(e.verdict(), chorus_core::Verdict::Ignore, "{e}");
+                    true
+                }
+            });
+            assert!(pending.len() < before, "every governance vector object is admitted eventually");
+        }
+        ledger
+    }
+
+    /// Certificates: valid, and without the rotation, and without the admission.
+    fn certificates(&self, o: &Objects) -> Vec<(&'static str, Vec<u8>)> {
+        let ledger = self.ledger(o);
+        let chain: Vec<Envelope> = ledger
+            .certificate_chain(&self.position.id())
+            .expect("the position is adopted")
+            .iter()
+            .map(|id| self.all().into_iter().find(|e| e.id() == *id).expect("a vector object").clone())
+            .collect();
+        let without = |id: ObjectId| chain.iter().filter(|e| e.id() != id).cloned().collect::<Vec<_>>();
+        let cert = |chain: &[Envelope]| {
+            certificate::assemble_with_chain(&o.genesis, &self.position, &self.position_ends, chain)
+        };
+        vec![
+            ("gov_valid", cert(&chain)),
+            ("gov_missing_rotation", cert(&without(self.rotation.id()))),
+            ("gov_missing_admission", cert(&without(self.admit.id()))),
+        ]
+    }
+}
+
+fn certificate_lines(group: &mut Group, coalition: ObjectId, certs: Vec<(&'static str, Vec<u8>)>) {
+    for (name, bytes) in certs {
+        group.put(format!("certificate.{name}"), hex::encode(&bytes));
+        match certificate::verify_with_threads(&bytes, Some(coalition), 1) {
+            Ok(pos) => {
+                let endorsers: Vec<String> = pos.endorsers.iter().map(|e| e.trust.to_hex()).collect();
+                group.put(
+                    format!("certificate.{name}.result"),
+                    format!(
+                        "ok coalition={} proposal={} members={} required={} endorsers={}",
+                        pos.coalition,
+                        pos.proposal_id,
+                        pos.members,
+                        pos.required,
+                        endorsers.join(",")
+                    ),
+                );
+            }
+            Err(e) => {
+                group.put(format!("certificate.{name}.error"), error_code(&e));
+                group.put(format!("certificate.{name}.message"), e.to_string());
+            }
+        }
+    }
+}
+
+fn governance_group(o: &Objects) -> Group {
+    let g = governance_objects(o);
+    let mut group = Group::new("governance");
+    for (name, key) in ["d", "e", "f"].iter().zip(&g.more) {
+        group.put(format!("key.{name}.seed"), hex::encode(key.seed()));
+        group.put(format!("key.{name}.public"), key.public().to_hex());
+    }
+    group.envelope("gov.admit", &g.admit);
+    for (name, e) in ["a", "b", "c"].iter().zip(&g.admit_ends) {
+        group.envelope(&format!("gov.admit.endorsement.{name}"), e);
+    }
+    group.put("gov.version.id", version_id(&o.genesis.id(), &[g.admit.id()]).to_hex());
+    group.envelope("gov.delegation", &g.delegation);
+    group.envelope("gov.rotation", &g.rotation);
+    group.envelope("gov.position", &g.position);
+    for (name, e) in ["d", "e_for_b", "f_for_c"].iter().zip(&g.position_ends) {
+        group.envelope(&format!("gov.position.endorsement.{name}"), e);
+    }
+    group.envelope("gov.revocation", &g.revocation);
+    let mut ledger = g.ledger(o);
+    let (heads, version) = ledger.head_version();
+    group.put(
+        "gov.ledger.head_version",
+        format!("{version} heads={}", heads.iter().map(ObjectId::to_hex).collect::<Vec<_>>().join(",")),
+    );
+    let (roster, charter) = ledger.head_roster().expect("the head version resolves");
+    group.put("gov.ledger.roster", roster.members().map(|m| m.key.to_hex()).collect::<Vec<_>>().join(","));
+    group.put(
+        "gov.ledger.charter",
+        format!(
+            "positions={}/{} membership={}/{} amendments={}/{}",
+            charter.positions.numerator,
+            charter.positions.denominator,
+            charter.membership.numerator,
+            charter.membership.denominator,
+            charter.amendments.numerator,
+            charter.amendments.denominator
+        ),
+    );
+    let t = ledger.tally(&g.position.id()).expect("the position is tallied");
+    group.put(
+        "gov.ledger.tally",
+        format!(
+            "members={} required={} endorse={} object={} abstain={} equivocations={} late={}",
+            t.members, t.required, t.endorse, t.object, t.abstain, t.equivocations, t.late
+        ),
+    );
+    let chain = ledger.certificate_chain(&g.position.id()).expect("adopted");
+    group.put("gov.ledger.certificate_chain", chain.iter().map(ObjectId::to_hex).collect::<Vec<_>>().join(","));
+    certificate_lines(&mut group, o.genesis.id(), g.certificates(o));
+    group
+}
+
 fn generate() -> Vec<Group> {
     let o = objects();
     let mut keys = Group::new("keys");
@@ -284,7 +529,8 @@ fn generate() -> Vec<Group> {
             }
         }
     }
-    vec![keys, genesis, proposal, endorsements, ledger, certs]
+    let governance = governance_group(&o);
+    vec![keys, genesis, proposal, endorsements, ledger, certs, governance]
 }
 
 /// Feeds every object through ingest and the ledger, as a node would.
@@ -401,6 +647,17 @@ fn ids_and_signatures_check_independently() {
         ("endorsement.b", "endorsement"),
         ("endorsement.c_object", "endorsement"),
         ("endorsement.c_late", "endorsement"),
+        ("gov.admit", "proposal"),
+        ("gov.admit.endorsement.a", "endorsement"),
+        ("gov.admit.endorsement.b", "endorsement"),
+        ("gov.admit.endorsement.c", "endorsement"),
+        ("gov.delegation", "delegation"),
+        ("gov.rotation", "key-rotation"),
+        ("gov.position", "proposal"),
+        ("gov.position.endorsement.d", "endorsement"),
+        ("gov.position.endorsement.e_for_b", "endorsement"),
+        ("gov.position.endorsement.f_for_c", "endorsement"),
+        ("gov.revocation", "revocation"),
     ];
     for (name, kind) in objects {
         let body = get(&format!("{name}.body"));
@@ -432,6 +689,16 @@ fn ids_and_signatures_check_independently() {
     for kind in Kind::ALL {
         assert_eq!(kind.signing_prefix(), format!("chorus/v1/{}\n", kind.name()).as_bytes());
     }
+    for ((_, public), name) in RFC8032_MORE.iter().zip(["d", "e"]) {
+        assert_eq!(hex::encode(get(&format!("key.{name}.public"))), *public, "key.{name} is RFC 8032's");
+    }
+    // The roster version id: SHA-256 of the prefix, the coalition id and
+    // the one head.
+    let mut input = b"chorus/v1/roster\n".to_vec();
+    input.extend_from_slice(&get("genesis.id"));
+    input.extend_from_slice(&get("gov.admit.id"));
+    let version: [u8; 32] = Sha256::digest(&input).into();
+    assert_eq!(version.to_vec(), get("gov.version.id"));
 }
 
 /// The certificates in the document verify, or fail, exactly as documented.
