@@ -613,3 +613,302 @@ proptest! {
         }
     }
 }
+
+// ------------------------------------------- random governance histories
+
+/// One step of a random history. Indexes are taken modulo what exists.
+#[derive(Clone, Debug)]
+enum Op {
+    Admit {
+        extra: usize,
+        heads: u64,
+    },
+    Remove {
+        trust: usize,
+        heads: u64,
+    },
+    Replace {
+        trust: usize,
+        extra: usize,
+        heads: u64,
+    },
+    Amend {
+        n: u32,
+        heads: u64,
+    },
+    Position {
+        author: usize,
+        heads: u64,
+    },
+    Delegate {
+        trust: usize,
+        extra: usize,
+    },
+    Revoke {
+        delegation: usize,
+        keep: u64,
+    },
+    Rotate {
+        trust: usize,
+        extra: usize,
+        keep: u64,
+    },
+    Endorse {
+        signer: usize,
+        proposal: usize,
+        stance: u8,
+    },
+    /// The trusts in `who` endorse a recent proposal with their own keys.
+    Support {
+        proposal: usize,
+        who: u8,
+    },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (0..6usize, any::<u64>()).prop_map(|(extra, heads)| Op::Admit { extra, heads }),
+        (0..8usize, any::<u64>()).prop_map(|(trust, heads)| Op::Remove { trust, heads }),
+        (0..8usize, 0..6usize, any::<u64>()).prop_map(|(trust, extra, heads)| Op::Replace { trust, extra, heads }),
+        (1..4u32, any::<u64>()).prop_map(|(n, heads)| Op::Amend { n, heads }),
+        (0..8usize, any::<u64>()).prop_map(|(author, heads)| Op::Position { author, heads }),
+        (0..8usize, 0..6usize).prop_map(|(trust, extra)| Op::Delegate { trust, extra }),
+        (0..8usize, any::<u64>()).prop_map(|(delegation, keep)| Op::Revoke { delegation, keep }),
+        (0..8usize, 0..6usize, any::<u64>()).prop_map(|(trust, extra, keep)| Op::Rotate { trust, extra, keep }),
+        (0..32usize, 0..16usize, 0..3u8).prop_map(|(signer, proposal, stance)| Op::Endorse {
+            signer,
+            proposal,
+            stance
+        }),
+        (0..32usize, 0..16usize, 0..3u8).prop_map(|(signer, proposal, stance)| Op::Endorse {
+            signer,
+            proposal,
+            stance
+        }),
+        (0..3usize, any::<u8>()).prop_map(|(proposal, who)| Op::Support { proposal, who: who | 0b111 }),
+        (0..3usize, any::<u8>()).prop_map(|(proposal, who)| Op::Support { proposal, who: who | 0b111 }),
+        (0..3usize, any::<u8>()).prop_map(|(proposal, who)| Op::Support { proposal, who: who | 0b111 }),
+    ]
+}
+
+fn small() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| Fixture::new(4))
+}
+
+fn extras() -> &'static Vec<Keypair> {
+    static K: OnceLock<Vec<Keypair>> = OnceLock::new();
+    K.get_or_init(|| (200..206).map(member_key).collect())
+}
+
+/// The objects of a history. Signers are chosen among every key the history
+/// gave a trust (root, replacements, rotations, delegates), so many objects
+/// are valid, some are void or do not count, and a few never pass ingest.
+fn history(ops: &[Op]) -> Vec<Envelope> {
+    let f = small();
+    let x = extras();
+    // Half the time nothing (the genesis roster); else up to three of the
+    // ids, most recent first.
+    let pick = |v: &Vec<ObjectId>, mask: u64| -> Vec<ObjectId> {
+        if mask & 1 == 0 {
+            return vec![];
+        }
+        v.iter().rev().enumerate().filter(|(i, _)| mask >> (1 + i % 63) & 1 == 1).map(|(_, id)| *id).take(3).collect()
+    };
+    let mut trusts: Vec<chorus_core::PublicKey> = f.keys.iter().map(|k| k.public()).collect();
+    // (trust, signing key, delegation) usable as signers of stances.
+    let mut signers: Vec<(chorus_core::PublicKey, &Keypair, Option<ObjectId>)> =
+        f.keys.iter().map(|k| (k.public(), k, None)).collect();
+    let mut governance: Vec<ObjectId> = vec![];
+    let mut proposals: Vec<ObjectId> = vec![];
+    let mut delegations: Vec<(chorus_core::PublicKey, &Keypair, ObjectId)> = vec![];
+    let mut stances: Vec<ObjectId> = vec![];
+    let mut out = vec![];
+    type Signers<'a> = Vec<(chorus_core::PublicKey, &'a Keypair, Option<ObjectId>)>;
+    /// The most recent own key of the trust.
+    fn key_of<'a>(trust: &chorus_core::PublicKey, signers: &Signers<'a>) -> Option<&'a Keypair> {
+        signers.iter().rev().find(|(t, _, d)| t == trust && d.is_none()).map(|(_, k, _)| *k)
+    }
+    for (n, op) in ops.iter().enumerate() {
+        let at = 100 + n as u64;
+        let author = trusts[n % trusts.len()];
+        let Some(author_key) = key_of(&author, &signers) else { continue };
+        let mut gov = |action: Action, heads: u64, out: &mut Vec<Envelope>| {
+            let p = f.proposal_under(author_key, author, "G", &pick(&governance, heads), Some(action), at);
+            governance.push(p.id());
+            proposals.push(p.id());
+            out.push(p);
+        };
+        match op {
+            Op::Admit { extra, heads } => {
+                let k = &x[*extra];
+                gov(
+                    Action::Admit(Member { key: k.public(), name: format!("E{extra}"), external_id: None }),
+                    *heads,
+                    &mut out,
+                );
+                if !trusts.contains(&k.public()) {
+                    trusts.push(k.public());
+                    signers.push((k.public(), k, None));
+                }
+            }
+            Op::Remove { trust, heads } => gov(Action::Remove(trusts[trust % trusts.len()]), *heads, &mut out),
+            Op::Replace { trust, extra, heads } => {
+                let t = trusts[trust % trusts.len()];
+                if t == x[*extra].public() {
+                    continue;
+                }
+                gov(Action::ReplaceKey { trust: t, new_key: x[*extra].public() }, *heads, &mut out);
+                signers.push((t, &x[*extra], None));
+            }
+            Op::Amend { n, heads } => {
+                let rule = chorus_core::AdoptionRule::new(*n, 4).expect("a rule");
+                gov(Action::AmendCharter(chorus_core::Charter::with_positions(rule)), *heads, &mut out)
+            }
+            Op::Position { author: a, heads } => {
+                let t = trusts[a % trusts.len()];
+                let Some(k) = key_of(&t, &signers) else { continue };
+                let p = f.proposal_under(k, t, "P", &pick(&governance, *heads), None, at);
+                proposals.push(p.id());
+                out.push(p);
+            }
+            Op::Delegate { trust, extra } => {
+                let t = trusts[trust % trusts.len()];
+                let Some(k) = key_of(&t, &signers) else { continue };
+                if t == x[*extra].public() {
+                    continue;
+                }
+                let d = f.delegation(k, t, x[*extra].public(), None, at);
+                delegations.push((t, &x[*extra], d.id()));
+                signers.push((t, &x[*extra], Some(d.id())));
+                out.push(d);
+            }
+            Op::Revoke { delegation, keep } => {
+                if delegations.is_empty() {
+                    continue;
+                }
+                let (t, _, d) = delegations[delegation % delegations.len()];
+                let Some(k) = key_of(&t, &signers) else { continue };
+                out.push(f.revocation(k, t, d, pick(&stances, *keep), at));
+            }
+            Op::Rotate { trust, extra, keep } => {
+                let t = trusts[trust % trusts.len()];
+                let Some(k) = key_of(&t, &signers) else { continue };
+                if k.public() == x[*extra].public() {
+                    continue;
+                }
+                // Keep everything signed so far (a careful trust) or a few.
+                let mut kept = if keep & 2 == 0 { stances.clone() } else { pick(&stances, *keep) };
+                kept.extend(if keep & 2 == 0 { proposals.clone() } else { pick(&proposals, *keep) });
+                kept.extend(delegations.iter().map(|(_, _, d)| *d));
+                out.push(f.rotation(k, t, x[*extra].public(), kept.clone(), at));
+                signers.push((t, &x[*extra], None));
+                // Sometimes a second, different rotation from the same key:
+                // an equivocation that freezes the key.
+                let other = &x[(extra + 1) % x.len()];
+                if keep & 4 != 0 && other.public() != k.public() {
+                    out.push(f.rotation(k, t, other.public(), kept, at + 1));
+                }
+            }
+            Op::Endorse { signer, proposal, stance } => {
+                if proposals.is_empty() {
+                    continue;
+                }
+                let (t, k, d) = signers[signer % signers.len()];
+                let stance = [Stance::Endorse, Stance::Object, Stance::Abstain][*stance as usize];
+                let e = f.stance_by(k, t, proposals[proposal % proposals.len()], stance, at, d);
+                stances.push(e.id());
+                out.push(e);
+            }
+            Op::Support { proposal, who } => {
+                // One of the three most recent proposals.
+                let Some(&p) = proposals.iter().rev().nth(*proposal).or(proposals.last()) else { continue };
+                for (i, t) in trusts.clone().iter().enumerate() {
+                    if who >> (i % 8) & 1 == 1 {
+                        if let Some(k) = key_of(t, &signers) {
+                            let e = f.stance_by(k, *t, p, Stance::Endorse, at, None);
+                            stances.push(e.id());
+                            out.push(e);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Ingests in the given order with retries; returns the ledger.
+fn ingest_envelopes(envs: &[&Envelope]) -> Ledger {
+    let mut ledger = Ledger::new(small().coalition.clone());
+    let mut pending: Vec<&Envelope> = envs.to_vec();
+    loop {
+        let before = pending.len();
+        pending.retain(|e| match ledger.validate(e.bytes(), NOW) {
+            Ok(v) => {
+                ledger.apply(&v);
+                false
+            }
+            Err(r) => r.verdict() == Verdict::Ignore,
+        });
+        if pending.is_empty() || pending.len() == before {
+            return ledger;
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Random interleavings of membership changes, delegations, revocations,
+    /// rotations and stances: every order of ingest (with retries) and every
+    /// order of applying the admitted objects, with repeats, gives the same
+    /// ledger, roster and positions.
+    #[test]
+    fn random_histories_converge_in_every_order(
+        (ops, seed_a, seed_b) in (prop::collection::vec(op(), 1..48), any::<u64>(), any::<u64>())
+    ) {
+        let objects = history(&ops);
+        let shuffle = |seed: u64| {
+            let mut v: Vec<&Envelope> = objects.iter().collect();
+            // A deterministic Fisher-Yates from the seed.
+            let mut s = seed | 1;
+            for i in (1..v.len()).rev() {
+                s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+                v.swap(i, (s % (i as u64 + 1)) as usize);
+            }
+            v
+        };
+        let in_order: Vec<&Envelope> = objects.iter().collect();
+        let a = ingest_envelopes(&in_order);
+        let b = ingest_envelopes(&shuffle(seed_a));
+        prop_assert!(a == b, "ingest order changed the ledger");
+        if std::env::var_os("CHORUS_HISTORY_STATS").is_some() {
+            eprintln!(
+                "objects {} admitted {} governance adopted {} positions {} key equivocations {}",
+                objects.len(),
+                a.object_count() - 1,
+                a.adopted_governance().count(),
+                a.positions().len(),
+                a.key_equivocations().len()
+            );
+        }
+        // Apply what was admitted in another order, with repeats.
+        let admitted: Vec<VerifiedObject> =
+            objects.iter().filter_map(|e| a.validate(e.bytes(), NOW).ok()).filter(|v| a.contains(&v.id())).collect();
+        let mut c = Ledger::new(small().coalition.clone());
+        let order = shuffle(seed_b);
+        for e in order.iter().chain(order.iter().take(5)) {
+            if let Some(v) = admitted.iter().find(|v| v.id() == e.id()) {
+                c.apply(v);
+            }
+        }
+        prop_assert_eq!(a.digest(), c.digest());
+        prop_assert_eq!(a.head_version(), c.head_version());
+        prop_assert_eq!(a.positions(), c.positions());
+        for (id, _) in c.proposals() {
+            prop_assert_eq!(c.recount(&id), c.tally(&id));
+        }
+        prop_assert!(a == c);
+    }
+}
