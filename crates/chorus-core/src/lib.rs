@@ -18,6 +18,14 @@
 //! - The [`Ledger`] folds verified objects into proposals, stances, tallies
 //!   and positions. Its state is a function of the *set* applied.
 //! - [`certificate::verify`] checks a certificate offline.
+//! - Governance (PROTOCOL.md section 12): proposals with an [`Action`]
+//!   (admit, remove, replace a key, amend the charter) pin a roster version
+//!   by its heads; [`Delegation`], [`Revocation`] and [`KeyRotation`] objects
+//!   say which keys speak for a trust. The ledger derives adopted governance,
+//!   the roster and charter of every version and which stances count as a
+//!   pure function of the set of objects; [`Ledger::validate`] is ingest with
+//!   that knowledge, and a certificate under a later version carries its
+//!   proof chain ([`Ledger::certificate_chain`]).
 //!
 //! ## Guarantees
 //! - Signature verdicts follow one rule ([`keys`]): strict ed25519, the same

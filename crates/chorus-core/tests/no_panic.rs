@@ -4,8 +4,12 @@
 
 use std::sync::OnceLock;
 
+use chorus_core::testkit::member_key;
 use chorus_core::testkit::{Fixture, T0};
-use chorus_core::{certificate, Coalition, Endorsement, Envelope, Genesis, Kind, Proposal, Stance};
+use chorus_core::{
+    certificate, Action, Coalition, Delegation, Endorsement, Envelope, Genesis, KeyRotation, Kind, Ledger, Member,
+    Proposal, Revocation, Stance,
+};
 use chorus_proto::v1 as pb;
 use proptest::prelude::*;
 use prost::Message;
@@ -16,6 +20,8 @@ struct Seeds {
     f: Fixture,
     /// Valid encodings of every kind of input.
     samples: Vec<Vec<u8>>,
+    /// A ledger holding an adopted admission, a delegation and a rotation.
+    ledger: Ledger,
 }
 
 fn seeds() -> &'static Seeds {
@@ -34,7 +40,51 @@ fn seeds() -> &'static Seeds {
             e.body().to_vec(),
             cert,
         ];
-        Seeds { f, samples }
+        let mut samples = samples;
+        // Governance: an admission adopted by three of four, a delegation,
+        // a rotation, a position under the new version with a delegated and
+        // a rotated stance, its chain certificate, and a revocation.
+        let x = member_key(50);
+        let admit = Action::Admit(Member { key: x.public(), name: "X".into(), external_id: None });
+        let g = f.proposal_under(&f.keys[0], f.keys[0].public(), "Admit", &[], Some(admit), 3);
+        let mut objects = vec![g.clone()];
+        objects.extend((0..3).map(|i| f.endorsement(i, g.id(), Stance::Endorse, 4)));
+        let leader = member_key(51);
+        let d = f.delegation(&f.keys[1], f.keys[1].public(), leader.public(), None, 5);
+        let k2 = member_key(52);
+        let r = f.rotation(&f.keys[2], f.keys[2].public(), k2.public(), vec![objects[3].id()], 6);
+        let p2 = f.proposal_under(&x, x.public(), "Position", &[g.id()], None, 7);
+        let ends = vec![
+            f.stance_by(&x, x.public(), p2.id(), Stance::Endorse, 8, None),
+            f.stance_by(&leader, f.keys[1].public(), p2.id(), Stance::Endorse, 8, Some(d.id())),
+            f.stance_by(&k2, f.keys[2].public(), p2.id(), Stance::Endorse, 8, None),
+        ];
+        let rev = f.revocation(&f.keys[1], f.keys[1].public(), d.id(), vec![ends[1].id()], 9);
+        objects.extend([d.clone(), r.clone(), p2.clone(), rev.clone()]);
+        objects.extend(ends.iter().cloned());
+        let mut ledger = Ledger::new(f.coalition.clone());
+        for _ in 0..3 {
+            for o in &objects {
+                if let Ok(v) = ledger.validate(o.bytes(), NOW) {
+                    ledger.apply(&v);
+                }
+            }
+        }
+        assert!(ledger.is_adopted(&p2.id()), "the seed position is adopted");
+        let chain: Vec<Envelope> = ledger
+            .certificate_chain(&p2.id())
+            .expect("adopted")
+            .iter()
+            .map(|id| objects.iter().find(|o| o.id() == *id).expect("held").clone())
+            .collect();
+        let gov_cert = certificate::assemble_with_chain(f.coalition.genesis_envelope(), &p2, &ends, &chain);
+        assert!(certificate::verify(&gov_cert, Some(f.id())).is_ok());
+        for o in [&g, &d, &r, &p2, &rev, &ends[1]] {
+            samples.push(o.bytes().to_vec());
+            samples.push(o.body().to_vec());
+        }
+        samples.push(gov_cert);
+        Seeds { f, samples, ledger }
     })
 }
 
@@ -53,6 +103,16 @@ fn feed(bytes: &[u8]) {
     let _ = Proposal::from_body(bytes);
     let _ = Endorsement::from_body(bytes);
     let _ = s.f.coalition.validate_many(&[bytes, bytes], NOW, 2);
+    let _ = Delegation::from_body(bytes);
+    let _ = Revocation::from_body(bytes);
+    let _ = KeyRotation::from_body(bytes);
+    if let Ok(v) = s.ledger.validate(bytes, NOW) {
+        let mut ledger = s.ledger.clone();
+        ledger.apply(&v);
+        let _ = ledger.head_version();
+        let _ = ledger.positions();
+    }
+    let _ = s.ledger.validate(bytes, u64::MAX);
 }
 
 #[derive(Clone, Debug)]
