@@ -26,7 +26,9 @@ use crate::coalition::{parse_key_object, Coalition, Object, Roster, VerifiedObje
 use crate::envelope::Envelope;
 use crate::error::Rejection;
 pub use crate::governance::StanceRecord;
-use crate::governance::{authorised_records, contribution, tally, Auth, Chain, Contribution, Derived, Held};
+use std::sync::Arc;
+
+use crate::governance::{authorised_records, contribution, tally, Auth, Chain, Contribution, Derived, Held, Version};
 use crate::id::ObjectId;
 use crate::keys::PublicKey;
 use crate::kind::Kind;
@@ -228,19 +230,20 @@ impl Ledger {
         }
         let before = self.is_adopted(&e.proposal);
         // The change of this trust's contribution, if the proposal is tallied.
-        let roster = self.tallied_roster(&e.proposal);
+        let version = self.tallied_version(&e.proposal);
+        let roster = version.as_ref().map(|v| &v.roster);
         let proposal = self.held.proposals.get(&e.proposal);
         let contribution_of = |held: &Held, roster: &Roster, p: &Proposal| {
             let records = held.records.get(&e.proposal).and_then(|r| r.get(&e.trust));
             let empty = BTreeSet::new();
             contribution(p, &authorised_records(held, roster, &e.trust, records.unwrap_or(&empty)))
         };
-        let old = match (&roster, proposal) {
+        let old = match (roster, proposal) {
             (Some(r), Some(p)) if r.contains(&e.trust) => Some(contribution_of(&self.held, r, p)),
             _ => None,
         };
         self.held.records.entry(e.proposal).or_default().entry(e.trust).or_default().insert(record);
-        if let (Some(old), Some(r), Some(p)) = (old, &roster, self.held.proposals.get(&e.proposal)) {
+        if let (Some(old), Some(r), Some(p)) = (old, roster, self.held.proposals.get(&e.proposal)) {
             let new = contribution_of(&self.held, r, p);
             if let Some(t) = self.tallies.get_mut(&e.proposal) {
                 t.add(old, -1);
@@ -251,11 +254,12 @@ impl Ledger {
         Applied::New { adopted }
     }
 
-    /// The roster of a tallied proposal's version.
-    fn tallied_roster(&self, id: &ObjectId) -> Option<Roster> {
+    /// The version of a tallied proposal (shared, not copied: a roster can
+    /// hold 10,000 members and this runs for every endorsement).
+    fn tallied_version(&self, id: &ObjectId) -> Option<Arc<Version>> {
         self.tallies.get(id)?;
         let p = self.held.proposals.get(id)?;
-        Some(self.derived.version(&self.coalition, &p.roster_heads)?.roster.clone())
+        Some(self.derived.version(&self.coalition, &p.roster_heads)?.clone())
     }
 
     /// Recomputes the tally of one proposal from scratch.
