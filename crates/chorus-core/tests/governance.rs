@@ -45,8 +45,8 @@ fn scenario() -> &'static Scenario {
 /// - G1 admits X; G2 removes founder 4 (concurrent, both under the genesis
 ///   roster, 4 of 5 endorse each).
 /// - G3 replaces founder 3's key by R3, under {G1, G2} (5 members, 4 endorse).
-/// - G5 removes X under {G1} (6 members, 5 endorse): races with G3's
-///   version, in which X is a member; removal wins in {G3, G5}.
+/// - G5 removes X under {G1} (6 members, 5 endorse), concurrently with G3,
+///   whose version still has X; the merged version {G3, G5} has X out.
 /// - Founder 1 rotates its key to K1' keeping its governance stances;
 ///   founder 0 signs two rotations (equivocation), both keeping its past.
 /// - Founder 2 delegates stances to a leader, then revokes the delegation
@@ -205,8 +205,8 @@ fn scenario_gives_the_roster_and_positions_of_section_12() {
     assert_eq!(version, chorus_core::version_id(&s.f.id(), &heads));
     let (roster, _) = l.head_roster().expect("the head version resolves");
     let pk = |i: usize| s.f.keys[i].public();
-    // Founder 4 removed by G2; X admitted by G1, then removed by G5, which
-    // races with G3 (which knew X as a member): removal wins.
+    // Founder 4 removed by G2; X admitted by G1, then removed by G5, which is
+    // concurrent with G3 (under which X is a member): the merge has X out.
     let members: Vec<_> = roster.members().map(|m| m.key).collect();
     assert_eq!(members, {
         let mut m = vec![pk(0), pk(1), pk(2), pk(3)];
@@ -1067,4 +1067,21 @@ fn a_certificate_for_a_void_proposal_or_with_a_bad_chain_object_says_so() {
     );
     let e = chorus_core::certificate::verify(&cert, None).unwrap_err();
     assert!(matches!(e, E::Chain { index: 0, reason: Rejection::BadSignature { .. } }), "{e}");
+}
+
+#[test]
+fn a_removal_and_a_key_replacement_that_race_remove() {
+    let f = trio();
+    let mut l = Ledger::new(f.coalition.clone());
+    let t = f.keys[2].public();
+    // Neither knows the other: both are maximal events of trust 2.
+    let removal = adopted(&mut l, Action::Remove(t), &[], 10);
+    let replacement = adopted(&mut l, Action::ReplaceKey { trust: t, new_key: member_key(320).public() }, &[], 20);
+    let (heads, _) = l.head_version();
+    let mut both = vec![removal, replacement];
+    both.sort();
+    assert_eq!(heads, both);
+    let roster = l.head_roster().unwrap().0;
+    assert!(!roster.contains(&t), "removal wins");
+    assert_eq!(roster.len(), 2);
 }
