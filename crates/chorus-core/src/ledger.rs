@@ -224,10 +224,6 @@ impl Ledger {
         self.held.record_auth.insert(id, Auth { signer, delegation: e.delegation });
         let record = StanceRecord { id, stance: e.stance, created_at_ms: e.created_at_ms, comment: e.comment.clone() };
         let governance = self.held.proposals.get(&e.proposal).is_some_and(|p| p.action.is_some());
-        if governance {
-            self.held.records.entry(e.proposal).or_default().entry(e.trust).or_default().insert(record);
-            return Applied::New { adopted: self.rederive(Some(e.proposal)) };
-        }
         let before = self.is_adopted(&e.proposal);
         // The change of this trust's contribution, if the proposal is tallied.
         let version = self.tallied_version(&e.proposal);
@@ -250,8 +246,14 @@ impl Ledger {
                 t.add(new, 1);
             }
         }
-        let adopted = (!before && self.is_adopted(&e.proposal)).then_some(e.proposal);
-        Applied::New { adopted }
+        let after = self.is_adopted(&e.proposal);
+        if governance && before != after {
+            // A governance proposal became adopted (or, never by a stance,
+            // stopped being): versions change, everything is derived again.
+            // Stances that do not change adoption cost what ordinary ones do.
+            return Applied::New { adopted: self.rederive(Some(e.proposal)) };
+        }
+        Applied::New { adopted: (!before && after).then_some(e.proposal) }
     }
 
     /// The version of a tallied proposal (shared, not copied: a roster can
