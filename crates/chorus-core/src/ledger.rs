@@ -8,8 +8,8 @@
 //!   its endorsement objects for it. Those dated at or before the proposal's
 //!   closing time are *on time*. Its effective stance is the strongest on-time
 //!   stance it signed, with endorse > object > abstain: endorsements are
-//!   irrevocable, so a later objection never withdraws one, and adoption only
-//!   ever grows as objects arrive.
+//!   irrevocable, so a later objection never withdraws one, and (absent
+//!   revocations and rotations) adoption only ever grows as objects arrive.
 //! - A trust that signed two different stances on one proposal has
 //!   *equivocated*; this is flagged on the proposal for everyone to see, and
 //!   the effective stance follows the rule above.
@@ -17,6 +17,17 @@
 //!   reach the charter's threshold for its roster version.
 //! - Endorsements may arrive before their proposal; they are held and counted
 //!   when it arrives.
+//! - Governance (PROTOCOL.md section 12): a proposal is tallied under the
+//!   roster and charter of the version its heads name, once every head is an
+//!   adopted governance proposal; only *authorised* records count (signed by
+//!   a key of the trust's chain that is current or keeps them, or by a
+//!   delegate whose delegation is authorised, in period and not revoked
+//!   without keeping them). Governance is derived again from the held
+//!   objects whenever an object that can change it arrives (a governance
+//!   proposal, a delegation, a revocation, a rotation, or a stance that
+//!   changes a governance proposal's adoption); other stances update their
+//!   proposal's tally incrementally. A revocation or rotation can withdraw
+//!   stances, so adoption is not monotone once keys change.
 
 use std::collections::{BTreeMap, BTreeSet};
 
