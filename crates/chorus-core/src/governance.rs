@@ -256,11 +256,24 @@ impl Derived {
                 d.adopted.insert(g);
             }
         }
-        let heads: BTreeSet<Vec<ObjectId>> = held.proposals.values().map(|p| p.roster_heads.clone()).collect();
+        // Every version a held proposal pins, and the newest one, so that
+        // the memo is itself a function of the set (queries never add).
+        let mut heads: BTreeSet<Vec<ObjectId>> = held.proposals.values().map(|p| p.roster_heads.clone()).collect();
+        heads.insert(d.head());
         for h in heads {
             d.resolve(coalition, held, &h);
         }
         d
+    }
+
+    /// Heads of the newest version: adopted governance proposals in no
+    /// other adopted one's closure, sorted.
+    pub fn head(&self) -> Vec<ObjectId> {
+        self.adopted
+            .iter()
+            .filter(|g| !self.adopted.iter().any(|o| o != *g && self.closures[o].contains(g)))
+            .copied()
+            .collect()
     }
 
     /// The version with these heads, if it is resolvable: every head an

@@ -517,22 +517,15 @@ impl Ledger {
     /// proposals in no other one's closure. A new proposal pins it.
     /// Returns the heads and the version id.
     pub fn head_version(&self) -> (Vec<ObjectId>, ObjectId) {
-        let heads: Vec<ObjectId> = self
-            .derived
-            .adopted
-            .iter()
-            .filter(|g| !self.derived.adopted.iter().any(|o| o != *g && self.derived.closures[o].contains(g)))
-            .copied()
-            .collect();
+        let heads = self.derived.head();
         let id = crate::objects::version_id(&self.coalition.id(), &heads);
         (heads, id)
     }
 
     /// Roster and charter of the newest roster version ([`Ledger::head_version`]).
-    pub fn head_roster(&mut self) -> Option<(Roster, Charter)> {
-        let (heads, _) = self.head_version();
-        let v = self.derived.resolve(&self.coalition, &self.held, &heads)?;
-        Some((v.roster.clone(), v.charter.clone()))
+    pub fn head_roster(&self) -> Option<(&Roster, &Charter)> {
+        let v = self.derived.version(&self.coalition, &self.derived.head())?;
+        Some((&v.roster, &v.charter))
     }
 
     /// Keys that signed two or more different rotations (PROTOCOL.md 12.6):

@@ -191,7 +191,7 @@ fn sorted_ledger() -> &'static Ledger {
 #[test]
 fn scenario_gives_the_roster_and_positions_of_section_12() {
     let s = scenario();
-    let mut l = sorted_ledger().clone();
+    let l = sorted_ledger();
     let [g1, g2, g3, g4, g5] = s.g;
     let adopted: Vec<ObjectId> = l.adopted_governance().copied().collect();
     let mut want = vec![g1, g2, g3, g5];
@@ -946,13 +946,13 @@ fn concurrent_amendments_are_ordered_by_closure_then_id() {
     // Both know only the genesis: the higher id wins.
     let (_, charter) = l.head_roster().unwrap();
     let want = if a > b { c(1) } else { c(2) };
-    assert_eq!(charter, want);
+    assert_eq!(*charter, want);
     // An amendment that knew the lower one wins over the higher one.
     let low = a.min(b);
     let later = adopted(&mut l, Action::AmendCharter(c(3)), &[low], 30);
     let (heads, _) = l.head_version();
     assert!(heads.contains(&later));
-    assert_eq!(l.head_roster().unwrap().1, c(3));
+    assert_eq!(*l.head_roster().unwrap().1, c(3));
 }
 
 #[test]

@@ -449,7 +449,7 @@ fn governance_group(o: &Objects) -> Group {
         group.envelope(&format!("gov.position.endorsement.{name}"), e);
     }
     group.envelope("gov.revocation", &g.revocation);
-    let mut ledger = g.ledger(o);
+    let ledger = g.ledger(o);
     let (heads, version) = ledger.head_version();
     group.put(
         "gov.ledger.head_version",
