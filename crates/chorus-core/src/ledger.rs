@@ -612,6 +612,14 @@ impl Ledger {
             _ => {}
         }
         if let Object::Proposal(p) = &object {
+            if let Some(h) =
+                p.roster_heads.iter().find(|h| self.held.proposals.get(h).is_some_and(|g| g.action.is_none()))
+            {
+                return Err(Rejection::InvalidField {
+                    field: "roster heads",
+                    reason: format!("{h} is not a governance proposal"),
+                });
+            }
             let held_head = |h: &ObjectId| {
                 self.held.proposals.get(h).is_some_and(|g| g.action.is_some()) && self.derived.closures.contains_key(h)
             };

@@ -369,6 +369,14 @@ fn heads_that_are_not_an_antichain_are_rejected() {
         Rejection::InvalidField { field: "roster heads", reason: "a head is in the closure of another".into() }
     );
     assert_eq!(e.verdict(), Verdict::Reject);
+    // An ordinary proposal named as a head.
+    let q = s.get("q").id();
+    let p = s.f.proposal_under(&s.f.keys[0], s.f.keys[0].public(), "Not governance", &[q], None, 71);
+    let e = l.validate(p.bytes(), NOW).unwrap_err();
+    assert_eq!(
+        e,
+        Rejection::InvalidField { field: "roster heads", reason: format!("{q} is not a governance proposal") }
+    );
 }
 
 #[test]
