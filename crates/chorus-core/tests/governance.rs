@@ -1075,6 +1075,10 @@ fn a_certificate_for_a_void_proposal_or_with_a_bad_chain_object_says_so() {
     );
     let e = chorus_core::certificate::verify(&cert, None).unwrap_err();
     assert!(matches!(e, E::Chain { index: 0, reason: Rejection::BadSignature { .. } }), "{e}");
+    // No chain at all: the delegated stance names what is missing.
+    let cert = chorus_core::certificate::assemble(s.f.coalition.genesis_envelope(), s.get("p"), &envs(&ends));
+    let e = chorus_core::certificate::verify(&cert, None).unwrap_err();
+    assert!(matches!(&e, E::MissingLink(m) if m.starts_with("governance proposal")), "{e}");
 }
 
 #[test]
