@@ -433,10 +433,16 @@ fn verify_governance(
         items = pending.into_iter().map(|(part, env, _)| (part, env)).collect();
     }
     // 6. Every governance proposal carried is adopted by what is carried.
-    for l in &links {
-        if ledger.is_governance(&l.id()) && !ledger.is_adopted(&l.id()) {
-            return Err(CertificateError::ChainNotAdopted(l.id()));
-        }
+    // The one named is the first, in chain order, whose own heads are all
+    // adopted: the one that fails on its own endorsements, not one that
+    // merely waits for it.
+    let not_adopted: Vec<ObjectId> =
+        links.iter().map(|l| l.id()).filter(|id| ledger.is_governance(id) && !ledger.is_adopted(id)).collect();
+    if let Some(first) = not_adopted.first() {
+        let root = not_adopted
+            .iter()
+            .find(|id| ledger.proposal(id).is_some_and(|p| p.roster_heads.iter().all(|h| ledger.is_adopted(h))));
+        return Err(CertificateError::ChainNotAdopted(*root.unwrap_or(first)));
     }
     // 7. The proposal counts, 8. so does every endorsement, 9. enough of them.
     let tally = ledger.tally(&proposal_id).ok_or(CertificateError::ProposalVoid(proposal_id))?;

@@ -26,6 +26,9 @@ struct Scenario {
     r3: Keypair,
     leader: Keypair,
     g: [ObjectId; 5],
+    /// G6: admits Y, concurrently with G1 and G2.
+    g6: ObjectId,
+    y: Keypair,
     p: ObjectId,
 }
 
@@ -42,9 +45,10 @@ fn scenario() -> &'static Scenario {
 
 /// Five founders (default charter: positions 1/2, membership 2/3,
 /// amendments 3/4).
-/// - G1 admits X; G2 removes founder 4 (concurrent, both under the genesis
-///   roster, 4 of 5 endorse each).
-/// - G3 replaces founder 3's key by R3, under {G1, G2} (5 members, 4 endorse).
+/// - G1 admits X, G6 admits Y, G2 removes founder 4 (concurrent, all under
+///   the genesis roster, 4 of 5 endorse each).
+/// - G3 replaces founder 3's key by R3, under {G1, G2, G6} (6 members, 5
+///   endorse).
 /// - G5 removes X under {G1} (6 members, 5 endorse), concurrently with G3,
 ///   whose version still has X; the merged version {G3, G5} has X out.
 /// - Founder 1 rotates its key to K1' keeping its governance stances;
@@ -52,7 +56,7 @@ fn scenario() -> &'static Scenario {
 /// - Founder 2 delegates stances to a leader, then revokes the delegation
 ///   keeping only the leader's stance on P.
 /// - P (a position) under {G3}, by X: endorsed by X, by founder 1 with K1',
-///   by the leader for founder 2, by founder 3 with R3 (4 of 5, 3 needed).
+///   by the leader for founder 2, by founder 3 with R3 (4 of 6, 4 needed).
 ///   Founder 1's old key, founder 0's frozen key, the removed founder 4 and
 ///   the leader on a later proposal sign stances that do not count.
 fn build() -> Scenario {
@@ -63,6 +67,7 @@ fn build() -> Scenario {
     let k1_new = member_key(101);
     let leader = member_key(102);
     let r3 = member_key(103);
+    let y = member_key(104);
     let mut o: Vec<(&'static str, Envelope)> = vec![];
     let admit_x =
         Action::Admit(Member { key: x.public(), name: "Xavier Trust".into(), external_id: Some("X1".into()) });
@@ -79,12 +84,20 @@ fn build() -> Scenario {
         endorse(&mut o, n1, k(i), pk(i), g1.id());
         endorse(&mut o, n2, k(i), pk(i), g2.id());
     }
+    let admit_y = Action::Admit(Member { key: y.public(), name: "Yew Tree Trust".into(), external_id: None });
+    let g6 = f.proposal_under(k(2), pk(2), "Admit Y", &[], Some(admit_y), 12);
+    o.push(("g6", g6.clone()));
+    for (name, i) in [("g6.e0", 0), ("g6.e1", 1), ("g6.e2", 2), ("g6.e3", 3)] {
+        endorse(&mut o, name, k(i), pk(i), g6.id());
+    }
+    // Under {G1, G2, G6}: founders 0..3, X and Y, 6 members, 5 needed.
     let replace = Action::ReplaceKey { trust: pk(3), new_key: r3.public() };
-    let g3 = f.proposal_under(k(0), pk(0), "Replace 3", &[g1.id(), g2.id()], Some(replace), 30);
+    let g3 = f.proposal_under(k(0), pk(0), "Replace 3", &[g1.id(), g2.id(), g6.id()], Some(replace), 30);
     o.push(("g3", g3.clone()));
     endorse(&mut o, "g3.e0", k(0), pk(0), g3.id());
     endorse(&mut o, "g3.e1", k(1), pk(1), g3.id());
     endorse(&mut o, "g3.e2", k(2), pk(2), g3.id());
+    endorse(&mut o, "g3.e3", k(3), pk(3), g3.id());
     endorse(&mut o, "g3.ex", &x, x.public(), g3.id());
     let g5 = f.proposal_under(k(2), pk(2), "Remove X", &[g1.id()], Some(Action::Remove(x.public())), 31);
     o.push(("g5", g5.clone()));
@@ -99,13 +112,13 @@ fn build() -> Scenario {
     let p = f.proposal_under(&x, x.public(), "Position", &[g3.id()], None, 40);
     o.push(("p", p.clone()));
     // Founder 1 rotates, keeping its governance stances.
-    let kept1: Vec<ObjectId> = ["g2", "g1.e1", "g2.e1", "g3.e1", "g5.e1"]
+    let kept1: Vec<ObjectId> = ["g2", "g1.e1", "g2.e1", "g3.e1", "g5.e1", "g6.e1"]
         .iter()
         .map(|n| o.iter().find(|(m, _)| m == n).expect("named").1.id())
         .collect();
     o.push(("rot1", f.rotation(k(1), pk(1), k1_new.public(), kept1.clone(), 45)));
     // Founder 0 equivocates: two rotations, both keeping its past.
-    let kept0: Vec<ObjectId> = ["g1", "g1.e0", "g2.e0", "g3", "g3.e0", "g5.e0"]
+    let kept0: Vec<ObjectId> = ["g1", "g1.e0", "g2.e0", "g3", "g3.e0", "g5.e0", "g6.e0"]
         .iter()
         .map(|n| o.iter().find(|(m, _)| m == n).expect("named").1.id())
         .collect();
@@ -127,7 +140,7 @@ fn build() -> Scenario {
     o.push(("q.leader", f.stance_by(&leader, pk(2), q.id(), Stance::Endorse, 58, Some(d.id()))));
     o.push(("rev2", f.revocation(k(2), pk(2), d.id(), vec![pl.id()], 60)));
     let g = [g1.id(), g2.id(), g3.id(), g4.id(), g5.id()];
-    Scenario { f, objects: o, x, k1_new, r3, leader, g, p: p.id() }
+    Scenario { f, objects: o, x, k1_new, r3, leader, g, g6: g6.id(), y, p: p.id() }
 }
 
 /// Every object verified, by ingesting them repeatedly until nothing more
@@ -194,7 +207,7 @@ fn scenario_gives_the_roster_and_positions_of_section_12() {
     let l = sorted_ledger();
     let [g1, g2, g3, g4, g5] = s.g;
     let adopted: Vec<ObjectId> = l.adopted_governance().copied().collect();
-    let mut want = vec![g1, g2, g3, g5];
+    let mut want = vec![g1, g2, g3, g5, s.g6];
     want.sort();
     assert_eq!(adopted, want, "G4 has one endorsement of four needed");
     assert!(!l.is_adopted(&g4));
@@ -209,16 +222,16 @@ fn scenario_gives_the_roster_and_positions_of_section_12() {
     // concurrent with G3 (under which X is a member): the merge has X out.
     let members: Vec<_> = roster.members().map(|m| m.key).collect();
     assert_eq!(members, {
-        let mut m = vec![pk(0), pk(1), pk(2), pk(3)];
+        let mut m = vec![pk(0), pk(1), pk(2), pk(3), s.y.public()];
         m.sort();
         m
     });
     assert_eq!(roster.root_key(&pk(3)), Some(s.r3.public()));
     assert_eq!(roster.root_key(&pk(1)), Some(pk(1)), "rotation is not a roster event");
 
-    // Under {G3}: founders 0..3 and X, 5 members, 3 needed.
+    // Under {G3}: founders 0..3, X and Y, 6 members, 4 needed.
     let t = l.tally(&s.p).expect("P is tallied");
-    assert_eq!((t.members, t.required, t.endorse, t.object, t.equivocations), (5, 3, 4, 0, 0));
+    assert_eq!((t.members, t.required, t.endorse, t.object, t.equivocations), (6, 4, 4, 0, 0));
     assert!(l.is_adopted(&s.p));
     let p_roster = l.roster(&chorus_core::version_id(&s.f.id(), &[g3])).expect("P's version").clone();
     assert!(p_roster.contains(&s.x.public()));
@@ -247,8 +260,8 @@ fn without_the_revocation_the_leader_counts_everywhere_and_without_keep_nothing_
         l.apply(v);
     }
     assert_eq!(l.tally(&s.get("q").id()).map(|t| t.endorse), Some(1));
-    // A revocation keeping nothing withdraws the leader's stance on P too;
-    // P still has 3 of 3 needed.
+    // A revocation keeping nothing withdraws the leader's stance on P too:
+    // P drops to 3 of the 4 needed.
     let none = s.f.revocation(&s.f.keys[2], s.f.keys[2].public(), s.get("d2").id(), vec![], 61);
     let v = l.validate(none.bytes(), NOW).expect("valid");
     l.apply(&v);
@@ -521,20 +534,20 @@ fn a_certificate_under_a_governed_roster_verifies_offline() {
     let (cert, ends, chain) = p_certificate();
     let v = chorus_core::certificate::verify(&cert, Some(s.f.id())).expect("the certificate verifies");
     assert_eq!(v.proposal_id, s.p);
-    assert_eq!((v.members, v.required, v.endorsers.len()), (5, 3, 4));
+    assert_eq!((v.members, v.required, v.endorsers.len()), (6, 4, 4));
     assert_eq!(v.endorsers.iter().map(|e| e.endorsement).collect::<Vec<_>>(), ends);
     assert_eq!(v.author_name, "Xavier Trust");
-    // The chain holds G1, G2, G3 with 4 endorsements each, founder 1's
-    // rotation and founder 2's delegation: not G4, G5, the revocation, the
-    // other rotations or the stances that do not count.
+    // The chain holds G1, G2, G6 with 4 endorsements each, G3 with 5,
+    // founder 1's rotation and founder 2's delegation: not G4, G5, the
+    // revocation, the other rotations or the stances that do not count.
     let [g1, g2, g3, g4, g5] = s.g;
-    for id in [g1, g2, g3, s.get("rot1").id(), s.get("d2").id()] {
+    for id in [g1, g2, g3, s.g6, s.get("rot1").id(), s.get("d2").id()] {
         assert!(chain.contains(&id));
     }
     for id in [g4, g5, s.get("rev2").id(), s.get("rot0a").id(), s.get("p.e1old").id()] {
         assert!(!chain.contains(&id));
     }
-    assert_eq!(chain.len(), 3 + 12 + 2);
+    assert_eq!(chain.len(), 4 + 17 + 2);
     // Same verdict with the coalition already known.
     assert_eq!(chorus_core::certificate::verify_for_coalition(&cert, &s.f.coalition, 2), Ok(v));
 }
@@ -558,13 +571,16 @@ fn removing_any_link_of_the_proof_chain_fails_with_its_reason() {
         let e = chorus_core::certificate::verify(&cert, Some(s.f.id())).expect_err("a link is missing");
         let name = s.objects.iter().find(|(_, x)| x.id() == *removed).map(|(n, _)| *n).unwrap_or("?");
         match name {
-            "g1" | "g2" => assert_eq!(e, E::MissingLink(format!("governance proposal {removed}")), "{name}"),
+            "g1" | "g2" | "g6" => {
+                assert_eq!(e, E::MissingLink(format!("governance proposal {removed}")), "{name}")
+            }
             "g3" => assert_eq!(e, E::MissingLink(format!("governance proposal {g3}")), "{name}"),
             "d2" => assert_eq!(e, E::MissingLink(format!("delegation {removed}")), "{name}"),
             "rot1" => assert!(matches!(&e, E::MissingLink(m) if m.contains(&s.k1_new.public().to_hex())), "{e}"),
             // An endorsement of a governance proposal: that proposal is no
             // longer adopted by what is carried.
             n if n.starts_with("g1.") => assert_eq!(e, E::ChainNotAdopted(g1), "{name}"),
+            n if n.starts_with("g6.") => assert_eq!(e, E::ChainNotAdopted(s.g6), "{name}"),
             n if n.starts_with("g2.") => assert_eq!(e, E::ChainNotAdopted(g2), "{name}"),
             n if n.starts_with("g3.") => assert_eq!(e, E::ChainNotAdopted(g3), "{name}"),
             other => panic!("unexpected link {other}: {e}"),
