@@ -157,6 +157,15 @@ impl Rejection {
             _ => Verdict::Reject,
         }
     }
+
+    /// True when the object may pass once other objects are held: its
+    /// signer is not yet a known key of the trust it names
+    /// ([`Rejection::UnknownSigner`]) or its roster version is not yet known
+    /// ([`Rejection::UnknownRoster`]). Such objects are worth keeping for a
+    /// retry (see `Waiting` in the ledger module).
+    pub fn awaits_objects(&self) -> bool {
+        matches!(self, Rejection::UnknownRoster(_) | Rejection::UnknownSigner { .. })
+    }
 }
 
 /// Why a certificate does not prove a position. Indexes count endorsements

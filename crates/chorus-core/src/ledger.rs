@@ -562,11 +562,36 @@ impl Ledger {
     /// against the envelope's signer, then whether the held objects make the
     /// signer a known key of the trust named (else `UnknownSigner`, Ignore)
     /// and the proposal's roster heads held (else `UnknownRoster`, Ignore).
+    /// Equal to [`Ledger::check_signature`] followed by [`Ledger::authorise`].
     pub fn validate(&self, bytes: &[u8], now_ms: u64) -> Result<VerifiedObject, Rejection> {
+        self.authorise(&Self::check_signature(&self.coalition, bytes)?, now_ms)
+    }
+
+    /// As [`Ledger::validate`] for many envelopes, with the signatures
+    /// checked on up to `threads` threads. Results are in input order and
+    /// equal to calling [`Ledger::validate`] on each.
+    pub fn validate_many(
+        &self,
+        items: &[&[u8]],
+        now_ms: u64,
+        threads: usize,
+    ) -> Vec<Result<VerifiedObject, Rejection>> {
+        Self::check_signatures(&self.coalition, items, threads)
+            .into_iter()
+            .map(|c| c.and_then(|c| self.authorise(&c, now_ms)))
+            .collect()
+    }
+
+    /// The first stage of [`Ledger::validate`], which needs no ledger: the
+    /// envelope's form, its body, the coalition, and its signature against
+    /// the key that signed it. A [`SignatureChecked`] may still be refused by
+    /// [`Ledger::authorise`]; nothing is admitted without that second stage.
+    pub fn check_signature(coalition: &Coalition, bytes: &[u8]) -> Result<SignatureChecked, Rejection> {
         let envelope = Envelope::decode(bytes)?;
-        let c = &self.coalition;
-        let (object, coalition, trust, created_at_ms) = match envelope.kind() {
-            Kind::Genesis => return c.validate_envelope(envelope, now_ms),
+        let c = coalition;
+        let (object, coalition_id, trust, created_at_ms) = match envelope.kind() {
+            // A genesis has no time rule: the clock is irrelevant here.
+            Kind::Genesis => return Ok(SignatureChecked(Checked::Genesis(c.validate_envelope(envelope, 0)?))),
             Kind::Proposal => {
                 let p = Proposal::from_body(envelope.body())?;
                 let (coalition, author, at) = (p.coalition, p.author, p.created_at_ms);
@@ -579,14 +604,60 @@ impl Ledger {
             }
             _ => parse_key_object(&envelope)?,
         };
-        c.check_coalition(coalition)?;
+        c.check_coalition(coalition_id)?;
         let signer = c.envelope_signer(&envelope)?;
         if !signer.verify(&envelope.signing_input(), &envelope.signatures()[0].signature) {
             return Err(Rejection::BadSignature { signer: signer.to_hex() });
         }
+        Ok(SignatureChecked(Checked::Signed { envelope, object, trust, signer, created_at_ms }))
+    }
+
+    /// [`Ledger::check_signature`] for many envelopes on up to `threads`
+    /// threads (1 to 64), results in input order. Holds no ledger, so a
+    /// caller can verify signatures without holding a lock on its ledger.
+    pub fn check_signatures(
+        coalition: &Coalition,
+        items: &[&[u8]],
+        threads: usize,
+    ) -> Vec<Result<SignatureChecked, Rejection>> {
+        let threads = threads.clamp(1, 64);
+        if threads == 1 || items.len() < 64 {
+            return items.iter().map(|b| Self::check_signature(coalition, b)).collect();
+        }
+        let chunk = items.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = items
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || part.iter().map(|b| Self::check_signature(coalition, b)).collect::<Vec<_>>())
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| match h.join() {
+                    Ok(r) => r,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                })
+                .collect()
+        })
+    }
+
+    /// The second stage of [`Ledger::validate`]: whether the objects this
+    /// ledger holds make the signer a known key of the trust named (else
+    /// `UnknownSigner`), the proposal's roster heads held (else
+    /// `UnknownRoster`), and the time not too far ahead of `now_ms`. Both
+    /// unknowns have verdict Ignore and may pass once more objects are
+    /// applied ([`Rejection::awaits_objects`]).
+    pub fn authorise(&self, checked: &SignatureChecked, now_ms: u64) -> Result<VerifiedObject, Rejection> {
+        let (envelope, object, trust, signer, created_at_ms) = match &checked.0 {
+            Checked::Genesis(g) => return Ok(g.clone()),
+            Checked::Signed { envelope, object, trust, signer, created_at_ms } => {
+                (envelope, object, *trust, *signer, *created_at_ms)
+            }
+        };
         let known = self.known_keys(&trust);
         let unknown = || Rejection::UnknownSigner { key: signer.to_hex(), trust: trust.to_hex() };
-        match &object {
+        match object {
             Object::Endorsement(Endorsement { delegation: Some(d), .. }) => {
                 let Some((delegation, delegation_signer)) = self.held.delegations.get(d) else {
                     return Err(unknown());
@@ -611,7 +682,7 @@ impl Ledger {
             _ if !known.contains(&signer) => return Err(unknown()),
             _ => {}
         }
-        if let Object::Proposal(p) = &object {
+        if let Object::Proposal(p) = object {
             if let Some(h) =
                 p.roster_heads.iter().find(|h| self.held.proposals.get(h).is_some_and(|g| g.action.is_none()))
             {
@@ -634,7 +705,7 @@ impl Ledger {
             }
         }
         Coalition::check_time(created_at_ms, now_ms)?;
-        Ok(VerifiedObject::new(envelope, object))
+        Ok(VerifiedObject::new(envelope.clone(), object.clone()))
     }
 
     /// SHA-256 over a canonical rendering of the derived state: every
@@ -665,6 +736,121 @@ impl Ledger {
             }
         }
         h.finalize().into()
+    }
+}
+
+/// An envelope whose form, coalition and signature are checked
+/// ([`Ledger::check_signature`]) but not yet whether the held objects
+/// authorise its signer ([`Ledger::authorise`]). Holding one proves the
+/// signature verified against the key in the envelope, nothing more.
+#[derive(Clone, Debug)]
+pub struct SignatureChecked(Checked);
+
+// Built once per ingested object, like `Object` (see there).
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug)]
+enum Checked {
+    Genesis(VerifiedObject),
+    Signed { envelope: Envelope, object: Object, trust: PublicKey, signer: PublicKey, created_at_ms: u64 },
+}
+
+impl SignatureChecked {
+    /// The object id.
+    pub fn id(&self) -> ObjectId {
+        match &self.0 {
+            Checked::Genesis(g) => g.id(),
+            Checked::Signed { envelope, .. } => envelope.id(),
+        }
+    }
+
+    /// The exact envelope bytes.
+    pub fn bytes(&self) -> &[u8] {
+        match &self.0 {
+            Checked::Genesis(g) => g.envelope().bytes(),
+            Checked::Signed { envelope, .. } => envelope.bytes(),
+        }
+    }
+}
+
+/// Objects refused only because the objects they rely on are not held yet
+/// ([`Rejection::awaits_objects`]), kept to be admitted as soon as those
+/// arrive. Their signatures are verified; at most `capacity` are kept (the
+/// oldest go first), since anyone can sign with an unknown key: an object
+/// that does not fit is simply dropped, and sync brings it again.
+#[derive(Clone, Debug)]
+pub struct Waiting {
+    capacity: usize,
+    items: BTreeMap<ObjectId, (u64, SignatureChecked)>,
+    order: std::collections::VecDeque<(u64, ObjectId)>,
+    next: u64,
+}
+
+impl Waiting {
+    /// An empty pool holding at most `capacity` objects.
+    pub fn new(capacity: usize) -> Self {
+        Waiting { capacity, items: BTreeMap::new(), order: Default::default(), next: 0 }
+    }
+
+    /// Number of objects waiting.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// True when nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// True when an object with this id waits.
+    pub fn contains(&self, id: &ObjectId) -> bool {
+        self.items.contains_key(id)
+    }
+
+    /// Keeps `checked` until [`Waiting::release`] admits it, evicting the
+    /// oldest waiting object when full. Keeping it twice is a no-op.
+    pub fn hold(&mut self, checked: SignatureChecked) {
+        if self.capacity == 0 {
+            return;
+        }
+        let id = checked.id();
+        if self.items.contains_key(&id) {
+            return;
+        }
+        while self.items.len() >= self.capacity {
+            let Some((seq, old)) = self.order.pop_front() else { break };
+            if self.items.get(&old).is_some_and(|(s, _)| *s == seq) {
+                self.items.remove(&old);
+            }
+        }
+        self.next += 1;
+        self.order.push_back((self.next, id));
+        self.items.insert(id, (self.next, checked));
+    }
+
+    /// Authorises every waiting object against `ledger` and removes the ones
+    /// that pass (returned, sorted by id, for the caller to store and apply)
+    /// or are now refused for another reason (dropped). Objects the ledger
+    /// already holds are dropped. Apply the returned objects and call again
+    /// until it returns nothing: one may wait for another.
+    pub fn release(&mut self, ledger: &Ledger, now_ms: u64) -> Vec<VerifiedObject> {
+        let mut out = Vec::new();
+        self.items.retain(|id, (_, c)| {
+            if ledger.contains(id) {
+                return false;
+            }
+            match ledger.authorise(c, now_ms) {
+                Ok(obj) => {
+                    out.push(obj);
+                    false
+                }
+                Err(why) => why.awaits_objects(),
+            }
+        });
+        if self.order.len() > 2 * self.items.len() + 16 {
+            let items = &self.items;
+            self.order.retain(|(seq, id)| items.get(id).is_some_and(|(s, _)| s == seq));
+        }
+        out
     }
 }
 

@@ -61,7 +61,9 @@ pub use error::{CertificateError, Rejection, Verdict};
 pub use id::{CoalitionId, ObjectId, ParseIdError};
 pub use keys::{KeyError, Keypair, PublicKey};
 pub use kind::Kind;
-pub use ledger::{Admission, Applied, Ledger, ProposalState, StanceRecord, Status, Tally, TrustStance};
+pub use ledger::{
+    Admission, Applied, Ledger, ProposalState, SignatureChecked, StanceRecord, Status, Tally, TrustStance, Waiting,
+};
 pub use objects::{
     version_id, Action, AdoptionRule, Charter, Delegation, Endorsement, Genesis, KeyRotation, Member, Proposal,
     ProposalLink, Relation, Revocation, Stance, SCOPE_NODE, SCOPE_STANCES,

@@ -340,6 +340,61 @@ proptest! {
     }
 }
 
+/// A node using the `Waiting` pool: objects refused only for want of others
+/// are kept and released as soon as those arrive, in any order.
+fn ingest_with_pool(s: &Scenario, order: &[usize]) -> Ledger {
+    let mut ledger = Ledger::new(s.f.coalition.clone());
+    let mut pool = chorus_core::Waiting::new(1024);
+    let bytes: Vec<&[u8]> = order.iter().map(|i| s.objects[*i].1.bytes()).collect();
+    for c in Ledger::check_signatures(&s.f.coalition, &bytes, 4) {
+        let c = c.expect("every scenario signature verifies");
+        match ledger.authorise(&c, NOW) {
+            Ok(v) => {
+                ledger.apply(&v);
+                loop {
+                    let released = pool.release(&ledger, NOW);
+                    if released.is_empty() {
+                        break;
+                    }
+                    for v in released {
+                        ledger.apply(&v);
+                    }
+                }
+            }
+            Err(e) => {
+                assert!(e.awaits_objects(), "{e}");
+                pool.hold(c);
+            }
+        }
+    }
+    assert!(pool.is_empty(), "{} objects still wait", pool.len());
+    ledger
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+    #[test]
+    fn the_waiting_pool_converges_in_any_order(order in Just((0..scenario().objects.len()).collect::<Vec<_>>()).prop_shuffle()) {
+        let l = ingest_with_pool(scenario(), &order);
+        prop_assert_eq!(l.digest(), sorted_ledger().digest());
+    }
+}
+
+#[test]
+fn the_waiting_pool_keeps_at_most_its_capacity() {
+    let s = scenario();
+    let l = Ledger::new(s.f.coalition.clone());
+    let mut pool = chorus_core::Waiting::new(2);
+    for name in ["p.e1new", "p.r3", "p.ex", "p.leader"] {
+        pool.hold(Ledger::check_signature(&s.f.coalition, s.get(name).bytes()).unwrap());
+    }
+    assert_eq!(pool.len(), 2);
+    // The newest two are kept.
+    assert!(pool.contains(&s.get("p.ex").id()) && pool.contains(&s.get("p.leader").id()));
+    assert!(pool.release(&l, NOW).is_empty());
+    assert_eq!(pool.len(), 2);
+}
+
 // ------------------------------------------------------------ rejections
 
 #[test]
