@@ -2,9 +2,22 @@
 //!
 //! A node keeps every valid signed object of its coalition here, on
 //! [sled](https://docs.rs/sled/0.34.7) (embedded, no server). The store is a
-//! thin shell around chorus-core: every object is validated by
-//! [`chorus_core::Coalition::validate_many`] before it is written, and the
-//! ledger is chorus-core's [`chorus_core::Ledger`].
+//! thin shell around chorus-core: every object is validated with the
+//! ledger's knowledge (signatures by [`chorus_core::Ledger::check_signatures`]
+//! in parallel, then [`chorus_core::Ledger::authorise`] against the objects
+//! held, which knows admitted members, rotated keys and delegations) before
+//! it is written, and the ledger is chorus-core's [`chorus_core::Ledger`].
+//!
+//! ## Objects that wait for others
+//! An object whose signer or roster version is not known yet
+//! ([`chorus_core::Rejection::awaits_objects`], verdict Ignore) is reported
+//! refused but kept in memory (a [`chorus_core::Waiting`] pool of at most
+//! 4,096 objects with verified signatures); it is stored, without a further
+//! answer to its submitter, as soon as the objects it relies on are. Within
+//! one submission it is reported `Stored` if they came in the same group.
+//! At open, records are read in id order, so an object can precede the
+//! objects that authorise it: those are deferred and retried until nothing
+//! more applies, so the rebuild converges whatever the order.
 //!
 //! ## API in one screen
 //! - [`Store::create`]`(dir, genesis_bytes, config)` founds a store (the
@@ -68,15 +81,15 @@
 //!
 //! ## Durability and group commit
 //! An ingest is answered only after its objects are durable:
-//! 1. the caller's thread validates its batch (`validate_many` on
-//!    [`StoreConfig::verify_threads`] threads), in parts of 512 objects;
+//! 1. the caller's thread checks its batch's signatures (`check_signatures`
+//!    on [`StoreConfig::verify_threads`] threads), in parts of 512 objects;
 //! 2. it hands each verified part to the store's committer thread through
 //!    a bounded queue and goes on verifying the next part; once all parts
 //!    are handed over it waits for all their answers;
 //! 3. the committer takes that submission plus every other one already
 //!    waiting (up to [`StoreConfig::max_commit_objects`]), dedupes them
-//!    against the ledger and each other, and writes all new records in
-//!    **one atomic `apply_batch`**;
+//!    against the ledger and each other, authorises them against the
+//!    ledger, and writes all new records in **one atomic `apply_batch`**;
 //! 4. `Db::flush()`, then (with [`StoreConfig::fsync`], the default)
 //!    `fdatasync` of sled's log file `db`, and `fsync` of every new file in
 //!    `blobs/` and of that directory;

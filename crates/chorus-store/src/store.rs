@@ -11,7 +11,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use chorus_core::{
-    certificate, Admission, Applied, Coalition, Envelope, Kind, Ledger, Object, ObjectId, Rejection, VerifiedObject,
+    certificate, Admission, Applied, Coalition, Envelope, Kind, Ledger, Object, ObjectId, Rejection, SignatureChecked,
+    VerifiedObject, Waiting,
 };
 use sha2::{Digest, Sha256};
 
@@ -44,6 +45,10 @@ const CHUNK_BYTES: usize = 16 * 1024 * 1024;
 const PIPELINE_PART: usize = 512;
 /// Group-commit submissions that may wait for the committer at once.
 const QUEUE_DEPTH: usize = 64;
+/// Objects kept in memory because their signer or roster version is not
+/// known yet ([`Rejection::awaits_objects`]); they are stored as soon as the
+/// objects they wait for are.
+const WAITING_CAPACITY: usize = 4096;
 
 /// Tuning of a store. Every field has a modest default.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -93,6 +98,8 @@ struct State {
     by_kind: BTreeMap<Kind, BTreeSet<(u64, ObjectId)>>,
     by_proposal: HashMap<ObjectId, BTreeSet<(u64, ObjectId)>>,
     corrupt: BTreeMap<Vec<u8>, CorruptRecord>,
+    /// Valid signatures waiting for the objects that authorise them.
+    waiting: Waiting,
 }
 
 impl State {
@@ -103,6 +110,7 @@ impl State {
             by_kind: BTreeMap::new(),
             by_proposal: HashMap::new(),
             corrupt: BTreeMap::new(),
+            waiting: Waiting::new(WAITING_CAPACITY),
         };
         let created = coalition.genesis().created_at_ms;
         s.index(Kind::Genesis, created, coalition.id(), None);
@@ -211,8 +219,10 @@ struct Inner {
 
 /// One caller's validated batch, waiting for a group commit.
 struct Job {
-    items: Vec<Result<VerifiedObject, Rejection>>,
+    items: Vec<Result<SignatureChecked, Rejection>>,
     reply: SyncSender<Result<Vec<Admission>, StoreError>>,
+    /// The submitter's clock, for the time rule.
+    now_ms: u64,
 }
 
 struct Committer {
@@ -407,6 +417,7 @@ impl Store {
         let coalition = Coalition::from_genesis(genesis_bytes, threads).map_err(|e| bad_genesis(e.to_string()))?;
 
         let mut state = State::new(&coalition);
+        let mut deferred = Deferred::default();
         let mut chunk: Vec<(sled::IVec, sled::IVec)> = Vec::with_capacity(OPEN_CHUNK);
         let mut chunk_bytes = 0;
         for item in db.scan_prefix([OBJECT_PREFIX]) {
@@ -414,12 +425,13 @@ impl Store {
             chunk_bytes += value.len();
             chunk.push((key, value));
             if chunk.len() == OPEN_CHUNK || chunk_bytes >= CHUNK_BYTES {
-                rebuild_chunk(&coalition, &mut state, &chunk, threads);
+                rebuild_chunk(&coalition, &mut state, &mut deferred, &chunk, threads);
                 chunk.clear();
                 chunk_bytes = 0;
             }
         }
-        rebuild_chunk(&coalition, &mut state, &chunk, threads);
+        rebuild_chunk(&coalition, &mut state, &mut deferred, &chunk, threads);
+        finish_deferred(&mut state, deferred);
         if !state.corrupt.is_empty() {
             tracing::warn!(
                 path = %dir.display(),
@@ -509,9 +521,9 @@ impl Store {
         // commits). The call still returns only once every part is durable.
         let mut answers = Vec::new();
         for part in refs.chunks(PIPELINE_PART) {
-            let items = self.inner.coalition.validate_many(part, now_ms, self.inner.config.verify_threads.max(1));
+            let items = Ledger::check_signatures(&self.inner.coalition, part, self.inner.config.verify_threads.max(1));
             let (reply, answer) = mpsc::sync_channel(1);
-            queue.send(Job { items, reply }).map_err(|_| StoreError::Closed)?;
+            queue.send(Job { items, reply, now_ms }).map_err(|_| StoreError::Closed)?;
             answers.push(answer);
         }
         let mut outcomes = Vec::with_capacity(batch.len());
@@ -749,8 +761,23 @@ fn migrate(dir: &Path, _db: &sled::Db, found: u32) -> Result<(), StoreError> {
     }
 }
 
-/// Validates one chunk of stored records and applies the valid ones.
-fn rebuild_chunk(coalition: &Coalition, state: &mut State, chunk: &[(sled::IVec, sled::IVec)], threads: usize) {
+/// Stored objects whose signer or roster version is not known yet at this
+/// point of the rebuild: records are read in key (id) order, so an object
+/// can come before the objects that authorise it.
+#[derive(Default)]
+struct Deferred {
+    items: Vec<(Vec<u8>, SignatureChecked, Rejection)>,
+}
+
+/// Validates one chunk of stored records and applies the valid ones, then
+/// retries the deferred ones while that makes progress.
+fn rebuild_chunk(
+    coalition: &Coalition,
+    state: &mut State,
+    deferred: &mut Deferred,
+    chunk: &[(sled::IVec, sled::IVec)],
+    threads: usize,
+) {
     let mut keys: Vec<&[u8]> = Vec::with_capacity(chunk.len());
     let mut envelopes: Vec<&[u8]> = Vec::with_capacity(chunk.len());
     for (key, value) in chunk {
@@ -762,15 +789,61 @@ fn rebuild_chunk(coalition: &Coalition, state: &mut State, chunk: &[(sled::IVec,
             Err(detail) => mark_corrupt(state, key, detail),
         }
     }
-    // No clock: everything stored was admitted once, whatever the time now.
-    let results = coalition.validate_many(&envelopes, u64::MAX, threads);
+    let results = Ledger::check_signatures(coalition, &envelopes, threads);
+    let mut progress = false;
     for (key, result) in keys.into_iter().zip(results) {
-        match result {
+        let checked = match result {
+            Ok(c) => c,
+            Err(why) => {
+                mark_corrupt(state, key, format!("stored object no longer validates: {why}"));
+                continue;
+            }
+        };
+        // No clock: everything stored was admitted once, whatever the time now.
+        match state.ledger.authorise(&checked, u64::MAX) {
             Ok(obj) => {
                 state.apply(&obj);
+                progress = true;
             }
+            Err(why) if why.awaits_objects() => deferred.items.push((key.to_vec(), checked, why)),
             Err(why) => mark_corrupt(state, key, format!("stored object no longer validates: {why}")),
         }
+    }
+    if progress {
+        retry_deferred(state, deferred);
+    }
+}
+
+/// Applies every deferred object the ledger now authorises, until none is.
+fn retry_deferred(state: &mut State, deferred: &mut Deferred) {
+    loop {
+        let mut progress = false;
+        deferred.items.retain_mut(|(key, c, why)| match state.ledger.authorise(c, u64::MAX) {
+            Ok(obj) => {
+                state.apply(&obj);
+                progress = true;
+                false
+            }
+            Err(w) if w.awaits_objects() => {
+                *why = w;
+                true
+            }
+            Err(w) => {
+                mark_corrupt(state, key, format!("stored object no longer validates: {w}"));
+                false
+            }
+        });
+        if !progress || deferred.items.is_empty() {
+            return;
+        }
+    }
+}
+
+/// Marks what is still deferred once every record has been read: objects
+/// the stored set does not authorise (which a store never writes).
+fn finish_deferred(state: &mut State, deferred: Deferred) {
+    for (key, _, why) in deferred.items {
+        mark_corrupt(state, &key, format!("stored object no longer validates: {why}"));
     }
 }
 
@@ -797,7 +870,7 @@ impl Inner {
                     Err(_) => break,
                 }
             }
-            let (items, replies): (Vec<_>, Vec<_>) = group.into_iter().map(|j| (j.items, j.reply)).unzip();
+            let (items, replies): (Vec<_>, Vec<_>) = group.into_iter().map(|j| ((j.items, j.now_ms), j.reply)).unzip();
             match self.commit(items) {
                 Ok(outcomes) => {
                     for (reply, outcome) in replies.into_iter().zip(outcomes) {
@@ -816,45 +889,87 @@ impl Inner {
         }
     }
 
-    /// Dedupes, writes one atomic sled batch, makes it durable, and only
-    /// then applies the new objects to the in-memory state.
-    fn commit(&self, jobs: Vec<Vec<Result<VerifiedObject, Rejection>>>) -> Result<Vec<Vec<Admission>>, StoreError> {
-        let mut outcomes: Vec<Vec<Option<Admission>>> = jobs.iter().map(|j| vec![None; j.len()]).collect();
-        let mut fresh: Vec<(usize, usize, VerifiedObject)> = Vec::new();
-        let mut batch = sled::Batch::default();
+    /// Dedupes, authorises each object against the ledger (with the
+    /// submitter's clock), writes one atomic sled batch, makes it durable,
+    /// and only then applies the new objects to the in-memory state. Objects
+    /// refused only for want of others ([`Rejection::awaits_objects`]) are
+    /// kept in the waiting pool; after every round that stored something,
+    /// the pool is tried again and what it releases is stored in a further
+    /// round, so an object and the objects it relies on may come in any
+    /// order, in one batch or in several.
+    fn commit(
+        &self,
+        jobs: Vec<(Vec<Result<SignatureChecked, Rejection>>, u64)>,
+    ) -> Result<Vec<Vec<Admission>>, StoreError> {
+        let now_ms = jobs.iter().map(|(_, now)| *now).max().unwrap_or(0);
+        let mut outcomes: Vec<Vec<Option<Admission>>> = jobs.iter().map(|(j, _)| vec![None; j.len()]).collect();
+        // Where each object of this group first appears, and later copies.
+        let mut first: HashMap<ObjectId, (usize, usize)> = HashMap::new();
+        let mut copies: Vec<((usize, usize), (usize, usize))> = Vec::new();
+        let mut round: Vec<VerifiedObject> = Vec::new();
         {
-            let state = read(&self.state);
-            let mut seen = HashSet::new();
-            for (j, job) in jobs.into_iter().enumerate() {
+            let mut state = write(&self.state);
+            let state = &mut *state;
+            for (j, (job, job_now)) in jobs.into_iter().enumerate() {
                 for (i, item) in job.into_iter().enumerate() {
-                    outcomes[j][i] = Some(match item {
-                        Err(why) => Admission::Refused(why),
-                        Ok(obj) => {
-                            let id = obj.id();
-                            if state.ledger.contains(&id) || !seen.insert(id) {
-                                Admission::Duplicate { id }
-                            } else {
-                                batch.insert(object_key(&id), record_value(obj.envelope().bytes()));
-                                fresh.push((j, i, obj));
-                                continue;
-                            }
+                    let checked = match item {
+                        Err(why) => {
+                            outcomes[j][i] = Some(Admission::Refused(why));
+                            continue;
                         }
-                    });
+                        Ok(c) => c,
+                    };
+                    let id = checked.id();
+                    if state.ledger.contains(&id) {
+                        outcomes[j][i] = Some(Admission::Duplicate { id });
+                        continue;
+                    }
+                    if let Some(at) = first.get(&id) {
+                        copies.push(((j, i), *at));
+                        continue;
+                    }
+                    first.insert(id, (j, i));
+                    match state.ledger.authorise(&checked, job_now) {
+                        Ok(obj) => round.push(obj),
+                        Err(why) => {
+                            if why.awaits_objects() {
+                                state.waiting.hold(checked);
+                            }
+                            outcomes[j][i] = Some(Admission::Refused(why));
+                        }
+                    }
                 }
             }
         }
-        if !fresh.is_empty() {
+        while !round.is_empty() {
+            let mut batch = sled::Batch::default();
+            for obj in &round {
+                batch.insert(object_key(&obj.id()), record_value(obj.envelope().bytes()));
+            }
             self.db.apply_batch(batch).map_err(StoreError::db(&self.path))?;
             self.db.flush().map_err(StoreError::db(&self.path))?;
             lock(&self.sync).sync()?;
             let mut state = write(&self.state);
-            for (j, i, obj) in fresh {
+            let state = &mut *state;
+            for obj in round.drain(..) {
                 let id = obj.id();
-                outcomes[j][i] = Some(match state.apply(&obj) {
+                let admission = match state.apply(&obj) {
                     Applied::New { adopted } => Admission::Stored { id, adopted },
                     Applied::Duplicate | Applied::Foreign => Admission::Duplicate { id },
-                });
+                };
+                // Objects released from the pool that came in this group are
+                // reported stored; earlier submitters were already answered.
+                if let Some((j, i)) = first.get(&id) {
+                    outcomes[*j][*i] = Some(admission);
+                }
             }
+            round = state.waiting.release(&state.ledger, now_ms);
+        }
+        for ((j, i), (fj, fi)) in copies {
+            outcomes[j][i] = match &outcomes[fj][fi] {
+                Some(Admission::Stored { id, .. }) => Some(Admission::Duplicate { id: *id }),
+                other => other.clone(),
+            };
         }
         Ok(outcomes
             .into_iter()
