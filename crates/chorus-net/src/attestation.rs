@@ -73,9 +73,25 @@ impl NodeAttestation {
         issued_at_ms: u64,
         expires_at_ms: Option<u64>,
     ) -> Self {
+        Self::issue_for(trust, trust.public(), coalition, node_key, issued_at_ms, expires_at_ms)
+    }
+
+    /// As [`NodeAttestation::issue`], for trust `trust_id` signed with
+    /// `signer`, a key of that trust other than its id (after a key
+    /// rotation or replacement). Verifies only where the signer is a known
+    /// key of the trust ([`NodeAttestation::verify_with`]).
+    pub fn issue_for(
+        signer: &Keypair,
+        trust_id: PublicKey,
+        coalition: CoalitionId,
+        node_key: PublicKey,
+        issued_at_ms: u64,
+        expires_at_ms: Option<u64>,
+    ) -> Self {
+        let trust = signer;
         let fields = pb::NodeAttestationBody {
             coalition: coalition.as_bytes().to_vec(),
-            trust_key: trust.public().as_bytes().to_vec(),
+            trust_key: trust_id.as_bytes().to_vec(),
             node_key: node_key.as_bytes().to_vec(),
             issued_at_ms,
             expires_at_ms: expires_at_ms.unwrap_or(0),
@@ -137,6 +153,22 @@ impl NodeAttestation {
         peer: Option<&PeerId>,
         now_ms: u64,
     ) -> Result<VerifiedAttestation, AttestationError> {
+        self.verify_with(coalition, |t| coalition.current_roster().contains(t).then(|| vec![*t]), peer, now_ms)
+    }
+
+    /// As [`NodeAttestation::verify`], with membership and keys decided by
+    /// `keys_of`: `None` when the trust is not a member, else the keys that
+    /// may sign for it (the network passes the head roster of the store's
+    /// ledger and the trust's known keys, so a trust admitted by a
+    /// governance proposal may join and a trust that rotated its key signs
+    /// with the new one). The signature must verify under one of them.
+    pub fn verify_with(
+        &self,
+        coalition: &Coalition,
+        keys_of: impl Fn(&PublicKey) -> Option<Vec<PublicKey>>,
+        peer: Option<&PeerId>,
+        now_ms: u64,
+    ) -> Result<VerifiedAttestation, AttestationError> {
         let f = &self.fields;
         if f.coalition.as_slice() != coalition.id().as_bytes() {
             return Err(AttestationError::WrongCoalition {
@@ -146,11 +178,12 @@ impl NodeAttestation {
         }
         let trust = PublicKey::from_bytes(&f.trust_key)
             .map_err(|error| AttestationError::BadKey { field: "trust key", error })?;
-        if !coalition.current_roster().contains(&trust) {
+        let Some(keys) = keys_of(&trust) else {
             return Err(AttestationError::NotAMember(trust.to_hex()));
-        }
+        };
         let node_key = self.claimed_node_key()?;
-        if !trust.verify(&signing_input(&self.body), &self.signature) {
+        let input = signing_input(&self.body);
+        if !keys.iter().any(|k| k.verify(&input, &self.signature)) {
             return Err(AttestationError::BadSignature(trust.to_hex()));
         }
         let expires_at_ms = (f.expires_at_ms != 0).then_some(f.expires_at_ms);

@@ -54,7 +54,16 @@ impl Network {
     ) -> Result<(NetworkHandle, NetworkEvents), NetError> {
         config.validate()?;
         let coalition = store.coalition().clone();
-        identity.attestation().verify(&coalition, None, now_ms())?;
+        // Our own trust need not be a member of the roster our store knows
+        // yet: a newly admitted trust's node learns its admission from the
+        // peers that hold it (and accept its hello). Everything else about
+        // the attestation is checked.
+        identity.attestation().verify_with(
+            &coalition,
+            |t| Some(store.keys_of(t).unwrap_or_else(|| vec![*t])),
+            None,
+            now_ms(),
+        )?;
         let keypair = identity.libp2p_keypair()?;
         let peer_id = keypair.public().to_peer_id();
         let topic = topic_for(&coalition.id());
@@ -625,7 +634,12 @@ impl EventLoop {
                 .map_err(|e| format!("malformed hello: {e}"))
                 .and_then(|h| h.attestation.ok_or_else(|| "hello carries no attestation".to_string()))
                 .and_then(|a| NodeAttestation::from_proto(a).map_err(|e| e.to_string()))
-                .and_then(|a| a.verify(&self.coalition, Some(&peer), now_ms()).map_err(|e| e.to_string()))
+                .and_then(|a| {
+                    // Members of the newest roster version this node knows.
+                    let store = &self.store;
+                    a.verify_with(&self.coalition, |t| store.keys_of(t), Some(&peer), now_ms())
+                        .map_err(|e| e.to_string())
+                })
         };
         match verdict {
             Ok(v) => {

@@ -89,4 +89,4 @@ pub use libp2p::{Multiaddr, PeerId};
 pub use network::{
     NetStatus, Network, NetworkEvent, NetworkEvents, NetworkHandle, PeerInfo, PublishOutcome, SyncReport, Via,
 };
-pub use store::{now_ms, MemoryStore, ObjectStore, StoreFailure};
+pub use store::{keys_of, now_ms, MemoryStore, ObjectStore, StoreFailure};

@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use chorus_core::{Admission, Coalition, Ledger, ObjectId};
+use chorus_core::{Admission, Applied, Coalition, Ledger, ObjectId, PublicKey, VerifiedObject, Waiting};
 
 /// A store failure, as reported by the store (I/O, corruption). The network
 /// treats it as "not stored": the object is neither acknowledged nor
@@ -22,10 +22,23 @@ pub trait ObjectStore: Send + Sync + 'static {
     /// The coalition this store holds objects of.
     fn coalition(&self) -> &Coalition;
 
-    /// Validates each envelope with chorus-core and stores the valid new ones
-    /// durably. Returns one admission per input, in input order; an
-    /// `Admission::Stored` must survive a crash once returned.
+    /// Validates each envelope with chorus-core, with the knowledge of the
+    /// objects already held (`Ledger::validate`: admitted members, rotated
+    /// keys, delegations), and stores the valid new ones durably. Returns one
+    /// admission per input, in input order; an `Admission::Stored` must
+    /// survive a crash once returned. An object refused only for want of
+    /// others (`Rejection::awaits_objects`, verdict Ignore) should be kept
+    /// and stored once they arrive.
     fn ingest(&self, batch: Vec<Vec<u8>>) -> Result<Vec<Admission>, StoreFailure>;
+
+    /// `None` when `trust` is not a member of the newest roster version the
+    /// store's objects define (`Ledger::head_roster`), else every key that
+    /// may sign for it (`Ledger::known_keys`): whose nodes may join the
+    /// network, and with which keys their attestations may be signed. The
+    /// default knows only the genesis roster and trust ids.
+    fn keys_of(&self, trust: &PublicKey) -> Option<Vec<PublicKey>> {
+        self.coalition().current_roster().contains(trust).then(|| vec![*trust])
+    }
 
     /// The exact envelope bytes of a stored object.
     fn get(&self, id: &ObjectId) -> Result<Option<Vec<u8>>, StoreFailure>;
@@ -33,6 +46,13 @@ pub trait ObjectStore: Send + Sync + 'static {
     /// Every stored object as `(created_at_ms, id)`, sorted ascending: the
     /// item set that sync reconciles.
     fn sync_items(&self) -> Result<Vec<(u64, ObjectId)>, StoreFailure>;
+}
+
+/// [`ObjectStore::keys_of`] from a ledger: `None` unless `trust` is in its
+/// head roster, else its known keys.
+pub fn keys_of(ledger: &Ledger, trust: &PublicKey) -> Option<Vec<PublicKey>> {
+    let (roster, _) = ledger.head_roster()?;
+    roster.contains(trust).then(|| ledger.known_keys(trust).into_iter().collect())
 }
 
 /// Milliseconds since the Unix epoch by the system clock (0 if the clock is
@@ -47,12 +67,13 @@ struct MemoryState {
     items: BTreeSet<(u64, ObjectId)>,
 }
 
-/// An [`ObjectStore`] in memory, built on [`chorus_core::Coalition::validate`]
+/// An [`ObjectStore`] in memory, built on [`chorus_core::Ledger::validate`]
+/// (with a [`chorus_core::Waiting`] pool for objects that wait for others)
 /// and [`chorus_core::Ledger`]. Nothing survives the process: for tests and
 /// simulations only.
 pub struct MemoryStore {
     coalition: Coalition,
-    state: Mutex<(MemoryState, Ledger)>,
+    state: Mutex<(MemoryState, Ledger, Waiting)>,
 }
 
 impl MemoryStore {
@@ -63,10 +84,10 @@ impl MemoryStore {
         let genesis = coalition.genesis_envelope();
         state.objects.insert(genesis.id(), genesis.bytes().to_vec());
         state.items.insert((coalition.genesis().created_at_ms, genesis.id()));
-        MemoryStore { coalition, state: Mutex::new((state, ledger)) }
+        MemoryStore { coalition, state: Mutex::new((state, ledger, Waiting::new(4096))) }
     }
 
-    fn lock(&self) -> MutexGuard<'_, (MemoryState, Ledger)> {
+    fn lock(&self) -> MutexGuard<'_, (MemoryState, Ledger, Waiting)> {
         // A panic while holding the lock cannot leave the maps inconsistent
         // in a way that matters to tests, so a poisoned lock is still used.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
@@ -115,28 +136,68 @@ impl ObjectStore for MemoryStore {
 
     fn ingest(&self, batch: Vec<Vec<u8>>) -> Result<Vec<Admission>, StoreFailure> {
         let refs: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
-        let verdicts = self.coalition.validate_many(&refs, now_ms(), 1);
+        let checked = Ledger::check_signatures(&self.coalition, &refs, 1);
+        let now = now_ms();
         let mut guard = self.lock();
-        let (state, ledger) = &mut *guard;
-        Ok(verdicts
-            .into_iter()
-            .map(|v| match v {
-                Err(r) => Admission::Refused(r),
-                Ok(obj) => {
-                    let id = obj.id();
-                    if state.objects.contains_key(&id) {
-                        return Admission::Duplicate { id };
-                    }
-                    let adopted = match ledger.apply(&obj) {
-                        chorus_core::Applied::New { adopted } => adopted,
-                        _ => None,
-                    };
-                    state.items.insert((obj.created_at_ms(), id));
-                    state.objects.insert(id, obj.envelope().bytes().to_vec());
-                    Admission::Stored { id, adopted }
+        let (state, ledger, waiting) = &mut *guard;
+        let store = |obj: &VerifiedObject, state: &mut MemoryState, ledger: &mut Ledger| {
+            let adopted = match ledger.apply(obj) {
+                Applied::New { adopted } => adopted,
+                _ => None,
+            };
+            state.items.insert((obj.created_at_ms(), obj.id()));
+            state.objects.insert(obj.id(), obj.envelope().bytes().to_vec());
+            adopted
+        };
+        let mut out: Vec<Admission> = Vec::with_capacity(checked.len());
+        let mut stored_any = false;
+        let mut waits_here: HashMap<ObjectId, usize> = HashMap::new();
+        for c in checked {
+            let c = match c {
+                Ok(c) => c,
+                Err(r) => {
+                    out.push(Admission::Refused(r));
+                    continue;
                 }
-            })
-            .collect())
+            };
+            let id = c.id();
+            if state.objects.contains_key(&id) {
+                out.push(Admission::Duplicate { id });
+                continue;
+            }
+            match ledger.authorise(&c, now) {
+                Ok(obj) => {
+                    let adopted = store(&obj, state, ledger);
+                    stored_any = true;
+                    out.push(Admission::Stored { id, adopted });
+                }
+                Err(r) => {
+                    if r.awaits_objects() {
+                        waiting.hold(c);
+                        waits_here.insert(id, out.len());
+                    }
+                    out.push(Admission::Refused(r));
+                }
+            }
+        }
+        // Objects that waited for these are stored now (those of this batch
+        // are reported stored).
+        while stored_any {
+            let released = waiting.release(ledger, now);
+            stored_any = !released.is_empty();
+            for obj in released {
+                let id = obj.id();
+                let adopted = store(&obj, state, ledger);
+                if let Some(i) = waits_here.get(&id) {
+                    out[*i] = Admission::Stored { id, adopted };
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn keys_of(&self, trust: &PublicKey) -> Option<Vec<PublicKey>> {
+        keys_of(&self.lock().1, trust)
     }
 
     fn get(&self, id: &ObjectId) -> Result<Option<Vec<u8>>, StoreFailure> {
@@ -170,5 +231,27 @@ mod tests {
         assert_eq!(items.len(), 2);
         assert!(items.windows(2).all(|w| w[0] < w[1]));
         assert_eq!(store.get(&p.id()).unwrap().as_deref(), Some(p.bytes()));
+    }
+
+    #[test]
+    fn memory_store_admits_governed_objects_in_any_order_and_knows_the_head_roster() {
+        use chorus_core::{Action, Keypair, Member, Stance};
+        let f = Fixture::new(3);
+        let store = MemoryStore::new(f.coalition.clone());
+        let x = Keypair::from_seed(&[7; 32]);
+        let member = Member { key: x.public(), name: "X".into(), external_id: None };
+        let g = f.proposal_under(&f.keys[0], f.keys[0].public(), "Admit X", &[], Some(Action::Admit(member)), 1);
+        let p = f.proposal_under(&x, x.public(), "By X", &[g.id()], None, 5);
+        let mut objects = vec![p.clone(), f.stance_by(&x, x.public(), p.id(), Stance::Endorse, 6, None)];
+        // X's objects come first, in their own batch: they wait.
+        let out = store.ingest(objects.iter().map(|o| o.bytes().to_vec()).collect()).unwrap();
+        assert!(out.iter().all(|a| matches!(a, Admission::Refused(r) if r.awaits_objects())), "{out:?}");
+        assert!(store.keys_of(&x.public()).is_none());
+        objects = vec![g.clone()];
+        objects.extend((0..3).map(|i| f.endorsement(i, g.id(), Stance::Endorse, 2)));
+        store.ingest(objects.iter().map(|o| o.bytes().to_vec()).collect()).unwrap();
+        assert_eq!(store.keys_of(&x.public()), Some(vec![x.public()]));
+        assert!(store.contains(&p.id()));
+        assert_eq!(store.len(), 7);
     }
 }

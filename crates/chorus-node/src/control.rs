@@ -69,6 +69,8 @@ pub enum Request {
         /// Source file.
         path: PathBuf,
     },
+    /// The newest roster version the node's objects define: [`RosterInfo`].
+    Roster,
     /// Dial a peer by multiaddr: `()`.
     Dial {
         /// A libp2p multiaddr, with `/p2p/<peer id>`.
@@ -158,6 +160,28 @@ pub struct CoalitionInfo {
     pub members: Vec<MemberInfo>,
     /// The final genesis envelope, hex.
     pub genesis: String,
+}
+
+/// The newest roster version (PROTOCOL.md section 12): its members and
+/// charter, and the heads a new proposal pins.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct RosterInfo {
+    /// Coalition id.
+    pub coalition: ObjectId,
+    /// Roster version id (the coalition id until a governance proposal is adopted).
+    pub version: ObjectId,
+    /// The adopted governance proposals that name the version (sorted; empty for the genesis roster).
+    pub heads: Vec<ObjectId>,
+    /// Members, sorted by key.
+    pub members: Vec<MemberInfo>,
+    /// Rule for ordinary proposals, "n/d".
+    pub positions: String,
+    /// Rule for admissions, removals and key replacements, "n/d".
+    pub membership: String,
+    /// Rule for charter amendments, "n/d".
+    pub amendments: String,
+    /// Endorsements an ordinary proposal needs under this version.
+    pub required: usize,
 }
 
 /// Counts for a proposal.

@@ -22,7 +22,7 @@ use tokio::sync::watch;
 use crate::config::Config;
 use crate::control::{
     parse_prefix, resolve_prefix, BackupResult, CertificateResult, CoalitionInfo, MemberInfo, ProposalDetail,
-    ProposalSummary, Reply, Request, StanceInfo, StatusInfo, SubmitResult, MAX_REQUEST_BYTES,
+    ProposalSummary, Reply, Request, RosterInfo, StanceInfo, StatusInfo, SubmitResult, MAX_REQUEST_BYTES,
 };
 use crate::datadir::DataDir;
 use crate::error::{NodeError, Result};
@@ -103,8 +103,10 @@ impl Node {
         let store = Arc::new(store);
         let metrics = Arc::new(Metrics::new());
         metrics.objects.set(store.object_count() as i64);
-        let net = Network::start(&data_dir, &config, &trust_key, &coalition, store.clone(), metrics.clone()).await?;
-        let trust = trust_key.public();
+        let trust_id = data_dir.trust_id()?;
+        let net = Network::start(&data_dir, &config, &trust_key, trust_id, &coalition, store.clone(), metrics.clone())
+            .await?;
+        let trust = data_dir.trust_id()?;
         let inner = Arc::new(Inner {
             store,
             coalition,
@@ -316,7 +318,7 @@ async fn dispatch(inner: Arc<Inner>, req: Request) -> std::result::Result<serde_
                 listen,
                 trust_name: inner.trust_name.clone(),
                 trust_key: inner.trust.to_hex(),
-                member: inner.coalition.current_roster().contains(&inner.trust),
+                member: inner.store.with_ledger(|l| l.head_roster().is_some_and(|(r, _)| r.contains(&inner.trust))),
                 coalition: inner.coalition.id(),
                 coalition_name: inner.coalition.name().to_string(),
                 peers,
@@ -333,6 +335,7 @@ async fn dispatch(inner: Arc<Inner>, req: Request) -> std::result::Result<serde_
             json(())
         }
         Request::Coalition => json(coalition_info(&inner.coalition)),
+        Request::Roster => blocking(move || json(inner.store.with_ledger(roster_info)?)).await,
         Request::Proposals | Request::Positions => {
             let only_adopted = req == Request::Positions;
             blocking(move || {
@@ -464,8 +467,32 @@ fn status_name(s: Option<Status>) -> String {
     .into()
 }
 
-fn member_name(l: &Ledger, key: &PublicKey) -> String {
-    l.coalition().current_roster().get(key.as_bytes()).map(|m| m.name.clone()).unwrap_or_else(|| key.short(12))
+/// A trust's display name in the newest roster version, else in the
+/// genesis, else its short key.
+pub fn member_name(l: &Ledger, key: &PublicKey) -> String {
+    let head = l.head_roster().and_then(|(r, _)| r.get(key.as_bytes()).map(|m| m.name.clone()));
+    head.or_else(|| l.coalition().current_roster().get(key.as_bytes()).map(|m| m.name.clone()))
+        .unwrap_or_else(|| key.short(12))
+}
+
+/// The newest roster version as the control interface reports it.
+pub fn roster_info(l: &Ledger) -> std::result::Result<RosterInfo, String> {
+    let (heads, version) = l.head_version();
+    let (roster, charter) = l.head_roster().ok_or("the newest roster version cannot be resolved")?;
+    let rule = |r: &chorus_core::AdoptionRule| format!("{}/{}", r.numerator, r.denominator);
+    Ok(RosterInfo {
+        coalition: l.coalition().id(),
+        version,
+        heads,
+        members: roster
+            .members()
+            .map(|m| MemberInfo { name: m.name.clone(), key: m.key.to_hex(), external_id: m.external_id.clone() })
+            .collect(),
+        positions: rule(&charter.positions),
+        membership: rule(&charter.membership),
+        amendments: rule(&charter.amendments),
+        required: charter.positions.required(roster.len()),
+    })
 }
 
 fn summary(l: &Ledger, id: &ObjectId, now: u64) -> Option<ProposalSummary> {

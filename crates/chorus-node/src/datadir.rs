@@ -15,7 +15,7 @@ use std::io::{Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use chorus_core::Keypair;
+use chorus_core::{Keypair, PublicKey};
 
 use crate::error::{NodeError, Result};
 
@@ -140,6 +140,25 @@ impl DataDir {
     pub fn trust_key(&self) -> Result<Keypair> {
         self.require_initialised()?;
         read_secret(&self.trust_key_path())
+    }
+
+    /// The file naming this trust's id (hex) once its signing key is no
+    /// longer its id (after `chorus rotate-key`). Absent before.
+    pub fn trust_id_path(&self) -> PathBuf {
+        self.root.join("trust.id")
+    }
+
+    /// The trust's id: the content of `trust.id` when present (written by
+    /// a key rotation), else the public key of `trust.key`.
+    pub fn trust_id(&self) -> Result<PublicKey> {
+        let path = self.trust_id_path();
+        if !path.exists() {
+            return Ok(self.trust_key()?.public());
+        }
+        let bytes = read_bounded(&path, 200)?;
+        let text = String::from_utf8_lossy(&bytes);
+        crate::founding::parse_key(text.trim())
+            .map_err(|e| NodeError::Config(format!("{} does not hold a trust id: {e}", path.display())))
     }
 
     /// The node's network identity seed.

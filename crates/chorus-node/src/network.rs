@@ -32,6 +32,10 @@ impl ObjectStore for StoreAdapter {
         self.0.ingest(&batch, crate::daemon::now_ms()).map_err(|e| Box::new(e) as StoreFailure)
     }
 
+    fn keys_of(&self, trust: &chorus_core::PublicKey) -> Option<Vec<chorus_core::PublicKey>> {
+        self.0.with_ledger(|l| chorus_net::keys_of(l, trust))
+    }
+
     fn get(&self, id: &ObjectId) -> std::result::Result<Option<Vec<u8>>, StoreFailure> {
         self.0.get(id).map_err(|e| Box::new(e) as StoreFailure)
     }
@@ -46,7 +50,7 @@ pub struct Network {
     handle: NetworkHandle,
     last_sync_ms: Arc<AtomicU64>,
     events: tokio::task::JoinHandle<()>,
-    coalition: Coalition,
+    store: Arc<Store>,
 }
 
 fn parse_addrs(what: &str, list: &[String]) -> Result<Vec<chorus_net::Multiaddr>> {
@@ -67,20 +71,32 @@ impl Network {
         data_dir: &DataDir,
         config: &Config,
         trust: &Keypair,
+        trust_id: chorus_core::PublicKey,
         coalition: &Coalition,
         store: Arc<Store>,
         metrics: Arc<Metrics>,
     ) -> Result<Self> {
-        if !coalition.current_roster().contains(&trust.public()) {
-            return Err(NodeError::Config(format!(
-                "your trust ({}) is not a member of coalition {:?}; only member nodes join its network",
-                trust.public(),
-                coalition.name()
-            )));
+        if !store.with_ledger(|l| l.head_roster().is_some_and(|(r, _)| r.contains(&trust_id))) {
+            // A newly admitted trust's node holds only the genesis at first;
+            // peers that hold the admission accept it and sync brings it.
+            tracing::warn!(
+                trust = %trust_id,
+                coalition = coalition.name(),
+                "this trust is not a member as far as this node's objects tell; \
+                 peers accept this node only once they hold an admission of it"
+            );
         }
         let node_key = Keypair::from_seed(&data_dir.node_key_seed()?);
-        let attestation =
-            NodeAttestation::issue(trust, coalition.id(), node_key.public(), crate::daemon::now_ms(), None);
+        // Signed with the trust's current key, for its id (they differ
+        // after a key rotation).
+        let attestation = NodeAttestation::issue_for(
+            trust,
+            trust_id,
+            coalition.id(),
+            node_key.public(),
+            crate::daemon::now_ms(),
+            None,
+        );
         let identity = NodeIdentity::new(node_key, attestation).map_err(|e| NodeError::Net(e.to_string()))?;
         let heartbeat = Duration::from_millis(config.heartbeat_ms);
         let net_config = NetConfig {
@@ -92,8 +108,9 @@ impl Network {
             heartbeat_initial_delay: heartbeat.min(Duration::from_secs(1)),
             ..NetConfig::default()
         };
-        let (handle, mut events) = chorus_net::Network::spawn(net_config, identity, Arc::new(StoreAdapter(store)))
-            .map_err(|e| NodeError::Net(e.to_string()))?;
+        let (handle, mut events) =
+            chorus_net::Network::spawn(net_config, identity, Arc::new(StoreAdapter(store.clone())))
+                .map_err(|e| NodeError::Net(e.to_string()))?;
         let last_sync_ms = Arc::new(AtomicU64::new(0));
         let last = last_sync_ms.clone();
         let events = tokio::spawn(async move {
@@ -129,7 +146,7 @@ impl Network {
                 }
             }
         });
-        Ok(Network { handle, last_sync_ms, events, coalition: coalition.clone() })
+        Ok(Network { handle, last_sync_ms, events, store })
     }
 
     /// This node's peer id.
@@ -164,9 +181,7 @@ impl Network {
                 peer_id: p.peer.to_string(),
                 addrs: p.address.iter().map(|a| a.to_string()).collect(),
                 trust: p.trust.map(|t| t.to_hex()),
-                trust_name: p
-                    .trust
-                    .and_then(|t| self.coalition.current_roster().get(t.as_bytes()).map(|m| m.name.clone())),
+                trust_name: p.trust.map(|t| self.store.with_ledger(|l| crate::daemon::member_name(l, &t))),
             })
             .collect()
     }

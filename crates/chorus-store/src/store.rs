@@ -607,13 +607,26 @@ impl Store {
     }
 
     /// The certificate of an adopted proposal, assembled with
-    /// [`chorus_core::certificate::assemble`] from the exact stored
-    /// envelopes chosen by [`Ledger::certificate_endorsements`]. `Ok(None)`
-    /// when the proposal is unknown or not adopted.
+    /// [`chorus_core::certificate::assemble_with_chain`] from the exact
+    /// stored envelopes chosen by [`Ledger::certificate_endorsements`] and
+    /// the proof chain of [`Ledger::certificate_chain`] (empty under the
+    /// genesis roster with stances signed by trust ids, which gives the
+    /// certificate of [`chorus_core::certificate::assemble`]), so it
+    /// verifies offline. `Ok(None)` when the proposal is unknown or not
+    /// adopted.
     pub fn certificate(&self, proposal: &ObjectId) -> Result<Option<Vec<u8>>, StoreError> {
-        let Some(endorsements) = self.with_ledger(|l| l.certificate_endorsements(proposal)) else {
+        let Some((endorsements, chain)) =
+            self.with_ledger(|l| Some((l.certificate_endorsements(proposal)?, l.certificate_chain(proposal)?)))
+        else {
             return Ok(None);
         };
+        let mut links = Vec::with_capacity(chain.len());
+        for id in &chain {
+            match self.get_envelope(id)? {
+                Some(e) => links.push(e),
+                None => return Ok(None),
+            }
+        }
         let Some(proposal) = self.get_envelope(proposal)? else {
             return Ok(None);
         };
@@ -624,7 +637,7 @@ impl Store {
                 None => return Ok(None),
             }
         }
-        Ok(Some(certificate::assemble(self.inner.coalition.genesis_envelope(), &proposal, &ends)))
+        Ok(Some(certificate::assemble_with_chain(self.inner.coalition.genesis_envelope(), &proposal, &ends, &links)))
     }
 
     fn get_envelope(&self, id: &ObjectId) -> Result<Option<Envelope>, StoreError> {
