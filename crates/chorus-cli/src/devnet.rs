@@ -204,7 +204,7 @@ pub fn run(args: DevnetArgs, json: bool) -> Result<Output> {
         let title = "Shared statement on fair school funding";
         let body = "The member trusts of this coalition call for a funding formula that \
                     follows the pupil, published three years ahead.\n";
-        let proposed = leader::propose(&clients[0], &keys[0], title, body, None)?;
+        let proposed = leader::propose(&clients[0], &keys[0], keys[0].public(), title, body, None, None)?;
         let pid: ObjectId = proposed.id;
         say.say(&format!("      proposal {}: {title:?}", pid.short(16)));
 
@@ -226,9 +226,12 @@ pub fn run(args: DevnetArgs, json: bool) -> Result<Output> {
         say.step(&format!("{} trust(s) endorse it, each through its own node", endorsers.len()));
         for &i in &endorsers {
             let checked = leader::fetch_checked(&clients[i], &coalition, &pid.to_hex())?;
+            let roster = leader::roster(&clients[i])?;
+            let signer = leader::Signer { key: keys[i].clone(), trust: keys[i].public(), delegation: None };
             let env = leader::stance_envelope(
                 &coalition,
-                &keys[i],
+                &roster,
+                &signer,
                 checked.id,
                 Stance::Endorse,
                 Some(format!("Endorsed by {}", TRUSTS[i])),

@@ -2,8 +2,10 @@
 //! trust key is, and submitted to the node as exact envelope bytes.
 
 use anyhow::{anyhow, bail, Context, Result};
-use chorus_core::{Coalition, Endorsement, Envelope, Keypair, Kind, ObjectId, Proposal, Stance};
-use chorus_node::control::{Client, CoalitionInfo, ProposalDetail, Request, SubmitResult};
+use chorus_core::{
+    Action, Coalition, Endorsement, Envelope, Keypair, Kind, Ledger, ObjectId, Proposal, PublicKey, Stance,
+};
+use chorus_node::control::{Client, CoalitionInfo, ProposalDetail, Request, RosterInfo, SubmitResult};
 use chorus_node::daemon::now_ms;
 use sha2::{Digest, Sha256};
 
@@ -17,33 +19,51 @@ pub fn coalition(client: &Client) -> Result<(CoalitionInfo, Coalition)> {
     Ok((info, coalition))
 }
 
-/// Builds, signs and submits a proposal; returns the submit result.
+/// The newest roster version as the node reports it. The node validates
+/// every object it is given, so a wrong answer here only makes a signed
+/// object refused, never accepted wrongly.
+pub fn roster(client: &Client) -> Result<RosterInfo> {
+    Ok(client.call(&Request::Roster)?)
+}
+
+/// The name of `trust` in `roster`, if it is a member.
+pub fn member_name(roster: &RosterInfo, trust: &PublicKey) -> Option<String> {
+    let hex = trust.to_hex();
+    roster.members.iter().find(|m| m.key == hex).map(|m| m.name.clone())
+}
+
+/// Builds, signs (with `key`, for trust `trust`) and submits a proposal
+/// under the newest roster version, with a governance action if given;
+/// returns the submit result.
 pub fn propose(
     client: &Client,
     key: &Keypair,
+    trust: PublicKey,
     title: &str,
     body: &str,
     closes_at_ms: Option<u64>,
+    action: Option<Action>,
 ) -> Result<SubmitResult> {
     let (_, coalition) = coalition(client)?;
-    if !coalition.current_roster().contains(&key.public()) {
+    let roster = roster(client)?;
+    if member_name(&roster, &trust).is_none() {
         bail!(
-            "your trust ({}) is not a member of coalition {:?}; only members can propose",
-            key.public(),
+            "your trust ({}) is not a member of coalition {:?} as far as your node knows; only members can propose",
+            trust,
             coalition.name()
         );
     }
     let proposal = Proposal {
         coalition: coalition.id(),
-        roster: coalition.current_roster().version(),
-        author: key.public(),
+        roster: roster.version,
+        author: trust,
         created_at_ms: now_ms(),
         closes_at_ms,
         title: title.to_string(),
         body: body.to_string(),
         link: None,
-        action: None,
-        roster_heads: vec![],
+        action,
+        roster_heads: roster.heads.clone(),
     };
     let bytes = proposal.to_body();
     // Check every field rule before signing, for a precise message.
@@ -76,51 +96,59 @@ pub struct CheckedProposal {
 pub fn fetch_checked(client: &Client, coalition: &Coalition, id: &str) -> Result<CheckedProposal> {
     let detail: ProposalDetail = client.call(&Request::Show { id: id.to_string() })?;
     let bytes = hex::decode(&detail.envelope).context("the node sent an envelope that is not hex")?;
-    // Any clock works here: the proposal is already stored, and only its
-    // signature and fields matter for what we show.
-    let verified = coalition
-        .validate(&bytes, u64::MAX / 2)
+    // The form, coalition and signature are checked here; whether the
+    // signer was a key of the author is the node's ledger's answer (the
+    // proposal may be by a trust admitted after the genesis).
+    let verified = Ledger::check_signature(coalition, &bytes)
         .map_err(|e| anyhow!("the node sent a proposal that does not verify: {e}"))?;
     let chorus_core::Object::Proposal(proposal) = verified.object().clone() else {
-        bail!("the node sent a {} where a proposal was expected", verified.kind());
+        bail!("the node sent an object that is not a proposal for id {}", detail.summary.id);
     };
     if verified.id() != detail.summary.id {
         bail!("the node sent proposal {} for id {}", verified.id(), detail.summary.id);
     }
-    let author_name = coalition
-        .current_roster()
-        .get(proposal.author.as_bytes())
-        .map(|m| m.name.clone())
-        .unwrap_or_else(|| proposal.author.to_hex());
+    let author_name = detail.summary.author_name.clone();
     let body_sha256 = hex::encode(Sha256::digest(proposal.body.as_bytes()));
     Ok(CheckedProposal { id: verified.id(), detail, proposal, author_name, body_sha256 })
+}
+
+/// Who signs a stance: the trust's own key, or a leader's key under a
+/// delegation of the trust.
+pub struct Signer {
+    /// The signing key.
+    pub key: Keypair,
+    /// The trust the stance is for.
+    pub trust: PublicKey,
+    /// The delegation, when `key` is a delegate's.
+    pub delegation: Option<ObjectId>,
 }
 
 /// Builds and signs a stance on a checked proposal.
 pub fn stance_envelope(
     coalition: &Coalition,
-    key: &Keypair,
+    roster: &RosterInfo,
+    signer: &Signer,
     proposal: ObjectId,
     stance: Stance,
     comment: Option<String>,
 ) -> Result<Envelope> {
-    if !coalition.current_roster().contains(&key.public()) {
+    if member_name(roster, &signer.trust).is_none() {
         bail!(
-            "your trust ({}) is not a member of coalition {:?}; only members can endorse",
-            key.public(),
+            "your trust ({}) is not a member of coalition {:?} as far as your node knows; only members can endorse",
+            signer.trust,
             coalition.name()
         );
     }
     let e = Endorsement {
         coalition: coalition.id(),
         proposal,
-        trust: key.public(),
+        trust: signer.trust,
         created_at_ms: now_ms(),
         stance,
         comment: comment.filter(|c| !c.is_empty()),
-        delegation: None,
+        delegation: signer.delegation,
     };
     let body = e.to_body();
     Endorsement::from_body(&body).map_err(|e| anyhow!("the endorsement is not valid: {e}"))?;
-    Ok(Envelope::sign(Kind::Endorsement, body, &[key]))
+    Ok(Envelope::sign(Kind::Endorsement, body, &[&signer.key]))
 }

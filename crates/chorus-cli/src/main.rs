@@ -3,6 +3,8 @@
 //! - Trust IT: `init`, `coalition ...`, `node run`, `status`, `peers`,
 //!   `export`, `import`.
 //! - Leaders: `propose`, `proposals`, `show`, `endorse`, `positions`.
+//! - Governance: `roster`, `member admit|remove`, `charter amend`,
+//!   `delegate`, `revoke`, `rotate-key`, `leader-key`.
 //! - Auditors: `certificate`, `verify` (offline, no node needed).
 //! - Everyone's first command: `devnet`.
 //!
@@ -11,6 +13,7 @@
 //! line on stderr saying what went wrong and what to do.
 
 mod devnet;
+mod governance;
 mod leader;
 mod output;
 
@@ -118,6 +121,35 @@ enum Command {
     },
     /// Start a demonstration coalition of N local nodes and walk it through a proposal.
     Devnet(devnet::DevnetArgs),
+    /// The newest roster version: its id, charter and members.
+    Roster,
+    /// Propose admitting or removing a member trust.
+    #[command(subcommand)]
+    Member(governance::MemberCmd),
+    /// Propose new adoption rules.
+    #[command(subcommand)]
+    Charter(governance::CharterCmd),
+    /// Delegate your trust's stances to a leader's key; prints the delegation id.
+    Delegate(governance::DelegateArgs),
+    /// Revoke a delegation; stances it signed stop counting unless kept.
+    Revoke {
+        /// The delegation id.
+        delegation: String,
+        /// A stance signed under the delegation that still counts; repeat.
+        #[arg(long, value_name = "ID")]
+        keep: Vec<String>,
+    },
+    /// Replace your trust key by a new one (the old key signs the rotation and is kept as a backup).
+    RotateKey {
+        /// Keep nothing the old key signed (default: keep everything it signed).
+        #[arg(long)]
+        drop_past: bool,
+    },
+    /// Create a key file for a leader (delegate); prints its public key.
+    LeaderKey {
+        /// A new file for the key.
+        file: PathBuf,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -136,6 +168,12 @@ struct EndorseArgs {
     /// Do not ask for confirmation.
     #[arg(long, short)]
     yes: bool,
+    /// Sign as a leader with this key file (see `chorus delegate`), not with the trust key.
+    #[arg(long, value_name = "KEYFILE", requires = "delegation")]
+    as_leader: Option<PathBuf>,
+    /// The delegation that lets the leader sign for your trust.
+    #[arg(long, value_name = "ID", requires = "as_leader")]
+    delegation: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -205,7 +243,7 @@ enum NodeCmd {
 
 /// A mistake in how the command was called: exit code 2.
 #[derive(Debug)]
-struct Usage(String);
+pub(crate) struct Usage(pub(crate) String);
 impl std::fmt::Display for Usage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
@@ -281,10 +319,10 @@ fn run(cli: Cli) -> Result<Output> {
             Ok(Output::new(&r, human))
         }
         Command::Whoami => {
-            let key = dd.trust_key()?;
+            let trust = dd.trust_id()?;
             let config = Config::load(&dd.config_path())?;
-            let v = serde_json::json!({ "trust_name": config.trust_name, "trust_key": key.public().to_hex() });
-            Ok(Output { json: v, human: format!("{} {}", key.public(), config.trust_name) })
+            let v = serde_json::json!({ "trust_name": config.trust_name, "trust_key": trust.to_hex() });
+            Ok(Output { json: v, human: format!("{} {}", trust, config.trust_name) })
         }
         Command::Coalition(c) => coalition_cmd(&dd, c),
         Command::Node(NodeCmd::Run { config, log_format }) => {
@@ -340,10 +378,10 @@ fn run(cli: Cli) -> Result<Output> {
         }
         Command::Propose { title, body_file, closes_in_days } => {
             let c = client(&dd)?;
-            let key = dd.trust_key()?;
+            let (key, trust) = governance::trust_signer(&dd)?;
             let body = read_body(body_file.as_deref())?;
             let closes = closes_in_days.map(|d| chorus_node::daemon::now_ms() + u64::from(d) * 86_400_000);
-            let r = leader::propose(&c, &key, &title, &body, closes)?;
+            let r = leader::propose(&c, &key, trust, &title, &body, closes, None)?;
             Ok(Output::new(&r, r.id.to_hex()))
         }
         Command::Proposals | Command::Positions => {
@@ -436,6 +474,13 @@ fn run(cli: Cli) -> Result<Output> {
             Ok(Output::new(&r, format!("read {} objects: {} new, {} refused", r.objects, r.stored, r.refused)))
         }
         Command::Devnet(args) => devnet::run(args, json),
+        Command::Roster => governance::roster(&client(&dd)?),
+        Command::Member(m) => governance::member(&dd, &client(&dd)?, m),
+        Command::Charter(c) => governance::charter(&dd, &client(&dd)?, c),
+        Command::Delegate(a) => governance::delegate(&dd, &client(&dd)?, a),
+        Command::Revoke { delegation, keep } => governance::revoke(&dd, &client(&dd)?, &delegation, &keep),
+        Command::RotateKey { drop_past } => governance::rotate_key(&dd, &client(&dd)?, drop_past),
+        Command::LeaderKey { file } => governance::leader_key(&file),
     }
 }
 
@@ -508,8 +553,9 @@ fn edit_body() -> Result<Vec<u8>> {
 
 fn endorse(dd: &DataDir, a: EndorseArgs) -> Result<Output> {
     let c = client(dd)?;
-    let key = dd.trust_key()?;
+    let signer = governance::stance_signer(dd, a.as_leader.as_ref(), a.delegation.as_deref())?;
     let (_, coalition) = leader::coalition(&c)?;
+    let roster = leader::roster(&c)?;
     let p = leader::fetch_checked(&c, &coalition, &a.id)?;
     let stance = if a.object {
         Stance::Object
@@ -519,8 +565,9 @@ fn endorse(dd: &DataDir, a: EndorseArgs) -> Result<Output> {
         Stance::Endorse
     };
     eprintln!(
-        "You are about to sign, as {}:\n  stance      {}\n  proposal    {}\n  title       {}\n  author      {} ({})\n  body sha256 {}{}",
-        coalition.current_roster().get(key.public().as_bytes()).map(|m| m.name.as_str()).unwrap_or("(not a member)"),
+        "You are about to sign, as {}{}:\n  stance      {}\n  proposal    {}\n  title       {}\n  author      {} ({})\n  body sha256 {}{}",
+        leader::member_name(&roster, &signer.trust).unwrap_or_else(|| "(not a member)".into()),
+        if signer.delegation.is_some() { format!(" (a leader, key {})", signer.key.public().short(12)) } else { String::new() },
         stance,
         p.id,
         p.proposal.title,
@@ -535,7 +582,7 @@ fn endorse(dd: &DataDir, a: EndorseArgs) -> Result<Output> {
     if !a.yes && !output::confirm("Sign?").map_err(anyhow::Error::msg)? {
         bail!("not signed; nothing was sent");
     }
-    let env = leader::stance_envelope(&coalition, &key, p.id, stance, a.comment)?;
+    let env = leader::stance_envelope(&coalition, &roster, &signer, p.id, stance, a.comment)?;
     let r = leader::submit(&c, &env)?;
     let mut human = format!("{} recorded: {}", stance, r.id);
     if let Some(adopted) = r.adopted {
@@ -699,14 +746,15 @@ fn coalition_cmd(dd: &DataDir, c: CoalitionCmd) -> Result<Output> {
             }
             let bytes = coalition.genesis_envelope().bytes().to_vec();
             write_atomic(&target, &bytes, 0o600)?;
-            let key = dd.trust_key()?;
-            let member = coalition.current_roster().contains(&key.public());
+            let trust = dd.trust_id()?;
+            let member = coalition.current_roster().contains(&trust);
             let v = serde_json::json!({ "coalition": coalition.id(), "name": coalition.name(), "genesis": target, "member": member });
             let mut human =
                 format!("joined {:?} ({})\nstart the node with `chorus node run`", coalition.name(), coalition.id());
             if !member {
                 human.push_str(
-                    "\nnote: your trust is not a member; this node can follow the coalition but not propose or endorse",
+                    "\nnote: your trust is not a founder; once the coalition admits it (`chorus member admit`), \
+                     peers that hold the admission accept this node and it can propose and endorse",
                 );
             }
             Ok(Output { json: v, human })

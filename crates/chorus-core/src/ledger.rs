@@ -763,6 +763,14 @@ impl SignatureChecked {
         }
     }
 
+    /// The typed body.
+    pub fn object(&self) -> &Object {
+        match &self.0 {
+            Checked::Genesis(g) => g.object(),
+            Checked::Signed { object, .. } => object,
+        }
+    }
+
     /// The exact envelope bytes.
     pub fn bytes(&self) -> &[u8] {
         match &self.0 {

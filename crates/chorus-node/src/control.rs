@@ -71,6 +71,12 @@ pub enum Request {
     },
     /// The newest roster version the node's objects define: [`RosterInfo`].
     Roster,
+    /// Ids of the held objects (not the genesis) signed by `key` (hex),
+    /// sorted: `Vec<ObjectId>`. What a key rotation keeps by default.
+    SignedBy {
+        /// The signing key, hex.
+        key: String,
+    },
     /// Dial a peer by multiaddr: `()`.
     Dial {
         /// A libp2p multiaddr, with `/p2p/<peer id>`.

@@ -335,6 +335,27 @@ async fn dispatch(inner: Arc<Inner>, req: Request) -> std::result::Result<serde_
             json(())
         }
         Request::Coalition => json(coalition_info(&inner.coalition)),
+        Request::SignedBy { key } => {
+            let key = crate::founding::parse_key(key.trim())?;
+            blocking(move || {
+                let genesis = inner.coalition.id();
+                let mut ids = Vec::new();
+                for (_, id) in inner.store.sync_items() {
+                    if id == genesis {
+                        continue;
+                    }
+                    let bytes = inner.store.get(&id).map_err(|e| e.to_string())?.unwrap_or_default();
+                    let signed = chorus_core::Envelope::decode(&bytes)
+                        .is_ok_and(|e| e.signatures().first().is_some_and(|s| s.signer == *key.as_bytes()));
+                    if signed {
+                        ids.push(id);
+                    }
+                }
+                ids.sort();
+                json(ids)
+            })
+            .await
+        }
         Request::Roster => blocking(move || json(inner.store.with_ledger(roster_info)?)).await,
         Request::Proposals | Request::Positions => {
             let only_adopted = req == Request::Positions;

@@ -192,7 +192,8 @@ pub fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| NodeError::io("cannot write", path, e))
 }
 
-fn write_new_secret(path: &Path, seed: &[u8; 32]) -> Result<()> {
+/// Writes a new key seed file (mode 0600) that must not exist yet.
+pub fn write_new_secret(path: &Path, seed: &[u8; 32]) -> Result<()> {
     write_new(path, seed, 0o600)
 }
 

@@ -1,0 +1,311 @@
+//! Governance commands (PROTOCOL.md section 12): the roster, membership and
+//! charter proposals, delegation of stances to a leader, revocation, key
+//! rotation, and leader key files. Every object is built and signed here,
+//! where the keys are, and submitted to the node, which validates it.
+
+use std::path::PathBuf;
+
+use anyhow::{anyhow, bail, Context, Result};
+use chorus_core::{
+    Action, Charter, Delegation, Envelope, KeyRotation, Keypair, Kind, Member, ObjectId, PublicKey, Revocation,
+    SCOPE_NODE, SCOPE_STANCES,
+};
+use chorus_node::control::{Client, Request, RosterInfo, SubmitResult};
+use chorus_node::daemon::now_ms;
+use chorus_node::datadir::{read_secret, write_atomic, write_new_secret, DataDir};
+use chorus_node::founding::{parse_key, parse_rule};
+use clap::{Args, Subcommand};
+
+use crate::leader;
+use crate::output::Output;
+use crate::Usage;
+
+/// `chorus member ...`
+#[derive(Subcommand, Debug)]
+pub enum MemberCmd {
+    /// Propose admitting a trust (a membership proposal); prints its id.
+    Admit {
+        /// The new trust's key (from its `chorus init` or `chorus whoami`).
+        #[arg(long, value_name = "HEX")]
+        key: String,
+        /// Its display name.
+        #[arg(long)]
+        name: String,
+        /// An external identifier such as a company number.
+        #[arg(long, value_name = "ID")]
+        external_id: Option<String>,
+        /// Proposal title [default: "Admit NAME"].
+        #[arg(long)]
+        title: Option<String>,
+    },
+    /// Propose removing a member trust (a membership proposal); prints its id.
+    Remove {
+        /// The trust id (hex key) of the member to remove.
+        trust: String,
+        /// Proposal title [default: "Remove NAME"].
+        #[arg(long)]
+        title: Option<String>,
+    },
+}
+
+/// `chorus charter ...`
+#[derive(Subcommand, Debug)]
+pub enum CharterCmd {
+    /// Propose new adoption rules (an amendment); unnamed rules stay as they are.
+    Amend {
+        /// Rule for ordinary proposals, n/d.
+        #[arg(long, value_name = "N/D")]
+        positions: Option<String>,
+        /// Rule for admissions, removals and key replacements, n/d.
+        #[arg(long, value_name = "N/D")]
+        membership: Option<String>,
+        /// Rule for charter amendments, n/d.
+        #[arg(long, value_name = "N/D")]
+        amendments: Option<String>,
+        /// Proposal title [default: "Amend the charter"].
+        #[arg(long)]
+        title: Option<String>,
+    },
+}
+
+/// `chorus delegate ...`
+#[derive(Args, Debug)]
+pub struct DelegateArgs {
+    /// The leader's public key (from `chorus leader-key`).
+    #[arg(long, value_name = "HEX")]
+    key: String,
+    /// The leader's name.
+    #[arg(long)]
+    name: String,
+    /// The leader's role, e.g. "Chief executive".
+    #[arg(long)]
+    role: String,
+    /// End of the delegation: a number of days from now ("30d") or ms since 1970 [default: no end].
+    #[arg(long, value_name = "WHEN")]
+    valid_until: Option<String>,
+    /// What the leader may sign: "stances" or "stances,node".
+    #[arg(long, default_value = "stances")]
+    scope: String,
+}
+
+/// The trust's signing key and id (they differ after `chorus rotate-key`).
+pub fn trust_signer(dd: &DataDir) -> Result<(Keypair, PublicKey)> {
+    Ok((dd.trust_key()?, dd.trust_id()?))
+}
+
+fn proposal_output(r: &SubmitResult) -> Output {
+    Output::new(r, r.id.to_hex())
+}
+
+fn find_member<'a>(roster: &'a RosterInfo, trust: &PublicKey) -> Option<&'a chorus_node::control::MemberInfo> {
+    let hex = trust.to_hex();
+    roster.members.iter().find(|m| m.key == hex)
+}
+
+fn key_arg(what: &str, s: &str) -> Result<PublicKey> {
+    parse_key(s.trim()).map_err(|e| Usage(format!("{what} {s:?} is not a trust key: {e}")).into())
+}
+
+fn id_arg(what: &str, s: &str) -> Result<ObjectId> {
+    s.trim().parse().map_err(|_| Usage(format!("{what} {s:?} is not an object id (64 hex characters)")).into())
+}
+
+/// `chorus roster`.
+pub fn roster(client: &Client) -> Result<Output> {
+    let r = leader::roster(client)?;
+    let mut h = format!(
+        "roster version {}{}\ncharter: positions {}, membership {}, amendments {} ({} endorsements adopt a position)\nmembers ({}):\n",
+        r.version,
+        if r.heads.is_empty() { " (the genesis roster)".to_string() } else { format!(" ({} heads)", r.heads.len()) },
+        r.positions,
+        r.membership,
+        r.amendments,
+        r.required,
+        r.members.len()
+    );
+    for m in &r.members {
+        h.push_str(&format!(
+            "  {}  {}{}\n",
+            m.key,
+            m.name,
+            m.external_id.as_ref().map(|x| format!(" ({x})")).unwrap_or_default()
+        ));
+    }
+    Ok(Output::new(&r, h.trim_end().to_string()))
+}
+
+/// `chorus member ...`.
+pub fn member(dd: &DataDir, client: &Client, cmd: MemberCmd) -> Result<Output> {
+    let (key, trust) = trust_signer(dd)?;
+    let (title, action) = match cmd {
+        MemberCmd::Admit { key: new, name, external_id, title } => {
+            let new = key_arg("--key", &new)?;
+            let member = Member { key: new, name: name.clone(), external_id: external_id.filter(|x| !x.is_empty()) };
+            (title.unwrap_or_else(|| format!("Admit {name}")), Action::Admit(member))
+        }
+        MemberCmd::Remove { trust: who, title } => {
+            let who = key_arg("trust", &who)?;
+            let roster = leader::roster(client)?;
+            let name = find_member(&roster, &who)
+                .map(|m| m.name.clone())
+                .ok_or_else(|| anyhow!("{who} is not a member of the newest roster; nothing to remove"))?;
+            (title.unwrap_or_else(|| format!("Remove {name}")), Action::Remove(who))
+        }
+    };
+    let r = leader::propose(client, &key, trust, &title, "", None, Some(action))?;
+    Ok(proposal_output(&r))
+}
+
+/// `chorus charter amend`.
+pub fn charter(dd: &DataDir, client: &Client, cmd: CharterCmd) -> Result<Output> {
+    let CharterCmd::Amend { positions, membership, amendments, title } = cmd;
+    if positions.is_none() && membership.is_none() && amendments.is_none() {
+        return Err(Usage("name at least one of --positions, --membership, --amendments".into()).into());
+    }
+    let (key, trust) = trust_signer(dd)?;
+    let roster = leader::roster(client)?;
+    let rule = |new: &Option<String>, current: &str, flag: &str| -> Result<chorus_core::AdoptionRule> {
+        let text = new.as_deref().unwrap_or(current);
+        parse_rule(text).map_err(|e| Usage(format!("{flag} {text:?}: {e}")).into())
+    };
+    let charter = Charter {
+        positions: rule(&positions, &roster.positions, "--positions")?,
+        membership: rule(&membership, &roster.membership, "--membership")?,
+        amendments: rule(&amendments, &roster.amendments, "--amendments")?,
+    };
+    let title = title.unwrap_or_else(|| "Amend the charter".into());
+    let r = leader::propose(client, &key, trust, &title, "", None, Some(Action::AmendCharter(charter)))?;
+    Ok(proposal_output(&r))
+}
+
+fn parse_until(s: &str) -> Result<u64> {
+    if let Some(days) = s.strip_suffix('d') {
+        let d: u64 = days.parse().map_err(|_| Usage(format!("--valid-until {s:?}: say \"30d\" or ms since 1970")))?;
+        return Ok(now_ms() + d * 86_400_000);
+    }
+    s.parse().map_err(|_| Usage(format!("--valid-until {s:?}: say \"30d\" or ms since 1970")).into())
+}
+
+fn signed(kind: Kind, body: Vec<u8>, key: &Keypair) -> Envelope {
+    Envelope::sign(kind, body, &[key])
+}
+
+/// `chorus delegate`: prints the delegation id.
+pub fn delegate(dd: &DataDir, client: &Client, a: DelegateArgs) -> Result<Output> {
+    let (key, trust) = trust_signer(dd)?;
+    let (_, coalition) = leader::coalition(client)?;
+    let delegate = key_arg("--key", &a.key)?;
+    let scope = match a.scope.as_str() {
+        "stances" => SCOPE_STANCES,
+        "stances,node" | "node,stances" => SCOPE_STANCES | SCOPE_NODE,
+        other => return Err(Usage(format!("--scope {other:?}: say \"stances\" or \"stances,node\"")).into()),
+    };
+    let now = now_ms();
+    let d = Delegation {
+        coalition: coalition.id(),
+        trust,
+        delegate,
+        name: a.name,
+        role: a.role,
+        valid_from_ms: now,
+        valid_until_ms: a.valid_until.as_deref().map(parse_until).transpose()?,
+        scope,
+        created_at_ms: now,
+    };
+    let body = d.to_body();
+    Delegation::from_body(&body).map_err(|e| anyhow!("the delegation is not valid: {e}"))?;
+    let r = leader::submit(client, &signed(Kind::Delegation, body, &key))?;
+    Ok(Output::new(&r, r.id.to_hex()))
+}
+
+/// `chorus revoke`.
+pub fn revoke(dd: &DataDir, client: &Client, delegation: &str, keep: &[String]) -> Result<Output> {
+    let (key, trust) = trust_signer(dd)?;
+    let (_, coalition) = leader::coalition(client)?;
+    let delegation = id_arg("delegation", delegation)?;
+    let mut keep: Vec<ObjectId> = keep.iter().map(|k| id_arg("--keep", k)).collect::<Result<_>>()?;
+    keep.sort();
+    keep.dedup();
+    let r = Revocation { coalition: coalition.id(), trust, delegation, keep, created_at_ms: now_ms() };
+    let body = r.to_body();
+    Revocation::from_body(&body).map_err(|e| anyhow!("the revocation is not valid: {e}"))?;
+    let r = leader::submit(client, &signed(Kind::Revocation, body, &key))?;
+    Ok(Output::new(&r, format!("revoked {}: {}", delegation.short(12), r.id)))
+}
+
+/// `chorus rotate-key`: a new trust key, the rotation signed with the old
+/// one. The old key file is kept as `trust.key.<ms>.old`; `trust.id` is
+/// written so the node keeps speaking for the same trust.
+pub fn rotate_key(dd: &DataDir, client: &Client, drop_past: bool) -> Result<Output> {
+    let (old, trust) = trust_signer(dd)?;
+    let (_, coalition) = leader::coalition(client)?;
+    // By default everything the old key signed stands (PROTOCOL.md 12.6:
+    // only what a rotation keeps counts once a key is superseded).
+    let mut keep: Vec<ObjectId> =
+        if drop_past { Vec::new() } else { client.call(&Request::SignedBy { key: old.public().to_hex() })? };
+    keep.sort();
+    let limit = 2048;
+    if keep.len() > limit {
+        bail!("the old key signed {} objects, over the {limit} a rotation can keep; ask for help", keep.len());
+    }
+    let new = Keypair::generate();
+    let pending = dd.root().join("trust.key.new");
+    if pending.exists() {
+        bail!("{} exists from an interrupted rotation; check it, then remove it", pending.display());
+    }
+    // The new key is on disk before anything is signed with the old.
+    write_new_secret(&pending, &new.seed())?;
+    let r = KeyRotation { coalition: coalition.id(), trust, new_key: new.public(), keep, created_at_ms: now_ms() };
+    let body = r.to_body();
+    let result = KeyRotation::from_body(&body)
+        .map_err(|e| anyhow!("the rotation is not valid: {e}"))
+        .and_then(|_| leader::submit(client, &signed(Kind::KeyRotation, body, &old)));
+    let r = match result {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = std::fs::remove_file(&pending);
+            return Err(e);
+        }
+    };
+    if !dd.trust_id_path().exists() {
+        write_atomic(&dd.trust_id_path(), format!("{trust}\n").as_bytes(), 0o600)?;
+    }
+    let backup = dd.root().join(format!("trust.key.{}.old", now_ms()));
+    write_new_secret(&backup, &old.seed())?;
+    std::fs::rename(&pending, dd.trust_key_path()).with_context(|| {
+        format!("the rotation is stored but {} could not replace the trust key; rename it by hand", pending.display())
+    })?;
+    let v = serde_json::json!({
+        "rotation": r.id, "trust": trust, "new_key": new.public(), "old_key": old.public(), "backup": backup,
+    });
+    let human = format!(
+        "rotated the key of trust {trust} to {}\nrotation {}\nold key kept in {} (store it offline, then delete it)\nrestart the node to sign with the new key",
+        new.public(),
+        r.id,
+        backup.display()
+    );
+    Ok(Output { json: v, human })
+}
+
+/// `chorus leader-key FILE`: a new key for a leader (delegate), written to a
+/// new file; prints its public key for `chorus delegate --key`.
+pub fn leader_key(file: &PathBuf) -> Result<Output> {
+    let key = Keypair::generate();
+    write_new_secret(file, &key.seed())?;
+    let v = serde_json::json!({ "file": file, "key": key.public() });
+    Ok(Output { json: v, human: key.public().to_hex() })
+}
+
+/// The signer of a stance: the trust key, or a leader key file with its
+/// delegation.
+pub fn stance_signer(dd: &DataDir, leader: Option<&PathBuf>, delegation: Option<&str>) -> Result<leader::Signer> {
+    let trust = dd.trust_id()?;
+    match (leader, delegation) {
+        (None, None) => Ok(leader::Signer { key: dd.trust_key()?, trust, delegation: None }),
+        (Some(file), Some(d)) => {
+            let key = read_secret(file)?;
+            Ok(leader::Signer { key, trust, delegation: Some(id_arg("--delegation", d)?) })
+        }
+        _ => Err(Usage("--as-leader KEYFILE and --delegation ID go together".into()).into()),
+    }
+}
