@@ -1,0 +1,220 @@
+//! Governance end to end, with real `chorus node run` processes on loopback:
+//! a fourth trust, initialised with `chorus init` and not a founder, is
+//! admitted by a membership proposal, joins the network, and its
+//! endorsement counts; a founder delegates to a leader, the leader's stance
+//! counts until the delegation is revoked, and a stance under the revoked
+//! delegation does not count; every node shows the same roster version; the
+//! certificates (with their proof chains) verify offline.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+fn propose(dir: &std::path::Path, root: &std::path::Path, title: &str) -> String {
+    let body = root.join(format!("{title}.md"));
+    std::fs::write(&body, format!("{title}.\n")).unwrap();
+    let id = chorus(dir, &["propose", "--title", title, "--body-file", body.to_str().unwrap()]).ok().stdout;
+    let id = id.trim().to_string();
+    assert_eq!(id.len(), 64, "propose prints the id: {id}");
+    id
+}
+
+fn wait_for_proposal(dir: &std::path::Path, id: &str) {
+    eventually("the proposal reaching the node", || {
+        let r = chorus(dir, &["proposals", "--json"]);
+        (r.code == 0 && r.stdout.contains(id)).then_some(())
+    });
+}
+
+fn detail(dir: &std::path::Path, id: &str) -> Value {
+    chorus(dir, &["show", id, "--json"]).ok().json()
+}
+
+/// Names of the trusts whose effective stance on `id` is endorse, as `dir`'s node counts them.
+fn endorsers(dir: &std::path::Path, id: &str) -> Vec<String> {
+    let d = detail(dir, id);
+    let mut names: Vec<String> = d["stances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["stance"] == "endorse")
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn an_admitted_trust_and_a_delegated_leader_take_part_and_a_revoked_one_does_not() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let (dirs, genesis) = found(root, &["Oak Trust", "Elm Trust", "Ash Trust"]);
+    let (a, b, c) = (&dirs[0], &dirs[1], &dirs[2]);
+    let mut procs = Procs::default();
+    start_node(&mut procs, a, &[]);
+    let a_addrs = wait_listening(a);
+    start_node(&mut procs, b, &a_addrs);
+    start_node(&mut procs, c, &a_addrs);
+    for d in [a, b, c] {
+        wait_listening(d);
+        eventually("a member peer", || {
+            let r = chorus(d, &["status", "--json"]);
+            (r.code == 0 && r.json()["peers"].as_u64()? >= 2).then_some(())
+        });
+    }
+
+    // A fourth trust: `chorus init`, then the genesis; not a founder.
+    let d = &root.join("node-3");
+    chorus(d, &["init", "--name", "Birch Trust"]).ok();
+    let joined = chorus(d, &["coalition", "join", genesis.to_str().unwrap(), "--json"]).ok().json();
+    assert_eq!(joined["member"], false);
+    let d_key = chorus(d, &["whoami", "--json"]).ok().json()["trust_key"].as_str().unwrap().to_string();
+
+    // Its admission: proposed by Oak, endorsed by every founder.
+    let admit = chorus(a, &["member", "admit", "--key", &d_key, "--name", "Birch Trust", "--external-id", "BT-4"])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    assert_eq!(admit.len(), 64, "member admit prints the proposal id: {admit}");
+    for x in [b, c] {
+        wait_for_proposal(x, &admit);
+    }
+    for x in [a, b, c] {
+        chorus(x, &["endorse", &admit, "--yes"]).ok();
+    }
+    for x in [a, b, c] {
+        eventually("the admission adopted everywhere", || {
+            let r = chorus(x, &["positions", "--json"]);
+            (r.code == 0 && r.stdout.contains(&admit)).then_some(())
+        });
+    }
+    let roster = chorus(a, &["roster", "--json"]).ok().json();
+    assert_eq!(roster["members"].as_array().unwrap().len(), 4, "{roster}");
+    assert_eq!(roster["heads"][0], admit.as_str());
+
+    // Birch's node joins through Oak's and learns its admission by sync.
+    start_node(&mut procs, d, &a_addrs);
+    wait_listening(d);
+    eventually("Birch's node knowing it is a member, with peers", || {
+        let r = chorus(d, &["status", "--json"]);
+        let j = r.json();
+        (r.code == 0 && j["member"] == true && j["peers"].as_u64()? >= 1).then_some(())
+    });
+
+    // An ordinary proposal under the new roster; Birch's endorsement counts.
+    let p1 = propose(a, root, "Fair funding");
+    wait_for_proposal(d, &p1);
+    chorus(d, &["endorse", &p1, "--yes"]).ok();
+    eventually("Birch's endorsement counted at Oak", || (endorsers(a, &p1) == ["Birch Trust"]).then_some(()));
+    chorus(a, &["endorse", &p1, "--yes"]).ok();
+    chorus(c, &["endorse", &p1, "--yes"]).ok();
+    for x in [a, b, c, d] {
+        eventually("the position everywhere", || {
+            let r = chorus(x, &["positions", "--json"]);
+            (r.code == 0 && r.stdout.contains(&p1)).then_some(())
+        });
+    }
+    let tally = &detail(b, &p1)["tally"];
+    assert_eq!(tally["members"], 4, "{tally}");
+
+    // Elm delegates its stances to a leader.
+    let leader_key = root.join("leader.key");
+    let lk = chorus(b, &["leader-key", leader_key.to_str().unwrap()]).ok().stdout.trim().to_string();
+    let delegation = chorus(b, &["delegate", "--key", &lk, "--name", "Dr Rowan", "--role", "Chief executive"])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    assert_eq!(delegation.len(), 64, "delegate prints the delegation id: {delegation}");
+    let leader = ["--as-leader", leader_key.to_str().unwrap(), "--delegation", delegation.as_str()];
+
+    let p2 = propose(a, root, "Teacher pay");
+    wait_for_proposal(b, &p2);
+    let mut args = vec!["endorse", p2.as_str(), "--yes"];
+    args.extend(leader);
+    chorus(b, &args).ok();
+    eventually("the leader's stance counted for Elm at Oak", || (endorsers(a, &p2) == ["Elm Trust"]).then_some(()));
+    chorus(d, &["endorse", &p2, "--yes"]).ok();
+    chorus(c, &["endorse", &p2, "--yes"]).ok();
+    for x in [a, b, c, d] {
+        eventually("the second position everywhere", || {
+            let r = chorus(x, &["positions", "--json"]);
+            (r.code == 0 && r.stdout.contains(&p2)).then_some(())
+        });
+    }
+    // Its certificate is taken before the revocation (which withdraws the
+    // leader's stance: nothing is kept).
+    let cert2 = root.join("p2.cert");
+    chorus(a, &["certificate", &p2, "-o", cert2.to_str().unwrap()]).ok();
+
+    chorus(b, &["revoke", &delegation]).ok();
+    eventually("the revoked leader's stance no longer counted at Oak", || {
+        (endorsers(a, &p2) == ["Ash Trust", "Birch Trust"]).then_some(())
+    });
+    let p3 = propose(a, root, "School meals");
+    wait_for_proposal(b, &p3);
+    let mut args = vec!["endorse", p3.as_str(), "--yes"];
+    args.extend(leader);
+    chorus(b, &args).ok();
+    chorus(d, &["endorse", &p3, "--yes"]).ok();
+    eventually("Birch's stance on the third proposal at Oak", || (endorsers(a, &p3) == ["Birch Trust"]).then_some(()));
+    // The leader's later stance does not count anywhere.
+    for x in [a, c, d] {
+        eventually("the same count everywhere", || (endorsers(x, &p3) == ["Birch Trust"]).then_some(()));
+    }
+
+    // Birch rotates its key: the old key signs the rotation, keeping what it
+    // signed; the node restarts and speaks for the same trust with the new key.
+    let rotated = chorus(d, &["rotate-key", "--json"]).ok().json();
+    assert_eq!(rotated["trust"], d_key.as_str());
+    assert!(std::path::Path::new(rotated["backup"].as_str().unwrap()).exists());
+    assert_eq!(chorus(d, &["whoami", "--json"]).ok().json()["trust_key"], d_key.as_str());
+    let rotation = rotated["rotation"].as_str().unwrap().to_string();
+    eventually("the rotation reaching Oak", || {
+        let r = chorus(a, &["status", "--json"]);
+        (r.code == 0 && endorsers(a, &p1).contains(&"Birch Trust".to_string())).then_some(())
+    });
+    let mut d_proc = procs.0.pop().unwrap();
+    d_proc.kill().unwrap();
+    d_proc.wait().unwrap();
+    start_node(&mut procs, d, &a_addrs);
+    wait_listening(d);
+    eventually("Birch's restarted node accepted by a peer", || {
+        let r = chorus(d, &["status", "--json"]);
+        (r.code == 0 && r.json()["peers"].as_u64()? >= 1).then_some(())
+    });
+    let p4 = propose(a, root, "Rotation check");
+    wait_for_proposal(d, &p4);
+    chorus(d, &["endorse", &p4, "--yes"]).ok();
+    eventually("Birch's stance signed with the new key counted at Oak", || {
+        (endorsers(a, &p4) == ["Birch Trust"]).then_some(())
+    });
+    // Its stances signed with the old key were kept.
+    assert!(endorsers(a, &p1).contains(&"Birch Trust".to_string()), "rotation {rotation}");
+
+    // One roster version everywhere.
+    let version = roster["version"].as_str().unwrap().to_string();
+    for x in [a, b, c, d] {
+        let r = chorus(x, &["roster", "--json"]).ok().json();
+        assert_eq!(r["version"], version.as_str());
+    }
+
+    let cert1 = root.join("p1.cert");
+    chorus(d, &["certificate", &p1, "-o", cert1.to_str().unwrap()]).ok();
+    let admit_cert = root.join("admit.cert");
+    chorus(c, &["certificate", &admit, "-o", admit_cert.to_str().unwrap()]).ok();
+    let coalition = chorus(a, &["status", "--json"]).ok().json()["coalition"].as_str().unwrap().to_string();
+    drop(procs); // the rest is offline
+
+    let nowhere = root.join("no-node");
+    for (cert, title) in [(&cert1, "Fair funding"), (&admit_cert, "Admit Birch Trust"), (&cert2, "Teacher pay")] {
+        let ok = chorus(&nowhere, &["verify", cert.to_str().unwrap(), "--coalition", &coalition]).ok();
+        assert!(ok.stdout.contains("VALID") && ok.stdout.contains(title), "{}", ok.stdout);
+    }
+    let j = chorus(&nowhere, &["verify", cert1.to_str().unwrap(), "--json"]).ok().json();
+    assert_eq!(j["valid"], true);
+    let names: Vec<&str> = j["endorsers"].as_array().unwrap().iter().filter_map(|e| e["name"].as_str()).collect();
+    assert!(names.contains(&"Birch Trust"), "{names:?}");
+}
