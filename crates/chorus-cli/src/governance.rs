@@ -136,6 +136,8 @@ pub fn roster(client: &Client) -> Result<Output> {
 
 /// `chorus member ...`.
 pub fn member(dd: &DataDir, client: &Client, cmd: MemberCmd) -> Result<Output> {
+    let (MemberCmd::Admit { key, .. } | MemberCmd::Remove { trust: key, .. }) = &cmd;
+    key_arg("the trust key", key)?;
     let (key, trust) = trust_signer(dd)?;
     let (title, action) = match cmd {
         MemberCmd::Admit { key: new, name, external_id, title } => {
@@ -161,6 +163,11 @@ pub fn charter(dd: &DataDir, client: &Client, cmd: CharterCmd) -> Result<Output>
     let CharterCmd::Amend { positions, membership, amendments, title } = cmd;
     if positions.is_none() && membership.is_none() && amendments.is_none() {
         return Err(Usage("name at least one of --positions, --membership, --amendments".into()).into());
+    }
+    for (flag, value) in [("--positions", &positions), ("--membership", &membership), ("--amendments", &amendments)] {
+        if let Some(v) = value {
+            parse_rule(v).map_err(|e| Usage(format!("{flag} {v:?}: {e}")))?;
+        }
     }
     let (key, trust) = trust_signer(dd)?;
     let roster = leader::roster(client)?;
@@ -192,14 +199,15 @@ fn signed(kind: Kind, body: Vec<u8>, key: &Keypair) -> Envelope {
 
 /// `chorus delegate`: prints the delegation id.
 pub fn delegate(dd: &DataDir, client: &Client, a: DelegateArgs) -> Result<Output> {
-    let (key, trust) = trust_signer(dd)?;
-    let (_, coalition) = leader::coalition(client)?;
     let delegate = key_arg("--key", &a.key)?;
     let scope = match a.scope.as_str() {
         "stances" => SCOPE_STANCES,
         "stances,node" | "node,stances" => SCOPE_STANCES | SCOPE_NODE,
         other => return Err(Usage(format!("--scope {other:?}: say \"stances\" or \"stances,node\"")).into()),
     };
+    let valid_until_ms = a.valid_until.as_deref().map(parse_until).transpose()?;
+    let (key, trust) = trust_signer(dd)?;
+    let (_, coalition) = leader::coalition(client)?;
     let now = now_ms();
     let d = Delegation {
         coalition: coalition.id(),
@@ -208,7 +216,7 @@ pub fn delegate(dd: &DataDir, client: &Client, a: DelegateArgs) -> Result<Output
         name: a.name,
         role: a.role,
         valid_from_ms: now,
-        valid_until_ms: a.valid_until.as_deref().map(parse_until).transpose()?,
+        valid_until_ms,
         scope,
         created_at_ms: now,
     };
@@ -220,10 +228,10 @@ pub fn delegate(dd: &DataDir, client: &Client, a: DelegateArgs) -> Result<Output
 
 /// `chorus revoke`.
 pub fn revoke(dd: &DataDir, client: &Client, delegation: &str, keep: &[String]) -> Result<Output> {
-    let (key, trust) = trust_signer(dd)?;
-    let (_, coalition) = leader::coalition(client)?;
     let delegation = id_arg("delegation", delegation)?;
     let mut keep: Vec<ObjectId> = keep.iter().map(|k| id_arg("--keep", k)).collect::<Result<_>>()?;
+    let (key, trust) = trust_signer(dd)?;
+    let (_, coalition) = leader::coalition(client)?;
     keep.sort();
     keep.dedup();
     let r = Revocation { coalition: coalition.id(), trust, delegation, keep, created_at_ms: now_ms() };

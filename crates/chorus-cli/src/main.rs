@@ -475,10 +475,14 @@ fn run(cli: Cli) -> Result<Output> {
         }
         Command::Devnet(args) => devnet::run(args, json),
         Command::Roster => governance::roster(&client(&dd)?),
-        Command::Member(m) => governance::member(&dd, &client(&dd)?, m),
-        Command::Charter(c) => governance::charter(&dd, &client(&dd)?, c),
-        Command::Delegate(a) => governance::delegate(&dd, &client(&dd)?, a),
-        Command::Revoke { delegation, keep } => governance::revoke(&dd, &client(&dd)?, &delegation, &keep),
+        // The client only names the socket; arguments are checked before
+        // the node is asked anything, so a usage error exits 2 either way.
+        Command::Member(m) => governance::member(&dd, &Client::new(dd.socket_path()), m),
+        Command::Charter(c) => governance::charter(&dd, &Client::new(dd.socket_path()), c),
+        Command::Delegate(a) => governance::delegate(&dd, &Client::new(dd.socket_path()), a),
+        Command::Revoke { delegation, keep } => {
+            governance::revoke(&dd, &Client::new(dd.socket_path()), &delegation, &keep)
+        }
         Command::RotateKey { drop_past } => governance::rotate_key(&dd, &client(&dd)?, drop_past),
         Command::LeaderKey { file } => governance::leader_key(&file),
     }

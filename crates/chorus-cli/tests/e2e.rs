@@ -175,6 +175,24 @@ fn user_errors_are_one_line_with_the_right_exit_code() {
     let again = chorus(&d, &["init", "--name", "Oak"]);
     assert_eq!(again.code, 1);
     assert!(again.stderr.contains("refusing to overwrite"), "{}", again.stderr);
+    // Governance commands check their arguments before asking the node.
+    for args in [
+        &["revoke", "not-an-id"][..],
+        &["member", "admit", "--key", "zz", "--name", "X"],
+        &["member", "remove", "zz"],
+        &["charter", "amend"],
+        &["charter", "amend", "--positions", "3/2"],
+        &["delegate", "--key", "zz", "--name", "L", "--role", "R"],
+    ] {
+        let r = chorus(&d, args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert_eq!(r.stderr.trim().lines().count(), 1, "{args:?}: {}", r.stderr);
+    }
+    // clap's own usage errors (several lines, as for every command).
+    assert_eq!(chorus(&d, &["endorse", "abc", "--as-leader", "leader.key"]).code, 2);
+    let r = chorus(&d, &["roster"]);
+    assert_eq!(r.code, 1);
+    assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
     let random: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     let f = tmp.path().join("random.cert");
     std::fs::write(&f, random).unwrap();
