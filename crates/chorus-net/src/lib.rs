@@ -19,7 +19,10 @@
 //! signed by that trust over `"chorus/v1/node-attestation\n" || body`; both
 //! sides send theirs on `/chorus/hello/1` as soon as a connection opens, and
 //! answer only after verifying the other's (strict ed25519, trust in the
-//! roster, node key = the key the connection authenticated with). The
+//! newest roster version the store's objects define and signed by a known
+//! key of it, see [`ObjectStore::keys_of`]; node key = the key the
+//! connection authenticated with). Membership is checked at the hello: a
+//! trust admitted later is accepted on its next connection. The
 //! attestation is a network-layer credential for now; a later protocol
 //! version makes node certificates stored objects (kind 9, reserved).
 //!
