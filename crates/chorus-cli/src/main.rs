@@ -382,6 +382,9 @@ fn run(cli: Cli) -> Result<Output> {
             let body = read_body(body_file.as_deref())?;
             let closes = closes_in_days.map(|d| chorus_node::daemon::now_ms() + u64::from(d) * 86_400_000);
             let r = leader::propose(&c, &key, trust, &title, &body, closes, None)?;
+            if r.outcome == "waiting" {
+                eprintln!("note: not stored yet: your node does not hold the objects this relies on; it stores it when they arrive");
+            }
             Ok(Output::new(&r, r.id.to_hex()))
         }
         Command::Proposals | Command::Positions => {
@@ -589,6 +592,13 @@ fn endorse(dd: &DataDir, a: EndorseArgs) -> Result<Output> {
     let env = leader::stance_envelope(&coalition, &roster, &signer, p.id, stance, a.comment)?;
     let r = leader::submit(&c, &env)?;
     let mut human = format!("{} recorded: {}", stance, r.id);
+    if r.outcome == "waiting" {
+        human = format!(
+            "{} signed: {}, but not stored yet: your node does not hold the objects it relies on \
+             (an admission or a delegation); it stores it when they arrive",
+            stance, r.id
+        );
+    }
     if let Some(adopted) = r.adopted {
         human.push_str(&format!("\nproposal {} is now a position of the coalition", adopted.short(12)));
     }

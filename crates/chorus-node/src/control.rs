@@ -283,7 +283,11 @@ pub struct ProposalDetail {
 pub struct SubmitResult {
     /// The object id.
     pub id: ObjectId,
-    /// `stored` (new and durable) or `duplicate` (already held).
+    /// `stored` (new and durable), `duplicate` (already held), or
+    /// `waiting`: signed correctly, but the node does not hold yet the
+    /// objects it relies on (an admission, a delegation, a rotation, a
+    /// roster version); it keeps it in memory, stores it when those arrive,
+    /// and has offered it to its peers, which may hold them.
     pub outcome: String,
     /// A proposal this object made a position.
     pub adopted: Option<ObjectId>,

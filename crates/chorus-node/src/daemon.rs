@@ -395,6 +395,12 @@ async fn dispatch(inner: Arc<Inner>, req: Request) -> std::result::Result<serde_
                     inner.net.publish(bytes).await;
                     json(SubmitResult { id, outcome: "duplicate".into(), adopted: None })
                 }
+                Admission::Refused(r) if r.awaits_objects() => {
+                    inner.metrics.refused(&r);
+                    let id = chorus_core::Envelope::decode(&bytes).map(|e| e.id()).map_err(|e| e.to_string())?;
+                    inner.net.publish(bytes).await;
+                    json(SubmitResult { id, outcome: "waiting".into(), adopted: None })
+                }
                 Admission::Refused(r) => {
                     inner.metrics.refused(&r);
                     Err(format!("the node refused the object: {r}"))

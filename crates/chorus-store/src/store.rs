@@ -686,6 +686,8 @@ impl Store {
             return Err(StoreError::WrongCoalition { expected, found });
         }
         let mut report = ImportReport { read: 1, duplicate: 1, ..ImportReport::default() };
+        // Refused for want of objects: (index in report.refused, id).
+        let mut waiting: Vec<(usize, ObjectId)> = Vec::new();
         let mut chunk: Vec<Vec<u8>> = Vec::with_capacity(OPEN_CHUNK);
         let mut chunk_bytes = 0;
         loop {
@@ -702,13 +704,30 @@ impl Store {
                     match outcome {
                         Admission::Stored { .. } => report.stored += 1,
                         Admission::Duplicate { .. } => report.duplicate += 1,
-                        Admission::Refused(why) => report.refused.push((first + i, why)),
+                        Admission::Refused(why) => {
+                            if why.awaits_objects() {
+                                if let Ok(e) = Envelope::decode(&chunk[i]) {
+                                    waiting.push((report.refused.len(), e.id()));
+                                }
+                            }
+                            report.refused.push((first + i, why));
+                        }
                     }
                 }
                 report.read += chunk.len();
                 chunk.clear();
             }
             if done {
+                // Objects that waited for later ones in the stream were
+                // stored when those came: they count as stored.
+                let stored: BTreeSet<usize> =
+                    waiting.iter().filter(|(_, id)| self.contains(id)).map(|(at, _)| *at).collect();
+                report.stored += stored.len();
+                let mut at = 0;
+                report.refused.retain(|_| {
+                    at += 1;
+                    !stored.contains(&(at - 1))
+                });
                 return Ok(report);
             }
         }

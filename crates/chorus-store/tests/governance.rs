@@ -108,6 +108,24 @@ fn reopening_and_importing_converge_whatever_the_record_order() {
         let (restored, report) = Store::restore(other.path(), &export[..], config(), NOW).unwrap();
         assert!(report.refused.is_empty(), "{:?}", report.refused);
         assert_eq!(restored.with_ledger(|l| l.digest()), digest);
+        // An export lists objects by time; X's proposal and stance below are
+        // dated before its admission, so they come before what they rely on.
+        let x = Keypair::from_seed(&[42; 32]);
+        let g = s.objects[0].id();
+        let early = s.f.proposal_under(&x, x.public(), "Dated early", &[g], None, 1);
+        let stance = s.f.stance_by(&x, x.public(), early.id(), Stance::Endorse, 2, None);
+        let staging = tempfile::tempdir().unwrap();
+        let st = create(staging.path(), &s.f);
+        let mut all = bytes(&s.objects);
+        all.extend(bytes(&[early.clone(), stance.clone()]));
+        assert!(st.ingest(&all, NOW).unwrap().iter().all(|a| matches!(a, Admission::Stored { .. })));
+        let mut stream = Vec::new();
+        st.export(&mut stream).unwrap();
+        let other = tempfile::tempdir().unwrap();
+        let (imported, report) = Store::restore(other.path(), &stream[..], config(), NOW).unwrap();
+        assert!(report.refused.is_empty(), "{:?}", report.refused);
+        assert_eq!(report.stored, all.len());
+        assert!(imported.contains(&stance.id()));
     }
     // Records are read in id order, which is not the order of reliance.
     let store = Store::open(dir.path(), config()).unwrap();
