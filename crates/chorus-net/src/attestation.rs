@@ -246,6 +246,29 @@ mod tests {
     use chorus_core::testkit::{Fixture, T0};
 
     #[test]
+    fn membership_and_keys_come_from_the_caller() {
+        let f = Fixture::new(3);
+        let node = Keypair::from_seed(&[42; 32]);
+        // A trust admitted after the genesis, signing with its id.
+        let x = Keypair::from_seed(&[50; 32]);
+        let att = NodeAttestation::issue(&x, f.id(), node.public(), T0, None);
+        assert!(matches!(att.verify(&f.coalition, None, T0), Err(AttestationError::NotAMember(_))));
+        let admitted = |t: &PublicKey| (*t == x.public()).then(|| vec![x.public()]);
+        assert_eq!(att.verify_with(&f.coalition, admitted, None, T0).unwrap().trust, x.public());
+        // A founder that rotated its key signs for its id with the new key.
+        let new = Keypair::from_seed(&[51; 32]);
+        let founder = f.keys[0].public();
+        let rotated = NodeAttestation::issue_for(&new, founder, f.id(), node.public(), T0, None);
+        assert!(matches!(rotated.verify(&f.coalition, None, T0), Err(AttestationError::BadSignature(_))));
+        let keys = |t: &PublicKey| (*t == founder).then(|| vec![founder, new.public()]);
+        assert_eq!(rotated.verify_with(&f.coalition, keys, None, T0).unwrap().trust, founder);
+        // A key the caller does not list for the trust.
+        let only_id = |t: &PublicKey| (*t == founder).then(|| vec![founder]);
+        let refused = rotated.verify_with(&f.coalition, only_id, None, T0);
+        assert!(matches!(refused, Err(AttestationError::BadSignature(_))));
+    }
+
+    #[test]
     fn issue_verify_and_refusals() {
         let f = Fixture::new(3);
         let node = Keypair::from_seed(&[42; 32]);
