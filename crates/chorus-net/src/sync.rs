@@ -92,8 +92,9 @@
 //! the first: once its budget is spent the responder stops, and the client
 //! asks the unanswered queries again in its next request. Work of either
 //! side is bounded by the request's size and the budget: a split costs the
-//! responder [`BUCKETS`] fingerprints; an items reply reads at most the
-//! objects it carries, plus the query's own ids.
+//! responder [`BUCKETS`] fingerprints; an items reply reads from the store
+//! the objects it carries and at most one more (the one that did not fit),
+//! skipping the query's own ids.
 //!
 //! **Transfer is pull-only.** The client reports `have` ([`SyncClient::have`],
 //! [`SyncStats::have`]) but never pushes those objects: the peer receives
@@ -112,7 +113,11 @@
 //! with a few bytes of framing per object. Differences scattered evenly
 //! through the set cost more: ranges shrink until the client holds at most
 //! [`MAX_IDS_PER_QUERY`] items in each, and then it sends those ids.
-//! `benches/catchup.rs` measures both.
+//! `benches/catchup.rs` measures both for 10,000 missing of 100,000 objects:
+//! the newest 10,000 cost 4 round trips and about 33 KB beyond the objects;
+//! 10,000 spread at random cost 18 round trips and about 2.9 MB, most of it
+//! the client's ids (the negentropy-and-fetch design this replaced: 692 KB
+//! and 3.1 MB).
 //!
 //! ## Wire format
 //! Frames are protobuf messages of `proto/chorus/v1/sync.proto`. A request
