@@ -234,12 +234,11 @@ async fn catchup_run() {
     let elapsed = t0.elapsed();
     let total = report.bytes_sent + report.bytes_received;
     println!(
-        "catch-up of {} missing out of {server_items}: {} round trips ({} reconciliation), {} B sent, {} B received, \
+        "catch-up of {} missing out of {server_items}: {} round trips, {} B sent, {} B received, \
          {} B total, {} B of objects, {} B overhead beyond the objects; session {:.0} ms, connect+session {:.0} ms; \
          stored {} refused {} error {:?}",
         report.missing,
         report.round_trips,
-        report.reconcile_round_trips,
         report.bytes_sent,
         report.bytes_received,
         total,

@@ -54,7 +54,7 @@ use crate::sync::{MAX_SYNC_REQUEST_BYTES, MAX_SYNC_RESPONSE_BYTES};
 /// Protocol of the attestation exchange.
 pub(crate) const HELLO_PROTOCOL: StreamProtocol = StreamProtocol::new("/chorus/hello/1");
 /// Protocol of catch-up sync.
-pub(crate) const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/chorus/sync/1");
+pub(crate) const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/chorus/sync/2");
 /// Kademlia protocol: a private DHT of Chorus nodes, not the IPFS one.
 pub(crate) const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/chorus/kad/1");
 /// Largest hello frame.

@@ -28,7 +28,7 @@ use crate::network::{
 };
 use crate::ratelimit::TokenBucket;
 use crate::store::{now_ms, ObjectStore};
-use crate::sync::{ClientStep, Fetcher, SyncClient, SyncLimits, SyncServer, SyncSnapshot};
+use crate::sync::{ClientStep, Progress, SyncClient, SyncLimits, SyncServer, SyncSnapshot};
 
 /// Objects per store call when draining the gossip queue.
 const INGEST_BATCH: usize = 256;
@@ -133,7 +133,10 @@ struct PeerState {
 /// One catch-up this node runs against a peer.
 struct Session {
     client: Option<SyncClient>,
-    fetcher: Option<Fetcher>,
+    /// What to do once the objects of the last response are ingested: the
+    /// next request waits for the store, so at most one response's objects
+    /// are held in memory per session and a slow store slows the peer down.
+    after_ingest: Option<ClientStep>,
     report: SyncReport,
     started: Instant,
 }
@@ -173,7 +176,7 @@ impl SnapshotCache {
             }
         }
         let items = store.sync_items().map_err(|e| e.to_string())?;
-        let snap = SyncSnapshot::new(items).map_err(|e| e.to_string())?;
+        let snap = SyncSnapshot::new(items);
         *guard = Some((generation, Instant::now(), snap.clone()));
         Ok(snap)
     }
@@ -572,11 +575,14 @@ impl EventLoop {
                         stored += 1;
                     }
                 }
-                if let Some(session) = self.sessions.get_mut(&peer) {
+                let next = self.sessions.get_mut(&peer).and_then(|session| {
                     session.report.stored += stored;
                     session.report.refused += refused;
+                    session.after_ingest.take()
+                });
+                if let Some(step) = next {
+                    self.advance(peer, step);
                 }
-                self.continue_fetch(peer);
             }
             Internal::SnapshotReady { peer, result } => self.on_snapshot(peer, result),
             Internal::Served { peer, channel, result } => match result {
@@ -762,7 +768,7 @@ impl EventLoop {
             peer,
             Session {
                 client: None,
-                fetcher: None,
+                after_ingest: None,
                 report: SyncReport { peer: Some(peer), ..SyncReport::default() },
                 started: Instant::now(),
             },
@@ -806,49 +812,32 @@ impl EventLoop {
 
     fn on_sync_response(&mut self, peer: PeerId, frame: Vec<u8>) {
         let Some(session) = self.sessions.get_mut(&peer) else { return };
-        if let Some(fetcher) = session.fetcher.as_mut() {
-            match fetcher.handle_response(&frame) {
-                Ok(envelopes) => {
-                    session.report.received += envelopes.len();
-                    let batch: Vec<Vec<u8>> = envelopes.into_iter().map(|e| e.into_bytes()).collect();
-                    self.ingest_sync(peer, batch);
-                }
-                Err(e) => {
-                    let fault = e.is_peer_fault();
-                    self.finish_session(peer, Some(e.to_string()));
-                    if fault {
-                        self.strike(peer, &format!("bad fetch response: {e}"));
-                    }
-                }
-            }
-            return;
-        }
         let Some(client) = session.client.as_mut() else { return };
         match client.handle_response(&frame) {
-            Ok(ClientStep::Request(next)) => self.send_sync(peer, next),
-            Ok(ClientStep::Done) => {
-                let stats = client.stats();
-                session.report.reconcile_round_trips = stats.round_trips;
-                session.report.bytes_sent = stats.bytes_sent;
-                session.report.bytes_received = stats.bytes_received;
-                session.report.missing = stats.need;
-                let need = client.need().to_vec();
-                session.client = None;
-                match Fetcher::new(need, SyncLimits::default()) {
-                    Ok(fetcher) => {
-                        session.fetcher = Some(fetcher);
-                        self.continue_fetch(peer);
-                    }
-                    Err(e) => self.finish_session(peer, Some(e.to_string())),
-                }
+            Ok(Progress { envelopes, next }) if envelopes.is_empty() => self.advance(peer, next),
+            Ok(Progress { envelopes, next }) => {
+                // Objects from sync go through the store's ingest exactly
+                // like gossip; the session resumes once they are stored.
+                session.report.received += envelopes.len();
+                session.after_ingest = Some(next);
+                let batch: Vec<Vec<u8>> = envelopes.into_iter().map(|e| e.into_bytes()).collect();
+                self.ingest_sync(peer, batch);
             }
             Err(e) => {
                 let fault = e.is_peer_fault();
                 self.finish_session(peer, Some(e.to_string()));
                 if fault {
-                    self.strike(peer, &format!("bad reconcile response: {e}"));
+                    self.strike(peer, &format!("bad sync response: {e}"));
                 }
             }
+        }
+    }
+
+    /// Sends a session's next request, or finishes it.
+    fn advance(&mut self, peer: PeerId, step: ClientStep) {
+        match step {
+            ClientStep::Request(frame) => self.send_sync(peer, frame),
+            ClientStep::Done => self.finish_session(peer, None),
         }
     }
 
@@ -863,35 +852,18 @@ impl EventLoop {
         });
     }
 
-    /// Sends the next fetch request of a session, or finishes it.
-    fn continue_fetch(&mut self, peer: PeerId) {
-        let next = self.sessions.get_mut(&peer).and_then(|s| s.fetcher.as_mut()).and_then(|f| f.next_request());
-        match next {
-            Some(frame) => self.send_sync(peer, frame),
-            None => {
-                if self.sessions.get(&peer).is_some_and(|s| s.fetcher.as_ref().is_some_and(|f| f.is_done())) {
-                    self.finish_session(peer, None);
-                }
-            }
-        }
-    }
-
     fn finish_session(&mut self, peer: PeerId, error: Option<String>) {
         let Some(mut session) = self.sessions.remove(&peer) else { return };
         self.requests.retain(|_, p| *p != peer);
         let mut report = std::mem::take(&mut session.report);
-        if let Some(f) = session.fetcher.as_ref() {
-            let s = f.stats();
-            report.bytes_sent += s.bytes_sent;
-            report.bytes_received += s.bytes_received;
-            report.object_bytes = s.envelope_bytes;
-            report.round_trips = report.reconcile_round_trips + s.round_trips;
-        } else if let Some(c) = session.client.as_ref() {
+        if let Some(c) = session.client.as_ref() {
             let s = c.stats();
-            report.reconcile_round_trips = s.round_trips;
             report.round_trips = s.round_trips;
             report.bytes_sent = s.bytes_sent;
             report.bytes_received = s.bytes_received;
+            report.object_bytes = s.envelope_bytes;
+            report.missing = s.received + s.ignored;
+            report.have = s.have;
         }
         report.elapsed = session.started.elapsed();
         report.error = error;

@@ -51,12 +51,14 @@
 //! store and peers pull it by sync.
 //!
 //! ## Catch-up
-//! [`sync`] (range-based set reconciliation with negentropy, then fetches of
-//! exactly the missing ids) runs over `/chorus/sync/1` with a fresh snapshot
-//! of the store's items, on connect (once both sides verified each other)
-//! and every `NetConfig::sync_interval` with the next member peer in turn.
-//! Transfer is pull-only: each node fetches what it lacks. Objects fetched
-//! go through the store's ingest like gossip.
+//! [`sync`] (range-based set reconciliation by fingerprints of key ranges,
+//! in which ranges the initiator lacks are answered with the objects
+//! themselves) runs over `/chorus/sync/2` with a fresh snapshot of the
+//! store's items, on connect (once both sides verified each other) and every
+//! `NetConfig::sync_interval` with the next member peer in turn. Transfer is
+//! pull-only: each node pulls what it lacks. Objects received go through
+//! the store's ingest like gossip, and the session's next request waits for
+//! them to be stored.
 //!
 //! ## Discovery
 //! Bootstrap multiaddrs from the configuration (re-dialled while the node has

@@ -82,19 +82,21 @@ pub enum NetworkEvent {
 pub struct SyncReport {
     /// The peer reconciled with.
     pub peer: Option<PeerId>,
-    /// Request/response exchanges, reconciliation and fetching together.
+    /// Request/response exchanges (objects travel in the same exchanges
+    /// as the reconciliation).
     pub round_trips: u32,
-    /// Reconciliation round trips alone.
-    pub reconcile_round_trips: u32,
     /// Bytes sent in requests.
     pub bytes_sent: u64,
     /// Bytes received in responses.
     pub bytes_received: u64,
     /// Bytes of object envelopes among those received.
     pub object_bytes: u64,
-    /// Ids the peer has that we lacked.
+    /// Objects the peer sent that we lacked (received, plus any of a newer
+    /// protocol's kinds that were dropped).
     pub missing: usize,
-    /// Objects received.
+    /// Objects we hold that the peer lacked; it pulls them in its own sync.
+    pub have: usize,
+    /// Objects handed to the store.
     pub received: usize,
     /// Objects newly stored.
     pub stored: usize,

@@ -1,5 +1,6 @@
 //! Bad peers: a member node that gossips invalid objects is rejected, never
-//! stored or forwarded, penalised and then disconnected; a node of another
+//! stored or forwarded, penalised and then disconnected; one that serves
+//! invalid objects by sync meets the same ingest; a node of another
 //! coalition is refused at the hello.
 
 mod common;
@@ -147,6 +148,42 @@ async fn invalid_objects_are_rejected_not_forwarded_and_the_sender_is_banned() {
     for handle in [&h.handle, &w.handle, &m] {
         let _ = handle.shutdown().await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_objects_served_by_sync_are_refused_and_the_server_is_banned() {
+    let f = Fixture::new(3);
+    let mut config = memory_config(vec![]);
+    config.limits.max_rejects = 4;
+    config.sync_interval = Duration::from_secs(3600); // only the sync on connect
+                                                      // M's store holds invalid objects (put there without validation) next
+                                                      // to an honest one; sync offers them all.
+    let m_store = Arc::new(MemoryStore::new(f.coalition.clone()));
+    let bad: Vec<Envelope> =
+        (0..6).map(|n| if n % 2 == 0 { bad_signature(&f, n) } else { from_non_member(&f, n) }).collect();
+    let good = f.proposal(1, "Honest among forgeries", 50, None);
+    m_store.insert_trusted(
+        bad.iter().chain([&good]).enumerate().map(|(n, e)| (T0 + n as u64, e.id(), e.bytes().to_vec())),
+    );
+    let m = start(config.clone(), identity(&f, 2, 2), m_store).await;
+    let m_peer = m.handle.peer_id();
+    let h_store = Arc::new(MemoryStore::new(f.coalition.clone()));
+    config.bootstrap = vec![m.addr.clone()];
+    let mut h = start(config, identity(&f, 0, 0), h_store.clone()).await;
+    let banned = next_event(&mut h.events, |e| match e {
+        NetworkEvent::PeerBanned { peer, reason } if *peer == m_peer => Some(reason.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(banned.contains("invalid objects"), "{banned}");
+    // Pulled objects went through the store's rules: the honest one is
+    // stored, no forgery is.
+    wait_for("H stores the honest object", || async { h_store.contains(&good.id()) }).await;
+    for e in &bad {
+        assert!(!h_store.contains(&e.id()));
+    }
+    h.handle.shutdown().await.unwrap();
+    m.handle.shutdown().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,220 +1,267 @@
-//! Catch-up sync between two in-process sides: reconciliation finds exactly
-//! the difference with traffic that grows with the difference, and the fetch
-//! step moves exactly the missing envelopes. No network.
+//! Catch-up sync between two in-process sides: the client receives exactly
+//! the objects it lacks, learns exactly what the peer lacks, and pays for
+//! the difference, not for the sets. No network.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+mod sync_common;
 
-use chorus_core::testkit::{Fixture, T0};
-use chorus_core::{ObjectId, Stance};
-use chorus_net::sync::{ClientStep, Fetcher, SyncClient, SyncLimits, SyncServer, SyncSnapshot, SyncStats};
-use proptest::prelude::*;
+use std::collections::BTreeSet;
+
+use chorus_core::testkit::T0;
+use chorus_core::{Envelope, ObjectId};
+use chorus_net::sync::{SyncLimits, SyncServer, RESPONSE_SOFT_BYTES};
+use chorus_proto::v1 as pb;
+use prost::Message;
 use sha2::{Digest, Sha256};
+use sync_common::*;
 
-/// Item `i`: created at `T0 + i` ms, with a pseudo-random id.
-fn item(i: u64) -> (u64, ObjectId) {
-    let id: [u8; 32] = Sha256::digest(i.to_be_bytes()).into();
-    (T0 + i, ObjectId(id))
+/// Item `i` that only needs an id (both sides hold it, so no envelope is
+/// ever read): created at `T0 + i` ms, with a pseudo-random id.
+fn id_item(i: u64) -> (u64, ObjectId) {
+    (T0 + i, ObjectId(Sha256::digest(i.to_be_bytes()).into()))
 }
 
-fn items(range: impl IntoIterator<Item = u64>) -> Vec<(u64, ObjectId)> {
-    range.into_iter().map(item).collect()
-}
-
-/// Runs a whole reconciliation of `ours` (initiator) against `theirs`.
-fn reconcile(
-    ours: &[(u64, ObjectId)],
-    theirs: &[(u64, ObjectId)],
-    limits: SyncLimits,
-) -> (Vec<ObjectId>, Vec<ObjectId>, SyncStats) {
-    let server = SyncServer::new(SyncSnapshot::new(theirs.iter().copied()).unwrap(), limits).unwrap();
-    let mut client = SyncClient::new(&SyncSnapshot::new(ours.iter().copied()).unwrap(), limits).unwrap();
-    let mut request = client.initiate().unwrap();
-    loop {
-        let response = server.handle_request(&request, |_| None).unwrap();
-        match client.handle_response(&response).unwrap() {
-            ClientStep::Request(next) => request = next,
-            ClientStep::Done => break,
-        }
-    }
-    assert!(client.is_done());
-    let stats = client.stats();
-    let (have, need) = client.into_difference();
-    (have, need, stats)
-}
-
-fn ids(items: &[(u64, ObjectId)]) -> BTreeSet<ObjectId> {
-    items.iter().map(|(_, id)| *id).collect()
-}
-
-fn total(stats: &SyncStats) -> u64 {
-    stats.bytes_sent + stats.bytes_received
+fn shared(n: u64) -> Side {
+    Side { items: (0..n).map(id_item).collect(), ..Side::default() }
 }
 
 #[test]
 fn identical_sets_settle_in_one_small_round_trip() {
-    let all = items(0..100_000);
-    let (have, need, stats) = reconcile(&all, &all, SyncLimits::default());
-    assert!(have.is_empty() && need.is_empty());
-    assert_eq!(stats.round_trips, 1);
-    assert!(total(&stats) < 2048, "identical sets cost {} bytes", total(&stats));
-    println!("identical 100k: {stats:?}");
+    let side = shared(100_000);
+    let out = run(&side, &side, SyncLimits::default()).unwrap();
+    assert!(out.received.is_empty() && out.have.is_empty());
+    assert_eq!(out.stats.round_trips, 1);
+    assert!(out.total_bytes() < 64, "identical sets cost {} bytes", out.total_bytes());
+    println!("identical 100k: {:?}", out.stats);
 }
 
 #[test]
 fn missing_newest_ten_thousand_of_one_hundred_thousand() {
-    let all = items(0..100_000);
-    let ours = &all[..90_000];
-    let (have, need, stats) = reconcile(ours, &all, SyncLimits::default());
-    assert!(have.is_empty());
-    assert_eq!(need.len(), 10_000);
-    assert_eq!(need.iter().copied().collect::<BTreeSet<_>>(), ids(&all[90_000..]));
-    assert_eq!(stats.need, 10_000);
-    // The ids themselves must cross once (32 bytes each); the rest is overhead.
-    let overhead = total(&stats) - 10_000 * 32;
-    assert!(overhead < 30_000, "overhead {overhead} bytes: {stats:?}");
-    println!("newest 10k of 100k missing: {stats:?}, overhead {overhead} bytes");
+    let mut server = shared(90_000);
+    let mut client = server.clone();
+    for (t, e) in objects(90_000, 10_000) {
+        server.insert(t, &e);
+    }
+    let out = run(&client, &server, SyncLimits::default()).unwrap();
+    assert!(out.have.is_empty());
+    assert_eq!(out.received.len(), 10_000);
+    assert_eq!(out.received_ids(), server.ids().difference(&client.ids()).copied().collect());
+    for e in &out.received {
+        assert_eq!(e.bytes(), server.objects[&e.id()].as_slice(), "exact stored bytes travel");
+    }
+    // The objects must cross; everything else is overhead, and no id of a
+    // missing object crosses at all.
+    let overhead = out.total_bytes() - out.stats.envelope_bytes;
+    assert!(overhead < 50_000, "overhead {overhead} bytes: {:?}", out.stats);
+    assert!(out.largest_response <= RESPONSE_SOFT_BYTES + 1024, "{}", out.largest_response);
+    println!("newest 10k of 100k missing: {:?}, overhead {overhead} bytes", out.stats);
 
-    // The other way round the initiator holds what the peer lacks.
-    let (have, need, _) = reconcile(&all, ours, SyncLimits::default());
-    assert!(need.is_empty());
-    assert_eq!(have.iter().copied().collect::<BTreeSet<_>>(), ids(&all[90_000..]));
+    // The other way round the initiator holds what the peer lacks: it
+    // learns those ids and receives nothing.
+    std::mem::swap(&mut client, &mut server);
+    let out = run(&client, &server, SyncLimits::default()).unwrap();
+    assert!(out.received.is_empty());
+    assert_eq!(
+        out.have.iter().copied().collect::<BTreeSet<_>>(),
+        client.ids().difference(&server.ids()).copied().collect()
+    );
+    assert_eq!(out.have.len(), 10_000, "each id once");
+    assert!(out.total_bytes() < 20_000, "{:?}", out.stats);
 }
 
 #[test]
 fn empty_against_full_and_full_against_empty() {
-    let all = items(0..20_000);
-    let (have, need, stats) = reconcile(&[], &all, SyncLimits::default());
-    assert!(have.is_empty());
-    assert_eq!(need.iter().copied().collect::<BTreeSet<_>>(), ids(&all));
-    assert!(stats.round_trips >= 2, "20k ids do not fit one 512 KiB frame: {stats:?}");
+    let mut full = Side::default();
+    for (t, e) in objects(0, 20_000) {
+        full.insert(t, &e);
+    }
+    let empty = Side::default();
+    let out = run(&empty, &full, SyncLimits::default()).unwrap();
+    assert!(out.have.is_empty());
+    assert_eq!(out.received_ids(), full.ids());
+    assert!(out.stats.round_trips >= 2, "4 MB of objects do not fit one 1 MiB response: {:?}", out.stats);
+    // Pull from the start: nothing but the objects, their framing and the
+    // continuation bounds.
+    let overhead = out.total_bytes() - out.stats.envelope_bytes;
+    assert!(overhead < 20_000 * 8, "{overhead}");
 
-    let (have, need, _) = reconcile(&all, &[], SyncLimits::default());
-    assert!(need.is_empty());
-    assert_eq!(have.iter().copied().collect::<BTreeSet<_>>(), ids(&all));
+    let out = run(&full, &empty, SyncLimits::default()).unwrap();
+    assert!(out.received.is_empty());
+    assert_eq!(out.have.iter().copied().collect::<BTreeSet<_>>(), full.ids());
+    assert_eq!(out.stats.round_trips, 1);
 
-    let (have, need, stats) = reconcile(&[], &[], SyncLimits::default());
-    assert!(have.is_empty() && need.is_empty());
-    assert_eq!(stats.round_trips, 1);
+    let out = run(&empty, &empty, SyncLimits::default()).unwrap();
+    assert!(out.received.is_empty() && out.have.is_empty());
+    assert_eq!(out.stats.round_trips, 1);
 }
 
 #[test]
 fn second_reconciliation_after_transfer_finds_nothing() {
-    let all = items(0..50_000);
-    let ours: Vec<_> = all.iter().copied().filter(|(t, _)| t % 7 != 0).collect();
-    let theirs: Vec<_> = all.iter().copied().filter(|(t, _)| t % 11 != 0).collect();
-    let (have, need, _) = reconcile(&ours, &theirs, SyncLimits::default());
-    assert_eq!(need.len(), theirs.len() - ids(&ours).intersection(&ids(&theirs)).count());
-    assert!(!have.is_empty());
-    // We fetch what we need; the peer pulls what we have in its own sync.
-    let by_id: HashMap<ObjectId, u64> = all.iter().map(|(t, id)| (*id, *t)).collect();
-    let mut ours_after = ours.clone();
-    ours_after.extend(need.iter().map(|id| (by_id[id], *id)));
-    let mut theirs_after = theirs.clone();
-    theirs_after.extend(have.iter().map(|id| (by_id[id], *id)));
-    let (have, need, stats) = reconcile(&ours_after, &theirs_after, SyncLimits::default());
-    assert!(have.is_empty() && need.is_empty());
-    assert_eq!(stats.round_trips, 1);
-    assert!(total(&stats) < 2048, "{stats:?}");
-}
-
-#[test]
-fn small_frames_still_find_the_whole_difference() {
-    let all = items(0..6_000);
-    let ours: Vec<_> = all.iter().copied().filter(|(t, _)| t % 5 != 0).collect();
-    let theirs: Vec<_> = all.iter().copied().filter(|(t, _)| t % 3 != 0).collect();
-    let limits = SyncLimits { frame_size_limit: 4096, max_round_trips: 10_000, ..SyncLimits::default() };
-    let (have, need, stats) = reconcile(&ours, &theirs, limits);
-    let (a, b) = (ids(&ours), ids(&theirs));
-    assert_eq!(have.iter().copied().collect::<BTreeSet<_>>(), a.difference(&b).copied().collect());
-    assert_eq!(need.iter().copied().collect::<BTreeSet<_>>(), b.difference(&a).copied().collect());
-    assert!(stats.round_trips > 2, "{stats:?}");
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(32))]
-
-    /// For any two sets (shared, ours only, theirs only), `have` and `need`
-    /// are exactly the two set differences, each id once.
-    #[test]
-    fn random_differences_both_ways(
-        membership in proptest::collection::vec(0u8..3, 0..3000),
-        small_frames in any::<bool>(),
-        same_time in any::<bool>(),
-    ) {
-        let mut ours = Vec::new();
-        let mut theirs = Vec::new();
-        for (i, side) in membership.iter().enumerate() {
-            let (t, id) = item(i as u64);
-            // Many items sharing one timestamp exercise id-prefix bounds.
-            let it = (if same_time { T0 } else { t }, id);
-            match side {
-                0 => { ours.push(it); theirs.push(it); }
-                1 => ours.push(it),
-                _ => theirs.push(it),
-            }
+    let all = objects(0, 5_000);
+    let mut ours = Side::default();
+    let mut theirs = Side::default();
+    for (k, (t, e)) in all.iter().enumerate() {
+        if k % 7 != 0 {
+            ours.insert(*t, e);
         }
-        let limits = if small_frames {
-            SyncLimits { frame_size_limit: 4096, ..SyncLimits::default() }
+        if k % 11 != 0 {
+            theirs.insert(*t, e);
+        }
+    }
+    let first = run(&ours, &theirs, SyncLimits::default()).unwrap();
+    assert_eq!(first.received_ids(), theirs.ids().difference(&ours.ids()).copied().collect());
+    assert_eq!(
+        first.have.iter().copied().collect::<BTreeSet<_>>(),
+        ours.ids().difference(&theirs.ids()).copied().collect()
+    );
+    // We store what we received; the peer pulls what we have in its own sync.
+    for e in &first.received {
+        let t = all.iter().find(|(_, x)| x.id() == e.id()).unwrap().0;
+        ours.insert(t, e);
+    }
+    let back = run(&theirs, &ours, SyncLimits::default()).unwrap();
+    assert_eq!(back.received.len(), first.have.len());
+    for e in &back.received {
+        let t = all.iter().find(|(_, x)| x.id() == e.id()).unwrap().0;
+        theirs.insert(t, e);
+    }
+    let again = run(&ours, &theirs, SyncLimits::default()).unwrap();
+    assert!(again.have.is_empty() && again.received.is_empty());
+    assert_eq!(again.stats.round_trips, 1);
+    assert!(again.total_bytes() < 64, "{:?}", again.stats);
+}
+
+#[test]
+fn small_budgets_and_requests_still_move_the_whole_difference() {
+    let all = objects(0, 3_000);
+    let mut ours = Side::default();
+    let mut theirs = Side::default();
+    for (k, (t, e)) in all.iter().enumerate() {
+        if k % 5 != 0 {
+            ours.insert(*t, e);
+        }
+        if k % 3 != 0 || k > 2_000 {
+            theirs.insert(*t, e);
+        }
+    }
+    let limits = SyncLimits {
+        max_queries_per_request: 3,
+        max_ids_per_query: 4,
+        response_bytes: 2_000,
+        max_round_trips: 100_000,
+    };
+    let out = run(&ours, &theirs, limits).unwrap();
+    assert_eq!(out.received_ids(), theirs.ids().difference(&ours.ids()).copied().collect());
+    assert_eq!(
+        out.have.iter().copied().collect::<BTreeSet<_>>(),
+        ours.ids().difference(&theirs.ids()).copied().collect()
+    );
+    assert_eq!(out.have.len(), out.stats.have);
+    assert!(out.stats.round_trips > 20, "{:?}", out.stats);
+    // A response holds the budget plus at most one object and one reply's
+    // framing.
+    assert!(out.largest_response <= 2_000 + 400 + 1_300, "{}", out.largest_response);
+}
+
+#[test]
+fn objects_the_responder_cannot_read_are_left_out_without_error() {
+    let mut theirs = Side::default();
+    for (t, e) in objects(0, 100) {
+        theirs.insert(t, &e);
+    }
+    let lost: BTreeSet<ObjectId> = theirs.items.iter().step_by(10).map(|(_, id)| *id).collect();
+    let responder = SyncServer::new(theirs.snapshot(), SyncLimits::default()).unwrap();
+    let out = run_with(&Side::default(), &responder, SyncLimits::default(), |id| {
+        if lost.contains(id) {
+            None
         } else {
-            SyncLimits::default()
-        };
-        let (have, need, stats) = reconcile(&ours, &theirs, limits);
-        let (a, b) = (ids(&ours), ids(&theirs));
-        prop_assert_eq!(have.len(), have.iter().collect::<HashSet<_>>().len());
-        prop_assert_eq!(need.len(), need.iter().collect::<HashSet<_>>().len());
-        prop_assert_eq!(have.into_iter().collect::<BTreeSet<_>>(), a.difference(&b).copied().collect::<BTreeSet<_>>());
-        prop_assert_eq!(need.into_iter().collect::<BTreeSet<_>>(), b.difference(&a).copied().collect::<BTreeSet<_>>());
-        prop_assert_eq!(stats.have + stats.need, a.symmetric_difference(&b).count());
-    }
+            theirs.objects.get(id).cloned()
+        }
+    })
+    .unwrap();
+    assert_eq!(out.received_ids(), theirs.ids().difference(&lost).copied().collect());
 }
 
 #[test]
-fn fetch_moves_exactly_the_missing_envelopes_in_bounded_batches() {
-    let fixture = Fixture::new(1);
-    let proposal = fixture.proposal(0, "Catch-up", 0, None);
-    let envelopes: Vec<_> = (1..=500u64).map(|i| fixture.endorsement(0, proposal.id(), Stance::Endorse, i)).collect();
-    let store: HashMap<ObjectId, Vec<u8>> = envelopes.iter().map(|e| (e.id(), e.bytes().to_vec())).collect();
-    let theirs: Vec<(u64, ObjectId)> = envelopes.iter().enumerate().map(|(i, e)| (T0 + 1 + i as u64, e.id())).collect();
-    let ours = &theirs[..300];
-
-    let limits = SyncLimits { max_ids_per_fetch: 64, fetch_response_bytes: 4096, ..SyncLimits::default() };
-    let (_, need, _) = reconcile(ours, &theirs, limits);
-    assert_eq!(need.len(), 200);
-    let server = SyncServer::new(SyncSnapshot::new(theirs.iter().copied()).unwrap(), limits).unwrap();
-    let mut fetcher = Fetcher::new(need.iter().copied(), limits).unwrap();
-    let mut got = Vec::new();
-    while let Some(request) = fetcher.next_request() {
-        assert!(fetcher.next_request().is_none(), "one request in flight at a time");
-        let response = server.handle_request(&request, |id| store.get(id).cloned()).unwrap();
-        assert!(response.len() <= 4096 + envelopes[0].bytes().len() + 256);
-        got.extend(fetcher.handle_response(&response).unwrap());
+fn objects_of_unknown_kinds_are_dropped_without_blame() {
+    // A kind from a later protocol version: decodes as protobuf, but the
+    // envelope's verdict is Ignore.
+    let future = pb::Envelope {
+        kind: 99,
+        body: b"later".to_vec(),
+        signatures: vec![pb::Signature { signer: vec![1; 32], signature: vec![2; 64] }],
     }
-    assert!(fetcher.is_done());
-    assert!(fetcher.unavailable().is_empty());
-    let got_ids: BTreeSet<ObjectId> = got.iter().map(|e| e.id()).collect();
-    assert_eq!(got.len(), 200);
-    assert_eq!(got_ids, need.iter().copied().collect());
-    for e in &got {
-        assert_eq!(e.bytes(), store[&e.id()].as_slice(), "exact stored bytes travel");
-    }
-    let stats = fetcher.stats();
-    assert_eq!(stats.delivered, 200);
-    assert!(stats.round_trips > 200usize.div_ceil(64) as u32, "byte bound splits responses: {stats:?}");
+    .encode_to_vec();
+    assert!(Envelope::decode(&future).is_err());
+    let future_id = ObjectId(Sha256::digest(&future).into());
+    let known = envelope(1, 50);
+    let mut theirs = Side::default();
+    theirs.insert(T0 + 1, &known);
+    theirs.items.push((T0 + 2, future_id));
+    theirs.objects.insert(future_id, future);
+    let out = run(&Side::default(), &theirs, SyncLimits::default()).unwrap();
+    assert_eq!(out.received.len(), 1);
+    assert_eq!(out.received[0].id(), known.id());
+    assert_eq!(out.stats.ignored, 1);
 }
 
 #[test]
-fn fetch_reports_objects_the_peer_no_longer_serves() {
-    let fixture = Fixture::new(1);
-    let proposal = fixture.proposal(0, "Gone", 0, None);
-    let held = fixture.endorsement(0, proposal.id(), Stance::Endorse, 1);
-    let gone = fixture.endorsement(0, proposal.id(), Stance::Endorse, 2);
-    let server = SyncServer::new(SyncSnapshot::new([]).unwrap(), SyncLimits::default()).unwrap();
-    let mut fetcher = Fetcher::new([gone.id(), held.id()], SyncLimits::default()).unwrap();
-    let request = fetcher.next_request().unwrap();
-    let response = server.handle_request(&request, |id| (*id == held.id()).then(|| held.bytes().to_vec())).unwrap();
-    let got = fetcher.handle_response(&response).unwrap();
-    assert_eq!(got.len(), 1);
-    assert_eq!(got[0].id(), held.id());
-    assert_eq!(fetcher.unavailable(), &[gone.id()]);
-    assert!(fetcher.is_done());
+fn a_cut_response_loses_nothing() {
+    // The failure negentropy had here: a frame cut at the responder's limit
+    // silently dropped differences. Now a cut is explicit: with a one-byte
+    // budget every response carries exactly one object, the rest of each
+    // range is asked for again, and nothing goes missing.
+    let all = objects(0, 400);
+    let mut ours = Side::default();
+    let mut theirs = Side::default();
+    for (k, (t, e)) in all.iter().enumerate() {
+        if k % 4 == 0 || k >= 300 {
+            theirs.insert(*t, e);
+        } else if k % 4 == 1 {
+            ours.insert(*t, e);
+        } else {
+            ours.insert(*t, e);
+            theirs.insert(*t, e);
+        }
+    }
+    let limits = SyncLimits { response_bytes: 1, max_round_trips: 10_000, ..SyncLimits::default() };
+    let out = run(&ours, &theirs, limits).unwrap();
+    let want: BTreeSet<ObjectId> = theirs.ids().difference(&ours.ids()).copied().collect();
+    assert_eq!(out.received_ids(), want);
+    assert_eq!(
+        out.have.iter().copied().collect::<BTreeSet<_>>(),
+        ours.ids().difference(&theirs.ids()).copied().collect()
+    );
+    assert!(out.stats.round_trips as usize >= want.len(), "one object per response: {:?}", out.stats);
+}
+
+#[test]
+fn many_ranges_cost_the_responder_its_budget_not_its_set() {
+    let mut theirs = Side::default();
+    for (t, e) in objects(0, 20_000) {
+        theirs.insert(t, &e);
+    }
+    let responder = SyncServer::new(theirs.snapshot(), SyncLimits::default()).unwrap();
+    // The most queries a request may hold, each pulling the whole set.
+    let queries: Vec<pb::RangeQuery> = (0..chorus_net::sync::MAX_QUERIES_PER_REQUEST)
+        .map(|_| pb::RangeQuery {
+            lower: None,
+            upper: None,
+            query: Some(pb::range_query::Query::Pull(pb::RangePull {})),
+        })
+        .collect();
+    let frame = pb::SyncRequest { queries }.encode_to_vec();
+    let mut reads = 0usize;
+    let response = responder
+        .handle_request(&frame, |id| {
+            reads += 1;
+            theirs.objects.get(id).cloned()
+        })
+        .unwrap();
+    let replies = pb::SyncResponse::decode(response.as_slice()).unwrap().replies;
+    // The first pull fills the budget (objects of 100 to 300 bytes), one
+    // more read finds the next object does not fit, and the rest of the
+    // queries are left for the next request.
+    assert_eq!(replies.len(), 1);
+    assert!(reads <= RESPONSE_SOFT_BYTES / 100 + 1, "{reads} reads");
+    assert!(response.len() <= RESPONSE_SOFT_BYTES + 400);
 }
