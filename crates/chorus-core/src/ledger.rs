@@ -598,7 +598,7 @@ impl Ledger {
                 (Object::Proposal(p), coalition, author, at)
             }
             Kind::Endorsement => {
-                let e = Endorsement::from_body(envelope.body())?;
+                let e = Endorsement::from_body_with(envelope.body(), |_, b| c.parse_key("trust", b))?;
                 let (coalition, trust, at) = (e.coalition, e.trust, e.created_at_ms);
                 (Object::Endorsement(e), coalition, trust, at)
             }
