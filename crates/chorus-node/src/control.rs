@@ -147,6 +147,10 @@ pub struct MemberInfo {
     pub key: String,
     /// External identifier.
     pub external_id: Option<String>,
+    /// The key the trust's signatures start from, hex: its trust id unless
+    /// an adopted key replacement named another (PROTOCOL.md 12.3).
+    #[serde(default)]
+    pub root_key: String,
 }
 
 /// The coalition a node serves.

@@ -478,7 +478,12 @@ pub fn coalition_info(c: &Coalition) -> CoalitionInfo {
         required: rule.required(roster.len()),
         members: roster
             .members()
-            .map(|m| MemberInfo { name: m.name.clone(), key: m.key.to_hex(), external_id: m.external_id.clone() })
+            .map(|m| MemberInfo {
+                name: m.name.clone(),
+                key: m.key.to_hex(),
+                external_id: m.external_id.clone(),
+                root_key: roster.root_key(&m.key).unwrap_or(m.key).to_hex(),
+            })
             .collect(),
         genesis: hex::encode(c.genesis_envelope().bytes()),
     }
@@ -513,7 +518,12 @@ pub fn roster_info(l: &Ledger) -> std::result::Result<RosterInfo, String> {
         heads,
         members: roster
             .members()
-            .map(|m| MemberInfo { name: m.name.clone(), key: m.key.to_hex(), external_id: m.external_id.clone() })
+            .map(|m| MemberInfo {
+                name: m.name.clone(),
+                key: m.key.to_hex(),
+                external_id: m.external_id.clone(),
+                root_key: roster.root_key(&m.key).unwrap_or(m.key).to_hex(),
+            })
             .collect(),
         positions: rule(&charter.positions),
         membership: rule(&charter.membership),
