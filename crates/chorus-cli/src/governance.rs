@@ -107,7 +107,8 @@ pub struct DelegateArgs {
     /// End of the delegation: a number of days from now ("30d") or ms since 1970 [default: no end].
     #[arg(long, value_name = "WHEN")]
     valid_until: Option<String>,
-    /// What the leader may sign: "stances" or "stances,node".
+    /// What the key is for: "stances" (a leader), "node" (one of the trust's
+    /// node keys, revocable with `chorus revoke`), or "stances,node".
     #[arg(long, default_value = "stances")]
     scope: String,
 }
@@ -247,8 +248,9 @@ pub fn delegate(dd: &DataDir, client: &Client, a: DelegateArgs) -> Result<Output
     let delegate = key_arg("--key", &a.key)?;
     let scope = match a.scope.as_str() {
         "stances" => SCOPE_STANCES,
+        "node" => SCOPE_NODE,
         "stances,node" | "node,stances" => SCOPE_STANCES | SCOPE_NODE,
-        other => return Err(Usage(format!("--scope {other:?}: say \"stances\" or \"stances,node\"")).into()),
+        other => return Err(Usage(format!("--scope {other:?}: say \"stances\", \"node\" or \"stances,node\"")).into()),
     };
     let valid_until_ms = a.valid_until.as_deref().map(parse_until).transpose()?;
     let (key, trust) = trust_signer(dd)?;

@@ -349,8 +349,9 @@ fn run(cli: Cli) -> Result<Output> {
         Command::Status => {
             let s: StatusInfo = client(&dd)?.call(&Request::Status)?;
             let human = format!(
-                "node      {}\ntrust     {} ({}){}\ncoalition {} ({})\npeers     {}\nobjects   {} ({} proposals, {} positions)\nlast sync {}\nlisten    {}",
+                "node      {} (key {})\ntrust     {} ({}){}\ncoalition {} ({})\npeers     {}\nobjects   {} ({} proposals, {} positions)\nlast sync {}\nlisten    {}",
                 s.node_id,
+                s.node_key,
                 s.trust_name,
                 s.trust_key,
                 if s.member { "" } else { " - not a member" },

@@ -99,6 +99,9 @@ pub enum Reply {
 pub struct StatusInfo {
     /// libp2p peer id of this node.
     pub node_id: String,
+    /// This node's key, hex (its peer id embeds it); see PROTOCOL.md 12.5.
+    #[serde(default)]
+    pub node_key: String,
     /// Addresses the node listens on.
     pub listen: Vec<String>,
     /// This trust's display name.

@@ -315,6 +315,7 @@ async fn dispatch(inner: Arc<Inner>, req: Request) -> std::result::Result<serde_
             .await?;
             json(StatusInfo {
                 node_id: inner.net.peer_id(),
+                node_key: inner.net.node_key(),
                 listen,
                 trust_name: inner.trust_name.clone(),
                 trust_key: inner.trust.to_hex(),
