@@ -162,8 +162,12 @@ pub fn roster(client: &Client) -> Result<Output> {
 /// `chorus member ...`.
 pub fn member(dd: &DataDir, client: &Client, cmd: MemberCmd) -> Result<Output> {
     match &cmd {
-        MemberCmd::Admit { key, .. } => drop(key_arg("--key", key)?),
-        MemberCmd::Remove { trust, .. } => drop(key_arg("trust", trust)?),
+        MemberCmd::Admit { key, .. } => {
+            key_arg("--key", key)?;
+        }
+        MemberCmd::Remove { trust, .. } => {
+            key_arg("trust", trust)?;
+        }
         MemberCmd::ReplaceKey { trust, key, .. } => {
             key_arg("trust", trust)?;
             key_arg("--key", key)?;
