@@ -46,6 +46,30 @@ pub enum MemberCmd {
         #[arg(long)]
         title: Option<String>,
     },
+    /// Propose replacing a member trust's lost key by a new one (a
+    /// membership proposal; any member may propose it); prints its id. Once
+    /// adopted, that trust runs `chorus trust-key install KEYFILE`.
+    ReplaceKey {
+        /// The trust id (hex key) of the member whose key is replaced.
+        trust: String,
+        /// The new key (from `chorus keygen FILE`, run by that trust).
+        #[arg(long, value_name = "HEX")]
+        key: String,
+        /// Proposal title [default: "Replace the key of NAME"].
+        #[arg(long)]
+        title: Option<String>,
+    },
+}
+
+/// `chorus trust-key ...`
+#[derive(Subcommand, Debug)]
+pub enum TrustKeyCmd {
+    /// Install a new trust key once the coalition adopted its replacement
+    /// (`chorus member replace-key`); the old key file is kept as a backup.
+    Install {
+        /// The key file (from `chorus keygen FILE`).
+        file: PathBuf,
+    },
 }
 
 /// `chorus charter ...`
@@ -83,7 +107,8 @@ pub struct DelegateArgs {
     /// End of the delegation: a number of days from now ("30d") or ms since 1970 [default: no end].
     #[arg(long, value_name = "WHEN")]
     valid_until: Option<String>,
-    /// What the leader may sign: "stances" or "stances,node".
+    /// What the key is for: "stances" (a leader), "node" (one of the trust's
+    /// node keys, revocable with `chorus revoke`), or "stances,node".
     #[arg(long, default_value = "stances")]
     scope: String,
 }
@@ -136,8 +161,18 @@ pub fn roster(client: &Client) -> Result<Output> {
 
 /// `chorus member ...`.
 pub fn member(dd: &DataDir, client: &Client, cmd: MemberCmd) -> Result<Output> {
-    let (MemberCmd::Admit { key, .. } | MemberCmd::Remove { trust: key, .. }) = &cmd;
-    key_arg("the trust key", key)?;
+    match &cmd {
+        MemberCmd::Admit { key, .. } => {
+            key_arg("--key", key)?;
+        }
+        MemberCmd::Remove { trust, .. } => {
+            key_arg("trust", trust)?;
+        }
+        MemberCmd::ReplaceKey { trust, key, .. } => {
+            key_arg("trust", trust)?;
+            key_arg("--key", key)?;
+        }
+    }
     let (key, trust) = trust_signer(dd)?;
     let (title, action) = match cmd {
         MemberCmd::Admit { key: new, name, external_id, title } => {
@@ -152,6 +187,21 @@ pub fn member(dd: &DataDir, client: &Client, cmd: MemberCmd) -> Result<Output> {
                 .map(|m| m.name.clone())
                 .ok_or_else(|| anyhow!("{who} is not a member of the newest roster; nothing to remove"))?;
             (title.unwrap_or_else(|| format!("Remove {name}")), Action::Remove(who))
+        }
+        MemberCmd::ReplaceKey { trust: who, key: new, title } => {
+            let who = key_arg("trust", &who)?;
+            let new = key_arg("--key", &new)?;
+            let roster = leader::roster(client)?;
+            let name = find_member(&roster, &who)
+                .map(|m| m.name.clone())
+                .ok_or_else(|| anyhow!("{who} is not a member of the newest roster; its key cannot be replaced"))?;
+            if roster.members.iter().any(|m| m.key == new.to_hex() || m.root_key == new.to_hex()) {
+                bail!("{new} is already a member's key; ask the trust for a new one (`chorus keygen FILE`)");
+            }
+            (
+                title.unwrap_or_else(|| format!("Replace the key of {name}")),
+                Action::ReplaceKey { trust: who, new_key: new },
+            )
         }
     };
     let r = leader::propose(client, &key, trust, &title, "", None, Some(action))?;
@@ -202,8 +252,9 @@ pub fn delegate(dd: &DataDir, client: &Client, a: DelegateArgs) -> Result<Output
     let delegate = key_arg("--key", &a.key)?;
     let scope = match a.scope.as_str() {
         "stances" => SCOPE_STANCES,
+        "node" => SCOPE_NODE,
         "stances,node" | "node,stances" => SCOPE_STANCES | SCOPE_NODE,
-        other => return Err(Usage(format!("--scope {other:?}: say \"stances\" or \"stances,node\"")).into()),
+        other => return Err(Usage(format!("--scope {other:?}: say \"stances\", \"node\" or \"stances,node\"")).into()),
     };
     let valid_until_ms = a.valid_until.as_deref().map(parse_until).transpose()?;
     let (key, trust) = trust_signer(dd)?;
@@ -295,8 +346,59 @@ pub fn rotate_key(dd: &DataDir, client: &Client, drop_past: bool) -> Result<Outp
     Ok(Output { json: v, human })
 }
 
-/// `chorus leader-key FILE`: a new key for a leader (delegate), written to a
-/// new file; prints its public key for `chorus delegate --key`.
+/// `chorus trust-key install FILE`: makes the key in FILE this trust's
+/// signing key, once the node's newest roster names it as the trust's root
+/// key (an adopted `member replace-key`). The old key file is kept as
+/// `trust.key.<ms>.old`; `trust.id` keeps naming the same trust.
+pub fn trust_key(dd: &DataDir, client: &Client, cmd: TrustKeyCmd) -> Result<Output> {
+    let TrustKeyCmd::Install { file } = cmd;
+    let new = read_secret(&file)?;
+    let trust = dd.trust_id()?;
+    let current = dd.trust_key()?;
+    if current.public() == new.public() {
+        let v = serde_json::json!({ "trust": trust, "key": new.public(), "installed": false });
+        return Ok(Output { json: v, human: "this key is already the trust key; nothing changed".into() });
+    }
+    let roster = leader::roster(client)?;
+    let member = find_member(&roster, &trust)
+        .ok_or_else(|| anyhow!("trust {trust} is not a member of the node's newest roster; nothing installed"))?;
+    if member.root_key != new.public().to_hex() {
+        bail!(
+            "the node's newest roster does not name {} as the key of trust {trust} (it names {}); \
+             a member proposes `chorus member replace-key {trust} --key {}` and the coalition adopts it first",
+            new.public(),
+            member.root_key,
+            new.public()
+        );
+    }
+    let pending = dd.root().join("trust.key.new");
+    if pending.exists() {
+        bail!("{} exists from an interrupted rotation or installation; check it, then remove it", pending.display());
+    }
+    write_new_secret(&pending, &new.seed())?;
+    if !dd.trust_id_path().exists() {
+        write_atomic(&dd.trust_id_path(), format!("{trust}\n").as_bytes(), 0o600)?;
+    }
+    let backup = dd.root().join(format!("trust.key.{}.old", now_ms()));
+    write_new_secret(&backup, &current.seed())?;
+    std::fs::rename(&pending, dd.trust_key_path())
+        .with_context(|| format!("{} could not replace the trust key; rename it by hand", pending.display()))?;
+    // The rename itself is durable before the command reports success.
+    std::fs::File::open(dd.root()).and_then(|d| d.sync_all()).context("cannot sync the data directory")?;
+    let v = serde_json::json!({
+        "trust": trust, "key": new.public(), "old_key": current.public(), "backup": backup, "installed": true,
+    });
+    let human = format!(
+        "installed {} as the key of trust {trust}\nold key kept in {} (its signatures no longer count; store it offline, then delete it)\nrestart the node to sign with the new key",
+        new.public(),
+        backup.display()
+    );
+    Ok(Output { json: v, human })
+}
+
+/// `chorus leader-key FILE` and `chorus keygen FILE`: a new key written to
+/// a new file; prints its public key (for `chorus delegate --key` or
+/// `chorus member replace-key --key`).
 pub fn leader_key(file: &PathBuf) -> Result<Output> {
     let key = Keypair::generate();
     write_new_secret(file, &key.seed())?;

@@ -4,7 +4,8 @@
 //!   `export`, `import`.
 //! - Leaders: `propose`, `proposals`, `show`, `endorse`, `positions`.
 //! - Governance: `roster`, `member admit|remove`, `charter amend`,
-//!   `delegate`, `revoke`, `rotate-key`, `leader-key`.
+//!   `member replace-key`, `trust-key install`, `delegate`, `revoke`,
+//!   `rotate-key`, `leader-key`, `keygen`.
 //! - Auditors: `certificate`, `verify` (offline, no node needed).
 //! - Everyone's first command: `devnet`.
 //!
@@ -123,7 +124,7 @@ enum Command {
     Devnet(devnet::DevnetArgs),
     /// The newest roster version: its id, charter and members.
     Roster,
-    /// Propose admitting or removing a member trust.
+    /// Propose admitting or removing a member trust, or replacing its lost key.
     #[command(subcommand)]
     Member(governance::MemberCmd),
     /// Propose new adoption rules.
@@ -150,6 +151,14 @@ enum Command {
         /// A new file for the key.
         file: PathBuf,
     },
+    /// Create a key file (e.g. a replacement trust key); prints its public key.
+    Keygen {
+        /// A new file for the key.
+        file: PathBuf,
+    },
+    /// Install a replacement trust key adopted by the coalition.
+    #[command(subcommand)]
+    TrustKey(governance::TrustKeyCmd),
 }
 
 #[derive(Args, Debug)]
@@ -340,8 +349,9 @@ fn run(cli: Cli) -> Result<Output> {
         Command::Status => {
             let s: StatusInfo = client(&dd)?.call(&Request::Status)?;
             let human = format!(
-                "node      {}\ntrust     {} ({}){}\ncoalition {} ({})\npeers     {}\nobjects   {} ({} proposals, {} positions)\nlast sync {}\nlisten    {}",
+                "node      {} (key {})\ntrust     {} ({}){}\ncoalition {} ({})\npeers     {}\nobjects   {} ({} proposals, {} positions)\nlast sync {}\nlisten    {}",
                 s.node_id,
+                s.node_key,
                 s.trust_name,
                 s.trust_key,
                 if s.member { "" } else { " - not a member" },
@@ -487,7 +497,8 @@ fn run(cli: Cli) -> Result<Output> {
             governance::revoke(&dd, &Client::new(dd.socket_path()), &delegation, &keep)
         }
         Command::RotateKey { drop_past } => governance::rotate_key(&dd, &client(&dd)?, drop_past),
-        Command::LeaderKey { file } => governance::leader_key(&file),
+        Command::LeaderKey { file } | Command::Keygen { file } => governance::leader_key(&file),
+        Command::TrustKey(t) => governance::trust_key(&dd, &client(&dd)?, t),
     }
 }
 

@@ -8,6 +8,8 @@
 
 mod common;
 
+use chorus_node::control::{Client, Request};
+use chorus_node::datadir::DataDir;
 use common::*;
 use serde_json::Value;
 
@@ -217,4 +219,128 @@ fn an_admitted_trust_and_a_delegated_leader_take_part_and_a_revoked_one_does_not
     assert_eq!(j["valid"], true);
     let names: Vec<&str> = j["endorsers"].as_array().unwrap().iter().filter_map(|e| e["name"].as_str()).collect();
     assert!(names.contains(&"Birch Trust"), "{names:?}");
+}
+
+/// Starts the nodes of `dirs` (the first is the others' bootstrap) and
+/// waits until each has a member peer; returns the first node's addresses.
+fn start_all(procs: &mut Procs, dirs: &[std::path::PathBuf]) -> Vec<String> {
+    start_node(procs, &dirs[0], &[]);
+    let first = wait_listening(&dirs[0]);
+    for d in &dirs[1..] {
+        start_node(procs, d, &first);
+    }
+    for d in dirs {
+        wait_listening(d);
+        eventually("member peers", || {
+            let r = chorus(d, &["status", "--json"]);
+            (r.code == 0 && r.json()["peers"].as_u64()? as usize + 1 >= dirs.len()).then_some(())
+        });
+    }
+    first
+}
+
+/// Ash loses its trust key: Oak proposes a replacement key that Ash made
+/// with `chorus keygen`, Oak, Elm and Birch adopt it (more than two thirds,
+/// the default membership rule, without Ash), Ash installs it (refused
+/// before the adoption) and restarts; its endorsement with the new key
+/// counts on every node, and a stance its old key signs afterwards does not.
+#[test]
+fn a_lost_trust_key_is_replaced_by_a_membership_proposal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let (dirs, _genesis) = found(root, &["Oak Trust", "Elm Trust", "Birch Trust", "Ash Trust"]);
+    let (a, b, d, c) = (&dirs[0], &dirs[1], &dirs[2], &dirs[3]);
+    let mut procs = Procs::default();
+    let a_addrs = start_all(&mut procs, &dirs);
+    let c_key = chorus(c, &["whoami", "--json"]).ok().json()["trust_key"].as_str().unwrap().to_string();
+
+    // Usage errors exit 2 in one line, before any node is asked.
+    let nowhere = root.join("no-node");
+    for args in [
+        vec!["member", "replace-key", "not-a-key", "--key", c_key.as_str()],
+        vec!["member", "replace-key", c_key.as_str(), "--key", "abc"],
+    ] {
+        let r = chorus(&nowhere, &args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
+    }
+
+    // Ash's new key, made offline.
+    let new_file = root.join("ash-new.key");
+    let new_key = chorus(c, &["keygen", new_file.to_str().unwrap()]).ok().stdout.trim().to_string();
+    assert_eq!(new_key.len(), 64, "{new_key}");
+    let old_seed = std::fs::read(c.join("trust.key")).unwrap();
+
+    // Installing it before the coalition adopts it is refused.
+    let early = chorus(c, &["trust-key", "install", new_file.to_str().unwrap()]);
+    assert_eq!(early.code, 1, "{}", early.stderr);
+    assert!(early.stderr.contains("replace-key"), "{}", early.stderr);
+    assert_eq!(std::fs::read(c.join("trust.key")).unwrap(), old_seed);
+
+    // Any member proposes the replacement; the three others adopt it.
+    let proposed = chorus(a, &["member", "replace-key", &c_key, "--key", &new_key, "--json"]).ok().json();
+    let rk = proposed["id"].as_str().unwrap().to_string();
+    for x in [b, d] {
+        wait_for_proposal(x, &rk);
+    }
+    assert_eq!(detail(b, &rk)["title"], "Replace the key of Ash Trust");
+    for x in [a, b, d] {
+        chorus(x, &["endorse", &rk, "--yes"]).ok();
+    }
+    for x in [a, b, c, d] {
+        eventually("the replacement adopted everywhere", || {
+            let r = chorus(x, &["positions", "--json"]);
+            (r.code == 0 && r.stdout.contains(&rk)).then_some(())
+        });
+    }
+    let roster = chorus(c, &["roster", "--json"]).ok().json();
+    let ash = roster["members"].as_array().unwrap().iter().find(|m| m["key"] == c_key.as_str()).unwrap().clone();
+    assert_eq!(ash["root_key"], new_key.as_str(), "{roster}");
+
+    // Ash installs it: same trust id, the old key kept as a backup.
+    let installed = chorus(c, &["trust-key", "install", new_file.to_str().unwrap(), "--json"]).ok().json();
+    assert_eq!(installed["installed"], true);
+    let backup = std::path::PathBuf::from(installed["backup"].as_str().unwrap());
+    assert_eq!(std::fs::read(&backup).unwrap(), old_seed);
+    assert_eq!(std::fs::read(c.join("trust.key")).unwrap(), std::fs::read(&new_file).unwrap());
+    assert_eq!(chorus(c, &["whoami", "--json"]).ok().json()["trust_key"], c_key.as_str());
+    let again = chorus(c, &["trust-key", "install", new_file.to_str().unwrap(), "--json"]).ok().json();
+    assert_eq!(again["installed"], false);
+
+    let mut c_proc = procs.0.pop().unwrap();
+    c_proc.kill().unwrap();
+    c_proc.wait().unwrap();
+    start_node(&mut procs, c, &a_addrs);
+    wait_listening(c);
+    eventually("Ash's restarted node accepted by a peer", || {
+        let r = chorus(c, &["status", "--json"]);
+        (r.code == 0 && r.json()["peers"].as_u64()? >= 1).then_some(())
+    });
+
+    // The new key's endorsement counts on every node.
+    let p1 = propose(a, root, "After the replacement");
+    wait_for_proposal(c, &p1);
+    chorus(c, &["endorse", &p1, "--yes"]).ok();
+    for x in [a, b, c, d] {
+        eventually("Ash's new-key stance counted", || (endorsers(x, &p1) == ["Ash Trust"]).then_some(()));
+    }
+
+    // A stance the old key signs now does not count: once each node holds
+    // it, none counts it.
+    let p2 = propose(a, root, "Old key check");
+    wait_for_proposal(c, &p2);
+    std::fs::write(c.join("trust.key"), &old_seed).unwrap();
+    let old = chorus(c, &["endorse", &p2, "--yes", "--json"]);
+    std::fs::write(c.join("trust.key"), std::fs::read(&new_file).unwrap()).unwrap();
+    let old_stance: chorus_core::ObjectId = old.ok().json()["id"].as_str().unwrap().parse().unwrap();
+    let seed: [u8; 32] = old_seed.as_slice().try_into().unwrap();
+    let old_key = chorus_core::Keypair::from_seed(&seed).public().to_hex();
+    for x in [a, b, c, d] {
+        let client = Client::new(DataDir::new(x.clone()).socket_path());
+        eventually("the old-key stance held", || {
+            let held: Vec<chorus_core::ObjectId> = client.call(&Request::SignedBy { key: old_key.clone() }).ok()?;
+            held.contains(&old_stance).then_some(())
+        });
+        assert!(endorsers(x, &p2).is_empty(), "{}", detail(x, &p2));
+    }
 }

@@ -557,6 +557,25 @@ impl Ledger {
         keys
     }
 
+    /// True when the held objects revoke node key `node_key` of `trust`
+    /// (PROTOCOL.md 12.5): they hold a delegation by `trust` to `node_key`
+    /// with scope bit 2 (node), signed by a key of the trust's chain under
+    /// the newest roster version, and at least one revocation of it that
+    /// counts (12.7: it names `trust` and any key of that chain signed it).
+    /// Peers refuse a node whose key is revoked. Grows with the set.
+    pub fn node_key_revoked(&self, trust: &PublicKey, node_key: &PublicKey) -> bool {
+        let Some(root) = self.head_roster().and_then(|(r, _)| r.root_key(trust)) else { return false };
+        let mut chain = None;
+        self.held.delegations.iter().any(|(id, (d, signer))| {
+            if d.trust != *trust || d.delegate != *node_key || d.scope & crate::objects::SCOPE_NODE == 0 {
+                return false;
+            }
+            let Some(revocations) = self.held.revocations.get(id) else { return false };
+            let chain = chain.get_or_insert_with(|| Chain::build(&self.held, trust, root));
+            chain.contains(signer) && revocations.values().any(|(r, s)| r.trust == *trust && chain.contains(s))
+        })
+    }
+
     /// Validates one envelope against every ingest rule with governance
     /// (PROTOCOL.md 12.8): the rules of sections 6–7, the signature checked
     /// against the envelope's signer, then whether the held objects make the

@@ -1168,3 +1168,45 @@ fn a_removal_and_a_key_replacement_that_race_remove() {
     assert!(!roster.contains(&t), "removal wins");
     assert_eq!(roster.len(), 2);
 }
+
+/// A node key counts as revoked (PROTOCOL.md 12.5) only for a node-scope
+/// delegation by the trust that a counting revocation names; a revoked
+/// stances-only delegation of the same key, or another trust's, does not.
+#[test]
+fn node_key_revocation_needs_a_revoked_node_scope_delegation_of_that_trust() {
+    let f = Fixture::new(3);
+    let node = member_key(900).public();
+    let delegation = |trust: usize, scope: u32| {
+        let d = chorus_core::Delegation {
+            coalition: f.id(),
+            trust: f.keys[trust].public(),
+            delegate: node,
+            name: "node".into(),
+            role: String::new(),
+            valid_from_ms: T0,
+            valid_until_ms: None,
+            scope,
+            created_at_ms: T0 + 1,
+        };
+        Envelope::sign(chorus_core::Kind::Delegation, d.to_body(), &[&f.keys[trust]])
+    };
+    let mut l = Ledger::new(f.coalition.clone());
+    let add = |l: &mut Ledger, e: &Envelope| {
+        let v = l.validate(e.bytes(), NOW).expect("valid");
+        l.apply(&v);
+    };
+    let (t0, t1) = (f.keys[0].public(), f.keys[1].public());
+    // Stances only, revoked: not a node key.
+    let stances = delegation(0, chorus_core::SCOPE_STANCES);
+    add(&mut l, &stances);
+    add(&mut l, &f.revocation(&f.keys[0], t0, stances.id(), vec![], 2));
+    assert!(!l.node_key_revoked(&t0, &node));
+    // Node scope, not revoked yet.
+    let nodes = delegation(0, chorus_core::SCOPE_NODE | chorus_core::SCOPE_STANCES);
+    add(&mut l, &nodes);
+    assert!(!l.node_key_revoked(&t0, &node));
+    // Revoked by its trust: revoked for that trust only.
+    add(&mut l, &f.revocation(&f.keys[0], t0, nodes.id(), vec![], 3));
+    assert!(l.node_key_revoked(&t0, &node));
+    assert!(!l.node_key_revoked(&t1, &node));
+}

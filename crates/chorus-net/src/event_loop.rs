@@ -108,6 +108,7 @@ impl Network {
             next_sync_peer: 0,
             last_bootstrap_dial: None,
             last_kad_bootstrap: None,
+            recheck_node_keys: false,
         };
         event_loop.dial_bootstrap();
         tokio::spawn(event_loop.run());
@@ -118,6 +119,8 @@ impl Network {
 /// What one connected peer has shown so far.
 struct PeerState {
     trust: Option<PublicKey>,
+    /// The node key its attestation names, once verified.
+    node_key: Option<PublicKey>,
     /// True once the peer answered our hello, i.e. it accepted us.
     accepted_us: bool,
     connected_at: Instant,
@@ -243,6 +246,9 @@ struct EventLoop {
     next_sync_peer: usize,
     last_bootstrap_dial: Option<Instant>,
     last_kad_bootstrap: Option<Instant>,
+    /// Objects were stored since verified peers' node keys were last
+    /// checked against revocations.
+    recheck_node_keys: bool,
 }
 
 fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
@@ -335,6 +341,7 @@ impl EventLoop {
         let id = chorus_core::Envelope::decode(&envelope).map_err(NetError::NotAnObject)?.id();
         // The caller stored it: sync must offer it from now on.
         self.snapshots.invalidate();
+        self.recheck_node_keys = true;
         match self.swarm.behaviour_mut().gossipsub.publish(self.topic.clone(), envelope) {
             Ok(_) => {
                 self.status.published += 1;
@@ -370,6 +377,7 @@ impl EventLoop {
         let l = &self.config.limits;
         let state = PeerState {
             trust: None,
+            node_key: None,
             accepted_us: false,
             connected_at: Instant::now(),
             address: Some(address),
@@ -501,6 +509,7 @@ impl EventLoop {
             Admission::Stored { id, adopted } => {
                 self.status.objects_stored += 1;
                 self.snapshots.invalidate();
+                self.recheck_node_keys = true;
                 self.emit(NetworkEvent::ObjectStored { id, adopted, from: peer, via });
                 true
             }
@@ -646,12 +655,21 @@ impl EventLoop {
                     a.verify_with(&self.coalition, |t| store.keys_of(t), Some(&peer), now_ms())
                         .map_err(|e| e.to_string())
                 })
+                .and_then(|v| {
+                    // A node key its trust delegated and revoked is refused.
+                    if self.store.node_key_revoked(&v.trust, &v.node_key) {
+                        Err(format!("node key {} of trust {} is revoked", v.node_key, v.trust))
+                    } else {
+                        Ok(v)
+                    }
+                })
         };
         match verdict {
             Ok(v) => {
                 let Some(state) = self.peers.get_mut(&peer) else { return false };
                 if state.trust.is_none() {
                     state.trust = Some(v.trust);
+                    state.node_key = Some(v.node_key);
                     let addrs = state.listen_addrs.clone();
                     self.swarm.behaviour_mut().gossipsub.set_application_score(&peer, 0.0);
                     if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
@@ -927,6 +945,18 @@ impl EventLoop {
             .collect();
         for (peer, score) in graylisted {
             self.ban(peer, format!("gossip score {score:.1} fell below the graylist threshold"));
+        }
+        if std::mem::take(&mut self.recheck_node_keys) {
+            // A revocation of a connected node's key ends its connection.
+            let revoked: Vec<(PeerId, PublicKey, PublicKey)> = self
+                .peers
+                .iter()
+                .filter_map(|(p, s)| Some((*p, s.trust?, s.node_key?)))
+                .filter(|(_, trust, node_key)| self.store.node_key_revoked(trust, node_key))
+                .collect();
+            for (peer, trust, node_key) in revoked {
+                self.ban(peer, format!("node key {node_key} of trust {trust} is revoked"));
+            }
         }
         let verified = self.peers.values().filter(|p| p.trust.is_some()).count();
         if verified == 0 {

@@ -26,6 +26,18 @@
 //! attestation is a network-layer credential for now; a later protocol
 //! version makes node certificates stored objects (kind 9, reserved).
 //!
+//! A trust revokes one of its node keys by delegating to it with the node
+//! scope (`chorus delegate --scope stances,node`) and revoking that
+//! delegation (PROTOCOL.md 12.5): a hello attesting node key N for trust T
+//! is refused (and the peer banned) when the store holds a node-scope
+//! delegation of N by T, signed by a key of T's chain, with at least one
+//! counting revocation (12.7), see [`ObjectStore::node_key_revoked`]. After
+//! objects are stored, the next housekeeping tick (once a second) checks
+//! the verified peers again and bans any whose node key is now revoked. An
+//! attestation needs no delegation: a node key never delegated cannot be
+//! revoked this way (rotate the trust key to end every attestation it
+//! signed, or let attestations expire).
+//!
 //! Until verified, a peer is a *stranger*: its gossip is ignored (and, past
 //! `NetLimits::stranger_gossip_budget` messages, counted as strikes), it is
 //! served no sync, its gossipsub application score keeps it below the

@@ -40,6 +40,15 @@ pub trait ObjectStore: Send + Sync + 'static {
         self.coalition().current_roster().contains(trust).then(|| vec![*trust])
     }
 
+    /// True when the store's objects revoke node key `node_key` of `trust`
+    /// (`Ledger::node_key_revoked`, PROTOCOL.md 12.5): peers refuse a hello
+    /// attesting it and disconnect a node that presents it. The default
+    /// knows no revocations.
+    fn node_key_revoked(&self, trust: &PublicKey, node_key: &PublicKey) -> bool {
+        let _ = (trust, node_key);
+        false
+    }
+
     /// The exact envelope bytes of a stored object.
     fn get(&self, id: &ObjectId) -> Result<Option<Vec<u8>>, StoreFailure>;
 
@@ -198,6 +207,10 @@ impl ObjectStore for MemoryStore {
 
     fn keys_of(&self, trust: &PublicKey) -> Option<Vec<PublicKey>> {
         keys_of(&self.lock().1, trust)
+    }
+
+    fn node_key_revoked(&self, trust: &PublicKey, node_key: &PublicKey) -> bool {
+        self.lock().1.node_key_revoked(trust, node_key)
     }
 
     fn get(&self, id: &ObjectId) -> Result<Option<Vec<u8>>, StoreFailure> {

@@ -99,6 +99,9 @@ pub enum Reply {
 pub struct StatusInfo {
     /// libp2p peer id of this node.
     pub node_id: String,
+    /// This node's key, hex (its peer id embeds it); see PROTOCOL.md 12.5.
+    #[serde(default)]
+    pub node_key: String,
     /// Addresses the node listens on.
     pub listen: Vec<String>,
     /// This trust's display name.
@@ -147,6 +150,10 @@ pub struct MemberInfo {
     pub key: String,
     /// External identifier.
     pub external_id: Option<String>,
+    /// The key the trust's signatures start from, hex: its trust id unless
+    /// an adopted key replacement named another (PROTOCOL.md 12.3).
+    #[serde(default)]
+    pub root_key: String,
 }
 
 /// The coalition a node serves.

@@ -315,6 +315,7 @@ async fn dispatch(inner: Arc<Inner>, req: Request) -> std::result::Result<serde_
             .await?;
             json(StatusInfo {
                 node_id: inner.net.peer_id(),
+                node_key: inner.net.node_key(),
                 listen,
                 trust_name: inner.trust_name.clone(),
                 trust_key: inner.trust.to_hex(),
@@ -478,7 +479,12 @@ pub fn coalition_info(c: &Coalition) -> CoalitionInfo {
         required: rule.required(roster.len()),
         members: roster
             .members()
-            .map(|m| MemberInfo { name: m.name.clone(), key: m.key.to_hex(), external_id: m.external_id.clone() })
+            .map(|m| MemberInfo {
+                name: m.name.clone(),
+                key: m.key.to_hex(),
+                external_id: m.external_id.clone(),
+                root_key: roster.root_key(&m.key).unwrap_or(m.key).to_hex(),
+            })
             .collect(),
         genesis: hex::encode(c.genesis_envelope().bytes()),
     }
@@ -513,7 +519,12 @@ pub fn roster_info(l: &Ledger) -> std::result::Result<RosterInfo, String> {
         heads,
         members: roster
             .members()
-            .map(|m| MemberInfo { name: m.name.clone(), key: m.key.to_hex(), external_id: m.external_id.clone() })
+            .map(|m| MemberInfo {
+                name: m.name.clone(),
+                key: m.key.to_hex(),
+                external_id: m.external_id.clone(),
+                root_key: roster.root_key(&m.key).unwrap_or(m.key).to_hex(),
+            })
             .collect(),
         positions: rule(&charter.positions),
         membership: rule(&charter.membership),

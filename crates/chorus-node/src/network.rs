@@ -36,6 +36,10 @@ impl ObjectStore for StoreAdapter {
         self.0.with_ledger(|l| chorus_net::keys_of(l, trust))
     }
 
+    fn node_key_revoked(&self, trust: &chorus_core::PublicKey, node_key: &chorus_core::PublicKey) -> bool {
+        self.0.with_ledger(|l| l.node_key_revoked(trust, node_key))
+    }
+
     fn get(&self, id: &ObjectId) -> std::result::Result<Option<Vec<u8>>, StoreFailure> {
         self.0.get(id).map_err(|e| Box::new(e) as StoreFailure)
     }
@@ -51,6 +55,7 @@ pub struct Network {
     last_sync_ms: Arc<AtomicU64>,
     events: tokio::task::JoinHandle<()>,
     store: Arc<Store>,
+    node_key: chorus_core::PublicKey,
 }
 
 fn parse_addrs(what: &str, list: &[String]) -> Result<Vec<chorus_net::Multiaddr>> {
@@ -97,6 +102,7 @@ impl Network {
             crate::daemon::now_ms(),
             None,
         );
+        let node_key_public = node_key.public();
         let identity = NodeIdentity::new(node_key, attestation).map_err(|e| NodeError::Net(e.to_string()))?;
         let heartbeat = Duration::from_millis(config.heartbeat_ms);
         let net_config = NetConfig {
@@ -146,7 +152,13 @@ impl Network {
                 }
             }
         });
-        Ok(Network { handle, last_sync_ms, events, store })
+        Ok(Network { handle, last_sync_ms, events, store, node_key: node_key_public })
+    }
+
+    /// This node's key (the ed25519 key of `node.key`), hex: what
+    /// `chorus delegate --scope node --key` names to make it revocable.
+    pub fn node_key(&self) -> String {
+        self.node_key.to_hex()
     }
 
     /// This node's peer id.
