@@ -54,10 +54,13 @@ fn an_admitted_trust_and_a_delegated_leader_take_part_and_a_revoked_one_does_not
     let (dirs, genesis) = found(root, &["Oak Trust", "Elm Trust", "Ash Trust"]);
     let (a, b, c) = (&dirs[0], &dirs[1], &dirs[2]);
     let mut procs = Procs::default();
+    // Each node bootstraps from every node started before it, so the full
+    // mesh does not wait on discovery (slow on a loaded 2-core machine).
     start_node(&mut procs, a, &[]);
     let a_addrs = wait_listening(a);
     start_node(&mut procs, b, &a_addrs);
-    start_node(&mut procs, c, &a_addrs);
+    let ab_addrs: Vec<String> = a_addrs.iter().cloned().chain(wait_listening(b)).collect();
+    start_node(&mut procs, c, &ab_addrs);
     for d in [a, b, c] {
         wait_listening(d);
         eventually("a member peer", || {
@@ -221,13 +224,16 @@ fn an_admitted_trust_and_a_delegated_leader_take_part_and_a_revoked_one_does_not
     assert!(names.contains(&"Birch Trust"), "{names:?}");
 }
 
-/// Starts the nodes of `dirs` (the first is the others' bootstrap) and
-/// waits until each has a member peer; returns the first node's addresses.
+/// Starts the nodes of `dirs`, each bootstrapping from every node started
+/// before it (so the mesh does not wait on discovery), and waits until each
+/// has every other as a peer; returns the first node's addresses.
 fn start_all(procs: &mut Procs, dirs: &[std::path::PathBuf]) -> Vec<String> {
     start_node(procs, &dirs[0], &[]);
     let first = wait_listening(&dirs[0]);
+    let mut known = first.clone();
     for d in &dirs[1..] {
-        start_node(procs, d, &first);
+        start_node(procs, d, &known);
+        known.extend(wait_listening(d));
     }
     for d in dirs {
         wait_listening(d);
