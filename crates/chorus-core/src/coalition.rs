@@ -331,24 +331,7 @@ impl Coalition {
         now_ms: u64,
         threads: usize,
     ) -> Vec<Result<VerifiedObject, Rejection>> {
-        let threads = threads.clamp(1, 64);
-        if threads == 1 || items.len() < 64 {
-            return items.iter().map(|b| self.validate(b, now_ms)).collect();
-        }
-        let chunk = items.len().div_ceil(threads);
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = items
-                .chunks(chunk)
-                .map(|part| scope.spawn(move || part.iter().map(|b| self.validate(b, now_ms)).collect::<Vec<_>>()))
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| match h.join() {
-                    Ok(r) => r,
-                    Err(panic) => std::panic::resume_unwind(panic),
-                })
-                .collect()
-        })
+        crate::parallel::map_in_threads(items.to_vec(), threads, 64, |b| self.validate(b, now_ms))
     }
 
     /// Everything but the signature. `Ok(None)` means "this is our own

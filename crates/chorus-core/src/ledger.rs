@@ -639,26 +639,7 @@ impl Ledger {
         items: &[&[u8]],
         threads: usize,
     ) -> Vec<Result<SignatureChecked, Rejection>> {
-        let threads = threads.clamp(1, 64);
-        if threads == 1 || items.len() < 64 {
-            return items.iter().map(|b| Self::check_signature(coalition, b)).collect();
-        }
-        let chunk = items.len().div_ceil(threads);
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = items
-                .chunks(chunk)
-                .map(|part| {
-                    scope.spawn(move || part.iter().map(|b| Self::check_signature(coalition, b)).collect::<Vec<_>>())
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| match h.join() {
-                    Ok(r) => r,
-                    Err(panic) => std::panic::resume_unwind(panic),
-                })
-                .collect()
-        })
+        crate::parallel::map_in_threads(items.to_vec(), threads, 64, |b| Self::check_signature(coalition, b))
     }
 
     /// The second stage of [`Ledger::validate`]: whether the objects this

@@ -51,6 +51,7 @@ mod kind;
 mod ledger;
 pub mod limits;
 mod objects;
+mod parallel;
 #[cfg(any(test, feature = "test"))]
 pub mod testkit;
 

@@ -279,31 +279,7 @@ const PARALLEL_MEMBERS: usize = 256;
 /// [`Member::from_proto`] of every member, in order. Parses all of them even
 /// if an early one fails, so the caller must take the first error in order.
 fn parse_members(members: Vec<pb::Member>, threads: usize) -> Vec<Result<Member, Rejection>> {
-    let threads = threads.clamp(1, 64);
-    if threads == 1 || members.len() < PARALLEL_MEMBERS {
-        return members.into_iter().map(Member::from_proto).collect();
-    }
-    let chunk = members.len().div_ceil(threads);
-    let mut parts = Vec::with_capacity(threads);
-    let mut rest = members;
-    while rest.len() > chunk {
-        let tail = rest.split_off(chunk);
-        parts.push(std::mem::replace(&mut rest, tail));
-    }
-    parts.push(rest);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = parts
-            .into_iter()
-            .map(|part| scope.spawn(move || part.into_iter().map(Member::from_proto).collect::<Vec<_>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| match h.join() {
-                Ok(r) => r,
-                Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .collect()
-    })
+    crate::parallel::map_in_threads(members, threads, PARALLEL_MEMBERS, Member::from_proto)
 }
 
 /// How a proposal relates to an earlier one.
