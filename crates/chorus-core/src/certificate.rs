@@ -1,26 +1,33 @@
-//! Certificates: self-contained proof that a proposal was adopted, verifiable
-//! offline with nothing but the bytes and (optionally) the expected coalition
-//! id.
+//! Certificates: self-contained proof that a coalition adopted a proposal
+//! (a position, or a governance decision: an admission, a removal, a key
+//! replacement or a charter amendment), verifiable offline with nothing but
+//! the bytes and (optionally) the expected coalition id.
 //!
-//! Verification runs the checks of PROTOCOL.md ("Certificate verification")
-//! and reports the first that fails in that order. Signatures are checked one
-//! by one under the strict rule, spread over threads; the reported failure is
-//! the same as a sequential verifier's.
+//! There is one verification algorithm for every certificate (PROTOCOL.md
+//! 9.2): the form of everything carried is checked first, then every
+//! signature, then the carried objects are ingested into a ledger of their
+//! own exactly as a node ingests them, and that ledger must adopt the
+//! proposal under the rule its action calls for, with the endorsements the
+//! certificate carries. So the verdict is the ledger's, and an object the
+//! proof does not need never changes it. The first failing check in the
+//! document's order is the one reported; signatures are checked one by one
+//! under the strict rule, spread over threads, with the same report as a
+//! sequential verifier's.
 
 use chorus_proto::v1 as pb;
 use prost::Message;
 
 use crate::coalition::Coalition;
 use crate::envelope::{decode_canonical, Envelope};
-use crate::error::{CertificateError, Rejection};
+use crate::error::{CertificateError, Rejection, VoidReason};
 use crate::id::{CoalitionId, ObjectId};
 use crate::keys::{verify_many, PublicKey, SignatureCheck};
 use crate::kind::Kind;
+use crate::ledger::{Ledger, ParsedObject, SignatureChecked};
 use crate::limits::MAX_CERTIFICATE_BYTES;
+use crate::objects::{Decision, Endorsement, Proposal, RuleKind, Stance};
+use crate::Object;
 use std::collections::BTreeSet;
-
-use crate::ledger::Ledger;
-use crate::objects::{Endorsement, Proposal, Stance};
 
 /// Certificates are judged without a clock: the same verdict at any time.
 const NO_CLOCK: u64 = u64::MAX;
@@ -31,9 +38,9 @@ pub const CERTIFICATE_VERSION: u32 = 1;
 /// A member that endorsed, as proven by a certificate.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Endorser {
-    /// Trust key.
+    /// Trust id.
     pub trust: PublicKey,
-    /// Display name from the roster.
+    /// Display name from the roster of the proposal's version.
     pub name: String,
     /// Endorsement object id.
     pub endorsement: ObjectId,
@@ -43,10 +50,22 @@ pub struct Endorser {
     pub comment: Option<String>,
 }
 
-/// What a valid certificate proves: this coalition adopted this proposal,
-/// endorsed by these members.
+/// The charter rule a proposal was adopted under, as in force at the roster
+/// version it pins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct AppliedRule {
+    /// Which of the charter's rules: positions, membership or amendments.
+    pub kind: RuleKind,
+    /// "More than numerator/denominator of the members".
+    pub numerator: u32,
+    /// At least 1.
+    pub denominator: u32,
+}
+
+/// What a valid certificate proves: this coalition adopted this proposal
+/// under this rule, endorsed by these members.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct VerifiedPosition {
+pub struct VerifiedAdoption {
     /// Coalition id.
     pub coalition: CoalitionId,
     /// Coalition name.
@@ -57,34 +76,27 @@ pub struct VerifiedPosition {
     pub proposal: Proposal,
     /// Display name of the proposing trust.
     pub author_name: String,
-    /// Members of the roster voted under.
+    /// What adopting it decided: a position, or the governance action it
+    /// carries.
+    pub decision: Decision,
+    /// The rule it was adopted under.
+    pub rule: AppliedRule,
+    /// The roster version it was voted under (the coalition id for the
+    /// genesis roster).
+    pub roster_version: ObjectId,
+    /// Members of that roster version.
     pub members: usize,
-    /// Endorsements the charter requires.
+    /// Endorsements the rule requires.
     pub required: usize,
-    /// The endorsing members, sorted by trust key.
+    /// The endorsing members, sorted by trust id.
     pub endorsers: Vec<Endorser>,
 }
 
 /// Assembles a certificate from exact envelope bytes. Endorsements are sorted
-/// by trust key; nothing is verified here (verify the result, or build it
+/// by trust id; nothing is verified here (verify the result, or build it
 /// from [`crate::Ledger::certificate_endorsements`]).
 pub fn assemble(genesis: &Envelope, proposal: &Envelope, endorsements: &[Envelope]) -> Vec<u8> {
-    let mut ends: Vec<(Vec<u8>, pb::Envelope)> = endorsements
-        .iter()
-        .map(|e| {
-            let trust = Endorsement::from_body(e.body()).map(|b| b.trust.as_bytes().to_vec()).unwrap_or_default();
-            (trust, e.to_proto())
-        })
-        .collect();
-    ends.sort_by(|a, b| a.0.cmp(&b.0));
-    pb::Certificate {
-        version: CERTIFICATE_VERSION,
-        genesis: Some(genesis.to_proto()),
-        proposal: Some(proposal.to_proto()),
-        endorsements: ends.into_iter().map(|(_, e)| e).collect(),
-        chain: vec![],
-    }
-    .encode_to_vec()
+    assemble_with_chain(genesis, proposal, endorsements, &[])
 }
 
 /// As [`assemble`], with a proof chain (PROTOCOL.md 12.9), which is sorted
@@ -95,17 +107,29 @@ pub fn assemble_with_chain(
     endorsements: &[Envelope],
     chain: &[Envelope],
 ) -> Vec<u8> {
-    let mut cert = pb::Certificate::decode(assemble(genesis, proposal, endorsements).as_slice())
-        .expect("assemble writes a certificate");
+    let mut ends: Vec<(Vec<u8>, pb::Envelope)> = endorsements
+        .iter()
+        .map(|e| {
+            let trust = Endorsement::from_body(e.body()).map(|b| b.trust.as_bytes().to_vec()).unwrap_or_default();
+            (trust, e.to_proto())
+        })
+        .collect();
+    ends.sort_by(|a, b| a.0.cmp(&b.0));
     let mut links: Vec<&Envelope> = chain.iter().collect();
     links.sort_by_key(|l| l.id());
     links.dedup_by_key(|l| l.id());
-    cert.chain = links.into_iter().map(Envelope::to_proto).collect();
-    cert.encode_to_vec()
+    pb::Certificate {
+        version: CERTIFICATE_VERSION,
+        genesis: Some(genesis.to_proto()),
+        proposal: Some(proposal.to_proto()),
+        endorsements: ends.into_iter().map(|(_, e)| e).collect(),
+        chain: links.into_iter().map(Envelope::to_proto).collect(),
+    }
+    .encode_to_vec()
 }
 
 /// Verifies a certificate with every core of the machine.
-pub fn verify(bytes: &[u8], expected: Option<CoalitionId>) -> Result<VerifiedPosition, CertificateError> {
+pub fn verify(bytes: &[u8], expected: Option<CoalitionId>) -> Result<VerifiedAdoption, CertificateError> {
     verify_with_threads(bytes, expected, crate::keys::default_threads())
 }
 
@@ -115,7 +139,7 @@ pub fn verify_with_threads(
     bytes: &[u8],
     expected: Option<CoalitionId>,
     threads: usize,
-) -> Result<VerifiedPosition, CertificateError> {
+) -> Result<VerifiedAdoption, CertificateError> {
     verify_inner(bytes, expected, None, threads)
 }
 
@@ -132,8 +156,30 @@ pub fn verify_for_coalition(
     bytes: &[u8],
     coalition: &Coalition,
     threads: usize,
-) -> Result<VerifiedPosition, CertificateError> {
+) -> Result<VerifiedAdoption, CertificateError> {
     verify_inner(bytes, Some(coalition.id()), Some(coalition), threads)
+}
+
+/// Where a carried object sits in the certificate, for error reports.
+#[derive(Clone, Copy, Debug)]
+enum Part {
+    Chain(usize),
+    Proposal,
+    Endorsement(usize),
+}
+
+impl Part {
+    /// The certificate error for a rejection of this part.
+    fn fail(self, reason: Rejection) -> CertificateError {
+        match (self, reason) {
+            (Part::Chain(index), reason) => CertificateError::Chain { index, reason },
+            (Part::Proposal, reason) => CertificateError::Proposal(reason),
+            (Part::Endorsement(index), Rejection::BadSignature { signer }) => {
+                CertificateError::BadSignature { index, trust: signer }
+            }
+            (Part::Endorsement(index), reason) => CertificateError::Endorsement { index, reason },
+        }
+    }
 }
 
 fn verify_inner(
@@ -141,8 +187,8 @@ fn verify_inner(
     expected: Option<CoalitionId>,
     known: Option<&Coalition>,
     threads: usize,
-) -> Result<VerifiedPosition, CertificateError> {
-    // 1. Size and decoding.
+) -> Result<VerifiedAdoption, CertificateError> {
+    // Steps 1-5: size and decoding.
     if bytes.is_empty() {
         return Err(CertificateError::Empty);
     }
@@ -158,7 +204,8 @@ fn verify_inner(
         return Err(CertificateError::UnsupportedVersion(cert.version));
     }
 
-    // 2. Genesis structure, then 3. the coalition asked for.
+    // Steps 6-10: the genesis, the coalition asked for, the founders'
+    // signatures.
     let genesis = cert.genesis.ok_or(CertificateError::Missing("genesis"))?;
     let genesis = Envelope::from_nested(genesis).map_err(CertificateError::Genesis)?;
     let prechecked;
@@ -176,159 +223,90 @@ fn verify_inner(
             return Err(CertificateError::WrongCoalition { expected, found: coalition.id() });
         }
     }
-    let mut checks: Vec<SignatureCheck<'_>> =
-        genesis_input.map(|input| coalition.genesis_checks(input).collect()).unwrap_or_default();
-    let genesis_sigs = checks.len();
-
-    // A proof chain, or a proposal under a later roster version: section 12.9.
-    let has_heads = cert
-        .proposal
-        .as_ref()
-        .and_then(|p| Proposal::from_body(&p.body).ok())
-        .is_some_and(|p| !p.roster_heads.is_empty());
-    // Only the field is looked at here: a full parse would decompress every
-    // trust key, which costs as much as a tenth of the signature checks.
-    let delegated = cert
-        .endorsements
-        .iter()
-        .any(|e| pb::Endorsement::decode(e.body.as_slice()).is_ok_and(|b| !b.delegation.is_empty()));
-    if !cert.chain.is_empty() || has_heads || delegated {
+    if let Some(input) = genesis_input {
+        let checks: Vec<SignatureCheck<'_>> = coalition.genesis_checks(input).collect();
         if let Some(i) = verify_many(&checks, threads) {
             return Err(CertificateError::Genesis(Rejection::BadSignature { signer: checks[i].key.to_hex() }));
         }
-        return verify_governance(coalition, cert.proposal, cert.endorsements, cert.chain);
     }
 
-    // 5. Proposal structure (its signature joins the batch).
-    let proposal = cert.proposal.ok_or(CertificateError::Missing("proposal"));
-    let proposal = proposal.and_then(|p| {
-        let env = Envelope::from_nested(p).map_err(CertificateError::Proposal)?;
-        if env.kind() != Kind::Proposal {
-            return Err(CertificateError::Proposal(Rejection::InvalidField {
-                field: "kind",
-                reason: format!("expected a proposal, got a {}", env.kind()),
-            }));
-        }
-        // No clock: a certificate is judged the same at any time.
-        let pre = coalition.precheck(&env, NO_CLOCK).map_err(CertificateError::Proposal)?;
-        let pre = pre.expect("a proposal envelope is never the genesis");
-        // Without a clock only an unknown roster can be deferred; a
-        // certificate must prove everything now, so it is a failure here.
-        if let Some(deferred) = pre.deferred {
-            return Err(CertificateError::Proposal(deferred));
-        }
-        let crate::coalition::Object::Proposal(p) = pre.object else { unreachable!("kind checked above") };
-        Ok((env.id(), p, pre.signer, pre.input, pre.signature))
-    });
-    let proposal = match proposal {
-        Ok(p) => p,
-        Err(e) => {
-            // A bad founder signature comes first in check order.
-            if let Some(i) = verify_many(&checks, threads) {
-                return Err(CertificateError::Genesis(Rejection::BadSignature { signer: checks[i].key.to_hex() }));
-            }
-            return Err(e);
-        }
-    };
-    let (proposal_id, proposal, author, proposal_input, proposal_sig) = proposal;
-    checks.push(SignatureCheck { key: &author, message: &proposal_input, signature: &proposal_sig });
+    // Steps 11-14: the form of everything carried, and the links it names.
+    let chain = check_chain(coalition, cert.chain)?;
+    let (proposal, p) = check_proposal(coalition, cert.proposal)?;
+    let endorsements = check_endorsements(coalition, &proposal.envelope.id(), &p, cert.endorsements)?;
+    check_links(&chain, &p, &endorsements)?;
 
-    // 6. Endorsements, in order: structure here, signatures in the batch.
-    let roster = coalition.roster(&proposal.roster).expect("precheck accepted this roster");
-    let mut endorsers: Vec<Endorser> = Vec::with_capacity(cert.endorsements.len());
-    let mut inputs: Vec<(Vec<u8>, [u8; 64])> = Vec::with_capacity(cert.endorsements.len());
-    let mut first_structural: Option<CertificateError> = None;
-    for (index, env) in cert.endorsements.into_iter().enumerate() {
-        match check_endorsement(coalition, &proposal_id, &proposal, endorsers.last(), index, env) {
-            Ok((endorser, input, sig)) => {
-                endorsers.push(endorser);
-                inputs.push((input, sig));
-            }
-            Err(e) => {
-                first_structural = Some(e);
-                break;
-            }
-        }
-    }
-    let keys: Vec<&PublicKey> =
-        endorsers.iter().map(|e| &roster.get(e.trust.as_bytes()).expect("membership checked").key).collect();
-    checks.extend(inputs.iter().zip(&keys).map(|((input, sig), key)| SignatureCheck {
-        key,
-        message: input,
-        signature: sig,
-    }));
-    if let Some(i) = verify_many(&checks, threads) {
-        let key = checks[i].key.to_hex();
-        return Err(if i < genesis_sigs {
-            CertificateError::Genesis(Rejection::BadSignature { signer: key })
-        } else if i == genesis_sigs {
-            CertificateError::Proposal(Rejection::BadSignature { signer: key })
-        } else {
-            CertificateError::BadSignature { index: i - genesis_sigs - 1, trust: key }
-        });
-    }
-    if let Some(e) = first_structural {
-        return Err(e);
-    }
+    // Step 15: every signature, then step 16: ingest.
+    let chain_ids: Vec<ObjectId> = chain.iter().map(|l| l.envelope.id()).collect();
+    let carried: Vec<Endorser> = endorsements
+        .iter()
+        .map(|(env, e)| Endorser {
+            trust: e.trust,
+            name: String::new(),
+            endorsement: env.envelope.id(),
+            created_at_ms: e.created_at_ms,
+            comment: e.comment.clone(),
+        })
+        .collect();
+    let proposal_id = proposal.envelope.id();
+    let mut items: Vec<(Part, ParsedObject)> =
+        chain.into_iter().enumerate().map(|(i, c)| (Part::Chain(i), c)).collect();
+    items.push((Part::Proposal, proposal));
+    items.extend(endorsements.into_iter().enumerate().map(|(i, (e, _))| (Part::Endorsement(i), e)));
+    let checked = check_signatures(coalition, items, threads)?;
+    let ledger = ingest(coalition, checked)?;
 
-    // 7. Threshold.
-    let members = roster.len();
-    let required = coalition.charter().positions.required(members);
-    if endorsers.len() < required {
-        return Err(CertificateError::BelowThreshold { have: endorsers.len(), need: required, members });
-    }
-    let author_name = roster.get(proposal.author.as_bytes()).map(|m| m.name.clone()).unwrap_or_default();
-    Ok(VerifiedPosition {
-        coalition: coalition.id(),
-        coalition_name: coalition.name().to_owned(),
-        proposal_id,
-        proposal,
-        author_name,
-        members,
-        required,
-        endorsers,
-    })
+    // Steps 17-20: what the carried objects adopt.
+    conclude(&ledger, &chain_ids, proposal_id, p, carried)
 }
 
-/// Verification of a certificate with a proof chain (PROTOCOL.md 12.9),
-/// after the genesis has been verified: every carried object is ingested
-/// into a ledger of its own, and that ledger must adopt the proposal with
-/// the endorsements carried.
-fn verify_governance(
-    coalition: &Coalition,
-    proposal: Option<pb::Envelope>,
-    endorsements: Vec<pb::Envelope>,
-    chain: Vec<pb::Envelope>,
-) -> Result<VerifiedPosition, CertificateError> {
-    // 1. Chain shape and order.
-    let mut links: Vec<Envelope> = Vec::with_capacity(chain.len());
+/// Step 11: each chain entry's envelope rules, that it is no genesis, its
+/// place in id order, its body rules and its coalition.
+fn check_chain(coalition: &Coalition, chain: Vec<pb::Envelope>) -> Result<Vec<ParsedObject>, CertificateError> {
+    let mut links: Vec<ParsedObject> = Vec::with_capacity(chain.len());
     for (index, env) in chain.into_iter().enumerate() {
-        let env = Envelope::from_nested(env).map_err(|reason| CertificateError::Chain { index, reason })?;
+        let fail = |reason| CertificateError::Chain { index, reason };
+        let env = Envelope::from_nested(env).map_err(fail)?;
         if env.kind() == Kind::Genesis {
-            return Err(CertificateError::Chain {
-                index,
-                reason: Rejection::InvalidField { field: "kind", reason: "a chain carries no genesis".into() },
-            });
+            return Err(fail(Rejection::InvalidField { field: "kind", reason: "a chain carries no genesis".into() }));
         }
-        if links.last().is_some_and(|prev| prev.id() >= env.id()) {
+        if links.last().is_some_and(|prev| prev.envelope.id() >= env.id()) {
             return Err(CertificateError::ChainNotSorted { index });
         }
-        links.push(env);
+        links.push(ParsedObject::parse(coalition, env).map_err(fail)?);
     }
-    // 2. The proposal.
+    Ok(links)
+}
+
+/// Step 12: the proposal's envelope rules, kind, body rules and coalition.
+fn check_proposal(
+    coalition: &Coalition,
+    proposal: Option<pb::Envelope>,
+) -> Result<(ParsedObject, Proposal), CertificateError> {
     let proposal = proposal.ok_or(CertificateError::Missing("proposal"))?;
-    let proposal = Envelope::from_nested(proposal).map_err(CertificateError::Proposal)?;
-    if proposal.kind() != Kind::Proposal {
+    let env = Envelope::from_nested(proposal).map_err(CertificateError::Proposal)?;
+    if env.kind() != Kind::Proposal {
         return Err(CertificateError::Proposal(Rejection::InvalidField {
             field: "kind",
-            reason: format!("expected a proposal, got a {}", proposal.kind()),
+            reason: format!("expected a proposal, got a {}", env.kind()),
         }));
     }
-    let p = Proposal::from_body(proposal.body()).map_err(CertificateError::Proposal)?;
-    coalition.check_coalition(p.coalition).map_err(CertificateError::Proposal)?;
-    let proposal_id = proposal.id();
-    // 3. The endorsements, in order.
-    let mut carried: Vec<(Envelope, Endorsement)> = Vec::with_capacity(endorsements.len());
+    let parsed = ParsedObject::parse(coalition, env).map_err(CertificateError::Proposal)?;
+    let Object::Proposal(p) = &parsed.object else { unreachable!("kind checked above") };
+    let p = p.clone();
+    Ok((parsed, p))
+}
+
+/// Step 13: each endorsement's envelope rules, kind, body rules and
+/// coalition, then what a certificate asks of it: this proposal, stance
+/// endorse, on time, one per trust in trust order.
+fn check_endorsements(
+    coalition: &Coalition,
+    proposal_id: &ObjectId,
+    p: &Proposal,
+    endorsements: Vec<pb::Envelope>,
+) -> Result<Vec<(ParsedObject, Endorsement)>, CertificateError> {
+    let mut carried: Vec<(ParsedObject, Endorsement)> = Vec::with_capacity(endorsements.len());
     for (index, env) in endorsements.into_iter().enumerate() {
         let invalid = |reason| CertificateError::Endorsement { index, reason };
         let env = Envelope::from_nested(env).map_err(invalid)?;
@@ -338,10 +316,11 @@ fn verify_governance(
                 reason: format!("expected an endorsement, got a {}", env.kind()),
             }));
         }
-        let e = Endorsement::from_body(env.body()).map_err(invalid)?;
-        coalition.check_coalition(e.coalition).map_err(invalid)?;
-        if e.proposal != proposal_id {
-            return Err(CertificateError::WrongProposal { index, expected: proposal_id, found: e.proposal });
+        let parsed = ParsedObject::parse(coalition, env).map_err(invalid)?;
+        let Object::Endorsement(e) = &parsed.object else { unreachable!("kind checked above") };
+        let e = e.clone();
+        if e.proposal != *proposal_id {
+            return Err(CertificateError::WrongProposal { index, expected: *proposal_id, found: e.proposal });
         }
         if e.stance != Stance::Endorse {
             return Err(CertificateError::NotAnEndorsement { index, stance: e.stance.name() });
@@ -360,69 +339,108 @@ fn verify_governance(
                 std::cmp::Ordering::Less => {}
             }
         }
-        carried.push((env, e));
+        carried.push((parsed, e));
     }
-    // 4. Links named by id must be carried.
-    let ids: BTreeSet<ObjectId> = links.iter().map(|l| l.id()).collect();
-    let mut named: Vec<(Vec<ObjectId>, Option<ObjectId>)> = vec![(p.roster_heads.clone(), None)];
-    for l in &links {
-        match l.kind() {
-            Kind::Proposal => {
-                if let Ok(g) = Proposal::from_body(l.body()) {
-                    named.push((g.roster_heads, None));
-                }
-            }
-            Kind::Endorsement => {
-                if let Ok(e) = Endorsement::from_body(l.body()) {
-                    named.push((vec![], e.delegation));
-                }
-            }
-            _ => {}
-        }
-    }
-    named.extend(carried.iter().map(|(_, e)| (vec![], e.delegation)));
-    for (heads, delegation) in &named {
-        if let Some(h) = heads.iter().find(|h| !ids.contains(h)) {
-            return Err(CertificateError::MissingLink(format!("governance proposal {h}")));
-        }
-        if let Some(d) = delegation.filter(|d| !ids.contains(d)) {
-            return Err(CertificateError::MissingLink(format!("delegation {d}")));
-        }
-    }
-    // 5. Ingest everything, as a node would, until nothing more is admitted.
-    #[derive(Clone, Copy)]
-    enum Part {
-        Chain(usize),
-        Proposal,
-        Endorsement(usize),
-    }
-    let mut items: Vec<(Part, &Envelope)> = links.iter().enumerate().map(|(i, l)| (Part::Chain(i), l)).collect();
-    items.push((Part::Proposal, &proposal));
-    items.extend(carried.iter().enumerate().map(|(i, (e, _))| (Part::Endorsement(i), e)));
-    let fail = |part: Part, reason: Rejection| match (part, reason) {
-        (Part::Chain(index), reason) => CertificateError::Chain { index, reason },
-        (Part::Proposal, reason) => CertificateError::Proposal(reason),
-        (Part::Endorsement(index), Rejection::BadSignature { signer }) => {
-            CertificateError::BadSignature { index, trust: signer }
-        }
-        (Part::Endorsement(index), reason) => CertificateError::Endorsement { index, reason },
+    Ok(carried)
+}
+
+/// Step 14: every object named by id is carried: the proposal's roster
+/// heads, then, in chain order, each chain proposal's heads and each chain
+/// endorsement's delegation, then each endorsement's delegation.
+fn check_links(
+    chain: &[ParsedObject],
+    p: &Proposal,
+    endorsements: &[(ParsedObject, Endorsement)],
+) -> Result<(), CertificateError> {
+    let ids: BTreeSet<ObjectId> = chain.iter().map(|l| l.envelope.id()).collect();
+    let missing_head = |heads: &[ObjectId]| {
+        heads
+            .iter()
+            .find(|h| !ids.contains(h))
+            .map(|h| CertificateError::MissingLink(format!("governance proposal {h}")))
     };
+    let missing_delegation = |e: &Endorsement| {
+        e.delegation.filter(|d| !ids.contains(d)).map(|d| CertificateError::MissingLink(format!("delegation {d}")))
+    };
+    if let Some(e) = missing_head(&p.roster_heads) {
+        return Err(e);
+    }
+    for link in chain {
+        let missing = match &link.object {
+            Object::Proposal(g) => missing_head(&g.roster_heads),
+            Object::Endorsement(e) => missing_delegation(e),
+            _ => None,
+        };
+        if let Some(e) = missing {
+            return Err(e);
+        }
+    }
+    match endorsements.iter().find_map(|(_, e)| missing_delegation(e)) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Step 15: for every carried object in order, its signer under the key
+/// rule and its signature; the first failure in that order is reported.
+fn check_signatures(
+    coalition: &Coalition,
+    items: Vec<(Part, ParsedObject)>,
+    threads: usize,
+) -> Result<Vec<(Part, SignatureChecked)>, CertificateError> {
+    let mut signers: Vec<PublicKey> = Vec::with_capacity(items.len());
+    let mut bad_key = None;
+    for (part, item) in &items {
+        match item.signer(coalition) {
+            Ok(k) => signers.push(k),
+            Err(reason) => {
+                bad_key = Some(part.fail(reason));
+                break;
+            }
+        }
+    }
+    let inputs: Vec<Vec<u8>> = items[..signers.len()].iter().map(|(_, i)| i.envelope.signing_input()).collect();
+    let checks: Vec<SignatureCheck<'_>> = items
+        .iter()
+        .zip(&signers)
+        .zip(&inputs)
+        .map(|(((_, item), key), message)| SignatureCheck {
+            key,
+            message,
+            signature: &item.envelope.signatures()[0].signature,
+        })
+        .collect();
+    if let Some(i) = verify_many(&checks, threads) {
+        return Err(items[i].0.fail(Rejection::BadSignature { signer: signers[i].to_hex() }));
+    }
+    drop(checks);
+    if let Some(e) = bad_key {
+        return Err(e);
+    }
+    Ok(items.into_iter().zip(signers).map(|((part, item), signer)| (part, item.into_checked(signer))).collect())
+}
+
+/// Step 16: a ledger that starts with the genesis ingests the carried
+/// objects as a node would (PROTOCOL.md 12.8, without a clock), in passes
+/// over those not yet admitted, in order, until a pass admits nothing.
+fn ingest(coalition: &Coalition, items: Vec<(Part, SignatureChecked)>) -> Result<Ledger, CertificateError> {
     let mut ledger = Ledger::new(coalition.clone());
+    let mut items = items;
     loop {
         let mut progress = false;
         let mut pending = Vec::new();
-        for (part, env) in items {
-            match ledger.validate(env.bytes(), NO_CLOCK) {
+        for (part, checked) in items {
+            match ledger.authorise(&checked, NO_CLOCK) {
                 Ok(v) => {
                     ledger.apply(&v);
                     progress = true;
                 }
-                Err(r) if r.verdict() == crate::Verdict::Ignore => pending.push((part, env, r)),
-                Err(r) => return Err(fail(part, r)),
+                Err(r) if r.awaits_objects() => pending.push((part, checked, r)),
+                Err(r) => return Err(part.fail(r)),
             }
         }
         if pending.is_empty() {
-            break;
+            return Ok(ledger);
         }
         if !progress {
             let (_, _, reason) = &pending[0];
@@ -434,103 +452,67 @@ fn verify_governance(
                 other => other.to_string(),
             }));
         }
-        items = pending.into_iter().map(|(part, env, _)| (part, env)).collect();
+        items = pending.into_iter().map(|(part, checked, _)| (part, checked)).collect();
     }
-    // 6. Every governance proposal carried is adopted by what is carried.
-    // The one named is the first, in chain order, whose own heads are all
-    // adopted: the one that fails on its own endorsements, not one that
+}
+
+/// Steps 17-20: every governance proposal carried is adopted, the proposal
+/// counts, every endorsement carried is authorised, and they reach the
+/// rule the proposal's action calls for.
+fn conclude(
+    ledger: &Ledger,
+    chain: &[ObjectId],
+    proposal_id: ObjectId,
+    p: Proposal,
+    carried: Vec<Endorser>,
+) -> Result<VerifiedAdoption, CertificateError> {
+    let coalition = ledger.coalition();
+    // The one named is the first, in chain (id) order, whose own heads are
+    // all adopted: the one that fails on its own endorsements, not one that
     // merely waits for it.
-    let not_adopted: Vec<ObjectId> =
-        links.iter().map(|l| l.id()).filter(|id| ledger.is_governance(id) && !ledger.is_adopted(id)).collect();
+    let not_adopted: Vec<&ObjectId> =
+        chain.iter().filter(|id| ledger.is_governance(id) && !ledger.is_adopted(id)).collect();
     if let Some(first) = not_adopted.first() {
         let root = not_adopted
             .iter()
-            .find(|id| ledger.proposal(id).is_some_and(|p| p.roster_heads.iter().all(|h| ledger.is_adopted(h))));
-        return Err(CertificateError::ChainNotAdopted(*root.unwrap_or(first)));
+            .find(|id| ledger.proposal(id).is_some_and(|g| g.roster_heads.iter().all(|h| ledger.is_adopted(h))));
+        return Err(CertificateError::ChainNotAdopted(**root.unwrap_or(first)));
     }
-    // 7. The proposal counts, 8. so does every endorsement, 9. enough of them.
-    let tally = ledger.tally(&proposal_id).ok_or(CertificateError::ProposalVoid(proposal_id))?;
-    let (roster, _) = ledger.version_of(&proposal_id).ok_or(CertificateError::ProposalVoid(proposal_id))?;
-    let mut endorsers = Vec::with_capacity(carried.len());
-    for (index, (env, e)) in carried.iter().enumerate() {
-        if !ledger.counts(&proposal_id, &e.trust, &env.id()) {
+    let void = |reason| CertificateError::ProposalVoid { proposal: proposal_id, reason };
+    let tally = match ledger.tally(&proposal_id) {
+        Some(t) => t,
+        None => return Err(void(ledger.void_reason(&proposal_id).unwrap_or(VoidReason::Unresolved))),
+    };
+    let (roster, charter) = ledger.version_of(&proposal_id).ok_or_else(|| void(VoidReason::Unresolved))?;
+    let kind = RuleKind::of(p.action.as_ref());
+    let rule = charter.rule(kind);
+    let mut endorsers = carried;
+    for (index, e) in endorsers.iter_mut().enumerate() {
+        if !ledger.counts(&proposal_id, &e.trust, &e.endorsement) {
             return Err(CertificateError::Unauthorised { index, trust: e.trust.to_hex() });
         }
-        endorsers.push(Endorser {
-            trust: e.trust,
-            name: roster.get(e.trust.as_bytes()).map(|m| m.name.clone()).unwrap_or_default(),
-            endorsement: env.id(),
-            created_at_ms: e.created_at_ms,
-            comment: e.comment.clone(),
-        });
+        e.name = roster.get(e.trust.as_bytes()).map(|m| m.name.clone()).unwrap_or_default();
     }
     if endorsers.len() < tally.required {
         return Err(CertificateError::BelowThreshold {
+            rule: kind,
             have: endorsers.len(),
             need: tally.required,
             members: tally.members,
         });
     }
     let author_name = roster.get(p.author.as_bytes()).map(|m| m.name.clone()).unwrap_or_default();
-    Ok(VerifiedPosition {
+    Ok(VerifiedAdoption {
         coalition: coalition.id(),
         coalition_name: coalition.name().to_owned(),
         proposal_id,
-        proposal: p,
+        decision: Decision::of(p.action.as_ref()),
+        rule: AppliedRule { kind, numerator: rule.numerator, denominator: rule.denominator },
+        roster_version: p.roster,
         author_name,
         members: tally.members,
         required: tally.required,
         endorsers,
+        proposal: p,
     })
-}
-
-/// Every check on one endorsement except its signature.
-fn check_endorsement(
-    coalition: &Coalition,
-    proposal_id: &ObjectId,
-    proposal: &Proposal,
-    previous: Option<&Endorser>,
-    index: usize,
-    env: pb::Envelope,
-) -> Result<(Endorser, Vec<u8>, [u8; 64]), CertificateError> {
-    let invalid = |reason| CertificateError::Endorsement { index, reason };
-    let env = Envelope::from_nested(env).map_err(invalid)?;
-    if env.kind() != Kind::Endorsement {
-        return Err(invalid(Rejection::InvalidField {
-            field: "kind",
-            reason: format!("expected an endorsement, got a {}", env.kind()),
-        }));
-    }
-    let pre =
-        coalition.precheck(&env, NO_CLOCK).map_err(invalid)?.expect("an endorsement envelope is never the genesis");
-    if let Some(deferred) = pre.deferred {
-        return Err(invalid(deferred));
-    }
-    let crate::coalition::Object::Endorsement(e) = pre.object else { unreachable!("kind checked above") };
-    if e.proposal != *proposal_id {
-        return Err(CertificateError::WrongProposal { index, expected: *proposal_id, found: e.proposal });
-    }
-    if e.stance != Stance::Endorse {
-        return Err(CertificateError::NotAnEndorsement { index, stance: e.stance.name() });
-    }
-    if let Some(closes_at_ms) = proposal.closes_at_ms {
-        if e.created_at_ms > closes_at_ms {
-            return Err(CertificateError::AfterClosing { index, created_at_ms: e.created_at_ms, closes_at_ms });
-        }
-    }
-    if let Some(prev) = previous {
-        match prev.trust.cmp(&e.trust) {
-            std::cmp::Ordering::Equal => {
-                return Err(CertificateError::DuplicateTrust { index, trust: e.trust.to_hex() })
-            }
-            std::cmp::Ordering::Greater => return Err(CertificateError::NotSorted { index }),
-            std::cmp::Ordering::Less => {}
-        }
-    }
-    let name = coalition.current_roster().get(e.trust.as_bytes()).map(|m| m.name.clone()).unwrap_or_default();
-    Ok((
-        Endorser { trust: e.trust, name, endorsement: env.id(), created_at_ms: e.created_at_ms, comment: e.comment },
-        pre.input,
-        pre.signature,
-    ))
 }

@@ -3,6 +3,7 @@
 use crate::id::ObjectId;
 use crate::keys::KeyError;
 use crate::kind::Kind;
+use crate::objects::RuleKind;
 
 /// What a refusal means for the peer that sent the object. chorus-core
 /// decides this once, here; the network layer only translates it into
@@ -147,6 +148,30 @@ pub enum Rejection {
 }
 
 impl Rejection {
+    /// The error's name in PROTOCOL.md (`NonCanonical`, `BadSignature`, ...),
+    /// stable across versions and wordings.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Rejection::TooLarge { .. } => "TooLarge",
+            Rejection::Malformed { .. } => "Malformed",
+            Rejection::NonCanonical { .. } => "NonCanonical",
+            Rejection::UnknownKind(_) => "UnknownKind",
+            Rejection::SignatureCount { .. } => "SignatureCount",
+            Rejection::SignaturesNotSorted { .. } => "SignaturesNotSorted",
+            Rejection::SignatureLength { .. } => "SignatureLength",
+            Rejection::BadKey { .. } => "BadKey",
+            Rejection::BadSignature { .. } => "BadSignature",
+            Rejection::InvalidField { .. } => "InvalidField",
+            Rejection::WrongCoalition { .. } => "WrongCoalition",
+            Rejection::NotAMember { .. } => "NotAMember",
+            Rejection::SignerMismatch { .. } => "SignerMismatch",
+            Rejection::UnknownRoster(_) => "UnknownRoster",
+            Rejection::UnknownSigner { .. } => "UnknownSigner",
+            Rejection::FromTheFuture { .. } => "FromTheFuture",
+            Rejection::ForeignGenesis(_) => "ForeignGenesis",
+        }
+    }
+
     /// What this refusal says about the sender.
     pub fn verdict(&self) -> Verdict {
         match self {
@@ -289,9 +314,15 @@ pub enum CertificateError {
     /// A governance proposal of the chain is not adopted by what is carried.
     #[error("governance proposal {0} is not adopted by the endorsements the certificate carries")]
     ChainNotAdopted(ObjectId),
-    /// The proposal does not count under its roster version.
-    #[error("proposal {0} does not count under its roster version (author not a member, signer not authorised for the author, or action not applicable)")]
-    ProposalVoid(ObjectId),
+    /// The proposal does not count under its roster version (PROTOCOL.md
+    /// 12.4): it can never be adopted, whatever endorses it.
+    #[error("proposal {proposal} is void under its roster version: {reason}")]
+    ProposalVoid {
+        /// The proposal.
+        proposal: ObjectId,
+        /// Why it is void.
+        reason: VoidReason,
+    },
     /// An endorsement is not authorised for its trust under the proposal's
     /// roster version (not a member, key rotated away, delegation revoked or
     /// out of its period).
@@ -303,8 +334,10 @@ pub enum CertificateError {
         trust: String,
     },
     /// Too few endorsements for the adoption rule.
-    #[error("{have} endorsements, but adoption needs {need} of {members} members")]
+    #[error("{have} endorsements, but the {} rule needs {need} of {members} members", rule.name())]
     BelowThreshold {
+        /// The charter rule that applies to the proposal.
+        rule: RuleKind,
         /// Valid endorsements carried.
         have: usize,
         /// Required by the charter.
@@ -312,4 +345,55 @@ pub enum CertificateError {
         /// Roster size.
         members: usize,
     },
+}
+
+/// Why a proposal is void under the roster version it pins (PROTOCOL.md
+/// 12.2, 12.4): stored, never tallied, never adopted.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum VoidReason {
+    /// Its roster heads are not all adopted governance proposals.
+    #[error("its roster version does not resolve")]
+    Unresolved,
+    /// Its author (hex of the trust id) is not a member of the version.
+    #[error("its author {0} is not a member under that version")]
+    AuthorNotMember(String),
+    /// Its signer is not a key authorised for its author under the version.
+    #[error("it is not signed by a key authorised for its author {0} under that version")]
+    SignerNotAuthorised(String),
+    /// Its governance action does not apply to the version's roster.
+    #[error("its action does not apply: {0}")]
+    ActionNotApplicable(String),
+}
+
+impl CertificateError {
+    /// The error's name in PROTOCOL.md section 9.2: the certificate error,
+    /// and for a carried object refused as a signed object, the object's
+    /// place and its rejection's name after a slash (`Endorsement/BadKey`).
+    pub fn name(&self) -> String {
+        match self {
+            CertificateError::Empty => "Empty".into(),
+            CertificateError::TooLarge { .. } => "TooLarge".into(),
+            CertificateError::Malformed(_) => "Malformed".into(),
+            CertificateError::NonCanonical => "NonCanonical".into(),
+            CertificateError::UnsupportedVersion(_) => "UnsupportedVersion".into(),
+            CertificateError::Missing(_) => "Missing".into(),
+            CertificateError::Genesis(r) => format!("Genesis/{}", r.name()),
+            CertificateError::WrongCoalition { .. } => "WrongCoalition".into(),
+            CertificateError::Proposal(r) => format!("Proposal/{}", r.name()),
+            CertificateError::Endorsement { reason, .. } => format!("Endorsement/{}", reason.name()),
+            CertificateError::BadSignature { .. } => "BadSignature".into(),
+            CertificateError::WrongProposal { .. } => "WrongProposal".into(),
+            CertificateError::NotAnEndorsement { .. } => "NotAnEndorsement".into(),
+            CertificateError::AfterClosing { .. } => "AfterClosing".into(),
+            CertificateError::DuplicateTrust { .. } => "DuplicateTrust".into(),
+            CertificateError::NotSorted { .. } => "NotSorted".into(),
+            CertificateError::BelowThreshold { .. } => "BelowThreshold".into(),
+            CertificateError::Chain { reason, .. } => format!("Chain/{}", reason.name()),
+            CertificateError::ChainNotSorted { .. } => "ChainNotSorted".into(),
+            CertificateError::MissingLink(_) => "MissingLink".into(),
+            CertificateError::ChainNotAdopted(_) => "ChainNotAdopted".into(),
+            CertificateError::ProposalVoid { .. } => "ProposalVoid".into(),
+            CertificateError::Unauthorised { .. } => "Unauthorised".into(),
+        }
+    }
 }

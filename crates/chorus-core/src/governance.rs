@@ -10,12 +10,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::coalition::{Coalition, Roster};
+use crate::error::VoidReason;
 use crate::id::ObjectId;
 use crate::keys::PublicKey;
 use crate::ledger::Tally;
 use crate::objects::{
-    version_id, Action, AdoptionRule, Charter, Delegation, KeyRotation, Member, Proposal, Revocation, Stance,
-    SCOPE_STANCES,
+    version_id, Action, Charter, Delegation, KeyRotation, Member, Proposal, Revocation, RuleKind, Stance, SCOPE_STANCES,
 };
 
 /// One endorsement object as the ledger records it.
@@ -162,23 +162,35 @@ impl Chain {
     }
 }
 
-/// Which rule a proposal is adopted under.
-pub(crate) fn rule_for(charter: &Charter, p: &Proposal) -> AdoptionRule {
-    match &p.action {
-        None => charter.positions,
-        Some(Action::AmendCharter(_)) => charter.amendments,
-        Some(_) => charter.membership,
+/// Why an action does not apply under the roster it is voted under
+/// (PROTOCOL.md 12.2, "Applicability"), or `None` when it applies.
+pub(crate) fn inapplicable(action: &Action, roster: &Roster) -> Option<String> {
+    match action {
+        Action::Admit(m) if roster.uses_key(&m.key) => {
+            Some(format!("it admits {}, which is already the trust id or root key of a member", m.key))
+        }
+        Action::Remove(t) if !roster.contains(t) => Some(format!("it removes {t}, which is not a member")),
+        Action::Remove(_) if roster.len() < 2 => Some("it removes the only member".into()),
+        Action::ReplaceKey { trust, .. } if !roster.contains(trust) => {
+            Some(format!("it replaces the key of {trust}, which is not a member"))
+        }
+        Action::ReplaceKey { new_key, .. } if roster.uses_key(new_key) => {
+            Some(format!("its new key {new_key} is already the trust id or root key of a member"))
+        }
+        _ => None,
     }
 }
 
-/// Whether an action makes sense under the roster it is voted under.
-pub(crate) fn applicable(action: &Action, roster: &Roster) -> bool {
-    match action {
-        Action::Admit(m) => !roster.uses_key(&m.key),
-        Action::Remove(t) => roster.contains(t) && roster.len() >= 2,
-        Action::ReplaceKey { trust, new_key } => roster.contains(trust) && !roster.uses_key(new_key),
-        Action::AmendCharter(_) => true,
+/// Why proposal `p` (id `pid`, held) is void under `roster`, the roster of
+/// the version it pins (PROTOCOL.md 12.4), or `None` when it counts.
+pub(crate) fn void_reason(held: &Held, roster: &Roster, pid: &ObjectId, p: &Proposal) -> Option<VoidReason> {
+    let Some(root) = roster.root_key(&p.author) else { return Some(VoidReason::AuthorNotMember(p.author.to_hex())) };
+    let authorised =
+        held.proposal_signer.get(pid).is_some_and(|signer| Chain::build(held, &p.author, root).authorises(signer, pid));
+    if !authorised {
+        return Some(VoidReason::SignerNotAuthorised(p.author.to_hex()));
     }
+    p.action.as_ref().and_then(|a| inapplicable(a, roster)).map(VoidReason::ActionNotApplicable)
 }
 
 /// True when the endorsement `record` of `trust` is authorised under
@@ -369,15 +381,10 @@ impl Derived {
 /// 12.2, 12.4).
 pub(crate) fn tally(held: &Held, version: &Version, pid: &ObjectId, p: &Proposal) -> Option<Tally> {
     let roster = &version.roster;
-    let root = roster.root_key(&p.author)?;
-    let signer = held.proposal_signer.get(pid)?;
-    if !Chain::build(held, &p.author, root).authorises(signer, pid) {
+    if void_reason(held, roster, pid, p).is_some() {
         return None;
     }
-    if p.action.as_ref().is_some_and(|a| !applicable(a, roster)) {
-        return None;
-    }
-    let rule = rule_for(&version.charter, p);
+    let rule = version.charter.rule(RuleKind::of(p.action.as_ref()));
     let mut t = Tally { members: roster.len(), required: rule.required(roster.len()), ..Tally::default() };
     for (trust, records) in held.records.get(pid).into_iter().flatten() {
         if !roster.contains(trust) {

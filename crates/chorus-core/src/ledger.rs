@@ -35,7 +35,7 @@ use sha2::{Digest, Sha256};
 
 use crate::coalition::{parse_key_object, Coalition, Object, Roster, VerifiedObject};
 use crate::envelope::Envelope;
-use crate::error::Rejection;
+use crate::error::{Rejection, VoidReason};
 pub use crate::governance::StanceRecord;
 use std::sync::Arc;
 
@@ -493,6 +493,14 @@ impl Ledger {
         Some((&v.roster, &v.charter))
     }
 
+    /// Why a held proposal is void under the version it pins (PROTOCOL.md
+    /// 12.4), or `None` when it counts or its version does not resolve.
+    pub fn void_reason(&self, id: &ObjectId) -> Option<VoidReason> {
+        let p = self.held.proposals.get(id)?;
+        let v = self.derived.version(&self.coalition, &p.roster_heads)?;
+        crate::governance::void_reason(&self.held, &v.roster, id, p)
+    }
+
     /// True when `id` is a held governance proposal.
     pub(crate) fn is_governance(&self, id: &ObjectId) -> bool {
         self.held.proposals.get(id).is_some_and(|p| p.action.is_some())
@@ -607,28 +615,13 @@ impl Ledger {
     /// [`Ledger::authorise`]; nothing is admitted without that second stage.
     pub fn check_signature(coalition: &Coalition, bytes: &[u8]) -> Result<SignatureChecked, Rejection> {
         let envelope = Envelope::decode(bytes)?;
-        let c = coalition;
-        let (object, coalition_id, trust, created_at_ms) = match envelope.kind() {
+        if envelope.kind() == Kind::Genesis {
             // A genesis has no time rule: the clock is irrelevant here.
-            Kind::Genesis => return Ok(SignatureChecked(Checked::Genesis(c.validate_envelope(envelope, 0)?))),
-            Kind::Proposal => {
-                let p = Proposal::from_body(envelope.body())?;
-                let (coalition, author, at) = (p.coalition, p.author, p.created_at_ms);
-                (Object::Proposal(p), coalition, author, at)
-            }
-            Kind::Endorsement => {
-                let e = Endorsement::from_body_with(envelope.body(), |_, b| c.parse_key("trust", b))?;
-                let (coalition, trust, at) = (e.coalition, e.trust, e.created_at_ms);
-                (Object::Endorsement(e), coalition, trust, at)
-            }
-            _ => parse_key_object(&envelope)?,
-        };
-        c.check_coalition(coalition_id)?;
-        let signer = c.envelope_signer(&envelope)?;
-        if !signer.verify(&envelope.signing_input(), &envelope.signatures()[0].signature) {
-            return Err(Rejection::BadSignature { signer: signer.to_hex() });
+            return Ok(SignatureChecked(Checked::Genesis(coalition.validate_envelope(envelope, 0)?)));
         }
-        Ok(SignatureChecked(Checked::Signed { envelope, object, trust, signer, created_at_ms }))
+        let parsed = ParsedObject::parse(coalition, envelope)?;
+        let signer = parsed.signer(coalition)?;
+        parsed.verified_by(signer)
     }
 
     /// [`Ledger::check_signature`] for many envelopes on up to `threads`
@@ -777,6 +770,63 @@ impl SignatureChecked {
             Checked::Genesis(g) => g.envelope().bytes(),
             Checked::Signed { envelope, .. } => envelope.bytes(),
         }
+    }
+}
+
+/// A non-genesis envelope whose body passed the rules of its kind and whose
+/// coalition is this one; its signature is not checked yet. The first half
+/// of [`Ledger::check_signature`], apart so that a certificate can check the
+/// form of everything it carries before any signature (PROTOCOL.md 9.2).
+#[derive(Clone, Debug)]
+pub(crate) struct ParsedObject {
+    pub(crate) envelope: Envelope,
+    pub(crate) object: Object,
+    /// The trust the body names (author, trust).
+    pub(crate) trust: PublicKey,
+    created_at_ms: u64,
+}
+
+impl ParsedObject {
+    /// The body rules of the envelope's kind (trust keys of founders taken
+    /// from the genesis roster), then the coalition check.
+    pub(crate) fn parse(c: &Coalition, envelope: Envelope) -> Result<Self, Rejection> {
+        let (object, coalition_id, trust, created_at_ms) = match envelope.kind() {
+            Kind::Proposal => {
+                let p = Proposal::from_body(envelope.body())?;
+                let (coalition, author, at) = (p.coalition, p.author, p.created_at_ms);
+                (Object::Proposal(p), coalition, author, at)
+            }
+            Kind::Endorsement => {
+                let e = Endorsement::from_body_with(envelope.body(), |_, b| c.parse_key("trust", b))?;
+                let (coalition, trust, at) = (e.coalition, e.trust, e.created_at_ms);
+                (Object::Endorsement(e), coalition, trust, at)
+            }
+            _ => parse_key_object(&envelope)?,
+        };
+        c.check_coalition(coalition_id)?;
+        Ok(ParsedObject { envelope, object, trust, created_at_ms })
+    }
+
+    /// The envelope's one signer under the key rule (`BadKey` "envelope
+    /// signer").
+    pub(crate) fn signer(&self, c: &Coalition) -> Result<PublicKey, Rejection> {
+        c.envelope_signer(&self.envelope)
+    }
+
+    /// The signature checked against `signer` (which [`ParsedObject::signer`]
+    /// returned).
+    pub(crate) fn verified_by(self, signer: PublicKey) -> Result<SignatureChecked, Rejection> {
+        if !signer.verify(&self.envelope.signing_input(), &self.envelope.signatures()[0].signature) {
+            return Err(Rejection::BadSignature { signer: signer.to_hex() });
+        }
+        let ParsedObject { envelope, object, trust, created_at_ms } = self;
+        Ok(SignatureChecked(Checked::Signed { envelope, object, trust, signer, created_at_ms }))
+    }
+
+    /// [`ParsedObject::verified_by`] for a signature verified already.
+    pub(crate) fn into_checked(self, signer: PublicKey) -> SignatureChecked {
+        let ParsedObject { envelope, object, trust, created_at_ms } = self;
+        SignatureChecked(Checked::Signed { envelope, object, trust, signer, created_at_ms })
     }
 }
 

@@ -55,10 +55,10 @@ mod parallel;
 #[cfg(any(test, feature = "test"))]
 pub mod testkit;
 
-pub use certificate::{Endorser, VerifiedPosition};
+pub use certificate::{AppliedRule, Endorser, VerifiedAdoption};
 pub use coalition::{Coalition, Object, Roster, VerifiedObject};
 pub use envelope::{Envelope, RawSignature};
-pub use error::{CertificateError, Rejection, Verdict};
+pub use error::{CertificateError, Rejection, Verdict, VoidReason};
 pub use id::{CoalitionId, ObjectId, ParseIdError};
 pub use keys::{KeyError, Keypair, PublicKey};
 pub use kind::Kind;
@@ -66,6 +66,6 @@ pub use ledger::{
     Admission, Applied, Ledger, ProposalState, SignatureChecked, StanceRecord, Status, Tally, TrustStance, Waiting,
 };
 pub use objects::{
-    version_id, Action, AdoptionRule, Charter, Delegation, Endorsement, Genesis, KeyRotation, Member, Proposal,
-    ProposalLink, Relation, Revocation, Stance, SCOPE_NODE, SCOPE_STANCES,
+    version_id, Action, AdoptionRule, Charter, Decision, Delegation, Endorsement, Genesis, KeyRotation, Member,
+    Proposal, ProposalLink, Relation, Revocation, RuleKind, Stance, SCOPE_NODE, SCOPE_STANCES,
 };

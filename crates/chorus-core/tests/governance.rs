@@ -1132,7 +1132,13 @@ fn a_certificate_for_a_void_proposal_or_with_a_bad_chain_object_says_so() {
         &[],
         &envs(&g2_chain),
     );
-    assert_eq!(chorus_core::certificate::verify(&cert, None), Err(E::ProposalVoid(by_removed.id())));
+    assert_eq!(
+        chorus_core::certificate::verify(&cert, None),
+        Err(E::ProposalVoid {
+            proposal: by_removed.id(),
+            reason: chorus_core::VoidReason::AuthorNotMember(s.f.keys[4].public().to_hex())
+        })
+    );
     // A chain object with a bad signature.
     let mut links = envs(&chain);
     let mut sigs = links[0].signatures().to_vec();

@@ -246,8 +246,8 @@ fn the_whole_pool_adopts_every_proposal() {
     assert!(p.items.iter().filter(|i| !i.valid).count() >= 20);
 }
 
-fn certificate_under_test() -> &'static (Vec<u8>, certificate::VerifiedPosition) {
-    static CERT: OnceLock<(Vec<u8>, certificate::VerifiedPosition)> = OnceLock::new();
+fn certificate_under_test() -> &'static (Vec<u8>, certificate::VerifiedAdoption) {
+    static CERT: OnceLock<(Vec<u8>, certificate::VerifiedAdoption)> = OnceLock::new();
     CERT.get_or_init(|| {
         let f = Fixture::new(5);
         let p = f.proposal(2, "Flip me", 1, Some(T0 + 1000));

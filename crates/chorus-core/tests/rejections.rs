@@ -683,7 +683,7 @@ impl CertParts {
         .encode_to_vec()
     }
 
-    fn verify(&self) -> Result<chorus_core::VerifiedPosition, CertificateError> {
+    fn verify(&self) -> Result<chorus_core::VerifiedAdoption, CertificateError> {
         let bytes = self.bytes();
         let one = certificate::verify_with_threads(&bytes, None, 1);
         assert_eq!(one, certificate::verify_with_threads(&bytes, None, 2), "verdict must not depend on threads");
@@ -770,7 +770,10 @@ fn missing_parts_are_named() {
     assert_eq!(c.verify(), Err(CertificateError::Missing("proposal")));
     let mut c = CertParts::new(&f, &p, 3);
     c.endorsements.clear();
-    assert_eq!(c.verify(), Err(CertificateError::BelowThreshold { have: 0, need: 3, members: 5 }));
+    assert_eq!(
+        c.verify(),
+        Err(CertificateError::BelowThreshold { rule: chorus_core::RuleKind::Positions, have: 0, need: 3, members: 5 })
+    );
 }
 
 #[test]
@@ -872,12 +875,14 @@ fn non_member_endorsement_is_named() {
     };
     let mut c = CertParts::new(&f, &p, 3);
     c.endorsements[1] = proto(&Envelope::sign(Kind::Endorsement, e.to_body(), &[&outsider]));
+    // Nothing carried makes the outsider a member: the ingest of PROTOCOL.md
+    // 9.2 step 16 leaves its endorsement waiting, which is a missing link.
+    let o = outsider.public().to_hex();
     assert_eq!(
         c.verify(),
-        Err(CertificateError::Endorsement {
-            index: 1,
-            reason: Rejection::NotAMember { key: outsider.public().to_hex() }
-        })
+        Err(CertificateError::MissingLink(format!(
+            "what makes {o} a key of trust {o} (an admission, key replacement, rotation or delegation)"
+        )))
     );
 }
 
@@ -957,19 +962,24 @@ fn too_few_endorsements_are_below_threshold() {
     let (f, p) = five();
     assert_eq!(
         CertParts::new(&f, &p, 2).verify(),
-        Err(CertificateError::BelowThreshold { have: 2, need: 3, members: 5 })
+        Err(CertificateError::BelowThreshold { rule: chorus_core::RuleKind::Positions, have: 2, need: 3, members: 5 })
     );
     assert!(CertParts::new(&f, &p, 5).verify().is_ok());
 }
 
 #[test]
-fn a_bad_signature_is_reported_before_a_later_structural_fault() {
+fn every_structural_fault_is_reported_before_any_bad_signature() {
+    // PROTOCOL.md 9.2: the form of everything carried (steps 11-14) comes
+    // before the signatures (step 15), whatever their order.
     let (f, p) = five();
     let mut c = CertParts::new(&f, &p, 4);
     c.endorsements[0].signatures[0].signature[9] ^= 1;
     c.endorsements[3] = c.endorsements[2].clone();
+    assert!(matches!(c.verify(), Err(CertificateError::DuplicateTrust { index: 3, .. })));
+    // Without the structural fault, the bad signature is reported.
+    let mut c = CertParts::new(&f, &p, 4);
+    c.endorsements[0].signatures[0].signature[9] ^= 1;
     assert!(matches!(c.verify(), Err(CertificateError::BadSignature { index: 0, .. })));
-    // ... but a structural fault before the bad signature comes first.
     let mut c = CertParts::new(&f, &p, 4);
     c.endorsements[3].signatures[0].signature[9] ^= 1;
     c.endorsements[1] = c.endorsements[0].clone();

@@ -1,0 +1,77 @@
+//! Certificates kept as files: ones an earlier verifier judged wrongly, and
+//! ones earlier versions produced, which must keep verifying (nothing
+//! already signed changes meaning).
+
+use chorus_core::{certificate, CertificateError, Decision, ObjectId, RuleKind, VoidReason};
+
+/// The coalition of PROTOCOL.md's test vectors (section 11.2).
+const VECTOR_COALITION: &str = "f7829ab691ed8e3e41b534a520d0417becb9906bc6924419195289e265d3eb49";
+/// `key.d` of section 11.8: not a member of the genesis roster.
+const KEY_D: &str = "278117fc144c72340f67d0f2316e8386ceffbf2b2428c9c51fef7c597f1d426e";
+
+fn read(dir: &str, name: &str) -> Vec<u8> {
+    let path = format!("{}/tests/data/{dir}/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn coalition() -> ObjectId {
+    VECTOR_COALITION.parse().expect("a coalition id")
+}
+
+/// Verified with and without the expected coalition, on one and on two
+/// threads: the verdict must not depend on either.
+fn verdict(dir: &str, name: &str) -> Result<chorus_core::VerifiedAdoption, CertificateError> {
+    let bytes = read(dir, name);
+    let one = certificate::verify_with_threads(&bytes, Some(coalition()), 1);
+    assert_eq!(certificate::verify_with_threads(&bytes, Some(coalition()), 2), one, "{name}");
+    assert_eq!(certificate::verify_with_threads(&bytes, None, 1), one, "{name}");
+    one
+}
+
+/// Governance proposals under the genesis roster with an empty chain were
+/// once judged by the positions rule (1/2 here 3/5) with no void check, and
+/// passed; the same certificate with one unneeded delegation in its chain
+/// failed. Both twins must now fail, for the same reason.
+#[test]
+fn governance_certificates_once_misverified_fail_with_their_reason_and_twins_agree() {
+    let dir = "misverified";
+    for (name, expected) in [
+        (
+            "vector-admit-2of3",
+            CertificateError::BelowThreshold { rule: RuleKind::Membership, have: 2, need: 3, members: 3 },
+        ),
+        (
+            "vector-amend-charter-2of3",
+            CertificateError::BelowThreshold { rule: RuleKind::Amendments, have: 2, need: 3, members: 3 },
+        ),
+    ] {
+        assert_eq!(verdict(dir, &format!("{name}.cert")), Err(expected.clone()), "{name}");
+        assert_eq!(verdict(dir, &format!("{name}+unneeded-delegation.cert")), Err(expected), "{name} twin");
+    }
+    let name = "vector-remove-non-member-3of3";
+    let single = verdict(dir, &format!("{name}.cert"));
+    let twin = verdict(dir, &format!("{name}+unneeded-delegation.cert"));
+    assert_eq!(single, twin);
+    match single {
+        Err(CertificateError::ProposalVoid { reason: VoidReason::ActionNotApplicable(why), .. }) => {
+            assert!(why.contains(KEY_D) && why.contains("not a member"), "{why}");
+        }
+        other => panic!("a removal of a non-member is void, got {other:?}"),
+    }
+}
+
+/// Certificates made by the commit before the single verification
+/// algorithm (8589824): a position under the genesis roster and one under a
+/// later roster version with a proof chain.
+#[test]
+fn certificates_made_by_earlier_versions_still_verify() {
+    let v = verdict("earlier", "vector-valid-8589824.cert").expect("verifies");
+    assert_eq!(v.decision, Decision::Position);
+    assert_eq!((v.rule.kind, v.rule.numerator, v.rule.denominator), (RuleKind::Positions, 3, 5));
+    assert_eq!((v.members, v.required, v.endorsers.len()), (3, 2, 2));
+    assert_eq!(v.roster_version, coalition());
+    let v = verdict("earlier", "vector-gov_valid-8589824.cert").expect("verifies");
+    assert_eq!(v.decision, Decision::Position);
+    assert_eq!((v.members, v.required, v.endorsers.len()), (4, 3, 3));
+    assert_ne!(v.roster_version, coalition());
+}
