@@ -87,6 +87,7 @@ fn three_nodes_adopt_a_position_and_the_certificate_verifies_offline() {
         let j = chorus(&nowhere, &[&args[..], &["--json"]].concat());
         assert_eq!(j.code, 1);
         assert_eq!(j.json()["valid"], false);
+        assert!(j.json()["code"].as_str().is_some_and(|c| !c.is_empty()), "a stable error name: {}", j.stdout);
     };
 
     let mut flipped = original.clone();
@@ -98,7 +99,7 @@ fn three_nodes_adopt_a_position_and_the_certificate_verifies_offline() {
     assert_eq!(decoded.endorsements.len(), 2);
     let mut removed = decoded.clone();
     removed.endorsements.pop();
-    check("removed.cert", &removed.encode_to_vec(), &[], "adoption needs 2 of 3");
+    check("removed.cert", &removed.encode_to_vec(), &[], "positions rule needs 2 of 3");
 
     let mut duplicated = decoded.clone();
     let first = duplicated.endorsements[0].clone();
