@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use chorus_core::{Admission, Coalition, Ledger, ObjectId, PublicKey, Status};
+use chorus_core::{Admission, Coalition, Ledger, ObjectId, PublicKey, Roster, Status};
 use chorus_store::{Store, StoreConfig};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -477,17 +477,22 @@ pub fn coalition_info(c: &Coalition) -> CoalitionInfo {
         roster: roster.version(),
         rule: format!("{}/{}", rule.numerator, rule.denominator),
         required: rule.required(roster.len()),
-        members: roster
-            .members()
-            .map(|m| MemberInfo {
-                name: m.name.clone(),
-                key: m.key.to_hex(),
-                external_id: m.external_id.clone(),
-                root_key: roster.root_key(&m.key).unwrap_or(m.key).to_hex(),
-            })
-            .collect(),
+        members: member_infos(roster),
         genesis: hex::encode(c.genesis_envelope().bytes()),
     }
+}
+
+/// Every member of `roster` as the control interface reports it.
+fn member_infos(roster: &Roster) -> Vec<MemberInfo> {
+    roster
+        .members()
+        .map(|m| MemberInfo {
+            name: m.name.clone(),
+            key: m.key.to_hex(),
+            external_id: m.external_id.clone(),
+            root_key: roster.root_key(&m.key).unwrap_or(m.key).to_hex(),
+        })
+        .collect()
 }
 
 fn status_name(s: Option<Status>) -> String {
@@ -517,15 +522,7 @@ pub fn roster_info(l: &Ledger) -> std::result::Result<RosterInfo, String> {
         coalition: l.coalition().id(),
         version,
         heads,
-        members: roster
-            .members()
-            .map(|m| MemberInfo {
-                name: m.name.clone(),
-                key: m.key.to_hex(),
-                external_id: m.external_id.clone(),
-                root_key: roster.root_key(&m.key).unwrap_or(m.key).to_hex(),
-            })
-            .collect(),
+        members: member_infos(roster),
         positions: rule(&charter.positions),
         membership: rule(&charter.membership),
         amendments: rule(&charter.amendments),
