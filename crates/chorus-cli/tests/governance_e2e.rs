@@ -220,8 +220,27 @@ fn an_admitted_trust_and_a_delegated_leader_take_part_and_a_revoked_one_does_not
     }
     let j = chorus(&nowhere, &["verify", cert1.to_str().unwrap(), "--json"]).ok().json();
     assert_eq!(j["valid"], true);
+    assert_eq!((j["decision"].as_str(), j["rule"]["kind"].as_str()), (Some("position"), Some("positions")));
     let names: Vec<&str> = j["endorsers"].as_array().unwrap().iter().filter_map(|e| e["name"].as_str()).collect();
     assert!(names.contains(&"Birch Trust"), "{names:?}");
+    // The admission is proven as an admission, under the membership rule.
+    let j = chorus(&nowhere, &["verify", admit_cert.to_str().unwrap(), "--json"]).ok().json();
+    assert_eq!((j["decision"].as_str(), j["rule"]["kind"].as_str()), (Some("admission"), Some("membership")));
+    let human = chorus(&nowhere, &["verify", admit_cert.to_str().unwrap()]).ok().stdout;
+    assert!(human.contains("admitted \"Birch Trust\"") && human.contains("membership"), "{human}");
+    // Kept as test data of real certificates when asked (see
+    // crates/chorus-core/tests/data/real/README.md).
+    if let Some(dir) = std::env::var_os("CHORUS_KEEP_CERTIFICATES") {
+        let dir = std::path::Path::new(&dir);
+        for (cert, name) in [
+            (&cert1, "governance-position"),
+            (&admit_cert, "governance-admission"),
+            (&cert2, "governance-revoked-later"),
+        ] {
+            std::fs::copy(cert, dir.join(format!("{name}.cert"))).unwrap();
+        }
+        std::fs::write(dir.join("governance.coalition"), &coalition).unwrap();
+    }
 }
 
 /// Starts the nodes of `dirs`, each bootstrapping from every node started

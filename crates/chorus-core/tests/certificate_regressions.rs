@@ -75,3 +75,28 @@ fn certificates_made_by_earlier_versions_still_verify() {
     assert_eq!((v.members, v.required, v.endorsers.len()), (4, 3, 3));
     assert_ne!(v.roster_version, coalition());
 }
+
+/// Certificates exported by real node processes (see tests/data/real).
+#[test]
+fn certificates_made_by_real_nodes_verify_and_say_what_they_prove() {
+    let coalition = |name: &str| -> ObjectId {
+        String::from_utf8(read("real", name)).expect("text").trim().parse().expect("a coalition id")
+    };
+    let verify = |name: &str, c: ObjectId| {
+        let bytes = read("real", name);
+        let one = certificate::verify_with_threads(&bytes, Some(c), 1);
+        assert_eq!(certificate::verify_with_threads(&bytes, Some(c), 2), one, "{name}");
+        one.unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    let devnet = verify("devnet-position.cert", coalition("devnet.coalition"));
+    assert_eq!((devnet.decision, devnet.rule.kind), (Decision::Position, RuleKind::Positions));
+    let g = coalition("governance.coalition");
+    let admission = verify("governance-admission.cert", g);
+    assert_eq!((admission.decision, admission.rule.kind), (Decision::Admission, RuleKind::Membership));
+    let rule = chorus_core::AdoptionRule::new(admission.rule.numerator, admission.rule.denominator).expect("a rule");
+    assert_eq!(admission.required, rule.required(admission.members));
+    let position = verify("governance-position.cert", g);
+    assert_eq!(position.decision, Decision::Position);
+    assert_ne!(position.roster_version, g, "pinned to a later roster version");
+    verify("governance-revoked-later.cert", g);
+}
