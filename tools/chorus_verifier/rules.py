@@ -1,0 +1,379 @@
+"""Envelopes, ids, field rules and body rules (PROTOCOL.md sections 3, 4, 6,
+12.2, 12.3 (version id), 12.5, 12.6, 12.7).
+
+Body parsers return the decoded message as a dict (see wire.py) and raise
+Refused on the first rule that fails, in the document's order. None of them
+depends on a coalition or a ledger.
+"""
+
+import hashlib
+
+from . import wire
+from .crypto import key_rule
+from .errors import Refused
+
+# --- Bounds (6.2) ------------------------------------------------------------------
+
+MAX_ENVELOPE = 96 * 1024
+MAX_GENESIS_ENVELOPE = 4 * 1024 * 1024
+MAX_CERTIFICATE = 16 * 1024 * 1024
+MAX_MEMBERS = 10_000
+MAX_NAME = 128
+MAX_EXTERNAL_ID = 64
+MAX_NONCE = 32
+MAX_TITLE = 200
+MAX_BODY = 64 * 1024
+MAX_COMMENT = 1000
+MAX_DENOMINATOR = 1_000_000
+MAX_HEADS = 64
+MAX_KEEP = 2048
+MAX_DELEGATE_NAME = 128
+MAX_DELEGATE_ROLE = 128
+
+GENESIS, PROPOSAL, ENDORSEMENT, DELEGATION, REVOCATION, KEY_ROTATION = 1, 2, 3, 5, 6, 7
+KINDS = {
+    GENESIS: "genesis",
+    PROPOSAL: "proposal",
+    ENDORSEMENT: "endorsement",
+    DELEGATION: "delegation",
+    REVOCATION: "revocation",
+    KEY_ROTATION: "key-rotation",
+}
+STANCES = {1: "endorse", 2: "object", 3: "abstain"}
+
+# Charter defaults (6.3, 12.2).
+DEFAULT_RULES = {"positions": (1, 2), "membership": (2, 3), "amendments": (3, 4)}
+RULE_NAMES = ("positions", "membership", "amendments")
+
+
+def decode(buf, schema, what):
+    """Decodes and checks canonical encoding: Malformed / NonCanonical naming `what`."""
+    try:
+        msg, canonical = wire.parse(buf, schema)
+    except wire.Malformed as e:
+        raise Refused("Malformed", f"malformed {what}: {e}")
+    if not canonical:
+        raise Refused(
+            "NonCanonical",
+            f"{what} is not canonically encoded (unknown fields, default values written out, "
+            "fields out of order, repeated or non-minimal varints)",
+        )
+    return msg
+
+
+# --- Field rules (6.1) -----------------------------------------------------------------
+
+
+def text(field, s, lo, hi, single_line):
+    n = len(s.encode("utf-8"))
+    if n < lo:
+        raise Refused("InvalidField", f"{field}: must not be empty")
+    if n > hi:
+        raise Refused("InvalidField", f"{field}: is {n} bytes, over the limit of {hi}")
+    for c in s:
+        o = ord(c)
+        if (o < 0x20 or 0x7F <= o <= 0x9F) and (single_line or c not in "\t\n\r"):
+            raise Refused("InvalidField", f"{field}: contains control character U+{o:04X}")
+
+
+def ident(field, b):
+    if len(b) != 32:
+        raise Refused("InvalidField", f"{field}: must be 32 bytes, is {len(b)}")
+    return b
+
+
+def time(field, t):
+    if t == 0:
+        raise Refused("InvalidField", f"{field}: must be set (milliseconds since 1970)")
+    return t
+
+
+def required(members, rule):
+    """required(m) = min(floor(m * n / d) + 1, m) (6.3)."""
+    n, d = rule
+    return min(members * n // d + 1, members)
+
+
+# --- Ids (4, 12.3) ------------------------------------------------------------------------
+
+
+def preimage(kind, body):
+    return f"chorus/v1/{KINDS[kind]}\n".encode("ascii") + body
+
+
+def object_id(kind, body):
+    return hashlib.sha256(preimage(kind, body)).digest()
+
+
+def signing_input(kind, body):
+    if kind == GENESIS:  # founders sign the prefix and the 32-byte genesis id
+        return b"chorus/v1/genesis-id\n" + object_id(kind, body)
+    return preimage(kind, body)
+
+
+def version_id(coalition, heads):
+    if not heads:
+        return bytes(coalition)
+    return hashlib.sha256(b"chorus/v1/roster\n" + bytes(coalition) + b"".join(heads)).digest()
+
+
+# --- Envelope (3.3) ------------------------------------------------------------------------
+
+
+def envelope_shape(env):
+    """E1, E4-E9 for an envelope nested in a canonical certificate (E2-E3 are
+    covered by the certificate's own decoding). Returns the kind."""
+    size = len(env["_raw"])
+    if size > MAX_GENESIS_ENVELOPE:
+        raise Refused("TooLarge", f"envelope is {size} bytes, over the limit of {MAX_GENESIS_ENVELOPE} bytes")
+    kind = env["kind"]
+    if kind not in KINDS:
+        raise Refused("UnknownKind", f"object kind {kind} is not part of protocol v1")
+    limit = MAX_GENESIS_ENVELOPE if kind == GENESIS else MAX_ENVELOPE
+    if size > limit:
+        raise Refused("TooLarge", f"envelope is {size} bytes, over the limit of {limit} bytes")
+    n = len(env["signatures"])
+    most = MAX_MEMBERS if kind == GENESIS else 1
+    if n < 1 or n > most:
+        raise Refused(
+            "SignatureCount", f"a {KINDS[kind]} carries {1 if n < 1 else most} signature(s), this one carries {n}"
+        )
+    previous = None
+    for i, s in enumerate(env["signatures"]):
+        if len(s["signer"]) != 32:
+            raise Refused("BadKey", f"envelope signer: a public key is 32 bytes, got {len(s['signer'])}")
+        if len(s["signature"]) != 64:
+            raise Refused("SignatureLength", f"signature {i} is {len(s['signature'])} bytes; an ed25519 signature is 64 bytes")
+        if previous is not None and previous >= s["signer"]:
+            raise Refused(
+                "SignaturesNotSorted", f"signatures must be sorted by signer key with no signer twice (at signature {i})"
+            )
+        previous = s["signer"]
+    return kind
+
+
+def expect_kind(env, kind):
+    if env["kind"] != kind:
+        article = "an" if KINDS[kind][0] in "aeiou" else "a"
+        raise Refused("InvalidField", f"kind: expected {article} {KINDS[kind]}, got a {KINDS[env['kind']]}")
+
+
+# --- Bodies --------------------------------------------------------------------------------
+
+
+def member_rules(m):
+    """The member rules of G6 / A2: name, external id, trust key."""
+    text("member name", m["name"], 1, MAX_NAME, True)
+    text("member external id", m["external_id"], 0, MAX_EXTERNAL_ID, True)
+    key_rule("member trust key", m["trust_key"])
+
+
+def charter_rules(charter):
+    """G7 / A5: positions, membership, amendments, each if present."""
+    for name in RULE_NAMES:
+        rule = charter[name] if charter is not None else None
+        if rule is None:
+            continue
+        if not 1 <= rule["denominator"] <= MAX_DENOMINATOR:
+            raise Refused("InvalidField", f"adoption rule denominator: must be between 1 and {MAX_DENOMINATOR}")
+        if rule["numerator"] > rule["denominator"]:
+            raise Refused("InvalidField", "adoption rule numerator: must not exceed the denominator")
+
+
+def charter_rules_of(charter):
+    """The three rules of a charter (absent charter or rule: the default) as (n, d)."""
+    out = {}
+    for name in RULE_NAMES:
+        rule = charter[name] if charter is not None else None
+        out[name] = DEFAULT_RULES[name] if rule is None else (rule["numerator"], rule["denominator"])
+    return out
+
+
+def genesis_body(body):
+    g = decode(body, wire.GENESIS, "genesis body")  # G1, G2
+    text("coalition name", g["name"], 1, MAX_NAME, True)  # G3
+    if not 1 <= len(g["founders"]) <= MAX_MEMBERS:  # G4
+        raise Refused("InvalidField", f"founders: must list 1 to {MAX_MEMBERS} members, lists {len(g['founders'])}")
+    if len(g["nonce"]) > MAX_NONCE:  # G5
+        raise Refused("InvalidField", f"nonce: must be at most {MAX_NONCE} bytes")
+    previous = None
+    for m in g["founders"]:  # G6
+        member_rules(m)
+        if previous is not None and previous >= m["trust_key"]:
+            raise Refused(
+                "InvalidField", f"founders: must be sorted by trust key with no key twice (at {m['trust_key'].hex()})"
+            )
+        previous = m["trust_key"]
+    charter_rules(g["charter"])  # G7
+    time("genesis created_at_ms", g["created_at_ms"])  # G8
+    g["rules"] = charter_rules_of(g["charter"])
+    return g
+
+
+def id_list(field, ids, most, message):
+    """A list of at most `most` ids, each I(field), strictly ascending."""
+    if len(ids) > most:
+        raise Refused("InvalidField", message)
+    previous = None
+    for x in ids:
+        ident(field, x)
+        if previous is not None and previous >= x:
+            raise Refused("InvalidField", message)
+        previous = x
+
+
+def action_rules(a):
+    """A1-A5 (12.2)."""
+    present = [
+        a["admit"] is not None,
+        len(a["remove"]) != 0,
+        a["replace_key"] is not None,
+        a["amend_charter"] is not None,
+    ]
+    if sum(present) != 1:  # A1
+        raise Refused("InvalidField", "action: must set exactly one of admit, remove, replace_key, amend_charter")
+    if a["admit"] is not None:  # A2
+        member_rules(a["admit"])
+    elif a["remove"]:  # A3
+        key_rule("remove", a["remove"])
+    elif a["replace_key"] is not None:  # A4
+        r = a["replace_key"]
+        key_rule("replace trust", r["trust"])
+        key_rule("replace new key", r["new_key"])
+        if r["trust"] == r["new_key"]:
+            raise Refused("InvalidField", "replace new key: must differ from the trust id")
+    else:  # A5
+        charter_rules(a["amend_charter"])
+
+
+def action_type(p):
+    """None (ordinary proposal), "admit", "remove", "replace_key" or "amend_charter"."""
+    a = p["action"]
+    if a is None:
+        return None
+    if a["admit"] is not None:
+        return "admit"
+    if a["remove"]:
+        return "remove"
+    if a["replace_key"] is not None:
+        return "replace_key"
+    return "amend_charter"
+
+
+def proposal_body(body):
+    """P1-P8 and P8a (A1-A7)."""
+    p = decode(body, wire.PROPOSAL, "proposal body")  # P1
+    text("title", p["title"], 1, MAX_TITLE, True)  # P2
+    text("body", p["body"], 0, MAX_BODY, False)  # P3
+    time("proposal created_at_ms", p["created_at_ms"])  # P4
+    if p["closes_at_ms"] and p["closes_at_ms"] < p["created_at_ms"]:  # P5
+        raise Refused("InvalidField", "closes_at_ms: is before created_at_ms")
+    if p["link"] is not None:  # P6
+        if p["link"]["relation"] not in (1, 2):
+            raise Refused(
+                "InvalidField", f"link relation: {p['link']['relation']} is not amends (1) or supersedes (2)"
+            )
+        ident("link target", p["link"]["target"])
+    ident("coalition", p["coalition"])  # P7
+    ident("roster", p["roster"])
+    key_rule("author", p["author"])  # P8
+    if p["action"] is not None:  # A1-A5
+        action_rules(p["action"])
+    id_list("roster heads", p["roster_heads"], MAX_HEADS, "roster heads: must list at most 64 ids, sorted, none twice")  # A6
+    if p["roster"] != version_id(p["coalition"], p["roster_heads"]):  # A7
+        raise Refused("InvalidField", "roster: is not the version id of roster_heads")
+    p["kind_of_action"] = action_type(p)
+    return p
+
+
+def endorsement_body(body):
+    """N1-N5, I(delegation) if non-empty, K(trust), M(created_at)."""
+    e = decode(body, wire.ENDORSEMENT, "endorsement body")  # N1
+    ident("coalition", e["coalition"])  # N2
+    text("comment", e["comment"], 0, MAX_COMMENT, False)  # N3
+    if e["stance"] not in STANCES:  # N4
+        raise Refused("InvalidField", f"stance: {e['stance']} is not endorse (1), object (2) or abstain (3)")
+    ident("proposal", e["proposal"])  # N5
+    if e["delegation"]:
+        ident("delegation", e["delegation"])
+    key_rule("trust", e["trust"])
+    time("endorsement created_at_ms", e["created_at_ms"])
+    return e
+
+
+def delegation_body(body):
+    """12.5."""
+    d = decode(body, wire.DELEGATION, "delegation body")
+    ident("coalition", d["coalition"])
+    key_rule("trust", d["trust"])
+    key_rule("delegate", d["delegate"])
+    if d["delegate"] == d["trust"]:
+        raise Refused("InvalidField", "delegate: must differ from the trust id")
+    text("delegate name", d["name"], 1, MAX_DELEGATE_NAME, True)
+    text("delegate role", d["role"], 0, MAX_DELEGATE_ROLE, True)
+    time("valid_from_ms", d["valid_from_ms"])
+    if d["valid_until_ms"] and d["valid_until_ms"] < d["valid_from_ms"]:
+        raise Refused("InvalidField", "valid_until_ms: is before valid_from_ms")
+    if d["scope"] == 0 or d["scope"] & ~3:
+        raise Refused("InvalidField", f"scope: {d['scope']} must be a non-empty combination of stances (1) and node (2)")
+    time("delegation created_at_ms", d["created_at_ms"])
+    return d
+
+
+KEEP_MESSAGE = f"keep: must list at most {MAX_KEEP} ids, sorted, none twice"
+
+
+def revocation_body(body):
+    """12.7."""
+    r = decode(body, wire.REVOCATION, "revocation body")
+    ident("coalition", r["coalition"])
+    key_rule("trust", r["trust"])
+    ident("delegation", r["delegation"])
+    id_list("keep", r["keep"], MAX_KEEP, KEEP_MESSAGE)
+    time("revocation created_at_ms", r["created_at_ms"])
+    return r
+
+
+def rotation_body(body, signer):
+    """12.6, with the signer check last as 12.8 V2 orders it; `signer` is the envelope's one signer."""
+    r = decode(body, wire.KEY_ROTATION, "key rotation body")
+    ident("coalition", r["coalition"])
+    key_rule("trust", r["trust"])
+    key_rule("new_key", r["new_key"])
+    id_list("keep", r["keep"], MAX_KEEP, KEEP_MESSAGE)
+    time("rotation created_at_ms", r["created_at_ms"])
+    # Last (12.8 V2): the new key differs from the envelope's signer, compared as bytes.
+    if r["new_key"] == signer:
+        raise Refused("InvalidField", "new_key: must differ from the signing key")
+    return r
+
+
+def body_of(kind, body, signer):
+    """The body rules of a non-genesis kind."""
+    if kind == PROPOSAL:
+        return proposal_body(body)
+    if kind == ENDORSEMENT:
+        return endorsement_body(body)
+    if kind == DELEGATION:
+        return delegation_body(body)
+    if kind == REVOCATION:
+        return revocation_body(body)
+    return rotation_body(body, signer)
+
+
+class Obj:
+    """A carried signed object (not a genesis) whose envelope and body passed their rules."""
+
+    __slots__ = ("kind", "id", "body", "signer", "signature", "raw_body")
+
+    def __init__(self, kind, env, body):
+        self.kind = kind
+        self.raw_body = env["body"]
+        self.id = object_id(kind, env["body"])
+        self.body = body
+        self.signer = bytes(env["signatures"][0]["signer"])
+        self.signature = bytes(env["signatures"][0]["signature"])
+
+    def trust(self):
+        """The trust the body names: a proposal's author, any other kind's trust."""
+        return self.body["author"] if self.kind == PROPOSAL else self.body["trust"]

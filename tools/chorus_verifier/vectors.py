@@ -1,0 +1,157 @@
+"""Checks the test vectors of PROTOCOL.md section 11 (every block, section
+11.8's governance vectors included)."""
+
+from nacl.signing import SigningKey
+
+from . import wire
+from .certificate import verify
+from .errors import Refused
+from .ledger import Ledger, tally
+from .rules import GENESIS, Obj, body_of, envelope_shape, genesis_body, object_id, signing_input, version_id
+from .crypto import signature_ok
+
+
+def read_vectors(path):
+    vectors, inside = {}, False
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.rstrip("\n").rstrip()
+            if not inside:
+                inside = line == "```vectors"
+                continue
+            if line == "```":
+                inside = False
+                continue
+            if line and not line.startswith("#"):
+                name, value = line.split(": ", 1)
+                vectors[name] = value
+    return vectors
+
+
+def strip_new_fields(result):
+    """The `.result` form before decision= and rule= were added."""
+    return " ".join(w for w in result.split() if not w.startswith(("decision=", "rule=")))
+
+
+class Checker:
+    def __init__(self, verbose):
+        self.verbose = verbose
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, ok, name, detail):
+        if ok:
+            self.passed += 1
+        else:
+            self.failed += 1
+        if self.verbose or not ok:
+            print(f"{'pass' if ok else 'FAIL'} {name}: {detail}")
+
+
+def check_vectors(path, verbose=False):
+    v = read_vectors(path)
+    c = Checker(verbose)
+
+    # Keys: the seeds give the public keys.
+    for name in sorted(k for k in v if k.startswith("key.") and k.endswith(".seed")):
+        base = name[: -len(".seed")]
+        public = SigningKey(bytes.fromhex(v[name])).verify_key.encode().hex()
+        c.check(public == v.get(f"{base}.public"), base, "public key from seed")
+
+    # Objects: envelope rules, body rules, id and signatures.
+    genesis = None
+    objects = {}
+    for name in sorted(k[: -len(".body")] for k in v if k.endswith(".body")):
+        body = bytes.fromhex(v[f"{name}.body"])
+        try:
+            env, canonical = wire.parse(bytes.fromhex(v[f"{name}.envelope"]), wire.ENVELOPE)
+            if not canonical:
+                raise Refused("NonCanonical", "envelope")
+            kind = envelope_shape(env)
+            if kind == GENESIS:
+                parsed = genesis_body(body)
+                genesis = parsed
+            else:
+                parsed = body_of(kind, body, env["signatures"][0]["signer"])
+                objects[name] = Obj(kind, env, parsed)
+            ok = env["body"] == body and object_id(kind, body).hex() == v[f"{name}.id"]
+            ok &= all(signature_ok(s["signer"], signing_input(kind, body), s["signature"]) for s in env["signatures"])
+            detail = "envelope, body rules, id and signatures"
+        except Refused as e:
+            ok, detail = False, f"{e.code}: {e.reason}"
+        c.check(ok, name, detail)
+
+    coalition = bytes.fromhex(v["genesis.id"])
+    if "gov.version.id" in v and "gov.admit.id" in v:
+        got = version_id(coalition, [bytes.fromhex(v["gov.admit.id"])]).hex()
+        c.check(got == v["gov.version.id"], "gov.version.id", got)
+
+    # Ledgers: the objects of 11.3-11.4, and those of 11.8.
+    if genesis is not None:
+        for prefix, proposal in (("ledger", "proposal"), ("gov.ledger", "gov.position")):
+            if f"{prefix}.tally" not in v or proposal not in objects:
+                continue
+            names = [
+                n
+                for n in objects
+                if (n.startswith("gov.") if prefix == "gov.ledger" else n == "proposal" or n.startswith("endorsement."))
+            ]
+            ledger = Ledger(coalition, genesis)
+            remaining = [objects[n] for n in names]
+            while remaining:
+                waiting = []
+                for o in remaining:
+                    try:
+                        if ledger.judge(o) is None:
+                            ledger.admit(o)
+                        else:
+                            waiting.append(o)
+                    except Refused:
+                        waiting.append(o)
+                if len(waiting) == len(remaining):
+                    break
+                remaining = waiting
+            c.check(not remaining, f"{prefix} ingest", f"{len(remaining)} object(s) not admitted")
+            ledger.freeze()
+            t = tally(ledger, objects[proposal].id)
+            if t is None:
+                c.check(False, f"{prefix}.tally", "the proposal is not tallied")
+                continue
+            got = " ".join(f"{k}={t[k]}" for k in ("members", "required", "endorse", "object", "abstain", "equivocations", "late"))
+            c.check(got == v[f"{prefix}.tally"], f"{prefix}.tally", got)
+            if f"{prefix}.certificate_endorsements" in v:
+                got = ",".join(x.hex() for x in t["certificate_endorsements"])
+                c.check(got == v[f"{prefix}.certificate_endorsements"], f"{prefix}.certificate_endorsements", got)
+            heads = objects[proposal].body["roster_heads"]
+            version = ledger.version(heads)
+            if f"{prefix}.roster" in v:
+                got = ",".join(sorted(m.hex() for m in version.members))
+                c.check(got == v[f"{prefix}.roster"], f"{prefix}.roster", got)
+            if f"{prefix}.charter" in v:
+                got = " ".join(f"{k}={n}/{d}" for k, (n, d) in version.rules.items())
+                c.check(got == v[f"{prefix}.charter"], f"{prefix}.charter", got)
+            if f"{prefix}.head_version" in v:
+                # The newest version: the adopted governance proposals that no other adopted one pins.
+                adopted = [g for g, p in ledger.proposals.items() if p.body["action"] is not None and ledger.adopted(g)]
+                tips = sorted(g for g in adopted if not any(g != o and g in ledger.closure(o) for o in adopted))
+                got = f"{version_id(coalition, tips).hex()} heads={','.join(h.hex() for h in tips)}"
+                c.check(got == v[f"{prefix}.head_version"], f"{prefix}.head_version", got)
+
+    # Certificates, verified with the expected coalition id = genesis.id.
+    for name in sorted(k for k in v if k.startswith("certificate.") and k.count(".") == 1):
+        try:
+            got = verify(bytes.fromhex(v[name]), coalition)
+            want = v.get(f"{name}.result")
+            ok = want is not None and (got == want or strip_new_fields(got) == want)
+        except Refused as e:
+            got = f"{e.code}: {e.reason}"
+            ok = e.code == v.get(f"{name}.error")
+            if ok and v.get(f"{name}.message") not in (None, e.reason):
+                # Wording is free (PROTOCOL.md 1): reported, not counted as a failure.
+                print(f"note {name}: message {e.reason!r} differs from the document's {v[f'{name}.message']!r}")
+        c.check(ok, name, got)
+        if name == "certificate.gov_valid" and "gov.ledger.certificate_chain" in v:
+            cert, _ = wire.parse(bytes.fromhex(v[name]), wire.CERTIFICATE)
+            ids = ",".join(object_id(e["kind"], e["body"]).hex() for e in cert["chain"])
+            c.check(ids == v["gov.ledger.certificate_chain"], "gov.ledger.certificate_chain", "ids of certificate.gov_valid's chain")
+    return c.passed, c.failed
