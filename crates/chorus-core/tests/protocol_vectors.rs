@@ -21,6 +21,8 @@ use chorus_proto::v1 as pb;
 use prost::Message;
 use sha2::{Digest, Sha256};
 
+mod support;
+
 const DOC: &str = "../../docs/PROTOCOL.md";
 const REGENERATE: &str = "cargo test -p chorus-core --test protocol_vectors -- --ignored --nocapture print_vectors";
 
@@ -362,24 +364,7 @@ fn certificate_lines(group: &mut Group, coalition: ObjectId, certs: Vec<(&'stati
     for (name, bytes) in certs {
         group.put(format!("certificate.{name}"), hex::encode(&bytes));
         match certificate::verify_with_threads(&bytes, Some(coalition), 1) {
-            Ok(pos) => {
-                let endorsers: Vec<String> = pos.endorsers.iter().map(|e| e.trust.to_hex()).collect();
-                group.put(
-                    format!("certificate.{name}.result"),
-                    format!(
-                        "ok coalition={} proposal={} decision={} rule={}:{}/{} members={} required={} endorsers={}",
-                        pos.coalition,
-                        pos.proposal_id,
-                        serde_json::to_value(pos.decision).expect("serialises").as_str().expect("a name"),
-                        pos.rule.kind.name(),
-                        pos.rule.numerator,
-                        pos.rule.denominator,
-                        pos.members,
-                        pos.required,
-                        endorsers.join(",")
-                    ),
-                );
-            }
+            Ok(pos) => group.put(format!("certificate.{name}.result"), support::result_line(&pos)),
             Err(e) => {
                 group.put(format!("certificate.{name}.error"), error_code(&e));
                 group.put(format!("certificate.{name}.message"), e.to_string());
