@@ -152,7 +152,9 @@ pub struct Keypair {
 }
 
 impl Keypair {
-    /// A new key pair from the operating system's random source.
+    /// A new key pair from the operating system's random source (feature
+    /// `os-rng`, on by default).
+    #[cfg(feature = "os-rng")]
     pub fn generate() -> Self {
         let signing = SigningKey::generate(&mut rand_core::OsRng);
         Self::from_signing(signing)
