@@ -97,11 +97,19 @@ impl Eq for Coalition {}
 pub struct VerifiedObject {
     envelope: Envelope,
     object: Object,
+    // The one signer, parsed when its signature was checked, so that the
+    // ledger need not decompress the point again (None for a genesis).
+    signer_key: Option<PublicKey>,
 }
 
 impl VerifiedObject {
-    pub(crate) fn new(envelope: Envelope, object: Object) -> Self {
-        VerifiedObject { envelope, object }
+    pub(crate) fn new(envelope: Envelope, object: Object, signer_key: Option<PublicKey>) -> Self {
+        VerifiedObject { envelope, object, signer_key }
+    }
+
+    /// The one signer of a non-genesis object, as a checked key.
+    pub(crate) fn signer_key(&self) -> Option<PublicKey> {
+        self.signer_key
     }
 
     /// The envelope as received.
@@ -311,6 +319,7 @@ impl Coalition {
             return Ok(VerifiedObject {
                 envelope: self.envelope.clone(),
                 object: Object::Genesis(self.genesis.clone()),
+                signer_key: None,
             });
         };
         if !pre.signer.verify(&pre.input, &pre.signature) {
@@ -319,7 +328,7 @@ impl Coalition {
         if let Some(deferred) = pre.deferred {
             return Err(deferred);
         }
-        Ok(VerifiedObject { envelope, object: pre.object })
+        Ok(VerifiedObject { envelope, object: pre.object, signer_key: Some(pre.signer) })
     }
 
     /// Validates many envelopes, checking signatures on up to `threads`

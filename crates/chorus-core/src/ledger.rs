@@ -191,10 +191,8 @@ impl Ledger {
             return Applied::Duplicate;
         }
         let id = obj.id();
-        let Ok(signer) = PublicKey::from_bytes(&obj.signer()) else {
-            // Only a genesis has no single signer; ours is already applied.
-            return Applied::New { adopted: None };
-        };
+        // Only a genesis has no single signer; ours is already applied.
+        let Some(signer) = obj.signer_key() else { return Applied::New { adopted: None } };
         match obj.object() {
             Object::Genesis(_) => Applied::New { adopted: None },
             Object::Proposal(p) => {
@@ -565,6 +563,18 @@ impl Ledger {
         keys
     }
 
+    /// True when `key` is in [`Ledger::known_keys`] of `trust`, without
+    /// building the set in the common case: a founder signing with its own
+    /// id, or an unknown trust.
+    fn is_known_key(&self, trust: &PublicKey, key: &PublicKey) -> bool {
+        let named = self.held.named_keys.get(trust);
+        let founder = self.coalition.current_roster().contains(trust);
+        if !founder && !named.is_some_and(|n| n.contains(trust)) {
+            return false;
+        }
+        key == trust || self.known_keys(trust).contains(key)
+    }
+
     /// True when the held objects revoke node key `node_key` of `trust`
     /// (PROTOCOL.md 12.5): they hold a delegation by `trust` to `node_key`
     /// with scope bit 2 (node), signed by a key of the trust's chain under
@@ -648,7 +658,6 @@ impl Ledger {
                 (envelope, object, *trust, *signer, *created_at_ms)
             }
         };
-        let known = self.known_keys(&trust);
         let unknown = || Rejection::UnknownSigner { key: signer.to_hex(), trust: trust.to_hex() };
         match object {
             Object::Endorsement(Endorsement { delegation: Some(d), .. }) => {
@@ -668,11 +677,11 @@ impl Ledger {
                         named: delegation.delegate.to_hex(),
                     });
                 }
-                if !known.contains(delegation_signer) {
+                if !self.is_known_key(&trust, delegation_signer) {
                     return Err(unknown());
                 }
             }
-            _ if !known.contains(&signer) => return Err(unknown()),
+            _ if !self.is_known_key(&trust, &signer) => return Err(unknown()),
             _ => {}
         }
         if let Object::Proposal(p) = object {
@@ -698,7 +707,7 @@ impl Ledger {
             }
         }
         Coalition::check_time(created_at_ms, now_ms)?;
-        Ok(VerifiedObject::new(envelope.clone(), object.clone()))
+        Ok(VerifiedObject::new(envelope.clone(), object.clone(), Some(signer)))
     }
 
     /// SHA-256 over a canonical rendering of the derived state: every
