@@ -1,0 +1,307 @@
+//! # chorus-web: the coalition's read-only website, rendered from the ledger
+//!
+//! A pure function from the ledger's state (and the exact stored envelopes)
+//! to a set of files: no I/O, no clock, no randomness, no async runtime.
+//! The node serves [`Site::get`] per request; `chorus publish` writes every
+//! path of [`Site::paths`] to a directory. Both give the same bytes for the
+//! same ledger state.
+//!
+//! ## The site
+//!
+//! | path | what |
+//! |---|---|
+//! | `index.html` | the coalition's positions (adopted proposals, governance decisions included), newest first, with tallies; under [`Publish::Everything`] also every other proposal |
+//! | `proposals/<id>.html` | a proposal: text, author, dates, decision and rule, tally, every member's stance (endorsements and objections with equal weight), abstentions, equivocations, who has not responded; for a position its certificate and the in-browser verification |
+//! | `members.html` | the newest roster: names, external ids, trust ids |
+//! | `verify.html` | verify any certificate file in the browser |
+//! | `certificates/<id>.cert` | the certificate of a position, as `chorus verify` reads it |
+//! | `certificates/<id>.cert.js` | the same bytes in base64 for pages opened from `file://` |
+//! | `feeds/positions.atom`, `feeds/positions.json` | Atom and JSON Feed 1.1 of the newest positions |
+//! | `feeds/proposals.atom`, `feeds/proposals.json` | the same for every proposal (only under [`Publish::Everything`]) |
+//! | `assets/style.css`, `assets/verify.js`, `assets/<verifier script>` | stylesheet and the in-browser verifier |
+//!
+//! Under [`Publish::Positions`] a proposal that is not adopted has no page
+//! and is named nowhere: not on the index, in a feed, or as the target of
+//! a link from a position.
+//!
+//! Every link is relative and pages are at most one directory deep, so the
+//! exported site works from any sub-path of any static host and from
+//! `file://`. Pages carry no inline script, style or event handler and no
+//! third-party URL: they work under the CSP
+//! `default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src
+//! 'self'; img-src 'self'; object-src 'none'; base-uri 'none'; form-action
+//! 'none'; frame-ancestors 'none'`, and read well without JavaScript.
+//!
+//! ## Choices
+//!
+//! - **Templates: [`maud`].** Templates are Rust code checked at compile
+//!   time, and every interpolated value is HTML-escaped unless wrapped in
+//!   `PreEscaped`, which this crate does in exactly one place: the output of
+//!   the Markdown renderer, whose own output is checked to be inert
+//!   (`markdown` module). No template files, no runtime template errors, no
+//!   template state; rendering is plain string building, fast enough to
+//!   render a 3,000-stance page per request. (`askama` escapes by default
+//!   too, but its templates live in separate files with their own syntax;
+//!   with one crate and a handful of pages, maud keeps the markup next to
+//!   the data it shows.)
+//! - **Markdown: `pulldown-cmark`**, CommonMark with tables and
+//!   strikethrough; raw HTML shown as text, links only to `http`, `https`
+//!   and `mailto` with `rel="nofollow noopener"`, images never loaded
+//!   (module `markdown`).
+//! - **Dates**: signed times in UTC by a small formatter tested over four
+//!   centuries (module `date`): `2026-01-01 09:30 UTC` for people, RFC 3339
+//!   in `datetime` attributes and feeds. Whether a proposal is open or closed
+//!   depends on a clock, so the site never says: it says "not adopted" and
+//!   shows the closing date.
+//! - **Feeds** carry the newest [`FEED_ENTRIES`] entries. Entry ids are
+//!   `urn:chorus:<object id hex>`; `published` and `updated` are the signed
+//!   `created_at`, and a feed's `updated` is its newest entry's (the
+//!   genesis time when it has none). Links are absolute from
+//!   [`SiteConfig::base_url`]; without one they are relative to the feed
+//!   file (`../proposals/<id>.html`), which most readers resolve against
+//!   the feed's own URL, and the JSON Feed omits `home_page_url` and
+//!   `feed_url`, which must be absolute.
+//!
+//! ## Determinism
+//!
+//! Everything shown is read from the ledger, whose state is a function of
+//! the set of objects applied (PROTOCOL.md section 8), through ordered maps
+//! and sorted lists; this crate adds no hash map, clock or randomness, and
+//! every list it renders has an explicit total order (by `created_at` then
+//! id, or by name then trust id). Certificates are assembled from the
+//! envelopes the ledger chooses, exactly as `chorus-store` does, so they
+//! are the node's certificates byte for byte. A test applies the same
+//! objects in random orders and compares every path's bytes.
+//!
+//! ## What the caller must know
+//!
+//! - [`ObjectSource`] must return the exact stored envelope of every object
+//!   the ledger applied. If one is missing, the certificate of the position
+//!   that needs it is not available ([`Site::get`] returns `None` for it and
+//!   its page says so) although [`Site::paths`] still lists it.
+//! - [`Asset::immutable`] is true only for the verifier script, whose name
+//!   carries a hash of its content. A certificate's bytes are *not* fixed
+//!   by its name: endorsements arriving after adoption are added to it (the
+//!   certificate carries every endorsing member), and under governance a
+//!   revocation can withdraw stances. So certificates must be revalidated
+//!   like pages (an `ETag` of the bytes' hash suits every asset).
+//! - Rendering a position's page assembles its certificate (to show its
+//!   SHA-256), so it reads every chosen endorsement from the
+//!   [`ObjectSource`].
+
+#![deny(missing_docs)]
+
+mod assets;
+mod date;
+mod feeds;
+mod markdown;
+mod pages;
+
+use chorus_core::{certificate, Envelope, Ledger, ObjectId};
+
+pub use assets::{wasm_script, wasm_script_name};
+
+/// Entries in each feed: the newest ones.
+pub const FEED_ENTRIES: usize = 100;
+
+/// Exact stored envelopes by id (the node's store, or a map in tests).
+pub trait ObjectSource {
+    /// The stored envelope with this id, if held.
+    fn envelope(&self, id: &ObjectId) -> Option<Envelope>;
+}
+
+impl ObjectSource for std::collections::BTreeMap<ObjectId, Envelope> {
+    fn envelope(&self, id: &ObjectId) -> Option<Envelope> {
+        self.get(id).cloned()
+    }
+}
+
+/// What the coalition publishes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Publish {
+    /// Only positions (adopted proposals, governance decisions included).
+    Positions,
+    /// Every proposal, adopted or not.
+    Everything,
+}
+
+/// How the site is published.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SiteConfig {
+    /// What the coalition publishes.
+    pub publish: Publish,
+    /// The site's absolute URL (e.g. `https://voice.example.org/`), for
+    /// feeds; a missing trailing `/` is added. Without it feeds use
+    /// relative links.
+    pub base_url: Option<String>,
+}
+
+/// One file of the site.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Asset {
+    /// The bytes.
+    pub body: Vec<u8>,
+    /// The media type, with `charset=utf-8` for text.
+    pub content_type: &'static str,
+    /// True when the content under this path never changes (its name
+    /// carries a hash of it), so it may be cached forever.
+    pub immutable: bool,
+}
+
+pub(crate) const HTML: &str = "text/html; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+const JS: &str = "application/javascript";
+const ATOM: &str = "application/atom+xml";
+const JSON_FEED: &str = "application/feed+json";
+const CERTIFICATE: &str = "application/octet-stream";
+
+impl Asset {
+    fn new(body: impl Into<Vec<u8>>, content_type: &'static str) -> Self {
+        Asset { body: body.into(), content_type, immutable: false }
+    }
+}
+
+/// The website of one ledger state. Cheap to build; renders only what is
+/// asked.
+#[derive(Clone, Copy)]
+pub struct Site<'a> {
+    ledger: &'a Ledger,
+    objects: &'a dyn ObjectSource,
+    config: &'a SiteConfig,
+}
+
+/// Which feed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FeedKind {
+    Positions,
+    Proposals,
+}
+
+impl<'a> Site<'a> {
+    /// The site of `ledger`, reading envelopes from `objects`.
+    pub fn new(ledger: &'a Ledger, objects: &'a dyn ObjectSource, config: &'a SiteConfig) -> Self {
+        Site { ledger, objects, config }
+    }
+
+    /// The file at `path`, relative to the site root (`""` is
+    /// `index.html`), or `None` when the site has no such file.
+    pub fn get(&self, path: &str) -> Option<Asset> {
+        let path = if path.is_empty() { "index.html" } else { path };
+        let everything = self.config.publish == Publish::Everything;
+        Some(match path {
+            "index.html" => Asset::new(pages::index(self), HTML),
+            "members.html" => Asset::new(pages::members(self), HTML),
+            "verify.html" => Asset::new(pages::verify(self), HTML),
+            "assets/style.css" => Asset::new(assets::STYLE_CSS, CSS),
+            "assets/verify.js" => Asset::new(assets::verify_js(), JS),
+            "feeds/positions.atom" => Asset::new(feeds::atom(self, FeedKind::Positions), ATOM),
+            "feeds/positions.json" => Asset::new(feeds::json(self, FeedKind::Positions), JSON_FEED),
+            "feeds/proposals.atom" if everything => Asset::new(feeds::atom(self, FeedKind::Proposals), ATOM),
+            "feeds/proposals.json" if everything => Asset::new(feeds::json(self, FeedKind::Proposals), JSON_FEED),
+            _ => {
+                if let Some(name) = path.strip_prefix("assets/") {
+                    if name == assets::wasm_script_name() {
+                        return Some(Asset { body: assets::wasm_script().into(), content_type: JS, immutable: true });
+                    }
+                    return None;
+                }
+                if let Some(id) = path.strip_prefix("proposals/").and_then(|p| p.strip_suffix(".html")) {
+                    let id = parse_id(id)?;
+                    return self.published(&id).then(|| Asset::new(pages::proposal(self, &id), HTML));
+                }
+                let name = path.strip_prefix("certificates/")?;
+                if let Some(id) = name.strip_suffix(".cert.js") {
+                    let id = parse_id(id)?;
+                    return Some(Asset::new(certificate_script(&id, &self.certificate(&id)?), JS));
+                }
+                let id = parse_id(name.strip_suffix(".cert")?)?;
+                return Some(Asset::new(self.certificate(&id)?, CERTIFICATE));
+            }
+        })
+    }
+
+    /// Every path of the site, sorted (for a static export).
+    pub fn paths(&self) -> Vec<String> {
+        let mut paths: Vec<String> = [
+            "index.html",
+            "members.html",
+            "verify.html",
+            "assets/style.css",
+            "assets/verify.js",
+            "feeds/positions.atom",
+            "feeds/positions.json",
+        ]
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+        paths.push(format!("assets/{}", assets::wasm_script_name()));
+        if self.config.publish == Publish::Everything {
+            paths.push("feeds/proposals.atom".into());
+            paths.push("feeds/proposals.json".into());
+        }
+        for id in self.published_proposals() {
+            paths.push(format!("proposals/{id}.html"));
+            if self.ledger.is_adopted(&id) {
+                paths.push(format!("certificates/{id}.cert"));
+                paths.push(format!("certificates/{id}.cert.js"));
+            }
+        }
+        paths.sort();
+        paths
+    }
+
+    /// True when the site has a page for this proposal.
+    pub(crate) fn published(&self, id: &ObjectId) -> bool {
+        match self.config.publish {
+            Publish::Positions => self.ledger.is_adopted(id),
+            Publish::Everything => self.ledger.proposal(id).is_some(),
+        }
+    }
+
+    /// Proposals with a page, oldest first by (created_at, id).
+    pub(crate) fn published_proposals(&self) -> Vec<ObjectId> {
+        match self.config.publish {
+            Publish::Positions => self.ledger.positions(),
+            Publish::Everything => self.ledger.proposals().into_iter().map(|(id, _)| id).collect(),
+        }
+    }
+
+    /// The certificate of an adopted proposal, from the exact stored
+    /// envelopes the ledger chooses (as `chorus-store` builds it).
+    pub(crate) fn certificate(&self, id: &ObjectId) -> Option<Vec<u8>> {
+        let endorsements = self.ledger.certificate_endorsements(id)?;
+        let chain = self.ledger.certificate_chain(id)?;
+        let fetch = |ids: &[ObjectId]| ids.iter().map(|i| self.objects.envelope(i)).collect::<Option<Vec<_>>>();
+        let links = fetch(&chain)?;
+        let proposal = self.objects.envelope(id)?;
+        let ends = fetch(&endorsements)?;
+        Some(certificate::assemble_with_chain(self.ledger.coalition().genesis_envelope(), &proposal, &ends, &links))
+    }
+
+    pub(crate) fn ledger(&self) -> &'a Ledger {
+        self.ledger
+    }
+
+    pub(crate) fn config(&self) -> &'a SiteConfig {
+        self.config
+    }
+}
+
+/// A proposal id as the site writes it: 64 lower-case hex digits.
+fn parse_id(s: &str) -> Option<ObjectId> {
+    if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// `certificates/<id>.cert.js`: the certificate for pages opened from
+/// `file://`, where a script may not fetch a file.
+fn certificate_script(id: &ObjectId, cert: &[u8]) -> String {
+    use base64::Engine as _;
+    format!(
+        "window.chorusCertificates = window.chorusCertificates || {{}};\n\
+         window.chorusCertificates[\"{id}\"] = \"{}\";\n",
+        base64::engine::general_purpose::STANDARD.encode(cert)
+    )
+}
