@@ -241,10 +241,28 @@ fn main() {
     let paths = site.paths();
     println!("paths() (Everything, {} paths): {:.2} ms", paths.len(), ms(time(RUNS, || site.paths())));
     let t = Instant::now();
-    let total: usize = paths.iter().map(|p| site.get(p).expect("listed paths are served").body.len()).sum();
+    let mut sizes: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for p in &paths {
+        let kind = ["proposals/", "certificates/", "feeds/", "assets/"]
+            .into_iter()
+            .find(|k| p.starts_with(k))
+            .map(|k| if p.ends_with(".cert.js") { "certificates/*.cert.js" } else { k })
+            .unwrap_or("top-level pages");
+        let e = sizes.entry(kind).or_default();
+        e.0 += 1;
+        e.1 += site.get(p).expect("listed paths are served").body.len();
+    }
+    let total: usize = sizes.values().map(|(_, b)| b).sum();
     println!(
         "every path rendered once (Everything): {:.2} s, {:.1} MiB",
         t.elapsed().as_secs_f64(),
         total as f64 / 1048576.0
+    );
+    for (kind, (n, bytes)) in sizes {
+        println!("  {kind}: {n} files, {:.1} MiB", bytes as f64 / 1048576.0);
+    }
+    println!(
+        "  (a certificate carries the genesis: {} with {MEMBERS} founders and their signatures)",
+        kib(genesis.bytes().len())
     );
 }

@@ -300,7 +300,7 @@ fn parse_id(s: &str) -> Option<ObjectId> {
 fn certificate_script(id: &ObjectId, cert: &[u8]) -> String {
     use base64::Engine as _;
     format!(
-        "window.chorusCertificates = window.chorusCertificates || {{}};\n\
+        "window.chorusCertificates = window.chorusCertificates || {{}}; \
          window.chorusCertificates[\"{id}\"] = \"{}\";\n",
         base64::engine::general_purpose::STANDARD.encode(cert)
     )

@@ -469,7 +469,7 @@ fn certificates_verify_and_match_their_pages() {
         assert_eq!(script.content_type, "application/javascript");
         let js = String::from_utf8(script.body).unwrap();
         let prefix = format!(
-            "window.chorusCertificates = window.chorusCertificates || {{}};\nwindow.chorusCertificates[\"{id}\"] = \""
+            "window.chorusCertificates = window.chorusCertificates || {{}}; window.chorusCertificates[\"{id}\"] = \""
         );
         let b64 = js.strip_prefix(&prefix).and_then(|s| s.strip_suffix("\";\n")).expect("script shape");
         assert_eq!(base64::engine::general_purpose::STANDARD.decode(b64).unwrap(), cert.body);
