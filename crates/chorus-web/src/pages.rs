@@ -283,9 +283,10 @@ fn charter_list(charter: &Charter, members: usize) -> Markup {
             dl.facts {
                 @for kind in [RuleKind::Positions, RuleKind::Membership, RuleKind::Amendments] {
                     @let rule = charter.rule(kind);
-                    dt { (rule_label(kind)) }
+                    @let (label, what) = rule_label(kind);
+                    dt { (label) }
                     dd {
-                        "Adopted when " (rule_text(rule)) " of the members endorse ("
+                        (what) " are adopted when " (rule_text(rule)) " of the members endorse ("
                         (rule.required(members)) " of " (members) " now)."
                     }
                 }
@@ -294,11 +295,11 @@ fn charter_list(charter: &Charter, members: usize) -> Markup {
     }
 }
 
-fn rule_label(kind: RuleKind) -> &'static str {
+fn rule_label(kind: RuleKind) -> (&'static str, &'static str) {
     match kind {
-        RuleKind::Positions => "Positions",
-        RuleKind::Membership => "Membership (admissions, removals, key replacements)",
-        RuleKind::Amendments => "Charter amendments",
+        RuleKind::Positions => ("Positions", "Positions"),
+        RuleKind::Membership => ("Membership", "Admissions, removals and key replacements"),
+        RuleKind::Amendments => ("Amendments", "Charter amendments"),
     }
 }
 
