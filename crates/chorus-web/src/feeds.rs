@@ -132,7 +132,7 @@ fn summary(e: &Entry) -> String {
             t.object,
             if t.object == 1 { "objection" } else { "objections" }
         ),
-        None => format!("{status} {}. Not counted under its roster version.", e.decision.noun()),
+        None => format!("{status} {}. Not counted under its roster version: no tally.", e.decision.noun()),
     }
 }
 

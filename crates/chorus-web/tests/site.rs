@@ -446,6 +446,10 @@ fn positions_only_never_names_a_proposal_that_is_not_adopted() {
     }
     assert!(index.contains("Not adopted; stances signed by <time datetime=\"2026-01-01T06:00:00Z\">"));
     assert!(index.contains("Not adopted; no closing date"));
+    assert!(index.contains("Not counted: its author "), "the void proposal");
+    let void = w.unadopted.last().unwrap();
+    let page = String::from_utf8(site.get(&format!("proposals/{void}.html")).unwrap().body).unwrap();
+    assert!(page.contains("is not a member under that version") && !page.contains("id=\"tally\""));
     for word in [">Open<", ">Closed<", " open<", " closed<"] {
         assert!(!index.contains(word), "{word}");
     }
@@ -610,7 +614,11 @@ fn feeds_parse_and_say_what_they_must() {
             for item in items {
                 let id = item["id"].as_str().unwrap();
                 assert!(id.starts_with("urn:chorus:"));
-                assert!(item["summary"].as_str().unwrap().contains("objection"));
+                let summary = item["summary"].as_str().unwrap();
+                match item["_chorus"].get("tally") {
+                    Some(t) => assert!(summary.contains(&format!("{} objection", t["object"])), "{summary}"),
+                    None => assert!(summary.contains("Not counted"), "{summary}"),
+                }
                 assert_eq!(item["_chorus"]["proposal"].as_str().unwrap(), &id[11..]);
             }
         }

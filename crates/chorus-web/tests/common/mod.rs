@@ -2,7 +2,7 @@
 //! bodies and comments; positions and proposals that are not adopted; an
 //! equivocation and a late record; an admission under the membership rule;
 //! a stance signed by a delegate; a position that amends a proposal that is
-//! not adopted.
+//! not adopted; a proposal void under its roster version.
 
 #![allow(dead_code)]
 
@@ -214,6 +214,12 @@ pub fn world() -> World {
     let pending = b.proposal(5, &format!("{SECRET}-gamma"), "Pending.", 17 * HOUR, None, &[admission], None, None);
     b.stance(5, pending, Stance::Endorse, 17 * HOUR, None);
     unadopted.push(pending);
+
+    // Void: the newcomer proposes under the genesis roster, where it is not
+    // a member; its page says so and shows no tally.
+    let void = b.proposal(5, &format!("{SECRET}-void"), "", 18 * HOUR, None, &[], None, None);
+    b.stance(0, void, Stance::Endorse, 18 * HOUR, None);
+    unadopted.push(void);
 
     World { coalition, objects: b.objects, adopted, unadopted, hostile }
 }
