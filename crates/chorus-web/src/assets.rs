@@ -37,20 +37,23 @@ pub fn wasm_script() -> &'static str {
 }
 
 /// Stand-in for `chorus_verify_assets::{wasm_script, wasm_script_name}`
-/// until that crate has them; the site's API does not change when it does.
+/// until that crate has them, with the same contract: the script is
+/// `window.CHORUS_VERIFY_WASM = "<base64 of WASM>";` and its name
+/// `chorus-verify-<first 16 hex digits of SHA-256 of WASM>.js`. The site's
+/// API does not change when the shim goes.
 mod verifier_shim {
     use sha2::{Digest, Sha256};
 
     pub fn wasm_script() -> String {
         use base64::Engine as _;
         format!(
-            "window.chorusVerifierWasm = \"{}\";\n",
+            "window.CHORUS_VERIFY_WASM = \"{}\";\n",
             base64::engine::general_purpose::STANDARD.encode(chorus_verify_assets::WASM)
         )
     }
 
     pub fn wasm_script_name() -> String {
-        let hash = Sha256::digest(wasm_script().as_bytes());
-        format!("verifier-{}.js", &hex::encode(hash)[..16])
+        let hash = Sha256::digest(chorus_verify_assets::WASM);
+        format!("chorus-verify-{}.js", &hex::encode(hash)[..16])
     }
 }
