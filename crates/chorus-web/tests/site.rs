@@ -666,3 +666,29 @@ fn paths_and_get_agree_and_nothing_else_is_served() {
     assert!(css.contains("@media print"));
     assert!(!css.contains("http://") && !css.contains("https://") && !css.contains("@import"));
 }
+
+/// Why certificates are not `immutable`: the bytes under one name grow
+/// when a member endorses after adoption (a certificate carries every
+/// endorsing member), so a copy cached for ever would disagree with the
+/// page's SHA-256.
+#[test]
+fn a_certificate_changes_when_a_member_endorses_after_adoption() {
+    let w = world();
+    let mut source = w.source();
+    let cfg = config(Publish::Positions, None);
+    let mut ledger = w.ledger();
+    let path = format!("certificates/{}.cert", w.hostile);
+    let early = Site::new(&ledger, &source, &cfg).get(&path).unwrap();
+    assert!(!early.immutable);
+    // The member that abstained endorses a day later.
+    let late = w.stance(4, w.hostile, chorus_core::Stance::Endorse, 24 * 3_600_000);
+    ledger.apply(&ledger.validate(late.bytes(), NOW).unwrap());
+    source.insert(late.id(), late);
+    let site = Site::new(&ledger, &source, &cfg);
+    let grown = site.get(&path).unwrap();
+    assert_ne!(early.body, grown.body);
+    let proof = |c: &[u8]| certificate::verify(c, Some(w.coalition.id())).unwrap().endorsers.len();
+    assert_eq!((proof(&early.body), proof(&grown.body)), (3, 4));
+    let page = String::from_utf8(site.get(&format!("proposals/{}.html", w.hostile)).unwrap().body).unwrap();
+    assert!(page.contains(&hex::encode(Sha256::digest(&grown.body))));
+}

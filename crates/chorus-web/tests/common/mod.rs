@@ -38,6 +38,8 @@ pub struct World {
     pub unadopted: Vec<ObjectId>,
     /// The position with an objection, an abstention and hostile text.
     pub hostile: ObjectId,
+    /// Founders' keys sorted as the roster is, then the admitted trust's.
+    keys: Vec<Keypair>,
 }
 
 struct Builder {
@@ -221,10 +223,18 @@ pub fn world() -> World {
     b.stance(0, void, Stance::Endorse, 18 * HOUR, None);
     unadopted.push(void);
 
-    World { coalition, objects: b.objects, adopted, unadopted, hostile }
+    World { coalition, objects: b.objects, adopted, unadopted, hostile, keys: b.keys }
 }
 
 impl World {
+    /// A further stance of member `member` (index as in the fixture),
+    /// signed by its trust key, not among `objects`.
+    pub fn stance(&self, member: usize, proposal: ObjectId, stance: Stance, offset: u64) -> Envelope {
+        let mut b = Builder { coalition: self.coalition.id(), keys: self.keys.clone(), objects: vec![] };
+        b.stance(member, proposal, stance, offset, None);
+        b.objects.pop().expect("one stance")
+    }
+
     /// A ledger of the objects in this order; objects that wait for others
     /// are retried until nothing more is admitted. Every object must end up
     /// applied.
