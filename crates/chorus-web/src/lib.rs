@@ -22,7 +22,8 @@
 //!
 //! Under [`Publish::Positions`] a proposal that is not adopted has no page
 //! and is named nowhere: not on the index, in a feed, or as the target of
-//! a link from a position.
+//! a link from a position. (A position that amends or supersedes one still
+//! carries its id in its own signed bytes, hence in its certificate.)
 //!
 //! Every link is relative and pages are at most one directory deep, so the
 //! exported site works from any sub-path of any static host and from
@@ -60,7 +61,8 @@
 //!   [`SiteConfig::base_url`]; without one they are relative to the feed
 //!   file (`../proposals/<id>.html`), which most readers resolve against
 //!   the feed's own URL, and the JSON Feed omits `home_page_url` and
-//!   `feed_url`, which must be absolute.
+//!   `feed_url`, which must be absolute. JSON Feed items also carry a
+//!   `_chorus` extension: proposal id, adopted, decision and tally.
 //!
 //! ## Determinism
 //!
@@ -87,7 +89,12 @@
 //!   like pages (an `ETag` of the bytes' hash suits every asset).
 //! - Rendering a position's page assembles its certificate (to show its
 //!   SHA-256), so it reads every chosen endorsement from the
-//!   [`ObjectSource`].
+//!   [`ObjectSource`]. With 3,000 members that is most of the page's time
+//!   (see `benches/render.rs`); cache rendered files per ledger state.
+//! - Every certificate carries the coalition's genesis, every founder's
+//!   signature included (about 440 KiB for 3,000 founders), so a static
+//!   export of a large coalition is mostly certificates and their
+//!   `.cert.js` copies.
 
 #![deny(missing_docs)]
 
