@@ -44,6 +44,9 @@ pub struct DevnetArgs {
     /// Seconds each step may take before the demo fails.
     #[arg(long, default_value_t = 30)]
     step_timeout: u64,
+    /// Serve node-0's website on this loopback port (0: any free port).
+    #[arg(long, default_value_t = 0)]
+    http_port: u16,
 }
 
 const TRUSTS: [&str; 16] = [
@@ -169,6 +172,8 @@ pub fn run(args: DevnetArgs, json: bool) -> Result<Output> {
         for (i, dd) in dirs.iter().enumerate() {
             let config = Config {
                 trust_name: TRUSTS[i].into(),
+                // node-0 serves the website, everything published (loopback).
+                http_addr: (i == 0).then(|| std::net::SocketAddr::from(([127, 0, 0, 1], args.http_port))),
                 listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
                 bootstrap: bootstrap.clone(),
                 mdns: false,
@@ -208,9 +213,11 @@ pub fn run(args: DevnetArgs, json: bool) -> Result<Output> {
         let pid: ObjectId = proposed.id;
         say.say(&format!("      proposal {}: {title:?}", pid.short(16)));
 
-        // Every other trust endorses; the author too when the others alone
-        // cannot reach the threshold (e.g. 2 nodes, or 1).
-        let mut endorsers: Vec<usize> = (1..n).collect();
+        // With three trusts or more, the last one objects, with its reason,
+        // so the record shows dissent; every other trust endorses, and the
+        // author too when the others alone cannot reach the threshold.
+        let objector = (n >= 3).then_some(n - 1);
+        let mut endorsers: Vec<usize> = (1..n).filter(|i| Some(*i) != objector).collect();
         if endorsers.len() < required {
             endorsers.push(0);
         }
@@ -238,6 +245,25 @@ pub fn run(args: DevnetArgs, json: bool) -> Result<Output> {
             )?;
             let r = leader::submit(&clients[i], &env)?;
             say.say(&format!("      {} endorsed on node-{i} ({})", TRUSTS[i], r.id.short(12)));
+        }
+
+        if let Some(i) = objector {
+            say.step(&format!("{} objects, with its reason, through its own node", TRUSTS[i]));
+            let checked = leader::fetch_checked(&clients[i], &coalition, &pid.to_hex())?;
+            let roster = leader::roster(&clients[i])?;
+            let signer = leader::Signer { key: keys[i].clone(), trust: keys[i].public(), delegation: None };
+            let reason = "We support fair funding, but three years' notice is too short for small rural schools \
+                          to plan; we ask for five.";
+            let env = leader::stance_envelope(
+                &coalition,
+                &roster,
+                &signer,
+                checked.id,
+                Stance::Object,
+                Some(reason.to_string()),
+            )?;
+            let r = leader::submit(&clients[i], &env)?;
+            say.say(&format!("      {} objected on node-{i} ({}): {reason:?}", TRUSTS[i], r.id.short(12)));
         }
 
         say.step("Waiting until every node sees the proposal adopted as a position");
@@ -280,6 +306,25 @@ pub fn run(args: DevnetArgs, json: bool) -> Result<Output> {
                 coalition.id()
             ));
         }
+        let website = nodes[0].web_addr().map(|a| format!("http://{a}/"));
+        if let Some(addr) = nodes[0].web_addr() {
+            say.step("Reading the position on node-0's website");
+            let page = format!("proposals/{}.html", pid.to_hex());
+            // The page follows the node's objects: wait for the objection
+            // to reach node-0 and show on the page with its reason.
+            wait_for("the position page on node-0's website", timeout, || {
+                let (status, html) = http_get(addr, &page).map_err(|e| e.to_string())?;
+                if status != 200 || !html.contains(title) {
+                    return Err(format!("HTTP {status}"));
+                }
+                let shown = objector.is_none() || html.contains("we ask for five");
+                Ok(shown.then_some(()))
+            })?;
+            say.say(&format!(
+                "      http://{addr}/{page}: the position{}; its certificate is verified in the reader's browser",
+                if objector.is_some() { " with the objection and its reason" } else { "" }
+            ));
+        }
         say.say(&format!(
             "Done in {:.1} s: the coalition adopted a position and the certificate verifies.",
             say.started.elapsed().as_secs_f64()
@@ -293,6 +338,7 @@ pub fn run(args: DevnetArgs, json: bool) -> Result<Output> {
             "required": verified.required,
             "certificate_bytes": bytes.len(),
             "certificate_out": args.certificate_out,
+            "website": website,
             "data_dirs": dirs.iter().map(|d| d.root().to_path_buf()).collect::<Vec<_>>(),
         });
         Ok(Output { json: summary, human: String::new() })
@@ -300,6 +346,11 @@ pub fn run(args: DevnetArgs, json: bool) -> Result<Output> {
 
     let out = match result {
         Ok(out) if !args.exit => {
+            if let Some(addr) = nodes.first().and_then(Node::web_addr) {
+                say.say(&format!(
+                    "\nnode-0's website (everything published, verified in your browser): http://{addr}/"
+                ));
+            }
             say.say("\nThe nodes keep running. Point the CLI at any of them, for example:");
             for dd in &dirs {
                 say.say(&format!("  chorus --data-dir {} status", dd.root().display()));
@@ -316,4 +367,19 @@ pub fn run(args: DevnetArgs, json: bool) -> Result<Output> {
         let _ = rt.block_on(node.shutdown());
     }
     out.map_err(|e| anyhow!("devnet failed at step {}: {e:#}", say.step))
+}
+
+/// A plain HTTP/1.1 GET on loopback: the status and the body as text.
+fn http_get(addr: std::net::SocketAddr, path: &str) -> Result<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .with_context(|| format!("cannot connect to the website on {addr}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(s, "GET /{path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    let mut raw = Vec::new();
+    s.take(64 * 1024 * 1024).read_to_end(&mut raw).context("reading the website's answer")?;
+    let text = String::from_utf8_lossy(&raw);
+    let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    Ok((status, body))
 }

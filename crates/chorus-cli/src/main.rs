@@ -120,6 +120,20 @@ enum Command {
         /// The backup file.
         file: PathBuf,
     },
+    /// Write the coalition's website as static files, from the local node's
+    /// objects: the same pages, feeds and certificates the node serves.
+    Publish {
+        /// Directory to write: new, empty, or written by an earlier publish.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// The site's public address, for the absolute links of its feeds
+        /// (e.g. https://voice.example.org/).
+        #[arg(long, value_name = "URL")]
+        base_url: Option<String>,
+        /// Publish every proposal and stance, not only adopted positions.
+        #[arg(long)]
+        everything: bool,
+    },
     /// Start a demonstration coalition of N local nodes and walk it through a proposal.
     Devnet(devnet::DevnetArgs),
     /// The newest roster version: its id, charter and members.
@@ -364,6 +378,10 @@ fn run(cli: Cli) -> Result<Output> {
                 s.last_sync_ms.map(time).unwrap_or_else(|| "never".into()),
                 s.listen.join(" ")
             );
+            let human = match &s.website {
+                Some(w) => format!("{human}\nwebsite   {w}"),
+                None => human,
+            };
             Ok(Output::new(&s, human))
         }
         Command::Peers => {
@@ -485,6 +503,30 @@ fn run(cli: Cli) -> Result<Output> {
             let path = absolute(&file)?;
             let r: BackupResult = client(&dd)?.call(&Request::Import { path })?;
             Ok(Output::new(&r, format!("read {} objects: {} new, {} refused", r.objects, r.stored, r.refused)))
+        }
+        Command::Publish { out, base_url, everything } => {
+            if let Some(u) = &base_url {
+                chorus_node::config::check_base_url(u).map_err(|e| Usage(format!("--base-url: {e}")))?;
+            }
+            let dir = absolute(&out)?;
+            let r: chorus_node::web::PublishResult =
+                client(&dd)?.call(&Request::Publish { dir, base_url, everything })?;
+            let what = if r.everything { "positions, proposals and stances" } else { "positions only" };
+            Ok(Output::new(
+                &r,
+                format!(
+                    "wrote the website to {}: {} files, {} bytes, {} positions ({what}){}",
+                    r.dir.display(),
+                    r.files,
+                    r.bytes,
+                    r.positions,
+                    if r.removed > 0 {
+                        format!("; removed {} files of the previous export", r.removed)
+                    } else {
+                        String::new()
+                    }
+                ),
+            ))
         }
         Command::Devnet(args) => devnet::run(args, json),
         Command::Roster => governance::roster(&client(&dd)?),

@@ -191,11 +191,8 @@ fn the_independent_verifier_agrees_with_this_crate_on_every_certificate() {
     for (c, their) in cases.iter().zip(&theirs) {
         let ours = support::verdict_line(&certificate::verify_with_threads(&c.bytes, c.coalition, 1));
         valid += usize::from(ours.starts_with("ok "));
-        let same = if decoder_wording(&ours) {
-            their.split(':').next() == ours.split(':').next()
-        } else {
-            *their == ours
-        };
+        let same =
+            if decoder_wording(&ours) { their.split(':').next() == ours.split(':').next() } else { *their == ours };
         if !same {
             differences.push(format!("{}\n  rust:   {ours}\n  python: {their}", c.name));
         }

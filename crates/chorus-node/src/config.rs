@@ -12,6 +12,9 @@
 //! | `log_level` | `CHORUS_LOG` | `info` |
 //! | `log_format` | `CHORUS_LOG_FORMAT` (`human`/`json`) | `human` |
 //! | `metrics_addr` | `CHORUS_METRICS_ADDR` (loopback `ip:port`, empty = off) | off |
+//! | `http_addr` | `CHORUS_HTTP_ADDR` (`ip:port`, or a port alone for loopback; empty = off) | off |
+//! | `publish` | `CHORUS_PUBLISH` (`positions`/`everything`) | `everything` on a loopback `http_addr`, else `positions` |
+//! | `base_url` | `CHORUS_BASE_URL` (absolute `http(s)://…/`, for feed links) | none (relative links) |
 //! | `sync_interval_ms` | `CHORUS_SYNC_INTERVAL_MS` | 60000 |
 //! | `heartbeat_ms` | `CHORUS_HEARTBEAT_MS` | 1000 |
 //!
@@ -48,6 +51,14 @@ pub struct Config {
     pub log_format: String,
     /// Loopback address serving `/metrics` and `/health`; `None` disables.
     pub metrics_addr: Option<SocketAddr>,
+    /// Address serving the coalition's read-only website; `None` disables.
+    pub http_addr: Option<SocketAddr>,
+    /// What the website publishes: `positions` or `everything`. `None`:
+    /// everything on a loopback address (members reading their own node),
+    /// positions only on any other.
+    pub publish: Option<String>,
+    /// The website's public address, for the absolute links feeds need.
+    pub base_url: Option<String>,
     /// Interval between anti-entropy sync rounds with peers.
     pub sync_interval_ms: u64,
     /// Gossip heartbeat interval.
@@ -66,6 +77,9 @@ impl Default for Config {
             log_level: "info".into(),
             log_format: "human".into(),
             metrics_addr: None,
+            http_addr: None,
+            publish: None,
+            base_url: None,
             sync_interval_ms: 60_000,
             heartbeat_ms: 1_000,
         }
@@ -120,6 +134,19 @@ log_format = "human"
 # Serve /metrics and /health on this loopback address, e.g. "127.0.0.1:9480".
 # Leave commented out to disable. (CHORUS_METRICS_ADDR)
 # metrics_addr = "127.0.0.1:9480"
+
+# Serve the coalition's read-only website (positions, proposals, feeds,
+# certificates verified in the reader's browser) on this address. A port
+# alone means loopback, e.g. "127.0.0.1:8080"; put a TLS reverse proxy in
+# front to publish it. Leave commented out to disable. (CHORUS_HTTP_ADDR)
+# http_addr = "127.0.0.1:8080"
+# What the website shows: "positions" (adopted positions only) or
+# "everything" (open proposals and stances too). Default: everything on a
+# loopback address, positions only on any other. (CHORUS_PUBLISH)
+# publish = "positions"
+# The website's public address, used for the absolute links in its feeds.
+# (CHORUS_BASE_URL)
+# base_url = "https://voice.example.org/"
 
 # Milliseconds between sync rounds with peers. (CHORUS_SYNC_INTERVAL_MS)
 sync_interval_ms = 60000
@@ -191,6 +218,15 @@ heartbeat_ms = 1000
                 })?)
             };
         }
+        if let Some(v) = get("CHORUS_HTTP_ADDR") {
+            self.http_addr = parse_http_addr(&v)?;
+        }
+        if let Some(v) = get("CHORUS_PUBLISH") {
+            self.publish = (!v.trim().is_empty()).then(|| v.trim().to_string());
+        }
+        if let Some(v) = get("CHORUS_BASE_URL") {
+            self.base_url = (!v.trim().is_empty()).then(|| v.trim().to_string());
+        }
         if let Some(v) = get("CHORUS_SYNC_INTERVAL_MS") {
             self.sync_interval_ms = num("CHORUS_SYNC_INTERVAL_MS", v)?;
         }
@@ -210,6 +246,14 @@ heartbeat_ms = 1000
                 )));
             }
         }
+        if let Some(p) = &self.publish {
+            if p != "positions" && p != "everything" {
+                return Err(NodeError::Config(format!("publish {p:?} must be \"positions\" or \"everything\"")));
+            }
+        }
+        if let Some(u) = &self.base_url {
+            check_base_url(u)?;
+        }
         if self.log_format != "human" && self.log_format != "json" {
             return Err(NodeError::Config(format!("log_format {:?} must be \"human\" or \"json\"", self.log_format)));
         }
@@ -219,10 +263,51 @@ heartbeat_ms = 1000
         Ok(())
     }
 
+    /// Whether the website publishes everything (else positions only).
+    pub fn publishes_everything(&self) -> bool {
+        match self.publish.as_deref() {
+            Some(p) => p == "everything",
+            None => self.http_addr.is_some_and(|a| a.ip().is_loopback()),
+        }
+    }
+
     /// The genesis path, resolved against the data directory.
     pub fn genesis_path(&self, data_dir: &Path) -> PathBuf {
         data_dir.join(&self.genesis)
     }
+}
+
+/// `CHORUS_HTTP_ADDR`: `ip:port`, a port alone (loopback), or empty (off).
+fn parse_http_addr(v: &str) -> Result<Option<SocketAddr>> {
+    let v = v.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    if let Ok(port) = v.parse::<u16>() {
+        return Ok(Some(SocketAddr::from(([127, 0, 0, 1], port))));
+    }
+    v.parse().map(Some).map_err(|_| {
+        NodeError::Config(format!(
+            "CHORUS_HTTP_ADDR={v:?} is not an ip:port such as 127.0.0.1:8080 (or a port alone, for loopback)"
+        ))
+    })
+}
+
+/// A base URL for feeds: absolute http(s), ending in `/`, no query or
+/// fragment, no control characters or spaces.
+pub fn check_base_url(u: &str) -> Result<()> {
+    let ok = (u.starts_with("https://") || u.starts_with("http://"))
+        && u.len() <= 512
+        && u.ends_with('/')
+        && u.split("://").nth(1).is_some_and(|rest| rest.len() > 1)
+        && !u.chars().any(|c| c.is_control() || c.is_whitespace() || matches!(c, '?' | '#' | '"' | '<' | '>'));
+    if !ok {
+        return Err(NodeError::Config(format!(
+            "base_url {u:?} must be an absolute http:// or https:// address ending in '/', \
+             such as \"https://voice.example.org/\""
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -236,6 +321,22 @@ mod tests {
     }
 
     #[test]
+    fn the_website_publishes_positions_only_unless_loopback_or_told() {
+        let mut c = Config { http_addr: Some("0.0.0.0:80".parse().unwrap()), ..Config::default() };
+        assert!(!c.publishes_everything());
+        c.publish = Some("everything".into());
+        assert!(c.publishes_everything());
+        c.publish = Some("all".into());
+        assert!(c.check().unwrap_err().to_string().contains("publish"));
+        for bad in ["voice.example.org", "https://x.org", "javascript:alert(1)/", "https://x.org/?a/", "https:///"] {
+            let c = Config { base_url: Some(bad.into()), ..Config::default() };
+            assert!(c.check().is_err(), "{bad}");
+        }
+        assert!(parse_http_addr("nonsense").is_err());
+        assert_eq!(parse_http_addr(" ").unwrap(), None);
+    }
+
+    #[test]
     fn environment_overrides_every_value() {
         let mut c = Config::default();
         let env = |k: &str| {
@@ -246,6 +347,8 @@ mod tests {
                     "CHORUS_CACHE_MB" => "8",
                     "CHORUS_METRICS_ADDR" => "127.0.0.1:9000",
                     "CHORUS_GENESIS" => "/tmp/g",
+                    "CHORUS_HTTP_ADDR" => "8080",
+                    "CHORUS_BASE_URL" => "https://voice.example.org/",
                     _ => return None,
                 }
                 .to_string(),
@@ -256,6 +359,8 @@ mod tests {
         assert!(c.mdns);
         assert_eq!(c.cache_mb, 8);
         assert_eq!(c.genesis_path(Path::new("/data")), PathBuf::from("/tmp/g"));
+        assert_eq!(c.http_addr, Some("127.0.0.1:8080".parse().unwrap()));
+        assert!(c.publishes_everything(), "members read everything on their own loopback node");
         c.check().unwrap();
         let bad = c.apply_env(|k| (k == "CHORUS_CACHE_MB").then(|| "lots".to_string()));
         assert!(bad.unwrap_err().to_string().contains("CHORUS_CACHE_MB"));

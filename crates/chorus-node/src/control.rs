@@ -64,6 +64,16 @@ pub enum Request {
         /// Destination file; must not exist.
         path: PathBuf,
     },
+    /// Write the website as static files into `dir` (absolute):
+    /// [`crate::web::PublishResult`].
+    Publish {
+        /// Destination directory: new, empty, or written by an earlier publish.
+        dir: PathBuf,
+        /// Public address, for feed links.
+        base_url: Option<String>,
+        /// Proposals and stances as well as positions.
+        everything: bool,
+    },
     /// Ingest every object of a backup file at `path` (absolute): [`BackupResult`].
     Import {
         /// Source file.
@@ -126,6 +136,9 @@ pub struct StatusInfo {
     pub last_sync_ms: Option<u64>,
     /// Software version.
     pub version: String,
+    /// Where the website is served (`http://ip:port/`), if it is.
+    #[serde(default)]
+    pub website: Option<String>,
 }
 
 /// A connected peer.

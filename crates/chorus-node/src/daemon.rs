@@ -42,6 +42,8 @@ pub(crate) struct Inner {
     pub(crate) trust_name: String,
     pub(crate) net: Network,
     pub(crate) metrics: Arc<Metrics>,
+    /// Where the website is served, once it is.
+    pub(crate) web_addr: std::sync::OnceLock<std::net::SocketAddr>,
 }
 
 /// A running node. Dropping it without [`Node::shutdown`] still stops the
@@ -52,6 +54,7 @@ pub struct Node {
     stop: watch::Sender<bool>,
     control: tokio::task::JoinHandle<()>,
     metrics_task: Option<tokio::task::JoinHandle<()>>,
+    web: Option<(tokio::task::JoinHandle<()>, std::net::SocketAddr)>,
 }
 
 /// Options that are not part of the configuration file: used by the devnet
@@ -114,6 +117,7 @@ impl Node {
             trust_name: config.trust_name.clone(),
             net,
             metrics: metrics.clone(),
+            web_addr: std::sync::OnceLock::new(),
         });
 
         let socket = data_dir.socket_path();
@@ -129,18 +133,40 @@ impl Node {
             }
             None => None,
         };
+        let web = match config.http_addr {
+            Some(addr) => {
+                let options = crate::web::WebOptions {
+                    publish: if config.publishes_everything() {
+                        chorus_web::Publish::Everything
+                    } else {
+                        chorus_web::Publish::Positions
+                    },
+                    base_url: config.base_url.clone(),
+                };
+                let (task, bound) = crate::web::serve(addr, inner.store.clone(), options, stop.subscribe()).await?;
+                tracing::info!(%bound, everything = config.publishes_everything(), "serving the website");
+                let _ = inner.web_addr.set(bound);
+                Some((task, bound))
+            }
+            None => None,
+        };
         tracing::info!(
             coalition = %inner.coalition.id(),
             trust = %inner.trust,
             socket = %socket.display(),
             "node started"
         );
-        Ok(Node { inner, socket, stop, control, metrics_task })
+        Ok(Node { inner, socket, stop, control, metrics_task, web })
     }
 
     /// The control socket path.
     pub fn socket_path(&self) -> &std::path::Path {
         &self.socket
+    }
+
+    /// The address the website is served on, if it is.
+    pub fn web_addr(&self) -> Option<std::net::SocketAddr> {
+        self.web.as_ref().map(|(_, a)| *a)
     }
 
     /// This node's libp2p peer id.
@@ -159,6 +185,9 @@ impl Node {
         let _ = self.control.await;
         if let Some(t) = self.metrics_task {
             t.abort();
+        }
+        if let Some((t, _)) = self.web {
+            let _ = t.await;
         }
         let _ = std::fs::remove_file(&self.socket);
         let mut inner = self.inner;
@@ -328,6 +357,7 @@ async fn dispatch(inner: Arc<Inner>, req: Request) -> std::result::Result<serde_
                 positions,
                 last_sync_ms: inner.net.last_sync_ms(),
                 version: env!("CARGO_PKG_VERSION").to_string(),
+                website: inner.web_addr.get().map(|a| format!("http://{a}/")),
             })
         }
         Request::Peers => json(inner.net.peers().await),
@@ -442,6 +472,17 @@ async fn dispatch(inner: Arc<Inner>, req: Request) -> std::result::Result<serde_
                 let file = w.into_inner().map_err(|e| format!("cannot write {}: {e}", path.display()))?;
                 file.sync_all().map_err(|e| format!("cannot write {}: {e}", path.display()))?;
                 json(BackupResult { path, objects: n, stored: 0, refused: 0 })
+            })
+            .await
+        }
+        Request::Publish { dir, base_url, everything } => {
+            blocking(move || {
+                if let Some(u) = &base_url {
+                    crate::config::check_base_url(u).map_err(|e| e.to_string())?;
+                }
+                let publish = if everything { chorus_web::Publish::Everything } else { chorus_web::Publish::Positions };
+                let options = crate::web::WebOptions { publish, base_url };
+                json(crate::web::publish(&inner.store, &dir, options)?)
             })
             .await
         }

@@ -17,6 +17,7 @@
 //! - [`network`]: chorus-net over the durable store, with the node's
 //!   attestation signed by its trust key.
 //! - [`metrics`]: Prometheus metrics and the loopback `/metrics`, `/health`.
+//! - [`web`]: the read-only website (`http_addr`), rendered by chorus-web.
 //!
 //! Signing of proposals and endorsements is not done by the daemon: the CLI
 //! signs with the trust key after showing what is signed and submits the
@@ -31,5 +32,6 @@ pub mod error;
 pub mod founding;
 pub mod metrics;
 pub mod network;
+pub mod web;
 
 pub use error::{NodeError, Result};
