@@ -1,0 +1,216 @@
+//! The built module and `assets/verify.js` under Node.js (`node --test
+//! tests/verify.test.js`): the same reports as chorus-core verifying
+//! natively, the verdict sentences, and the page contracts on a minimal
+//! stand-in for a browser's DOM. Skipped, saying so, when the module was not
+//! built or `node` is not installed.
+//!
+//! `cargo test --release -p chorus-verify-assets --test node -- --ignored
+//! --nocapture` also times a 3,000-endorsement certificate in WebAssembly
+//! under Node against native `verify_with_threads(.., 1)` (with
+//! `CHORUS_BENCH_KEEP=<dir>`, the certificate and its coalition id are kept
+//! there for `node tests/bench.js <module> <dir>/big.cert <id>`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use chorus_core::testkit::{Fixture, T0};
+use chorus_core::{certificate, Endorsement, Envelope, Kind, ObjectId, Stance};
+use serde_json::{json, Value};
+
+const MANIFEST: &str = env!("CARGO_MANIFEST_DIR");
+/// The coalition of PROTOCOL.md's test vectors (section 11.2).
+const VECTOR_COALITION: &str = "f7829ab691ed8e3e41b534a520d0417becb9906bc6924419195289e265d3eb49";
+
+fn data(rel: &str) -> PathBuf {
+    Path::new(MANIFEST).join("../chorus-core/tests/data").join(rel)
+}
+
+/// `node`, when present and the module was built; otherwise why not.
+fn node() -> Result<(), String> {
+    if !chorus_verify_assets::WASM_BUILT {
+        return Err("the WebAssembly module was not built (rustup target add wasm32-unknown-unknown)".into());
+    }
+    match Command::new("node").arg("--version").output() {
+        Ok(o) if o.status.success() => Ok(()),
+        _ => Err("node is not installed".into()),
+    }
+}
+
+/// The sentence verify.js shows for a valid report, written here again from
+/// its description as a check on the script.
+fn valid_sentence(r: &Value) -> String {
+    let noun = r["decision"].as_str().unwrap().replace('_', " ");
+    let members = r["members"].as_u64().unwrap();
+    format!(
+        "Verified in your browser: {noun} of \"{}\", endorsed by {} of {members} member trust{} ({} needed under the {} rule {}/{}).",
+        r["coalition_name"].as_str().unwrap(),
+        r["endorsers"].as_array().unwrap().len(),
+        if members == 1 { "" } else { "s" },
+        r["required"],
+        r["rule"]["kind"].as_str().unwrap(),
+        r["rule"]["numerator"],
+        r["rule"]["denominator"],
+    )
+}
+
+#[test]
+fn verify_js_and_the_module_agree_with_native_verification() {
+    if let Err(why) = node() {
+        println!("skipped: {why}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = dir.path().join("chorus_verify.wasm");
+    std::fs::write(&wasm, chorus_verify_assets::WASM).unwrap();
+    let wasm_script = dir.path().join(chorus_verify_assets::wasm_script_name());
+    std::fs::write(&wasm_script, chorus_verify_assets::wasm_script()).unwrap();
+
+    let vector = std::fs::read(data("earlier/vector-valid-8589824.cert")).unwrap();
+    let devnet = std::fs::read(data("real/devnet-position.cert")).unwrap();
+    let devnet_coalition = std::fs::read_to_string(data("real/devnet.coalition")).unwrap().trim().to_owned();
+    let admission = std::fs::read(data("real/governance-admission.cert")).unwrap();
+    let governance = std::fs::read_to_string(data("real/governance.coalition")).unwrap().trim().to_owned();
+    let mut flipped = vector.clone();
+    let at = flipped.len() / 2;
+    flipped[at] ^= 0x01;
+    let mut bad_signature = vector.clone();
+    *bad_signature.last_mut().unwrap() ^= 0x80;
+    let fixture = Fixture::new(3);
+    let (one_of_three, _) = fixture.certificate(1);
+
+    let mut cases = vec![];
+    for (name, cert, coalition) in [
+        ("vector-valid", &vector, VECTOR_COALITION.to_owned()),
+        ("vector-valid, no expected coalition", &vector, String::new()),
+        ("devnet-position", &devnet, devnet_coalition.clone()),
+        ("governance-admission", &admission, governance.clone()),
+        ("vector-valid, a byte flipped", &flipped, VECTOR_COALITION.to_owned()),
+        ("vector-valid, last signature byte flipped", &bad_signature, VECTOR_COALITION.to_owned()),
+        ("vector-valid, another coalition expected", &vector, devnet_coalition.clone()),
+        ("fixture, 1 of 3", &one_of_three, fixture.id().to_hex()),
+        ("empty", &vec![], String::new()),
+    ] {
+        let path = dir.path().join(format!("{}.cert", cases.len()));
+        std::fs::write(&path, cert).unwrap();
+        let expected_id = (!coalition.is_empty()).then(|| coalition.parse::<ObjectId>().unwrap());
+        // Native, as `chorus verify --json` reports it.
+        let report = chorus_wasm::report(cert, expected_id, None);
+        let sentence = if report["valid"] == json!(true) {
+            valid_sentence(&report)
+        } else {
+            format!("Verification failed in your browser: {}", report["error"].as_str().unwrap())
+        };
+        cases.push(json!({
+            "name": name,
+            "cert": path,
+            "coalition": coalition,
+            "report": report,
+            "sentence": sentence,
+        }));
+    }
+    // The sentence spelled out once, for the devnet certificate.
+    assert_eq!(
+        cases[2]["sentence"],
+        json!("Verified in your browser: position of \"Devnet Schools Coalition\", endorsed by 2 of 3 member trusts (2 needed under the positions rule 1/2).")
+    );
+    assert_eq!(cases[4]["report"]["valid"], json!(false));
+    let cases_path = dir.path().join("cases.json");
+    std::fs::write(&cases_path, serde_json::to_vec_pretty(&json!(cases)).unwrap()).unwrap();
+
+    let out = Command::new("node")
+        .arg("--test")
+        .arg(Path::new(MANIFEST).join("tests/verify.test.js"))
+        .env("CHORUS_WASM", &wasm)
+        .env("CHORUS_WASM_SCRIPT", &wasm_script)
+        .env("CHORUS_CASES", &cases_path)
+        .output()
+        .expect("node runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    println!("{text}");
+    assert!(out.status.success(), "node --test failed:\n{text}");
+    assert!(text.contains("# fail 0") && !text.contains("# pass 0"), "{text}");
+}
+
+fn median(mut d: Vec<Duration>) -> Duration {
+    d.sort();
+    d[d.len() / 2]
+}
+
+/// A 3,000-member coalition's certificate with 3,000 endorsements, as
+/// crates/chorus-core/benches/certificate.rs builds it.
+fn big_certificate(members: u32) -> (Vec<u8>, ObjectId) {
+    let f = Fixture::new(members);
+    let p = f.proposal(0, "Adopt the coalition's response to the consultation", 1, None);
+    let ends: Vec<Envelope> = f
+        .keys
+        .iter()
+        .map(|k| {
+            let e = Endorsement {
+                coalition: f.id(),
+                proposal: p.id(),
+                trust: k.public(),
+                created_at_ms: T0 + 2,
+                stance: Stance::Endorse,
+                comment: Some("We endorse this on behalf of our schools and boards.".into()),
+                delegation: None,
+            };
+            Envelope::sign(Kind::Endorsement, e.to_body(), &[k])
+        })
+        .collect();
+    (certificate::assemble(f.coalition.genesis_envelope(), &p, &ends), f.id())
+}
+
+#[test]
+#[ignore = "a measurement: cargo test --release -p chorus-verify-assets --test node -- --ignored --nocapture"]
+fn time_3000_endorsements_wasm_under_node_against_native() {
+    if let Err(why) = node() {
+        println!("skipped: {why}");
+        return;
+    }
+    let runs = 7;
+    let (cert, id) = big_certificate(3_000);
+    let t = Instant::now();
+    let native = certificate::verify_with_threads(&cert, Some(id), 1).expect("valid");
+    println!("native first run {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
+    let times: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(certificate::verify_with_threads(&cert, Some(id), 1).unwrap());
+            t.elapsed()
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert_path, wasm_path) = (dir.path().join("big.cert"), dir.path().join("chorus_verify.wasm"));
+    std::fs::write(&cert_path, &cert).unwrap();
+    std::fs::write(&wasm_path, chorus_verify_assets::WASM).unwrap();
+    // To time other builds of the module with tests/bench.js by hand.
+    if let Some(keep) = std::env::var_os("CHORUS_BENCH_KEEP") {
+        std::fs::write(Path::new(&keep).join("big.cert"), &cert).unwrap();
+        std::fs::write(Path::new(&keep).join("big.coalition"), id.to_hex()).unwrap();
+    }
+    let out = Command::new("node")
+        .arg(Path::new(MANIFEST).join("tests/bench.js"))
+        .args([&wasm_path, &cert_path])
+        .arg(id.to_hex())
+        .arg(runs.to_string())
+        .output()
+        .expect("node runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    let wasm: Value = serde_json::from_str(text.trim()).expect("bench.js prints JSON");
+    assert_eq!(wasm["endorsers"], json!(native.endorsers.len()));
+    println!(
+        "3,000 endorsements, certificate {} KiB, module {} KiB: native verify_with_threads(.., 1) median {:.1} ms (min {:.1}); \
+         wasm under node {}: median {} ms (min {}), first run {} ms, compile+instantiate {} ms",
+        cert.len() / 1024,
+        chorus_verify_assets::WASM.len() / 1024,
+        median(times.clone()).as_secs_f64() * 1e3,
+        times.iter().min().unwrap().as_secs_f64() * 1e3,
+        wasm["node"],
+        wasm["median_ms"],
+        wasm["min_ms"],
+        wasm["first_ms"],
+        wasm["instantiate_ms"],
+    );
+}
