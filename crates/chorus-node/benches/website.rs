@@ -158,7 +158,20 @@ fn main() {
         println!("baseline: assets/style.css ({base_size} bytes), {CONNECTIONS} connections: {base:.0} requests/s");
         let (index, index_size) = load(addr, "index.html").await;
         println!(
-            "index.html ({index_size} bytes), {CONNECTIONS} connections: {index:.0} requests/s ({:.2}x the baseline), {:.0} MB/s",
+            "index.html, everything published ({index_size} bytes), {CONNECTIONS} connections: {index:.0} requests/s \
+             ({:.3}x the baseline), {:.0} MB/s",
+            index / base,
+            index * index_size as f64 / 1e6
+        );
+        // What a public site serves: positions only.
+        let (_stop_tx2, stop2) = tokio::sync::watch::channel(false);
+        let options = WebOptions { publish: Publish::Positions, base_url: None };
+        let (_task2, addr2) =
+            serve("127.0.0.1:0".parse().unwrap(), store.clone(), options, stop2).await.expect("serve");
+        let (index, index_size) = load(addr2, "index.html").await;
+        println!(
+            "index.html, positions only ({index_size} bytes), {CONNECTIONS} connections: {index:.0} requests/s \
+             ({:.3}x the baseline), {:.0} MB/s",
             index / base,
             index * index_size as f64 / 1e6
         );

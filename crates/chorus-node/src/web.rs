@@ -74,12 +74,28 @@ impl ObjectSource for StoreObjects<'_> {
     }
 }
 
+/// A rendered file as the server sends it: the body shared by every
+/// response (no copy per request) and its ETag, computed once.
+struct Served {
+    body: Bytes,
+    content_type: &'static str,
+    immutable: bool,
+    etag: String,
+}
+
+impl From<Asset> for Served {
+    fn from(a: Asset) -> Self {
+        let etag = format!("\"{}\"", hex::encode(&Sha256::digest(&a.body)[..16]));
+        Served { body: Bytes::from(a.body), content_type: a.content_type, immutable: a.immutable, etag }
+    }
+}
+
 /// The ledger as of a number of stored objects, and the files rendered
 /// from it.
 struct Snapshot {
     objects: usize,
     ledger: Arc<Ledger>,
-    files: HashMap<String, Arc<Asset>>,
+    files: HashMap<String, Arc<Served>>,
 }
 
 struct Website {
@@ -100,7 +116,7 @@ impl Website {
     }
 
     /// The file at `path`, rendered from the newest objects.
-    fn file(&self, path: &str) -> Option<Arc<Asset>> {
+    fn file(&self, path: &str) -> Option<Arc<Served>> {
         let ledger = {
             let mut s = self.snapshot.lock().unwrap_or_else(|e| e.into_inner());
             let now = self.store.object_count();
@@ -113,7 +129,7 @@ impl Website {
             s.ledger.clone()
         };
         let objects = StoreObjects(&self.store);
-        let asset = Arc::new(Site::new(&ledger, &objects, &self.config).get(path)?);
+        let asset = Arc::new(Served::from(Site::new(&ledger, &objects, &self.config).get(path)?));
         let mut s = self.snapshot.lock().unwrap_or_else(|e| e.into_inner());
         if Arc::ptr_eq(&s.ledger, &ledger) {
             if s.files.len() >= CACHE_ENTRIES {
@@ -293,14 +309,14 @@ fn respond(site: &Website, req: &Request<Incoming>) -> Response<Full<Bytes>> {
     let Some(asset) = site.file(&site_path(req.uri())) else {
         return plain(StatusCode::NOT_FOUND, "not found\n");
     };
-    let etag = format!("\"{}\"", hex::encode(&Sha256::digest(&asset.body)[..16]));
+    let etag = &asset.etag;
     let fresh = req.headers().get(header::IF_NONE_MATCH).is_some_and(|v| v.as_bytes() == etag.as_bytes());
     let (status, body) = if fresh {
         (StatusCode::NOT_MODIFIED, Bytes::new())
     } else if head {
         (StatusCode::OK, Bytes::new())
     } else {
-        (StatusCode::OK, Bytes::from(asset.body.clone()))
+        (StatusCode::OK, asset.body.clone())
     };
     let mut r = Response::new(Full::new(body));
     *r.status_mut() = status;
@@ -312,7 +328,7 @@ fn respond(site: &Website, req: &Request<Incoming>) -> Response<Full<Bytes>> {
     }
     let cache = if asset.immutable { "public, max-age=31536000, immutable" } else { "no-cache" };
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    if let Ok(v) = HeaderValue::from_str(&etag) {
+    if let Ok(v) = HeaderValue::from_str(etag) {
         h.insert(header::ETAG, v);
     }
     r
