@@ -22,7 +22,10 @@ struct Verifier {
 // and the script is a pure function of constants.
 fn verifier() -> &'static Verifier {
     static VERIFIER: OnceLock<Verifier> = OnceLock::new();
-    VERIFIER.get_or_init(|| Verifier { name: verifier_shim::wasm_script_name(), script: verifier_shim::wasm_script() })
+    VERIFIER.get_or_init(|| Verifier {
+        name: chorus_verify_assets::wasm_script_name(),
+        script: chorus_verify_assets::wasm_script(),
+    })
 }
 
 /// The file name, under `assets/`, of the script that defines the verifier's
@@ -34,26 +37,4 @@ pub fn wasm_script_name() -> &'static str {
 /// The content of `assets/<wasm_script_name()>`.
 pub fn wasm_script() -> &'static str {
     &verifier().script
-}
-
-/// Stand-in for `chorus_verify_assets::{wasm_script, wasm_script_name}`
-/// until that crate has them, with the same contract: the script is
-/// `window.CHORUS_VERIFY_WASM = "<base64 of WASM>";` and its name
-/// `chorus-verify-<first 16 hex digits of SHA-256 of WASM>.js`. The site's
-/// API does not change when the shim goes.
-mod verifier_shim {
-    use sha2::{Digest, Sha256};
-
-    pub fn wasm_script() -> String {
-        use base64::Engine as _;
-        format!(
-            "window.CHORUS_VERIFY_WASM = \"{}\";\n",
-            base64::engine::general_purpose::STANDARD.encode(chorus_verify_assets::WASM)
-        )
-    }
-
-    pub fn wasm_script_name() -> String {
-        let hash = Sha256::digest(chorus_verify_assets::WASM);
-        format!("chorus-verify-{}.js", &hex::encode(hash)[..16])
-    }
 }

@@ -303,12 +303,8 @@ fn parse_id(s: &str) -> Option<ObjectId> {
 }
 
 /// `certificates/<id>.cert.js`: the certificate for pages opened from
-/// `file://`, where a script may not fetch a file.
+/// `file://`, where a script may not fetch a file (the format the
+/// in-browser verifier reads, defined beside it).
 fn certificate_script(id: &ObjectId, cert: &[u8]) -> String {
-    use base64::Engine as _;
-    format!(
-        "window.chorusCertificates = window.chorusCertificates || {{}}; \
-         window.chorusCertificates[\"{id}\"] = \"{}\";\n",
-        base64::engine::general_purpose::STANDARD.encode(cert)
-    )
+    chorus_verify_assets::certificate_script(&id.to_hex(), cert)
 }
