@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::*;
@@ -69,16 +69,7 @@ fn the_node_serves_what_publish_writes_and_positions_only_leaks_nothing() {
     let (dirs, _) = found(root, &["Solo Learning Trust"]);
     let dir = &dirs[0];
     let mut procs = Procs::default();
-    let child = cmd(dir)
-        .args(["node", "run"])
-        .env("CHORUS_LISTEN", "/ip4/127.0.0.1/tcp/0")
-        .env("CHORUS_HTTP_ADDR", "127.0.0.1:0")
-        .env("CHORUS_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn node");
-    procs.0.push(child);
+    start_node_with(&mut procs, dir, &[], &[("CHORUS_HTTP_ADDR", "127.0.0.1:0")]);
     wait_up(dir);
     let status = chorus(dir, &["status", "--json"]).ok().json();
     let website = status["website"].as_str().expect("status names the website").to_string();

@@ -222,6 +222,28 @@ struct Governance {
     revocation: Envelope,
 }
 
+/// An endorsement of `p` for `trust`, signed by `signer` (the trust itself,
+/// a rotated key or a delegate naming `delegation`).
+fn endorse(
+    coalition: ObjectId,
+    signer: &Keypair,
+    trust: &Keypair,
+    p: &Envelope,
+    at: u64,
+    delegation: Option<ObjectId>,
+) -> Envelope {
+    let en = Endorsement {
+        coalition,
+        proposal: p.id(),
+        trust: trust.public(),
+        created_at_ms: at,
+        stance: Stance::Endorse,
+        comment: None,
+        delegation,
+    };
+    Envelope::sign(Kind::Endorsement, en.to_body(), &[signer])
+}
+
 fn governance_objects(o: &Objects) -> Governance {
     let [a, b, c] = &o.keys;
     let d = Keypair::from_seed(&seed(RFC8032_MORE[0].0));
@@ -246,16 +268,7 @@ fn governance_objects(o: &Objects) -> Governance {
     };
     let admit = Envelope::sign(Kind::Proposal, admit.to_body(), &[a]);
     let stance = |signer: &Keypair, trust: &Keypair, p: &Envelope, at: u64, delegation: Option<ObjectId>| {
-        let en = Endorsement {
-            coalition,
-            proposal: p.id(),
-            trust: trust.public(),
-            created_at_ms: at,
-            stance: Stance::Endorse,
-            comment: None,
-            delegation,
-        };
-        Envelope::sign(Kind::Endorsement, en.to_body(), &[signer])
+        endorse(coalition, signer, trust, p, at, delegation)
     };
     let admit_ends = [a, b, c].map(|k| stance(k, k, &admit, T + DAY + HOUR, None));
     let delegation = Delegation {
@@ -452,16 +465,7 @@ fn rules_group(o: &Objects) -> Group {
         Envelope::sign(Kind::Proposal, p.to_body(), &[author])
     };
     let stance = |signer: &Keypair, trust: &Keypair, p: &Envelope, at: u64, delegation: Option<ObjectId>| {
-        let en = Endorsement {
-            coalition,
-            proposal: p.id(),
-            trust: trust.public(),
-            created_at_ms: at,
-            stance: Stance::Endorse,
-            comment: None,
-            delegation,
-        };
-        Envelope::sign(Kind::Endorsement, en.to_body(), &[signer])
+        endorse(coalition, signer, trust, p, at, delegation)
     };
     let amend = governance(
         a,

@@ -86,6 +86,11 @@ pub fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
 
 /// Starts `chorus node run` for `dir` with fast gossip and sync on loopback.
 pub fn start_node(procs: &mut Procs, dir: &Path, bootstrap: &[String]) {
+    start_node_with(procs, dir, bootstrap, &[])
+}
+
+/// [`start_node`] with more environment, e.g. `CHORUS_HTTP_ADDR`.
+pub fn start_node_with(procs: &mut Procs, dir: &Path, bootstrap: &[String], env: &[(&str, &str)]) {
     let child = cmd(dir)
         .args(["node", "run"])
         .env("CHORUS_LISTEN", "/ip4/127.0.0.1/tcp/0")
@@ -93,6 +98,7 @@ pub fn start_node(procs: &mut Procs, dir: &Path, bootstrap: &[String]) {
         .env("CHORUS_SYNC_INTERVAL_MS", "1000")
         .env("CHORUS_HEARTBEAT_MS", "200")
         .env("CHORUS_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
