@@ -531,7 +531,7 @@ pub(crate) fn proposal(site: &Site, id: &ObjectId) -> String {
                 dd {
                     @match p.closes_at_ms {
                         Some(c) => { (time(c)) " (stances signed later do not count)" }
-                        None => { "None" }
+                        None => { "None: the proposal never closes" }
                     }
                 }
                 dt { "Decision" } dd { (decision.noun()) }
