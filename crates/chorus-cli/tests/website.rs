@@ -1,8 +1,9 @@
 //! The website end to end, with a real node process: what the node serves
 //! is byte for byte what `chorus publish` writes, publishing positions only
 //! leaks nothing else, the server is read-only and bounded, and the feeds
-//! parse with a real feed parser (Python's `feedparser`, when installed;
-//! `CHORUS_REQUIRE_FEEDPARSER=1` makes its absence a failure, as in CI).
+//! parse with real feed parsers (Python's `feedparser` for Atom and
+//! `fastfeedparser` for Atom and JSON Feed, when installed;
+//! `CHORUS_REQUIRE_FEEDPARSER=1` makes their absence a failure, as in CI).
 
 mod common;
 
@@ -180,34 +181,45 @@ fn the_node_serves_what_publish_writes_and_positions_only_leaks_nothing() {
 
 /// The feeds of a positions-only export, read by a real feed parser.
 fn check_feeds(site: &Path, position: &str) {
+    // Atom through feedparser (the classic parser, which does not read JSON
+    // Feed), JSON Feed through fastfeedparser; both feeds through the
+    // latter as well, so each is read by two parsers or checked by hand.
     let script = r#"
-import json, sys, feedparser
+import json, sys, feedparser, fastfeedparser
 out = {}
+def entries(items, enclosures):
+    return [{"id": e.get("id"), "title": e.get("title"), "link": e.get("link"), "date": e.get("published"),
+             "attachments": enclosures(e)} for e in items]
 for name in ("positions.atom", "positions.json"):
     path = sys.argv[1] + "/feeds/" + name
+    text = open(path, encoding="utf-8").read()
+    fast = fastfeedparser.parse(text)
+    out["fast " + name] = entries(fast.entries, lambda e: [x["url"] for x in (e.get("enclosures") or [])]
+                                  + [l["href"] for l in e.get("links", []) if l.get("rel") == "enclosure"])
     if name.endswith(".json"):
-        f = json.load(open(path))
+        f = json.loads(text)
         assert f["version"] == "https://jsonfeed.org/version/1.1", f["version"]
-        out[name] = [{"id": e["id"], "title": e.get("title"), "link": e.get("url"), "date": e.get("date_published"),
-                      "attachments": [a["url"] for a in e.get("attachments", [])]} for e in f["items"]]
     else:
         d = feedparser.parse(path)
         assert not d.bozo, d.bozo_exception
-        out[name] = [{"id": e.id, "title": e.title, "link": e.link, "date": e.published,
-                      "attachments": [l.href for l in e.links if l.get("rel") == "enclosure"]} for e in d.entries]
+        out[name] = entries(d.entries, lambda e: [l.href for l in e.links if l.get("rel") == "enclosure"])
 print(json.dumps(out))
 "#;
-    let has_parser = Command::new("python3").args(["-c", "import feedparser"]).status().is_ok_and(|s| s.success());
+    let has_parser =
+        Command::new("python3").args(["-c", "import feedparser, fastfeedparser"]).status().is_ok_and(|s| s.success());
     if !has_parser {
         let required = std::env::var("CHORUS_REQUIRE_FEEDPARSER").is_ok_and(|v| v == "1");
-        assert!(!required, "python3 with feedparser is required (pip install feedparser)");
-        eprintln!("skipped the feed parser check: pip install feedparser to run it");
+        assert!(
+            !required,
+            "python3 with feedparser and fastfeedparser is required (pip install feedparser fastfeedparser)"
+        );
+        eprintln!("skipped the feed parser check: pip install feedparser fastfeedparser to run it");
         return;
     }
     let out = Command::new("python3").args(["-c", script]).arg(site).output().unwrap();
     assert!(out.status.success(), "feedparser: {}", String::from_utf8_lossy(&out.stderr));
     let feeds: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    for name in ["positions.atom", "positions.json"] {
+    for name in ["positions.atom", "fast positions.atom", "fast positions.json"] {
         let entries = feeds[name].as_array().unwrap();
         assert_eq!(entries.len(), 1, "{name}: one position");
         let e = &entries[0];
