@@ -91,7 +91,9 @@ thread_local! {
 /// Records `v` and returns its address. Buffers always own an allocation
 /// (capacity at least 1), so addresses are unique and never 0.
 fn keep(mut v: Vec<u8>) -> usize {
-    v.reserve_exact(1);
+    if v.capacity() == 0 {
+        v.reserve_exact(1);
+    }
     let ptr = v.as_mut_ptr() as usize;
     BUFFERS.with(|b| b.borrow_mut().insert(ptr, v));
     ptr
