@@ -24,15 +24,12 @@
 //! endorsed with the real CLI against its nodes, and `chorus publish` writes
 //! the export.
 //!
-//! Chromium is driven over the DevTools protocol on a pipe
-//! (`--remote-debugging-pipe`: requests on its fd 3, answers on fd 4, JSON
-//! separated by NUL bytes), from this file alone. No chromedriver, no
-//! WebDriver client, no Python package, no debugging port: nothing to match
-//! versions with Chromium and nothing listening, so the only thing that must
-//! be installed is Chromium itself. The protocol also reports exactly what
-//! the test asserts on: uncaught exceptions with their script, dialogs as
-//! they open (dismissed at once, so a page never hangs on `alert()`), and
-//! console entries with their source (network, security, javascript).
+//! Chromium is driven over the DevTools protocol on a pipe, by the client in
+//! `common/devtools.rs` (shared with `benches/browser_verify.rs`): no
+//! chromedriver, no WebDriver client, no debugging port, only Chromium
+//! itself. The protocol reports exactly what the test asserts on: uncaught
+//! exceptions with their script, dialogs as they open (dismissed at once),
+//! and console entries with their source (network, security, javascript).
 //!
 //! Chromium is `$CHORUS_CHROMIUM`, else `chromium` or `chromium-browser` on
 //! the PATH (Debian: `apt-get install chromium`). Without it, or when the
@@ -42,45 +39,22 @@
 //! the devnet and Chromium (its whole process group) are killed on drop.
 
 mod common;
+#[path = "common/devtools.rs"]
+mod devtools;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::process::Stdio;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use common::*;
-use serde_json::{json, Value};
+use devtools::{file_url, find_chromium, Chromium, Tab, Verdict, INVALID, UNAVAILABLE, VALID};
+use serde_json::Value;
 
-/// Longest wait for one DevTools answer.
-const CALL_TIMEOUT: Duration = Duration::from_secs(20);
-/// Longest wait for a page to load or to show its verdict.
-const PAGE_TIMEOUT: Duration = Duration::from_secs(20);
 /// Longest wait for the devnet to found its coalition and serve the site.
 const DEVNET_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// The flags Chromium runs with: headless, no sandbox (CI runs as root), and
-/// nothing that reaches for the network on its own (the machine has none).
-const CHROMIUM_FLAGS: &[&str] = &[
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-extensions",
-    "--disable-dev-shm-usage",
-    "--no-default-browser-check",
-    "--remote-debugging-pipe",
-];
-
-const VALID: &str = "Verified in your browser";
-const INVALID: &str = "Verification failed in your browser: ";
-const UNAVAILABLE: &str = "Could not verify in your browser";
 
 // The hostile proposal. Each payload, if it ran, would set `window.__pwned`,
 // change the title, open a dialog or add a handler or a `javascript:` URL.
@@ -220,7 +194,7 @@ fn the_website_verifies_certificates_and_runs_no_untrusted_script_in_chromium() 
         let page = format!("{base}proposals/{hostile}.html");
         let seen = browser.visit(&page, &mut failures, &mut notes, |b, tab| {
             let v = b.verdict(tab, None)?;
-            Ok((v, b.inertness(tab)?))
+            Ok((v, inertness(b, tab)?))
         });
         if let Some((v, inert)) = seen {
             check_verdict(&mut failures, kind, "hostile proposal", &v, Expect::Valid);
@@ -230,7 +204,7 @@ fn the_website_verifies_certificates_and_runs_no_untrusted_script_in_chromium() 
             }
         }
         let page = format!("{base}index.html");
-        if let Some(inert) = browser.visit(&page, &mut failures, &mut notes, |b, tab| b.inertness(tab)) {
+        if let Some(inert) = browser.visit(&page, &mut failures, &mut notes, inertness) {
             check_inert(&mut failures, kind, "index", &inert, &[HOSTILE_TITLE]);
         }
 
@@ -309,17 +283,6 @@ fn skip_or_fail(reason: &str) {
     say(&format!("skipped: browser test: {reason} (CHORUS_REQUIRE_BROWSER=1 makes this a failure)"));
 }
 
-fn find_chromium() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("CHORUS_CHROMIUM").filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(p)).filter(|p| p.is_file());
-    }
-    let path = std::env::var_os("PATH")?;
-    ["chromium", "chromium-browser"]
-        .iter()
-        .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
-        .find(|p| p.is_file())
-}
-
 // ---------------------------------------------------------------------------
 // The coalition
 
@@ -396,37 +359,8 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
-/// `file://` URL of an absolute path.
-fn file_url(path: &Path) -> String {
-    let path = path.canonicalize().unwrap();
-    let mut url = String::from("file://");
-    for b in path.to_str().unwrap().bytes() {
-        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
-            url.push(b as char);
-        } else {
-            url.push_str(&format!("%{b:02X}"));
-        }
-    }
-    url
-}
-
 // ---------------------------------------------------------------------------
 // What the pages show
-
-/// The verdict paragraph once the page's script has decided.
-#[derive(Debug)]
-struct Verdict {
-    classes: Vec<String>,
-    text: String,
-    ms: Option<String>,
-}
-
-impl Verdict {
-    /// The page's own measure of the verification, for the report.
-    fn took(&self) -> String {
-        self.ms.as_ref().map_or_else(|| "(no data-verify-ms)".into(), |ms| format!("{ms} ms"))
-    }
-}
 
 enum Expect<'a> {
     Valid,
@@ -466,6 +400,18 @@ struct Inertness {
     text: String,
 }
 
+/// What `tab` shows and runs.
+fn inertness(b: &mut Chromium, tab: &Tab) -> Result<Inertness, String> {
+    let v = b.eval(tab, INERTNESS_JS)?;
+    let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+    Ok(Inertness {
+        bad: v["bad"].as_array().into_iter().flatten().filter_map(Value::as_str).map(String::from).collect(),
+        title: s("title"),
+        pwned: s("pwned"),
+        text: s("text"),
+    })
+}
+
 fn check_inert(failures: &mut Vec<String>, kind: &str, what: &str, p: &Inertness, texts: &[&str]) {
     for b in &p.bad {
         failures.push(format!("{kind} {what}: {b}"));
@@ -482,19 +428,6 @@ fn check_inert(failures: &mut Vec<String>, kind: &str, what: &str, p: &Inertness
         }
     }
 }
-
-/// Reads the verdict: `null` while the page has not decided.
-const VERDICT_JS: &str = r#"(() => {
-  const v = document.getElementById('verdict');
-  const s = document.getElementById('verification');
-  if (!v) return { missing: true };
-  const text = v.textContent.replace(/\s+/g, ' ').trim();
-  const decided = ['Verified in your browser', 'Verification failed in your browser: ',
-                   'Could not verify in your browser'].some(p => text.startsWith(p));
-  if (!decided) return null;
-  const ms = v.getAttribute('data-verify-ms') ?? (s && s.getAttribute('data-verify-ms'));
-  return { classes: [...v.classList], text, ms };
-})()"#;
 
 /// Everything on a page that would let untrusted text run or load
 /// something, and its visible text.
@@ -522,352 +455,3 @@ const INERTNESS_JS: &str = r#"(() => {
   return { bad, title: document.title, pwned: String(typeof window.__pwned === 'undefined' ? 'undefined' : window.__pwned),
            text: document.body.innerText };
 })()"#;
-
-// ---------------------------------------------------------------------------
-// Chromium over the DevTools protocol on a pipe
-
-/// A page's DevTools session.
-struct Tab {
-    target: String,
-    session: String,
-}
-
-struct Chromium {
-    child: Child,
-    input: ChildStdin,
-    messages: Receiver<Value>,
-    next_id: u64,
-    /// Events not yet looked at.
-    events: Vec<Value>,
-    log: PathBuf,
-    version: String,
-}
-
-impl Chromium {
-    /// Starts Chromium with a fresh profile under `root`.
-    fn launch(exe: &Path, root: &Path) -> Result<Chromium, String> {
-        let profile = root.join("chromium-profile");
-        let log = root.join("chromium.log");
-        std::fs::create_dir_all(&profile).map_err(|e| e.to_string())?;
-        // The shell moves our pipes to the descriptors the protocol uses
-        // (3: requests, 4: answers) and then becomes Chromium.
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(r#"exec "$0" "$@" 3<&0 4>&1 0</dev/null 1>&2"#)
-            .arg(exe)
-            .args(CHROMIUM_FLAGS)
-            .arg(format!("--user-data-dir={}", profile.display()))
-            .arg("about:blank")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(File::create(&log).map_err(|e| e.to_string())?)
-            // Its own process group, so that drop ends every helper process.
-            .process_group(0)
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
-        let input = child.stdin.take().unwrap();
-        let output = child.stdout.take().unwrap();
-        let (tx, messages) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut r = BufReader::new(output);
-            let mut buf = Vec::new();
-            loop {
-                buf.clear();
-                match r.read_until(0, &mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {}
-                }
-                if buf.last() == Some(&0) {
-                    buf.pop();
-                }
-                let Ok(v) = serde_json::from_slice::<Value>(&buf) else { continue };
-                if tx.send(v).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut c = Chromium { child, input, messages, next_id: 0, events: Vec::new(), log, version: String::new() };
-        let v = c.call(None, "Browser.getVersion", json!({}))?;
-        c.version = v["product"].as_str().unwrap_or("Chromium").to_string();
-        Ok(c)
-    }
-
-    fn send(&mut self, session: Option<&str>, method: &str, params: Value) -> Result<u64, String> {
-        self.next_id += 1;
-        let mut msg = json!({ "id": self.next_id, "method": method, "params": params });
-        if let Some(s) = session {
-            msg["sessionId"] = s.into();
-        }
-        let mut bytes = serde_json::to_vec(&msg).unwrap();
-        bytes.push(0);
-        self.input
-            .write_all(&bytes)
-            .and_then(|()| self.input.flush())
-            .map_err(|e| format!("cannot write to Chromium ({e}); {}", self.log_tail()))?;
-        Ok(self.next_id)
-    }
-
-    /// Sends a command and waits for its answer; events that arrive
-    /// meanwhile are kept, and dialogs are dismissed as they open.
-    fn call(&mut self, session: Option<&str>, method: &str, params: Value) -> Result<Value, String> {
-        let id = self.send(session, method, params)?;
-        let deadline = Instant::now() + CALL_TIMEOUT;
-        loop {
-            let msg = match self.messages.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(m) => m,
-                Err(RecvTimeoutError::Timeout) => {
-                    return Err(format!("{method}: no answer within {} s", CALL_TIMEOUT.as_secs()))
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    return Err(format!("{method}: Chromium closed its pipe; {}", self.log_tail()))
-                }
-            };
-            if msg.get("method").is_some() {
-                if msg["method"] == "Page.javascriptDialogOpening" {
-                    let s = msg["sessionId"].as_str().map(String::from);
-                    self.send(s.as_deref(), "Page.handleJavaScriptDialog", json!({ "accept": false }))?;
-                }
-                self.events.push(msg);
-            } else if msg["id"].as_u64() == Some(id) {
-                return match msg.get("error") {
-                    Some(e) => Err(format!("{method}: {e}")),
-                    None => Ok(msg["result"].clone()),
-                };
-            }
-        }
-    }
-
-    fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().filter(|l| !l.contains("dbus")).collect();
-        format!("its log ends: {}", lines[lines.len().saturating_sub(8)..].join("\n"))
-    }
-
-    fn open_tab(&mut self) -> Result<Tab, String> {
-        let t = self.call(None, "Target.createTarget", json!({ "url": "about:blank" }))?;
-        let target = t["targetId"].as_str().ok_or("no targetId")?.to_string();
-        let a = self.call(None, "Target.attachToTarget", json!({ "targetId": target, "flatten": true }))?;
-        let session = a["sessionId"].as_str().ok_or("no sessionId")?.to_string();
-        for domain in ["Page.enable", "Runtime.enable", "Log.enable"] {
-            self.call(Some(&session), domain, json!({}))?;
-        }
-        Ok(Tab { target, session })
-    }
-
-    fn close_tab(&mut self, tab: &Tab) {
-        let _ = self.call(None, "Target.closeTarget", json!({ "targetId": tab.target }));
-    }
-
-    /// Evaluates `expr` in the page (awaiting a promise); its value as JSON.
-    fn eval(&mut self, tab: &Tab, expr: &str) -> Result<Value, String> {
-        let r = self.call(
-            Some(&tab.session),
-            "Runtime.evaluate",
-            json!({ "expression": expr, "returnByValue": true, "awaitPromise": true }),
-        )?;
-        if let Some(e) = r.get("exceptionDetails") {
-            return Err(format!("evaluation failed: {e}"));
-        }
-        Ok(r["result"]["value"].clone())
-    }
-
-    /// Polls `expr` every 50 ms until it gives something other than `null`
-    /// (errors while the page changes count as `null`).
-    fn wait_for(&mut self, tab: &Tab, what: &str, expr: &str) -> Result<Value, String> {
-        let deadline = Instant::now() + PAGE_TIMEOUT;
-        let mut last = String::from("nothing yet");
-        loop {
-            match self.eval(tab, expr) {
-                Ok(Value::Null) => {}
-                Ok(v) => return Ok(v),
-                Err(e) => last = e,
-            }
-            if Instant::now() >= deadline {
-                return Err(format!("{what} did not happen within {} s (last: {last})", PAGE_TIMEOUT.as_secs()));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn navigate(&mut self, tab: &Tab, url: &str) -> Result<(), String> {
-        let r = self.call(Some(&tab.session), "Page.navigate", json!({ "url": url }))?;
-        if let Some(e) = r.get("errorText").and_then(Value::as_str) {
-            return Err(format!("cannot load {url}: {e}"));
-        }
-        // Every visit starts from a fresh tab on about:blank.
-        let loaded = "location.href !== 'about:blank' && document.readyState === 'complete' ? true : null";
-        self.wait_for(tab, "the page loading", loaded)?;
-        Ok(())
-    }
-
-    /// The page's verdict, once decided (and different from `previous`).
-    fn verdict(&mut self, tab: &Tab, previous: Option<&str>) -> Result<Verdict, String> {
-        let deadline = Instant::now() + PAGE_TIMEOUT;
-        loop {
-            let v = self.wait_for(tab, "a verdict", VERDICT_JS)?;
-            if v["missing"] == true {
-                return Err("the page has no element with id \"verdict\"".into());
-            }
-            let verdict = Verdict {
-                classes: v["classes"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .map(String::from)
-                    .collect(),
-                text: v["text"].as_str().unwrap_or_default().to_string(),
-                ms: v["ms"].as_str().map(String::from),
-            };
-            if previous != Some(verdict.text.as_str()) {
-                return Ok(verdict);
-            }
-            if Instant::now() >= deadline {
-                return Err(format!("the verdict stayed {:?} within {} s", verdict.text, PAGE_TIMEOUT.as_secs()));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn inertness(&mut self, tab: &Tab) -> Result<Inertness, String> {
-        let v = self.eval(tab, INERTNESS_JS)?;
-        let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
-        Ok(Inertness {
-            bad: v["bad"].as_array().into_iter().flatten().filter_map(Value::as_str).map(String::from).collect(),
-            title: s("title"),
-            pwned: s("pwned"),
-            text: s("text"),
-        })
-    }
-
-    /// Chooses `file` in the page's `#certificate-file` input (which
-    /// fires its `input` and `change` events, as a person choosing does).
-    fn choose_file(&mut self, tab: &Tab, file: &Path) -> Result<(), String> {
-        let r = self.call(
-            Some(&tab.session),
-            "Runtime.evaluate",
-            json!({ "expression": "document.getElementById('certificate-file')" }),
-        )?;
-        let object = r["result"]["objectId"].as_str().ok_or("the page has no element with id \"certificate-file\"")?;
-        let object = object.to_string();
-        self.call(
-            Some(&tab.session),
-            "DOM.setFileInputFiles",
-            json!({ "files": [file.to_str().unwrap()], "objectId": object }),
-        )?;
-        Ok(())
-    }
-
-    /// Opens `url` in a new tab, runs `check`, then reviews what the page
-    /// reported: uncaught exceptions, dialogs, failed loads and Content
-    /// Security Policy violations of the site's own scripts are failures;
-    /// other console entries are notes.
-    fn visit<T>(
-        &mut self,
-        url: &str,
-        failures: &mut Vec<String>,
-        notes: &mut Vec<String>,
-        check: impl FnOnce(&mut Chromium, &Tab) -> Result<T, String>,
-    ) -> Option<T> {
-        let tab = match self.open_tab() {
-            Ok(t) => t,
-            Err(e) => {
-                failures.push(format!("{url}: cannot open a tab: {e}"));
-                return None;
-            }
-        };
-        let out = self.navigate(&tab, url).and_then(|()| check(self, &tab));
-        // One more round trip, so that events the page sent before it are in.
-        let _ = self.eval(&tab, "0");
-        let (mine, others): (Vec<Value>, Vec<Value>) =
-            std::mem::take(&mut self.events).into_iter().partition(|e| e["sessionId"] == tab.session.as_str());
-        self.events = others;
-        self.close_tab(&tab);
-        let page = url.rsplit_once('/').map_or(url, |(_, p)| p);
-        for e in &mine {
-            review_event(e, url, page, failures, notes);
-        }
-        match out {
-            Ok(v) => Some(v),
-            Err(e) => {
-                failures.push(format!("{url}: {e}"));
-                None
-            }
-        }
-    }
-
-    /// Asks Chromium to quit and waits (5 s at most) for it to close its
-    /// end of the pipe. The process is reaped only on drop, after its group
-    /// is killed, so the group's id cannot have been reused meanwhile.
-    fn close(&mut self) {
-        if self.send(None, "Browser.close", json!({})).is_err() {
-            return;
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        // Its last answers and events, until the pipe closes.
-        while Instant::now() < deadline
-            && self.messages.recv_timeout(deadline.saturating_duration_since(Instant::now())).is_ok()
-        {}
-    }
-}
-
-impl Drop for Chromium {
-    fn drop(&mut self) {
-        // The whole process group: the browser and its helpers.
-        let _ =
-            Command::new("kill").args(["-KILL", "--", &format!("-{}", self.child.id())]).stderr(Stdio::null()).status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn review_event(e: &Value, url: &str, page: &str, failures: &mut Vec<String>, notes: &mut Vec<String>) {
-    let p = &e["params"];
-    match e["method"].as_str().unwrap_or_default() {
-        "Runtime.exceptionThrown" => {
-            let d = &p["exceptionDetails"];
-            let what = d["exception"]["description"].as_str().or(d["text"].as_str()).unwrap_or("?");
-            failures.push(format!(
-                "{url}: JavaScript error: {what} (at {}:{})",
-                d["url"].as_str().unwrap_or("?"),
-                d["lineNumber"].as_u64().map_or(0, |l| l + 1)
-            ));
-        }
-        "Page.javascriptDialogOpening" => failures.push(format!(
-            "{url}: a script opened a dialog ({} {:?})",
-            p["type"].as_str().unwrap_or("?"),
-            p["message"].as_str().unwrap_or_default()
-        )),
-        "Log.entryAdded" => {
-            let entry = &p["entry"];
-            let (level, source) = (entry["level"].as_str().unwrap_or(""), entry["source"].as_str().unwrap_or(""));
-            let text = entry["text"].as_str().unwrap_or_default();
-            let at = entry["url"].as_str().unwrap_or_default();
-            let line = format!("{page}: [{source} {level}] {text} {at}");
-            let csp = source == "security" || source == "violation" || text.contains("Content Security Policy");
-            let site_script = at.contains("/assets/") || text.contains("/assets/") || text.contains("WebAssembly");
-            if at.ends_with("/favicon.ico") {
-                // Chromium asks every http site for one; the site has none.
-            } else if level == "error" && source == "network" {
-                failures.push(format!("{url}: a file failed to load: {text} {at}"));
-            } else if level == "error" && (source == "javascript" || (csp && site_script)) {
-                failures.push(format!("{url}: {text} {at}"));
-            } else if level == "error" || level == "warning" {
-                notes.push(line);
-            }
-        }
-        "Runtime.consoleAPICalled" => {
-            let kind = p["type"].as_str().unwrap_or_default();
-            if kind == "error" || kind == "assert" || kind == "warning" {
-                let args: Vec<String> = p["args"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|a| a["value"].as_str().map(String::from).unwrap_or_else(|| a["description"].to_string()))
-                    .collect();
-                notes.push(format!("{page}: console.{kind}: {}", args.join(" ")));
-            }
-        }
-        _ => {}
-    }
-}
