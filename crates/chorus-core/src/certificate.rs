@@ -110,7 +110,9 @@ pub fn assemble_with_chain(
     let mut ends: Vec<(Vec<u8>, pb::Envelope)> = endorsements
         .iter()
         .map(|e| {
-            let trust = Endorsement::from_body(e.body()).map(|b| b.trust.as_bytes().to_vec()).unwrap_or_default();
+            // Only the field is needed to sort: a full parse would
+            // decompress every trust key.
+            let trust = pb::Endorsement::decode(e.body()).map(|b| b.trust).unwrap_or_default();
             (trust, e.to_proto())
         })
         .collect();
