@@ -42,12 +42,9 @@ pub trait ObjectStore: Send + Sync + 'static {
 
     /// True when the store's objects revoke node key `node_key` of `trust`
     /// (`Ledger::node_key_revoked`, PROTOCOL.md 12.5): peers refuse a hello
-    /// attesting it and disconnect a node that presents it. The default
-    /// knows no revocations.
-    fn node_key_revoked(&self, trust: &PublicKey, node_key: &PublicKey) -> bool {
-        let _ = (trust, node_key);
-        false
-    }
+    /// attesting it and disconnect a node that presents it. No default: a
+    /// store that forgot to answer must not silently admit revoked keys.
+    fn node_key_revoked(&self, trust: &PublicKey, node_key: &PublicKey) -> bool;
 
     /// The exact envelope bytes of a stored object.
     fn get(&self, id: &ObjectId) -> Result<Option<Vec<u8>>, StoreFailure>;

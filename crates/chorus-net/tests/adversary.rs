@@ -30,6 +30,9 @@ impl ObjectStore for LyingStore {
     fn sync_items(&self) -> Result<Vec<(u64, ObjectId)>, StoreFailure> {
         self.0.sync_items()
     }
+    fn node_key_revoked(&self, trust: &chorus_core::PublicKey, node_key: &chorus_core::PublicKey) -> bool {
+        self.0.node_key_revoked(trust, node_key)
+    }
 }
 
 /// A proposal of coalition `f` signed by a key that is not a member.
