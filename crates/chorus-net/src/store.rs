@@ -125,7 +125,9 @@ impl MemoryStore {
     }
 
     /// Inserts envelopes without validation or ledger effects, for building
-    /// large test fixtures quickly. Only for objects known to be valid.
+    /// large test fixtures quickly. Only for objects known to be valid; only
+    /// with the `test` feature, so no production build can skip validation.
+    #[cfg(any(test, feature = "test"))]
     pub fn insert_trusted(&self, objects: impl IntoIterator<Item = (u64, ObjectId, Vec<u8>)>) {
         let mut guard = self.lock();
         for (t, id, bytes) in objects {
