@@ -35,17 +35,37 @@ pub struct NodeAttestation {
     fields: pb::NodeAttestationBody,
 }
 
-/// An attestation that verified against a coalition for one peer.
+/// An attestation that verified against a coalition for one peer. Only
+/// verification makes one: its fields are private, so holding one proves
+/// the check was done.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VerifiedAttestation {
+    trust: PublicKey,
+    node_key: PublicKey,
+    issued_at_ms: u64,
+    expires_at_ms: Option<u64>,
+}
+
+impl VerifiedAttestation {
     /// The member trust the node speaks for.
-    pub trust: PublicKey,
+    pub fn trust(&self) -> PublicKey {
+        self.trust
+    }
+
     /// The node's key.
-    pub node_key: PublicKey,
+    pub fn node_key(&self) -> PublicKey {
+        self.node_key
+    }
+
     /// When the trust signed it (ms since the epoch).
-    pub issued_at_ms: u64,
+    pub fn issued_at_ms(&self) -> u64 {
+        self.issued_at_ms
+    }
+
     /// When it expires (ms since the epoch), if ever.
-    pub expires_at_ms: Option<u64>,
+    pub fn expires_at_ms(&self) -> Option<u64> {
+        self.expires_at_ms
+    }
 }
 
 fn signing_input(body: &[u8]) -> Vec<u8> {

@@ -657,8 +657,8 @@ impl EventLoop {
                 })
                 .and_then(|v| {
                     // A node key its trust delegated and revoked is refused.
-                    if self.store.node_key_revoked(&v.trust, &v.node_key) {
-                        Err(format!("node key {} of trust {} is revoked", v.node_key, v.trust))
+                    if self.store.node_key_revoked(&v.trust(), &v.node_key()) {
+                        Err(format!("node key {} of trust {} is revoked", v.node_key(), v.trust()))
                     } else {
                         Ok(v)
                     }
@@ -668,8 +668,8 @@ impl EventLoop {
             Ok(v) => {
                 let Some(state) = self.peers.get_mut(&peer) else { return false };
                 if state.trust.is_none() {
-                    state.trust = Some(v.trust);
-                    state.node_key = Some(v.node_key);
+                    state.trust = Some(v.trust());
+                    state.node_key = Some(v.node_key());
                     let addrs = state.listen_addrs.clone();
                     self.swarm.behaviour_mut().gossipsub.set_application_score(&peer, 0.0);
                     if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
@@ -677,9 +677,9 @@ impl EventLoop {
                             kad.add_address(&peer, a);
                         }
                     }
-                    tracing::debug!(%peer, trust = %v.trust, "peer verified");
+                    tracing::debug!(%peer, trust = %v.trust(), "peer verified");
                     self.kad_bootstrap();
-                    self.emit(NetworkEvent::PeerVerified { peer, trust: v.trust });
+                    self.emit(NetworkEvent::PeerVerified { peer, trust: v.trust() });
                 }
                 true
             }
