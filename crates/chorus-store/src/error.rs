@@ -84,6 +84,10 @@ pub enum StoreError {
         /// The underlying error, as text (it is shared by every submitter of the group).
         detail: String,
     },
+    /// A bug: the store could not account for an object it was given. Never
+    /// blamed on whoever sent the object.
+    #[error("internal error: {0}; nothing in this batch was acknowledged and submitting it again is safe; please report this")]
+    Internal(String),
     /// The store has been closed, or its committer thread stopped.
     #[error("store is closed")]
     Closed,

@@ -1003,21 +1003,14 @@ impl Inner {
                 other => other.clone(),
             };
         }
-        Ok(outcomes
+        // Every object gets an outcome above; if one did not, that is a bug
+        // of this store, reported as such, never as a fault of the object
+        // or of the peer that sent it.
+        outcomes
             .into_iter()
-            .map(|job| {
-                job.into_iter()
-                    .map(|o| {
-                        o.unwrap_or_else(|| {
-                            Admission::Refused(Rejection::Malformed {
-                                what: "submission",
-                                detail: "internal error: no outcome".into(),
-                            })
-                        })
-                    })
-                    .collect()
-            })
-            .collect())
+            .map(|job| job.into_iter().collect::<Option<Vec<Admission>>>())
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| StoreError::Internal("an object of the group got no outcome".into()))
     }
 }
 
