@@ -99,7 +99,7 @@
 #![deny(missing_docs)]
 
 mod assets;
-mod date;
+pub mod date;
 mod feeds;
 mod markdown;
 mod pages;
