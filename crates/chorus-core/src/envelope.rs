@@ -22,7 +22,7 @@ pub struct RawSignature {
 
 /// A decoded envelope whose shape is valid: a v1 kind, canonical encoding,
 /// within size bounds, signatures of the right length sorted by signer. The
-/// signatures are *not* verified yet; [`crate::Coalition::validate`] does that.
+/// signatures are *not* verified yet; [`crate::Ledger::validate`] does that.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Envelope {
     kind: Kind,
@@ -137,7 +137,8 @@ impl Envelope {
         self.kind
     }
 
-    /// The object id: SHA-256 of the signing input.
+    /// The object id: SHA-256 of `"chorus/v1/<kind>\n" || body`, which is
+    /// the signing input for every kind but the genesis (PROTOCOL.md 4).
     pub fn id(&self) -> ObjectId {
         self.id
     }

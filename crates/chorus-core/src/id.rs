@@ -1,4 +1,5 @@
-//! Object ids: SHA-256 of an object's signing input.
+//! Object ids: SHA-256 of an object's kind prefix and body (its signing
+//! input, for every kind but the genesis).
 
 use std::fmt;
 use std::str::FromStr;
@@ -8,7 +9,9 @@ use sha2::{Digest, Sha256};
 use crate::kind::Kind;
 
 /// The id of a signed object: SHA-256 over `"chorus/v1/<kind>\n" || body`,
-/// the same bytes the signatures cover. Two envelopes with the same kind and
+/// the same bytes the signatures cover (a genesis's founders sign
+/// `"chorus/v1/genesis-id\n" || id` instead, which commits to the same
+/// bytes). Two envelopes with the same kind and
 /// body have the same id whatever their signatures, so a re-signed or
 /// malleated copy never becomes a second object.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -8,13 +8,17 @@
 //!
 //! ## Model
 //! - A signed object is an [`Envelope`]: a kind, the exact canonical body
-//!   bytes, and ed25519 signatures over `"chorus/v1/<kind>\n" || body`. Its
-//!   [`ObjectId`] is SHA-256 of those same bytes. Nothing is re-encoded
-//!   before a signature is checked.
+//!   bytes, and ed25519 signatures. Its [`ObjectId`] is SHA-256 of
+//!   `"chorus/v1/<kind>\n" || body`; every kind but the genesis signs those
+//!   same bytes, and founders sign `"chorus/v1/genesis-id\n" || id`
+//!   (PROTOCOL.md 4). Nothing is re-encoded before a signature is checked.
 //! - A [`Coalition`] is known from its verified genesis; its id is the
-//!   genesis id. [`Coalition::validate`] applies every ingest rule and yields
-//!   a [`VerifiedObject`]; a refusal is a [`Rejection`] carrying a
-//!   [`Verdict`] for the network layer.
+//!   genesis id. [`Ledger::validate`] applies every ingest rule with the
+//!   knowledge of the objects held (PROTOCOL.md 12.8) and yields a
+//!   [`VerifiedObject`]; a refusal is a [`Rejection`] carrying a [`Verdict`]
+//!   for the network layer. ([`Coalition::validate`] is the first edition's
+//!   validation against the genesis roster alone, kept for tools and
+//!   benchmarks; no node uses it.)
 //! - The [`Ledger`] folds verified objects into proposals, stances, tallies
 //!   and positions. Its state is a function of the *set* applied.
 //! - [`certificate::verify`] checks a certificate offline.
@@ -23,9 +27,10 @@
 //!   by its heads; [`Delegation`], [`Revocation`] and [`KeyRotation`] objects
 //!   say which keys speak for a trust. The ledger derives adopted governance,
 //!   the roster and charter of every version and which stances count as a
-//!   pure function of the set of objects; [`Ledger::validate`] is ingest with
-//!   that knowledge, and a certificate under a later version carries its
-//!   proof chain ([`Ledger::certificate_chain`]).
+//!   pure function of the set of objects, and a certificate under a later
+//!   version carries its proof chain ([`Ledger::certificate_chain`]).
+//!   Every certificate is verified by one algorithm (PROTOCOL.md 9.2): its
+//!   objects are ingested into a ledger of their own.
 //!
 //! ## Guarantees
 //! - Signature verdicts follow one rule ([`keys`]): strict ed25519, the same

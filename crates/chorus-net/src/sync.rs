@@ -103,8 +103,8 @@
 //! function of its snapshot, store and the request, and a node never
 //! receives objects it did not ask for outside gossip. The envelopes a
 //! client returns are shape-checked ([`Envelope::decode`]) but not validated:
-//! the caller passes them to `Coalition::validate` (or the store's ingest)
-//! like any other input.
+//! the caller passes them to the store's ingest (`Ledger::validate`) like
+//! any other input.
 //!
 //! What it costs: identical sets settle in one round trip of one
 //! fingerprint query and an equal reply (a few dozen bytes). A run of `d`
@@ -659,7 +659,7 @@ pub struct Progress {
     /// Objects we lacked, shape-checked ([`Envelope::decode`]), each at most
     /// once per session, in the responder's key order per range. Their
     /// signatures and rules are *not* checked yet: pass them to
-    /// `Coalition::validate` (or the store's ingest).
+    /// the store's ingest (`Ledger::validate`).
     pub envelopes: Vec<Envelope>,
     /// What to do next.
     pub next: ClientStep,

@@ -17,7 +17,8 @@ use crate::error::{NodeError, Result};
 /// Label of a refused object: the reason, as a short stable name.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabel {
-    /// `reject` or `ignore` followed by the rejection kind, e.g. `bad_signature`.
+    /// The rejection kind in snake case, e.g. `bad_signature` or
+    /// `unknown_signer` ([`reason_name`]; its verdict follows from it).
     pub reason: String,
 }
 
