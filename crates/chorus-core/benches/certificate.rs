@@ -12,7 +12,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use chorus_core::testkit::{Fixture, T0};
-use chorus_core::{certificate, Coalition, Endorsement, Envelope, Genesis, Kind, Stance};
+use chorus_core::{certificate, Coalition, Genesis};
 
 const MEMBERS: u32 = 3_000;
 const RUNS: usize = 7;
@@ -74,25 +74,8 @@ fn main() {
     }
     let t = Instant::now();
     let f = Fixture::new(MEMBERS);
-    let p = f.proposal(0, "Adopt the coalition's response to the consultation", 1, None);
     // Endorsements with a short comment: signing inputs of about 200 bytes.
-    let ends: Vec<Envelope> = f
-        .keys
-        .iter()
-        .map(|k| {
-            let e = Endorsement {
-                coalition: f.id(),
-                proposal: p.id(),
-                trust: k.public(),
-                created_at_ms: T0 + 2,
-                stance: Stance::Endorse,
-                comment: Some("We endorse this on behalf of our schools and boards.".into()),
-                delegation: None,
-            };
-            Envelope::sign(Kind::Endorsement, e.to_body(), &[k])
-        })
-        .collect();
-    let cert = certificate::assemble(f.coalition.genesis_envelope(), &p, &ends);
+    let (cert, _p, ends) = f.endorsed_by_all();
     let genesis = f.coalition.genesis_envelope().bytes().to_vec();
     let input_len = ends[0].signing_input().len();
     println!(

@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use chorus_core::testkit::{Fixture, T0};
-use chorus_core::{certificate, Endorsement, Envelope, Kind, ObjectId, Stance};
+use chorus_core::testkit::Fixture;
+use chorus_core::{certificate, ObjectId};
 use serde_json::{json, Value};
 
 const MANIFEST: &str = env!("CARGO_MANIFEST_DIR");
@@ -141,24 +141,7 @@ fn median(mut d: Vec<Duration>) -> Duration {
 /// crates/chorus-core/benches/certificate.rs builds it.
 fn big_certificate(members: u32) -> (Vec<u8>, ObjectId) {
     let f = Fixture::new(members);
-    let p = f.proposal(0, "Adopt the coalition's response to the consultation", 1, None);
-    let ends: Vec<Envelope> = f
-        .keys
-        .iter()
-        .map(|k| {
-            let e = Endorsement {
-                coalition: f.id(),
-                proposal: p.id(),
-                trust: k.public(),
-                created_at_ms: T0 + 2,
-                stance: Stance::Endorse,
-                comment: Some("We endorse this on behalf of our schools and boards.".into()),
-                delegation: None,
-            };
-            Envelope::sign(Kind::Endorsement, e.to_body(), &[k])
-        })
-        .collect();
-    (certificate::assemble(f.coalition.genesis_envelope(), &p, &ends), f.id())
+    (f.endorsed_by_all().0, f.id())
 }
 
 #[test]
