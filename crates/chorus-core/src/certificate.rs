@@ -18,6 +18,7 @@ use chorus_proto::v1 as pb;
 use prost::Message;
 
 use crate::coalition::Coalition;
+use crate::decision::{Decision, RuleKind};
 use crate::envelope::{decode_canonical, Envelope};
 use crate::error::{CertificateError, Rejection, VoidReason};
 use crate::id::{CoalitionId, ObjectId};
@@ -25,7 +26,7 @@ use crate::keys::{verify_many, PublicKey, SignatureCheck};
 use crate::kind::Kind;
 use crate::ledger::{Ledger, ParsedObject, SignatureChecked};
 use crate::limits::MAX_CERTIFICATE_BYTES;
-use crate::objects::{Decision, Endorsement, Proposal, RuleKind, Stance};
+use crate::objects::{Endorsement, Proposal, Stance};
 use crate::Object;
 use std::collections::BTreeSet;
 

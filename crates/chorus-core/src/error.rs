@@ -1,9 +1,9 @@
 //! Why an object is refused, and what that says about whoever sent it.
 
+use crate::decision::RuleKind;
 use crate::id::ObjectId;
 use crate::keys::KeyError;
 use crate::kind::Kind;
-use crate::objects::RuleKind;
 
 /// What a refusal means for the peer that sent the object. chorus-core
 /// decides this once, here; the network layer only translates it into

@@ -10,12 +10,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::coalition::{Coalition, Roster};
+use crate::decision::RuleKind;
 use crate::error::VoidReason;
 use crate::id::ObjectId;
 use crate::keys::PublicKey;
 use crate::ledger::Tally;
 use crate::objects::{
-    version_id, Action, Charter, Delegation, KeyRotation, Member, Proposal, Revocation, RuleKind, Stance, SCOPE_STANCES,
+    version_id, Action, Charter, Delegation, KeyRotation, Member, Proposal, Revocation, Stance, SCOPE_STANCES,
 };
 
 /// One endorsement object as the ledger records it.

@@ -47,6 +47,7 @@
 
 pub mod certificate;
 mod coalition;
+mod decision;
 mod envelope;
 mod error;
 mod governance;
@@ -62,6 +63,7 @@ pub mod testkit;
 
 pub use certificate::{AppliedRule, Endorser, VerifiedAdoption};
 pub use coalition::{Coalition, Object, Roster, VerifiedObject};
+pub use decision::{Decision, RuleKind};
 pub use envelope::{Envelope, RawSignature};
 pub use error::{CertificateError, Rejection, Verdict, VoidReason};
 pub use id::{CoalitionId, ObjectId, ParseIdError};
@@ -71,6 +73,6 @@ pub use ledger::{
     Admission, Applied, Ledger, ProposalState, SignatureChecked, StanceRecord, Status, Tally, TrustStance, Waiting,
 };
 pub use objects::{
-    version_id, Action, AdoptionRule, Charter, Decision, Delegation, Endorsement, Genesis, KeyRotation, Member,
-    Proposal, ProposalLink, Relation, Revocation, RuleKind, Stance, SCOPE_NODE, SCOPE_STANCES,
+    version_id, Action, AdoptionRule, Charter, Delegation, Endorsement, Genesis, KeyRotation, Member, Proposal,
+    ProposalLink, Relation, Revocation, Stance, SCOPE_NODE, SCOPE_STANCES,
 };
