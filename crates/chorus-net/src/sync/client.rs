@@ -1,0 +1,427 @@
+//! [`SyncClient`]: the initiator's side of a session, a state machine from
+//! response frames to objects and the next request frame.
+
+use std::collections::{HashSet, VecDeque};
+
+use chorus_core::{Envelope, ObjectId, Verdict};
+use chorus_proto::v1 as pb;
+use prost::Message;
+
+use super::error::SyncError;
+use super::keyspace::{below, bound_from_wire, bound_to_wire, lower_to_wire, Key, FINGERPRINT_BYTES, MIN_KEY};
+use super::limits::{SyncLimits, BUCKETS, MAX_PENDING_RANGES, MAX_SYNC_RESPONSE_BYTES};
+use super::snapshot::SyncSnapshot;
+
+/// Traffic and outcome of one session, as seen by the initiator.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SyncStats {
+    /// Responses received (one per request sent and answered).
+    pub round_trips: u32,
+    /// Bytes of request frames sent.
+    pub bytes_sent: u64,
+    /// Bytes of response frames received.
+    pub bytes_received: u64,
+    /// Distinct ids we hold that the peer lacks, found so far.
+    pub have: usize,
+    /// Distinct objects received (shape-checked envelopes handed back).
+    pub received: usize,
+    /// Bytes of those envelopes.
+    pub envelope_bytes: u64,
+    /// Envelopes dropped without blame: kinds of a newer protocol version.
+    pub ignored: usize,
+}
+
+/// What the initiator does after a response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientStep {
+    /// Send this request frame and pass its response to
+    /// [`SyncClient::handle_response`].
+    Request(Vec<u8>),
+    /// The session is complete: every object the peer holds and we lacked
+    /// has been handed back, and [`SyncClient::have`] is complete.
+    Done,
+}
+
+/// What one response brought.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    /// Objects we lacked, shape-checked ([`Envelope::decode`]), each at most
+    /// once per session, in the responder's key order per range. Their
+    /// signatures and rules are *not* checked yet: pass them to
+    /// the store's ingest (`Ledger::validate`).
+    pub envelopes: Vec<Envelope>,
+    /// What to do next.
+    pub next: ClientStep,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ClientState {
+    Fresh,
+    Awaiting,
+    Done,
+    Failed,
+}
+
+/// A range still to settle, with the responder's count there when a split
+/// told us.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    lower: Key,
+    upper: Option<Key>,
+    hint: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum SentKind {
+    Fingerprint,
+    /// Our items `[first, end)` of the snapshot, sent as ids.
+    Ids {
+        first: usize,
+        end: usize,
+    },
+    Pull,
+}
+
+impl SentKind {
+    fn name(&self) -> &'static str {
+        match self {
+            SentKind::Fingerprint => "fingerprint",
+            SentKind::Ids { .. } => "ids",
+            SentKind::Pull => "pull",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Sent {
+    range: Pending,
+    kind: SentKind,
+}
+
+/// The initiator of a catch-up session with one peer. After
+/// [`ClientStep::Done`] every object the peer held and we lacked has been
+/// returned and [`SyncClient::have`] lists what we hold and the peer lacks.
+/// After any error the session is finished and must be dropped.
+#[derive(Debug)]
+pub struct SyncClient {
+    snapshot: SyncSnapshot,
+    limits: SyncLimits,
+    state: ClientState,
+    pending: VecDeque<Pending>,
+    in_flight: Vec<Sent>,
+    have: Vec<ObjectId>,
+    received: HashSet<ObjectId>,
+    stats: SyncStats,
+}
+
+impl SyncClient {
+    /// A session over `snapshot` (shared, not copied) with our `limits`.
+    pub fn new(snapshot: &SyncSnapshot, limits: SyncLimits) -> Result<Self, SyncError> {
+        limits.validate()?;
+        Ok(SyncClient {
+            snapshot: snapshot.clone(),
+            limits,
+            state: ClientState::Fresh,
+            pending: VecDeque::new(),
+            in_flight: Vec::new(),
+            have: Vec::new(),
+            received: HashSet::new(),
+            stats: SyncStats::default(),
+        })
+    }
+
+    /// The first request frame: one query over the whole key space. Call
+    /// once.
+    pub fn initiate(&mut self) -> Result<Vec<u8>, SyncError> {
+        if self.state != ClientState::Fresh {
+            return Err(SyncError::OutOfTurn("initiate called twice"));
+        }
+        self.pending.push_back(Pending { lower: MIN_KEY, upper: None, hint: None });
+        match self.next_request() {
+            Some(frame) => {
+                self.state = ClientState::Awaiting;
+                Ok(frame)
+            }
+            None => {
+                self.state = ClientState::Failed;
+                Err(SyncError::Local("no query for the whole key space".into()))
+            }
+        }
+    }
+
+    /// Takes the peer's response to our last request frame: returns the
+    /// objects it carried and the next request frame, or
+    /// [`ClientStep::Done`]. On error nothing of the frame is used and the
+    /// session is over.
+    pub fn handle_response(&mut self, frame: &[u8]) -> Result<Progress, SyncError> {
+        if self.state != ClientState::Awaiting {
+            return Err(SyncError::OutOfTurn("no sync request is awaiting a response"));
+        }
+        match self.step(frame) {
+            Ok(progress) => {
+                if progress.next == ClientStep::Done {
+                    self.state = ClientState::Done;
+                }
+                Ok(progress)
+            }
+            Err(e) => {
+                self.state = ClientState::Failed;
+                Err(e)
+            }
+        }
+    }
+
+    fn step(&mut self, frame: &[u8]) -> Result<Progress, SyncError> {
+        self.stats.bytes_received += frame.len() as u64;
+        self.stats.round_trips += 1;
+        if frame.len() > MAX_SYNC_RESPONSE_BYTES {
+            return Err(SyncError::FrameTooLarge {
+                what: "response",
+                size: frame.len(),
+                limit: MAX_SYNC_RESPONSE_BYTES,
+            });
+        }
+        let response = pb::SyncResponse::decode(frame)
+            .map_err(|e| SyncError::Malformed { what: "response", detail: e.to_string() })?;
+        let sent = std::mem::take(&mut self.in_flight);
+        let answered = response.replies.len();
+        if answered == 0 || answered > sent.len() {
+            return Err(SyncError::ReplyCount { replies: answered, queries: sent.len() });
+        }
+        // Ranges to settle next go to the front of the queue (depth first,
+        // which keeps the queue short), children before unanswered queries.
+        let mut front = Vec::new();
+        let mut envelopes = Vec::new();
+        for (query, reply) in sent.iter().zip(response.replies) {
+            self.apply(query, reply, &mut front, &mut envelopes)?;
+        }
+        front.extend(sent[answered..].iter().map(|s| s.range));
+        for p in front.into_iter().rev() {
+            self.pending.push_front(p);
+        }
+        if self.pending.len() > MAX_PENDING_RANGES {
+            return Err(SyncError::TooManyRanges { limit: MAX_PENDING_RANGES });
+        }
+        self.stats.have = self.have.len();
+        self.stats.received += envelopes.len();
+        self.stats.envelope_bytes += envelopes.iter().map(|e| e.bytes().len() as u64).sum::<u64>();
+        let next = if self.pending.is_empty() {
+            ClientStep::Done
+        } else if self.stats.round_trips >= self.limits.max_round_trips {
+            return Err(SyncError::TooManyRoundTrips { limit: self.limits.max_round_trips });
+        } else {
+            match self.next_request() {
+                Some(frame) => ClientStep::Request(frame),
+                None => ClientStep::Done,
+            }
+        };
+        Ok(Progress { envelopes, next })
+    }
+
+    /// Plans queries from the front of the queue into one request frame, or
+    /// `None` when nothing is left to settle.
+    fn next_request(&mut self) -> Option<Vec<u8>> {
+        let mut queries = Vec::new();
+        while queries.len() < self.limits.max_queries_per_request {
+            let Some(p) = self.pending.pop_front() else { break };
+            let (i, j) = self.snapshot.range(&p.lower, p.upper.as_ref());
+            let n = j - i;
+            let (kind, query) = if n == 0 {
+                (SentKind::Pull, pb::range_query::Query::Pull(pb::RangePull {}))
+            } else if n <= self.limits.max_ids_per_query {
+                let mut ids = Vec::with_capacity(n * 32);
+                for k in i..j {
+                    ids.extend_from_slice(&self.snapshot.key(k).id);
+                }
+                (SentKind::Ids { first: i, end: j }, pb::range_query::Query::Ids(ids))
+            } else if p.hint == Some(1) {
+                // The peer holds one item here: its split could not shrink
+                // the range, so cut it by our own items instead.
+                let parts = self.snapshot.split(i, j, BUCKETS);
+                let mut lower = p.lower;
+                let mut subs = Vec::with_capacity(parts.len());
+                for (_, _, upper) in parts {
+                    let upper = upper.or(p.upper);
+                    subs.push(Pending { lower, upper, hint: None });
+                    if let Some(u) = upper {
+                        lower = u;
+                    }
+                }
+                for s in subs.into_iter().rev() {
+                    self.pending.push_front(s);
+                }
+                continue;
+            } else {
+                let fp = self.snapshot.fingerprint(i, j);
+                (SentKind::Fingerprint, pb::range_query::Query::Fingerprint(fp.to_vec()))
+            };
+            queries.push(pb::RangeQuery {
+                lower: lower_to_wire(&p.lower),
+                upper: p.upper.as_ref().map(bound_to_wire),
+                query: Some(query),
+            });
+            self.in_flight.push(Sent { range: p, kind });
+        }
+        if queries.is_empty() {
+            return None;
+        }
+        let frame = pb::SyncRequest { queries }.encode_to_vec();
+        self.stats.bytes_sent += frame.len() as u64;
+        Some(frame)
+    }
+
+    fn apply(
+        &mut self,
+        sent: &Sent,
+        reply: pb::RangeReply,
+        front: &mut Vec<Pending>,
+        out: &mut Vec<Envelope>,
+    ) -> Result<(), SyncError> {
+        use pb::range_reply::Reply;
+        match (sent.kind, reply.reply) {
+            (_, None) => Err(SyncError::Malformed { what: "reply", detail: "no variant set".into() }),
+            (SentKind::Fingerprint, Some(Reply::Equal(_))) => Ok(()),
+            (SentKind::Fingerprint, Some(Reply::Split(split))) => self.apply_split(sent, split, front),
+            (SentKind::Ids { .. } | SentKind::Pull, Some(Reply::Items(items))) => {
+                self.apply_items(sent, items, front, out)
+            }
+            (kind, Some(reply)) => Err(SyncError::WrongReply {
+                query: kind.name(),
+                reply: match reply {
+                    Reply::Equal(_) => "equal",
+                    Reply::Split(_) => "split",
+                    Reply::Items(_) => "items",
+                },
+            }),
+        }
+    }
+
+    fn apply_split(&mut self, sent: &Sent, split: pb::RangeSplit, front: &mut Vec<Pending>) -> Result<(), SyncError> {
+        let n = split.buckets.len();
+        if n == 0 || n > BUCKETS {
+            return Err(SyncError::BadSplit("a split carries 1 to 16 buckets"));
+        }
+        let mut lower = sent.range.lower;
+        for (k, bucket) in split.buckets.iter().enumerate() {
+            let upper = match (&bucket.upper, k + 1 == n) {
+                (None, true) => sent.range.upper,
+                (Some(u), false) => {
+                    let u = bound_from_wire(u)?;
+                    if u <= lower || !below(&u, sent.range.upper.as_ref()) {
+                        return Err(SyncError::BadSplit("bucket bounds must ascend strictly inside the range"));
+                    }
+                    Some(u)
+                }
+                (Some(_), true) => {
+                    return Err(SyncError::BadSplit("the last bucket ends at the range's end (no bound)"))
+                }
+                (None, false) => return Err(SyncError::BadSplit("every bucket but the last has an upper bound")),
+            };
+            let (i, j) = self.snapshot.range(&lower, upper.as_ref());
+            if bucket.count == 0 {
+                if !bucket.fingerprint.is_empty() {
+                    return Err(SyncError::BadSplit("an empty bucket carries no fingerprint"));
+                }
+                // The peer holds nothing here: all of ours there is `have`.
+                self.have.extend((i..j).map(|k| ObjectId(self.snapshot.key(k).id)));
+            } else {
+                if bucket.fingerprint.len() != FINGERPRINT_BYTES {
+                    return Err(SyncError::BadFingerprint { len: bucket.fingerprint.len() });
+                }
+                if self.snapshot.fingerprint(i, j)[..] != bucket.fingerprint[..] {
+                    front.push(Pending { lower, upper, hint: Some(bucket.count) });
+                }
+            }
+            if let Some(u) = upper {
+                lower = u;
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_items(
+        &mut self,
+        sent: &Sent,
+        items: pb::RangeItems,
+        front: &mut Vec<Pending>,
+        out: &mut Vec<Envelope>,
+    ) -> Result<(), SyncError> {
+        let range = sent.range;
+        let continuation = match &items.continuation {
+            None => None,
+            Some(b) => {
+                let c = bound_from_wire(b)?;
+                if c <= range.lower || !below(&c, range.upper.as_ref()) {
+                    return Err(SyncError::BadContinuation("it must lie strictly inside the range"));
+                }
+                if items.envelopes.is_empty() {
+                    return Err(SyncError::BadContinuation("a cut reply carries at least one object"));
+                }
+                Some(c)
+            }
+        };
+        let (first, end) = match sent.kind {
+            SentKind::Ids { first, end } => (first, end),
+            _ => (0, 0),
+        };
+        let ids = end - first;
+        let bitmap_len = ids.div_ceil(8);
+        let stray_bits = ids % 8 != 0 && items.lacking.last().is_some_and(|last| last >> (ids % 8) != 0);
+        if items.lacking.len() != bitmap_len || stray_bits {
+            return Err(SyncError::BadLacking { len: items.lacking.len(), ids });
+        }
+        for t in 0..ids {
+            let key = self.snapshot.key(first + t);
+            // Past the continuation the next query settles it.
+            if continuation.is_some_and(|c| *key >= c) {
+                continue;
+            }
+            if items.lacking[t / 8] & (1 << (t % 8)) != 0 {
+                self.have.push(ObjectId(key.id));
+            }
+        }
+        for bytes in &items.envelopes {
+            let envelope = match Envelope::decode(bytes) {
+                Ok(envelope) => envelope,
+                Err(rejection) if rejection.verdict() == Verdict::Ignore => {
+                    self.stats.ignored += 1;
+                    continue;
+                }
+                Err(rejection) => return Err(SyncError::BadEnvelope(rejection)),
+            };
+            let id = envelope.id();
+            if (first..end).any(|k| self.snapshot.key(k).id == id.0) {
+                return Err(SyncError::Unrequested(id));
+            }
+            if !self.received.insert(id) {
+                return Err(SyncError::DuplicateObject(id));
+            }
+            out.push(envelope);
+        }
+        if let Some(c) = continuation {
+            front.push(Pending { lower: c, upper: range.upper, hint: None });
+        }
+        Ok(())
+    }
+
+    /// True once [`ClientStep::Done`] was returned.
+    pub fn is_done(&self) -> bool {
+        self.state == ClientState::Done
+    }
+
+    /// Ids we hold that the peer lacks, each once, in discovery order.
+    /// Complete only once the session is done.
+    pub fn have(&self) -> &[ObjectId] {
+        &self.have
+    }
+
+    /// Traffic so far.
+    pub fn stats(&self) -> SyncStats {
+        self.stats
+    }
+
+    /// Ends the session, giving up its `have` list.
+    pub fn into_have(self) -> Vec<ObjectId> {
+        self.have
+    }
+}
