@@ -131,7 +131,7 @@
 //! [`StoreError::UnknownFormat`] ("store at X has format version 7, this
 //! binary knows version 1: upgrade chorus…"). A newer binary migrates an
 //! older store at open, in place, before reading it (`migrate` in
-//! `store.rs`; version 1 is the first, so there is nothing to migrate yet).
+//! `record.rs`; version 1 is the first, so there is nothing to migrate yet).
 //! Any version can always be carried forward by exporting with the old
 //! binary and restoring with the new one.
 //!
@@ -210,10 +210,17 @@
 //! capped by the other processes sharing the cores (verification alone
 //! reached only 17,070/s in that run).
 
+mod certificate;
+mod committer;
+mod durability;
 mod error;
 mod export;
+mod index;
+mod rebuild;
+mod record;
 mod store;
 
 pub use error::StoreError;
 pub use export::{ExportReader, ImportReport, EXPORT_MAGIC, EXPORT_VERSION};
-pub use store::{CorruptRecord, Store, StoreConfig, FORMAT_VERSION, MAX_BATCH_OBJECTS};
+pub use record::{CorruptRecord, FORMAT_VERSION};
+pub use store::{Store, StoreConfig, MAX_BATCH_OBJECTS};

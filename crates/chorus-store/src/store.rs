@@ -1,54 +1,30 @@
 //! The store: sled underneath, exact envelopes, derived state in memory.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::ffi::OsString;
-use std::fs::File;
+use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use chorus_core::{
-    certificate, Admission, Applied, Coalition, Envelope, Kind, Ledger, Object, ObjectId, Rejection, SignatureChecked,
-    VerifiedObject, Waiting,
-};
-use sha2::{Digest, Sha256};
+use chorus_core::{Admission, Coalition, Envelope, Kind, Ledger, ObjectId};
 
+use crate::committer::{Committer, Job};
+use crate::durability::{holds_store, open_db, sync_dir, wait_for_lock_release, FileSync};
 use crate::error::StoreError;
 use crate::export::{ExportReader, ExportWriter, ImportReport};
-
-/// The on-disk format version this binary writes and reads. Version 1 is
-/// the first; [`Store::open`] refuses any other with a message saying what to
-/// do, and is where a later binary migrates older versions.
-pub const FORMAT_VERSION: u32 = 1;
+use crate::index::State;
+use crate::rebuild::{rebuild, CHUNK_BYTES, OPEN_CHUNK};
+use crate::record::{
+    check_record, migrate, object_key, record_value, CorruptRecord, FORMAT_VERSION, KEY_COALITION, KEY_FORMAT,
+};
 
 /// Most objects one [`Store::ingest`] call may carry; larger batches are
 /// refused whole so memory per call stays bounded.
 pub const MAX_BATCH_OBJECTS: usize = 65_536;
 
-/// sled key holding the format version (u32, big-endian).
-const KEY_FORMAT: &[u8] = b"m:format";
-/// sled key holding the coalition id (32 bytes).
-const KEY_COALITION: &[u8] = b"m:coalition";
-/// Prefix of object records: `o` followed by the 32-byte object id.
-const OBJECT_PREFIX: u8 = b'o';
-/// Length of the digest that heads every object record.
-const DIGEST_LEN: usize = 32;
-/// Records validated together when rebuilding at open or importing.
-const OPEN_CHUNK: usize = 4096;
-/// Bytes of envelopes held at once when rebuilding at open or importing,
-/// so memory stays bounded even when every object is of maximal size.
-const CHUNK_BYTES: usize = 16 * 1024 * 1024;
 /// Objects per part when one large `ingest` call is pipelined.
 const PIPELINE_PART: usize = 512;
-/// Group-commit submissions that may wait for the committer at once.
-const QUEUE_DEPTH: usize = 64;
-/// Objects kept in memory because their signer or roster version is not
-/// known yet ([`Rejection::awaits_objects`]); they are stored as soon as the
-/// objects they wait for are.
-const WAITING_CAPACITY: usize = 4096;
 
 /// Tuning of a store. Every field has a modest default.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,155 +55,14 @@ impl Default for StoreConfig {
     }
 }
 
-/// A stored record found not to match its key, at open or on read. It is
-/// not served, is not part of the ledger, and is replaced when the same
-/// object is ingested again (from a peer or an export).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CorruptRecord {
-    /// Hex of the sled key (`6f` = "o", then the object id).
-    pub key: String,
-    /// What does not match.
-    pub detail: String,
-}
-
-/// Everything derived from the stored objects. Rebuilt at every open, never
-/// persisted, so it cannot disagree with the objects on disk.
-struct State {
-    ledger: Ledger,
-    by_time: BTreeSet<(u64, ObjectId)>,
-    by_kind: BTreeMap<Kind, BTreeSet<(u64, ObjectId)>>,
-    by_proposal: HashMap<ObjectId, BTreeSet<(u64, ObjectId)>>,
-    corrupt: BTreeMap<Vec<u8>, CorruptRecord>,
-    /// Valid signatures waiting for the objects that authorise them.
-    waiting: Waiting,
-}
-
-impl State {
-    fn new(coalition: &Coalition) -> Self {
-        let mut s = State {
-            ledger: Ledger::new(coalition.clone()),
-            by_time: BTreeSet::new(),
-            by_kind: BTreeMap::new(),
-            by_proposal: HashMap::new(),
-            corrupt: BTreeMap::new(),
-            waiting: Waiting::new(WAITING_CAPACITY),
-        };
-        let created = coalition.genesis().created_at_ms;
-        s.index(Kind::Genesis, created, coalition.id(), None);
-        s
-    }
-
-    fn index(&mut self, kind: Kind, created: u64, id: ObjectId, proposal: Option<ObjectId>) {
-        self.by_time.insert((created, id));
-        self.by_kind.entry(kind).or_default().insert((created, id));
-        if let Some(p) = proposal {
-            self.by_proposal.entry(p).or_default().insert((created, id));
-        }
-    }
-
-    /// Applies a verified object to the ledger and the indexes.
-    fn apply(&mut self, obj: &VerifiedObject) -> Applied {
-        let applied = self.ledger.apply(obj);
-        if let Applied::New { .. } = applied {
-            let proposal = match obj.object() {
-                Object::Endorsement(e) => Some(e.proposal),
-                _ => None,
-            };
-            self.index(obj.kind(), obj.created_at_ms(), obj.id(), proposal);
-            self.corrupt.remove(&object_key(&obj.id()));
-        }
-        applied
-    }
-}
-
-/// fsyncs what sled's `flush` only hands to the kernel: its log file (sled
-/// 0.34.7 uses `sync_file_range`, which neither flushes the disk cache nor
-/// the file's metadata) and its blob files (large values, which sled writes
-/// without any sync).
-struct FileSync {
-    enabled: bool,
-    db_file: File,
-    blobs_dir: PathBuf,
-    known_blobs: HashSet<OsString>,
-}
-
-impl FileSync {
-    fn open(dir: &Path, enabled: bool) -> Result<Self, StoreError> {
-        let db_path = dir.join("db");
-        let db_file = File::open(&db_path).map_err(StoreError::io(format!("opening {}", db_path.display())))?;
-        let mut s = FileSync { enabled, db_file, blobs_dir: dir.join("blobs"), known_blobs: HashSet::new() };
-        s.sync_blobs(true)?;
-        Ok(s)
-    }
-
-    fn sync(&mut self) -> Result<(), StoreError> {
-        if !self.enabled {
-            return Ok(());
-        }
-        self.db_file.sync_data().map_err(StoreError::io("fdatasync of the store's log file"))?;
-        self.sync_blobs(false)
-    }
-
-    /// fsyncs every blob file not seen before (all of them when `all`), then
-    /// the blob directory if any is new, so the new names are durable too.
-    fn sync_blobs(&mut self, all: bool) -> Result<(), StoreError> {
-        if !self.enabled {
-            return Ok(());
-        }
-        let entries = match std::fs::read_dir(&self.blobs_dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(StoreError::io(format!("listing {}", self.blobs_dir.display()))(e)),
-        };
-        let mut current = HashSet::new();
-        let mut any_new = false;
-        for entry in entries {
-            let entry = entry.map_err(StoreError::io(format!("listing {}", self.blobs_dir.display())))?;
-            let name = entry.file_name();
-            if all || !self.known_blobs.contains(&name) {
-                // sled may remove a blob between listing and opening it.
-                match File::open(entry.path()) {
-                    Ok(f) => f.sync_data().map_err(StoreError::io(format!("fsync of {}", entry.path().display())))?,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                    Err(e) => return Err(StoreError::io(format!("opening {}", entry.path().display()))(e)),
-                }
-                any_new = true;
-            }
-            current.insert(name);
-        }
-        if any_new {
-            sync_dir(&self.blobs_dir)?;
-        }
-        self.known_blobs = current;
-        Ok(())
-    }
-}
-
-fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(StoreError::io(format!("fsync of directory {}", dir.display())))
-}
-
 /// State shared by the store handle and its committer thread.
-struct Inner {
-    path: PathBuf,
-    db: sled::Db,
-    coalition: Coalition,
-    config: StoreConfig,
-    state: RwLock<State>,
-    sync: Mutex<FileSync>,
-}
-
-/// One caller's validated batch, waiting for a group commit.
-struct Job {
-    items: Vec<Result<SignatureChecked, Rejection>>,
-    reply: SyncSender<Result<Vec<Admission>, StoreError>>,
-    /// The submitter's clock, for the time rule.
-    now_ms: u64,
-}
-
-struct Committer {
-    queue: SyncSender<Job>,
-    thread: JoinHandle<()>,
+pub(crate) struct Inner {
+    pub(crate) path: PathBuf,
+    pub(crate) db: sled::Db,
+    pub(crate) coalition: Coalition,
+    pub(crate) config: StoreConfig,
+    pub(crate) state: RwLock<State>,
+    pub(crate) sync: Mutex<FileSync>,
 }
 
 /// A node's durable object store; see the crate docs for the design.
@@ -236,112 +71,22 @@ struct Committer {
 /// calls them from `spawn_blocking`). Reads never see an object before it is
 /// durable.
 pub struct Store {
-    inner: Arc<Inner>,
-    committer: Mutex<Option<Committer>>,
+    pub(crate) inner: Arc<Inner>,
+    pub(crate) committer: Mutex<Option<Committer>>,
 }
 
-fn object_key(id: &ObjectId) -> Vec<u8> {
-    let mut k = Vec::with_capacity(33);
-    k.push(OBJECT_PREFIX);
-    k.extend_from_slice(id.as_bytes());
-    k
-}
-
-fn record_value(envelope: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(DIGEST_LEN + envelope.len());
-    v.extend_from_slice(&Sha256::digest(envelope));
-    v.extend_from_slice(envelope);
-    v
-}
-
-/// Checks a record against its key: the digest of the envelope bytes (which
-/// covers the signatures too) and the object id recomputed from them.
-/// Returns the exact envelope bytes.
-fn check_record<'a>(key: &[u8], value: &'a [u8]) -> Result<&'a [u8], String> {
-    let id = key
-        .strip_prefix(&[OBJECT_PREFIX])
-        .and_then(ObjectId::from_slice)
-        .ok_or_else(|| format!("key is {} bytes, not \"o\" and a 32-byte id", key.len()))?;
-    if value.len() < DIGEST_LEN {
-        return Err(format!("record is {} bytes, shorter than its digest", value.len()));
-    }
-    let (digest, envelope) = value.split_at(DIGEST_LEN);
-    if Sha256::digest(envelope).as_slice() != digest {
-        return Err("envelope bytes do not match the digest stored with them".into());
-    }
-    let env = Envelope::decode(envelope).map_err(|e| format!("envelope does not decode: {e}"))?;
-    if env.id() != id {
-        return Err(format!("envelope has id {}, not the id it is stored under", env.id()));
-    }
-    Ok(envelope)
-}
-
-fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+pub(crate) fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
     // A panic while holding the lock leaves the state as consistent as the
     // last completed apply; keep serving rather than propagate the panic.
     lock.read().unwrap_or_else(|e| e.into_inner())
 }
 
-fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+pub(crate) fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     lock.write().unwrap_or_else(|e| e.into_inner())
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn sled_config(dir: &Path, config: &StoreConfig) -> sled::Config {
-    sled::Config::new().path(dir).cache_capacity(config.cache_capacity_bytes)
-}
-
-/// Opens sled, telling a store held by another process apart from other
-/// errors (sled reports its file lock only as an I/O error's text).
-///
-/// sled's background threads can hold the lock for a moment after the last
-/// handle of a store in this process is dropped, so a lock is retried for
-/// [`LOCK_GRACE`] before it is reported as another holder's.
-fn open_db(dir: &Path, config: &StoreConfig) -> Result<sled::Db, StoreError> {
-    let deadline = Instant::now() + LOCK_GRACE;
-    loop {
-        match sled_config(dir, config).open() {
-            Ok(db) => return Ok(db),
-            Err(sled::Error::Io(io)) if io.to_string().contains("could not acquire lock") => {
-                if Instant::now() >= deadline {
-                    return Err(StoreError::Locked(dir.to_path_buf()));
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Err(e) => return Err(StoreError::Db { path: dir.to_path_buf(), source: e }),
-        }
-    }
-}
-
-/// How long opening waits for a lock that sled's own threads may still hold.
-const LOCK_GRACE: Duration = Duration::from_secs(2);
-
-/// Waits until no one holds sled's exclusive lock on `db_file`, so that a
-/// closed store can be opened again at once. sled takes the lock with
-/// `flock`, which `File::try_lock` also uses.
-fn wait_for_lock_release(db_file: &Path, limit: Duration) {
-    let Ok(file) = std::fs::File::open(db_file) else { return };
-    let deadline = Instant::now() + limit;
-    loop {
-        match file.try_lock() {
-            Ok(()) => {
-                let _ = file.unlock();
-                return;
-            }
-            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
-            Err(_) => {
-                tracing::warn!(file = %db_file.display(), "sled still holds its lock after close");
-                return;
-            }
-        }
-    }
-}
-
-fn holds_store(dir: &Path) -> bool {
-    dir.join("conf").exists() || dir.join("db").exists()
 }
 
 impl Store {
@@ -416,22 +161,7 @@ impl Store {
         let threads = config.verify_threads.max(1);
         let coalition = Coalition::from_genesis(genesis_bytes, threads).map_err(|e| bad_genesis(e.to_string()))?;
 
-        let mut state = State::new(&coalition);
-        let mut deferred = Deferred::default();
-        let mut chunk: Vec<(sled::IVec, sled::IVec)> = Vec::with_capacity(OPEN_CHUNK);
-        let mut chunk_bytes = 0;
-        for item in db.scan_prefix([OBJECT_PREFIX]) {
-            let (key, value) = item.map_err(StoreError::db(dir))?;
-            chunk_bytes += value.len();
-            chunk.push((key, value));
-            if chunk.len() == OPEN_CHUNK || chunk_bytes >= CHUNK_BYTES {
-                rebuild_chunk(&coalition, &mut state, &mut deferred, &chunk, threads);
-                chunk.clear();
-                chunk_bytes = 0;
-            }
-        }
-        rebuild_chunk(&coalition, &mut state, &mut deferred, &chunk, threads);
-        finish_deferred(&mut state, deferred);
+        let state = rebuild(dir, &db, &coalition, threads)?;
         if !state.corrupt.is_empty() {
             tracing::warn!(
                 path = %dir.display(),
@@ -465,23 +195,6 @@ impl Store {
         let store = Store::create(dir, &genesis, config)?;
         let report = store.import_stream(&mut stream, now_ms)?;
         Ok((store, report))
-    }
-
-    fn start(inner: Inner) -> Store {
-        let inner = Arc::new(inner);
-        let (queue, jobs) = mpsc::sync_channel(QUEUE_DEPTH);
-        let worker = Arc::clone(&inner);
-        let thread =
-            std::thread::Builder::new().name("chorus-store-commit".into()).spawn(move || worker.run_committer(jobs));
-        let committer = match thread {
-            Ok(thread) => Some(Committer { queue, thread }),
-            Err(e) => {
-                // Without a committer every ingest reports Closed; reads work.
-                tracing::error!(error = %e, "could not start the store's committer thread");
-                None
-            }
-        };
-        Store { inner, committer: Mutex::new(committer) }
     }
 
     /// The store directory.
@@ -606,49 +319,6 @@ impl Store {
         read(&self.inner.state).ledger.clone()
     }
 
-    /// The certificate of an adopted proposal, assembled with
-    /// [`chorus_core::certificate::assemble_with_chain`] from the exact
-    /// stored envelopes chosen by [`Ledger::certificate_endorsements`] and
-    /// the proof chain of [`Ledger::certificate_chain`] (empty under the
-    /// genesis roster with stances signed by trust ids, which gives the
-    /// certificate of [`chorus_core::certificate::assemble`]), so it
-    /// verifies offline. `Ok(None)` when the proposal is unknown or not
-    /// adopted.
-    pub fn certificate(&self, proposal: &ObjectId) -> Result<Option<Vec<u8>>, StoreError> {
-        let Some((endorsements, chain)) =
-            self.with_ledger(|l| Some((l.certificate_endorsements(proposal)?, l.certificate_chain(proposal)?)))
-        else {
-            return Ok(None);
-        };
-        let mut links = Vec::with_capacity(chain.len());
-        for id in &chain {
-            match self.get_envelope(id)? {
-                Some(e) => links.push(e),
-                None => return Ok(None),
-            }
-        }
-        let Some(proposal) = self.get_envelope(proposal)? else {
-            return Ok(None);
-        };
-        let mut ends = Vec::with_capacity(endorsements.len());
-        for id in &endorsements {
-            match self.get_envelope(id)? {
-                Some(e) => ends.push(e),
-                None => return Ok(None),
-            }
-        }
-        Ok(Some(certificate::assemble_with_chain(self.inner.coalition.genesis_envelope(), &proposal, &ends, &links)))
-    }
-
-    fn get_envelope(&self, id: &ObjectId) -> Result<Option<Envelope>, StoreError> {
-        let Some(bytes) = self.get(id)? else { return Ok(None) };
-        // get() already decoded these bytes once; a failure here would be a
-        // bug, reported as corruption rather than a panic.
-        Envelope::decode(&bytes)
-            .map(Some)
-            .map_err(|e| StoreError::Corrupt { key: hex::encode(object_key(id)), detail: e.to_string() })
-    }
-
     /// Writes every object held when the call starts to `writer` as an
     /// export stream (see the crate docs for the format): genesis first,
     /// then the rest by (created_at_ms, id). Safe while the node runs:
@@ -762,15 +432,6 @@ impl Store {
         wait_for_lock_release(&db_file, Duration::from_secs(10));
         flushed
     }
-
-    fn stop_committer(&self) {
-        if let Some(c) = lock(&self.committer).take() {
-            drop(c.queue);
-            if c.thread.join().is_err() {
-                tracing::error!("the store's committer thread panicked");
-            }
-        }
-    }
 }
 
 impl Drop for Store {
@@ -782,238 +443,6 @@ impl Drop for Store {
     }
 }
 
-/// Brings an older store format up to [`FORMAT_VERSION`], or refuses a
-/// format this binary does not know. Version 1 is the first format, so
-/// there is nothing to migrate yet; a version 2 would convert here, inside
-/// one sled batch, before anything else reads the store.
-fn migrate(dir: &Path, _db: &sled::Db, found: u32) -> Result<(), StoreError> {
-    match found {
-        FORMAT_VERSION => Ok(()),
-        _ => Err(StoreError::UnknownFormat { path: dir.to_path_buf(), found, known: FORMAT_VERSION }),
-    }
-}
-
-/// Stored objects whose signer or roster version is not known yet at this
-/// point of the rebuild: records are read in key (id) order, so an object
-/// can come before the objects that authorise it.
-#[derive(Default)]
-struct Deferred {
-    items: Vec<(Vec<u8>, SignatureChecked, Rejection)>,
-}
-
-/// Validates one chunk of stored records and applies the valid ones, then
-/// retries the deferred ones while that makes progress.
-fn rebuild_chunk(
-    coalition: &Coalition,
-    state: &mut State,
-    deferred: &mut Deferred,
-    chunk: &[(sled::IVec, sled::IVec)],
-    threads: usize,
-) {
-    let mut keys: Vec<&[u8]> = Vec::with_capacity(chunk.len());
-    let mut envelopes: Vec<&[u8]> = Vec::with_capacity(chunk.len());
-    for (key, value) in chunk {
-        match check_record(key, value) {
-            Ok(env) => {
-                keys.push(key);
-                envelopes.push(env);
-            }
-            Err(detail) => mark_corrupt(state, key, detail),
-        }
-    }
-    let results = Ledger::check_signatures(coalition, &envelopes, threads);
-    let mut progress = false;
-    for (key, result) in keys.into_iter().zip(results) {
-        let checked = match result {
-            Ok(c) => c,
-            Err(why) => {
-                mark_corrupt(state, key, format!("stored object no longer validates: {why}"));
-                continue;
-            }
-        };
-        // No clock: everything stored was admitted once, whatever the time now.
-        match state.ledger.authorise(&checked, u64::MAX) {
-            Ok(obj) => {
-                state.apply(&obj);
-                progress = true;
-            }
-            Err(why) if why.awaits_objects() => deferred.items.push((key.to_vec(), checked, why)),
-            Err(why) => mark_corrupt(state, key, format!("stored object no longer validates: {why}")),
-        }
-    }
-    if progress {
-        retry_deferred(state, deferred);
-    }
-}
-
-/// Applies every deferred object the ledger now authorises, until none is.
-fn retry_deferred(state: &mut State, deferred: &mut Deferred) {
-    loop {
-        let mut progress = false;
-        deferred.items.retain_mut(|(key, c, why)| match state.ledger.authorise(c, u64::MAX) {
-            Ok(obj) => {
-                state.apply(&obj);
-                progress = true;
-                false
-            }
-            Err(w) if w.awaits_objects() => {
-                *why = w;
-                true
-            }
-            Err(w) => {
-                mark_corrupt(state, key, format!("stored object no longer validates: {w}"));
-                false
-            }
-        });
-        if !progress || deferred.items.is_empty() {
-            return;
-        }
-    }
-}
-
-/// Marks what is still deferred once every record has been read: objects
-/// the stored set does not authorise (which a store never writes).
-fn finish_deferred(state: &mut State, deferred: Deferred) {
-    for (key, _, why) in deferred.items {
-        mark_corrupt(state, &key, format!("stored object no longer validates: {why}"));
-    }
-}
-
-fn mark_corrupt(state: &mut State, key: &[u8], detail: String) {
-    let record = CorruptRecord { key: hex::encode(key), detail };
-    tracing::warn!(key = %record.key, detail = %record.detail, "corrupted record found at open; not served");
-    state.corrupt.insert(key.to_vec(), record);
-}
-
-impl Inner {
-    /// The committer: waits for a submission, gathers every other one
-    /// already waiting (up to `max_commit_objects`), commits them together
-    /// and answers each submitter.
-    fn run_committer(&self, jobs: Receiver<Job>) {
-        while let Ok(first) = jobs.recv() {
-            let mut count = first.items.len();
-            let mut group = vec![first];
-            while count < self.config.max_commit_objects {
-                match jobs.try_recv() {
-                    Ok(job) => {
-                        count += job.items.len();
-                        group.push(job);
-                    }
-                    Err(_) => break,
-                }
-            }
-            let (items, replies): (Vec<_>, Vec<_>) = group.into_iter().map(|j| ((j.items, j.now_ms), j.reply)).unzip();
-            match self.commit(items) {
-                Ok(outcomes) => {
-                    for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                        // A submitter that went away needs no answer.
-                        let _ = reply.send(Ok(outcome));
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "group commit failed; nothing in it was acknowledged");
-                    let detail = e.to_string();
-                    for reply in replies {
-                        let _ = reply.send(Err(StoreError::CommitFailed { detail: detail.clone() }));
-                    }
-                }
-            }
-        }
-    }
-
-    /// Dedupes, authorises each object against the ledger (with the
-    /// submitter's clock), writes one atomic sled batch, makes it durable,
-    /// and only then applies the new objects to the in-memory state. Objects
-    /// refused only for want of others ([`Rejection::awaits_objects`]) are
-    /// kept in the waiting pool; after every round that stored something,
-    /// the pool is tried again and what it releases is stored in a further
-    /// round, so an object and the objects it relies on may come in any
-    /// order, in one batch or in several.
-    fn commit(
-        &self,
-        jobs: Vec<(Vec<Result<SignatureChecked, Rejection>>, u64)>,
-    ) -> Result<Vec<Vec<Admission>>, StoreError> {
-        let now_ms = jobs.iter().map(|(_, now)| *now).max().unwrap_or(0);
-        let mut outcomes: Vec<Vec<Option<Admission>>> = jobs.iter().map(|(j, _)| vec![None; j.len()]).collect();
-        // Where each object of this group first appears, and later copies.
-        let mut first: HashMap<ObjectId, (usize, usize)> = HashMap::new();
-        let mut copies: Vec<((usize, usize), (usize, usize))> = Vec::new();
-        let mut round: Vec<VerifiedObject> = Vec::new();
-        {
-            let mut state = write(&self.state);
-            let state = &mut *state;
-            for (j, (job, job_now)) in jobs.into_iter().enumerate() {
-                for (i, item) in job.into_iter().enumerate() {
-                    let checked = match item {
-                        Err(why) => {
-                            outcomes[j][i] = Some(Admission::Refused(why));
-                            continue;
-                        }
-                        Ok(c) => c,
-                    };
-                    let id = checked.id();
-                    if state.ledger.contains(&id) {
-                        outcomes[j][i] = Some(Admission::Duplicate { id });
-                        continue;
-                    }
-                    if let Some(at) = first.get(&id) {
-                        copies.push(((j, i), *at));
-                        continue;
-                    }
-                    first.insert(id, (j, i));
-                    match state.ledger.authorise(&checked, job_now) {
-                        Ok(obj) => round.push(obj),
-                        Err(why) => {
-                            if why.awaits_objects() {
-                                state.waiting.hold(checked);
-                            }
-                            outcomes[j][i] = Some(Admission::Refused(why));
-                        }
-                    }
-                }
-            }
-        }
-        while !round.is_empty() {
-            let mut batch = sled::Batch::default();
-            for obj in &round {
-                batch.insert(object_key(&obj.id()), record_value(obj.envelope().bytes()));
-            }
-            self.db.apply_batch(batch).map_err(StoreError::db(&self.path))?;
-            self.db.flush().map_err(StoreError::db(&self.path))?;
-            lock(&self.sync).sync()?;
-            let mut state = write(&self.state);
-            let state = &mut *state;
-            for obj in round.drain(..) {
-                let id = obj.id();
-                let admission = match state.apply(&obj) {
-                    Applied::New { adopted } => Admission::Stored { id, adopted },
-                    Applied::Duplicate | Applied::Foreign => Admission::Duplicate { id },
-                };
-                // Objects released from the pool that came in this group are
-                // reported stored; earlier submitters were already answered.
-                if let Some((j, i)) = first.get(&id) {
-                    outcomes[*j][*i] = Some(admission);
-                }
-            }
-            round = state.waiting.release(&state.ledger, now_ms);
-        }
-        for ((j, i), (fj, fi)) in copies {
-            outcomes[j][i] = match &outcomes[fj][fi] {
-                Some(Admission::Stored { id, .. }) => Some(Admission::Duplicate { id: *id }),
-                other => other.clone(),
-            };
-        }
-        // Every object gets an outcome above; if one did not, that is a bug
-        // of this store, reported as such, never as a fault of the object
-        // or of the peer that sent it.
-        outcomes
-            .into_iter()
-            .map(|job| job.into_iter().collect::<Option<Vec<Admission>>>())
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| StoreError::Internal("an object of the group got no outcome".into()))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1022,22 +451,5 @@ mod tests {
     fn the_store_can_be_shared_between_threads() {
         fn shareable<T: Send + Sync>() {}
         shareable::<Store>();
-    }
-
-    #[test]
-    fn record_check_names_what_is_wrong() {
-        let f = chorus_core::testkit::Fixture::new(3);
-        let p = f.proposal(0, "Check", 1, None);
-        let key = object_key(&p.id());
-        let value = record_value(p.bytes());
-        assert_eq!(check_record(&key, &value), Ok(p.bytes()));
-        let mut flipped = value.clone();
-        let last = flipped.len() - 1;
-        flipped[last] ^= 1;
-        assert!(check_record(&key, &flipped).unwrap_err().contains("digest"));
-        let other = f.proposal(0, "Other", 1, None);
-        let swapped = record_value(other.bytes());
-        assert!(check_record(&key, &swapped).unwrap_err().contains("not the id"));
-        assert!(check_record(&key, &value[..10]).unwrap_err().contains("shorter"));
     }
 }
