@@ -22,6 +22,7 @@ use crate::decision::{Decision, RuleKind};
 use crate::envelope::{decode_canonical, Envelope};
 use crate::error::{CertificateError, Rejection, VoidReason};
 use crate::id::{CoalitionId, ObjectId};
+use crate::ingest::{Ingest, Replay, NO_CLOCK};
 use crate::keys::{verify_many, PublicKey, SignatureCheck};
 use crate::kind::Kind;
 use crate::ledger::{Ledger, ParsedObject, SignatureChecked};
@@ -29,9 +30,6 @@ use crate::limits::MAX_CERTIFICATE_BYTES;
 use crate::objects::{Endorsement, Proposal, Stance};
 use crate::Object;
 use std::collections::BTreeSet;
-
-/// Certificates are judged without a clock: the same verdict at any time.
-const NO_CLOCK: u64 = u64::MAX;
 
 /// The certificate format version this crate writes and reads.
 pub const CERTIFICATE_VERSION: u32 = 1;
@@ -425,37 +423,25 @@ fn check_signatures(
 
 /// Step 16: a ledger that starts with the genesis ingests the carried
 /// objects as a node would (PROTOCOL.md 12.8, without a clock), in passes
-/// over those not yet admitted, in order, until a pass admits nothing.
+/// over those not yet admitted, in order, until a pass admits nothing
+/// ([`Ingest::replay`]). The first refusal that is not a wait fails the
+/// certificate; else the first object still waiting names what is missing.
 fn ingest(coalition: &Coalition, items: Vec<(Part, SignatureChecked)>) -> Result<Ledger, CertificateError> {
-    let mut ledger = Ledger::new(coalition.clone());
-    let mut items = items;
-    loop {
-        let mut progress = false;
-        let mut pending = Vec::new();
-        for (part, checked) in items {
-            match ledger.authorise(&checked, NO_CLOCK) {
-                Ok(v) => {
-                    ledger.apply(&v);
-                    progress = true;
-                }
-                Err(r) if r.awaits_objects() => pending.push((part, checked, r)),
-                Err(r) => return Err(part.fail(r)),
-            }
-        }
-        if pending.is_empty() {
-            return Ok(ledger);
-        }
-        if !progress {
-            let (_, _, reason) = &pending[0];
-            return Err(CertificateError::MissingLink(match reason {
-                Rejection::UnknownSigner { key, trust } => format!(
-                    "what makes {key} a key of trust {trust} (an admission, key replacement, rotation or delegation)"
-                ),
-                Rejection::UnknownRoster(v) => format!("a governance proposal of roster version {v}"),
-                other => other.to_string(),
-            }));
-        }
-        items = pending.into_iter().map(|(part, checked, _)| (part, checked)).collect();
+    let mut ingest = Ingest::new(coalition.clone(), 0);
+    let mut replay = Replay::new(NO_CLOCK);
+    let replayed = ingest.replay(&mut replay, items.into_iter().map(|(part, checked)| (part, Ok(checked))));
+    if let Some((part, reason)) = replayed.refused.into_iter().next() {
+        return Err(part.fail(reason));
+    }
+    match replay.finish().into_iter().next() {
+        None => Ok(ingest.into_ledger()),
+        Some((_, reason)) => Err(CertificateError::MissingLink(match reason {
+            Rejection::UnknownSigner { key, trust } => format!(
+                "what makes {key} a key of trust {trust} (an admission, key replacement, rotation or delegation)"
+            ),
+            Rejection::UnknownRoster(v) => format!("a governance proposal of roster version {v}"),
+            other => other.to_string(),
+        })),
     }
 }
 

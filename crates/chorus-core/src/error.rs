@@ -187,7 +187,7 @@ impl Rejection {
     /// signer is not yet a known key of the trust it names
     /// ([`Rejection::UnknownSigner`]) or its roster version is not yet known
     /// ([`Rejection::UnknownRoster`]). Such objects are worth keeping for a
-    /// retry (see `Waiting` in the ledger module).
+    /// retry (see [`crate::Waiting`] and [`crate::Ingest`]).
     pub fn awaits_objects(&self) -> bool {
         matches!(self, Rejection::UnknownRoster(_) | Rejection::UnknownSigner { .. })
     }

@@ -52,6 +52,7 @@ mod envelope;
 mod error;
 mod governance;
 mod id;
+pub mod ingest;
 pub mod keys;
 mod kind;
 mod ledger;
@@ -67,11 +68,10 @@ pub use decision::{Decision, RuleKind};
 pub use envelope::{Envelope, RawSignature};
 pub use error::{CertificateError, Rejection, Verdict, VoidReason};
 pub use id::{CoalitionId, ObjectId, ParseIdError};
+pub use ingest::{Admission, Admitted, Batch, Ingest, Replay, Replayed, Waiting};
 pub use keys::{KeyError, Keypair, PublicKey};
 pub use kind::Kind;
-pub use ledger::{
-    Admission, Applied, Ledger, ProposalState, SignatureChecked, StanceRecord, Status, Tally, TrustStance, Waiting,
-};
+pub use ledger::{Applied, Ledger, ProposalState, SignatureChecked, StanceRecord, Status, Tally, TrustStance};
 pub use objects::{
     version_id, Action, AdoptionRule, Charter, Delegation, Endorsement, Genesis, KeyRotation, Member, Proposal,
     ProposalLink, Relation, Revocation, Stance, SCOPE_NODE, SCOPE_STANCES,
