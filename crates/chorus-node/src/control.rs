@@ -298,18 +298,49 @@ pub struct ProposalDetail {
     pub envelope: String,
 }
 
+/// What the node did with a submitted object. On the wire (and in the
+/// CLI's `--json` output) it is the lower-case name: `"stored"`,
+/// `"duplicate"` or `"waiting"`. A refused object is not an outcome: the
+/// reply is an error saying why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubmitOutcome {
+    /// New, and durable before the reply was sent.
+    Stored,
+    /// Already held; offered to the peers again.
+    Duplicate,
+    /// Signed correctly, but the node does not hold yet the objects it
+    /// relies on (an admission, a delegation, a rotation, a roster
+    /// version): it keeps it in memory, stores it when those arrive, and
+    /// has offered it to its peers, which may hold them.
+    Waiting,
+}
+
+impl SubmitOutcome {
+    /// The wire name.
+    pub fn name(self) -> &'static str {
+        match self {
+            SubmitOutcome::Stored => "stored",
+            SubmitOutcome::Duplicate => "duplicate",
+            SubmitOutcome::Waiting => "waiting",
+        }
+    }
+}
+
+impl std::fmt::Display for SubmitOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// What submitting an object did.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SubmitResult {
     /// The object id.
     pub id: ObjectId,
-    /// `stored` (new and durable), `duplicate` (already held), or
-    /// `waiting`: signed correctly, but the node does not hold yet the
-    /// objects it relies on (an admission, a delegation, a rotation, a
-    /// roster version); it keeps it in memory, stores it when those arrive,
-    /// and has offered it to its peers, which may hold them.
-    pub outcome: String,
-    /// A proposal this object made a position.
+    /// Whether it was stored, already held, or waits for what it relies on.
+    pub outcome: SubmitOutcome,
+    /// A proposal this object made a position (only when `stored`).
     pub adopted: Option<ObjectId>,
 }
 
@@ -435,6 +466,25 @@ mod tests {
         assert_eq!(r, Request::Show { id: "3fa2".into() });
         assert_eq!(serde_json::to_string(&Request::Status).unwrap(), r#"{"cmd":"status"}"#);
         assert!(serde_json::from_str::<Request>(r#"{"cmd":"rm -rf"}"#).is_err());
+    }
+
+    #[test]
+    fn submit_outcomes_keep_their_wire_names() {
+        for (outcome, name) in [
+            (SubmitOutcome::Stored, "stored"),
+            (SubmitOutcome::Duplicate, "duplicate"),
+            (SubmitOutcome::Waiting, "waiting"),
+        ] {
+            assert_eq!(serde_json::to_value(outcome).unwrap(), serde_json::json!(name));
+            assert_eq!(outcome.to_string(), name);
+        }
+        let id = ObjectId([0xab; 32]);
+        let r = SubmitResult { id, outcome: SubmitOutcome::Waiting, adopted: None };
+        let line = serde_json::to_string(&r).unwrap();
+        assert_eq!(line, format!(r#"{{"id":"{id}","outcome":"waiting","adopted":null}}"#));
+        assert_eq!(serde_json::from_str::<SubmitResult>(&line).unwrap(), r);
+        let unknown = line.replace("waiting", "maybe");
+        assert!(serde_json::from_str::<SubmitResult>(&unknown).is_err());
     }
 
     #[test]

@@ -22,7 +22,8 @@ use tokio::sync::watch;
 use crate::config::Config;
 use crate::control::{
     parse_prefix, resolve_prefix, BackupResult, CertificateResult, CoalitionInfo, MemberInfo, ProposalDetail,
-    ProposalSummary, Reply, Request, RosterInfo, StanceInfo, StatusInfo, SubmitResult, MAX_REQUEST_BYTES,
+    ProposalSummary, Reply, Request, RosterInfo, StanceInfo, StatusInfo, SubmitOutcome, SubmitResult,
+    MAX_REQUEST_BYTES,
 };
 use crate::datadir::DataDir;
 use crate::error::{NodeError, Result};
@@ -92,8 +93,7 @@ impl Node {
             }
         })
         .await
-        .map_err(|e| NodeError::Store(e.to_string()))?
-        .map_err(|e| NodeError::Store(e.to_string()))?;
+        .map_err(|source| NodeError::TaskFailed { what: "opens the store", source })??;
         if store.coalition().id() != coalition.id() {
             return Err(NodeError::Config(format!(
                 "the store in {} holds coalition {}, but the configured genesis is coalition {}; \
@@ -212,8 +212,8 @@ impl Node {
                 Ok(s) => {
                     return tokio::task::spawn_blocking(move || s.close())
                         .await
-                        .map_err(|e| NodeError::Store(e.to_string()))?
-                        .map_err(|e| NodeError::Store(e.to_string()));
+                        .map_err(|source| NodeError::TaskFailed { what: "closes the store", source })?
+                        .map_err(NodeError::from);
                 }
                 Err(again) => {
                     store = again;
@@ -419,18 +419,18 @@ async fn dispatch(inner: Arc<Inner>, req: Request) -> std::result::Result<serde_
                     inner.metrics.objects_stored.inc();
                     inner.metrics.objects.inc();
                     inner.net.publish(bytes).await;
-                    json(SubmitResult { id, outcome: "stored".into(), adopted })
+                    json(SubmitResult { id, outcome: SubmitOutcome::Stored, adopted })
                 }
                 Admission::Duplicate { id } => {
                     // Publish again: a peer that missed it gets another chance.
                     inner.net.publish(bytes).await;
-                    json(SubmitResult { id, outcome: "duplicate".into(), adopted: None })
+                    json(SubmitResult { id, outcome: SubmitOutcome::Duplicate, adopted: None })
                 }
                 Admission::Refused(r) if r.awaits_objects() => {
                     inner.metrics.refused(&r);
                     let id = chorus_core::Envelope::decode(&bytes).map(|e| e.id()).map_err(|e| e.to_string())?;
                     inner.net.publish(bytes).await;
-                    json(SubmitResult { id, outcome: "waiting".into(), adopted: None })
+                    json(SubmitResult { id, outcome: SubmitOutcome::Waiting, adopted: None })
                 }
                 Admission::Refused(r) => {
                     inner.metrics.refused(&r);

@@ -64,12 +64,23 @@ pub enum NodeError {
     /// The control protocol was violated (a bug or a version mismatch).
     #[error("control protocol error: {0}")]
     Protocol(String),
-    /// The store failed.
+    /// The store failed to open, create or close. The store's error is the
+    /// source, so its own causes (sled's, the OS's) stay in the chain.
     #[error("store: {0}")]
-    Store(String),
-    /// The network failed.
+    Store(#[from] chorus_store::StoreError),
+    /// The network could not start or refused a request. The network's
+    /// error is the source.
     #[error("network: {0}")]
-    Net(String),
+    Net(#[from] chorus_net::NetError),
+    /// A blocking task (opening or closing the store) panicked or was
+    /// cancelled before it finished: a bug, not a state of the disk.
+    #[error("internal error: the task that {what} did not finish: {source}")]
+    TaskFailed {
+        /// What the task was doing ("opens the store", ...).
+        what: &'static str,
+        /// The runtime's reason.
+        source: tokio::task::JoinError,
+    },
 }
 
 impl NodeError {
@@ -81,3 +92,21 @@ impl NodeError {
 
 /// Result with [`NodeError`].
 pub type Result<T, E = NodeError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn store_and_network_errors_are_kept_as_the_source() {
+        let e = NodeError::from(chorus_store::StoreError::Locked("/srv/chorus/store".into()));
+        assert!(e.to_string().starts_with("store: store at /srv/chorus/store is in use"), "{e}");
+        assert!(e.source().and_then(|s| s.downcast_ref::<chorus_store::StoreError>()).is_some());
+
+        let e = NodeError::from(chorus_net::NetError::Stopped);
+        assert!(e.to_string().starts_with("network: the network task is not running"), "{e}");
+        assert!(e.source().and_then(|s| s.downcast_ref::<chorus_net::NetError>()).is_some());
+    }
+}

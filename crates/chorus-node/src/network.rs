@@ -103,7 +103,7 @@ impl Network {
             None,
         );
         let node_key_public = node_key.public();
-        let identity = NodeIdentity::new(node_key, attestation).map_err(|e| NodeError::Net(e.to_string()))?;
+        let identity = NodeIdentity::new(node_key, attestation).map_err(chorus_net::NetError::from)?;
         let heartbeat = Duration::from_millis(config.heartbeat_ms);
         let net_config = NetConfig {
             listen_addrs: parse_addrs("listen", &config.listen)?,
@@ -115,8 +115,7 @@ impl Network {
             ..NetConfig::default()
         };
         let (handle, mut events) =
-            chorus_net::Network::spawn(net_config, identity, Arc::new(StoreAdapter(store.clone())))
-                .map_err(|e| NodeError::Net(e.to_string()))?;
+            chorus_net::Network::spawn(net_config, identity, Arc::new(StoreAdapter(store.clone())))?;
         let last_sync_ms = Arc::new(AtomicU64::new(0));
         let last = last_sync_ms.clone();
         let events = tokio::spawn(async move {
@@ -206,7 +205,7 @@ impl Network {
     /// Dials a peer.
     pub async fn dial(&self, addr: &str) -> Result<()> {
         let addr = parse_addrs("peer", &[addr.to_string()])?.remove(0);
-        self.handle.dial(addr).await.map_err(|e| NodeError::Net(e.to_string()))
+        Ok(self.handle.dial(addr).await?)
     }
 
     /// Last completed sync round.

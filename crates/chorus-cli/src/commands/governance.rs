@@ -16,9 +16,9 @@ use chorus_node::datadir::{read_secret, write_atomic, write_new_secret, DataDir}
 use chorus_node::founding::{parse_key, parse_rule};
 use clap::{Args, Subcommand};
 
+use crate::error::Usage;
 use crate::leader;
 use crate::output::Output;
-use crate::Usage;
 
 /// `chorus member ...`
 #[derive(Subcommand, Debug)]

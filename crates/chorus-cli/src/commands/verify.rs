@@ -6,8 +6,8 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use chorus_core::ObjectId;
 
+use crate::error::{Invalid, Usage};
 use crate::output::{self, Output};
-use crate::{Invalid, Usage};
 
 /// `chorus verify FILE [--coalition ID]`: the certificate checked offline,
 /// with the reader's report or one line naming what is wrong (exit 1).

@@ -1,0 +1,88 @@
+//! `chorus endorse`: a trust's stance on a proposal, signed with the trust
+//! key or by a leader under a delegation, after showing what is signed.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+use chorus_core::Stance;
+use chorus_node::control::SubmitOutcome;
+use chorus_node::datadir::DataDir;
+use clap::Args;
+
+use crate::commands::{client, governance};
+use crate::leader;
+use crate::output::{self, Output};
+
+/// Arguments of `chorus endorse`.
+#[derive(Args, Debug)]
+pub(crate) struct EndorseArgs {
+    /// Proposal id or unique prefix.
+    id: String,
+    /// Record an objection instead.
+    #[arg(long, conflicts_with = "abstain")]
+    object: bool,
+    /// Record an abstention instead.
+    #[arg(long)]
+    abstain: bool,
+    /// A comment signed with the stance.
+    #[arg(long)]
+    comment: Option<String>,
+    /// Do not ask for confirmation.
+    #[arg(long, short)]
+    yes: bool,
+    /// Sign as a leader with this key file (see `chorus delegate`), not with the trust key.
+    #[arg(long, value_name = "KEYFILE", requires = "delegation")]
+    as_leader: Option<PathBuf>,
+    /// The delegation that lets the leader sign for your trust.
+    #[arg(long, value_name = "ID", requires = "as_leader")]
+    delegation: Option<String>,
+}
+
+/// Shows what is about to be signed, asks (unless `--yes`), signs the
+/// stance and submits it.
+pub(crate) fn run(dd: &DataDir, a: EndorseArgs) -> Result<Output> {
+    let c = client(dd)?;
+    let signer = governance::stance_signer(dd, a.as_leader.as_ref(), a.delegation.as_deref())?;
+    let (_, coalition) = leader::coalition(&c)?;
+    let roster = leader::roster(&c)?;
+    let p = leader::fetch_checked(&c, &coalition, &a.id)?;
+    let stance = if a.object {
+        Stance::Object
+    } else if a.abstain {
+        Stance::Abstain
+    } else {
+        Stance::Endorse
+    };
+    eprintln!(
+        "You are about to sign, as {}{}:\n  stance      {}\n  proposal    {}\n  title       {}\n  author      {} ({})\n  body sha256 {}{}",
+        leader::member_name(&roster, &signer.trust).unwrap_or_else(|| "(not a member)".into()),
+        if signer.delegation.is_some() { format!(" (a leader, key {})", signer.key.public().short(12)) } else { String::new() },
+        stance,
+        p.id,
+        p.proposal.title,
+        p.author_name,
+        p.proposal.author,
+        p.body_sha256,
+        a.comment.as_ref().map(|c| format!("\n  comment     {c}")).unwrap_or_default()
+    );
+    if stance == Stance::Endorse {
+        eprintln!("An endorsement cannot be withdrawn.");
+    }
+    if !a.yes && !output::confirm("Sign?").map_err(anyhow::Error::msg)? {
+        bail!("not signed; nothing was sent");
+    }
+    let env = leader::stance_envelope(&coalition, &roster, &signer, p.id, stance, a.comment)?;
+    let r = leader::submit(&c, &env)?;
+    let mut human = format!("{} recorded: {}", stance, r.id);
+    if r.outcome == SubmitOutcome::Waiting {
+        human = format!(
+            "{} signed: {}, but not stored yet: your node does not hold the objects it relies on \
+             (an admission or a delegation); it stores it when they arrive",
+            stance, r.id
+        );
+    }
+    if let Some(adopted) = r.adopted {
+        human.push_str(&format!("\nproposal {} is now a position of the coalition", adopted.short(12)));
+    }
+    Ok(Output::new(&r, human))
+}

@@ -1,0 +1,33 @@
+//! `chorus peers` and `chorus dial`: the node's connections.
+
+use anyhow::Result;
+use chorus_node::control::{PeerInfo, Request};
+use chorus_node::datadir::DataDir;
+
+use crate::commands::client;
+use crate::output::Output;
+
+/// `chorus peers`: connected peers, each with the member trust it proved
+/// to speak for.
+pub(crate) fn list(dd: &DataDir) -> Result<Output> {
+    let peers: Vec<PeerInfo> = client(dd)?.call(&Request::Peers)?;
+    let human = if peers.is_empty() {
+        "no peers connected".to_string()
+    } else {
+        peers
+            .iter()
+            .map(|p| {
+                let who = p.trust_name.clone().unwrap_or_else(|| "stranger (membership not proved)".into());
+                format!("{}  {}  {}", p.peer_id, who, p.addrs.join(" "))
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    Ok(Output::new(&peers, human))
+}
+
+/// `chorus dial ADDR`: asks the node to connect to a peer now.
+pub(crate) fn dial(dd: &DataDir, addr: String) -> Result<Output> {
+    client(dd)?.call_value(&Request::Dial { addr: addr.clone() })?;
+    Ok(Output { json: serde_json::json!({ "dialed": addr }), human: format!("dialing {addr}") })
+}

@@ -1,0 +1,94 @@
+//! The errors that choose the exit code, and the one line an error is
+//! printed as.
+
+/// A mistake in how the command was called: exit code 2.
+#[derive(Debug)]
+pub(crate) struct Usage(pub(crate) String);
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for Usage {}
+
+/// A certificate that did not verify: exit code 1, reason already printed.
+#[derive(Debug)]
+pub(crate) struct Invalid;
+impl std::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("invalid")
+    }
+}
+impl std::error::Error for Invalid {}
+
+/// The error and every cause in its chain on one line, `outer: cause: ...`.
+/// Most errors of the libraries already write their cause into their own
+/// message as well as keeping it as the source; a cause whose text is
+/// already on the line is not repeated.
+pub(crate) fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.is_empty() {
+            line = text;
+        } else if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+    }
+    line.replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error that writes its cause into its message and keeps it as
+    /// the source, as the libraries' errors do.
+    #[derive(Debug)]
+    struct Echoing(std::io::Error);
+    impl std::fmt::Display for Echoing {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "cannot read /x: {}", self.0)
+        }
+    }
+    impl std::error::Error for Echoing {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    /// An error that keeps its cause only as the source.
+    #[derive(Debug)]
+    struct Quiet(std::io::Error);
+    impl std::fmt::Display for Quiet {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("cannot read /x")
+        }
+    }
+    impl std::error::Error for Quiet {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    fn denied() -> std::io::Error {
+        std::io::Error::new(std::io::ErrorKind::PermissionDenied, "permission denied")
+    }
+
+    #[test]
+    fn a_cause_is_printed_once() {
+        let e = anyhow::Error::new(Echoing(denied()));
+        assert_eq!(one_line(&e), "cannot read /x: permission denied");
+        let e = anyhow::Error::new(Quiet(denied()));
+        assert_eq!(one_line(&e), "cannot read /x: permission denied");
+        let e = anyhow::Error::new(Quiet(denied())).context("cannot start the node");
+        assert_eq!(one_line(&e), "cannot start the node: cannot read /x: permission denied");
+    }
+
+    #[test]
+    fn the_line_has_no_line_breaks() {
+        let e = anyhow::anyhow!("first\nsecond");
+        assert_eq!(one_line(&e), "first second");
+    }
+}
