@@ -260,7 +260,11 @@ impl Ledger {
             // A governance proposal became adopted (or, never by a stance,
             // stopped being): versions change, everything is derived again.
             // Stances that do not change adoption cost what ordinary ones do.
-            return Applied::New { adopted: self.rederive(Some(e.proposal)) };
+            // The tally above already counts it adopted, so `rederive`
+            // does not see it become so: name it here.
+            let others = self.rederive(Some(e.proposal));
+            let own = (after && self.is_adopted(&e.proposal)).then_some(e.proposal);
+            return Applied::New { adopted: own.or(others) };
         }
         Applied::New { adopted: (!before && after).then_some(e.proposal) }
     }

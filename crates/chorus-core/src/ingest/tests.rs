@@ -152,7 +152,9 @@ fn objects_waiting_for_others_of_the_group_are_stored_in_a_later_round() {
     for (admission, env) in out.iter().zip(&group) {
         assert!(matches!(admission, Admission::Stored { id, .. } if *id == env.id()), "{admission:?}");
     }
-    assert!(ingest.ledger().is_adopted(&s.admit_x.id()));
+    // The last endorsement made the governance proposal a position.
+    assert_eq!(out[5], Admission::Stored { id: s.endorsements[2].id(), adopted: Some(s.admit_x.id()) });
+    assert!(out[..5].iter().all(|a| matches!(a, Admission::Stored { adopted: None, .. })), "{out:?}");
 }
 
 #[test]
