@@ -1,7 +1,7 @@
 //! `chorus`: one binary for everyone who deals with a Chorus coalition.
 //!
-//! - Trust IT: `init`, `coalition ...`, `node run`, `status`, `peers`,
-//!   `export`, `import`.
+//! - Trust IT: `init`, `whoami`, `coalition ...`, `node run`, `status`,
+//!   `peers`, `dial`, `export`, `import`, `publish`.
 //! - Leaders: `propose`, `proposals`, `show`, `endorse`, `positions`.
 //! - Governance: `roster`, `member admit|remove`, `charter amend`,
 //!   `member replace-key`, `trust-key install`, `delegate`, `revoke`,
@@ -11,7 +11,11 @@
 //!
 //! Exit codes: 0 success, 1 failure (or an invalid certificate), 2 usage
 //! error. Every command that prints data accepts `--json`. Errors are one
-//! line on stderr saying what went wrong and what to do.
+//! line on stderr saying what went wrong and what to do (with `--json`, also
+//! `{"error": ...}` on stdout).
+//!
+//! This file holds the argument tree and the dispatch; each command is in
+//! a module of [`commands`].
 
 mod commands;
 mod error;

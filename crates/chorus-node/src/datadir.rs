@@ -3,7 +3,13 @@
 //!
 //! Layout (all owned by the node's user, directory mode 0700):
 //! - `trust.key`: the trust's 32-byte ed25519 seed, mode 0600. Signs
-//!   proposals, endorsements and the genesis. Back it up offline.
+//!   the genesis, proposals, stances, delegations, revocations and key
+//!   rotations. Back it up offline.
+//! - `trust.id`: the trust's id (hex), written once the trust signs with a
+//!   key other than the one it was admitted with (`chorus rotate-key`,
+//!   `chorus trust-key install`); absent before.
+//! - `trust.key.<ms>.old`: a replaced trust key (mode 0600), kept by those
+//!   two commands until the operator stores it offline and deletes it.
 //! - `node.key`: the node's 32-byte network identity seed, mode 0600.
 //! - `config.toml`: commented configuration ([`crate::config`]).
 //! - `genesis.chorus`: the final genesis of the coalition, once joined.
