@@ -47,8 +47,8 @@ pub enum ClientStep {
 pub struct Progress {
     /// Objects we lacked, shape-checked ([`Envelope::decode`]), each at most
     /// once per session, in the responder's key order per range. Their
-    /// signatures and rules are *not* checked yet: pass them to
-    /// the store's ingest (`Ledger::validate`).
+    /// signatures and rules are *not* checked yet: hand them to the store's
+    /// ingest, as gossip is.
     pub envelopes: Vec<Envelope>,
     /// What to do next.
     pub next: ClientStep,
@@ -423,5 +423,89 @@ impl SyncClient {
     /// Ends the session, giving up its `have` list.
     pub fn into_have(self) -> Vec<ObjectId> {
         self.have
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::MAX_IDS_PER_QUERY;
+    use pb::range_query::Query;
+
+    /// Item `i`: time `100 + i`, id with `i` in its first bytes.
+    fn snapshot(n: u64) -> SyncSnapshot {
+        SyncSnapshot::new((0..n).map(|i| {
+            let mut id = [1u8; 32];
+            id[..8].copy_from_slice(&i.to_be_bytes());
+            (100 + i, ObjectId(id))
+        }))
+    }
+
+    fn queries(frame: &[u8]) -> Vec<pb::RangeQuery> {
+        pb::SyncRequest::decode(frame).expect("a request frame").queries
+    }
+
+    fn first_query(n: u64) -> pb::RangeQuery {
+        let mut client = SyncClient::new(&snapshot(n), SyncLimits::default()).unwrap();
+        let mut q = queries(&client.initiate().unwrap());
+        assert_eq!(q.len(), 1);
+        q.remove(0)
+    }
+
+    #[test]
+    fn the_first_query_covers_the_whole_key_space_and_fits_what_we_hold() {
+        let q = first_query(0);
+        assert_eq!((q.lower, q.upper), (None, None));
+        assert_eq!(q.query, Some(Query::Pull(pb::RangePull {})));
+        match first_query(MAX_IDS_PER_QUERY as u64).query {
+            Some(Query::Ids(ids)) => assert_eq!(ids.len(), MAX_IDS_PER_QUERY * 32),
+            other => panic!("expected ids, got {other:?}"),
+        }
+        match first_query(MAX_IDS_PER_QUERY as u64 + 1).query {
+            Some(Query::Fingerprint(fp)) => assert_eq!(fp.len(), FINGERPRINT_BYTES),
+            other => panic!("expected a fingerprint, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn calls_out_of_order_are_local_misuse() {
+        let mut client = SyncClient::new(&snapshot(3), SyncLimits::default()).unwrap();
+        assert!(matches!(client.handle_response(&[]), Err(SyncError::OutOfTurn(_))));
+        client.initiate().unwrap();
+        assert!(matches!(client.initiate(), Err(SyncError::OutOfTurn(_))));
+    }
+
+    #[test]
+    fn a_peer_with_one_item_where_we_hold_many_gets_the_range_cut_by_ours() {
+        let n = 200;
+        let mut client = SyncClient::new(&snapshot(n), SyncLimits::default()).unwrap();
+        client.initiate().unwrap();
+        // One bucket of one item whose fingerprint is not ours: a split of
+        // the peer's could not shrink the range.
+        let split = pb::RangeSplit {
+            buckets: vec![pb::RangeBucket { upper: None, fingerprint: vec![0; FINGERPRINT_BYTES], count: 1 }],
+        };
+        let response =
+            pb::SyncResponse { replies: vec![pb::RangeReply { reply: Some(pb::range_reply::Reply::Split(split)) }] };
+        let progress = client.handle_response(&response.encode_to_vec()).unwrap();
+        let ClientStep::Request(frame) = progress.next else { panic!("the session goes on") };
+        let parts = queries(&frame);
+        assert_eq!(parts.len(), BUCKETS);
+        // The parts tile the whole key space in order; each holds 12 or 13
+        // of our items, few enough to send as ids, all 200 between them.
+        assert_eq!(parts[0].lower, None);
+        assert_eq!(parts[BUCKETS - 1].upper, None);
+        for pair in parts.windows(2) {
+            assert_eq!(pair[0].upper, pair[1].lower);
+        }
+        let ids: Vec<usize> = parts
+            .iter()
+            .map(|q| match &q.query {
+                Some(Query::Ids(ids)) => ids.len() / 32,
+                other => panic!("expected ids, got {other:?}"),
+            })
+            .collect();
+        assert!(ids.iter().all(|k| (12..=13).contains(k)), "{ids:?}");
+        assert_eq!(ids.iter().sum::<usize>(), n as usize);
     }
 }

@@ -8,12 +8,13 @@ use super::error::SyncError;
 use super::keyspace::FINGERPRINT_BYTES;
 
 /// Buckets a responder cuts a mismatched range into (and the most a split
-/// may carry). Sixteen keeps a split reply near a kilobyte while a
-/// 100,000-item set is narrowed to a few dozen items in four round trips.
+/// may carry). Sixteen keeps a split reply near half a kilobyte (about 32
+/// bytes a bucket for millisecond timestamps) while a 100,000-item set is
+/// narrowed to a few dozen items in four round trips.
 pub const BUCKETS: usize = 16;
 /// Most ids one ids query may carry. Below this many items an id list (32
-/// bytes each) is cheaper than another round of splits (about 40 bytes per
-/// bucket, sixteen buckets per range).
+/// bytes each) is cheaper than another round trip of splits (about 32 bytes
+/// per bucket, sixteen buckets per range, then a query per bucket).
 pub const MAX_IDS_PER_QUERY: usize = 32;
 /// Most queries one request may carry.
 pub const MAX_QUERIES_PER_REQUEST: usize = 256;
@@ -25,8 +26,9 @@ pub const RESPONSE_SOFT_BYTES: usize = 1024 * 1024;
 /// about `log16(n) + 2` round trips of splits, one more per
 /// [`RESPONSE_SOFT_BYTES`] of objects and one per [`MAX_QUERIES_PER_REQUEST`]
 /// ranges queued at once: 1024 covers a gigabyte of missing objects. A
-/// longer catch-up continues in the next session, as objects already
-/// received were handed to the caller.
+/// longer session ends with [`SyncError::TooManyRoundTrips`], which blames
+/// the peer; the objects already received were handed to the caller, so
+/// the next session continues from there.
 pub const DEFAULT_MAX_ROUND_TRIPS: u32 = 1024;
 /// Most ranges a client keeps queued. Children are queued first (depth
 /// first), so an honest peer keeps the queue near
@@ -133,5 +135,89 @@ impl SyncLimits {
             return Err(SyncError::BadLimit { name: "max_round_trips", value: 0, reason: "must be at least 1" });
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chorus_proto::v1 as pb;
+    use prost::Message;
+
+    /// The longest bound: largest timestamp, a full id prefix.
+    fn longest_bound() -> pb::SyncBound {
+        pb::SyncBound { timestamp: u64::MAX, id_prefix: vec![0xff; 32] }
+    }
+
+    #[test]
+    fn the_default_limits_are_the_protocol_bounds() {
+        let limits = SyncLimits::default();
+        assert_eq!(limits.validate(), Ok(()));
+        assert_eq!(limits.max_queries_per_request, MAX_QUERIES_PER_REQUEST);
+        assert_eq!(limits.max_ids_per_query, MAX_IDS_PER_QUERY);
+        assert_eq!(limits.response_bytes, RESPONSE_SOFT_BYTES);
+        assert_eq!(limits.max_round_trips, DEFAULT_MAX_ROUND_TRIPS);
+    }
+
+    #[test]
+    fn limits_out_of_range_are_refused_with_the_range_they_must_lie_in() {
+        let ok = SyncLimits::default();
+        let queries = format!("must be 1 to {MAX_QUERIES_PER_REQUEST}");
+        let ids = format!("must be 1 to {MAX_IDS_PER_QUERY}");
+        let bytes = format!("must be 1 to {RESPONSE_SOFT_BYTES} bytes");
+        let cases = [
+            (SyncLimits { max_queries_per_request: 0, ..ok }, "max_queries_per_request", queries.as_str()),
+            (
+                SyncLimits { max_queries_per_request: MAX_QUERIES_PER_REQUEST + 1, ..ok },
+                "max_queries_per_request",
+                &queries,
+            ),
+            (SyncLimits { max_ids_per_query: 0, ..ok }, "max_ids_per_query", &ids),
+            (SyncLimits { max_ids_per_query: MAX_IDS_PER_QUERY + 1, ..ok }, "max_ids_per_query", &ids),
+            (SyncLimits { response_bytes: 0, ..ok }, "response_bytes", &bytes),
+            (SyncLimits { response_bytes: RESPONSE_SOFT_BYTES + 1, ..ok }, "response_bytes", &bytes),
+            (SyncLimits { max_round_trips: 0, ..ok }, "max_round_trips", "must be at least 1"),
+        ];
+        for (limits, field, range) in cases {
+            match limits.validate() {
+                Err(SyncError::BadLimit { name, reason, .. }) => {
+                    assert_eq!((name, reason), (field, range));
+                }
+                other => panic!("{limits:?} gave {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_largest_request_fits_the_request_bound() {
+        let query = pb::RangeQuery {
+            lower: Some(longest_bound()),
+            upper: Some(longest_bound()),
+            query: Some(pb::range_query::Query::Ids(vec![0xff; MAX_IDS_PER_QUERY * 32])),
+        };
+        let request = pb::SyncRequest { queries: vec![query; MAX_QUERIES_PER_REQUEST] };
+        assert!(request.encoded_len() <= MAX_SYNC_REQUEST_BYTES);
+    }
+
+    #[test]
+    fn the_replies_that_may_cross_the_budget_fit_their_estimates() {
+        use pb::range_reply::Reply;
+        let bucket = pb::RangeBucket {
+            upper: Some(longest_bound()),
+            fingerprint: vec![0xff; FINGERPRINT_BYTES],
+            count: u64::MAX,
+        };
+        let split = Reply::Split(pb::RangeSplit { buckets: vec![bucket; BUCKETS] });
+        // A response of one reply is exactly that reply embedded.
+        let response = pb::SyncResponse { replies: vec![pb::RangeReply { reply: Some(split) }] };
+        assert!(response.encoded_len() <= SPLIT_REPLY_BYTES);
+
+        let items = Reply::Items(pb::RangeItems {
+            envelopes: vec![vec![0xff; MAX_GENESIS_ENVELOPE_BYTES]],
+            lacking: vec![0xff; MAX_IDS_PER_QUERY / 8],
+            continuation: Some(longest_bound()),
+        });
+        let response = pb::SyncResponse { replies: vec![pb::RangeReply { reply: Some(items) }] };
+        assert!(response.encoded_len() <= ITEMS_REPLY_OVERHEAD + ENVELOPE_FRAMING + MAX_GENESIS_ENVELOPE_BYTES);
     }
 }

@@ -2,12 +2,21 @@
 //! in which ranges the initiator lacks are answered with the objects
 //! themselves, never with their ids.
 //!
-//! Sans-IO: every type here takes frames as bytes and returns frames as
-//! bytes; the libp2p request-response protocol `/chorus/sync/2` only carries
-//! them. Nothing here touches a socket, a clock or the disk: the responder
-//! reads stored envelopes through a closure its caller supplies.
+//! Sans-IO: [`SyncClient`] and [`SyncServer`] take frames as bytes and
+//! return frames as bytes; the libp2p request-response protocol
+//! `/chorus/sync/2` only carries them (see the crate's event loop). Nothing
+//! in this module tree touches a socket, a clock, a task or the disk: the
+//! responder reads stored envelopes through a closure its caller supplies,
+//! and the caller decides when to sync and with whom.
 //!
-//! This module is the normative description of the sync protocol.
+//! ## What is normative
+//! These docs are the normative description of the sync protocol (until it
+//! moves to `docs/PROTOCOL.md`): the sections *Items, keys and ranges*,
+//! *Fingerprints*, *A session*, *Wire format* and *Bounds*, and the closing
+//! paragraph on errors, with the values of the constants they name. A peer
+//! that follows them interoperates with this implementation. The paragraph
+//! *What it costs* and the section *Layout* are informative: measurements
+//! and a map of the code, not rules.
 //!
 //! ## Items, keys and ranges
 //! Each side reconciles its [`SyncSnapshot`]: one item per stored object,
@@ -65,8 +74,8 @@
 //! size, each with its upper bound (the last bucket ends at the range's
 //! upper bound), its fingerprint and its count; a range where it holds
 //! nothing is one bucket of count 0. For each bucket the client compares
-//! its own items there: a count-0 bucket settles its items there as ones
-//! the peer lacks (*have*); an equal fingerprint settles the bucket; any
+//! its own items there: a count-0 bucket (which carries no fingerprint)
+//! settles its items there as ones the peer lacks (*have*); an equal fingerprint settles the bucket; any
 //! other bucket becomes a range to query next, remembering the responder's
 //! count. One case needs the client's help to make progress: when the
 //! responder holds a single item in a range where the client holds more
@@ -91,10 +100,11 @@
 //! A response answers a prefix of the request's queries, in order, at least
 //! the first: once its budget is spent the responder stops, and the client
 //! asks the unanswered queries again in its next request. Work of either
-//! side is bounded by the request's size and the budget: a split costs the
-//! responder [`BUCKETS`] fingerprints; an items reply reads from the store
-//! the objects it carries and at most one more (the one that did not fit),
-//! skipping the query's own ids.
+//! side is bounded by the request's size and the budget: a fingerprint
+//! query costs the responder one fingerprint of the range and, for a split,
+//! at most [`BUCKETS`] more; an items reply reads from the store the objects
+//! it carries and at most one more (the one that did not fit), besides any
+//! the store could not supply, and never the query's own ids.
 //!
 //! **Transfer is pull-only.** The client reports `have` ([`SyncClient::have`],
 //! [`SyncStats::have`]) but never pushes those objects: the peer receives
@@ -102,18 +112,22 @@
 //! periodically with its peers. Pull keeps the responder's side a pure
 //! function of its snapshot, store and the request, and a node never
 //! receives objects it did not ask for outside gossip. The envelopes a
-//! client returns are shape-checked ([`Envelope::decode`]) but not validated:
-//! the caller passes them to the store's ingest (`Ledger::validate`) like
-//! any other input.
+//! client returns are shape-checked ([`Envelope::decode`](chorus_core::Envelope::decode))
+//! but not validated: the caller hands them to the store's ingest, which
+//! applies every rule of `docs/PROTOCOL.md` as it does to gossip. An
+//! envelope whose decoding fails with verdict Ignore (a kind of a later
+//! protocol version) is dropped and counted ([`SyncStats::ignored`]), not
+//! blamed on the peer.
 //!
-//! What it costs: identical sets settle in one round trip of one
+//! *What it costs* (informative): identical sets settle in one round trip of one
 //! fingerprint query and an equal reply (a few dozen bytes). A run of `d`
 //! missing objects costs about `log16(n)` round trips of splits (a few
 //! hundred bytes each) plus one round trip per budget's worth of objects,
 //! with a few bytes of framing per object. Differences scattered evenly
 //! through the set cost more: ranges shrink until the client holds at most
 //! [`MAX_IDS_PER_QUERY`] items in each, and then it sends those ids.
-//! `benches/catchup.rs` measures both for 10,000 missing of 100,000 objects:
+//! `benches/catchup.rs` measures both for 10,000 missing of 100,000 objects
+//! (figures of the README's benchmark table):
 //! the newest 10,000 cost 4 round trips and about 33 KB beyond the objects;
 //! 10,000 spread at random cost 18 round trips and about 2.9 MB, most of it
 //! the client's ids (the negentropy-and-fetch design this replaced: 692 KB
@@ -144,10 +158,22 @@
 //!
 //! A frame over a bound, undecodable, of the wrong shape (a reply that does
 //! not fit its query, bounds out of order or outside the range, a cut reply
-//! without an object, an object twice or one the client said it holds) or a
-//! session past its round-trip bound yields a [`SyncError`] for which
+//! without an object, an object twice or one the client said it holds), a
+//! session past its round-trip bound or a peer whose splits queue more than
+//! [`MAX_PENDING_RANGES`] ranges yields a [`SyncError`] for which
 //! [`SyncError::is_peer_fault`] is true: the caller penalises or disconnects
-//! the peer. No input panics. After any error the client's session is over.
+//! the peer. A responder refuses a bad request whole, answering none of it.
+//! No input panics. After any error the client's session is over.
+//!
+//! ## Layout
+//! - `error`: [`SyncError`] and which errors blame the peer;
+//! - `limits`: the protocol's bounds, the frame sizes they imply, and
+//!   [`SyncLimits`];
+//! - `keyspace`: keys, bounds and their wire form, sums of ids,
+//!   fingerprints, the cut between adjacent keys;
+//! - `snapshot`: [`SyncSnapshot`], the sorted item set with prefix sums;
+//! - `client`: [`SyncClient`], the initiator's state machine;
+//! - `server`: [`SyncServer`], the stateless responder.
 
 mod client;
 mod error;

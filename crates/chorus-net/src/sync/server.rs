@@ -237,3 +237,41 @@ impl SyncServer {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_sizes_match_the_encoding() {
+        for len in [0usize, 1, 127, 128, 16_383, 16_384, 1 << 21] {
+            let reply = pb::RangeItems { envelopes: vec![vec![7; len]], lacking: Vec::new(), continuation: None };
+            // One envelope embedded in `RangeItems` is the whole message.
+            assert_eq!(embedded(len), reply.encoded_len(), "length {len}");
+        }
+    }
+
+    #[test]
+    fn a_query_is_checked_whole() {
+        use pb::range_query::Query as Q;
+        let bound = |ts| pb::SyncBound { timestamp: ts, id_prefix: Vec::new() };
+        let check = |index, lower, upper, query| check_query(index, pb::RangeQuery { lower, upper, query }).err();
+        let pull = || Some(Q::Pull(pb::RangePull {}));
+        assert_eq!(check(0, None, None, pull()), None);
+        assert_eq!(check(3, Some(bound(5)), Some(bound(5)), pull()), Some(SyncError::EmptyRange { index: 3 }));
+        let long = pb::SyncBound { timestamp: 1, id_prefix: vec![1; 33] };
+        assert_eq!(check(0, None, Some(long), pull()), Some(SyncError::BadBound { len: 33 }));
+        assert!(matches!(check(0, None, None, None), Some(SyncError::Malformed { .. })));
+        let ids = |raw: Vec<u8>| Some(Q::Ids(raw));
+        assert_eq!(check(0, None, None, ids(Vec::new())), Some(SyncError::BadIdList { len: 0 }));
+        assert_eq!(check(0, None, None, ids(vec![1; 31])), Some(SyncError::BadIdList { len: 31 }));
+        assert_eq!(check(0, None, None, ids(vec![1; 64])), Some(SyncError::DuplicateId(ObjectId([1; 32]))));
+        let too_many = MAX_IDS_PER_QUERY + 1;
+        assert_eq!(
+            check(0, None, None, ids(vec![0; 32 * too_many])),
+            Some(SyncError::TooManyIds { count: too_many, limit: MAX_IDS_PER_QUERY })
+        );
+        let short = Some(Q::Fingerprint(vec![0; FINGERPRINT_BYTES - 1]));
+        assert_eq!(check(0, None, None, short), Some(SyncError::BadFingerprint { len: FINGERPRINT_BYTES - 1 }));
+    }
+}
