@@ -1,16 +1,9 @@
-//! Helpers shared by the end-to-end tests: run the real `chorus` binary, and
-//! nodes as child processes that are killed when the test ends, pass or fail.
-
-#![allow(dead_code)]
+//! Running the `chorus` command line, and founding a coalition with it.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
 
-/// The binary under test.
-pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_chorus")
-}
+use crate::binary::chorus_bin;
 
 /// Result of one CLI run.
 pub struct Run {
@@ -23,7 +16,8 @@ pub struct Run {
 }
 
 impl Run {
-    fn from(o: Output) -> Self {
+    /// The outcome of a finished process.
+    pub fn from_output(o: Output) -> Self {
         Run {
             code: o.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -41,9 +35,11 @@ impl Run {
     }
 }
 
-/// A command for the binary with a clean environment for Chorus variables.
+/// A command for the binary with `--data-dir DIR` and no `CHORUS_*`
+/// variable of the test's environment (so that what a developer or CI sets
+/// for the tests, like `CHORUS_REQUIRE_BROWSER`, never reaches a node).
 pub fn cmd(data_dir: &Path) -> Command {
-    let mut c = Command::new(bin());
+    let mut c = Command::new(chorus_bin());
     c.arg("--data-dir").arg(data_dir).stdin(Stdio::null());
     for (k, _) in std::env::vars() {
         if k.starts_with("CHORUS_") {
@@ -55,73 +51,7 @@ pub fn cmd(data_dir: &Path) -> Command {
 
 /// Runs `chorus --data-dir DIR args...`.
 pub fn chorus(data_dir: &Path, args: &[&str]) -> Run {
-    Run::from(cmd(data_dir).args(args).output().expect("run chorus"))
-}
-
-/// Child processes killed on drop, so a failing test leaves nothing running.
-#[derive(Default)]
-pub struct Procs(pub Vec<Child>);
-
-impl Drop for Procs {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// Polls `f` every 100 ms until it returns `Some`, panicking with `what`
-/// after a generous bound (a hang guard, not a timing assertion).
-pub fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(45);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "gave up waiting for: {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// Starts `chorus node run` for `dir` with fast gossip and sync on loopback.
-pub fn start_node(procs: &mut Procs, dir: &Path, bootstrap: &[String]) {
-    start_node_with(procs, dir, bootstrap, &[])
-}
-
-/// [`start_node`] with more environment, e.g. `CHORUS_HTTP_ADDR`.
-pub fn start_node_with(procs: &mut Procs, dir: &Path, bootstrap: &[String], env: &[(&str, &str)]) {
-    let child = cmd(dir)
-        .args(["node", "run"])
-        .env("CHORUS_LISTEN", "/ip4/127.0.0.1/tcp/0")
-        .env("CHORUS_BOOTSTRAP", bootstrap.join(","))
-        .env("CHORUS_SYNC_INTERVAL_MS", "1000")
-        .env("CHORUS_HEARTBEAT_MS", "200")
-        .env("CHORUS_LOG", "warn")
-        .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn node");
-    procs.0.push(child);
-}
-
-/// Waits for the node in `dir` to answer on its control socket.
-pub fn wait_up(dir: &Path) {
-    eventually("node answering", || (chorus(dir, &["status"]).code == 0).then_some(()))
-}
-
-/// Waits for the node in `dir` to answer and listen; returns its dial addresses.
-pub fn wait_listening(dir: &Path) -> Vec<String> {
-    eventually("node listening", || {
-        let r = chorus(dir, &["status", "--json"]);
-        if r.code != 0 {
-            return None;
-        }
-        let addrs: Vec<String> =
-            r.json()["listen"].as_array()?.iter().filter_map(|a| a.as_str().map(String::from)).collect();
-        (!addrs.is_empty()).then_some(addrs)
-    })
+    Run::from_output(cmd(data_dir).args(args).output().expect("run chorus"))
 }
 
 /// Initialises `n` nodes under `root` and founds a coalition of their trusts

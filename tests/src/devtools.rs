@@ -1,7 +1,6 @@
 //! A client of Chromium's DevTools protocol on a pipe, shared by the browser
-//! test (`tests/browser.rs`) and the in-browser verification bench
-//! (`benches/browser_verify.rs`), each of which includes this file as a
-//! module.
+//! test (`tests/tests/browser.rs`) and chorus-cli's in-browser verification
+//! bench (`crates/chorus-cli/benches/browser_verify.rs`).
 //!
 //! Chromium runs headless with `--remote-debugging-pipe`: requests on its
 //! fd 3, answers on fd 4, JSON separated by NUL bytes. No chromedriver, no
@@ -15,9 +14,6 @@
 //! Chromium is `$CHORUS_CHROMIUM`, else `chromium` or `chromium-browser` on
 //! the PATH (Debian: `apt-get install chromium`). Every wait is bounded;
 //! Chromium (its whole process group) is killed on drop.
-
-// Each includer uses part of it.
-#![allow(dead_code)]
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
@@ -51,10 +47,12 @@ pub const CHROMIUM_FLAGS: &[&str] = &[
     "--remote-debugging-pipe",
 ];
 
-/// How a position page's verdict starts when its certificate verifies,
-/// when it does not (then the reason), and when the page could not verify.
+/// How a position page's verdict starts when its certificate verifies.
 pub const VALID: &str = "Verified in your browser";
+/// How the verdict starts when the certificate does not verify (then the
+/// reason, as `chorus verify` gives it).
 pub const INVALID: &str = "Verification failed in your browser: ";
+/// How the verdict starts when the page could not run the verifier.
 pub const UNAVAILABLE: &str = "Could not verify in your browser";
 
 /// Chromium: `$CHORUS_CHROMIUM`, else `chromium` or `chromium-browser` on
@@ -120,10 +118,14 @@ pub const VERDICT_JS: &str = r#"(() => {
 
 /// A page's DevTools session.
 pub struct Tab {
+    /// The page's target id.
     pub target: String,
+    /// The session attached to it (flat mode).
     pub session: String,
 }
 
+/// A headless Chromium driven over its DevTools pipe; its whole process
+/// group is killed on drop.
 pub struct Chromium {
     child: Child,
     input: ChildStdin,
@@ -185,6 +187,7 @@ impl Chromium {
         Ok(c)
     }
 
+    /// Sends a command without waiting for its answer; its id.
     pub fn send(&mut self, session: Option<&str>, method: &str, params: Value) -> Result<u64, String> {
         self.next_id += 1;
         let mut msg = json!({ "id": self.next_id, "method": method, "params": params });
@@ -230,12 +233,15 @@ impl Chromium {
         }
     }
 
+    /// The end of Chromium's own log, for messages.
     pub fn log_tail(&self) -> String {
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = log.lines().filter(|l| !l.contains("dbus")).collect();
         format!("its log ends: {}", lines[lines.len().saturating_sub(8)..].join("\n"))
     }
 
+    /// Opens a tab on `about:blank` with the Page, Runtime and Log domains
+    /// enabled.
     pub fn open_tab(&mut self) -> Result<Tab, String> {
         let t = self.call(None, "Target.createTarget", json!({ "url": "about:blank" }))?;
         let target = t["targetId"].as_str().ok_or("no targetId")?.to_string();
@@ -247,6 +253,7 @@ impl Chromium {
         Ok(Tab { target, session })
     }
 
+    /// Closes `tab` (errors ignored: the browser may be gone).
     pub fn close_tab(&mut self, tab: &Tab) {
         let _ = self.call(None, "Target.closeTarget", json!({ "targetId": tab.target }));
     }
@@ -282,6 +289,7 @@ impl Chromium {
         }
     }
 
+    /// Loads `url` in `tab` and waits until the document has loaded.
     pub fn navigate(&mut self, tab: &Tab, url: &str) -> Result<(), String> {
         let r = self.call(Some(&tab.session), "Page.navigate", json!({ "url": url }))?;
         if let Some(e) = r.get("errorText").and_then(Value::as_str) {
@@ -418,6 +426,10 @@ impl Drop for Chromium {
     }
 }
 
+/// Sorts one DevTools event of a visit to `url` (`page`, its last path
+/// segment, in notes) into failures (uncaught exceptions, dialogs, failed
+/// loads, the site's own scripts blocked) and notes (other console warnings
+/// and errors).
 pub fn review_event(e: &Value, url: &str, page: &str, failures: &mut Vec<String>, notes: &mut Vec<String>) {
     let p = &e["params"];
     match e["method"].as_str().unwrap_or_default() {

@@ -25,7 +25,8 @@
 //! the export.
 //!
 //! Chromium is driven over the DevTools protocol on a pipe, by the client in
-//! `common/devtools.rs` (shared with `benches/browser_verify.rs`): no
+//! `chorus_system_tests::devtools` (shared with chorus-cli's
+//! `benches/browser_verify.rs`): no
 //! chromedriver, no WebDriver client, no debugging port, only Chromium
 //! itself. The protocol reports exactly what the test asserts on: uncaught
 //! exceptions with their script, dialogs as they open (dismissed at once),
@@ -38,19 +39,15 @@
 //! `CHORUS_REQUIRE_BROWSER=1` (CI), when it fails. Every wait is bounded;
 //! the devnet and Chromium (its whole process group) are killed on drop.
 
-mod common;
-#[path = "common/devtools.rs"]
-mod devtools;
-
-use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use common::*;
-use devtools::{file_url, find_chromium, Chromium, Tab, Verdict, INVALID, UNAVAILABLE, VALID};
+use chorus_system_tests::devtools::{file_url, find_chromium, Chromium, Tab, Verdict, INVALID, UNAVAILABLE, VALID};
+use chorus_system_tests::process::log_file;
+use chorus_system_tests::{chorus, cmd, eventually, Process};
 use serde_json::Value;
 
 /// Longest wait for the devnet to found its coalition and serve the site.
@@ -286,20 +283,20 @@ fn skip_or_fail(reason: &str) {
 // ---------------------------------------------------------------------------
 // The coalition
 
-/// Starts `chorus devnet --nodes 3 --dir ROOT/net` and waits for node-0's
-/// website; returns the process (killed on drop) and the site's URL.
-fn start_devnet(root: &Path) -> (Procs, String) {
+/// Starts `chorus devnet --nodes 3 --dir ROOT/net` and waits for the line
+/// of its output that gives node-0's website; returns the process (stopped
+/// on drop) and the site's URL.
+fn start_devnet(root: &Path) -> (Process, String) {
     let log = root.join("devnet.log");
-    let mut child = cmd(&root.join("no-node"))
+    let child = cmd(&root.join("no-node"))
         .args(["devnet", "--nodes", "3", "--dir"])
         .arg(root.join("net"))
         .stdout(Stdio::piped())
-        .stderr(File::create(&log).unwrap())
+        .stderr(log_file(&log))
         .spawn()
         .expect("spawn chorus devnet");
-    let stdout = child.stdout.take().unwrap();
-    let mut procs = Procs::default();
-    procs.0.push(child);
+    let mut devnet = Process::adopt("chorus devnet", child, &log);
+    let stdout = devnet.child_mut().stdout.take().unwrap();
     let (tx, rx) = mpsc::channel::<String>();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -314,16 +311,15 @@ fn start_devnet(root: &Path) -> (Procs, String) {
         let line = match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
             Ok(line) => line,
             Err(e) => {
-                let err = std::fs::read_to_string(&log).unwrap_or_default();
                 let why = if e == RecvTimeoutError::Timeout { "did not serve its website in time" } else { "exited" };
-                panic!("chorus devnet {why}\nstdout:\n{seen}\nstderr:\n{err}");
+                panic!("chorus devnet {why}\nstdout:\n{seen}\nstderr:\n{}", devnet.log_tail());
             }
         };
         seen.push_str(&line);
         seen.push('\n');
         if line.contains("node-0's website") {
             if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://127.0.0.1:")) {
-                return (procs, url.to_string());
+                return (devnet, url.to_string());
             }
         }
     }

@@ -1,12 +1,10 @@
 //! The control socket is usable only by the node's own OS user: the data
 //! directory is 0700, the socket 0600, and the server checks the peer's uid.
 
-mod common;
-
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 
-use common::*;
+use chorus_system_tests::{chorus, cmd, found, Nodes};
 
 const NOBODY: u32 = 65534;
 
@@ -17,9 +15,9 @@ fn other_users_cannot_use_the_control_socket() {
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let (dirs, _) = found(tmp.path(), &["Solo Trust"]);
     let dir = &dirs[0];
-    let mut procs = Procs::default();
-    start_node(&mut procs, dir, &[]);
-    wait_up(dir);
+    let mut nodes = Nodes::new();
+    nodes.start(dir, &[]);
+    nodes.wait_up(dir);
 
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     let socket = dir.join("control.sock");

@@ -3,10 +3,8 @@
 //! node reports the position, and the exported certificate verifies offline
 //! while tampered copies fail with exit 1 and the specific reason.
 
-mod common;
-
 use chorus_proto::v1 as pb;
-use common::*;
+use chorus_system_tests::{chorus, found, Nodes};
 use prost::Message;
 
 #[test]
@@ -16,17 +14,14 @@ fn three_nodes_adopt_a_position_and_the_certificate_verifies_offline() {
     let (dirs, _genesis) = found(root, &["Oak Trust", "Elm Trust", "Ash Trust"]);
     let (a, b, c) = (&dirs[0], &dirs[1], &dirs[2]);
 
-    let mut procs = Procs::default();
-    start_node(&mut procs, a, &[]);
-    let a_addrs = wait_listening(a);
-    start_node(&mut procs, b, &a_addrs);
-    start_node(&mut procs, c, &a_addrs);
+    let mut nodes = Nodes::new();
+    nodes.start(a, &[]);
+    let a_addrs = nodes.wait_listening(a);
+    nodes.start(b, &a_addrs);
+    nodes.start(c, &a_addrs);
     for d in [a, b, c] {
-        wait_listening(d);
-        eventually("a member peer", || {
-            let r = chorus(d, &["status", "--json"]);
-            (r.code == 0 && r.json()["peers"].as_u64()? >= 1).then_some(())
-        });
+        nodes.wait_listening(d);
+        nodes.wait_peers(d, 1);
     }
 
     let body = root.join("body.md");
@@ -40,7 +35,7 @@ fn three_nodes_adopt_a_position_and_the_certificate_verifies_offline() {
     let prefix = &id[..10];
 
     for d in [b, c] {
-        eventually("the proposal reaching every node", || {
+        nodes.eventually("the proposal reaching every node", || {
             let r = chorus(d, &["proposals", "--json"]);
             (r.code == 0 && r.stdout.contains(&id)).then_some(())
         });
@@ -55,7 +50,7 @@ fn three_nodes_adopt_a_position_and_the_certificate_verifies_offline() {
     chorus(c, &["endorse", prefix, "--yes"]).ok();
 
     for d in [a, b, c] {
-        eventually("every node reporting the position", || {
+        nodes.eventually("every node reporting the position", || {
             let r = chorus(d, &["positions", "--json"]);
             (r.code == 0 && r.stdout.contains(&id)).then_some(())
         });
@@ -66,7 +61,7 @@ fn three_nodes_adopt_a_position_and_the_certificate_verifies_offline() {
     let cert = root.join("position.cert");
     chorus(c, &["certificate", prefix, "-o", cert.to_str().unwrap()]).ok();
     let coalition = chorus(a, &["status", "--json"]).ok().json()["coalition"].as_str().unwrap().to_string();
-    drop(procs); // the rest is offline
+    drop(nodes); // the rest is offline
 
     let nowhere = root.join("no-node");
     let ok = chorus(&nowhere, &["verify", cert.to_str().unwrap(), "--coalition", &coalition]).ok();
@@ -132,21 +127,18 @@ fn sigterm_shuts_down_durably_and_a_restart_serves_everything() {
     let tmp = tempfile::tempdir().unwrap();
     let (dirs, _) = found(tmp.path(), &["Solo Trust"]);
     let d = &dirs[0];
-    let mut procs = Procs::default();
-    start_node(&mut procs, d, &[]);
-    wait_up(d);
+    let mut nodes = Nodes::new();
+    nodes.start(d, &[]);
+    nodes.wait_up(d);
     let body = tmp.path().join("b.md");
     std::fs::write(&body, "text").unwrap();
     let id = chorus(d, &["propose", "--title", "Kept", "--body-file", body.to_str().unwrap()]).ok().stdout;
-    let pid = procs.0[0].id().to_string();
-    let status = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert!(status.success());
-    let exit = procs.0[0].wait().unwrap();
+    let exit = nodes.terminate(d); // SIGTERM
     assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
     assert!(!d.join("control.sock").exists(), "the socket is removed on shutdown");
 
-    start_node(&mut procs, d, &[]);
-    wait_up(d);
+    nodes.start(d, &[]);
+    nodes.wait_up(d);
     let r = chorus(d, &["positions", "--json"]).ok();
     assert!(!r.stdout.contains(id.trim()), "a single-member coalition adopts on the author's endorsement only");
     let r = chorus(d, &["proposals", "--json"]).ok();

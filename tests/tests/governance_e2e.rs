@@ -6,11 +6,9 @@
 //! delegation does not count; every node shows the same roster version; the
 //! certificates (with their proof chains) verify offline.
 
-mod common;
-
 use chorus_node::control::{Client, Request};
 use chorus_node::datadir::DataDir;
-use common::*;
+use chorus_system_tests::{chorus, found, Nodes};
 use serde_json::Value;
 
 fn propose(dir: &std::path::Path, root: &std::path::Path, title: &str) -> String {
@@ -22,8 +20,8 @@ fn propose(dir: &std::path::Path, root: &std::path::Path, title: &str) -> String
     id
 }
 
-fn wait_for_proposal(dir: &std::path::Path, id: &str) {
-    eventually("the proposal reaching the node", || {
+fn wait_for_proposal(nodes: &mut Nodes, dir: &std::path::Path, id: &str) {
+    nodes.eventually("the proposal reaching the node", || {
         let r = chorus(dir, &["proposals", "--json"]);
         (r.code == 0 && r.stdout.contains(id)).then_some(())
     });
@@ -53,21 +51,11 @@ fn an_admitted_trust_and_a_delegated_leader_take_part_and_a_revoked_one_does_not
     let root = tmp.path();
     let (dirs, genesis) = found(root, &["Oak Trust", "Elm Trust", "Ash Trust"]);
     let (a, b, c) = (&dirs[0], &dirs[1], &dirs[2]);
-    let mut procs = Procs::default();
+    let mut nodes = Nodes::new();
     // Each node bootstraps from every node started before it, so the full
-    // mesh does not wait on discovery (slow on a loaded 2-core machine).
-    start_node(&mut procs, a, &[]);
-    let a_addrs = wait_listening(a);
-    start_node(&mut procs, b, &a_addrs);
-    let ab_addrs: Vec<String> = a_addrs.iter().cloned().chain(wait_listening(b)).collect();
-    start_node(&mut procs, c, &ab_addrs);
-    for d in [a, b, c] {
-        wait_listening(d);
-        eventually("a member peer", || {
-            let r = chorus(d, &["status", "--json"]);
-            (r.code == 0 && r.json()["peers"].as_u64()? >= 2).then_some(())
-        });
-    }
+    // mesh does not wait on discovery (slow on a loaded 2-core machine);
+    // each has both others as member peers before the test goes on.
+    let a_addrs = nodes.start_mesh(&dirs);
 
     // A fourth trust: `chorus init`, then the genesis; not a founder.
     let d = &root.join("node-3");
@@ -84,13 +72,13 @@ fn an_admitted_trust_and_a_delegated_leader_take_part_and_a_revoked_one_does_not
         .to_string();
     assert_eq!(admit.len(), 64, "member admit prints the proposal id: {admit}");
     for x in [b, c] {
-        wait_for_proposal(x, &admit);
+        wait_for_proposal(&mut nodes, x, &admit);
     }
     for x in [a, b, c] {
         chorus(x, &["endorse", &admit, "--yes"]).ok();
     }
     for x in [a, b, c] {
-        eventually("the admission adopted everywhere", || {
+        nodes.eventually("the admission adopted everywhere", || {
             let r = chorus(x, &["positions", "--json"]);
             (r.code == 0 && r.stdout.contains(&admit)).then_some(())
         });
@@ -100,9 +88,9 @@ fn an_admitted_trust_and_a_delegated_leader_take_part_and_a_revoked_one_does_not
     assert_eq!(roster["heads"][0], admit.as_str());
 
     // Birch's node joins through Oak's and learns its admission by sync.
-    start_node(&mut procs, d, &a_addrs);
-    wait_listening(d);
-    eventually("Birch's node knowing it is a member, with peers", || {
+    nodes.start(d, &a_addrs);
+    nodes.wait_listening(d);
+    nodes.eventually("Birch's node knowing it is a member, with peers", || {
         let r = chorus(d, &["status", "--json"]);
         let j = r.json();
         (r.code == 0 && j["member"] == true && j["peers"].as_u64()? >= 1).then_some(())
@@ -110,13 +98,13 @@ fn an_admitted_trust_and_a_delegated_leader_take_part_and_a_revoked_one_does_not
 
     // An ordinary proposal under the new roster; Birch's endorsement counts.
     let p1 = propose(a, root, "Fair funding");
-    wait_for_proposal(d, &p1);
+    wait_for_proposal(&mut nodes, d, &p1);
     chorus(d, &["endorse", &p1, "--yes"]).ok();
-    eventually("Birch's endorsement counted at Oak", || (endorsers(a, &p1) == ["Birch Trust"]).then_some(()));
+    nodes.eventually("Birch's endorsement counted at Oak", || (endorsers(a, &p1) == ["Birch Trust"]).then_some(()));
     chorus(a, &["endorse", &p1, "--yes"]).ok();
     chorus(c, &["endorse", &p1, "--yes"]).ok();
     for x in [a, b, c, d] {
-        eventually("the position everywhere", || {
+        nodes.eventually("the position everywhere", || {
             let r = chorus(x, &["positions", "--json"]);
             (r.code == 0 && r.stdout.contains(&p1)).then_some(())
         });
@@ -136,15 +124,17 @@ fn an_admitted_trust_and_a_delegated_leader_take_part_and_a_revoked_one_does_not
     let leader = ["--as-leader", leader_key.to_str().unwrap(), "--delegation", delegation.as_str()];
 
     let p2 = propose(a, root, "Teacher pay");
-    wait_for_proposal(b, &p2);
+    wait_for_proposal(&mut nodes, b, &p2);
     let mut args = vec!["endorse", p2.as_str(), "--yes"];
     args.extend(leader);
     chorus(b, &args).ok();
-    eventually("the leader's stance counted for Elm at Oak", || (endorsers(a, &p2) == ["Elm Trust"]).then_some(()));
+    nodes.eventually("the leader's stance counted for Elm at Oak", || {
+        (endorsers(a, &p2) == ["Elm Trust"]).then_some(())
+    });
     chorus(d, &["endorse", &p2, "--yes"]).ok();
     chorus(c, &["endorse", &p2, "--yes"]).ok();
     for x in [a, b, c, d] {
-        eventually("the second position everywhere", || {
+        nodes.eventually("the second position everywhere", || {
             let r = chorus(x, &["positions", "--json"]);
             (r.code == 0 && r.stdout.contains(&p2)).then_some(())
         });
@@ -155,19 +145,21 @@ fn an_admitted_trust_and_a_delegated_leader_take_part_and_a_revoked_one_does_not
     chorus(a, &["certificate", &p2, "-o", cert2.to_str().unwrap()]).ok();
 
     chorus(b, &["revoke", &delegation]).ok();
-    eventually("the revoked leader's stance no longer counted at Oak", || {
+    nodes.eventually("the revoked leader's stance no longer counted at Oak", || {
         (endorsers(a, &p2) == ["Ash Trust", "Birch Trust"]).then_some(())
     });
     let p3 = propose(a, root, "School meals");
-    wait_for_proposal(b, &p3);
+    wait_for_proposal(&mut nodes, b, &p3);
     let mut args = vec!["endorse", p3.as_str(), "--yes"];
     args.extend(leader);
     chorus(b, &args).ok();
     chorus(d, &["endorse", &p3, "--yes"]).ok();
-    eventually("Birch's stance on the third proposal at Oak", || (endorsers(a, &p3) == ["Birch Trust"]).then_some(()));
+    nodes.eventually("Birch's stance on the third proposal at Oak", || {
+        (endorsers(a, &p3) == ["Birch Trust"]).then_some(())
+    });
     // The leader's later stance does not count anywhere.
     for x in [a, c, d] {
-        eventually("the same count everywhere", || (endorsers(x, &p3) == ["Birch Trust"]).then_some(()));
+        nodes.eventually("the same count everywhere", || (endorsers(x, &p3) == ["Birch Trust"]).then_some(()));
     }
 
     // Birch rotates its key: the old key signs the rotation, keeping what it
@@ -177,23 +169,21 @@ fn an_admitted_trust_and_a_delegated_leader_take_part_and_a_revoked_one_does_not
     assert!(std::path::Path::new(rotated["backup"].as_str().unwrap()).exists());
     assert_eq!(chorus(d, &["whoami", "--json"]).ok().json()["trust_key"], d_key.as_str());
     let rotation = rotated["rotation"].as_str().unwrap().to_string();
-    eventually("the rotation reaching Oak", || {
+    nodes.eventually("the rotation reaching Oak", || {
         let r = chorus(a, &["status", "--json"]);
         (r.code == 0 && endorsers(a, &p1).contains(&"Birch Trust".to_string())).then_some(())
     });
-    let mut d_proc = procs.0.pop().unwrap();
-    d_proc.kill().unwrap();
-    d_proc.wait().unwrap();
-    start_node(&mut procs, d, &a_addrs);
-    wait_listening(d);
-    eventually("Birch's restarted node accepted by a peer", || {
+    nodes.kill(d);
+    nodes.start(d, &a_addrs);
+    nodes.wait_listening(d);
+    nodes.eventually("Birch's restarted node accepted by a peer", || {
         let r = chorus(d, &["status", "--json"]);
         (r.code == 0 && r.json()["peers"].as_u64()? >= 1).then_some(())
     });
     let p4 = propose(a, root, "Rotation check");
-    wait_for_proposal(d, &p4);
+    wait_for_proposal(&mut nodes, d, &p4);
     chorus(d, &["endorse", &p4, "--yes"]).ok();
-    eventually("Birch's stance signed with the new key counted at Oak", || {
+    nodes.eventually("Birch's stance signed with the new key counted at Oak", || {
         (endorsers(a, &p4) == ["Birch Trust"]).then_some(())
     });
     // Its stances signed with the old key were kept.
@@ -211,7 +201,7 @@ fn an_admitted_trust_and_a_delegated_leader_take_part_and_a_revoked_one_does_not
     let admit_cert = root.join("admit.cert");
     chorus(c, &["certificate", &admit, "-o", admit_cert.to_str().unwrap()]).ok();
     let coalition = chorus(a, &["status", "--json"]).ok().json()["coalition"].as_str().unwrap().to_string();
-    drop(procs); // the rest is offline
+    drop(nodes); // the rest is offline
 
     let nowhere = root.join("no-node");
     for (cert, title) in [(&cert1, "Fair funding"), (&admit_cert, "Admit Birch Trust"), (&cert2, "Teacher pay")] {
@@ -243,27 +233,6 @@ fn an_admitted_trust_and_a_delegated_leader_take_part_and_a_revoked_one_does_not
     }
 }
 
-/// Starts the nodes of `dirs`, each bootstrapping from every node started
-/// before it (so the mesh does not wait on discovery), and waits until each
-/// has every other as a peer; returns the first node's addresses.
-fn start_all(procs: &mut Procs, dirs: &[std::path::PathBuf]) -> Vec<String> {
-    start_node(procs, &dirs[0], &[]);
-    let first = wait_listening(&dirs[0]);
-    let mut known = first.clone();
-    for d in &dirs[1..] {
-        start_node(procs, d, &known);
-        known.extend(wait_listening(d));
-    }
-    for d in dirs {
-        wait_listening(d);
-        eventually("member peers", || {
-            let r = chorus(d, &["status", "--json"]);
-            (r.code == 0 && r.json()["peers"].as_u64()? as usize + 1 >= dirs.len()).then_some(())
-        });
-    }
-    first
-}
-
 /// Ash loses its trust key: Oak proposes a replacement key that Ash made
 /// with `chorus keygen`, Oak, Elm and Birch adopt it (more than two thirds,
 /// the default membership rule, without Ash), Ash installs it (refused
@@ -275,8 +244,8 @@ fn a_lost_trust_key_is_replaced_by_a_membership_proposal() {
     let root = tmp.path();
     let (dirs, _genesis) = found(root, &["Oak Trust", "Elm Trust", "Birch Trust", "Ash Trust"]);
     let (a, b, d, c) = (&dirs[0], &dirs[1], &dirs[2], &dirs[3]);
-    let mut procs = Procs::default();
-    let a_addrs = start_all(&mut procs, &dirs);
+    let mut nodes = Nodes::new();
+    let a_addrs = nodes.start_mesh(&dirs);
     let c_key = chorus(c, &["whoami", "--json"]).ok().json()["trust_key"].as_str().unwrap().to_string();
 
     // Usage errors exit 2 in one line, before any node is asked.
@@ -306,14 +275,14 @@ fn a_lost_trust_key_is_replaced_by_a_membership_proposal() {
     let proposed = chorus(a, &["member", "replace-key", &c_key, "--key", &new_key, "--json"]).ok().json();
     let rk = proposed["id"].as_str().unwrap().to_string();
     for x in [b, d] {
-        wait_for_proposal(x, &rk);
+        wait_for_proposal(&mut nodes, x, &rk);
     }
     assert_eq!(detail(b, &rk)["title"], "Replace the key of Ash Trust");
     for x in [a, b, d] {
         chorus(x, &["endorse", &rk, "--yes"]).ok();
     }
     for x in [a, b, c, d] {
-        eventually("the replacement adopted everywhere", || {
+        nodes.eventually("the replacement adopted everywhere", || {
             let r = chorus(x, &["positions", "--json"]);
             (r.code == 0 && r.stdout.contains(&rk)).then_some(())
         });
@@ -332,28 +301,26 @@ fn a_lost_trust_key_is_replaced_by_a_membership_proposal() {
     let again = chorus(c, &["trust-key", "install", new_file.to_str().unwrap(), "--json"]).ok().json();
     assert_eq!(again["installed"], false);
 
-    let mut c_proc = procs.0.pop().unwrap();
-    c_proc.kill().unwrap();
-    c_proc.wait().unwrap();
-    start_node(&mut procs, c, &a_addrs);
-    wait_listening(c);
-    eventually("Ash's restarted node accepted by a peer", || {
+    nodes.kill(c);
+    nodes.start(c, &a_addrs);
+    nodes.wait_listening(c);
+    nodes.eventually("Ash's restarted node accepted by a peer", || {
         let r = chorus(c, &["status", "--json"]);
         (r.code == 0 && r.json()["peers"].as_u64()? >= 1).then_some(())
     });
 
     // The new key's endorsement counts on every node.
     let p1 = propose(a, root, "After the replacement");
-    wait_for_proposal(c, &p1);
+    wait_for_proposal(&mut nodes, c, &p1);
     chorus(c, &["endorse", &p1, "--yes"]).ok();
     for x in [a, b, c, d] {
-        eventually("Ash's new-key stance counted", || (endorsers(x, &p1) == ["Ash Trust"]).then_some(()));
+        nodes.eventually("Ash's new-key stance counted", || (endorsers(x, &p1) == ["Ash Trust"]).then_some(()));
     }
 
     // A stance the old key signs now does not count: once each node holds
     // it, none counts it.
     let p2 = propose(a, root, "Old key check");
-    wait_for_proposal(c, &p2);
+    wait_for_proposal(&mut nodes, c, &p2);
     std::fs::write(c.join("trust.key"), &old_seed).unwrap();
     let old = chorus(c, &["endorse", &p2, "--yes", "--json"]);
     std::fs::write(c.join("trust.key"), std::fs::read(&new_file).unwrap()).unwrap();
@@ -362,7 +329,7 @@ fn a_lost_trust_key_is_replaced_by_a_membership_proposal() {
     let old_key = chorus_core::Keypair::from_seed(&seed).public().to_hex();
     for x in [a, b, c, d] {
         let client = Client::new(DataDir::new(x.clone()).socket_path());
-        eventually("the old-key stance held", || {
+        nodes.eventually("the old-key stance held", || {
             let held: Vec<chorus_core::ObjectId> = client.call(&Request::SignedBy { key: old_key.clone() }).ok()?;
             held.contains(&old_stance).then_some(())
         });

@@ -5,8 +5,6 @@
 //! `fastfeedparser` for Atom and JSON Feed, when installed;
 //! `CHORUS_REQUIRE_FEEDPARSER=1` makes their absence a failure, as in CI).
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -14,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::*;
+use chorus_system_tests::{chorus, found, Nodes};
 
 /// A raw HTTP/1.1 exchange on loopback: status, headers (lower-case names),
 /// body.
@@ -69,9 +67,9 @@ fn the_node_serves_what_publish_writes_and_positions_only_leaks_nothing() {
     let root = root.path();
     let (dirs, _) = found(root, &["Solo Learning Trust"]);
     let dir = &dirs[0];
-    let mut procs = Procs::default();
-    start_node_with(&mut procs, dir, &[], &[("CHORUS_HTTP_ADDR", "127.0.0.1:0")]);
-    wait_up(dir);
+    let mut nodes = Nodes::new();
+    nodes.start_with(dir, &[], &[("CHORUS_HTTP_ADDR", "127.0.0.1:0")]);
+    nodes.wait_up(dir);
     let status = chorus(dir, &["status", "--json"]).ok().json();
     let website = status["website"].as_str().expect("status names the website").to_string();
     let addr: SocketAddr = website.trim_start_matches("http://").trim_end_matches('/').parse().unwrap();
@@ -92,7 +90,7 @@ fn the_node_serves_what_publish_writes_and_positions_only_leaks_nothing() {
         .trim()
         .to_string();
     chorus(dir, &["endorse", &open[..12], "--object", "--yes", "--comment", "Not yet"]).ok();
-    eventually("the position on the website", || {
+    nodes.eventually("the position on the website", || {
         let (s, _, b) = get(addr, "index.html");
         (s == 200 && String::from_utf8_lossy(&b).contains("Fair funding")).then_some(())
     });

@@ -32,7 +32,7 @@
 //! profile first, so it is `target/release/chorus`, the same code as this
 //! bench's.
 //!
-//! Chromium is driven by the DevTools client of `tests/common/devtools.rs`
+//! Chromium is driven by the DevTools client `chorus_system_tests::devtools`
 //! (`$CHORUS_CHROMIUM`, else `chromium` or `chromium-browser` on the PATH).
 //! Without Chromium, or when the in-browser verifier is not built
 //! (`chorus_verify_assets::WASM_BUILT`, which needs the
@@ -40,9 +40,6 @@
 //! exits successfully.
 //!
 //! `cargo bench -p chorus-cli --bench browser_verify`
-
-#[path = "../tests/common/devtools.rs"]
-mod devtools;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -54,8 +51,8 @@ use std::time::{Duration, Instant};
 use chorus_core::certificate;
 use chorus_core::testkit::Fixture;
 use chorus_core::{Envelope, Ledger, ObjectId, Stance};
+use chorus_system_tests::devtools::{file_url, find_chromium, Chromium, Tab, PAGE_TIMEOUT, VALID, VERDICT_JS};
 use chorus_web::{ObjectSource, Publish, Site, SiteConfig};
-use devtools::{file_url, find_chromium, Chromium, Tab, PAGE_TIMEOUT, VALID, VERDICT_JS};
 use serde_json::{json, Value};
 
 /// Member trusts, every one of them endorsing the position.

@@ -1,0 +1,233 @@
+//! `chorus node run` processes on loopback, and waiting on what they report.
+//!
+//! Every node listens on `127.0.0.1` with a TCP port the operating system
+//! chooses (the tests read the real addresses back from `chorus status`),
+//! with mDNS and metrics off and the website only where a test asks for it,
+//! so nothing binds a fixed port or leaves loopback. A node's output goes to
+//! `<data dir>.log` beside its data directory (`node-0.log` for `node-0`),
+//! and every failed wait shows the tail of each running node's log.
+//!
+//! The nodes push nothing to the tests, so a wait asks them: the condition
+//! is checked every [`POLL_INTERVAL`] until it holds, until a node exits
+//! (failing at once, with that node's log), or until [`PATIENCE`] passes (a
+//! hang guard, not a timing assertion). No fixed sleep stands in for
+//! readiness.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::cli::{chorus, cmd};
+use crate::process::{stop_all, Process};
+
+/// Longest any wait may take before the test fails.
+pub const PATIENCE: Duration = Duration::from_secs(45);
+
+/// Time between two checks of a condition.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Checks `f` every [`POLL_INTERVAL`] until it returns `Some`, panicking
+/// with `what` after [`PATIENCE`]; for waits that involve no node process
+/// (use [`Nodes::eventually`] when nodes are running, for their logs).
+pub fn eventually<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
+    poll(what, f, |_| None)
+}
+
+/// The loop of every wait: `f` until `Some`. After each miss, `check` is
+/// told whether [`PATIENCE`] has passed and may end the wait with a
+/// failure (a node that exited, the logs of a timeout).
+fn poll<T>(what: &str, mut f: impl FnMut() -> Option<T>, mut check: impl FnMut(bool) -> Option<String>) -> T {
+    let started = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        let timed_out = started.elapsed() >= PATIENCE;
+        if let Some(failure) = check(timed_out) {
+            panic!("while waiting for: {what}: {failure}");
+        }
+        assert!(!timed_out, "gave up waiting for: {what} (after {} s)", PATIENCE.as_secs());
+        std::thread::sleep(POLL_INTERVAL);
+    }
+}
+
+/// `chorus status --json` of the node in `dir`, if it answers.
+pub fn status(dir: &Path) -> Option<Value> {
+    let r = chorus(dir, &["status", "--json"]);
+    (r.code == 0).then(|| r.json())
+}
+
+/// The addresses a status reports listening on.
+fn listen_addrs(status: &Value) -> Vec<String> {
+    status["listen"].as_array().into_iter().flatten().filter_map(|a| a.as_str().map(String::from)).collect()
+}
+
+/// One `chorus node run` process and its data directory.
+pub struct Node {
+    dir: PathBuf,
+    process: Process,
+}
+
+impl Node {
+    /// Starts `chorus node run` for the initialised data directory `dir` on
+    /// loopback, bootstrapping from `bootstrap`, with fast gossip (200 ms
+    /// heartbeat) and sync (every second); `env` adds or overrides
+    /// variables (`CHORUS_HTTP_ADDR=127.0.0.1:0` for the website, say).
+    /// Returns once the process is spawned; wait with [`Nodes`].
+    pub fn start(dir: &Path, bootstrap: &[String], env: &[(&str, &str)]) -> Node {
+        let mut command = cmd(dir);
+        command
+            .args(["node", "run"])
+            .env("CHORUS_LISTEN", "/ip4/127.0.0.1/tcp/0")
+            .env("CHORUS_BOOTSTRAP", bootstrap.join(","))
+            .env("CHORUS_MDNS", "false")
+            .env("CHORUS_METRICS_ADDR", "")
+            .env("CHORUS_HTTP_ADDR", "")
+            .env("CHORUS_SYNC_INTERVAL_MS", "1000")
+            .env("CHORUS_HEARTBEAT_MS", "200")
+            .env("CHORUS_LOG", "info")
+            .envs(env.iter().copied());
+        let name = dir.file_name().map_or_else(|| "node".into(), |n| n.to_string_lossy().into_owned());
+        let log = dir.with_file_name(format!("{name}.log"));
+        Node { dir: dir.to_path_buf(), process: Process::spawn(&name, command, &log) }
+    }
+
+    /// Its data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Its process.
+    pub fn process(&mut self) -> &mut Process {
+        &mut self.process
+    }
+}
+
+/// The nodes of a test, each stopped (SIGTERM, then SIGKILL) when dropped,
+/// all together; waits that fail show every node's log.
+#[derive(Default)]
+pub struct Nodes {
+    nodes: Vec<Node>,
+}
+
+impl Nodes {
+    /// No nodes yet.
+    pub fn new() -> Nodes {
+        Nodes::default()
+    }
+
+    /// Starts a node for `dir` (see [`Node::start`]) bootstrapping from
+    /// `bootstrap`.
+    pub fn start(&mut self, dir: &Path, bootstrap: &[String]) -> &mut Node {
+        self.start_with(dir, bootstrap, &[])
+    }
+
+    /// [`Nodes::start`] with more environment.
+    pub fn start_with(&mut self, dir: &Path, bootstrap: &[String], env: &[(&str, &str)]) -> &mut Node {
+        assert!(self.position(dir).is_none(), "a node for {} is already running", dir.display());
+        self.nodes.push(Node::start(dir, bootstrap, env));
+        self.nodes.last_mut().expect("just pushed")
+    }
+
+    fn position(&self, dir: &Path) -> Option<usize> {
+        self.nodes.iter().position(|n| n.dir == dir)
+    }
+
+    /// The node of `dir`. Panics if none was started for it.
+    pub fn node(&mut self, dir: &Path) -> &mut Node {
+        let i = self.position(dir).unwrap_or_else(|| panic!("no node running for {}", dir.display()));
+        &mut self.nodes[i]
+    }
+
+    /// Takes the node of `dir` out of this set (to stop it, say).
+    pub fn remove(&mut self, dir: &Path) -> Node {
+        let i = self.position(dir).unwrap_or_else(|| panic!("no node running for {}", dir.display()));
+        self.nodes.remove(i)
+    }
+
+    /// Stops the node of `dir` with SIGTERM (killing it after the grace
+    /// period, then failing) and returns its exit status.
+    pub fn terminate(&mut self, dir: &Path) -> ExitStatus {
+        self.remove(dir).process.terminate()
+    }
+
+    /// Kills the node of `dir` (SIGKILL, as a crash would) and reaps it.
+    pub fn kill(&mut self, dir: &Path) {
+        self.remove(dir).process.kill();
+    }
+
+    /// Every running node's log tail.
+    pub fn log_tails(&self) -> String {
+        self.nodes.iter().map(|n| n.process.log_tail()).collect::<Vec<_>>().join("\n")
+    }
+
+    /// Checks `f` every [`POLL_INTERVAL`] until it returns `Some`. Fails at
+    /// once if a node exits meanwhile, and after [`PATIENCE`] otherwise,
+    /// with `what` and the nodes' logs.
+    pub fn eventually<T>(&mut self, what: &str, f: impl FnMut() -> Option<T>) -> T {
+        let nodes = &mut self.nodes;
+        poll(what, f, |timed_out| {
+            for n in nodes.iter_mut() {
+                if let Some(status) = n.process.exited() {
+                    return Some(format!("{} exited ({status})\n{}", n.process.name(), n.process.log_tail()));
+                }
+            }
+            timed_out.then(|| {
+                let logs: Vec<String> = nodes.iter().map(|n| n.process.log_tail()).collect();
+                format!("gave up after {} s\n{}", PATIENCE.as_secs(), logs.join("\n"))
+            })
+        })
+    }
+
+    /// Waits until the node of `dir` answers on its control socket.
+    pub fn wait_up(&mut self, dir: &Path) {
+        self.node(dir);
+        let what = format!("{} answering on its control socket", dir.display());
+        self.eventually(&what, || (chorus(dir, &["status"]).code == 0).then_some(()))
+    }
+
+    /// Waits until the node of `dir` answers and listens; its addresses
+    /// (to bootstrap other nodes from).
+    pub fn wait_listening(&mut self, dir: &Path) -> Vec<String> {
+        self.node(dir);
+        let what = format!("{} listening", dir.display());
+        self.eventually(&what, || {
+            let addrs = listen_addrs(&status(dir)?);
+            (!addrs.is_empty()).then_some(addrs)
+        })
+    }
+
+    /// Waits until the node of `dir` has at least `n` member peers.
+    pub fn wait_peers(&mut self, dir: &Path, n: u64) {
+        self.node(dir);
+        let what = format!("{} with {n} member peer(s)", dir.display());
+        self.eventually(&what, || (status(dir)?["peers"].as_u64()? >= n).then_some(()))
+    }
+
+    /// Starts a node for each of `dirs`, each bootstrapping from every node
+    /// started before it (so the mesh does not wait on discovery, slow on a
+    /// loaded machine), and waits until each has every other as a member
+    /// peer; returns the first node's addresses.
+    pub fn start_mesh(&mut self, dirs: &[PathBuf]) -> Vec<String> {
+        let (first_dir, rest) = dirs.split_first().expect("at least one node");
+        self.start(first_dir, &[]);
+        let first = self.wait_listening(first_dir);
+        let mut known = first.clone();
+        for d in rest {
+            self.start(d, &known);
+            known.extend(self.wait_listening(d));
+        }
+        for d in dirs {
+            self.wait_peers(d, dirs.len() as u64 - 1);
+        }
+        first
+    }
+}
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        stop_all(self.nodes.iter_mut().map(|n| &mut n.process));
+    }
+}
