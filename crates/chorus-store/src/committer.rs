@@ -2,12 +2,11 @@
 //! submission in one atomic sled batch, makes it durable, and only then
 //! applies it to the in-memory state.
 
-use std::collections::HashMap;
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use chorus_core::{Admission, Applied, ObjectId, Rejection, SignatureChecked, VerifiedObject};
+use chorus_core::{Admission, Rejection, SignatureChecked};
 
 use crate::error::StoreError;
 use crate::record::{object_key, record_value};
@@ -93,95 +92,46 @@ impl Inner {
         }
     }
 
-    /// Dedupes, authorises each object against the ledger (with the
-    /// submitter's clock), writes one atomic sled batch, makes it durable,
-    /// and only then applies the new objects to the in-memory state. Objects
-    /// refused only for want of others ([`Rejection::awaits_objects`]) are
-    /// kept in the waiting pool; after every round that stored something,
-    /// the pool is tried again and what it releases is stored in a further
-    /// round, so an object and the objects it relies on may come in any
-    /// order, in one batch or in several.
+    /// Commits a group through chorus-core's admission machine
+    /// ([`chorus_core::Ingest`]): it dedupes the group against the ledger and
+    /// itself, authorises each object with its submitter's clock, and holds
+    /// the objects that wait for others; the store writes each round it
+    /// names in one atomic sled batch, makes it durable, and only then lets
+    /// the machine apply it (and indexes it). Each round may release objects
+    /// from the waiting pool, written in a further round, so an object and
+    /// the objects it relies on may come in any order, in one batch or in
+    /// several. Returns the outcomes of each job, in job order.
     fn commit(
         &self,
         jobs: Vec<(Vec<Result<SignatureChecked, Rejection>>, u64)>,
     ) -> Result<Vec<Vec<Admission>>, StoreError> {
-        let now_ms = jobs.iter().map(|(_, now)| *now).max().unwrap_or(0);
-        let mut outcomes: Vec<Vec<Option<Admission>>> = jobs.iter().map(|(j, _)| vec![None; j.len()]).collect();
-        // Where each object of this group first appears, and later copies.
-        let mut first: HashMap<ObjectId, (usize, usize)> = HashMap::new();
-        let mut copies: Vec<((usize, usize), (usize, usize))> = Vec::new();
-        let mut round: Vec<VerifiedObject> = Vec::new();
-        {
-            let mut state = write(&self.state);
-            let state = &mut *state;
-            for (j, (job, job_now)) in jobs.into_iter().enumerate() {
-                for (i, item) in job.into_iter().enumerate() {
-                    let checked = match item {
-                        Err(why) => {
-                            outcomes[j][i] = Some(Admission::Refused(why));
-                            continue;
-                        }
-                        Ok(c) => c,
-                    };
-                    let id = checked.id();
-                    if state.ledger.contains(&id) {
-                        outcomes[j][i] = Some(Admission::Duplicate { id });
-                        continue;
-                    }
-                    if let Some(at) = first.get(&id) {
-                        copies.push(((j, i), *at));
-                        continue;
-                    }
-                    first.insert(id, (j, i));
-                    match state.ledger.authorise(&checked, job_now) {
-                        Ok(obj) => round.push(obj),
-                        Err(why) => {
-                            if why.awaits_objects() {
-                                state.waiting.hold(checked);
-                            }
-                            outcomes[j][i] = Some(Admission::Refused(why));
-                        }
-                    }
-                }
-            }
-        }
-        while !round.is_empty() {
+        let sizes: Vec<usize> = jobs.iter().map(|(items, _)| items.len()).collect();
+        let items = jobs.into_iter().flat_map(|(items, now_ms)| items.into_iter().map(move |item| (item, now_ms)));
+        let mut group = write(&self.state).ingest.begin(items);
+        while !group.to_persist().is_empty() {
             let mut batch = sled::Batch::default();
-            for obj in &round {
+            for obj in group.to_persist() {
                 batch.insert(object_key(&obj.id()), record_value(obj.envelope().bytes()));
             }
             self.db.apply_batch(batch).map_err(StoreError::db(&self.path))?;
+            // sled's flush is not an fsync: the fdatasync after it is what
+            // makes the round survive power loss.
             self.db.flush().map_err(StoreError::db(&self.path))?;
             lock(&self.sync).sync()?;
             let mut state = write(&self.state);
-            let state = &mut *state;
-            for obj in round.drain(..) {
-                let id = obj.id();
-                let admission = match state.apply(&obj) {
-                    Applied::New { adopted } => Admission::Stored { id, adopted },
-                    Applied::Duplicate | Applied::Foreign => Admission::Duplicate { id },
-                };
-                // Objects released from the pool that came in this group are
-                // reported stored; earlier submitters were already answered.
-                if let Some((j, i)) = first.get(&id) {
-                    outcomes[*j][*i] = Some(admission);
-                }
+            for (obj, applied) in state.ingest.persisted(&mut group) {
+                state.indexed(&obj, &applied);
             }
-            round = state.waiting.release(&state.ledger, now_ms);
         }
-        for ((j, i), (fj, fi)) in copies {
-            outcomes[j][i] = match &outcomes[fj][fi] {
-                Some(Admission::Stored { id, .. }) => Some(Admission::Duplicate { id: *id }),
-                other => other.clone(),
-            };
+        // Every object has an outcome once nothing is left to persist; if
+        // one did not, that is a bug of this store, reported as such, never
+        // as a fault of the object or of the peer that sent it.
+        let no_outcome = || StoreError::Internal("an object of the group got no outcome".into());
+        let outcomes = group.finish().ok_or_else(no_outcome)?;
+        if outcomes.len() != sizes.iter().sum::<usize>() {
+            return Err(no_outcome());
         }
-        // Every object gets an outcome above; if one did not, that is a bug
-        // of this store, reported as such, never as a fault of the object
-        // or of the peer that sent it.
-        outcomes
-            .into_iter()
-            .map(|job| job.into_iter().collect::<Option<Vec<Admission>>>())
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| StoreError::Internal("an object of the group got no outcome".into()))
+        let mut outcomes = outcomes.into_iter();
+        Ok(sizes.into_iter().map(|n| outcomes.by_ref().take(n).collect()).collect())
     }
 }

@@ -7,17 +7,21 @@
 //! in parallel, then [`chorus_core::Ledger::authorise`] against the objects
 //! held, which knows admitted members, rotated keys and delegations) before
 //! it is written, and the ledger is chorus-core's [`chorus_core::Ledger`].
+//! What to admit is decided by chorus-core's admission machine,
+//! [`chorus_core::Ingest`]; the store persists what it names and indexes
+//! what it applies.
 //!
 //! ## Objects that wait for others
 //! An object whose signer or roster version is not known yet
 //! ([`chorus_core::Rejection::awaits_objects`], verdict Ignore) is reported
-//! refused but kept in memory (a [`chorus_core::Waiting`] pool of at most
-//! 4,096 objects with verified signatures); it is stored, without a further
-//! answer to its submitter, as soon as the objects it relies on are. Within
-//! one submission it is reported `Stored` if they came in the same group.
-//! At open, records are read in id order, so an object can precede the
-//! objects that authorise it: those are deferred and retried until nothing
-//! more applies, so the rebuild converges whatever the order.
+//! refused but kept in memory (the machine's [`chorus_core::Waiting`] pool
+//! of at most 4,096 objects with verified signatures); it is stored, without
+//! a further answer to its submitter, as soon as the objects it relies on
+//! are. Within one submission it is reported `Stored` if they came in the
+//! same group. At open, records are read in id order, so an object can
+//! precede the objects that authorise it: the rebuild replays the records
+//! ([`chorus_core::Ingest::replay`]), which keeps such objects and admits
+//! them once what they wait for is, so it converges whatever the order.
 //!
 //! ## API in one screen
 //! - [`Store::create`]`(dir, genesis_bytes, config)` founds a store (the
@@ -87,14 +91,18 @@
 //!    a bounded queue and goes on verifying the next part; once all parts
 //!    are handed over it waits for all their answers;
 //! 3. the committer takes that submission plus every other one already
-//!    waiting (up to [`StoreConfig::max_commit_objects`]), dedupes them
-//!    against the ledger and each other, authorises them against the
-//!    ledger, and writes all new records in **one atomic `apply_batch`**;
+//!    waiting (up to [`StoreConfig::max_commit_objects`]) and hands them to
+//!    the admission machine ([`chorus_core::Ingest::begin`]), which dedupes
+//!    them against the ledger and each other and authorises them against
+//!    the ledger; the store writes the new records it names in **one atomic
+//!    `apply_batch`**;
 //! 4. `Db::flush()`, then (with [`StoreConfig::fsync`], the default)
 //!    `fdatasync` of sled's log file `db`, and `fsync` of every new file in
 //!    `blobs/` and of that directory;
-//! 5. only then are the objects applied to the in-memory ledger and indexes,
-//!    and each submitter receives its outcomes.
+//! 5. only then are the objects applied to the in-memory ledger
+//!    ([`chorus_core::Ingest::persisted`]) and indexes; what that releases
+//!    from the waiting pool is written the same way in a further round, and
+//!    then each submitter receives its outcomes.
 //!
 //! Verification of one part or submission overlaps the commit of another,
 //! and one flush + fsync covers every submission in a group.

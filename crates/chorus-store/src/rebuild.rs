@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-use chorus_core::{Coalition, Ledger, Rejection, SignatureChecked};
+use chorus_core::ingest::NO_CLOCK;
+use chorus_core::{Coalition, Ledger, Replay};
 
 use crate::error::StoreError;
 use crate::index::State;
@@ -16,11 +17,16 @@ pub(crate) const CHUNK_BYTES: usize = 16 * 1024 * 1024;
 
 /// Checks every stored record and rebuilds the ledger and indexes from
 /// those that validate, working through at most [`OPEN_CHUNK`] records or
-/// [`CHUNK_BYTES`] of envelopes at a time. Records that fail are marked
+/// [`CHUNK_BYTES`] of envelopes at a time. The records are replayed through
+/// chorus-core's admission machine without a clock (everything stored was
+/// admitted once, whatever the time now). Records are read in key (id)
+/// order, so an object can come before the objects that authorise it: the
+/// replay keeps it and admits it once they are. Records that fail, or that
+/// the stored set never authorises (which a store never writes), are marked
 /// corrupt, never applied.
 pub(crate) fn rebuild(dir: &Path, db: &sled::Db, coalition: &Coalition, threads: usize) -> Result<State, StoreError> {
     let mut state = State::new(coalition);
-    let mut deferred = Deferred::default();
+    let mut replay = Replay::new(NO_CLOCK);
     let mut chunk: Vec<(sled::IVec, sled::IVec)> = Vec::with_capacity(OPEN_CHUNK);
     let mut chunk_bytes = 0;
     for item in db.scan_prefix([OBJECT_PREFIX]) {
@@ -28,98 +34,44 @@ pub(crate) fn rebuild(dir: &Path, db: &sled::Db, coalition: &Coalition, threads:
         chunk_bytes += value.len();
         chunk.push((key, value));
         if chunk.len() == OPEN_CHUNK || chunk_bytes >= CHUNK_BYTES {
-            rebuild_chunk(coalition, &mut state, &mut deferred, &chunk, threads);
+            rebuild_chunk(coalition, &mut state, &mut replay, &chunk, threads);
             chunk.clear();
             chunk_bytes = 0;
         }
     }
-    rebuild_chunk(coalition, &mut state, &mut deferred, &chunk, threads);
-    finish_deferred(&mut state, deferred);
+    rebuild_chunk(coalition, &mut state, &mut replay, &chunk, threads);
+    for (key, why) in replay.finish() {
+        mark_corrupt(&mut state, &key, format!("stored object no longer validates: {why}"));
+    }
     Ok(state)
 }
 
-/// Stored objects whose signer or roster version is not known yet at this
-/// point of the rebuild: records are read in key (id) order, so an object
-/// can come before the objects that authorise it.
-#[derive(Default)]
-struct Deferred {
-    items: Vec<(Vec<u8>, SignatureChecked, Rejection)>,
-}
-
-/// Validates one chunk of stored records and applies the valid ones, then
-/// retries the deferred ones while that makes progress.
+/// Checks one chunk of stored records and replays those that pass, which
+/// also admits what earlier chunks left waiting for them.
 fn rebuild_chunk(
     coalition: &Coalition,
     state: &mut State,
-    deferred: &mut Deferred,
+    replay: &mut Replay<sled::IVec>,
     chunk: &[(sled::IVec, sled::IVec)],
     threads: usize,
 ) {
-    let mut keys: Vec<&[u8]> = Vec::with_capacity(chunk.len());
+    let mut keys: Vec<sled::IVec> = Vec::with_capacity(chunk.len());
     let mut envelopes: Vec<&[u8]> = Vec::with_capacity(chunk.len());
     for (key, value) in chunk {
         match check_record(key, value) {
             Ok(env) => {
-                keys.push(key);
+                keys.push(key.clone());
                 envelopes.push(env);
             }
             Err(detail) => mark_corrupt(state, key, detail),
         }
     }
-    let results = Ledger::check_signatures(coalition, &envelopes, threads);
-    let mut progress = false;
-    for (key, result) in keys.into_iter().zip(results) {
-        let checked = match result {
-            Ok(c) => c,
-            Err(why) => {
-                mark_corrupt(state, key, format!("stored object no longer validates: {why}"));
-                continue;
-            }
-        };
-        // No clock: everything stored was admitted once, whatever the time now.
-        match state.ledger.authorise(&checked, u64::MAX) {
-            Ok(obj) => {
-                state.apply(&obj);
-                progress = true;
-            }
-            Err(why) if why.awaits_objects() => deferred.items.push((key.to_vec(), checked, why)),
-            Err(why) => mark_corrupt(state, key, format!("stored object no longer validates: {why}")),
-        }
+    let checked = Ledger::check_signatures(coalition, &envelopes, threads);
+    let replayed = state.ingest.replay(replay, keys.into_iter().zip(checked));
+    for (_, obj, applied) in &replayed.applied {
+        state.indexed(obj, applied);
     }
-    if progress {
-        retry_deferred(state, deferred);
-    }
-}
-
-/// Applies every deferred object the ledger now authorises, until none is.
-fn retry_deferred(state: &mut State, deferred: &mut Deferred) {
-    loop {
-        let mut progress = false;
-        deferred.items.retain_mut(|(key, c, why)| match state.ledger.authorise(c, u64::MAX) {
-            Ok(obj) => {
-                state.apply(&obj);
-                progress = true;
-                false
-            }
-            Err(w) if w.awaits_objects() => {
-                *why = w;
-                true
-            }
-            Err(w) => {
-                mark_corrupt(state, key, format!("stored object no longer validates: {w}"));
-                false
-            }
-        });
-        if !progress || deferred.items.is_empty() {
-            return;
-        }
-    }
-}
-
-/// Marks what is still deferred once every record has been read: objects
-/// the stored set does not authorise (which a store never writes).
-fn finish_deferred(state: &mut State, deferred: Deferred) {
-    for (key, _, why) in deferred.items {
+    for (key, why) in replayed.refused {
         mark_corrupt(state, &key, format!("stored object no longer validates: {why}"));
     }
 }

@@ -170,7 +170,7 @@ impl Store {
             );
         }
         let sync = FileSync::open(dir, config.fsync)?;
-        tracing::info!(path = %dir.display(), objects = state.ledger.object_count(), "opened store");
+        tracing::info!(path = %dir.display(), objects = state.ledger().object_count(), "opened store");
         Ok(Store::start(Inner {
             path: dir.to_path_buf(),
             db,
@@ -258,7 +258,7 @@ impl Store {
                 return Err(StoreError::Corrupt { key: c.key.clone(), detail: c.detail.clone() });
             }
             // Only acknowledged (durable) objects are served.
-            if !state.ledger.contains(id) {
+            if !state.ledger().contains(id) {
                 return Ok(None);
             }
         }
@@ -278,7 +278,7 @@ impl Store {
 
     /// True when the store holds this object (durably).
     pub fn contains(&self, id: &ObjectId) -> bool {
-        read(&self.inner.state).ledger.contains(id)
+        read(&self.inner.state).ledger().contains(id)
     }
 
     /// Every object as (created_at_ms, id), sorted, genesis included: the
@@ -305,18 +305,18 @@ impl Store {
 
     /// Adopted proposals (positions) sorted by (created_at_ms, id).
     pub fn positions(&self) -> Vec<ObjectId> {
-        read(&self.inner.state).ledger.positions()
+        read(&self.inner.state).ledger().positions()
     }
 
     /// Runs `f` with read access to the ledger (tallies, proposal states,
     /// certificate endorsements). Ingest waits while `f` runs: keep it short.
     pub fn with_ledger<R>(&self, f: impl FnOnce(&Ledger) -> R) -> R {
-        f(&read(&self.inner.state).ledger)
+        f(read(&self.inner.state).ledger())
     }
 
     /// A copy of the ledger as it is now.
     pub fn ledger_snapshot(&self) -> Ledger {
-        read(&self.inner.state).ledger.clone()
+        read(&self.inner.state).ledger().clone()
     }
 
     /// Writes every object held when the call starts to `writer` as an
@@ -405,7 +405,7 @@ impl Store {
 
     /// Number of objects held, genesis included.
     pub fn object_count(&self) -> usize {
-        read(&self.inner.state).ledger.object_count()
+        read(&self.inner.state).ledger().object_count()
     }
 
     /// Records found corrupted (at open or on read) and not served.
