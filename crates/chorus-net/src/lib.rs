@@ -106,4 +106,6 @@ pub use libp2p::{Multiaddr, PeerId};
 pub use network::{
     NetStatus, Network, NetworkEvent, NetworkEvents, NetworkHandle, PeerInfo, PublishOutcome, SyncReport, Via,
 };
-pub use store::{keys_of, now_ms, MemoryStore, ObjectStore, StoreFailure};
+#[cfg(any(test, feature = "test"))]
+pub use store::MemoryStore;
+pub use store::{keys_of, now_ms, ObjectStore, StoreFailure};

@@ -1,11 +1,9 @@
-//! What the network needs from the node's object store, and an in-memory
-//! store for tests and simulations.
+//! What the network needs from the node's object store, and (with the
+//! `test` feature) an in-memory store for tests and simulations.
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use chorus_core::{Admission, Applied, Coalition, Ledger, ObjectId, PublicKey, VerifiedObject, Waiting};
+use chorus_core::{Admission, Coalition, Ledger, ObjectId, PublicKey};
 
 /// A store failure, as reported by the store (I/O, corruption). The network
 /// treats it as "not stored": the object is neither acknowledged nor
@@ -67,157 +65,143 @@ pub fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
-#[derive(Default)]
-struct MemoryState {
-    objects: HashMap<ObjectId, Vec<u8>>,
-    items: BTreeSet<(u64, ObjectId)>,
-}
+#[cfg(any(test, feature = "test"))]
+pub use memory::MemoryStore;
 
-/// An [`ObjectStore`] in memory, built on [`chorus_core::Ledger::validate`]
-/// (with a [`chorus_core::Waiting`] pool for objects that wait for others)
-/// and [`chorus_core::Ledger`]. Nothing survives the process: for tests and
-/// simulations only.
-pub struct MemoryStore {
-    coalition: Coalition,
-    state: Mutex<(MemoryState, Ledger, Waiting)>,
-}
+/// The in-memory store, only with the `test` feature: no production build
+/// can hold objects that do not survive a restart, or skip validation.
+#[cfg(any(test, feature = "test"))]
+mod memory {
+    use std::collections::{BTreeSet, HashMap};
+    use std::sync::{Mutex, MutexGuard};
 
-impl MemoryStore {
-    /// An empty store for `coalition`; it holds the genesis from the start.
-    pub fn new(coalition: Coalition) -> Self {
-        let ledger = Ledger::new(coalition.clone());
-        let mut state = MemoryState::default();
-        let genesis = coalition.genesis_envelope();
-        state.objects.insert(genesis.id(), genesis.bytes().to_vec());
-        state.items.insert((coalition.genesis().created_at_ms, genesis.id()));
-        MemoryStore { coalition, state: Mutex::new((state, ledger, Waiting::new(4096))) }
+    use chorus_core::{Admission, Coalition, Ingest, ObjectId, PublicKey};
+
+    use super::{keys_of, now_ms, ObjectStore, StoreFailure};
+
+    /// Objects kept while they wait for others, as in the durable store.
+    const WAITING_CAPACITY: usize = 4096;
+
+    #[derive(Default)]
+    struct MemoryState {
+        objects: HashMap<ObjectId, Vec<u8>>,
+        items: BTreeSet<(u64, ObjectId)>,
     }
 
-    fn lock(&self) -> MutexGuard<'_, (MemoryState, Ledger, Waiting)> {
-        // A panic while holding the lock cannot leave the maps inconsistent
-        // in a way that matters to tests, so a poisoned lock is still used.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    /// An [`ObjectStore`] in memory, driving chorus-core's admission machine
+    /// ([`chorus_core::Ingest`]: the ledger, and the waiting pool for
+    /// objects that wait for others) with nothing to persist. Nothing
+    /// survives the process: for tests and simulations only, with the
+    /// `test` feature.
+    pub struct MemoryStore {
+        coalition: Coalition,
+        state: Mutex<(MemoryState, Ingest)>,
     }
 
-    /// Number of objects held, genesis included.
-    pub fn len(&self) -> usize {
-        self.lock().0.objects.len()
-    }
-
-    /// True when the store holds nothing (never: the genesis is always held).
-    pub fn is_empty(&self) -> bool {
-        self.lock().0.objects.is_empty()
-    }
-
-    /// True when the object is held.
-    pub fn contains(&self, id: &ObjectId) -> bool {
-        self.lock().0.objects.contains_key(id)
-    }
-
-    /// Every id held, sorted.
-    pub fn ids(&self) -> BTreeSet<ObjectId> {
-        self.lock().0.objects.keys().copied().collect()
-    }
-
-    /// The ledger's digest of the derived state (same set => same digest).
-    pub fn digest(&self) -> [u8; 32] {
-        self.lock().1.digest()
-    }
-
-    /// Inserts envelopes without validation or ledger effects, for building
-    /// large test fixtures quickly. Only for objects known to be valid; only
-    /// with the `test` feature, so no production build can skip validation.
-    #[cfg(any(test, feature = "test"))]
-    pub fn insert_trusted(&self, objects: impl IntoIterator<Item = (u64, ObjectId, Vec<u8>)>) {
-        let mut guard = self.lock();
-        for (t, id, bytes) in objects {
-            guard.0.items.insert((t, id));
-            guard.0.objects.insert(id, bytes);
+    impl MemoryStore {
+        /// An empty store for `coalition`; it holds the genesis from the start.
+        pub fn new(coalition: Coalition) -> Self {
+            let ingest = Ingest::new(coalition.clone(), WAITING_CAPACITY);
+            let mut state = MemoryState::default();
+            let genesis = coalition.genesis_envelope();
+            state.objects.insert(genesis.id(), genesis.bytes().to_vec());
+            state.items.insert((coalition.genesis().created_at_ms, genesis.id()));
+            MemoryStore { coalition, state: Mutex::new((state, ingest)) }
         }
-    }
-}
 
-impl ObjectStore for MemoryStore {
-    fn coalition(&self) -> &Coalition {
-        &self.coalition
-    }
+        fn lock(&self) -> MutexGuard<'_, (MemoryState, Ingest)> {
+            // A panic while holding the lock cannot leave the maps inconsistent
+            // in a way that matters to tests, so a poisoned lock is still used.
+            self.state.lock().unwrap_or_else(|p| p.into_inner())
+        }
 
-    fn ingest(&self, batch: Vec<Vec<u8>>) -> Result<Vec<Admission>, StoreFailure> {
-        let refs: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
-        let checked = Ledger::check_signatures(&self.coalition, &refs, 1);
-        let now = now_ms();
-        let mut guard = self.lock();
-        let (state, ledger, waiting) = &mut *guard;
-        let store = |obj: &VerifiedObject, state: &mut MemoryState, ledger: &mut Ledger| {
-            let adopted = match ledger.apply(obj) {
-                Applied::New { adopted } => adopted,
-                _ => None,
-            };
-            state.items.insert((obj.created_at_ms(), obj.id()));
-            state.objects.insert(obj.id(), obj.envelope().bytes().to_vec());
-            adopted
-        };
-        let mut out: Vec<Admission> = Vec::with_capacity(checked.len());
-        let mut stored_any = false;
-        let mut waits_here: HashMap<ObjectId, usize> = HashMap::new();
-        for c in checked {
-            let c = match c {
-                Ok(c) => c,
-                Err(r) => {
-                    out.push(Admission::Refused(r));
-                    continue;
-                }
-            };
-            let id = c.id();
-            if state.objects.contains_key(&id) {
-                out.push(Admission::Duplicate { id });
-                continue;
-            }
-            match ledger.authorise(&c, now) {
-                Ok(obj) => {
-                    let adopted = store(&obj, state, ledger);
-                    stored_any = true;
-                    out.push(Admission::Stored { id, adopted });
-                }
-                Err(r) => {
-                    if r.awaits_objects() {
-                        waiting.hold(c);
-                        waits_here.insert(id, out.len());
-                    }
-                    out.push(Admission::Refused(r));
-                }
+        /// Number of objects held, genesis included.
+        pub fn len(&self) -> usize {
+            self.lock().0.objects.len()
+        }
+
+        /// True when the store holds nothing (never: the genesis is always held).
+        pub fn is_empty(&self) -> bool {
+            self.lock().0.objects.is_empty()
+        }
+
+        /// True when the object is held.
+        pub fn contains(&self, id: &ObjectId) -> bool {
+            self.lock().0.objects.contains_key(id)
+        }
+
+        /// Every id held, sorted.
+        pub fn ids(&self) -> BTreeSet<ObjectId> {
+            self.lock().0.objects.keys().copied().collect()
+        }
+
+        /// The ledger's digest of the derived state (same set => same digest).
+        pub fn digest(&self) -> [u8; 32] {
+            self.lock().1.ledger().digest()
+        }
+
+        /// Inserts envelopes without validation or ledger effects, for
+        /// building large test fixtures quickly. Only for objects known to be
+        /// valid.
+        pub fn insert_trusted(&self, objects: impl IntoIterator<Item = (u64, ObjectId, Vec<u8>)>) {
+            let mut guard = self.lock();
+            for (t, id, bytes) in objects {
+                guard.0.items.insert((t, id));
+                guard.0.objects.insert(id, bytes);
             }
         }
-        // Objects that waited for these are stored now (those of this batch
-        // are reported stored).
-        while stored_any {
-            let released = waiting.release(ledger, now);
-            stored_any = !released.is_empty();
-            for obj in released {
-                let id = obj.id();
-                let adopted = store(&obj, state, ledger);
-                if let Some(i) = waits_here.get(&id) {
-                    out[*i] = Admission::Stored { id, adopted };
-                }
-            }
+    }
+
+    impl ObjectStore for MemoryStore {
+        fn coalition(&self) -> &Coalition {
+            &self.coalition
         }
-        Ok(out)
-    }
 
-    fn keys_of(&self, trust: &PublicKey) -> Option<Vec<PublicKey>> {
-        keys_of(&self.lock().1, trust)
-    }
+        fn ingest(&self, batch: Vec<Vec<u8>>) -> Result<Vec<Admission>, StoreFailure> {
+            let refs: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
+            let checked = chorus_core::Ledger::check_signatures(&self.coalition, &refs, 1);
+            let now = now_ms();
+            let mut guard = self.lock();
+            let (state, ingest) = &mut *guard;
+            // Objects put in by `insert_trusted` are held but not in the
+            // ledger: they are duplicates, as they always were here.
+            let mut out: Vec<Option<Admission>> = checked
+                .iter()
+                .map(|c| match c {
+                    Ok(c) if state.objects.contains_key(&c.id()) => Some(Admission::Duplicate { id: c.id() }),
+                    _ => None,
+                })
+                .collect();
+            let fresh = checked.into_iter().zip(&out).filter(|(_, o)| o.is_none()).map(|(c, _)| c);
+            let admitted = ingest.admit(fresh.collect::<Vec<_>>(), now);
+            // Objects released from the pool that earlier calls submitted are
+            // stored too.
+            for (obj, _) in &admitted.applied {
+                state.items.insert((obj.created_at_ms(), obj.id()));
+                state.objects.insert(obj.id(), obj.envelope().bytes().to_vec());
+            }
+            let mut admissions = admitted.admissions.into_iter();
+            for slot in out.iter_mut().filter(|o| o.is_none()) {
+                *slot = admissions.next();
+            }
+            out.into_iter().collect::<Option<Vec<_>>>().ok_or_else(|| "an object got no outcome".into())
+        }
 
-    fn node_key_revoked(&self, trust: &PublicKey, node_key: &PublicKey) -> bool {
-        self.lock().1.node_key_revoked(trust, node_key)
-    }
+        fn keys_of(&self, trust: &PublicKey) -> Option<Vec<PublicKey>> {
+            keys_of(self.lock().1.ledger(), trust)
+        }
 
-    fn get(&self, id: &ObjectId) -> Result<Option<Vec<u8>>, StoreFailure> {
-        Ok(self.lock().0.objects.get(id).cloned())
-    }
+        fn node_key_revoked(&self, trust: &PublicKey, node_key: &PublicKey) -> bool {
+            self.lock().1.ledger().node_key_revoked(trust, node_key)
+        }
 
-    fn sync_items(&self) -> Result<Vec<(u64, ObjectId)>, StoreFailure> {
-        Ok(self.lock().0.items.iter().copied().collect())
+        fn get(&self, id: &ObjectId) -> Result<Option<Vec<u8>>, StoreFailure> {
+            Ok(self.lock().0.objects.get(id).cloned())
+        }
+
+        fn sync_items(&self) -> Result<Vec<(u64, ObjectId)>, StoreFailure> {
+            Ok(self.lock().0.items.iter().copied().collect())
+        }
     }
 }
 
