@@ -1,0 +1,160 @@
+//! Applying a verified object: the held objects grow, and tallies and
+//! derived governance follow (incrementally for an ordinary stance, in full
+//! for an object that can change governance).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use super::{Applied, Ledger, Tally};
+use crate::coalition::{Object, Roster, VerifiedObject};
+use crate::governance::{
+    authorised_records, contribution, tally, Auth, Contribution, Derived, Held, StanceRecord, Version,
+};
+use crate::id::ObjectId;
+use crate::keys::PublicKey;
+use crate::objects::{Action, Endorsement, Proposal, Stance};
+
+impl Tally {
+    pub(crate) fn add(&mut self, c: Contribution, sign: isize) {
+        let bump = |n: &mut usize, by: usize| *n = n.wrapping_add_signed(sign * by as isize);
+        bump(&mut self.late, c.late);
+        bump(&mut self.equivocations, usize::from(c.equivocated));
+        match c.stance {
+            Some(Stance::Endorse) => bump(&mut self.endorse, 1),
+            Some(Stance::Object) => bump(&mut self.object, 1),
+            Some(Stance::Abstain) => bump(&mut self.abstain, 1),
+            None => {}
+        }
+    }
+}
+
+impl Ledger {
+    /// Applies a verified object. Idempotent and commutative.
+    pub fn apply(&mut self, obj: &VerifiedObject) -> Applied {
+        if obj.coalition() != self.coalition.id() {
+            return Applied::Foreign;
+        }
+        if !self.applied.insert(obj.id()) {
+            return Applied::Duplicate;
+        }
+        let id = obj.id();
+        // Only a genesis has no single signer; ours is already applied.
+        let Some(signer) = obj.signer_key() else { return Applied::New { adopted: None } };
+        match obj.object() {
+            Object::Genesis(_) => Applied::New { adopted: None },
+            Object::Proposal(p) => {
+                self.held.proposals.insert(id, p.clone());
+                self.held.proposal_signer.insert(id, signer);
+                if let Some(action) = &p.action {
+                    match action {
+                        Action::Admit(m) => {
+                            self.held.named_keys.entry(m.key).or_default().insert(m.key);
+                        }
+                        Action::ReplaceKey { trust, new_key } => {
+                            self.held.named_keys.entry(*trust).or_default().insert(*new_key);
+                        }
+                        _ => {}
+                    }
+                    return Applied::New { adopted: self.rederive(Some(id)) };
+                }
+                self.retally(&id);
+                Applied::New { adopted: self.is_adopted(&id).then_some(id) }
+            }
+            Object::Endorsement(e) => self.apply_endorsement(id, signer, e),
+            Object::Delegation(d) => {
+                self.held.delegations.insert(id, (d.clone(), signer));
+                Applied::New { adopted: self.rederive(None) }
+            }
+            Object::Revocation(r) => {
+                self.held.revocations.entry(r.delegation).or_default().insert(id, (r.clone(), signer));
+                Applied::New { adopted: self.rederive(None) }
+            }
+            Object::KeyRotation(r) => {
+                self.held.rotations.entry((r.trust, signer)).or_default().insert(id, r.clone());
+                Applied::New { adopted: self.rederive(None) }
+            }
+        }
+    }
+
+    fn apply_endorsement(&mut self, id: ObjectId, signer: PublicKey, e: &Endorsement) -> Applied {
+        self.held.record_auth.insert(id, Auth { signer, delegation: e.delegation });
+        let record = StanceRecord { id, stance: e.stance, created_at_ms: e.created_at_ms, comment: e.comment.clone() };
+        let governance = self.held.proposals.get(&e.proposal).is_some_and(|p| p.action.is_some());
+        let before = self.is_adopted(&e.proposal);
+        // The change of this trust's contribution, if the proposal is tallied.
+        let version = self.tallied_version(&e.proposal);
+        let roster = version.as_ref().map(|v| &v.roster);
+        let proposal = self.held.proposals.get(&e.proposal);
+        let contribution_of = |held: &Held, roster: &Roster, p: &Proposal| {
+            let records = held.records.get(&e.proposal).and_then(|r| r.get(&e.trust));
+            let empty = BTreeSet::new();
+            contribution(p, &authorised_records(held, roster, &e.trust, records.unwrap_or(&empty)))
+        };
+        let old = match (roster, proposal) {
+            (Some(r), Some(p)) if r.contains(&e.trust) => Some(contribution_of(&self.held, r, p)),
+            _ => None,
+        };
+        self.held.records.entry(e.proposal).or_default().entry(e.trust).or_default().insert(record);
+        if let (Some(old), Some(r), Some(p)) = (old, roster, self.held.proposals.get(&e.proposal)) {
+            let new = contribution_of(&self.held, r, p);
+            if let Some(t) = self.tallies.get_mut(&e.proposal) {
+                t.add(old, -1);
+                t.add(new, 1);
+            }
+        }
+        let after = self.is_adopted(&e.proposal);
+        if governance && before != after {
+            // A governance proposal became adopted (or, never by a stance,
+            // stopped being): versions change, everything is derived again.
+            // Stances that do not change adoption cost what ordinary ones do.
+            // The tally above already counts it adopted, so `rederive`
+            // does not see it become so: name it here.
+            let others = self.rederive(Some(e.proposal));
+            let own = (after && self.is_adopted(&e.proposal)).then_some(e.proposal);
+            return Applied::New { adopted: own.or(others) };
+        }
+        Applied::New { adopted: (!before && after).then_some(e.proposal) }
+    }
+
+    /// The version of a tallied proposal (shared, not copied: a roster can
+    /// hold 10,000 members and this runs for every endorsement).
+    fn tallied_version(&self, id: &ObjectId) -> Option<Arc<Version>> {
+        self.tallies.get(id)?;
+        let p = self.held.proposals.get(id)?;
+        Some(self.derived.version(&self.coalition, &p.roster_heads)?.clone())
+    }
+
+    /// Recomputes the tally of one proposal from scratch.
+    fn retally(&mut self, id: &ObjectId) {
+        let Some(p) = self.held.proposals.get(id) else { return };
+        let t = self
+            .derived
+            .resolve(&self.coalition, &self.held, &p.roster_heads)
+            .and_then(|version| tally(&self.held, &version, id, p));
+        match t {
+            Some(t) => self.tallies.insert(*id, t),
+            None => self.tallies.remove(id),
+        };
+    }
+
+    /// Derives governance again and recounts every tally; returns `own` if
+    /// it became adopted, else the first proposal that did.
+    fn rederive(&mut self, own: Option<ObjectId>) -> Option<ObjectId> {
+        let before: BTreeSet<ObjectId> = self.positions_set();
+        self.derived = Derived::derive(&self.coalition, &self.held);
+        let ids: Vec<ObjectId> = self.held.proposals.keys().copied().collect();
+        self.tallies.clear();
+        for id in ids {
+            self.retally(&id);
+        }
+        let newly: BTreeSet<ObjectId> = self.positions_set().difference(&before).copied().collect();
+        match own {
+            Some(o) if newly.contains(&o) => Some(o),
+            _ => newly.first().copied(),
+        }
+    }
+
+    fn positions_set(&self) -> BTreeSet<ObjectId> {
+        self.tallies.iter().filter(|(_, t)| t.adopted()).map(|(id, _)| *id).collect()
+    }
+}

@@ -1,0 +1,228 @@
+//! Checking an envelope before it is admitted (PROTOCOL.md 12.8): its form
+//! and signature, which need no ledger ([`Ledger::check_signature`]), then
+//! whether the held objects authorise its signer ([`Ledger::authorise`]).
+
+use super::Ledger;
+use crate::coalition::{parse_key_object, Coalition, Object, VerifiedObject};
+use crate::envelope::Envelope;
+use crate::error::Rejection;
+use crate::id::ObjectId;
+use crate::keys::PublicKey;
+use crate::kind::Kind;
+use crate::objects::{Endorsement, Proposal};
+
+impl Ledger {
+    /// Validates one envelope against every ingest rule with governance
+    /// (PROTOCOL.md 12.8): the rules of sections 6–7, the signature checked
+    /// against the envelope's signer, then whether the held objects make the
+    /// signer a known key of the trust named (else `UnknownSigner`, Ignore)
+    /// and the proposal's roster heads held (else `UnknownRoster`, Ignore).
+    /// Equal to [`Ledger::check_signature`] followed by [`Ledger::authorise`].
+    pub fn validate(&self, bytes: &[u8], now_ms: u64) -> Result<VerifiedObject, Rejection> {
+        self.authorise(&Self::check_signature(&self.coalition, bytes)?, now_ms)
+    }
+
+    /// As [`Ledger::validate`] for many envelopes, with the signatures
+    /// checked on up to `threads` threads. Results are in input order and
+    /// equal to calling [`Ledger::validate`] on each.
+    pub fn validate_many(
+        &self,
+        items: &[&[u8]],
+        now_ms: u64,
+        threads: usize,
+    ) -> Vec<Result<VerifiedObject, Rejection>> {
+        Self::check_signatures(&self.coalition, items, threads)
+            .into_iter()
+            .map(|c| c.and_then(|c| self.authorise(&c, now_ms)))
+            .collect()
+    }
+
+    /// The first stage of [`Ledger::validate`], which needs no ledger: the
+    /// envelope's form, its body, the coalition, and its signature against
+    /// the key that signed it. A [`SignatureChecked`] may still be refused by
+    /// [`Ledger::authorise`]; nothing is admitted without that second stage.
+    pub fn check_signature(coalition: &Coalition, bytes: &[u8]) -> Result<SignatureChecked, Rejection> {
+        let envelope = Envelope::decode(bytes)?;
+        if envelope.kind() == Kind::Genesis {
+            // A genesis has no time rule: the clock is irrelevant here.
+            return Ok(SignatureChecked(Checked::Genesis(coalition.validate_envelope(envelope, 0)?)));
+        }
+        let parsed = ParsedObject::parse(coalition, envelope)?;
+        let signer = parsed.signer(coalition)?;
+        parsed.verified_by(signer)
+    }
+
+    /// [`Ledger::check_signature`] for many envelopes on up to `threads`
+    /// threads (1 to 64), results in input order. Holds no ledger, so a
+    /// caller can verify signatures without holding a lock on its ledger.
+    pub fn check_signatures(
+        coalition: &Coalition,
+        items: &[&[u8]],
+        threads: usize,
+    ) -> Vec<Result<SignatureChecked, Rejection>> {
+        crate::parallel::map_in_threads(items.to_vec(), threads, 64, |b| Self::check_signature(coalition, b))
+    }
+
+    /// The second stage of [`Ledger::validate`]: whether the objects this
+    /// ledger holds make the signer a known key of the trust named (else
+    /// `UnknownSigner`), the proposal's roster heads held (else
+    /// `UnknownRoster`), and the time not too far ahead of `now_ms`. Both
+    /// unknowns have verdict Ignore and may pass once more objects are
+    /// applied ([`Rejection::awaits_objects`]).
+    pub fn authorise(&self, checked: &SignatureChecked, now_ms: u64) -> Result<VerifiedObject, Rejection> {
+        let (envelope, object, trust, signer, created_at_ms) = match &checked.0 {
+            Checked::Genesis(g) => return Ok(g.clone()),
+            Checked::Signed { envelope, object, trust, signer, created_at_ms } => {
+                (envelope, object, *trust, *signer, *created_at_ms)
+            }
+        };
+        let unknown = || Rejection::UnknownSigner { key: signer.to_hex(), trust: trust.to_hex() };
+        match object {
+            Object::Endorsement(Endorsement { delegation: Some(d), .. }) => {
+                let Some((delegation, delegation_signer)) = self.held.delegations.get(d) else {
+                    return Err(unknown());
+                };
+                if delegation.trust != trust {
+                    return Err(Rejection::InvalidField {
+                        field: "delegation",
+                        reason: format!("is a delegation of trust {}, not {}", delegation.trust, trust),
+                    });
+                }
+                if delegation.delegate != signer {
+                    return Err(Rejection::SignerMismatch {
+                        field: "delegate",
+                        signer: signer.to_hex(),
+                        named: delegation.delegate.to_hex(),
+                    });
+                }
+                if !self.is_known_key(&trust, delegation_signer) {
+                    return Err(unknown());
+                }
+            }
+            _ if !self.is_known_key(&trust, &signer) => return Err(unknown()),
+            _ => {}
+        }
+        if let Object::Proposal(p) = object {
+            if let Some(h) =
+                p.roster_heads.iter().find(|h| self.held.proposals.get(h).is_some_and(|g| g.action.is_none()))
+            {
+                return Err(Rejection::InvalidField {
+                    field: "roster heads",
+                    reason: format!("{h} is not a governance proposal"),
+                });
+            }
+            let held_head = |h: &ObjectId| {
+                self.held.proposals.get(h).is_some_and(|g| g.action.is_some()) && self.derived.closures.contains_key(h)
+            };
+            if !p.roster_heads.iter().all(held_head) {
+                return Err(Rejection::UnknownRoster(p.roster));
+            }
+            if self.derived.antichain(&p.roster_heads) == Some(false) {
+                return Err(Rejection::InvalidField {
+                    field: "roster heads",
+                    reason: "a head is in the closure of another".into(),
+                });
+            }
+        }
+        Coalition::check_time(created_at_ms, now_ms)?;
+        Ok(VerifiedObject::new(envelope.clone(), object.clone(), Some(signer)))
+    }
+}
+
+/// An envelope whose form, coalition and signature are checked
+/// ([`Ledger::check_signature`]) but not yet whether the held objects
+/// authorise its signer ([`Ledger::authorise`]). Holding one proves the
+/// signature verified against the key in the envelope, nothing more.
+#[derive(Clone, Debug)]
+pub struct SignatureChecked(Checked);
+
+// Built once per ingested object, like `Object` (see there).
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug)]
+enum Checked {
+    Genesis(VerifiedObject),
+    Signed { envelope: Envelope, object: Object, trust: PublicKey, signer: PublicKey, created_at_ms: u64 },
+}
+
+impl SignatureChecked {
+    /// The object id.
+    pub fn id(&self) -> ObjectId {
+        match &self.0 {
+            Checked::Genesis(g) => g.id(),
+            Checked::Signed { envelope, .. } => envelope.id(),
+        }
+    }
+
+    /// The typed body.
+    pub fn object(&self) -> &Object {
+        match &self.0 {
+            Checked::Genesis(g) => g.object(),
+            Checked::Signed { object, .. } => object,
+        }
+    }
+
+    /// The exact envelope bytes.
+    pub fn bytes(&self) -> &[u8] {
+        match &self.0 {
+            Checked::Genesis(g) => g.envelope().bytes(),
+            Checked::Signed { envelope, .. } => envelope.bytes(),
+        }
+    }
+}
+
+/// A non-genesis envelope whose body passed the rules of its kind and whose
+/// coalition is this one; its signature is not checked yet. The first half
+/// of [`Ledger::check_signature`], apart so that a certificate can check the
+/// form of everything it carries before any signature (PROTOCOL.md 9.2).
+#[derive(Clone, Debug)]
+pub(crate) struct ParsedObject {
+    pub(crate) envelope: Envelope,
+    pub(crate) object: Object,
+    /// The trust the body names (author, trust).
+    pub(crate) trust: PublicKey,
+    created_at_ms: u64,
+}
+
+impl ParsedObject {
+    /// The body rules of the envelope's kind (trust keys of founders taken
+    /// from the genesis roster), then the coalition check.
+    pub(crate) fn parse(c: &Coalition, envelope: Envelope) -> Result<Self, Rejection> {
+        let (object, coalition_id, trust, created_at_ms) = match envelope.kind() {
+            Kind::Proposal => {
+                let p = Proposal::from_body(envelope.body())?;
+                let (coalition, author, at) = (p.coalition, p.author, p.created_at_ms);
+                (Object::Proposal(p), coalition, author, at)
+            }
+            Kind::Endorsement => {
+                let e = Endorsement::from_body_with(envelope.body(), |_, b| c.parse_key("trust", b))?;
+                let (coalition, trust, at) = (e.coalition, e.trust, e.created_at_ms);
+                (Object::Endorsement(e), coalition, trust, at)
+            }
+            _ => parse_key_object(&envelope)?,
+        };
+        c.check_coalition(coalition_id)?;
+        Ok(ParsedObject { envelope, object, trust, created_at_ms })
+    }
+
+    /// The envelope's one signer under the key rule (`BadKey` "envelope
+    /// signer").
+    pub(crate) fn signer(&self, c: &Coalition) -> Result<PublicKey, Rejection> {
+        c.envelope_signer(&self.envelope)
+    }
+
+    /// The signature checked against `signer` (which [`ParsedObject::signer`]
+    /// returned).
+    pub(crate) fn verified_by(self, signer: PublicKey) -> Result<SignatureChecked, Rejection> {
+        if !signer.verify(&self.envelope.signing_input(), &self.envelope.signatures()[0].signature) {
+            return Err(Rejection::BadSignature { signer: signer.to_hex() });
+        }
+        let ParsedObject { envelope, object, trust, created_at_ms } = self;
+        Ok(SignatureChecked(Checked::Signed { envelope, object, trust, signer, created_at_ms }))
+    }
+
+    /// [`ParsedObject::verified_by`] for a signature verified already.
+    pub(crate) fn into_checked(self, signer: PublicKey) -> SignatureChecked {
+        let ParsedObject { envelope, object, trust, created_at_ms } = self;
+        SignatureChecked(Checked::Signed { envelope, object, trust, signer, created_at_ms })
+    }
+}
