@@ -4,7 +4,7 @@
 
 #![no_main]
 
-use chorus_core::Coalition;
+use chorus_core::{Coalition, Ledger};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -16,6 +16,6 @@ fuzz_target!(|data: &[u8]| {
         _ => panic!("verdict depends on threads"),
     }
     if let Ok(c) = one {
-        assert!(c.validate(data, u64::MAX).is_ok());
+        assert!(Ledger::new(c).validate(data, u64::MAX).is_ok());
     }
 });

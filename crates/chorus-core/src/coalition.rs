@@ -91,8 +91,11 @@ impl PartialEq for Coalition {
 }
 impl Eq for Coalition {}
 
-/// A signed object that passed every ingest rule: shape, canonical encoding,
-/// bounds, coalition, membership, signature.
+/// A signed object that passed every ingest rule (PROTOCOL.md 12.8): shape,
+/// canonical encoding, bounds, coalition, signature, and a signer the held
+/// objects authorise. Made only by [`crate::Ledger::authorise`] (and so
+/// [`crate::Ledger::validate`] and [`crate::Ingest`]); it has no public
+/// constructor.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifiedObject {
     envelope: Envelope,
@@ -180,19 +183,6 @@ pub enum Object {
     Revocation(Revocation),
     /// A key rotation.
     KeyRotation(KeyRotation),
-}
-
-/// Stage 1 of validation: everything but the signature, which is returned as
-/// a check to run (possibly alongside many others on several threads).
-pub(crate) struct Prechecked {
-    pub object: Object,
-    pub signer: PublicKey,
-    pub input: Vec<u8>,
-    pub signature: [u8; 64],
-    /// A refusal with verdict Ignore (unknown roster, dated ahead of the
-    /// clock), reported only once the signature has verified: otherwise a
-    /// peer could send forgeries labelled that way and never be penalised.
-    pub deferred: Option<Rejection>,
 }
 
 impl Coalition {
@@ -301,129 +291,19 @@ impl Coalition {
         self.roster.get(key).is_some()
     }
 
-    /// Validates one envelope against every ingest rule. `now_ms` is this
-    /// node's clock, used only to defer objects dated too far ahead
-    /// ([`Rejection::FromTheFuture`], verdict Ignore); the ledger itself never
-    /// reads a clock.
-    pub fn validate(&self, bytes: &[u8], now_ms: u64) -> Result<VerifiedObject, Rejection> {
-        let envelope = Envelope::decode(bytes)?;
-        self.validate_envelope(envelope, now_ms)
-    }
-
-    /// As [`Coalition::validate`], for an envelope already decoded.
-    pub fn validate_envelope(&self, envelope: Envelope, now_ms: u64) -> Result<VerifiedObject, Rejection> {
-        let pre = self.precheck(&envelope, now_ms)?;
-        let Some(pre) = pre else {
-            // Our own genesis: hand back the envelope verified at startup, never
-            // the received copy, whose signatures were not checked here.
-            return Ok(VerifiedObject {
-                envelope: self.envelope.clone(),
-                object: Object::Genesis(self.genesis.clone()),
-                signer_key: None,
-            });
-        };
-        if !pre.signer.verify(&pre.input, &pre.signature) {
-            return Err(Rejection::BadSignature { signer: pre.signer.to_hex() });
+    /// Our own genesis as a verified object, for an envelope of kind
+    /// genesis offered to us (PROTOCOL.md 7): the envelope verified when this
+    /// coalition was founded, never the received copy, whose signatures are
+    /// not checked here; any other genesis is `ForeignGenesis`.
+    pub(crate) fn own_genesis(&self, envelope: &Envelope) -> Result<VerifiedObject, Rejection> {
+        if envelope.id() != self.id {
+            return Err(Rejection::ForeignGenesis(envelope.id()));
         }
-        if let Some(deferred) = pre.deferred {
-            return Err(deferred);
-        }
-        Ok(VerifiedObject { envelope, object: pre.object, signer_key: Some(pre.signer) })
-    }
-
-    /// Validates many envelopes, checking signatures on up to `threads`
-    /// threads. Results are in input order and equal to calling
-    /// [`Coalition::validate`] on each.
-    pub fn validate_many(
-        &self,
-        items: &[&[u8]],
-        now_ms: u64,
-        threads: usize,
-    ) -> Vec<Result<VerifiedObject, Rejection>> {
-        crate::parallel::map_in_threads(items.to_vec(), threads, 64, |b| self.validate(b, now_ms))
-    }
-
-    /// Everything but the signature. `Ok(None)` means "this is our own
-    /// genesis", which needs no further check.
-    pub(crate) fn precheck(&self, envelope: &Envelope, now_ms: u64) -> Result<Option<Prechecked>, Rejection> {
-        match envelope.kind() {
-            Kind::Genesis => {
-                if envelope.id() == self.id {
-                    Ok(None)
-                } else {
-                    Err(Rejection::ForeignGenesis(envelope.id()))
-                }
-            }
-            Kind::Proposal => {
-                let p = Proposal::from_body(envelope.body())?;
-                self.check_coalition(p.coalition)?;
-                let signer = self.single_signer(envelope, "author", p.author.as_bytes())?;
-                let deferred = if self.roster(&p.roster).is_none() {
-                    Some(Rejection::UnknownRoster(p.roster))
-                } else {
-                    Self::check_time(p.created_at_ms, now_ms).err()
-                };
-                Ok(Some(Prechecked {
-                    object: Object::Proposal(p),
-                    signer,
-                    input: envelope.signing_input(),
-                    signature: envelope.signatures()[0].signature,
-                    deferred,
-                }))
-            }
-            Kind::Endorsement => {
-                // The coalition is checked before membership, so an object of
-                // another coalition is reported as such.
-                let e = Endorsement::from_body_with(envelope.body(), |coalition, trust| {
-                    self.check_coalition(coalition)?;
-                    self.roster
-                        .get(trust)
-                        .map(|m| m.key)
-                        .ok_or_else(|| Rejection::NotAMember { key: hex::encode(trust) })
-                })?;
-                if e.delegation.is_some() {
-                    // Signed by a delegate: the genesis roster alone cannot
-                    // tell whose key it is; the ledger can (Ledger::validate).
-                    let signer = self.envelope_signer(envelope)?;
-                    let deferred = Some(Rejection::UnknownSigner { key: signer.to_hex(), trust: e.trust.to_hex() });
-                    return Ok(Some(Prechecked {
-                        object: Object::Endorsement(e),
-                        signer,
-                        input: envelope.signing_input(),
-                        signature: envelope.signatures()[0].signature,
-                        deferred,
-                    }));
-                }
-                let signer = self.single_signer(envelope, "trust", e.trust.as_bytes())?;
-                let deferred = Self::check_time(e.created_at_ms, now_ms).err();
-                Ok(Some(Prechecked {
-                    object: Object::Endorsement(e),
-                    signer,
-                    input: envelope.signing_input(),
-                    signature: envelope.signatures()[0].signature,
-                    deferred,
-                }))
-            }
-            Kind::Delegation | Kind::Revocation | Kind::KeyRotation => {
-                let (object, coalition, trust, created_at_ms) = parse_key_object(envelope)?;
-                self.check_coalition(coalition)?;
-                let signer = self.envelope_signer(envelope)?;
-                // Under the genesis roster alone the only known key of a
-                // trust is its id (no rotation known).
-                let deferred = if !self.roster.contains(&trust) || signer != trust {
-                    Some(Rejection::UnknownSigner { key: signer.to_hex(), trust: trust.to_hex() })
-                } else {
-                    Self::check_time(created_at_ms, now_ms).err()
-                };
-                Ok(Some(Prechecked {
-                    object,
-                    signer,
-                    input: envelope.signing_input(),
-                    signature: envelope.signatures()[0].signature,
-                    deferred,
-                }))
-            }
-        }
+        Ok(VerifiedObject {
+            envelope: self.envelope.clone(),
+            object: Object::Genesis(self.genesis.clone()),
+            signer_key: None,
+        })
     }
 
     /// The one signer of a non-genesis envelope, as a checked key.
@@ -454,21 +334,6 @@ impl Coalition {
             return Err(Rejection::FromTheFuture { created_at_ms, now_ms });
         }
         Ok(())
-    }
-
-    /// The one signer of a non-genesis envelope, which must be the member the
-    /// body names in `field`.
-    fn single_signer(
-        &self,
-        envelope: &Envelope,
-        field: &'static str,
-        named: &[u8; 32],
-    ) -> Result<PublicKey, Rejection> {
-        let signer = &envelope.signatures()[0].signer;
-        if signer != named {
-            return Err(Rejection::SignerMismatch { field, signer: hex::encode(signer), named: hex::encode(named) });
-        }
-        self.roster.get(signer).map(|m| m.key).ok_or_else(|| Rejection::NotAMember { key: hex::encode(signer) })
     }
 }
 

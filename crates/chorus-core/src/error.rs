@@ -105,7 +105,11 @@ pub enum Rejection {
         /// The one named.
         found: ObjectId,
     },
-    /// The signer is not a member trust under the relevant roster.
+    /// The signer is not a member trust under the relevant roster: the first
+    /// edition's rule (PROTOCOL.md 6), which knew only the genesis roster.
+    /// No longer returned: under the ledger's rules (12.8) a key not known
+    /// to act for the trust named is [`Rejection::UnknownSigner`]. The name
+    /// stays reserved.
     #[error("{key} is not a member trust of this coalition")]
     NotAMember {
         /// Hex of the key.

@@ -16,9 +16,11 @@
 //!   genesis id. [`Ledger::validate`] applies every ingest rule with the
 //!   knowledge of the objects held (PROTOCOL.md 12.8) and yields a
 //!   [`VerifiedObject`]; a refusal is a [`Rejection`] carrying a [`Verdict`]
-//!   for the network layer. ([`Coalition::validate`] is the first edition's
-//!   validation against the genesis roster alone, kept for tools and
-//!   benchmarks; no node uses it.)
+//!   for the network layer. There is no other validation path.
+//! - [`Ingest`] is the one place the admission rules live: which objects a
+//!   node stores and applies, in which rounds, and what it answers for each
+//!   (an [`Admission`]). A store's group commit and rebuild, the in-memory
+//!   store and certificate verification all drive it.
 //! - The [`Ledger`] folds verified objects into proposals, stances, tallies
 //!   and positions. Its state is a function of the *set* applied.
 //! - [`certificate::verify`] checks a certificate offline.

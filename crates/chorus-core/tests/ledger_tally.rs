@@ -29,7 +29,7 @@ fn incremental_tallies_equal_recounts_in_any_arrival_order() {
             all.insert(0, p2.clone());
         }
         for e in &all {
-            ledger.apply(&f.coalition.validate(e.bytes(), now).unwrap());
+            ledger.apply(&ledger.validate(e.bytes(), now).unwrap());
             for p in [&p1, &p2] {
                 assert_eq!(ledger.tally(&p.id()), ledger.recount(&p.id()));
             }
@@ -59,7 +59,7 @@ fn forgeries_are_rejected_whatever_they_claim_about_time_or_roster() {
     let heads = vec![chorus_core::ObjectId([9; 32])];
     let strange = Proposal { roster: chorus_core::version_id(&f.id(), &heads), roster_heads: heads, ..base };
     for p in [ahead, strange] {
-        let e = f.coalition.validate(forge(&p).bytes(), T0).unwrap_err();
+        let e = Ledger::new(f.coalition.clone()).validate(forge(&p).bytes(), T0).unwrap_err();
         assert!(matches!(e, Rejection::BadSignature { .. }), "{e:?}");
         assert_eq!(e.verdict(), Verdict::Reject);
     }

@@ -92,9 +92,9 @@ fn seeds() -> &'static Seeds {
 fn feed(bytes: &[u8]) {
     let s = seeds();
     let _ = Envelope::decode(bytes);
-    let _ = s.f.coalition.validate(bytes, NOW);
-    let _ = s.f.coalition.validate(bytes, 0);
-    let _ = s.f.coalition.validate(bytes, u64::MAX);
+    let _ = Ledger::new(s.f.coalition.clone()).validate(bytes, NOW);
+    let _ = Ledger::new(s.f.coalition.clone()).validate(bytes, 0);
+    let _ = Ledger::new(s.f.coalition.clone()).validate(bytes, u64::MAX);
     let _ = Coalition::from_genesis(bytes, 1);
     let _ = Coalition::from_genesis(bytes, 2);
     let _ = certificate::verify_with_threads(bytes, None, 1);
@@ -102,7 +102,7 @@ fn feed(bytes: &[u8]) {
     let _ = Genesis::from_body(bytes);
     let _ = Proposal::from_body(bytes);
     let _ = Endorsement::from_body(bytes);
-    let _ = s.f.coalition.validate_many(&[bytes, bytes], NOW, 2);
+    let _ = Ledger::new(s.f.coalition.clone()).validate_many(&[bytes, bytes], NOW, 2);
     let _ = Delegation::from_body(bytes);
     let _ = Revocation::from_body(bytes);
     let _ = KeyRotation::from_body(bytes);
@@ -294,7 +294,7 @@ proptest! {
         feed(env.bytes());
         if let Ok(c) = Coalition::from_genesis(env.bytes(), 1) {
             // A valid one must validate as its own genesis.
-            prop_assert!(c.validate(env.bytes(), NOW).is_ok());
+            prop_assert!(Ledger::new(c.clone()).validate(env.bytes(), NOW).is_ok());
         }
     }
 }

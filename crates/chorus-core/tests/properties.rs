@@ -1,6 +1,6 @@
 //! Rules that must hold for every order and every input:
 //! (a) the ledger state is a function of the set of objects offered, never
-//!     of their order or repeats, and `Coalition::validate` refuses exactly
+//!     of their order or repeats, and `Ledger::validate` refuses exactly
 //!     the invalid ones;
 //! (b) invalid or foreign objects never change the state;
 //! (c) a certificate exported for any adopted proposal verifies and names
@@ -122,9 +122,11 @@ fn build_pool() -> Pool {
     invalid(vec![], "empty".into());
 
     let foreign = vec![
-        other.coalition.validate(op.bytes(), NOW).unwrap(),
-        other.coalition.validate(other.endorsement(0, op.id(), Stance::Endorse, 2).bytes(), NOW).unwrap(),
-        other.coalition.validate(other.coalition.genesis_envelope().bytes(), NOW).unwrap(),
+        Ledger::new(other.coalition.clone()).validate(op.bytes(), NOW).unwrap(),
+        Ledger::new(other.coalition.clone())
+            .validate(other.endorsement(0, op.id(), Stance::Endorse, 2).bytes(), NOW)
+            .unwrap(),
+        Ledger::new(other.coalition.clone()).validate(other.coalition.genesis_envelope().bytes(), NOW).unwrap(),
     ];
     Pool { f, items, by_id, foreign }
 }
@@ -136,7 +138,7 @@ fn run(order: &[usize]) -> Result<Ledger, TestCaseError> {
     let mut ledger = Ledger::new(p.f.coalition.clone());
     for &i in order {
         let item = &p.items[i];
-        match p.f.coalition.validate(&item.bytes, NOW) {
+        match Ledger::new(p.f.coalition.clone()).validate(&item.bytes, NOW) {
             Ok(v) => {
                 prop_assert!(item.valid, "{} was accepted", item.what);
                 let seen = ledger.contains(&v.id());
@@ -179,8 +181,8 @@ proptest! {
     fn validate_many_equals_validate_one_by_one((a, _) in orders(), threads in 1usize..5) {
         let p = pool();
         let items: Vec<&[u8]> = a.iter().map(|&i| p.items[i].bytes.as_slice()).collect();
-        let one_by_one: Vec<_> = items.iter().map(|b| p.f.coalition.validate(b, NOW)).collect();
-        prop_assert_eq!(p.f.coalition.validate_many(&items, NOW, threads), one_by_one);
+        let one_by_one: Vec<_> = items.iter().map(|b| Ledger::new(p.f.coalition.clone()).validate(b, NOW)).collect();
+        prop_assert_eq!(Ledger::new(p.f.coalition.clone()).validate_many(&items, NOW, threads), one_by_one);
     }
 
     #[test]
@@ -190,14 +192,14 @@ proptest! {
         let before = ledger.clone();
         let digest = ledger.digest();
         for item in p.items.iter().filter(|i| !i.valid) {
-            prop_assert!(p.f.coalition.validate(&item.bytes, NOW).is_err(), "{}", item.what);
+            prop_assert!(Ledger::new(p.f.coalition.clone()).validate(&item.bytes, NOW).is_err(), "{}", item.what);
         }
         for v in &p.foreign {
             prop_assert_eq!(ledger.apply(v), Applied::Foreign);
         }
         // Re-offering what is already held changes nothing either.
         for &i in &a {
-            if let Ok(v) = p.f.coalition.validate(&p.items[i].bytes, NOW) {
+            if let Ok(v) = Ledger::new(p.f.coalition.clone()).validate(&p.items[i].bytes, NOW) {
                 prop_assert_eq!(ledger.apply(&v), Applied::Duplicate);
             }
         }

@@ -647,7 +647,7 @@ fn ledger_outcome(o: &Objects) -> (String, String) {
     let mut ledger = Ledger::new(coalition.clone());
     let now = o.closes_at_ms + HOUR;
     for env in [&o.c_late, &o.b, &o.c_object, &o.proposal, &o.a] {
-        let v = coalition.validate(env.bytes(), now).expect("vector objects pass ingest");
+        let v = ledger.validate(env.bytes(), now).expect("vector objects pass ingest");
         ledger.apply(&v);
     }
     let id = o.proposal.id();

@@ -5,8 +5,8 @@
 use chorus_core::limits::*;
 use chorus_core::testkit::{Fixture, T0};
 use chorus_core::{
-    certificate, CertificateError, Coalition, Endorsement, Envelope, Genesis, KeyError, Keypair, Kind, ObjectId,
-    Proposal, Rejection, Stance, Verdict,
+    certificate, CertificateError, Coalition, Endorsement, Envelope, Genesis, KeyError, Keypair, Kind, Ledger,
+    ObjectId, Proposal, Rejection, Stance, Verdict, VerifiedObject,
 };
 use chorus_proto::v1 as pb;
 use prost::Message;
@@ -33,6 +33,12 @@ fn rejected(r: Result<impl std::fmt::Debug, Rejection>) -> Rejection {
     let e = r.expect_err("must be refused");
     assert!(!e.to_string().is_empty());
     e
+}
+
+/// The production path (PROTOCOL.md 12.8) with nothing held but the
+/// genesis: what a node that has just joined decides.
+fn validate(c: &Coalition, bytes: &[u8], now_ms: u64) -> Result<VerifiedObject, Rejection> {
+    Ledger::new(c.clone()).validate(bytes, now_ms)
 }
 
 // ---------------------------------------------------------------- fixtures
@@ -403,15 +409,15 @@ fn genesis_body_must_be_canonical() {
     assert_eq!(Coalition::from_genesis(env.bytes(), 1), Err(Rejection::NonCanonical { what: "genesis body" }));
 }
 
-// ---------------------------------------------------------------- Coalition::validate
+// ---------------------------------------------------------------- Ledger::validate
 
 #[test]
 fn own_genesis_is_accepted_and_a_foreign_one_refused() {
     let f = Fixture::new(3);
     let g = f.coalition.genesis_envelope();
-    assert_eq!(f.coalition.validate(g.bytes(), NOW).unwrap().id(), f.id());
+    assert_eq!(validate(&f.coalition, g.bytes(), NOW).unwrap().id(), f.id());
     let other = Fixture::new(4);
-    let e = rejected(f.coalition.validate(other.coalition.genesis_envelope().bytes(), NOW));
+    let e = rejected(validate(&f.coalition, other.coalition.genesis_envelope().bytes(), NOW));
     assert_eq!(e, Rejection::ForeignGenesis(other.id()));
     assert_eq!(e.verdict(), Verdict::Reject);
 }
@@ -422,13 +428,13 @@ fn objects_of_another_coalition_are_refused() {
     let other = Fixture::new(4);
     let p = other.proposal(0, "Elsewhere", 1, None);
     assert_eq!(
-        f.coalition.validate(p.bytes(), NOW),
+        validate(&f.coalition, p.bytes(), NOW),
         Err(Rejection::WrongCoalition { expected: f.id(), found: other.id() })
     );
     // Reported as such even when the signer is not one of our members.
     let e = other.endorsement(3, p.id(), Stance::Endorse, 2);
     assert_eq!(
-        f.coalition.validate(e.bytes(), NOW),
+        validate(&f.coalition, e.bytes(), NOW),
         Err(Rejection::WrongCoalition { expected: f.id(), found: other.id() })
     );
 }
@@ -440,55 +446,78 @@ fn unknown_roster_is_ignored() {
     let version = chorus_core::version_id(&f.id(), &[ObjectId([9; 32])]);
     p.roster_heads = vec![vec![9; 32]];
     p.roster = version.0.to_vec();
-    let e = rejected(f.coalition.validate(signed(Kind::Proposal, &p, &f.keys[0]).bytes(), NOW));
+    let e = rejected(validate(&f.coalition, signed(Kind::Proposal, &p, &f.keys[0]).bytes(), NOW));
     assert_eq!(e, Rejection::UnknownRoster(version));
     assert_eq!(e.verdict(), Verdict::Ignore);
     // A roster id that is not the version id of its heads is invalid for
     // everyone, so rejected.
     p.roster = vec![9; 32];
-    let e = rejected(f.coalition.validate(signed(Kind::Proposal, &p, &f.keys[0]).bytes(), NOW));
+    let e = rejected(validate(&f.coalition, signed(Kind::Proposal, &p, &f.keys[0]).bytes(), NOW));
     assert!(matches!(e, Rejection::InvalidField { field: "roster", .. }), "{e:?}");
 }
 
 #[test]
 fn non_members_cannot_propose_or_endorse() {
+    // Under the ledger (PROTOCOL.md 12.8 V6) an outsider is a trust with no
+    // known key: its genuinely signed objects are deferred (Ignore), never
+    // admitted, until a held admission names it.
     let f = Fixture::new(3);
     let outsider = Keypair::from_seed(&[42; 32]);
+    let unknown = Rejection::UnknownSigner { key: outsider.public().to_hex(), trust: outsider.public().to_hex() };
     let mut p = proposal_pb(&f, 0);
     p.author = outsider.public().as_bytes().to_vec();
-    let e = rejected(f.coalition.validate(signed(Kind::Proposal, &p, &outsider).bytes(), NOW));
-    assert_eq!(e, Rejection::NotAMember { key: outsider.public().to_hex() });
-    assert_eq!(e.verdict(), Verdict::Reject);
+    let proposal = signed(Kind::Proposal, &p, &outsider);
+    let e = rejected(validate(&f.coalition, proposal.bytes(), NOW));
+    assert_eq!(e, unknown);
+    assert_eq!(e.verdict(), Verdict::Ignore);
+    assert!(e.awaits_objects());
 
     let mut en = endorsement_pb(&f, 0, ObjectId([1; 32]));
     en.trust = outsider.public().as_bytes().to_vec();
-    let e = rejected(f.coalition.validate(signed(Kind::Endorsement, &en, &outsider).bytes(), NOW));
-    assert_eq!(e, Rejection::NotAMember { key: outsider.public().to_hex() });
+    let endorsement = signed(Kind::Endorsement, &en, &outsider);
+    let e = rejected(validate(&f.coalition, endorsement.bytes(), NOW));
+    assert_eq!(e, unknown);
+
+    // Once an admission of the outsider is held (adopted or not), both pass.
+    let member = chorus_core::Member { key: outsider.public(), name: "New".into(), external_id: None };
+    let admit =
+        f.proposal_under(&f.keys[0], f.keys[0].public(), "Admit", &[], Some(chorus_core::Action::Admit(member)), 1);
+    let mut ledger = Ledger::new(f.coalition.clone());
+    ledger.apply(&ledger.validate(admit.bytes(), NOW).unwrap());
+    assert!(ledger.validate(endorsement.bytes(), NOW).is_ok());
+    assert!(ledger.validate(proposal.bytes(), NOW).is_ok());
 }
 
 #[test]
-fn signer_must_be_the_member_the_body_names() {
+fn signer_must_be_a_known_key_of_the_trust_the_body_names() {
+    // The first edition required the signer to be the member named
+    // (SignerMismatch); under the ledger it must be a known key of the trust
+    // named (12.8 V6), else UnknownSigner (Ignore: a rotation may make it one).
     let f = Fixture::new(3);
     let p = proposal_pb(&f, 0);
-    let e = rejected(f.coalition.validate(signed(Kind::Proposal, &p, &f.keys[1]).bytes(), NOW));
-    assert_eq!(
-        e,
-        Rejection::SignerMismatch {
-            field: "author",
-            signer: f.keys[1].public().to_hex(),
-            named: f.keys[0].public().to_hex()
-        }
-    );
+    let e = rejected(validate(&f.coalition, signed(Kind::Proposal, &p, &f.keys[1]).bytes(), NOW));
+    assert_eq!(e, Rejection::UnknownSigner { key: f.keys[1].public().to_hex(), trust: f.keys[0].public().to_hex() });
+    assert_eq!(e.verdict(), Verdict::Ignore);
     let en = endorsement_pb(&f, 2, ObjectId([1; 32]));
-    let e = rejected(f.coalition.validate(signed(Kind::Endorsement, &en, &f.keys[0]).bytes(), NOW));
+    let e = rejected(validate(&f.coalition, signed(Kind::Endorsement, &en, &f.keys[0]).bytes(), NOW));
+    assert_eq!(e, Rejection::UnknownSigner { key: f.keys[0].public().to_hex(), trust: f.keys[2].public().to_hex() });
+
+    // A stance under a delegation must be signed by the delegate it names.
+    let delegate = Keypair::from_seed(&[43; 32]);
+    let d = f.delegation(&f.keys[2], f.keys[2].public(), delegate.public(), None, 1);
+    let mut ledger = Ledger::new(f.coalition.clone());
+    ledger.apply(&ledger.validate(d.bytes(), NOW).unwrap());
+    let by_other = f.stance_by(&f.keys[0], f.keys[2].public(), ObjectId([1; 32]), Stance::Endorse, 2, Some(d.id()));
+    let e = rejected(ledger.validate(by_other.bytes(), NOW));
     assert_eq!(
         e,
         Rejection::SignerMismatch {
-            field: "trust",
+            field: "delegate",
             signer: f.keys[0].public().to_hex(),
-            named: f.keys[2].public().to_hex()
+            named: delegate.public().to_hex()
         }
     );
+    assert_eq!(e.verdict(), Verdict::Reject);
 }
 
 #[test]
@@ -498,7 +527,7 @@ fn bad_signatures_are_refused() {
         let mut msg = proto(&env);
         msg.signatures[0].signature[40] ^= 0x10;
         let signer = hex::encode(&msg.signatures[0].signer);
-        let e = rejected(f.coalition.validate(&msg.encode_to_vec(), NOW));
+        let e = rejected(validate(&f.coalition, &msg.encode_to_vec(), NOW));
         assert_eq!(e, Rejection::BadSignature { signer });
         assert_eq!(e.verdict(), Verdict::Reject);
     }
@@ -509,15 +538,15 @@ fn objects_from_the_future_are_deferred_not_punished() {
     let f = Fixture::new(3);
     let now = T0;
     let at_limit = f.proposal(0, "ok", MAX_CLOCK_SKEW_MS, None);
-    assert!(f.coalition.validate(at_limit.bytes(), now).is_ok());
+    assert!(validate(&f.coalition, at_limit.bytes(), now).is_ok());
     let ahead = f.proposal(0, "ahead", MAX_CLOCK_SKEW_MS + 1, None);
-    let e = rejected(f.coalition.validate(ahead.bytes(), now));
+    let e = rejected(validate(&f.coalition, ahead.bytes(), now));
     assert_eq!(e, Rejection::FromTheFuture { created_at_ms: T0 + MAX_CLOCK_SKEW_MS + 1, now_ms: now });
     assert_eq!(e.verdict(), Verdict::Ignore);
     // Admitted once the clock catches up.
-    assert!(f.coalition.validate(ahead.bytes(), now + 1).is_ok());
+    assert!(validate(&f.coalition, ahead.bytes(), now + 1).is_ok());
     let en = f.endorsement(1, ahead.id(), Stance::Endorse, MAX_CLOCK_SKEW_MS + 1);
-    let e = rejected(f.coalition.validate(en.bytes(), now));
+    let e = rejected(validate(&f.coalition, en.bytes(), now));
     assert_eq!(e.verdict(), Verdict::Ignore);
     assert!(matches!(e, Rejection::FromTheFuture { .. }));
 }
@@ -544,7 +573,7 @@ fn proposal_field_bounds() {
         mutate(&mut p);
         let e = rejected(Proposal::from_body(&p.encode_to_vec()));
         assert_eq!(invalid_field(&e), field, "{e}");
-        assert_eq!(f.coalition.validate(signed(Kind::Proposal, &p, &f.keys[0]).bytes(), NOW), Err(e));
+        assert_eq!(validate(&f.coalition, signed(Kind::Proposal, &p, &f.keys[0]).bytes(), NOW), Err(e));
     }
     // At the bounds: accepted; closing exactly at creation is allowed.
     let mut p = proposal_pb(&f, 0);
@@ -552,7 +581,7 @@ fn proposal_field_bounds() {
     p.body = "b\n\tc\r\n".repeat(MAX_BODY_BYTES / 6);
     p.closes_at_ms = p.created_at_ms;
     p.link = Some(pb::ProposalLink { target: vec![1; 32], relation: 2 });
-    assert!(f.coalition.validate(signed(Kind::Proposal, &p, &f.keys[0]).bytes(), NOW).is_ok());
+    assert!(validate(&f.coalition, signed(Kind::Proposal, &p, &f.keys[0]).bytes(), NOW).is_ok());
 }
 
 #[test]
@@ -585,11 +614,11 @@ fn endorsement_field_bounds() {
         mutate(&mut en);
         let e = rejected(Endorsement::from_body(&en.encode_to_vec()));
         assert_eq!(invalid_field(&e), field, "{e}");
-        assert_eq!(f.coalition.validate(signed(Kind::Endorsement, &en, &f.keys[1]).bytes(), NOW), Err(e));
+        assert_eq!(validate(&f.coalition, signed(Kind::Endorsement, &en, &f.keys[1]).bytes(), NOW), Err(e));
     }
     let mut en = endorsement_pb(&f, 1, proposal);
     en.comment = "c".repeat(MAX_COMMENT_BYTES);
-    assert!(f.coalition.validate(signed(Kind::Endorsement, &en, &f.keys[1]).bytes(), NOW).is_ok());
+    assert!(validate(&f.coalition, signed(Kind::Endorsement, &en, &f.keys[1]).bytes(), NOW).is_ok());
     let mut en = endorsement_pb(&f, 1, proposal);
     en.trust = vec![0; 3];
     assert_eq!(
@@ -606,14 +635,14 @@ fn bodies_must_be_canonical() {
     let nc = Rejection::NonCanonical { what: "proposal body" };
     assert_eq!(Proposal::from_body(&body), Err(nc.clone()));
     let env = Envelope::sign(Kind::Proposal, body, &[&f.keys[0]]);
-    assert_eq!(f.coalition.validate(env.bytes(), NOW), Err(nc));
+    assert_eq!(validate(&f.coalition, env.bytes(), NOW), Err(nc));
 
     let mut en = endorsement_pb(&f, 0, ObjectId([1; 32])).encode_to_vec();
     en.extend_from_slice(&[0x78, 0x80, 0x00]); // field 15 (reserved), non-minimal zero
     let nc = Rejection::NonCanonical { what: "endorsement body" };
     assert_eq!(Endorsement::from_body(&en), Err(nc.clone()));
     let env = Envelope::sign(Kind::Endorsement, en, &[&f.keys[0]]);
-    assert_eq!(f.coalition.validate(env.bytes(), NOW), Err(nc));
+    assert_eq!(validate(&f.coalition, env.bytes(), NOW), Err(nc));
 
     for bytes in [&[0xff, 0xff][..], &[0x0a, 0x40, 1][..]] {
         assert!(matches!(Proposal::from_body(bytes), Err(Rejection::Malformed { what: "proposal body", .. })));
@@ -1024,7 +1053,7 @@ fn forgeries_are_rejected_even_when_dated_ahead_or_on_an_unknown_roster() {
     for env in [ahead, unknown, e_ahead] {
         let mut msg = proto(&env);
         msg.signatures[0].signature[3] ^= 1;
-        let e = rejected(f.coalition.validate(&msg.encode_to_vec(), T0));
+        let e = rejected(validate(&f.coalition, &msg.encode_to_vec(), T0));
         assert!(matches!(e, Rejection::BadSignature { .. }), "{e:?}");
         assert_eq!(e.verdict(), Verdict::Reject);
     }

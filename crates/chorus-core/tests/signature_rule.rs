@@ -241,7 +241,7 @@ fn malleated_endorsements_neither_verify_nor_count_twice() {
         let decoded = Envelope::decode(env.bytes()).expect("shape is fine");
         assert_eq!(decoded.id(), honest.id(), "the id covers the body only");
         assert_eq!(
-            f.coalition.validate(env.bytes(), now),
+            Ledger::new(f.coalition.clone()).validate(env.bytes(), now),
             Err(Rejection::BadSignature { signer: hex::encode(sig.signer) })
         );
     }
@@ -250,10 +250,10 @@ fn malleated_endorsements_neither_verify_nor_count_twice() {
     // ledger counts it once whichever arrives first.
     let resigned = tweak(resign(&f.keys[1], &input, 1));
     assert_ne!(resigned.bytes(), honest.bytes());
-    let v_honest = f.coalition.validate(honest.bytes(), now).unwrap();
-    let v_resigned = f.coalition.validate(resigned.bytes(), now).unwrap();
+    let v_honest = Ledger::new(f.coalition.clone()).validate(honest.bytes(), now).unwrap();
+    let v_resigned = Ledger::new(f.coalition.clone()).validate(resigned.bytes(), now).unwrap();
     assert_eq!(v_resigned.id(), v_honest.id());
-    let vp = f.coalition.validate(p.bytes(), now).unwrap();
+    let vp = Ledger::new(f.coalition.clone()).validate(p.bytes(), now).unwrap();
     let mut ledgers = vec![];
     for order in [[&v_honest, &v_resigned], [&v_resigned, &v_honest]] {
         let mut l = Ledger::new(f.coalition.clone());

@@ -10,7 +10,7 @@ fn proposal_is_adopted_and_certificate_verifies() {
     let mut ledger = Ledger::new(f.coalition.clone());
     let now = T0 + 10_000;
     let p = f.proposal(0, "Fund school meals", 1, None);
-    let v = f.coalition.validate(p.bytes(), now).unwrap();
+    let v = ledger.validate(p.bytes(), now).unwrap();
     assert_eq!(ledger.apply(&v), Applied::New { adopted: None });
     assert_eq!(ledger.apply(&v), Applied::Duplicate);
     let mut store = std::collections::HashMap::new();
@@ -19,7 +19,7 @@ fn proposal_is_adopted_and_certificate_verifies() {
     for i in 0..3 {
         let e = f.endorsement(i, p.id(), Stance::Endorse, 5);
         store.insert(e.id(), e.clone());
-        let v = f.coalition.validate(e.bytes(), now).unwrap();
+        let v = ledger.validate(e.bytes(), now).unwrap();
         if let Applied::New { adopted: Some(id) } = ledger.apply(&v) {
             adopted_at = Some((i, id));
         }

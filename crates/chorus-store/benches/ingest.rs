@@ -122,9 +122,11 @@ fn main() {
     println!("  (load average at start: {}; figures are wall-clock rates on a shared machine)", load.trim());
     let all = &w.endorsements[..];
     let coalition = chorus_core::Coalition::from_genesis(&w.genesis, threads).expect("genesis");
+    // The production path (chorus-core's one validation path), no store.
+    let ledger = chorus_core::Ledger::new(coalition);
     let refs: Vec<&[u8]> = all.iter().map(|e| e.as_slice()).collect();
     measure("baseline: validate_many only (no store)", || {
-        coalition.validate_many(&refs, u64::MAX, threads).iter().filter(|r| r.is_ok()).count()
+        ledger.validate_many(&refs, u64::MAX, threads).iter().filter(|r| r.is_ok()).count()
     });
 
     let (_d, store) = fresh_store(&w, StoreConfig::default());

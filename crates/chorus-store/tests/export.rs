@@ -128,7 +128,7 @@ fn the_stream_can_be_walked_without_a_store() {
     assert_eq!(reader.coalition(), f.id());
     let mut n = 0;
     while let Some(bytes) = reader.next_envelope().unwrap() {
-        f.coalition.validate(&bytes, u64::MAX).unwrap();
+        chorus_core::Ledger::new(f.coalition.clone()).validate(&bytes, u64::MAX).unwrap();
         n += 1;
     }
     assert_eq!(n, 8);

@@ -2,8 +2,8 @@
 //!
 //! Parsing (`from_body`) checks everything that can be checked on the body
 //! alone: canonical encoding, lengths, required fields, enum values. Rules
-//! that need context (membership, coalition, signatures) live in
-//! [`crate::Coalition`].
+//! that need context (coalition, signatures, known keys, roster versions)
+//! live in [`crate::Ledger`] (PROTOCOL.md 12.8).
 //!
 //! One module per kind of object: the genesis with its members and charter
 //! (`genesis`), proposals and their actions (`proposal`), stances
