@@ -22,9 +22,10 @@
 //! | thresholds gossip / publish / graylist | −10 / −50 / −80 | libp2p's defaults, consistent with the weights above |
 //! | accept PX / opportunistic graft | 100 / 5 | peer exchange off (discovery is Kademlia among members) |
 //!
-//! On top of gossipsub's own score, the event loop counts Reject verdicts
-//! per peer and bans a peer after `NetLimits::max_rejects`, so a peer that
-//! keeps sending invalid objects is disconnected deterministically.
+//! On top of gossipsub's own score, the peer service counts Reject verdicts
+//! per peer and bans a peer after `NetLimits::max_rejects` (or once its
+//! score falls below the graylist), so a peer that keeps sending invalid
+//! objects is disconnected deterministically.
 
 use std::collections::HashSet;
 use std::io;
@@ -62,7 +63,7 @@ pub(crate) const MAX_HELLO_BYTES: usize = 2048;
 /// Application score of a peer that has not proved membership (weighted 1).
 pub(crate) const STRANGER_SCORE: f64 = -60.0;
 /// Below this gossipsub score a peer is graylisted by gossipsub (its RPCs are
-/// ignored), and the event loop bans it.
+/// ignored), and the peer service bans it.
 pub(crate) const GRAYLIST_THRESHOLD: f64 = -80.0;
 /// Headroom over the largest envelope for gossipsub's own framing.
 const GOSSIP_FRAMING: usize = 16 * 1024;

@@ -99,6 +99,59 @@ pub enum AttestationError {
     },
 }
 
+/// Why a peer's hello was refused. Every refusal bans the peer (see the
+/// service's penalty table).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HelloRefusal {
+    /// Over the hello frame bound.
+    #[error("hello frame too large ({size} bytes, limit {limit})")]
+    TooLarge {
+        /// Its size.
+        size: usize,
+        /// The bound.
+        limit: usize,
+    },
+    /// Not a decodable hello message.
+    #[error("malformed hello: {0}")]
+    Malformed(String),
+    /// A hello without an attestation.
+    #[error("hello carries no attestation")]
+    NoAttestation,
+    /// The attestation did not verify.
+    #[error("{0}")]
+    Attestation(#[from] AttestationError),
+    /// The attested node key was delegated by its trust and revoked.
+    #[error("node key {node_key} of trust {trust} is revoked")]
+    Revoked {
+        /// The trust (hex).
+        trust: String,
+        /// The revoked node key (hex).
+        node_key: String,
+    },
+}
+
+/// Why a sync session this node ran ended early. Only
+/// [`SyncFailure::Response`] can be the peer's fault (the penalty table
+/// decides which of those are).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SyncFailure {
+    /// The peer's response failed the client's checks.
+    #[error("{0}")]
+    Response(crate::sync::SyncError),
+    /// Starting the session failed on our side (snapshot or client).
+    #[error("{0}")]
+    Start(String),
+    /// The request did not get a response (timeout, closed stream, ...).
+    #[error("sync request failed: {0}")]
+    Request(String),
+    /// Our store failed on the objects received.
+    #[error("store failed: {0}")]
+    Store(String),
+    /// The connection closed during the session.
+    #[error("peer disconnected")]
+    Disconnected,
+}
+
 /// Why a network operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {

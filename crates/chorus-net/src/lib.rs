@@ -7,7 +7,13 @@
 //!
 //! ## Shape
 //! [`Network::spawn`] builds a libp2p swarm (TCP+Noise+Yamux and QUIC, or the
-//! memory transport in tests) and runs it in one task. A cloneable
+//! memory transport in tests) and runs it in one task. Every peer-policy
+//! decision (who is a member, rate limits, strikes and bans, hello
+//! timeouts, when to sync with whom, whom to dial) is taken by the sans-IO
+//! [`service::Service`], which that task feeds with swarm events and the
+//! time, and whose outputs it carries out; one table
+//! ([`service::judge`]) says what every refusal, sync error and hello
+//! refusal costs the peer. A cloneable
 //! [`NetworkHandle`] sends it commands over a bounded queue; the application
 //! receives [`NetworkEvent`]s on another. Objects are written only through
 //! the [`ObjectStore`] trait, whose `ingest` applies chorus-core's rules: the
@@ -67,7 +73,9 @@
 //! in which ranges the initiator lacks are answered with the objects
 //! themselves) runs over `/chorus/sync/2` with a fresh snapshot of the
 //! store's items, on connect (once both sides verified each other) and every
-//! `NetConfig::sync_interval` with the next member peer in turn. Transfer is
+//! `NetConfig::sync_interval` with the next member peer in turn (one session
+//! per peer; a peer whose session failed is skipped for a back-off that
+//! doubles from 5 s up to 10 min). Transfer is
 //! pull-only: each node pulls what it lacks. Objects received go through
 //! the store's ingest like gossip, and the session's next request waits for
 //! them to be stored.
@@ -95,13 +103,13 @@ pub mod config;
 pub mod error;
 mod event_loop;
 pub mod network;
-mod ratelimit;
+pub mod service;
 pub mod store;
 pub mod sync;
 
 pub use attestation::{NodeAttestation, NodeIdentity, VerifiedAttestation};
 pub use config::{NetConfig, NetLimits, TransportKind};
-pub use error::{AttestationError, ConfigError, NetError};
+pub use error::{AttestationError, ConfigError, HelloRefusal, NetError, SyncFailure};
 pub use libp2p::{Multiaddr, PeerId};
 pub use network::{
     NetStatus, Network, NetworkEvent, NetworkEvents, NetworkHandle, PeerInfo, PublishOutcome, SyncReport, Via,

@@ -1,0 +1,99 @@
+//! Blocking work of the event loop (store ingest, snapshots) and what it
+//! reports back.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chorus_core::Admission;
+use libp2p::request_response::ResponseChannel;
+use libp2p::{gossipsub, PeerId};
+use tokio::sync::mpsc;
+
+use crate::service::Millis;
+use crate::store::ObjectStore;
+use crate::sync::{SyncError, SyncSnapshot};
+
+/// Objects per store call when draining the gossip queue.
+const INGEST_BATCH: usize = 256;
+/// A snapshot older than this is rebuilt even if nothing was stored through
+/// the network, so objects the node stored itself are offered too.
+const SNAPSHOT_MAX_AGE: Duration = Duration::from_secs(1);
+
+/// Where an object being ingested came from.
+pub(super) enum Origin {
+    Gossip { message_id: gossipsub::MessageId, source: PeerId },
+    Sync { peer: PeerId },
+}
+
+/// Results of blocking work, back to the loop.
+pub(super) enum Internal {
+    Ingested { origin: Origin, result: Result<Vec<Admission>, String> },
+    SnapshotReady { peer: PeerId, result: Result<SyncSnapshot, String> },
+    Served { peer: PeerId, channel: ResponseChannel<Vec<u8>>, result: Result<Vec<u8>, SyncError> },
+}
+
+/// The newest snapshot of the store's item set, shared by sync sessions.
+#[derive(Default)]
+pub(super) struct SnapshotCache {
+    generation: AtomicU64,
+    cached: Mutex<Option<(u64, Millis, SyncSnapshot)>>,
+}
+
+impl SnapshotCache {
+    pub(super) fn invalidate(&self) {
+        self.generation.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Blocking: may read every item of the store. `now` is when the loop
+    /// asked for it.
+    pub(super) fn get(&self, store: &dyn ObjectStore, now: Millis) -> Result<SyncSnapshot, String> {
+        let generation = self.generation.load(Ordering::Relaxed);
+        let mut guard = self.cached.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((g, at, snap)) = guard.as_ref() {
+            if *g == generation && now.since(*at) < SNAPSHOT_MAX_AGE {
+                return Ok(snap.clone());
+            }
+        }
+        let items = store.sync_items().map_err(|e| e.to_string())?;
+        let snap = SyncSnapshot::new(items);
+        *guard = Some((generation, now, snap.clone()));
+        Ok(snap)
+    }
+}
+
+/// Drains the gossip queue into batched store calls.
+pub(super) async fn ingest_worker(
+    store: Arc<dyn ObjectStore>,
+    mut jobs: mpsc::Receiver<(gossipsub::MessageId, PeerId, Vec<u8>)>,
+    done: mpsc::Sender<Internal>,
+) {
+    while let Some(first) = jobs.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < INGEST_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let (origins, envelopes): (Vec<_>, Vec<_>) =
+            batch.into_iter().map(|(id, source, data)| ((id, source), data)).unzip();
+        let n = envelopes.len();
+        let store = store.clone();
+        let result = tokio::task::spawn_blocking(move || store.ingest(envelopes).map_err(|e| e.to_string()))
+            .await
+            .unwrap_or_else(|e| Err(format!("store task failed: {e}")));
+        let results: Vec<Result<Vec<Admission>, String>> = match result {
+            Ok(admissions) if admissions.len() == n => admissions.into_iter().map(|a| Ok(vec![a])).collect(),
+            Ok(admissions) => {
+                vec![Err(format!("store answered {} admissions for {n} objects", admissions.len())); n]
+            }
+            Err(e) => vec![Err(e); n],
+        };
+        for ((message_id, source), result) in origins.into_iter().zip(results) {
+            if done.send(Internal::Ingested { origin: Origin::Gossip { message_id, source }, result }).await.is_err() {
+                return;
+            }
+        }
+    }
+}

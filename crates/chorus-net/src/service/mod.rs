@@ -1,0 +1,707 @@
+//! The peer service: every peer-policy decision of a node, sans IO.
+//!
+//! [`Service::handle`] takes one [`Input`] (a swarm event translated by the
+//! event loop, a command, the result of store work) and the current
+//! [`Millis`], and returns the [`Output`]s the caller must carry out, in
+//! order. The service never reads a clock, never touches a socket or the
+//! store, and never blocks, so every rule here runs in tests on virtual
+//! time (see `service/tests.rs` and `tests/service_sim.rs`).
+//!
+//! It owns:
+//! - peer status ([`PeerStatus`]): strangers, members, and the place where
+//!   observers go;
+//! - per-peer token buckets for gossip and sync requests;
+//! - strikes, rejects and bans with their expiry, decided only through the
+//!   penalty table [`judge`];
+//! - hello outcomes: a refused hello bans, a verified one makes a member, a
+//!   stranger that does not prove membership in time is disconnected;
+//! - sync scheduling: a session on connect, a periodic round with the next
+//!   member in turn, one session per peer, a bound on sessions at once, and
+//!   back-off from a peer whose sessions failed;
+//! - dial decisions: the bootstrap list while isolated, discovered peers
+//!   below the target, DHT walks at a bounded rate.
+//!
+//! What it does not own: verifying a hello (the caller checks the
+//! attestation against the store and passes the outcome), running a sync
+//! session (the caller drives the sync client and reports how it ended),
+//! and gossip's own scoring (the caller reports scores below the graylist).
+
+mod dial;
+mod peers;
+mod penalty;
+mod ratelimit;
+mod schedule;
+#[cfg(test)]
+mod tests;
+mod time;
+
+use std::collections::BTreeMap;
+
+use chorus_core::{Admission, PublicKey, Verdict};
+use libp2p::gossipsub::MessageId;
+use libp2p::{Multiaddr, PeerId};
+
+pub use dial::{peer_of, BOOTSTRAP_RETRY, FIND_PEERS_INTERVAL};
+pub use peers::{Peer, PeerClass, PeerStatus};
+pub use penalty::{judge, Acceptance, Conduct, Judgement, Penalty};
+pub use schedule::{sync_backoff, SYNC_BACKOFF_BASE, SYNC_BACKOFF_MAX};
+pub use time::Millis;
+
+use crate::attestation::VerifiedAttestation;
+use crate::config::{NetConfig, NetLimits};
+use crate::error::{HelloRefusal, SyncFailure};
+use crate::network::{NetStatus, NetworkEvent, SyncReport, Via};
+use crate::sync::SyncError;
+use dial::Dialer;
+use schedule::SyncSchedule;
+
+/// Listen addresses kept per peer (from identify), for the DHT.
+pub const MAX_ADDRS_PER_PEER: usize = 8;
+
+/// Which side of the hello exchange a peer's attestation arrived on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HelloExchange {
+    /// The peer sent its hello first; we answer with ours if we accept it.
+    Request,
+    /// The peer's answer to our hello: it accepted us.
+    Response,
+}
+
+/// Something that happened, for the service to decide on.
+#[derive(Debug)]
+pub enum Input {
+    /// Time passed: expire bans, disconnect late strangers, run sync
+    /// rounds, redial. The caller sends one at least every second.
+    Tick,
+    /// The first connection to a peer opened.
+    Connected {
+        /// The peer.
+        peer: PeerId,
+        /// The remote address of that connection.
+        address: Multiaddr,
+    },
+    /// The last connection to a peer closed.
+    Disconnected {
+        /// The peer.
+        peer: PeerId,
+    },
+    /// A peer's hello, checked by the caller against the store.
+    Hello {
+        /// The peer.
+        peer: PeerId,
+        /// Request or response.
+        exchange: HelloExchange,
+        /// The verified attestation, or why it was refused.
+        outcome: Result<VerifiedAttestation, HelloRefusal>,
+    },
+    /// Our hello to a peer got no answer (timeout, unsupported protocol,
+    /// closed stream). The peer stays a stranger until its own hello
+    /// arrives or its time runs out.
+    HelloFailed {
+        /// The peer.
+        peer: PeerId,
+        /// What the transport said.
+        error: String,
+    },
+    /// The listen addresses a peer announced (identify).
+    ListenAddrs {
+        /// The peer.
+        peer: PeerId,
+        /// Its addresses.
+        addrs: Vec<Multiaddr>,
+    },
+    /// Discovery (DHT, mDNS) found a peer.
+    Discovered {
+        /// The peer.
+        peer: PeerId,
+        /// One of its addresses.
+        address: Multiaddr,
+    },
+    /// A gossip message arrived and waits for validation.
+    Gossip {
+        /// The peer that forwarded it.
+        peer: PeerId,
+        /// Gossip's id for it.
+        message: MessageId,
+        /// Its bytes.
+        data: Vec<u8>,
+        /// Whether the ingest queue has room for it now.
+        queue_has_room: bool,
+    },
+    /// The store's answer for one object from a peer.
+    Ingested {
+        /// The peer it came from.
+        peer: PeerId,
+        /// How.
+        via: Via,
+        /// Gossip's id, for an object that came by gossip.
+        message: Option<MessageId>,
+        /// The admission, or the store's failure.
+        result: Result<Admission, String>,
+    },
+    /// A peer asked us for a sync response.
+    SyncRequested {
+        /// The peer.
+        peer: PeerId,
+        /// Whether a serving slot is free now.
+        can_serve: bool,
+    },
+    /// A sync request we agreed to serve was answered, or failed.
+    SyncServed {
+        /// The peer.
+        peer: PeerId,
+        /// Why it could not be answered, if it could not.
+        result: Result<(), SyncError>,
+    },
+    /// A sync request the codec could not read.
+    SyncRequestUnreadable {
+        /// The peer.
+        peer: PeerId,
+        /// What the codec said.
+        error: String,
+    },
+    /// A sync session started by [`Output::StartSync`] ended.
+    SyncEnded {
+        /// The peer.
+        peer: PeerId,
+        /// Its figures (the error field is filled in by the service).
+        report: SyncReport,
+        /// Why it ended early, if it did.
+        failure: Option<SyncFailure>,
+    },
+    /// Someone asked for a sync with every member peer now.
+    SyncNow,
+    /// This node stored and published an object of its own.
+    Published,
+    /// A peer's gossip score is below gossip's graylist threshold.
+    Graylisted {
+        /// The peer.
+        peer: PeerId,
+        /// Its score.
+        score: f64,
+    },
+    /// The answer to [`Output::CheckRevocations`]: this peer's node key is
+    /// revoked.
+    NodeKeyRevoked {
+        /// The peer.
+        peer: PeerId,
+        /// Its trust.
+        trust: PublicKey,
+        /// Its node key.
+        node_key: PublicKey,
+    },
+    /// A [`Output::FindPeers`] walk could not start.
+    FindPeersFailed,
+}
+
+/// Something the caller must do, in the order given.
+#[derive(Debug)]
+pub enum Output {
+    /// Send our hello to the peer.
+    SendHello(PeerId),
+    /// Answer the peer's hello request with ours (it was accepted). A hello
+    /// request not answered this way is dropped unanswered.
+    AnswerHello(PeerId),
+    /// Treat the peer's gossip as this class says.
+    Classify {
+        /// The peer.
+        peer: PeerId,
+        /// How to treat it.
+        class: PeerClass,
+    },
+    /// Close every connection to the peer.
+    Disconnect(PeerId),
+    /// Refuse connections from the peer until `until` (when an
+    /// [`Output::Unban`] follows), close its connections, and forget its
+    /// routes.
+    Ban {
+        /// The peer.
+        peer: PeerId,
+        /// When the ban ends.
+        until: Millis,
+    },
+    /// Accept connections from the peer again.
+    Unban(PeerId),
+    /// Tell gossip whether to forward a message and how to score its sender.
+    ReportGossip {
+        /// The message.
+        message: MessageId,
+        /// The peer that forwarded it.
+        peer: PeerId,
+        /// The verdict.
+        acceptance: Acceptance,
+    },
+    /// Hand a gossiped object to the store; its [`Input::Ingested`] follows.
+    Validate {
+        /// The peer that forwarded it.
+        peer: PeerId,
+        /// The message.
+        message: MessageId,
+        /// Its bytes.
+        data: Vec<u8>,
+    },
+    /// Start a sync session with the peer; its [`Input::SyncEnded`] follows.
+    StartSync(PeerId),
+    /// End the session with the peer now (it disconnected); its
+    /// [`Input::SyncEnded`] follows.
+    AbortSync(PeerId),
+    /// Answer the peer's sync request; its [`Input::SyncServed`] follows. A
+    /// sync request not answered this way is dropped unanswered.
+    ServeSync(PeerId),
+    /// Dial an address (a bootstrap peer).
+    Dial(Multiaddr),
+    /// Dial a discovered peer.
+    DialPeer {
+        /// The peer.
+        peer: PeerId,
+        /// The address found.
+        address: Multiaddr,
+    },
+    /// Add addresses of a member peer to the DHT's routing table.
+    AddRoutes {
+        /// The peer.
+        peer: PeerId,
+        /// Its addresses.
+        addrs: Vec<Multiaddr>,
+    },
+    /// Walk the DHT for peers near us.
+    FindPeers,
+    /// Check these members' node keys against revocations; answer each
+    /// revoked one with [`Input::NodeKeyRevoked`].
+    CheckRevocations(Vec<(PeerId, PublicKey, PublicKey)>),
+    /// Tell the application.
+    Emit(NetworkEvent),
+}
+
+/// The peer policy of one node.
+#[derive(Debug)]
+pub struct Service {
+    local: PeerId,
+    limits: NetLimits,
+    peers: BTreeMap<PeerId, Peer>,
+    bans: BTreeMap<PeerId, Millis>,
+    schedule: SyncSchedule,
+    dialer: Dialer,
+    counters: NetStatus,
+    /// Objects were stored since members' node keys were last checked
+    /// against revocations.
+    recheck_node_keys: bool,
+    out: Vec<Output>,
+}
+
+impl Service {
+    /// The service of node `local` with `config`, at `now`. `config` is
+    /// assumed valid ([`NetConfig::validate`]).
+    pub fn new(local: PeerId, config: &NetConfig, now: Millis) -> Self {
+        Service {
+            local,
+            limits: config.limits.clone(),
+            peers: BTreeMap::new(),
+            bans: BTreeMap::new(),
+            schedule: SyncSchedule::new(config.sync_interval, config.limits.max_concurrent_syncs, now),
+            dialer: Dialer::new(config.bootstrap.clone(), config.limits.target_peers),
+            counters: NetStatus { peer_id: Some(local), ..NetStatus::default() },
+            recheck_node_keys: false,
+            out: Vec::new(),
+        }
+    }
+
+    /// Decides on `input` at `now`; returns what the caller must do.
+    pub fn handle(&mut self, input: Input, now: Millis) -> Vec<Output> {
+        match input {
+            Input::Tick => self.tick(now),
+            Input::Connected { peer, address } => self.connected(peer, address, now),
+            Input::Disconnected { peer } => self.disconnected(peer),
+            Input::Hello { peer, exchange, outcome } => self.hello(peer, exchange, outcome, now),
+            Input::HelloFailed { peer, error } => tracing::debug!(%peer, %error, "hello failed"),
+            Input::ListenAddrs { peer, addrs } => self.listen_addrs(peer, addrs),
+            Input::Discovered { peer, address } => self.discovered(peer, address, now),
+            Input::Gossip { peer, message, data, queue_has_room } => {
+                self.gossip(peer, message, data, queue_has_room, now)
+            }
+            Input::Ingested { peer, via, message, result } => self.ingested(peer, via, message, result, now),
+            Input::SyncRequested { peer, can_serve } => self.sync_requested(peer, can_serve, now),
+            Input::SyncServed { peer, result } => match result {
+                Ok(()) => self.counters.sync_requests_served += 1,
+                Err(e) => {
+                    self.counters.sync_requests_refused += 1;
+                    if !e.is_peer_fault() {
+                        tracing::warn!(%peer, error = %e, "could not answer a sync request");
+                    }
+                    self.punish(peer, Conduct::BadSyncRequest(&e), None, now);
+                }
+            },
+            Input::SyncRequestUnreadable { peer, error } => {
+                self.punish(peer, Conduct::UnreadableSyncRequest(&error), None, now)
+            }
+            Input::SyncEnded { peer, report, failure } => self.sync_ended(peer, report, failure, now),
+            Input::SyncNow => {
+                for peer in self.sync_candidates(None) {
+                    self.start_sync(peer, now);
+                }
+            }
+            Input::Published => self.recheck_node_keys = true,
+            Input::Graylisted { peer, score } => self.punish(peer, Conduct::Graylisted { score }, None, now),
+            Input::NodeKeyRevoked { peer, trust, node_key } => {
+                self.punish(peer, Conduct::NodeKeyRevoked { trust: &trust, node_key: &node_key }, None, now)
+            }
+            Input::FindPeersFailed => self.dialer.find_peers_failed(),
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    /// The connected peers.
+    pub fn peers(&self) -> impl Iterator<Item = (&PeerId, &Peer)> {
+        self.peers.iter()
+    }
+
+    /// One connected peer.
+    pub fn peer(&self, peer: &PeerId) -> Option<&Peer> {
+        self.peers.get(peer)
+    }
+
+    /// When the peer's ban ends, if it is banned.
+    pub fn banned_until(&self, peer: &PeerId) -> Option<Millis> {
+        self.bans.get(peer).copied()
+    }
+
+    /// True while a sync session with the peer runs.
+    pub fn is_syncing(&self, peer: &PeerId) -> bool {
+        self.schedule.is_running(peer)
+    }
+
+    /// Sync sessions running.
+    pub fn syncing(&self) -> usize {
+        self.schedule.running()
+    }
+
+    /// Counters, and connected and verified peers. Listen addresses, the
+    /// mesh, publishes, dropped events and transport bytes are the caller's
+    /// to fill in.
+    pub fn status(&self) -> NetStatus {
+        NetStatus { connected: self.peers.len(), verified: self.members(), ..self.counters.clone() }
+    }
+
+    fn members(&self) -> usize {
+        self.peers.values().filter(|p| p.is_member()).count()
+    }
+
+    fn emit(&mut self, event: NetworkEvent) {
+        self.out.push(Output::Emit(event));
+    }
+
+    // ------------------------------------------------------------ time
+
+    fn tick(&mut self, now: Millis) {
+        let expired: Vec<PeerId> = self.bans.iter().filter(|(_, until)| **until <= now).map(|(p, _)| *p).collect();
+        for peer in expired {
+            self.bans.remove(&peer);
+            self.out.push(Output::Unban(peer));
+        }
+        let timeout = self.limits.attestation_timeout;
+        let late: Vec<PeerId> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| !p.is_member() && now.since(p.connected_at) > timeout)
+            .map(|(id, _)| *id)
+            .collect();
+        for peer in late {
+            tracing::debug!(%peer, "no attestation in time; disconnecting");
+            self.out.push(Output::Disconnect(peer));
+        }
+        if std::mem::take(&mut self.recheck_node_keys) {
+            let members: Vec<(PeerId, PublicKey, PublicKey)> = self
+                .peers
+                .iter()
+                .filter_map(|(id, p)| match p.status {
+                    PeerStatus::Member { trust, node_key } => Some((*id, trust, node_key)),
+                    PeerStatus::Stranger => None,
+                })
+                .collect();
+            if !members.is_empty() {
+                self.out.push(Output::CheckRevocations(members));
+            }
+        }
+        let candidates = self.sync_candidates(Some(now));
+        if let Some(peer) = self.schedule.round(&candidates, now) {
+            self.start_sync(peer, now);
+        }
+        if self.dialer.wants_bootstrap(self.members()) {
+            self.dial_bootstrap(now);
+        }
+    }
+
+    // ------------------------------------------------------------ connections
+
+    fn connected(&mut self, peer: PeerId, address: Multiaddr, now: Millis) {
+        self.peers.entry(peer).or_insert_with(|| Peer::new(Some(address), &self.limits, now));
+        self.emit(NetworkEvent::PeerConnected { peer });
+        if self.bans.contains_key(&peer) {
+            // The shell's block list refuses banned peers before this; a
+            // caller without one still gets the ban enforced.
+            self.out.push(Output::Disconnect(peer));
+            return;
+        }
+        let strangers = self.peers.values().filter(|p| !p.is_member()).count();
+        if strangers > self.limits.max_strangers as usize {
+            tracing::debug!(%peer, strangers, "too many unverified peers; disconnecting");
+            self.out.push(Output::Disconnect(peer));
+            return;
+        }
+        self.out.push(Output::Classify { peer, class: PeerClass::Stranger });
+        self.out.push(Output::SendHello(peer));
+    }
+
+    fn disconnected(&mut self, peer: PeerId) {
+        if self.peers.remove(&peer).is_some() {
+            self.emit(NetworkEvent::PeerDisconnected { peer });
+        }
+        if self.schedule.is_running(&peer) {
+            self.out.push(Output::AbortSync(peer));
+        }
+    }
+
+    fn hello(
+        &mut self,
+        peer: PeerId,
+        exchange: HelloExchange,
+        outcome: Result<VerifiedAttestation, HelloRefusal>,
+        now: Millis,
+    ) {
+        let verified = match outcome {
+            Ok(v) => v,
+            Err(refusal) => return self.punish(peer, Conduct::HelloRefused(&refusal), None, now),
+        };
+        let Some(state) = self.peers.get_mut(&peer) else { return };
+        if !state.is_member() {
+            state.status = PeerStatus::Member { trust: verified.trust(), node_key: verified.node_key() };
+            let addrs = state.listen_addrs.clone();
+            tracing::debug!(%peer, trust = %verified.trust(), "peer verified");
+            self.out.push(Output::Classify { peer, class: PeerClass::Member });
+            if !addrs.is_empty() {
+                self.out.push(Output::AddRoutes { peer, addrs });
+            }
+            self.find_peers(now);
+            self.emit(NetworkEvent::PeerVerified { peer, trust: verified.trust() });
+        }
+        match exchange {
+            HelloExchange::Request => self.out.push(Output::AnswerHello(peer)),
+            HelloExchange::Response => {
+                if let Some(state) = self.peers.get_mut(&peer) {
+                    state.accepted_us = true;
+                }
+                self.start_sync(peer, now);
+            }
+        }
+    }
+
+    fn listen_addrs(&mut self, peer: PeerId, mut addrs: Vec<Multiaddr>) {
+        addrs.truncate(MAX_ADDRS_PER_PEER);
+        let Some(state) = self.peers.get_mut(&peer) else { return };
+        state.listen_addrs = addrs.clone();
+        if state.is_member() && !addrs.is_empty() {
+            self.out.push(Output::AddRoutes { peer, addrs });
+        }
+    }
+
+    // ------------------------------------------------------------ dialling
+
+    fn discovered(&mut self, peer: PeerId, address: Multiaddr, now: Millis) {
+        if peer == self.local
+            || self.peers.contains_key(&peer)
+            || self.bans.get(&peer).is_some_and(|until| *until > now)
+            || self.peers.len() >= self.dialer.target_peers
+        {
+            return;
+        }
+        self.out.push(Output::DialPeer { peer, address });
+    }
+
+    fn dial_bootstrap(&mut self, now: Millis) {
+        if self.dialer.bootstrap.is_empty() || !self.dialer.bootstrap_due(now) {
+            return;
+        }
+        let mut seeded = false;
+        for addr in self.dialer.bootstrap.clone() {
+            let peer = peer_of(&addr);
+            if peer.is_some_and(|p| self.peers.contains_key(&p) || p == self.local) {
+                continue;
+            }
+            if let Some(p) = peer {
+                self.out.push(Output::AddRoutes { peer: p, addrs: vec![addr.clone()] });
+                seeded = true;
+            }
+            self.out.push(Output::Dial(addr));
+        }
+        if seeded {
+            self.find_peers(now);
+        }
+    }
+
+    fn find_peers(&mut self, now: Millis) {
+        if self.dialer.find_peers_due(now) {
+            self.out.push(Output::FindPeers);
+        }
+    }
+
+    // ------------------------------------------------------------ gossip and objects
+
+    fn gossip(&mut self, peer: PeerId, message: MessageId, data: Vec<u8>, queue_has_room: bool, now: Millis) {
+        self.counters.gossip_received += 1;
+        let budget = self.limits.stranger_gossip_budget;
+        let conduct = match self.peers.get_mut(&peer) {
+            None => Conduct::GossipFromUnknown,
+            Some(state) => match state.status {
+                PeerStatus::Stranger => {
+                    state.stranger_messages += 1;
+                    Conduct::StrangerGossip { over_budget: state.stranger_messages > budget }
+                }
+                PeerStatus::Member { .. } if !state.gossip.take(now) => Conduct::GossipRateExceeded,
+                // The store is behind: drop rather than queue without bound.
+                PeerStatus::Member { .. } if !queue_has_room => Conduct::IngestQueueFull,
+                PeerStatus::Member { .. } => return self.out.push(Output::Validate { peer, message, data }),
+            },
+        };
+        self.counters.gossip_dropped += 1;
+        self.punish(peer, conduct, Some(message), now);
+    }
+
+    fn ingested(
+        &mut self,
+        peer: PeerId,
+        via: Via,
+        message: Option<MessageId>,
+        result: Result<Admission, String>,
+        now: Millis,
+    ) {
+        let admission = match result {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(%peer, ?via, error = %e, "store failed on an object from a peer; it is not forwarded");
+                return self.punish(peer, Conduct::StoreFailed(&e), message, now);
+            }
+        };
+        match &admission {
+            Admission::Stored { id, adopted } => {
+                self.counters.objects_stored += 1;
+                self.recheck_node_keys = true;
+                self.emit(NetworkEvent::ObjectStored { id: *id, adopted: *adopted, from: peer, via });
+            }
+            Admission::Duplicate { .. } => {}
+            Admission::Refused(reason) => {
+                if reason.verdict() == Verdict::Reject {
+                    self.counters.objects_rejected += 1;
+                }
+                self.emit(NetworkEvent::ObjectRefused { from: peer, via, reason: reason.clone() });
+            }
+        }
+        self.punish(peer, Conduct::Admission(&admission), message, now);
+    }
+
+    // ------------------------------------------------------------ sync
+
+    fn sync_requested(&mut self, peer: PeerId, can_serve: bool, now: Millis) {
+        let conduct = match self.peers.get_mut(&peer) {
+            Some(state) if state.is_member() => {
+                if !state.sync_requests.take(now) {
+                    Conduct::SyncRateExceeded
+                } else if !can_serve {
+                    Conduct::ServeBusy
+                } else {
+                    return self.out.push(Output::ServeSync(peer));
+                }
+            }
+            _ => Conduct::SyncFromStranger,
+        };
+        self.counters.sync_requests_refused += 1;
+        self.punish(peer, conduct, None, now);
+    }
+
+    /// Members that accepted us and have no session running, sorted; with
+    /// `now`, only those whose back-off has passed.
+    fn sync_candidates(&self, now: Option<Millis>) -> Vec<PeerId> {
+        self.peers
+            .iter()
+            .filter(|(id, p)| p.is_member() && p.accepted_us && !self.schedule.is_running(id))
+            .filter(|(_, p)| now.is_none_or(|now| p.sync_not_before <= now))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    fn start_sync(&mut self, peer: PeerId, now: Millis) {
+        if self.schedule.try_start(peer, now) {
+            self.out.push(Output::StartSync(peer));
+        }
+    }
+
+    fn sync_ended(&mut self, peer: PeerId, mut report: SyncReport, failure: Option<SyncFailure>, now: Millis) {
+        if self.schedule.end(&peer).is_none() {
+            return;
+        }
+        report.peer = Some(peer);
+        report.error = failure.as_ref().map(|f| f.to_string());
+        if let Some(state) = self.peers.get_mut(&peer) {
+            if failure.is_none() {
+                state.sync_failures = 0;
+            } else {
+                state.sync_failures += 1;
+                state.sync_not_before = now + sync_backoff(state.sync_failures);
+            }
+        }
+        if failure.is_none() {
+            self.counters.syncs_completed += 1;
+        }
+        tracing::debug!(%peer, ?report, "sync finished");
+        self.emit(NetworkEvent::SyncFinished(report));
+        if let Some(SyncFailure::Response(e)) = &failure {
+            self.punish(peer, Conduct::BadSyncResponse(e), None, now);
+        }
+    }
+
+    // ------------------------------------------------------------ discipline
+
+    /// The only place a peer is punished: judges `conduct` with the table,
+    /// reports a gossiped message's acceptance first (so gossip's score
+    /// reflects it), then applies the penalty.
+    fn punish(&mut self, peer: PeerId, conduct: Conduct<'_>, message: Option<MessageId>, now: Millis) {
+        let judgement = judge(&conduct);
+        if let Some(message) = message {
+            self.out.push(Output::ReportGossip { message, peer, acceptance: judgement.acceptance });
+        }
+        match judgement.penalty {
+            Penalty::Nothing => {}
+            Penalty::Ban => self.ban(peer, conduct.to_string(), now),
+            Penalty::Strike => {
+                let max = self.limits.max_strikes;
+                let Some(state) = self.peers.get_mut(&peer) else { return };
+                state.strikes += 1;
+                let strikes = state.strikes;
+                tracing::debug!(%peer, strikes, reason = %conduct, "strike");
+                if strikes >= max {
+                    self.ban(peer, format!("{max} protocol violations (last: {conduct})"), now);
+                }
+            }
+            Penalty::Reject => {
+                let max = self.limits.max_rejects;
+                let Some(state) = self.peers.get_mut(&peer) else { return };
+                state.rejects += 1;
+                let n = state.rejects;
+                if n >= max {
+                    self.ban(peer, format!("sent {n} invalid objects (last: {conduct})"), now);
+                }
+            }
+        }
+    }
+
+    fn ban(&mut self, peer: PeerId, reason: String, now: Millis) {
+        if self.bans.contains_key(&peer) {
+            return;
+        }
+        tracing::warn!(%peer, %reason, "banning peer");
+        let until = now + self.limits.ban_duration;
+        self.bans.insert(peer, until);
+        self.counters.peers_banned += 1;
+        self.out.push(Output::Ban { peer, until });
+        self.emit(NetworkEvent::PeerBanned { peer, reason });
+    }
+}

@@ -1,0 +1,124 @@
+//! What the service knows about each connected peer.
+
+use chorus_core::PublicKey;
+use libp2p::Multiaddr;
+
+use super::ratelimit::TokenBucket;
+use super::time::Millis;
+use crate::config::NetLimits;
+
+/// What a connected peer has proved. Every rule that depends on who a peer
+/// is matches on this, so a new kind of peer (issue 17's observers: proved
+/// only their own key, may sync what the charter allows, may not publish)
+/// is a third variant here and each of those matches then has to say what
+/// it may do.
+// One per connected peer, matched in place, never moved in bulk: boxing
+// the keys would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PeerStatus {
+    /// Connected, no hello verified yet. Its gossip is ignored, it is
+    /// served no sync, and it is disconnected after
+    /// `NetLimits::attestation_timeout`.
+    Stranger,
+    /// Proved at its hello to be a node of a member trust.
+    Member {
+        /// The trust it speaks for.
+        trust: PublicKey,
+        /// Its node key, checked again against revocations.
+        node_key: PublicKey,
+    },
+}
+
+/// How gossip should treat a peer (the shell turns this into gossipsub's
+/// application score).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PeerClass {
+    /// Below gossip's publish and gossip thresholds: nothing is sent to it
+    /// and its gossip is not taken, but its subscription is remembered.
+    Stranger,
+    /// A member node: scored by gossip's own rules only.
+    Member,
+}
+
+/// One connected peer.
+#[derive(Clone, Debug)]
+pub struct Peer {
+    pub(crate) status: PeerStatus,
+    pub(crate) connected_at: Millis,
+    pub(crate) address: Option<Multiaddr>,
+    pub(crate) listen_addrs: Vec<Multiaddr>,
+    /// True once the peer answered our hello, i.e. it accepted us.
+    pub(crate) accepted_us: bool,
+    pub(crate) gossip: TokenBucket,
+    pub(crate) sync_requests: TokenBucket,
+    pub(crate) strikes: u32,
+    pub(crate) rejects: u32,
+    pub(crate) stranger_messages: u32,
+    /// Sync sessions with it that failed in a row.
+    pub(crate) sync_failures: u32,
+    /// No periodic sync with it before this (back-off after failures).
+    pub(crate) sync_not_before: Millis,
+}
+
+impl Peer {
+    pub(crate) fn new(address: Option<Multiaddr>, limits: &NetLimits, now: Millis) -> Self {
+        Peer {
+            status: PeerStatus::Stranger,
+            connected_at: now,
+            address,
+            listen_addrs: Vec::new(),
+            accepted_us: false,
+            gossip: TokenBucket::new(limits.gossip_per_sec, limits.gossip_burst, now),
+            sync_requests: TokenBucket::new(limits.sync_requests_per_sec, limits.sync_burst, now),
+            strikes: 0,
+            rejects: 0,
+            stranger_messages: 0,
+            sync_failures: 0,
+            sync_not_before: now,
+        }
+    }
+
+    /// What it has proved.
+    pub fn status(&self) -> PeerStatus {
+        self.status
+    }
+
+    /// The trust it proved to speak for; `None` for a stranger.
+    pub fn trust(&self) -> Option<PublicKey> {
+        match self.status {
+            PeerStatus::Member { trust, .. } => Some(trust),
+            PeerStatus::Stranger => None,
+        }
+    }
+
+    /// True for a member node.
+    pub fn is_member(&self) -> bool {
+        matches!(self.status, PeerStatus::Member { .. })
+    }
+
+    /// Address of the connection that opened first.
+    pub fn address(&self) -> Option<&Multiaddr> {
+        self.address.as_ref()
+    }
+
+    /// When it connected.
+    pub fn connected_at(&self) -> Millis {
+        self.connected_at
+    }
+
+    /// Strikes so far.
+    pub fn strikes(&self) -> u32 {
+        self.strikes
+    }
+
+    /// Invalid objects so far.
+    pub fn rejects(&self) -> u32 {
+        self.rejects
+    }
+
+    /// True once it answered our hello.
+    pub fn accepted_us(&self) -> bool {
+        self.accepted_us
+    }
+}

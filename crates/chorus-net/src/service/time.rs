@@ -1,0 +1,44 @@
+//! The service's notion of time: a monotonic instant the caller supplies.
+
+use std::ops::Add;
+use std::time::Duration;
+
+/// Milliseconds since an origin the caller chose (the network task's start,
+/// or 0 in a simulation). Monotonic: the caller never passes an earlier
+/// value than one it passed before. The service never reads a clock; every
+/// decision that depends on time takes one of these.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Millis(pub u64);
+
+impl Millis {
+    /// The origin.
+    pub const ZERO: Millis = Millis(0);
+
+    /// Time from `earlier` to `self`, zero if `earlier` is later.
+    pub fn since(self, earlier: Millis) -> Duration {
+        Duration::from_millis(self.0.saturating_sub(earlier.0))
+    }
+}
+
+impl Add<Duration> for Millis {
+    type Output = Millis;
+
+    /// Saturates instead of overflowing: a duration too long to represent
+    /// means "never" in practice.
+    fn add(self, d: Duration) -> Millis {
+        Millis(self.0.saturating_add(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arithmetic_saturates() {
+        assert_eq!(Millis(5) + Duration::from_millis(7), Millis(12));
+        assert_eq!(Millis(u64::MAX - 1) + Duration::from_secs(10), Millis(u64::MAX));
+        assert_eq!(Millis(3).since(Millis(10)), Duration::ZERO);
+        assert_eq!(Millis(10).since(Millis(3)), Duration::from_millis(7));
+    }
+}
