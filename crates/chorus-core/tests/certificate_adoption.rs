@@ -41,7 +41,7 @@ use std::sync::{Mutex, OnceLock};
 use chorus_core::testkit::{member_key, Fixture, T0};
 use chorus_core::{
     certificate, version_id, Action, AdoptionRule, CertificateError, Charter, Coalition, Delegation, Endorsement,
-    Envelope, Genesis, Keypair, Kind, Ledger, Member, ObjectId, Proposal, PublicKey, Stance, Verdict,
+    Envelope, Genesis, Ingest, Keypair, Kind, Ledger, Member, ObjectId, Proposal, PublicKey, Replay, Stance,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{RngSeed, TestRunner};
@@ -515,25 +515,15 @@ fn shuffled(objects: &[Envelope], seed: u64) -> Vec<&Envelope> {
     v
 }
 
-/// A node ingesting `envs` in this order: validate against its ledger,
-/// apply what passes, retry what was deferred (Ignore) after every pass
-/// that admitted something, drop what is rejected.
+/// A node ingesting `envs` in this order, through chorus-core's admission
+/// machine replaying them: each admitted object applied at once, what waits
+/// for others retried after every pass that admitted something, what is
+/// refused dropped.
 fn ingest(c: &Coalition, envs: &[&Envelope]) -> Ledger {
-    let mut ledger = Ledger::new(c.clone());
-    let mut pending: Vec<&Envelope> = envs.to_vec();
-    loop {
-        let before = pending.len();
-        pending.retain(|e| match ledger.validate(e.bytes(), NOW) {
-            Ok(v) => {
-                ledger.apply(&v);
-                false
-            }
-            Err(r) => r.verdict() == Verdict::Ignore && !ledger.contains(&e.id()),
-        });
-        if pending.is_empty() || pending.len() == before {
-            return ledger;
-        }
-    }
+    let mut ingest = Ingest::new(c.clone(), 0);
+    let mut replay = Replay::new(NOW);
+    ingest.replay(&mut replay, envs.iter().map(|e| ((), Ledger::check_signature(c, e.bytes()))));
+    ingest.into_ledger()
 }
 
 // ------------------------------------------------------------- the rule

@@ -62,14 +62,10 @@ fn seeds() -> &'static Seeds {
         let rev = f.revocation(&f.keys[1], f.keys[1].public(), d.id(), vec![ends[1].id()], 9);
         objects.extend([d.clone(), r.clone(), p2.clone(), rev.clone()]);
         objects.extend(ends.iter().cloned());
-        let mut ledger = Ledger::new(f.coalition.clone());
-        for _ in 0..3 {
-            for o in &objects {
-                if let Ok(v) = ledger.validate(o.bytes(), NOW) {
-                    ledger.apply(&v);
-                }
-            }
-        }
+        let mut ingest = chorus_core::Ingest::new(f.coalition.clone(), 0);
+        let mut replay = chorus_core::Replay::new(NOW);
+        ingest.replay(&mut replay, objects.iter().map(|o| ((), Ledger::check_signature(&f.coalition, o.bytes()))));
+        let ledger = ingest.into_ledger();
         assert!(ledger.is_adopted(&p2.id()), "the seed position is adopted");
         let chain: Vec<Envelope> = ledger
             .certificate_chain(&p2.id())

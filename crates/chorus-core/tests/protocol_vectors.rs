@@ -333,23 +333,13 @@ impl Governance {
     /// it had to defer, as a node would.
     fn ledger(&self, o: &Objects) -> Ledger {
         let coalition = Coalition::from_genesis(o.genesis.bytes(), 1).expect("vector genesis is valid");
-        let mut ledger = Ledger::new(coalition);
-        let mut pending: Vec<&Envelope> = self.all().into_iter().rev().collect();
-        while !pending.is_empty() {
-            let before = pending.len();
-            pending.retain(|env| match ledger.validate(env.bytes(), T + 20 * DAY) {
-                Ok(v) => {
-                    ledger.apply(&v);
-                    false
-                }
-                Err(e) => {
-                    assert_eq!(e.verdict(), chorus_core::Verdict::Ignore, "{e}");
-                    true
-                }
-            });
-            assert!(pending.len() < before, "every governance vector object is admitted eventually");
-        }
-        ledger
+        let mut ingest = chorus_core::Ingest::new(coalition.clone(), 0);
+        let mut replay = chorus_core::Replay::new(T + 20 * DAY);
+        let items = self.all().into_iter().rev().map(|env| ((), Ledger::check_signature(&coalition, env.bytes())));
+        let out = ingest.replay(&mut replay, items);
+        assert_eq!(out.refused.iter().map(|(_, e)| e.to_string()).collect::<Vec<_>>(), Vec::<String>::new());
+        assert!(replay.finish().is_empty(), "every governance vector object is admitted eventually");
+        ingest.into_ledger()
     }
 
     /// Certificates: valid, and without the rotation, and without the admission.
