@@ -62,8 +62,17 @@ pub struct AppliedRule {
 }
 
 /// What a valid certificate proves: this coalition adopted this proposal
-/// under this rule, endorsed by these members.
+/// under this rule, endorsed by these members. Made only by verification
+/// ([`verify`] and its variants): its fields are readable, and being
+/// non-exhaustive it cannot be built outside this crate.
+///
+/// ```compile_fail
+/// # fn forge(v: chorus_core::VerifiedAdoption) -> chorus_core::VerifiedAdoption {
+/// chorus_core::VerifiedAdoption { members: 1_000, ..v }
+/// # }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct VerifiedAdoption {
     /// Coalition id.
     pub coalition: CoalitionId,

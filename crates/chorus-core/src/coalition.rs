@@ -96,6 +96,12 @@ impl Eq for Coalition {}
 /// objects authorise. Made only by [`crate::Ledger::authorise`] (and so
 /// [`crate::Ledger::validate`] and [`crate::Ingest`]); it has no public
 /// constructor.
+///
+/// ```compile_fail
+/// # fn forge(envelope: chorus_core::Envelope, object: chorus_core::Object) {
+/// let forged = chorus_core::VerifiedObject { envelope, object, signer_key: None };
+/// # }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifiedObject {
     envelope: Envelope,

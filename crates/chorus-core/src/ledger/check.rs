@@ -133,6 +133,14 @@ impl Ledger {
 /// ([`Ledger::check_signature`]) but not yet whether the held objects
 /// authorise its signer ([`Ledger::authorise`]). Holding one proves the
 /// signature verified against the key in the envelope, nothing more.
+/// Made only by [`Ledger::check_signature`] (and by certificate
+/// verification, which checks the same signatures in parallel).
+///
+/// ```compile_fail
+/// # fn forge() {
+/// let forged = chorus_core::SignatureChecked(todo!());
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct SignatureChecked(Checked);
 
