@@ -355,8 +355,8 @@ pub struct Replayed<T> {
 }
 
 /// Objects refused only because the objects they rely on are not held yet
-/// ([`Rejection::awaits_objects`]), kept to be admitted as soon as those
-/// arrive. Their signatures are verified; at most `capacity` are kept (the
+/// ([`Rejection::awaits_objects`]), kept by [`Ingest`] to be admitted as
+/// soon as those arrive (read it with [`Ingest::waiting`]). Their signatures are verified; at most `capacity` are kept (the
 /// oldest go first), since anyone can sign with an unknown key: an object
 /// that does not fit is simply dropped, and sync brings it again.
 #[derive(Clone, Debug)]
@@ -369,7 +369,7 @@ pub struct Waiting {
 
 impl Waiting {
     /// An empty pool holding at most `capacity` objects.
-    pub fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize) -> Self {
         Waiting { capacity, items: BTreeMap::new(), order: VecDeque::new(), next: 0 }
     }
 
@@ -390,7 +390,7 @@ impl Waiting {
 
     /// Keeps `checked` until [`Waiting::release`] admits it, evicting the
     /// oldest waiting object when full. Keeping it twice is a no-op.
-    pub fn hold(&mut self, checked: SignatureChecked) {
+    pub(crate) fn hold(&mut self, checked: SignatureChecked) {
         if self.capacity == 0 {
             return;
         }
@@ -413,9 +413,9 @@ impl Waiting {
     /// that pass (returned, sorted by id, for the caller to store and apply)
     /// or are now refused for another reason (dropped). Objects the ledger
     /// already holds are dropped. Apply the returned objects and call again
-    /// until it returns nothing: one may wait for another. ([`Ingest`] does
-    /// this; a store need not call it itself.)
-    pub fn release(&mut self, ledger: &Ledger, now_ms: u64) -> Vec<VerifiedObject> {
+    /// until it returns nothing: one may wait for another. Only [`Ingest`]
+    /// does this, so that the admission loop is written once.
+    pub(crate) fn release(&mut self, ledger: &Ledger, now_ms: u64) -> Vec<VerifiedObject> {
         let mut out = Vec::new();
         self.items.retain(|id, (_, c)| {
             if ledger.contains(id) {

@@ -361,16 +361,20 @@ proptest! {
 #[test]
 fn the_waiting_pool_keeps_at_most_its_capacity() {
     let s = scenario();
-    let l = Ledger::new(s.f.coalition.clone());
-    let mut pool = chorus_core::Waiting::new(2);
+    let mut ingest = Ingest::new(s.f.coalition.clone(), 2);
     for name in ["p.e1new", "p.r3", "p.ex", "p.leader"] {
-        pool.hold(Ledger::check_signature(&s.f.coalition, s.get(name).bytes()).unwrap());
+        let c = Ledger::check_signature(&s.f.coalition, s.get(name).bytes()).unwrap();
+        let out = ingest.admit([Ok(c)], NOW).admissions;
+        assert!(matches!(&out[0], Admission::Refused(r) if r.awaits_objects()), "{name}: {out:?}");
     }
-    assert_eq!(pool.len(), 2);
+    assert_eq!(ingest.waiting().len(), 2);
     // The newest two are kept.
-    assert!(pool.contains(&s.get("p.ex").id()) && pool.contains(&s.get("p.leader").id()));
-    assert!(pool.release(&l, NOW).is_empty());
-    assert_eq!(pool.len(), 2);
+    assert!(ingest.waiting().contains(&s.get("p.ex").id()) && ingest.waiting().contains(&s.get("p.leader").id()));
+    // An object they do not wait for releases none of them.
+    let unrelated = s.f.proposal(0, "Unrelated", 1, None);
+    let admitted = ingest.admit([Ledger::check_signature(&s.f.coalition, unrelated.bytes())], NOW);
+    assert_eq!(admitted.applied.iter().map(|(o, _)| o.id()).collect::<Vec<_>>(), vec![unrelated.id()]);
+    assert_eq!(ingest.waiting().len(), 2);
 }
 
 // ------------------------------------------------------------ rejections
