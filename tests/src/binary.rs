@@ -67,7 +67,17 @@ fn build() -> PathBuf {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let manifest = workspace_manifest();
     let profile = profile();
-    let output = Command::new(&cargo)
+    let mut command = Command::new(&cargo);
+    // What Cargo sets for the test process describes this package; passed
+    // on, it would differ from the outer build's environment and make Cargo
+    // rebuild crates that read it (ring reads CARGO_MANIFEST_DIR), then the
+    // outer build rebuild them back.
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(set_by_cargo_for_this_package) {
+            command.env_remove(name);
+        }
+    }
+    let output = command
         .args(["build", "-p", "chorus-cli", "--bin", "chorus", "--message-format=json-render-diagnostics"])
         .args(["--profile", &profile])
         .arg("--manifest-path")
@@ -84,6 +94,24 @@ fn build() -> PathBuf {
     let stdout = String::from_utf8_lossy(&output.stdout);
     executable(&stdout)
         .unwrap_or_else(|| panic!("cargo built chorus-cli but reported no `chorus` executable:\n{stdout}"))
+}
+
+/// Whether Cargo sets the variable `name` for the test process to describe
+/// this package or this test (and not to configure Cargo).
+fn set_by_cargo_for_this_package(name: &str) -> bool {
+    name.starts_with("CARGO_PKG_")
+        || matches!(
+            name,
+            "CARGO_MANIFEST_DIR"
+                | "CARGO_MANIFEST_PATH"
+                | "CARGO_MANIFEST_LINKS"
+                | "CARGO_CRATE_NAME"
+                | "CARGO_BIN_NAME"
+                | "CARGO_PRIMARY_PACKAGE"
+                | "CARGO_TARGET_TMPDIR"
+                | "CARGO_RUSTC_CURRENT_DIR"
+                | "OUT_DIR"
+        )
 }
 
 /// The `chorus` executable in Cargo's JSON messages.
@@ -107,6 +135,16 @@ not json
 {"reason":"build-finished","success":true}"#;
         assert_eq!(executable(messages), Some(PathBuf::from("/t/debug/chorus")));
         assert_eq!(executable(r#"{"reason":"build-finished","success":true}"#), None);
+    }
+
+    #[test]
+    fn cargo_configuration_is_passed_on_and_this_package_s_description_is_not() {
+        for name in ["CARGO_MANIFEST_DIR", "CARGO_PKG_NAME", "CARGO_CRATE_NAME", "OUT_DIR"] {
+            assert!(set_by_cargo_for_this_package(name), "{name}");
+        }
+        for name in ["CARGO", "CARGO_HOME", "CARGO_TARGET_DIR", "CARGO_PROFILE_DEV_DEBUG", "CHORUS_NO_WASM"] {
+            assert!(!set_by_cargo_for_this_package(name), "{name}");
+        }
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! ([`binary`]), its command line ([`cli`]), coalitions of `chorus node run`
 //! processes on loopback that the tests start, wait on and stop ([`node`]),
 //! child processes that are stopped when a test ends, pass, fail or panic
-//! ([`process`]), and a client of Chromium's DevTools protocol for the
-//! browser test and chorus-cli's `browser_verify` bench ([`devtools`]).
+//! ([`process`]), waits with a deadline ([`wait`]), and a client of
+//! Chromium's DevTools protocol for the browser test and chorus-cli's
+//! `browser_verify` bench ([`devtools`]).
 //!
 //! ```no_run
 //! use chorus_system_tests::{chorus, found, Nodes};
@@ -28,8 +29,10 @@ pub mod cli;
 pub mod devtools;
 pub mod node;
 pub mod process;
+pub mod wait;
 
 pub use binary::chorus_bin;
 pub use cli::{chorus, cmd, found, Run};
-pub use node::{eventually, status, Node, Nodes};
+pub use node::{status, Node, Nodes};
 pub use process::Process;
+pub use wait::eventually;

@@ -8,50 +8,19 @@
 //! and every failed wait shows the tail of each running node's log.
 //!
 //! The nodes push nothing to the tests, so a wait asks them: the condition
-//! is checked every [`POLL_INTERVAL`] until it holds, until a node exits
-//! (failing at once, with that node's log), or until [`PATIENCE`] passes (a
-//! hang guard, not a timing assertion). No fixed sleep stands in for
-//! readiness.
+//! is checked every [`POLL_INTERVAL`](crate::wait::POLL_INTERVAL) until it
+//! holds, until a node exits (failing at once, with that node's log), or
+//! until [`PATIENCE`] passes (a hang guard, not a timing assertion). No
+//! fixed sleep stands in for readiness.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::cli::{chorus, cmd};
 use crate::process::{stop_all, Process};
-
-/// Longest any wait may take before the test fails.
-pub const PATIENCE: Duration = Duration::from_secs(45);
-
-/// Time between two checks of a condition.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
-
-/// Checks `f` every [`POLL_INTERVAL`] until it returns `Some`, panicking
-/// with `what` after [`PATIENCE`]; for waits that involve no node process
-/// (use [`Nodes::eventually`] when nodes are running, for their logs).
-pub fn eventually<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
-    poll(what, f, |_| None)
-}
-
-/// The loop of every wait: `f` until `Some`. After each miss, `check` is
-/// told whether [`PATIENCE`] has passed and may end the wait with a
-/// failure (a node that exited, the logs of a timeout).
-fn poll<T>(what: &str, mut f: impl FnMut() -> Option<T>, mut check: impl FnMut(bool) -> Option<String>) -> T {
-    let started = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        let timed_out = started.elapsed() >= PATIENCE;
-        if let Some(failure) = check(timed_out) {
-            panic!("while waiting for: {what}: {failure}");
-        }
-        assert!(!timed_out, "gave up waiting for: {what} (after {} s)", PATIENCE.as_secs());
-        std::thread::sleep(POLL_INTERVAL);
-    }
-}
+use crate::wait::{poll, PATIENCE};
 
 /// `chorus status --json` of the node in `dir`, if it answers.
 pub fn status(dir: &Path) -> Option<Value> {
@@ -163,9 +132,9 @@ impl Nodes {
         self.nodes.iter().map(|n| n.process.log_tail()).collect::<Vec<_>>().join("\n")
     }
 
-    /// Checks `f` every [`POLL_INTERVAL`] until it returns `Some`. Fails at
-    /// once if a node exits meanwhile, and after [`PATIENCE`] otherwise,
-    /// with `what` and the nodes' logs.
+    /// Checks `f` every [`POLL_INTERVAL`](crate::wait::POLL_INTERVAL) until
+    /// it returns `Some`. Fails at once if a node exits meanwhile, and after
+    /// [`PATIENCE`] otherwise, with `what` and the nodes' logs.
     pub fn eventually<T>(&mut self, what: &str, f: impl FnMut() -> Option<T>) -> T {
         let nodes = &mut self.nodes;
         poll(what, f, |timed_out| {

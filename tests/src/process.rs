@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::wait::{poll, PATIENCE};
+
 /// How long a process may take to exit after SIGTERM before it is killed.
 pub const STOP_GRACE: Duration = Duration::from_secs(10);
 
@@ -110,6 +112,18 @@ impl Process {
             // No exit notification without a signal handler: a short poll.
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Checks `f` every [`crate::wait::POLL_INTERVAL`] until it returns
+    /// `Some`; fails at once if this process exits meanwhile, and after
+    /// [`PATIENCE`] otherwise, with `what` and its log tail.
+    pub fn eventually<T>(&mut self, what: &str, f: impl FnMut() -> Option<T>) -> T {
+        poll(what, f, |timed_out| {
+            if let Some(status) = self.exited() {
+                return Some(format!("{} exited ({status})\n{}", self.name, self.log_tail()));
+            }
+            timed_out.then(|| format!("gave up after {} s\n{}", PATIENCE.as_secs(), self.log_tail()))
+        })
     }
 
     /// SIGTERM, then waits up to [`STOP_GRACE`]; its exit status. Panics

@@ -37,7 +37,8 @@
 //! in-browser verifier is not built (`chorus_verify_assets::WASM_BUILT`),
 //! the test prints `skipped: ...` and passes, unless
 //! `CHORUS_REQUIRE_BROWSER=1` (CI), when it fails. Every wait is bounded;
-//! the devnet and Chromium (its whole process group) are killed on drop.
+//! the devnet is stopped (SIGTERM, then SIGKILL) and Chromium (its whole
+//! process group) killed on drop.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -47,7 +48,7 @@ use std::time::{Duration, Instant};
 
 use chorus_system_tests::devtools::{file_url, find_chromium, Chromium, Tab, Verdict, INVALID, UNAVAILABLE, VALID};
 use chorus_system_tests::process::log_file;
-use chorus_system_tests::{chorus, cmd, eventually, Process};
+use chorus_system_tests::{chorus, cmd, Process};
 use serde_json::Value;
 
 /// Longest wait for the devnet to found its coalition and serve the site.
@@ -111,7 +112,7 @@ fn the_website_verifies_certificates_and_runs_no_untrusted_script_in_chromium() 
     let nowhere = root.join("no-node");
 
     // A real coalition: three nodes, node-0 serving its website.
-    let (_devnet, website) = start_devnet(root);
+    let (mut devnet, website) = start_devnet(root);
     let nodes: Vec<PathBuf> = (0..3).map(|i| root.join("net").join(format!("node-{i}"))).collect();
     let coalition = chorus(&nodes[0], &["status", "--json"]).ok().json()["coalition"].as_str().unwrap().to_string();
     let positions = chorus(&nodes[0], &["positions", "--json"]).ok().json();
@@ -130,7 +131,7 @@ fn the_website_verifies_certificates_and_runs_no_untrusted_script_in_chromium() 
     for (node, stance, comment) in
         [(2, "--object", HOSTILE_OBJECTION), (1, "", HOSTILE_ENDORSEMENT_1), (0, "", HOSTILE_ENDORSEMENT_0)]
     {
-        eventually(&format!("the hostile proposal reaching node-{node}"), || {
+        devnet.eventually(&format!("the hostile proposal reaching node-{node}"), || {
             (chorus(&nodes[node], &["show", &hostile, "--json"]).code == 0).then_some(())
         });
         let mut args = vec!["endorse", hostile.as_str(), "--yes", "--comment", comment];
@@ -139,7 +140,7 @@ fn the_website_verifies_certificates_and_runs_no_untrusted_script_in_chromium() 
         }
         chorus(&nodes[node], &args).ok();
     }
-    eventually("node-0 holding the hostile proposal adopted, with its three stances", || {
+    devnet.eventually("node-0 holding the hostile proposal adopted, with its three stances", || {
         let r = chorus(&nodes[0], &["show", &hostile, "--json"]);
         let j = (r.code == 0).then(|| r.json())?;
         (j["status"] == "adopted" && j["stances"].as_array()?.len() == 3).then_some(())
