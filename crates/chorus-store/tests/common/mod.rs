@@ -3,8 +3,9 @@
 
 use std::path::Path;
 
+use chorus_core::ingest::NO_CLOCK;
 use chorus_core::testkit::Fixture;
-use chorus_core::{Envelope, Ledger, Stance};
+use chorus_core::{Envelope, Ingest, Ledger, Replay, Stance};
 use chorus_store::{Store, StoreConfig};
 
 /// Objects per proposal in [`object`]: the proposal and one stance per member.
@@ -49,27 +50,18 @@ pub fn create(dir: &Path, f: &Fixture) -> Store {
 /// A ledger recomputed from scratch from every object the store serves.
 pub fn recompute(store: &Store) -> Ledger {
     let coalition = store.coalition().clone();
-    let mut ledger = Ledger::new(coalition.clone());
-    let mut pending: Vec<Vec<u8>> = store
+    let stored: Vec<Vec<u8>> = store
         .sync_items()
         .into_iter()
         .map(|(_, id)| store.get(&id).expect("readable").expect("listed objects are held"))
         .collect();
     // Objects may rely on later ones (a stance of a trust admitted later in
-    // this order): retry until everything is applied.
-    while !pending.is_empty() {
-        let before = pending.len();
-        pending.retain(|bytes| match ledger.validate(bytes, u64::MAX) {
-            Ok(obj) => {
-                ledger.apply(&obj);
-                false
-            }
-            Err(why) => {
-                assert!(why.awaits_objects(), "stored objects are valid: {why}");
-                true
-            }
-        });
-        assert!(pending.len() < before, "{} stored objects are never authorised", pending.len());
-    }
-    ledger
+    // this order): chorus-core's replay retries them until nothing changes.
+    let mut ingest = Ingest::new(coalition.clone(), 0);
+    let mut replay = Replay::new(NO_CLOCK);
+    let out = ingest.replay(&mut replay, stored.iter().map(|b| ((), Ledger::check_signature(&coalition, b))));
+    assert!(out.refused.is_empty(), "stored objects are valid: {:?}", out.refused);
+    let never = replay.finish();
+    assert!(never.is_empty(), "{} stored objects are never authorised", never.len());
+    ingest.into_ledger()
 }

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 
 use chorus_core::testkit::{member_key, T0};
 use chorus_core::{
-    version_id, Action, Charter, Coalition, Delegation, Endorsement, Envelope, Genesis, Keypair, Kind, Ledger, Member,
-    ObjectId, Proposal, ProposalLink, PublicKey, Relation, Stance, SCOPE_STANCES,
+    version_id, Action, Charter, Coalition, Delegation, Endorsement, Envelope, Genesis, Ingest, Keypair, Kind, Ledger,
+    Member, ObjectId, Proposal, ProposalLink, PublicKey, Relation, Replay, Stance, SCOPE_STANCES,
 };
 
 pub const HOSTILE_TITLE: &str = "<script>alert(1)</script> \"><svg onload=alert(1)> & 'quotes'";
@@ -235,27 +235,19 @@ impl World {
         b.objects.pop().expect("one stance")
     }
 
-    /// A ledger of the objects in this order; objects that wait for others
-    /// are retried until nothing more is admitted. Every object must end up
+    /// A ledger of the objects in this order, through chorus-core's
+    /// admission machine replaying them (what waits for others is retried
+    /// after every pass that admitted something). Every object must end up
     /// applied.
     pub fn ledger_in_order(&self, order: &[usize]) -> Ledger {
-        let mut ledger = Ledger::new(self.coalition.clone());
-        let mut pending: Vec<&Envelope> = order.iter().map(|&i| &self.objects[i]).collect();
-        loop {
-            let before = pending.len();
-            pending.retain(|env| match ledger.validate(env.bytes(), NOW) {
-                Ok(obj) => {
-                    ledger.apply(&obj);
-                    false
-                }
-                Err(why) if why.awaits_objects() => true,
-                Err(why) => panic!("fixture object refused: {why}"),
-            });
-            if pending.is_empty() {
-                return ledger;
-            }
-            assert!(pending.len() < before, "objects never admitted: {}", pending.len());
-        }
+        let mut ingest = Ingest::new(self.coalition.clone(), 0);
+        let mut replay = Replay::new(NOW);
+        let items = order.iter().map(|&i| (i, Ledger::check_signature(&self.coalition, self.objects[i].bytes())));
+        let out = ingest.replay(&mut replay, items);
+        assert!(out.refused.is_empty(), "fixture objects refused: {:?}", out.refused);
+        let never = replay.finish();
+        assert!(never.is_empty(), "objects never admitted: {never:?}");
+        ingest.into_ledger()
     }
 
     pub fn ledger(&self) -> Ledger {
