@@ -251,10 +251,12 @@ impl EventLoop {
                     Acceptance::Ignore => gossipsub::MessageAcceptance::Ignore,
                     Acceptance::Reject => gossipsub::MessageAcceptance::Reject,
                 };
+                let rejected = acceptance == gossipsub::MessageAcceptance::Reject;
                 gossip.report_message_validation_result(&message, &peer, acceptance);
                 // gossipsub ignores a graylisted peer's messages, so the
                 // service's count of its invalid objects could stall: tell it.
-                if let Some(score) = gossip.peer_score(&peer).filter(|s| *s < GRAYLIST_THRESHOLD) {
+                let score = if rejected { gossip.peer_score(&peer) } else { None };
+                if let Some(score) = score.filter(|s| *s < GRAYLIST_THRESHOLD) {
                     queue.push_back(Input::Graylisted { peer, score });
                 }
             }

@@ -27,6 +27,8 @@ fn message_id(object: u64) -> MessageId {
     MessageId::from(object.to_be_bytes().to_vec())
 }
 
+/// The seed of the run; `CHORUS_SIM_SEED` (decimal or 0x-hex) replaces it
+/// to explore others.
 const SEED: u64 = 0x00c0_ffee_2026_1204;
 const MEMBERS: usize = 50;
 const FORGERS: usize = 2;
@@ -512,8 +514,15 @@ impl Sim {
 #[test]
 fn fifty_peers_with_drops_and_restarts_keep_the_policy_invariants() {
     let started = Instant::now();
-    println!("service simulation seed {SEED:#x}");
-    let mut sim = Sim::new(SEED);
+    let seed = std::env::var("CHORUS_SIM_SEED")
+        .ok()
+        .and_then(|v| match v.strip_prefix("0x") {
+            Some(hex) => u64::from_str_radix(hex, 16).ok(),
+            None => v.parse().ok(),
+        })
+        .unwrap_or(SEED);
+    println!("service simulation seed {seed:#x}");
+    let mut sim = Sim::new(seed);
     sim.run();
     let elapsed = started.elapsed();
     println!(
