@@ -581,21 +581,30 @@ impl Service {
                 return self.punish(peer, Conduct::StoreFailed(&e), message, now);
             }
         };
-        match &admission {
+        let event = match &admission {
             Admission::Stored { id, adopted } => {
                 self.counters.objects_stored += 1;
                 self.recheck_node_keys = true;
-                self.emit(NetworkEvent::ObjectStored { id: *id, adopted: *adopted, from: peer, via });
+                Some(NetworkEvent::ObjectStored { id: *id, adopted: *adopted, from: peer, via })
             }
-            Admission::Duplicate { .. } => {}
+            Admission::Duplicate { .. } => None,
             Admission::Refused(reason) => {
                 if reason.verdict() == Verdict::Reject {
                     self.counters.objects_rejected += 1;
                 }
-                self.emit(NetworkEvent::ObjectRefused { from: peer, via, reason: reason.clone() });
+                Some(NetworkEvent::ObjectRefused { from: peer, via, reason: reason.clone() })
             }
+        };
+        // Gossip's verdict first (it forwards a valid object at once), then
+        // the application's event, then any ban it caused.
+        let judgement = judge(&Conduct::Admission(&admission));
+        if let Some(message) = message {
+            self.out.push(Output::ReportGossip { message, peer, acceptance: judgement.acceptance });
         }
-        self.punish(peer, Conduct::Admission(&admission), message, now);
+        if let Some(event) = event {
+            self.emit(event);
+        }
+        self.apply(peer, judgement.penalty, &Conduct::Admission(&admission), now);
     }
 
     // ------------------------------------------------------------ sync
@@ -660,15 +669,22 @@ impl Service {
 
     // ------------------------------------------------------------ discipline
 
-    /// The only place a peer is punished: judges `conduct` with the table,
-    /// reports a gossiped message's acceptance first (so gossip's score
-    /// reflects it), then applies the penalty.
+    /// Judges `conduct` with the table, reports a gossiped message's
+    /// acceptance first (so gossip's score reflects it), then applies the
+    /// penalty. With [`Service::ingested`], the only callers of [`judge`]:
+    /// no penalty comes from anywhere else.
     fn punish(&mut self, peer: PeerId, conduct: Conduct<'_>, message: Option<MessageId>, now: Millis) {
         let judgement = judge(&conduct);
         if let Some(message) = message {
             self.out.push(Output::ReportGossip { message, peer, acceptance: judgement.acceptance });
         }
-        match judgement.penalty {
+        self.apply(peer, judgement.penalty, &conduct, now);
+    }
+
+    /// Applies a penalty [`judge`] decided for `conduct`: the only place
+    /// strikes, rejects and bans are counted.
+    fn apply(&mut self, peer: PeerId, penalty: Penalty, conduct: &Conduct<'_>, now: Millis) {
+        match penalty {
             Penalty::Nothing => {}
             Penalty::Ban => self.ban(peer, conduct.to_string(), now),
             Penalty::Strike => {
