@@ -14,6 +14,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use chorus_core::testkit::SplitMix;
 use chorus_core::{certificate, ObjectId};
 
 mod support;
@@ -90,48 +91,31 @@ fn data_cases(vector_coalition: ObjectId) -> Vec<Case> {
     cases
 }
 
-/// splitmix64: a fixed, dependency-free sequence, so every run judges the
-/// same mutations.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
 /// Bit flips, byte changes, truncations, deletions, insertions and
 /// duplicated runs, one to three at a time.
-fn mutate(bytes: &[u8], rng: &mut Rng) -> Vec<u8> {
+fn mutate(bytes: &[u8], rng: &mut SplitMix) -> Vec<u8> {
     let mut b = bytes.to_vec();
-    for _ in 0..1 + rng.below(3) {
+    for _ in 0..1 + rng.index(3) {
         if b.is_empty() {
             b.push(rng.next() as u8);
             continue;
         }
-        let at = rng.below(b.len());
-        match rng.below(6) {
-            0 => b[at] ^= 1 << rng.below(8),
+        let at = rng.index(b.len());
+        match rng.index(6) {
+            0 => b[at] ^= 1 << rng.index(8),
             1 => b[at] = rng.next() as u8,
             2 => b.truncate(at),
             3 => {
-                let end = (at + 1 + rng.below(40)).min(b.len());
+                let end = (at + 1 + rng.index(40)).min(b.len());
                 b.drain(at..end);
             }
             4 => {
-                let n = 1 + rng.below(4);
+                let n = 1 + rng.index(4);
                 let fill: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
                 b.splice(at..at, fill);
             }
             _ => {
-                let end = (at + 1 + rng.below(64)).min(b.len());
+                let end = (at + 1 + rng.index(64)).min(b.len());
                 let run = b[at..end].to_vec();
                 b.splice(at..at, run);
             }
@@ -156,7 +140,7 @@ fn the_independent_verifier_agrees_with_this_crate_on_every_certificate() {
     let mut cases = document_cases();
     let vector_coalition = cases[0].coalition.expect("genesis.id comes before the certificates");
     cases.extend(data_cases(vector_coalition));
-    let mut rng = Rng(0x5eed_c0de);
+    let mut rng = SplitMix(0x5eed_c0de);
     let bases = cases.len();
     for i in 0..bases {
         for m in 0..MUTATIONS_PER_CERTIFICATE {

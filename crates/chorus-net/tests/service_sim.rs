@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use chorus_core::testkit::{Fixture, T0};
+use chorus_core::testkit::{Fixture, SplitMix, T0};
 use chorus_core::{Admission, Keypair, ObjectId, Rejection};
 use chorus_net::attestation::peer_id_of;
 use chorus_net::service::{HelloExchange, Input, Millis, Output, Service};
@@ -42,27 +42,6 @@ const LATENCY_MS: u64 = 40;
 const REQUEST_TIMEOUT_MS: u64 = 10_000;
 /// One message in this many is dropped.
 const DROP_ONE_IN: u64 = 20;
-
-/// splitmix64: a small, well-mixed deterministic generator.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn chance(&mut self, one_in: u64) -> bool {
-        self.below(one_in) == 0
-    }
-}
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Role {
