@@ -106,6 +106,8 @@ pub mod network;
 pub mod service;
 pub mod store;
 pub mod sync;
+#[cfg(any(test, feature = "test"))]
+pub mod testkit;
 
 pub use attestation::{NodeAttestation, NodeIdentity, VerifiedAttestation};
 pub use config::{NetConfig, NetLimits, TransportKind};

@@ -3,15 +3,13 @@
 //! invalid objects by sync meets the same ingest; a node of another
 //! coalition is refused at the hello.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
 use chorus_core::testkit::{Fixture, T0};
 use chorus_core::{Admission, Coalition, Envelope, Keypair, Kind, ObjectId, Proposal};
+use chorus_net::testkit::*;
 use chorus_net::{MemoryStore, NetworkEvent, ObjectStore, StoreFailure};
-use common::*;
 
 /// A compromised node's store: claims to store anything, so its node
 /// publishes whatever it is given.

@@ -1,15 +1,13 @@
 //! Catch-up by reconciliation: a late joiner, a partition that heals, and a
 //! node that restarts from its store.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chorus_core::testkit::Fixture;
 use chorus_core::ObjectId;
+use chorus_net::testkit::*;
 use chorus_net::{MemoryStore, NetworkEvent, ObjectStore, SyncReport};
-use common::*;
 
 async fn next_sync(node: &mut Node) -> SyncReport {
     next_event(&mut node.events, |e| match e {

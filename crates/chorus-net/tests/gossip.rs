@@ -1,13 +1,11 @@
 //! Five in-process nodes on the memory transport: membership, gossip
 //! delivery to every node, and publishing with no peers.
 
-mod common;
-
 use std::sync::Arc;
 
 use chorus_core::testkit::Fixture;
+use chorus_net::testkit::*;
 use chorus_net::{MemoryStore, PublishOutcome};
-use common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_nodes_all_store_an_object_created_at_one() {

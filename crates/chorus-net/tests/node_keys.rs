@@ -3,14 +3,12 @@
 //! refused at its hello, and a connected one is disconnected once the
 //! revocation reaches its peer. In-process nodes on the memory transport.
 
-mod common;
-
 use std::sync::Arc;
 
 use chorus_core::testkit::{Fixture, T0};
 use chorus_core::{Delegation, Envelope, Kind, SCOPE_NODE};
+use chorus_net::testkit::*;
 use chorus_net::{MemoryStore, NetworkEvent};
-use common::*;
 
 /// A node-scope delegation of test node `node`'s key by member `trust`.
 fn node_delegation(f: &Fixture, trust: usize, node: u32) -> Envelope {

@@ -1,18 +1,17 @@
-//! Shared helpers for multi-node tests: nodes of one fixture coalition on
-//! the memory transport (or loopback TCP), and waiting for conditions.
-
-#![allow(dead_code)]
+//! Helpers for multi-node tests of this and other crates (the `test`
+//! feature): nodes of one fixture coalition on the memory transport (or
+//! loopback TCP) over [`MemoryStore`]s, and waiting for conditions.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chorus_core::testkit::{Fixture, T0};
-use chorus_core::{Envelope, Keypair, ObjectId};
-use chorus_net::{
+use crate::{
     MemoryStore, Multiaddr, NetConfig, Network, NetworkEvent, NetworkEvents, NetworkHandle, NodeAttestation,
     NodeIdentity, ObjectStore,
 };
+use chorus_core::testkit::{Fixture, T0};
+use chorus_core::{Envelope, Keypair, ObjectId};
 
 /// Liveness guard for conditions that must eventually hold; not a speed
 /// assertion (speed is measured by the simulation bench).
@@ -44,9 +43,13 @@ pub fn memory_config(bootstrap: Vec<Multiaddr>) -> NetConfig {
 
 /// A running test node.
 pub struct Node {
+    /// Commands to the node's network.
     pub handle: NetworkHandle,
+    /// The node's network events.
     pub events: NetworkEvents,
+    /// The node's objects.
     pub store: Arc<MemoryStore>,
+    /// The node's first listen address, with `/p2p/`.
     pub addr: Multiaddr,
 }
 

@@ -2,15 +2,13 @@
 //! objects and two child processes (this test binary re-executed in child
 //! mode) that join, catch up by sync, and receive a new object by gossip.
 
-mod common;
-
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chorus_core::testkit::Fixture;
+use chorus_net::testkit::*;
 use chorus_net::{MemoryStore, Multiaddr, NetConfig, NetworkEvent};
-use common::*;
 
 const CHILD_ENV: &str = "CHORUS_NET_TEST_CHILD";
 const BACKLOG: usize = 200;
