@@ -109,6 +109,7 @@ impl Node {
         let trust_id = data_dir.trust_id()?;
         let net = Network::start(&data_dir, &config, &trust_key, trust_id, &coalition, store.clone(), metrics.clone())
             .await?;
+        let ready = net.readiness(trust_id);
         let trust = data_dir.trust_id()?;
         let inner = Arc::new(Inner {
             store,
@@ -127,8 +128,8 @@ impl Node {
         let control = tokio::spawn(serve_control(listener, owner, inner.clone(), stopped));
         let metrics_task = match config.metrics_addr {
             Some(addr) => {
-                let (task, bound) = crate::metrics::serve(addr, metrics).await?;
-                tracing::info!(%bound, "serving /metrics and /health");
+                let (task, bound) = crate::metrics::serve(addr, metrics, ready).await?;
+                tracing::info!(%bound, "serving /metrics, /health and /ready");
                 Some(task)
             }
             None => None,
@@ -417,7 +418,7 @@ async fn dispatch(inner: Arc<Inner>, req: Request) -> std::result::Result<serde_
             match admission {
                 Admission::Stored { id, adopted } => {
                     inner.metrics.objects_stored.inc();
-                    inner.metrics.objects.inc();
+                    inner.metrics.objects.set(inner.store.object_count() as i64);
                     inner.net.publish(bytes).await;
                     json(SubmitResult { id, outcome: SubmitOutcome::Stored, adopted })
                 }

@@ -1,5 +1,9 @@
-//! Prometheus metrics and the optional loopback `/metrics` and `/health`
-//! endpoint.
+//! Prometheus metrics and the optional loopback `/metrics`, `/health` and
+//! `/ready` endpoint.
+//!
+//! `/health` answers 200 while the process serves at all. `/ready` answers
+//! 200 once the node is caught up as far as it can tell (see
+//! [`ReadinessCheck`]), else 503 with a one-line reason.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,7 +35,8 @@ pub struct Metrics {
     pub objects_refused: Family<ReasonLabel, Counter>,
     /// Objects held.
     pub objects: Gauge,
-    /// Connected peers.
+    /// Connected peers proved to be member nodes, as the network counts
+    /// them now: set from its state on every peer event, never counted up.
     pub peers: Gauge,
     /// Completed sync rounds.
     pub sync_rounds: Counter,
@@ -61,7 +66,7 @@ impl Metrics {
         registry.register("objects_stored", "Objects newly stored", m.objects_stored.clone());
         registry.register("objects_refused", "Objects refused, by reason", m.objects_refused.clone());
         registry.register("objects", "Objects held, genesis included", m.objects.clone());
-        registry.register("peers", "Connected peers", m.peers.clone());
+        registry.register("peers", "Connected peers proved to be member nodes", m.peers.clone());
         registry.register("sync_rounds", "Completed sync rounds", m.sync_rounds.clone());
         registry.register("control_requests", "Control requests served", m.control_requests.clone());
         Metrics { registry, ..m }
@@ -80,6 +85,9 @@ impl Metrics {
         out
     }
 }
+
+/// What `/ready` asks: `Ok` when the node is ready, else why not, one line.
+pub type ReadinessCheck = Arc<dyn Fn() -> std::result::Result<(), String> + Send + Sync>;
 
 /// A short, stable name for a rejection, for metric labels.
 pub fn reason_name(r: &chorus_core::Rejection) -> &'static str {
@@ -105,10 +113,15 @@ pub fn reason_name(r: &chorus_core::Rejection) -> &'static str {
     }
 }
 
-/// Serves `GET /metrics` and `GET /health` on a loopback address until the
-/// task is aborted; returns the task and the address bound (port 0 picks a
-/// free port). Only loopback addresses are accepted.
-pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> Result<(tokio::task::JoinHandle<()>, SocketAddr)> {
+/// Serves `GET /metrics`, `GET /health` and `GET /ready` (200 when `ready`
+/// says so, else 503 with its reason) on a loopback address until the task
+/// is aborted; returns the task and the address bound (port 0 picks a free
+/// port). Only loopback addresses are accepted.
+pub async fn serve(
+    addr: SocketAddr,
+    metrics: Arc<Metrics>,
+    ready: ReadinessCheck,
+) -> Result<(tokio::task::JoinHandle<()>, SocketAddr)> {
     if !addr.ip().is_loopback() {
         return Err(NodeError::Config(format!("metrics address {addr} is not loopback")));
     }
@@ -120,6 +133,7 @@ pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> Result<(tokio::ta
         loop {
             let Ok((mut stream, _)) = listener.accept().await else { continue };
             let metrics = metrics.clone();
+            let ready = ready.clone();
             tokio::spawn(async move {
                 let mut buf = [0u8; 2048];
                 let n = match tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut buf)).await {
@@ -133,6 +147,10 @@ pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> Result<(tokio::ta
                         ("200 OK", "application/openmetrics-text; version=1.0.0; charset=utf-8", metrics.encode())
                     }
                     "/health" => ("200 OK", "text/plain", "ok\n".to_string()),
+                    "/ready" => match ready() {
+                        Ok(()) => ("200 OK", "text/plain", "ready\n".to_string()),
+                        Err(why) => ("503 Service Unavailable", "text/plain", format!("not ready: {why}\n")),
+                    },
                     _ => ("404 Not Found", "text/plain", "not found\n".to_string()),
                 };
                 let reply = format!(
@@ -152,12 +170,24 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn metrics_and_health_are_served_on_loopback_only() {
+    async fn metrics_health_and_readiness_are_served_on_loopback_only() {
         let m = Arc::new(Metrics::new());
         m.objects_stored.inc();
         m.refused(&chorus_core::Rejection::UnknownKind(9));
-        assert!(serve("0.0.0.0:0".parse().unwrap(), m.clone()).await.is_err());
-        let (task, addr) = serve("127.0.0.1:0".parse().unwrap(), m).await.unwrap();
+        let synced = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = synced.clone();
+        let ready: ReadinessCheck =
+            Arc::new(
+                move || {
+                    if flag.load(std::sync::atomic::Ordering::Relaxed) {
+                        Ok(())
+                    } else {
+                        Err("no sync yet".into())
+                    }
+                },
+            );
+        assert!(serve("0.0.0.0:0".parse().unwrap(), m.clone(), ready.clone()).await.is_err());
+        let (task, addr) = serve("127.0.0.1:0".parse().unwrap(), m, ready).await.unwrap();
         let get = |path: &'static str| async move {
             let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
             s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes()).await.unwrap();
@@ -169,6 +199,12 @@ mod tests {
         assert!(metrics.contains("chorus_objects_stored_total 1"), "{metrics}");
         assert!(metrics.contains("reason=\"unknown_kind\""), "{metrics}");
         assert!(get("/health").await.ends_with("ok\n"));
+        let not_ready = get("/ready").await;
+        assert!(not_ready.starts_with("HTTP/1.1 503"), "{not_ready}");
+        assert!(not_ready.ends_with("not ready: no sync yet\n"), "{not_ready}");
+        synced.store(true, std::sync::atomic::Ordering::Relaxed);
+        let ready = get("/ready").await;
+        assert!(ready.starts_with("HTTP/1.1 200") && ready.ends_with("ready\n"), "{ready}");
         assert!(get("/nope").await.starts_with("HTTP/1.1 404"));
         task.abort();
     }

@@ -18,7 +18,19 @@ use crate::config::Config;
 use crate::control::PeerInfo;
 use crate::datadir::DataDir;
 use crate::error::{NodeError, Result};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, ReadinessCheck};
+
+/// How often the peers gauge is read again from the network even without a
+/// peer event (a full event queue drops events).
+const PEER_RECOUNT_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Sets the peers gauge to the network's current count of verified member
+/// peers; leaves it alone if the network has stopped.
+async fn set_member_peers(net: &NetworkHandle, metrics: &Metrics) {
+    if let Ok(status) = net.status().await {
+        metrics.peers.set(status.verified as i64);
+    }
+}
 
 /// The durable store as chorus-net sees it.
 struct StoreAdapter(Arc<Store>);
@@ -118,20 +130,40 @@ impl Network {
             chorus_net::Network::spawn(net_config, identity, Arc::new(StoreAdapter(store.clone())))?;
         let last_sync_ms = Arc::new(AtomicU64::new(0));
         let last = last_sync_ms.clone();
+        let net = handle.clone();
+        let held = store.clone();
         let events = tokio::spawn(async move {
-            while let Some(event) = events.recv().await {
+            // Events can be dropped when the queue is full, so the peer
+            // count is also read again now and then, not only on events.
+            let mut recount = tokio::time::interval(PEER_RECOUNT_INTERVAL);
+            recount.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                let event = tokio::select! {
+                    event = events.recv() => match event {
+                        Some(event) => event,
+                        None => break,
+                    },
+                    _ = recount.tick() => {
+                        set_member_peers(&net, &metrics).await;
+                        continue;
+                    }
+                };
+                let peers_changed = matches!(
+                    event,
+                    NetworkEvent::PeerConnected { .. }
+                        | NetworkEvent::PeerVerified { .. }
+                        | NetworkEvent::PeerDisconnected { .. }
+                        | NetworkEvent::PeerBanned { .. }
+                );
                 match event {
                     NetworkEvent::Listening { address } => tracing::info!(%address, "listening"),
                     NetworkEvent::PeerConnected { peer } => tracing::debug!(%peer, "peer connected"),
-                    NetworkEvent::PeerVerified { peer, trust } => {
-                        metrics.peers.inc();
-                        tracing::info!(%peer, %trust, "member peer verified");
-                    }
+                    NetworkEvent::PeerVerified { peer, trust } => tracing::info!(%peer, %trust, "member peer verified"),
                     NetworkEvent::PeerDisconnected { peer } => tracing::debug!(%peer, "peer disconnected"),
                     NetworkEvent::PeerBanned { peer, reason } => tracing::warn!(%peer, %reason, "peer banned"),
                     NetworkEvent::ObjectStored { id, adopted, from, via } => {
                         metrics.objects_stored.inc();
-                        metrics.objects.inc();
+                        metrics.objects.set(held.object_count() as i64);
                         tracing::info!(%id, %from, ?via, "object stored");
                         if let Some(p) = adopted {
                             tracing::info!(proposal = %p, "proposal adopted as a position");
@@ -148,6 +180,9 @@ impl Network {
                         }
                         tracing::debug!(?report.peer, report.stored, report.missing, "sync finished");
                     }
+                }
+                if peers_changed {
+                    set_member_peers(&net, &metrics).await;
                 }
             }
         });
@@ -211,6 +246,27 @@ impl Network {
     /// Last completed sync round.
     pub fn last_sync_ms(&self) -> Option<u64> {
         Some(self.last_sync_ms.load(Ordering::Relaxed)).filter(|&t| t > 0)
+    }
+
+    /// The `/ready` check: ready once a sync with a member peer has
+    /// completed since start, or at once when `trust` is the only member of
+    /// the roster this node holds (there is no one to catch up from).
+    pub fn readiness(&self, trust: chorus_core::PublicKey) -> ReadinessCheck {
+        let last_sync_ms = self.last_sync_ms.clone();
+        // Weak, so a lingering request cannot keep the store from closing.
+        let store = Arc::downgrade(&self.store);
+        Arc::new(move || {
+            if last_sync_ms.load(Ordering::Relaxed) > 0 {
+                return Ok(());
+            }
+            let store = store.upgrade().ok_or("the node is shutting down")?;
+            let others = store
+                .with_ledger(|l| l.head_roster().map_or(0, |(r, _)| r.members().filter(|m| m.key != trust).count()));
+            if others == 0 {
+                return Ok(());
+            }
+            Err(format!("no sync with a member peer has completed yet ({others} other member trust(s) in the roster)"))
+        })
     }
 
     /// Stops the network.
