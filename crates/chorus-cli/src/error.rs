@@ -1,6 +1,9 @@
 //! The errors that choose the exit code, and the one line an error is
 //! printed as.
 
+use chorus_node::control::NoAnswer;
+use chorus_node::NodeError;
+
 /// A mistake in how the command was called: exit code 2.
 #[derive(Debug)]
 pub(crate) struct Usage(pub(crate) String);
@@ -37,6 +40,22 @@ pub(crate) fn one_line(e: &anyhow::Error) -> String {
         }
     }
     line.replace('\n', " ")
+}
+
+/// The stable machine-readable name of an error, the `code` of a `--json`
+/// error: `usage` for a mistake in how the command was called; when the
+/// node gave no complete answer, `node_not_running`,
+/// `node_stopped_during_request`, `permission_denied` or
+/// `node_unreachable` (see [`NoAnswer`]); `failed` for everything else.
+pub(crate) fn code(e: &anyhow::Error) -> &'static str {
+    if e.is::<Usage>() {
+        return "usage";
+    }
+    let no_answer = e.chain().find_map(|cause| match cause.downcast_ref::<NodeError>() {
+        Some(NodeError::NoAnswer { failure, .. }) => Some(*failure),
+        _ => None,
+    });
+    no_answer.map_or("failed", NoAnswer::code)
 }
 
 #[cfg(test)]
@@ -90,5 +109,19 @@ mod tests {
     fn the_line_has_no_line_breaks() {
         let e = anyhow::anyhow!("first\nsecond");
         assert_eq!(one_line(&e), "first second");
+    }
+
+    #[test]
+    fn json_codes_name_the_case() {
+        let no_answer =
+            |failure| NodeError::NoAnswer { failure, socket: "/d/control.sock".into(), message: "m".into() };
+        assert_eq!(code(&anyhow::Error::new(no_answer(NoAnswer::NotRunning))), "node_not_running");
+        let stopped = anyhow::Error::new(no_answer(NoAnswer::Stopped)).context("cannot submit");
+        assert_eq!(code(&stopped), "node_stopped_during_request");
+        assert_eq!(code(&anyhow::Error::new(no_answer(NoAnswer::PermissionDenied))), "permission_denied");
+        assert_eq!(code(&anyhow::Error::new(no_answer(NoAnswer::Other))), "node_unreachable");
+        assert_eq!(code(&anyhow::Error::new(NodeError::Remote("no such proposal".into()))), "failed");
+        assert_eq!(code(&anyhow::Error::new(Usage("bad".into()))), "usage");
+        assert_eq!(code(&anyhow::anyhow!("other")), "failed");
     }
 }

@@ -12,7 +12,10 @@
 //! Exit codes: 0 success, 1 failure (or an invalid certificate), 2 usage
 //! error. Every command that prints data accepts `--json`. Errors are one
 //! line on stderr saying what went wrong and what to do (with `--json`, also
-//! `{"error": ...}` on stdout).
+//! `{"error": ..., "code": ...}` on stdout, the code a stable name of the
+//! case: see `error::code`). When the node gives no answer the line says
+//! which of these it is: no node running, the node stopped during the
+//! request, or this OS user may not use it.
 //!
 //! This file holds the argument tree and the dispatch; each command is in
 //! a module of [`commands`].
@@ -201,7 +204,8 @@ fn main() -> ExitCode {
         Err(e) => {
             let msg = error::one_line(&e);
             if json {
-                let _ = output::print_stdout(&format!("{}\n", serde_json::json!({ "error": msg })));
+                let body = serde_json::json!({ "error": msg, "code": error::code(&e) });
+                let _ = output::print_stdout(&format!("{body}\n"));
             }
             eprintln!("error: {msg}");
             ExitCode::from(if e.is::<Usage>() { 2 } else { 1 })

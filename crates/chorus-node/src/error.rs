@@ -50,13 +50,17 @@ pub enum NodeError {
     /// A founding step cannot be taken.
     #[error("{0}")]
     Founding(String),
-    /// The control socket could not be reached.
-    #[error("cannot reach the node at {path}: {reason}; is `chorus node run` running with this data directory?")]
-    Unreachable {
+    /// A control request got no complete answer from the node: no node is
+    /// running, it stopped during the request, this OS user may not use it,
+    /// or something else; `failure` says which, the message what to do.
+    #[error("{message}")]
+    NoAnswer {
+        /// Which case it is.
+        failure: crate::control::NoAnswer,
         /// The socket path.
-        path: PathBuf,
-        /// Why.
-        reason: String,
+        socket: PathBuf,
+        /// What happened and what to do.
+        message: String,
     },
     /// The node answered a control request with an error.
     #[error("{0}")]
