@@ -209,7 +209,8 @@ fn parse_scrape(text: &str) -> Scrape {
 /// `GET path` on `addr`, the body.
 fn http_get(addr: &str, path: &str) -> String {
     let mut stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
-    // One write: the node reads the request head with a single read.
+    // One write, though the node reads a head sent in pieces as well
+    // (chorus-node's metrics tests).
     let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).unwrap();
     let mut reply = String::new();

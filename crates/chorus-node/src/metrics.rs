@@ -5,16 +5,23 @@
 //! 200 once the node is caught up as far as it can tell (see
 //! [`ReadinessCheck`]), else 503 with a one-line reason.
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 use crate::error::{NodeError, Result};
 
@@ -38,8 +45,11 @@ pub struct Metrics {
     /// Connected peers proved to be member nodes, as the network counts
     /// them now: set from its state on every peer event, never counted up.
     pub peers: Gauge,
-    /// Completed sync rounds.
+    /// Sync rounds finished, failed ones included.
     pub sync_rounds: Counter,
+    /// Sync rounds that ended with an error (the network reports why only
+    /// as text, so there is no reason label).
+    pub sync_failures: Counter,
     /// Control requests served.
     pub control_requests: Counter,
 }
@@ -61,13 +71,15 @@ impl Metrics {
             objects: Gauge::default(),
             peers: Gauge::default(),
             sync_rounds: Counter::default(),
+            sync_failures: Counter::default(),
             control_requests: Counter::default(),
         };
         registry.register("objects_stored", "Objects newly stored", m.objects_stored.clone());
         registry.register("objects_refused", "Objects refused, by reason", m.objects_refused.clone());
         registry.register("objects", "Objects held, genesis included", m.objects.clone());
         registry.register("peers", "Connected peers proved to be member nodes", m.peers.clone());
-        registry.register("sync_rounds", "Completed sync rounds", m.sync_rounds.clone());
+        registry.register("sync_rounds", "Sync rounds finished, failed ones included", m.sync_rounds.clone());
+        registry.register("sync_failures", "Sync rounds that ended with an error", m.sync_failures.clone());
         registry.register("control_requests", "Control requests served", m.control_requests.clone());
         Metrics { registry, ..m }
     }
@@ -113,10 +125,28 @@ pub fn reason_name(r: &chorus_core::Rejection) -> &'static str {
     }
 }
 
+/// Connections served at once; more wait in the kernel's backlog.
+pub const MAX_CONNECTIONS: usize = 32;
+/// Largest request head (request line and headers) read; hyper's smallest
+/// buffer. A larger head is answered `431`.
+pub const MAX_HEAD_BYTES: usize = 8 * 1024;
+/// Time a client has to send its whole request head, in as many pieces as
+/// it likes; the connection is closed after it.
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest a connection stays open.
+pub const CONNECTION_TIMEOUT: Duration = Duration::from_secs(30);
+
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
 /// Serves `GET /metrics`, `GET /health` and `GET /ready` (200 when `ready`
 /// says so, else 503 with its reason) on a loopback address until the task
 /// is aborted; returns the task and the address bound (port 0 picks a free
 /// port). Only loopback addresses are accepted.
+///
+/// HTTP/1.1 with hyper: a request head may arrive in any number of pieces
+/// within [`HEAD_TIMEOUT`]; a head over [`MAX_HEAD_BYTES`] is answered
+/// `431`, a malformed one `400`; `HEAD` is answered like `GET` without the
+/// body, other methods `405`. Every response closes the connection.
 pub async fn serve(
     addr: SocketAddr,
     metrics: Arc<Metrics>,
@@ -129,45 +159,71 @@ pub async fn serve(
         .await
         .map_err(|e| NodeError::Config(format!("cannot listen for metrics on {addr}: {e}")))?;
     let bound = listener.local_addr().map_err(|e| NodeError::Config(format!("metrics listener: {e}")))?;
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let task = tokio::spawn(async move {
         loop {
-            let Ok((mut stream, _)) = listener.accept().await else { continue };
+            let Ok(permit) = slots.clone().acquire_owned().await else { return };
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics: accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
             let metrics = metrics.clone();
             let ready = ready.clone();
             tokio::spawn(async move {
-                let mut buf = [0u8; 2048];
-                let n = match tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut buf)).await {
-                    Ok(Ok(n)) => n,
-                    _ => return,
-                };
-                let head = String::from_utf8_lossy(&buf[..n]);
-                let path = head.split_whitespace().nth(1).unwrap_or("");
-                let (status, ctype, body) = match path {
-                    "/metrics" => {
-                        ("200 OK", "application/openmetrics-text; version=1.0.0; charset=utf-8", metrics.encode())
-                    }
-                    "/health" => ("200 OK", "text/plain", "ok\n".to_string()),
-                    "/ready" => match ready() {
-                        Ok(()) => ("200 OK", "text/plain", "ready\n".to_string()),
-                        Err(why) => ("503 Service Unavailable", "text/plain", format!("not ready: {why}\n")),
-                    },
-                    _ => ("404 Not Found", "text/plain", "not found\n".to_string()),
-                };
-                let reply = format!(
-                    "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = stream.write_all(reply.as_bytes()).await;
-                let _ = stream.shutdown().await;
+                let _permit = permit;
+                let service = hyper::service::service_fn(move |req| {
+                    let reply = respond(&metrics, &ready, &req);
+                    async move { Ok::<_, Infallible>(reply) }
+                });
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(HEAD_TIMEOUT)
+                    .max_buf_size(MAX_HEAD_BYTES)
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                let _ = tokio::time::timeout(CONNECTION_TIMEOUT, conn).await;
             });
         }
     });
     Ok((task, bound))
 }
 
+/// The response to one request: the same paths and bodies as always.
+fn respond<B>(metrics: &Metrics, ready: &ReadinessCheck, req: &Request<B>) -> Response<Full<Bytes>> {
+    let (status, ctype, body) = if req.method() != Method::GET && req.method() != Method::HEAD {
+        (StatusCode::METHOD_NOT_ALLOWED, "text/plain", "GET and HEAD only\n".to_string())
+    } else {
+        match req.uri().path() {
+            "/metrics" => (StatusCode::OK, OPENMETRICS, metrics.encode()),
+            "/health" => (StatusCode::OK, "text/plain", "ok\n".to_string()),
+            "/ready" => match ready() {
+                Ok(()) => (StatusCode::OK, "text/plain", "ready\n".to_string()),
+                Err(why) => (StatusCode::SERVICE_UNAVAILABLE, "text/plain", format!("not ready: {why}\n")),
+            },
+            _ => (StatusCode::NOT_FOUND, "text/plain", "not found\n".to_string()),
+        }
+    };
+    let length = body.len();
+    let body = if req.method() == Method::HEAD { Bytes::new() } else { Bytes::from(body) };
+    let mut r = Response::new(Full::new(body));
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    if status == StatusCode::METHOD_NOT_ALLOWED {
+        h.insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+    }
+    r
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     #[tokio::test]
     async fn metrics_health_and_readiness_are_served_on_loopback_only() {
@@ -206,6 +262,69 @@ mod tests {
         let ready = get("/ready").await;
         assert!(ready.starts_with("HTTP/1.1 200") && ready.ends_with("ready\n"), "{ready}");
         assert!(get("/nope").await.starts_with("HTTP/1.1 404"));
+        task.abort();
+    }
+
+    fn always_ready() -> ReadinessCheck {
+        Arc::new(|| Ok(()))
+    }
+
+    /// Everything the server sends until it closes, within a bound that
+    /// turns a hang into a failure.
+    async fn reply_of(s: &mut tokio::net::TcpStream) -> String {
+        let mut out = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out)).await;
+        assert!(read.is_ok(), "the server neither answered nor closed: {}", String::from_utf8_lossy(&out));
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[tokio::test]
+    async fn a_request_written_in_pieces_is_served() {
+        let m = Arc::new(Metrics::new());
+        m.sync_failures.inc();
+        let (task, addr) = serve("127.0.0.1:0".parse().unwrap(), m, always_ready()).await.unwrap();
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        for piece in ["GET /metr", "ics HTTP/1.1\r\n", "Host: x\r\nAccept: */*\r\n\r\n"] {
+            s.write_all(piece.as_bytes()).await.unwrap();
+            s.flush().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let reply = reply_of(&mut s).await;
+        assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+        assert!(reply.contains("chorus_sync_failures_total 1"), "{reply}");
+        assert!(reply.contains("chorus_sync_rounds_total 0"), "{reply}");
+        task.abort();
+    }
+
+    #[tokio::test]
+    async fn an_oversized_head_is_refused_not_left_hanging() {
+        let m = Arc::new(Metrics::new());
+        let (task, addr) = serve("127.0.0.1:0".parse().unwrap(), m, always_ready()).await.unwrap();
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let head = format!("GET /health HTTP/1.1\r\nHost: x\r\nX-Padding: {}\r\n\r\n", "a".repeat(4 * MAX_HEAD_BYTES));
+        // The server may close before reading it all; what it answered counts.
+        let _ = s.write_all(head.as_bytes()).await;
+        let reply = reply_of(&mut s).await;
+        assert!(reply.starts_with("HTTP/1.1 431"), "{reply}");
+        task.abort();
+    }
+
+    #[tokio::test]
+    async fn head_answers_without_a_body_and_other_methods_are_refused() {
+        let m = Arc::new(Metrics::new());
+        let (task, addr) = serve("127.0.0.1:0".parse().unwrap(), m, always_ready()).await.unwrap();
+        let send = |request: &'static str| async move {
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            s.write_all(request.as_bytes()).await.unwrap();
+            reply_of(&mut s).await
+        };
+        let head = send("HEAD /health HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        assert!(head.starts_with("HTTP/1.1 200") && head.ends_with("\r\n\r\n"), "{head}");
+        assert!(head.to_ascii_lowercase().contains("content-length: 3"), "{head}");
+        let post = send("POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n").await;
+        assert!(post.starts_with("HTTP/1.1 405"), "{post}");
+        let garbage = send("NOT HTTP AT ALL\r\n\r\n").await;
+        assert!(garbage.starts_with("HTTP/1.1 400"), "{garbage}");
         task.abort();
     }
 }

@@ -175,8 +175,12 @@ impl Network {
                     }
                     NetworkEvent::SyncFinished(report) => {
                         metrics.sync_rounds.inc();
-                        if report.error.is_none() {
-                            last.store(crate::daemon::now_ms(), Ordering::Relaxed);
+                        match &report.error {
+                            None => last.store(crate::daemon::now_ms(), Ordering::Relaxed),
+                            Some(error) => {
+                                metrics.sync_failures.inc();
+                                tracing::debug!(?report.peer, %error, "sync round failed");
+                            }
                         }
                         tracing::debug!(?report.peer, report.stored, report.missing, "sync finished");
                     }
