@@ -30,6 +30,7 @@ pub mod daemon;
 pub mod datadir;
 pub mod error;
 pub mod founding;
+mod http;
 pub mod metrics;
 pub mod network;
 pub mod web;

@@ -5,7 +5,6 @@
 //! 200 once the node is caught up as far as it can tell (see
 //! [`ReadinessCheck`]), else 503 with a one-line reason.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,9 +20,9 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 
 use crate::error::{NodeError, Result};
+use crate::http::{self, HttpLimits};
 
 /// Label of a refused object: the reason, as a short stable name.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -159,35 +158,13 @@ pub async fn serve(
         .await
         .map_err(|e| NodeError::Config(format!("cannot listen for metrics on {addr}: {e}")))?;
     let bound = listener.local_addr().map_err(|e| NodeError::Config(format!("metrics listener: {e}")))?;
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    let task = tokio::spawn(async move {
-        loop {
-            let Ok(permit) = slots.clone().acquire_owned().await else { return };
-            let stream = match listener.accept().await {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    tracing::warn!(error = %e, "metrics: accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            };
-            let metrics = metrics.clone();
-            let ready = ready.clone();
-            tokio::spawn(async move {
-                let _permit = permit;
-                let service = hyper::service::service_fn(move |req| {
-                    let reply = respond(&metrics, &ready, &req);
-                    async move { Ok::<_, Infallible>(reply) }
-                });
-                let conn = hyper::server::conn::http1::Builder::new()
-                    .timer(hyper_util::rt::TokioTimer::new())
-                    .header_read_timeout(HEAD_TIMEOUT)
-                    .max_buf_size(MAX_HEAD_BYTES)
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-                let _ = tokio::time::timeout(CONNECTION_TIMEOUT, conn).await;
-            });
-        }
-    });
+    let limits = HttpLimits {
+        connections: MAX_CONNECTIONS,
+        head_bytes: MAX_HEAD_BYTES,
+        head_timeout: HEAD_TIMEOUT,
+        connection_timeout: CONNECTION_TIMEOUT,
+    };
+    let task = http::spawn(listener, "metrics", limits, None, move |req| respond(&metrics, &ready, req));
     Ok((task, bound))
 }
 

@@ -19,7 +19,6 @@
 //!   pages are revalidated with an `ETag`.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -34,9 +33,10 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 
 use crate::error::{NodeError, Result};
+use crate::http::{self, HttpLimits};
 
 /// Connections served at once.
 pub const MAX_CONNECTIONS: usize = 256;
@@ -147,50 +147,20 @@ pub async fn serve(
     addr: SocketAddr,
     store: Arc<Store>,
     options: WebOptions,
-    mut stopped: watch::Receiver<bool>,
+    stopped: watch::Receiver<bool>,
 ) -> Result<(tokio::task::JoinHandle<()>, SocketAddr)> {
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|e| NodeError::Config(format!("cannot serve the website on {addr}: {e}")))?;
     let bound = listener.local_addr().map_err(|e| NodeError::Config(format!("website address: {e}")))?;
     let site = Arc::new(Website::new(store, options));
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    let task = tokio::spawn(async move {
-        loop {
-            let Ok(permit) = slots.clone().acquire_owned().await else { return };
-            let (stream, _) = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "website: accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-                _ = stopped.changed() => return,
-            };
-            let site = site.clone();
-            let mut stop = stopped.clone();
-            tokio::spawn(async move {
-                let _permit = permit;
-                let service = hyper::service::service_fn(move |req| {
-                    let site = site.clone();
-                    async move { Ok::<_, Infallible>(respond(&site, &req)) }
-                });
-                let conn = hyper::server::conn::http1::Builder::new()
-                    .timer(hyper_util::rt::TokioTimer::new())
-                    .header_read_timeout(HEAD_TIMEOUT)
-                    .max_buf_size(MAX_HEAD_BYTES)
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-                // Dropping the connection at shutdown closes it, so no
-                // connection outlives the node's store.
-                tokio::select! {
-                    _ = tokio::time::timeout(CONNECTION_TIMEOUT, conn) => {}
-                    _ = stop.changed() => {}
-                }
-            });
-        }
-    });
+    let limits = HttpLimits {
+        connections: MAX_CONNECTIONS,
+        head_bytes: MAX_HEAD_BYTES,
+        head_timeout: HEAD_TIMEOUT,
+        connection_timeout: CONNECTION_TIMEOUT,
+    };
+    let task = http::spawn(listener, "website", limits, Some(stopped), move |req| respond(&site, req));
     Ok((task, bound))
 }
 
