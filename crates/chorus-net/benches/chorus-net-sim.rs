@@ -41,7 +41,6 @@ fn config(bootstrap: Vec<Multiaddr>) -> NetConfig {
     c.sync_interval = Duration::from_secs(3600); // gossip alone is measured
     c.heartbeat_interval = Duration::from_millis(500);
     c.heartbeat_initial_delay = Duration::from_millis(100);
-    c.limits.max_concurrent_syncs = 1;
     c
 }
 

@@ -80,8 +80,11 @@ pub struct NetLimits {
     /// Events waiting for the application; when full, events are dropped
     /// and counted, never allowed to stall the network.
     pub event_queue: usize,
-    /// Sync sessions this node runs at once as the initiator.
-    pub max_concurrent_syncs: usize,
+    /// Longest a sync session this node initiated may run before it is
+    /// ended as failed. It runs one such session at a time (see
+    /// `service::schedule`), so this bounds how long a slow peer can hold up
+    /// the peers waiting for their turn; what the session stored is kept.
+    pub sync_session_timeout: Duration,
 }
 
 impl Default for NetLimits {
@@ -106,7 +109,7 @@ impl Default for NetLimits {
             ingest_queue: 4096,
             command_queue: 256,
             event_queue: 4096,
-            max_concurrent_syncs: 4,
+            sync_session_timeout: Duration::from_secs(120),
         }
     }
 }
@@ -219,6 +222,7 @@ impl NetConfig {
             ("idle_connection_timeout", self.idle_connection_timeout),
             ("limits.attestation_timeout", self.limits.attestation_timeout),
             ("limits.ban_duration", self.limits.ban_duration),
+            ("limits.sync_session_timeout", self.limits.sync_session_timeout),
         ] {
             if d.is_zero() {
                 return Err(ConfigError::ZeroDuration { name });
@@ -248,13 +252,6 @@ impl NetConfig {
             if value < min || value > max {
                 return Err(ConfigError::BadLimit { name, value, reason });
             }
-        }
-        if l.max_concurrent_syncs == 0 || l.max_concurrent_syncs > 1024 {
-            return Err(ConfigError::BadLimit {
-                name: "max_concurrent_syncs",
-                value: l.max_concurrent_syncs as u64,
-                reason: "1..=1024",
-            });
         }
         Ok(())
     }

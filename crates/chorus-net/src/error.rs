@@ -150,6 +150,11 @@ pub enum SyncFailure {
     /// The connection closed during the session.
     #[error("peer disconnected")]
     Disconnected,
+    /// The session ran longer than `NetLimits::sync_session_timeout` and was
+    /// ended so that the peers waiting for their turn can sync (what it
+    /// stored is kept).
+    #[error("session ran past its time bound of {} s", .0.as_secs())]
+    TimedOut(std::time::Duration),
 }
 
 /// Why a network operation failed.

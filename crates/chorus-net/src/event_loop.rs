@@ -361,9 +361,10 @@ impl EventLoop {
                 let _ = reply.send(result);
             }
             Command::SyncNow { reply } => {
-                let before = self.sessions.len();
+                // Sessions run one at a time: count those started or queued.
+                let before = self.service.sync_pending();
                 self.step(Input::SyncNow);
-                let _ = reply.send(self.sessions.len().saturating_sub(before));
+                let _ = reply.send(self.service.sync_pending().saturating_sub(before));
             }
             Command::Status { reply } => {
                 let mut status = self.service.status();

@@ -233,8 +233,10 @@ impl NetworkHandle {
         self.ask(|reply| Command::Dial { addr, reply }).await?
     }
 
-    /// Starts a catch-up session with every connected member peer not
-    /// already syncing; returns how many were started.
+    /// Queues a catch-up session with every connected member peer not
+    /// already syncing or waiting (sessions run one at a time, so that
+    /// objects are downloaded once); returns how many were started or
+    /// queued.
     pub async fn sync_now(&self) -> Result<usize, NetError> {
         self.ask(|reply| Command::SyncNow { reply }).await
     }

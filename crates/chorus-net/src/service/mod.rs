@@ -15,9 +15,12 @@
 //!   penalty table [`judge`];
 //! - hello outcomes: a refused hello bans, a verified one makes a member, a
 //!   stranger that does not prove membership in time is disconnected;
-//! - sync scheduling: a session on connect, a periodic round with the next
-//!   member in turn, one session per peer, a bound on sessions at once, and
-//!   back-off from a peer whose sessions failed;
+//! - sync scheduling: one session this node initiates at a time, so a node
+//!   catching up from several peers downloads each object once; the peers
+//!   waiting for their turn (on connect, a periodic round with the next
+//!   member in turn, [`Input::SyncNow`]) queue first come first served; a
+//!   time bound on a session, and back-off from a peer whose sessions
+//!   failed (see `schedule.rs`);
 //! - dial decisions: the bootstrap list while isolated, discovered peers
 //!   below the target, DHT walks at a bounded rate.
 //!
@@ -31,6 +34,8 @@ mod peers;
 mod penalty;
 mod ratelimit;
 mod schedule;
+#[cfg(test)]
+mod schedule_tests;
 #[cfg(test)]
 mod tests;
 mod time;
@@ -242,8 +247,10 @@ pub enum Output {
     },
     /// Start a sync session with the peer; its [`Input::SyncEnded`] follows.
     StartSync(PeerId),
-    /// End the session with the peer now (it disconnected); its
-    /// [`Input::SyncEnded`] follows.
+    /// End the session with the peer now (it disconnected, or ran past
+    /// `NetLimits::sync_session_timeout`); its [`Input::SyncEnded`] follows,
+    /// with any failure (the service records a time-out as
+    /// [`SyncFailure::TimedOut`]).
     AbortSync(PeerId),
     /// Answer the peer's sync request; its [`Input::SyncServed`] follows. A
     /// sync request not answered this way is dropped unanswered.
@@ -298,7 +305,7 @@ impl Service {
             limits: config.limits.clone(),
             peers: BTreeMap::new(),
             bans: BTreeMap::new(),
-            schedule: SyncSchedule::new(config.sync_interval, config.limits.max_concurrent_syncs, now),
+            schedule: SyncSchedule::new(config.sync_interval, config.limits.sync_session_timeout, now),
             dialer: Dialer::new(config.bootstrap.clone(), config.limits.target_peers),
             counters: NetStatus { peer_id: Some(local), ..NetStatus::default() },
             recheck_node_keys: false,
@@ -337,8 +344,9 @@ impl Service {
             Input::SyncEnded { peer, report, failure } => self.sync_ended(peer, report, failure, now),
             Input::SyncNow => {
                 for peer in self.sync_candidates(None) {
-                    self.start_sync(peer, now);
+                    self.schedule.request(peer);
                 }
+                self.start_next_sync(now);
             }
             Input::Published => self.recheck_node_keys = true,
             Input::Graylisted { peer, score } => self.punish(peer, Conduct::Graylisted { score }, None, now),
@@ -370,9 +378,14 @@ impl Service {
         self.schedule.is_running(peer)
     }
 
-    /// Sync sessions running.
+    /// Sync sessions running: at most one.
     pub fn syncing(&self) -> usize {
         self.schedule.running()
+    }
+
+    /// Peers with a sync session running or waiting for its turn.
+    pub fn sync_pending(&self) -> usize {
+        self.schedule.pending()
     }
 
     /// Counters, and connected and verified peers. Listen addresses, the
@@ -422,10 +435,7 @@ impl Service {
                 self.out.push(Output::CheckRevocations(members));
             }
         }
-        let candidates = self.sync_candidates(Some(now));
-        if let Some(peer) = self.schedule.round(&candidates, now) {
-            self.start_sync(peer, now);
-        }
+        self.sync_tick(now);
         if self.dialer.wants_bootstrap(self.members()) {
             self.dial_bootstrap(now);
         }
@@ -490,7 +500,7 @@ impl Service {
                 if let Some(state) = self.peers.get_mut(&peer) {
                     state.accepted_us = true;
                 }
-                self.start_sync(peer, now);
+                self.request_sync(peer, now);
             }
         }
     }
@@ -626,27 +636,57 @@ impl Service {
         self.punish(peer, conduct, None, now);
     }
 
-    /// Members that accepted us and have no session running, sorted; with
-    /// `now`, only those whose back-off has passed.
+    /// Members that accepted us with no session running or waiting, sorted;
+    /// with `now`, only those whose back-off has passed.
     fn sync_candidates(&self, now: Option<Millis>) -> Vec<PeerId> {
         self.peers
             .iter()
-            .filter(|(id, p)| p.is_member() && p.accepted_us && !self.schedule.is_running(id))
+            .filter(|(id, p)| {
+                p.is_member() && p.accepted_us && !self.schedule.is_running(id) && !self.schedule.is_waiting(id)
+            })
             .filter(|(_, p)| now.is_none_or(|now| p.sync_not_before <= now))
             .map(|(id, _)| *id)
             .collect()
     }
 
-    fn start_sync(&mut self, peer: PeerId, now: Millis) {
-        if self.schedule.try_start(peer, now) {
+    /// Ends a session past its time bound, and queues the peer of a
+    /// periodic round when one is due.
+    fn sync_tick(&mut self, now: Millis) {
+        if let Some(peer) = self.schedule.overdue(now) {
+            let bound = self.schedule.session_timeout().as_secs();
+            tracing::info!(%peer, bound, "sync session ran past its time bound; ending it");
+            self.out.push(Output::AbortSync(peer));
+        }
+        let candidates = self.sync_candidates(Some(now));
+        if let Some(peer) = self.schedule.round(&candidates, now) {
+            self.request_sync(peer, now);
+        }
+    }
+
+    /// Queues a session with `peer` and starts the next one if none runs.
+    fn request_sync(&mut self, peer: PeerId, now: Millis) {
+        self.schedule.request(peer);
+        self.start_next_sync(now);
+    }
+
+    /// Starts the first waiting peer that is still a member that accepted
+    /// us, if no session runs.
+    fn start_next_sync(&mut self, now: Millis) {
+        let peers = &self.peers;
+        let eligible = |p: &PeerId| peers.get(p).is_some_and(|s| s.is_member() && s.accepted_us);
+        if let Some(peer) = self.schedule.next(now, eligible) {
             self.out.push(Output::StartSync(peer));
         }
     }
 
     fn sync_ended(&mut self, peer: PeerId, mut report: SyncReport, failure: Option<SyncFailure>, now: Millis) {
-        if self.schedule.end(&peer).is_none() {
-            return;
-        }
+        let Some(ended) = self.schedule.end(&peer) else { return };
+        // The caller ends a session we aborted for its time bound with
+        // whatever failure its abort path reports; say why it ended.
+        let failure = match failure {
+            Some(_) if ended.timed_out => Some(SyncFailure::TimedOut(self.schedule.session_timeout())),
+            failure => failure,
+        };
         report.peer = Some(peer);
         report.error = failure.as_ref().map(|f| f.to_string());
         if let Some(state) = self.peers.get_mut(&peer) {
@@ -665,6 +705,8 @@ impl Service {
         if let Some(SyncFailure::Response(e)) = &failure {
             self.punish(peer, Conduct::BadSyncResponse(e), None, now);
         }
+        // Successful or not, the next waiting peer's turn.
+        self.start_next_sync(now);
     }
 
     // ------------------------------------------------------------ discipline

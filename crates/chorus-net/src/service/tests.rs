@@ -299,20 +299,21 @@ fn gossip_and_sync_requests_are_rate_limited() {
 fn sync_rounds_take_members_in_turn_one_session_per_peer() {
     let f = Fixture::new(3);
     let peers: Vec<TestPeer> = (1..=3).map(|i| test_peer(&f, i)).collect();
-    let mut c = config();
-    c.limits.max_concurrent_syncs = 2;
-    let mut b = Bench::new(c);
-    // Syncs on connect, up to the bound of sessions at once.
+    let mut b = Bench::new(config());
+    // A sync on connect: one session at a time, the others wait their turn.
     let started: Vec<PeerId> = peers.iter().flat_map(|p| syncs_started(&b.member(p))).collect();
-    assert_eq!(started, vec![peers[0].id, peers[1].id]);
-    assert_eq!(b.service.syncing(), 2);
-    // A second sync with a peer already syncing is not started.
+    assert_eq!(started, vec![peers[0].id]);
+    assert_eq!(b.service.syncing(), 1);
+    // A second sync with a peer already syncing or waiting is not started.
     assert!(syncs_started(&b.input(Input::SyncNow)).is_empty());
+    assert_eq!(b.service.sync_pending(), 3);
     b.at(1_000);
-    for p in &peers[..2] {
-        b.input(ended(p.id, None));
+    // Each end starts the next waiting peer.
+    for (i, p) in peers.iter().enumerate() {
+        let next: Vec<PeerId> = peers.get(i + 1).map(|q| q.id).into_iter().collect();
+        assert_eq!(syncs_started(&b.input(ended(p.id, None))), next);
     }
-    assert_eq!(b.service.status().syncs_completed, 2);
+    assert_eq!(b.service.status().syncs_completed, 3);
     // No round before the interval.
     assert!(syncs_started(&b.at(29_999).tick()).is_empty());
     // Each round starts one session, the next member in turn.
@@ -327,8 +328,9 @@ fn sync_rounds_take_members_in_turn_one_session_per_peer() {
     for p in &peers {
         assert_eq!(seen.iter().filter(|s| **s == p.id).count(), 2, "every member twice in six rounds");
     }
-    // SyncNow starts a session with every member not syncing, up to the bound.
-    assert_eq!(syncs_started(&b.input(Input::SyncNow)).len(), 2);
+    // SyncNow queues every member not syncing and starts the first.
+    assert_eq!(syncs_started(&b.input(Input::SyncNow)).len(), 1);
+    assert_eq!(b.service.sync_pending(), 3);
 }
 
 #[test]
