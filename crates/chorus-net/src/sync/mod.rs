@@ -7,7 +7,9 @@
 //! `/chorus/sync/2` only carries them (see the crate's event loop). Nothing
 //! in this module tree touches a socket, a clock, a task or the disk: the
 //! responder reads stored envelopes through a closure its caller supplies,
-//! and the caller decides when to sync and with whom.
+//! and the caller decides when to sync and with whom (this crate's peer
+//! service runs one session it initiates at a time, so objects several
+//! peers hold are fetched once: see `service/schedule.rs`).
 //!
 //! ## What is normative
 //! These docs are the normative description of the sync protocol (until it
