@@ -1,5 +1,6 @@
-"""Envelopes, ids, field rules and body rules (PROTOCOL.md sections 3, 4, 6,
-12.2, 12.3 (version id), 12.5, 12.6, 12.7).
+"""Envelopes, ids, field rules and body rules (PROTOCOL.md sections 3 (3.4:
+the common header of the reserved kinds), 4, 6, 12.2, 12.3 (version id),
+12.5, 12.6, 12.7).
 
 Body parsers return the decoded message as a dict (see wire.py) and raise
 Refused on the first rule that fails, in the document's order. None of them
@@ -39,6 +40,10 @@ KINDS = {
     REVOCATION: "revocation",
     KEY_ROTATION: "key-rotation",
 }
+# Reserved kinds (3.1, 3.4): named now, bodies defined by a later version;
+# admitted on their own as opaque objects, never inside a certificate.
+RESERVED_KINDS = {4: "kind-4", 8: "kind-8", 9: "node-certificate", 10: "comment", 11: "ballot", 12: "roster-head"}
+RESERVED_KINDS.update({n: f"kind-{n}" for n in range(13, 32)})
 STANCES = {1: "endorse", 2: "object", 3: "abstain"}
 
 # Charter defaults (6.3, 12.2).
@@ -98,7 +103,8 @@ def required(members, rule):
 
 
 def preimage(kind, body):
-    return f"chorus/v1/{KINDS[kind]}\n".encode("ascii") + body
+    name = KINDS[kind] if kind in KINDS else RESERVED_KINDS[kind]
+    return f"chorus/v1/{name}\n".encode("ascii") + body
 
 
 def object_id(kind, body):
@@ -120,14 +126,16 @@ def version_id(coalition, heads):
 # --- Envelope (3.3) ------------------------------------------------------------------------
 
 
-def envelope_shape(env):
+def envelope_shape(env, alone=False):
     """E1, E4-E9 for an envelope nested in a canonical certificate (E2-E3 are
-    covered by the certificate's own decoding). Returns the kind."""
+    covered by the certificate's own decoding), where E4 admits only the
+    defined kinds; with `alone`, for an envelope received on its own, where
+    it admits the reserved kinds too (3.4). Returns the kind."""
     size = len(env["_raw"])
     if size > MAX_GENESIS_ENVELOPE:
         raise Refused("TooLarge", f"envelope is {size} bytes, over the limit of {MAX_GENESIS_ENVELOPE} bytes")
     kind = env["kind"]
-    if kind not in KINDS:
+    if kind not in KINDS and not (alone and kind in RESERVED_KINDS):
         raise Refused("UnknownKind", f"object kind {kind} is not part of protocol v1")
     limit = MAX_GENESIS_ENVELOPE if kind == GENESIS else MAX_ENVELOPE
     if size > limit:
@@ -136,7 +144,8 @@ def envelope_shape(env):
     most = MAX_MEMBERS if kind == GENESIS else 1
     if n < 1 or n > most:
         raise Refused(
-            "SignatureCount", f"a {KINDS[kind]} carries {1 if n < 1 else most} signature(s), this one carries {n}"
+            "SignatureCount",
+            f"a {KINDS.get(kind) or RESERVED_KINDS[kind]} carries {1 if n < 1 else most} signature(s), this one carries {n}",
         )
     previous = None
     for i, s in enumerate(env["signatures"]):
@@ -346,6 +355,29 @@ def rotation_body(body, signer):
     if r["new_key"] == signer:
         raise Refused("InvalidField", "new_key: must differ from the signing key")
     return r
+
+
+def opaque_header(body):
+    """H1-H3 (3.4): the common header of a reserved kind, read from the start
+    of the body; whatever follows is never read. Returns (coalition, created_at_ms)."""
+    if len(body) < 34 or body[:2] != b"\x0a\x20":  # H1
+        raise Refused("InvalidField", "header coalition: must be the body's first field (field 1, 32 bytes)")
+    if len(body) < 35 or body[34] != 0x10:  # H2
+        raise Refused(
+            "InvalidField",
+            "header created_at_ms: must be set (milliseconds since 1970) and follow the coalition (field 2)",
+        )
+    value = 0
+    for i, b in enumerate(body[35:45]):  # H3
+        if i == 9 and b > 1:
+            break
+        value |= (b & 0x7F) << (7 * i)
+        if b & 0x80 == 0:
+            if b == 0:
+                raise Refused("NonCanonical", "object header is not canonically encoded")
+            return body[2:34], value
+    short = len(body) - 35 < 10
+    raise Refused("Malformed", f"malformed object header: {'buffer underflow' if short else 'invalid varint'}")
 
 
 def body_of(kind, body, signer):

@@ -9,7 +9,9 @@ use crate::id::{CoalitionId, ObjectId};
 use crate::keys::{verify_many, PublicKey, SignatureCheck};
 use crate::kind::Kind;
 use crate::limits::MAX_CLOCK_SKEW_MS;
-use crate::objects::{Charter, Delegation, Endorsement, Genesis, KeyRotation, Member, Proposal, Revocation};
+use crate::objects::{
+    Charter, Delegation, Endorsement, Genesis, KeyRotation, Member, OpaqueHeader, Proposal, Revocation,
+};
 
 /// The members of a coalition at one roster version.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -140,6 +142,7 @@ impl VerifiedObject {
             Object::Delegation(d) => d.coalition,
             Object::Revocation(r) => r.coalition,
             Object::KeyRotation(r) => r.coalition,
+            Object::Opaque(h) => h.coalition,
         }
     }
 
@@ -167,6 +170,7 @@ impl VerifiedObject {
             Object::Delegation(d) => d.created_at_ms,
             Object::Revocation(r) => r.created_at_ms,
             Object::KeyRotation(r) => r.created_at_ms,
+            Object::Opaque(h) => h.created_at_ms,
         }
     }
 }
@@ -189,6 +193,11 @@ pub enum Object {
     Revocation(Revocation),
     /// A key rotation.
     KeyRotation(KeyRotation),
+    /// An object of a reserved kind this version does not define
+    /// (PROTOCOL.md 3.4): only its header is read; the rest of its body is
+    /// kept, as the envelope's exact bytes, and never interpreted. It
+    /// changes nothing the ledger derives.
+    Opaque(OpaqueHeader),
 }
 
 impl Coalition {

@@ -7,7 +7,7 @@ use prost::Message;
 use crate::error::Rejection;
 use crate::id::ObjectId;
 use crate::keys::Keypair;
-use crate::kind::Kind;
+use crate::kind::{Kind, OpaqueKind};
 use crate::limits::{MAX_ENVELOPE_BYTES, MAX_GENESIS_ENVELOPE_BYTES, MAX_MEMBERS};
 
 /// One signature as carried: the claimed signer's key bytes (not yet checked)
@@ -20,7 +20,8 @@ pub struct RawSignature {
     pub signature: [u8; 64],
 }
 
-/// A decoded envelope whose shape is valid: a v1 kind, canonical encoding,
+/// A decoded envelope whose shape is valid: a v1 kind (defined or reserved,
+/// PROTOCOL.md 3.1), canonical encoding,
 /// within size bounds, signatures of the right length sorted by signer. The
 /// signatures are *not* verified yet; [`crate::Ledger::validate`] does that.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,9 +44,10 @@ pub(crate) fn decode_canonical<M: Message + Default>(bytes: &[u8], what: &'stati
 }
 
 impl Envelope {
-    /// Decodes and shape-checks an envelope of any v1 kind. Genesis envelopes
-    /// may be up to [`MAX_GENESIS_ENVELOPE_BYTES`]; others
-    /// [`MAX_ENVELOPE_BYTES`].
+    /// Decodes and shape-checks an envelope of any v1 kind, reserved kinds
+    /// (4, 8 to 31) included; any other kind number is `UnknownKind`.
+    /// Genesis envelopes may be up to [`MAX_GENESIS_ENVELOPE_BYTES`];
+    /// others [`MAX_ENVELOPE_BYTES`].
     pub fn decode(bytes: &[u8]) -> Result<Self, Rejection> {
         if bytes.len() > MAX_GENESIS_ENVELOPE_BYTES {
             return Err(Rejection::TooLarge { what: "envelope", size: bytes.len(), limit: MAX_GENESIS_ENVELOPE_BYTES });
@@ -54,13 +56,18 @@ impl Envelope {
         Self::from_proto(msg, bytes.to_vec())
     }
 
-    /// Shape-checks an envelope that arrived nested in another message whose
+    /// Shape-checks an envelope that arrived nested in a certificate, whose
     /// canonical encoding was already checked; `msg.encode_to_vec()` is then
-    /// exactly the bytes it arrived as.
+    /// exactly the bytes it arrived as. A certificate carries no object of a
+    /// reserved kind: such a kind is `UnknownKind` here, as it was before
+    /// reserved kinds were admitted on their own (PROTOCOL.md 3.4, 9.2).
     pub(crate) fn from_nested(msg: pb::Envelope) -> Result<Self, Rejection> {
         let bytes = msg.encode_to_vec();
         if bytes.len() > MAX_GENESIS_ENVELOPE_BYTES {
             return Err(Rejection::TooLarge { what: "envelope", size: bytes.len(), limit: MAX_GENESIS_ENVELOPE_BYTES });
+        }
+        if OpaqueKind::new(msg.kind).is_some() {
+            return Err(Rejection::UnknownKind(msg.kind));
         }
         Self::from_proto(msg, bytes)
     }
@@ -202,12 +209,28 @@ mod tests {
 
     #[test]
     fn kinds_outside_v1_are_ignored_not_punished() {
-        let env = Envelope::assemble(Kind::Proposal, vec![], vec![]);
-        let mut msg = env.to_proto();
-        msg.kind = 4;
-        let e = Envelope::decode(&msg.encode_to_vec()).unwrap_err();
-        assert_eq!(e, Rejection::UnknownKind(4));
-        assert_eq!(e.verdict(), crate::Verdict::Ignore);
+        let k = Keypair::from_seed(&[1; 32]);
+        let env = Envelope::sign(Kind::Proposal, vec![], &[&k]);
+        for n in [0, -1, 32, 99, i32::MAX] {
+            let mut msg = env.to_proto();
+            msg.kind = n;
+            let e = Envelope::decode(&msg.encode_to_vec()).unwrap_err();
+            assert_eq!(e, Rejection::UnknownKind(n));
+            assert_eq!(e.verdict(), crate::Verdict::Ignore);
+        }
+    }
+
+    #[test]
+    fn reserved_kinds_decode_alone_but_not_in_a_certificate() {
+        let k = Keypair::from_seed(&[1; 32]);
+        for n in [4, 8, 10, 31] {
+            let kind = Kind::from_wire(n).unwrap();
+            let env = Envelope::sign(kind, vec![1, 2, 3], &[&k]);
+            let decoded = Envelope::decode(env.bytes()).unwrap();
+            assert_eq!(decoded.kind(), kind);
+            assert_eq!(decoded.id(), ObjectId::compute(kind, &[1, 2, 3]));
+            assert_eq!(Envelope::from_nested(env.to_proto()), Err(Rejection::UnknownKind(n)));
+        }
     }
 
     #[test]

@@ -128,14 +128,17 @@ pub enum Rejection {
     /// Voted under a roster version this node does not know.
     #[error("roster version {0} is unknown (its heads or their pins are not all held)")]
     UnknownRoster(ObjectId),
-    /// Signed by a key not (yet) known to act for the trust the body names;
-    /// the objects that make it known (an admission, a rotation, a
-    /// delegation) may arrive later.
-    #[error("{key} is not a known key of trust {trust}")]
+    /// Signed by a key not (yet) known to act for the trust the body names
+    /// (for an object of a reserved kind, which names none: not yet a key
+    /// of any trust of the coalition, PROTOCOL.md 3.4); the objects that
+    /// make it known (an admission, a rotation, a delegation) may arrive
+    /// later.
+    #[error("{key} is not a known key of {}", trust_named(.trust))]
     UnknownSigner {
         /// Hex of the signer.
         key: String,
-        /// Hex of the trust id named.
+        /// Hex of the trust id named; empty for an object of a reserved
+        /// kind.
         trust: String,
     },
     /// Dated beyond the allowed clock skew; admitted once the clock catches up.
@@ -149,6 +152,15 @@ pub enum Rejection {
     /// A genesis other than this coalition's.
     #[error("a genesis can only be configured, not received (got {0})")]
     ForeignGenesis(ObjectId),
+}
+
+/// "trust T", or for an object that names no trust, any trust.
+fn trust_named(trust: &str) -> String {
+    if trust.is_empty() {
+        "any trust of this coalition".into()
+    } else {
+        format!("trust {trust}")
+    }
 }
 
 impl Rejection {

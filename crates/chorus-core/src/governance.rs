@@ -50,6 +50,8 @@ pub(crate) struct Held {
     pub records: BTreeMap<ObjectId, BTreeMap<PublicKey, BTreeSet<StanceRecord>>>,
     pub record_auth: BTreeMap<ObjectId, Auth>,
     pub delegations: BTreeMap<ObjectId, (Delegation, PublicKey)>,
+    // The delegate key of every held delegation.
+    pub delegates: BTreeSet<PublicKey>,
     // delegation id -> revocation id -> (revocation, signer)
     pub revocations: BTreeMap<ObjectId, BTreeMap<ObjectId, (Revocation, PublicKey)>>,
     // (trust, signer) -> rotation id -> rotation

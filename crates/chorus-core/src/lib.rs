@@ -24,6 +24,13 @@
 //! - The [`Ledger`] folds verified objects into proposals, stances, tallies
 //!   and positions. Its state is a function of the *set* applied.
 //! - [`certificate::verify`] checks a certificate offline.
+//! - Objects of the reserved kinds (4, 8 to 31: comments, ballots, roster
+//!   heads of a later version) are admitted as opaque objects
+//!   ([`Object::Opaque`], PROTOCOL.md 3.4): their name and common header
+//!   ([`OpaqueHeader`]) are fixed, so a node checks the coalition, the time
+//!   and the signature, and stores, forwards and syncs them before it
+//!   knows the kind. They change nothing the ledger derives, and no
+//!   certificate carries one.
 //! - Governance (PROTOCOL.md section 12): proposals with an [`Action`]
 //!   (admit, remove, replace a key, amend the charter) pin a roster version
 //!   by its heads; [`Delegation`], [`Revocation`] and [`KeyRotation`] objects
@@ -72,9 +79,9 @@ pub use error::{CertificateError, Rejection, Verdict, VoidReason};
 pub use id::{CoalitionId, ObjectId, ParseIdError};
 pub use ingest::{Admission, Admitted, Batch, Ingest, Replay, Replayed, Waiting};
 pub use keys::{KeyError, Keypair, PublicKey};
-pub use kind::Kind;
+pub use kind::{Kind, OpaqueKind};
 pub use ledger::{Applied, Ledger, ProposalState, SignatureChecked, StanceRecord, Status, Tally, TrustStance};
 pub use objects::{
-    version_id, Action, AdoptionRule, Charter, Delegation, Endorsement, Genesis, KeyRotation, Member, Proposal,
-    ProposalLink, Relation, Revocation, Stance, SCOPE_NODE, SCOPE_STANCES,
+    version_id, Action, AdoptionRule, Charter, Delegation, Endorsement, Genesis, KeyRotation, Member, OpaqueHeader,
+    Proposal, ProposalLink, Relation, Revocation, Stance, SCOPE_NODE, SCOPE_STANCES,
 };

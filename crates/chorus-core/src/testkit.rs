@@ -4,7 +4,7 @@
 
 use crate::{
     certificate, version_id, Action, AdoptionRule, Charter, Coalition, Delegation, Endorsement, Envelope, Genesis,
-    KeyRotation, Keypair, Kind, Member, ObjectId, Proposal, PublicKey, Revocation, Stance,
+    KeyRotation, Keypair, Kind, Member, ObjectId, OpaqueHeader, Proposal, PublicKey, Revocation, Stance,
 };
 
 /// Fixed time used by fixtures: 2026-01-01T00:00:00Z in ms.
@@ -142,6 +142,16 @@ impl Fixture {
             delegation,
         };
         Envelope::sign(Kind::Endorsement, e.to_body(), &[signer])
+    }
+
+    /// An object of reserved kind `kind` (4, 8 to 31) signed by `signer`:
+    /// the common header (this coalition, `T0 + offset_ms`) followed by
+    /// `tail`, which a node that does not define the kind never reads.
+    pub fn opaque(&self, kind: i32, signer: &Keypair, offset_ms: u64, tail: &[u8]) -> Envelope {
+        let kind = Kind::from_wire(kind).filter(|k| k.has_common_header()).expect("a reserved kind");
+        let mut body = OpaqueHeader { coalition: self.id(), created_at_ms: T0 + offset_ms }.to_bytes();
+        body.extend_from_slice(tail);
+        Envelope::sign(kind, body, &[signer])
     }
 
     /// A delegation of stances (and node, if `node`) by `trust`, signed by

@@ -2,8 +2,8 @@
 //! grouping of submissions: over random permutations of one governed
 //! history (an admission, objects of the admitted trust, a delegation and
 //! stances by its delegate, a key rotation and stances signed by the new
-//! key, a revocation, ordinary proposals and stances, repeats, and objects
-//! that never pass), cut into random groups, the ledger digest and the set
+//! key, a revocation, ordinary proposals and stances, objects of reserved
+//! kinds by those keys, repeats, and objects that never pass), cut into random groups, the ledger digest and the set
 //! of stored ids equal those of a replay in the history's own order.
 
 use std::collections::BTreeSet;
@@ -50,10 +50,17 @@ fn history() -> History {
     o.extend((0..3).map(|i| f.endorsement(i, plain.id(), Stance::Endorse, 21)));
     o.push(f.endorsement(3, plain.id(), Stance::Abstain, 22));
     o.push(f.stance_by(&rotated, t(2), plain.id(), Stance::Abstain, 23, None));
+    // Objects of reserved kinds (PROTOCOL.md 3.4) by the admitted trust,
+    // the delegate and the rotated key: each waits for what makes its
+    // signer a key of the coalition.
+    o.push(f.opaque(10, &x, 26, b"\x1a\x07comment"));
+    o.push(f.opaque(12, &delegate, 27, b""));
+    o.push(f.opaque(31, &rotated, 28, b"\x1a\x01z"));
     // Never admitted: a stranger's stance, a stance under a delegation
-    // that does not exist.
+    // that does not exist, a stranger's object of a reserved kind.
     o.push(f.stance_by(&stranger, stranger.public(), plain.id(), Stance::Endorse, 24, None));
     o.push(f.stance_by(&stranger, t(0), plain.id(), Stance::Endorse, 25, Some(by_x.id())));
+    o.push(f.opaque(11, &stranger, 29, b""));
     History { f, objects: o }
 }
 
@@ -128,8 +135,8 @@ proptest! {
     ) {
         let h = history();
         let expected = reference(&h);
-        // Two never pass; everything else does.
-        prop_assert_eq!(expected.1.len(), h.objects.len() - 2 + 1);
+        // Three never pass; everything else does.
+        prop_assert_eq!(expected.1.len(), h.objects.len() - 3 + 1);
         prop_assert_eq!(group_commit(&h, &order, &sizes), expected);
     }
 
@@ -154,7 +161,8 @@ proptest! {
             stored.extend(out.applied.iter().map(|(_, o, _)| o.id()));
         }
         let left: BTreeSet<usize> = replay.finish().into_iter().map(|(i, _)| i).collect();
-        prop_assert_eq!(left, BTreeSet::from([h.objects.len() - 2, h.objects.len() - 1]));
+        let n = h.objects.len();
+        prop_assert_eq!(left, BTreeSet::from([n - 3, n - 2, n - 1]));
         prop_assert_eq!((ingest.ledger().digest(), stored), expected);
     }
 }

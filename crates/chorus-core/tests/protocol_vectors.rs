@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 
 use chorus_core::{
     certificate, version_id, Action, AdoptionRule, CertificateError, Charter, Coalition, Delegation, Endorsement,
-    Envelope, Genesis, KeyRotation, Keypair, Kind, Ledger, Member, ObjectId, Proposal, Revocation, Stance,
-    SCOPE_STANCES,
+    Envelope, Genesis, KeyRotation, Keypair, Kind, Ledger, Member, Object, ObjectId, OpaqueHeader, Proposal,
+    Revocation, Stance, SCOPE_STANCES,
 };
 use chorus_proto::v1 as pb;
 use prost::Message;
@@ -601,6 +601,47 @@ fn encoding_group() -> Group {
     group
 }
 
+/// Objects of reserved kinds (section 11.11): a comment (kind 10) by
+/// `key.a` with a tail a v1 node never reads, and a kind-4 object by
+/// `key.b` with no tail; both are admitted as opaque objects.
+fn opaque_objects(o: &Objects) -> [(&'static str, Envelope); 2] {
+    let [a, b, _] = &o.keys;
+    let header = |at: u64| OpaqueHeader { coalition: o.genesis.id(), created_at_ms: at }.to_bytes();
+    let mut comment = header(T + 5 * HOUR);
+    let text = "A comment a v1 node keeps without reading it.";
+    comment.extend_from_slice(&[0x1a, text.len() as u8]);
+    comment.extend_from_slice(text.as_bytes());
+    let kind = |n| Kind::from_wire(n).expect("a reserved kind");
+    [
+        ("opaque.comment", Envelope::sign(kind(10), comment, &[a])),
+        ("opaque.kind_4", Envelope::sign(kind(4), header(T + 6 * HOUR), &[b])),
+    ]
+}
+
+fn opaque_group(o: &Objects) -> Group {
+    let mut group = Group::new("opaque");
+    let coalition = Coalition::from_genesis(o.genesis.bytes(), 1).expect("vector genesis is valid");
+    let mut ledger = Ledger::new(coalition);
+    let before = ledger.positions();
+    for (name, env) in opaque_objects(o) {
+        group.put(format!("{name}.kind"), env.kind().wire().to_string());
+        group.envelope(name, &env);
+        let v = ledger.validate(env.bytes(), T + DAY).expect("the opaque vectors are admitted");
+        let Object::Opaque(h) = v.object() else { panic!("{name} is an opaque object") };
+        group.put(format!("{name}.sync_key"), format!("{} {}", h.created_at_ms, v.id()));
+        ledger.apply(&v);
+    }
+    assert_eq!(ledger.positions(), before);
+    // The valid certificate with the comment in its chain: a certificate
+    // carries no opaque object (9.2, 9.3).
+    let valid = certificate::assemble(&o.genesis, &o.proposal, &[o.a.clone(), o.b.clone()]);
+    let mut with_opaque = pb::Certificate::decode(valid.as_slice()).expect("the valid certificate decodes");
+    let [(_, comment), _] = opaque_objects(o);
+    with_opaque.chain.push(pb::Envelope::decode(comment.bytes()).expect("vector envelopes decode"));
+    certificate_lines(&mut group, o.genesis.id(), vec![("opaque_in_chain", with_opaque.encode_to_vec())]);
+    group
+}
+
 fn generate() -> Vec<Group> {
     let o = objects();
     let mut keys = Group::new("keys");
@@ -628,7 +669,8 @@ fn generate() -> Vec<Group> {
     let governance = governance_group(&o);
     let rules = rules_group(&o);
     let encoding = encoding_group();
-    vec![keys, genesis, proposal, endorsements, ledger, certs, governance, rules, encoding]
+    let opaque = opaque_group(&o);
+    vec![keys, genesis, proposal, endorsements, ledger, certs, governance, rules, encoding, opaque]
 }
 
 /// Feeds every object through ingest and the ledger, as a node would.
@@ -756,6 +798,8 @@ fn ids_and_signatures_check_independently() {
         ("gov.position.endorsement.e_for_b", "endorsement"),
         ("gov.position.endorsement.f_for_c", "endorsement"),
         ("gov.revocation", "revocation"),
+        ("opaque.comment", "comment"),
+        ("opaque.kind_4", "kind-4"),
     ];
     for (name, kind) in objects {
         let body = get(&format!("{name}.body"));

@@ -169,12 +169,23 @@ fn non_canonical_envelopes_are_refused() {
 #[test]
 fn unknown_kinds_are_ignored() {
     let k = Keypair::from_seed(&[1; 32]);
-    for kind in [0, 4, 31, -1] {
+    for kind in [0, 32, 1000, -1] {
         let mut msg = proto(&Envelope::sign(Kind::Proposal, vec![1], &[&k]));
         msg.kind = kind;
         let e = rejected(Envelope::decode(&msg.encode_to_vec()));
         assert_eq!(e, Rejection::UnknownKind(kind));
         assert_eq!(e.verdict(), Verdict::Ignore);
+    }
+    // The reserved kinds 4 and 8-31 are not unknown (PROTOCOL.md 3.4): they
+    // decode, and a body without the common header is rejected.
+    let f = Fixture::new(2);
+    for kind in [4, 8, 31] {
+        let mut msg = proto(&Envelope::sign(Kind::Proposal, vec![1], &[&k]));
+        msg.kind = kind;
+        assert_eq!(Envelope::decode(&msg.encode_to_vec()).map(|e| e.kind().wire()), Ok(kind));
+        let e = rejected(Ledger::new(f.coalition.clone()).validate(&msg.encode_to_vec(), NOW));
+        assert!(matches!(e, Rejection::InvalidField { field: "header coalition", .. }), "{e:?}");
+        assert_eq!(e.verdict(), Verdict::Reject);
     }
 }
 

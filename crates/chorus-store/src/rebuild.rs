@@ -3,11 +3,11 @@
 use std::path::Path;
 
 use chorus_core::ingest::NO_CLOCK;
-use chorus_core::{Coalition, Ledger, Replay};
+use chorus_core::{Coalition, Kind, Ledger, Rejection, Replay};
 
 use crate::error::StoreError;
 use crate::index::State;
-use crate::record::{check_record, CorruptRecord, OBJECT_PREFIX};
+use crate::record::{check_record_kind, CorruptRecord, OBJECT_PREFIX};
 
 /// Records validated together when rebuilding at open or importing.
 pub(crate) const OPEN_CHUNK: usize = 4096;
@@ -23,10 +23,13 @@ pub(crate) const CHUNK_BYTES: usize = 16 * 1024 * 1024;
 /// order, so an object can come before the objects that authorise it: the
 /// replay keeps it and admits it once they are. Records that fail, or that
 /// the stored set never authorises (which a store never writes), are marked
-/// corrupt, never applied.
+/// corrupt, never applied, except records of a kind with the common header
+/// of PROTOCOL.md 3.4 whose bytes are intact: an older version admitted
+/// them without knowing the kind, and one this version's rules refuse is
+/// dropped (logged, not served, not corrupt; PROTOCOL.md 10).
 pub(crate) fn rebuild(dir: &Path, db: &sled::Db, coalition: &Coalition, threads: usize) -> Result<State, StoreError> {
     let mut state = State::new(coalition);
-    let mut replay = Replay::new(NO_CLOCK);
+    let mut replay: Replay<(sled::IVec, Kind)> = Replay::new(NO_CLOCK);
     let mut chunk: Vec<(sled::IVec, sled::IVec)> = Vec::with_capacity(OPEN_CHUNK);
     let mut chunk_bytes = 0;
     for item in db.scan_prefix([OBJECT_PREFIX]) {
@@ -40,8 +43,8 @@ pub(crate) fn rebuild(dir: &Path, db: &sled::Db, coalition: &Coalition, threads:
         }
     }
     rebuild_chunk(coalition, &mut state, &mut replay, &chunk, threads);
-    for (key, why) in replay.finish() {
-        mark_corrupt(&mut state, &key, format!("stored object no longer validates: {why}"));
+    for ((key, kind), why) in replay.finish() {
+        refused(&mut state, &key, kind, why);
     }
     Ok(state)
 }
@@ -51,16 +54,16 @@ pub(crate) fn rebuild(dir: &Path, db: &sled::Db, coalition: &Coalition, threads:
 fn rebuild_chunk(
     coalition: &Coalition,
     state: &mut State,
-    replay: &mut Replay<sled::IVec>,
+    replay: &mut Replay<(sled::IVec, Kind)>,
     chunk: &[(sled::IVec, sled::IVec)],
     threads: usize,
 ) {
-    let mut keys: Vec<sled::IVec> = Vec::with_capacity(chunk.len());
+    let mut keys: Vec<(sled::IVec, Kind)> = Vec::with_capacity(chunk.len());
     let mut envelopes: Vec<&[u8]> = Vec::with_capacity(chunk.len());
     for (key, value) in chunk {
-        match check_record(key, value) {
-            Ok(env) => {
-                keys.push(key.clone());
+        match check_record_kind(key, value) {
+            Ok((env, kind)) => {
+                keys.push((key.clone(), kind));
                 envelopes.push(env);
             }
             Err(detail) => mark_corrupt(state, key, detail),
@@ -71,9 +74,28 @@ fn rebuild_chunk(
     for (_, obj, applied) in &replayed.applied {
         state.indexed(obj, applied);
     }
-    for (key, why) in replayed.refused {
-        mark_corrupt(state, &key, format!("stored object no longer validates: {why}"));
+    for ((key, kind), why) in replayed.refused {
+        refused(state, &key, kind, why);
     }
+}
+
+/// An intact record whose object this version's rules refuse (now, or
+/// because the stored set never authorises it). A store writes only
+/// objects that passed, so for a kind this version defines since its
+/// first edition that is damage the digest could not see; for a kind with
+/// the common header it is an object an older version kept without
+/// knowing the kind, which this version's rules for it refuse: dropped.
+fn refused(state: &mut State, key: &[u8], kind: Kind, why: Rejection) {
+    if kind.has_common_header() {
+        tracing::warn!(
+            key = %hex::encode(key),
+            kind = %kind,
+            reason = %why,
+            "stored object of a kind kept before this version knew it is refused by its rules: dropped, not served"
+        );
+        return;
+    }
+    mark_corrupt(state, key, format!("stored object no longer validates: {why}"));
 }
 
 fn mark_corrupt(state: &mut State, key: &[u8], detail: String) {

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use chorus_core::{Envelope, ObjectId};
+use chorus_core::{Envelope, Kind, ObjectId};
 use sha2::{Digest, Sha256};
 
 use crate::error::StoreError;
@@ -52,6 +52,11 @@ pub(crate) fn record_value(envelope: &[u8]) -> Vec<u8> {
 /// covers the signatures too) and the object id recomputed from them.
 /// Returns the exact envelope bytes.
 pub(crate) fn check_record<'a>(key: &[u8], value: &'a [u8]) -> Result<&'a [u8], String> {
+    check_record_kind(key, value).map(|(envelope, _)| envelope)
+}
+
+/// [`check_record`], also returning the kind of the object.
+pub(crate) fn check_record_kind<'a>(key: &[u8], value: &'a [u8]) -> Result<(&'a [u8], Kind), String> {
     let id = key
         .strip_prefix(&[OBJECT_PREFIX])
         .and_then(ObjectId::from_slice)
@@ -67,7 +72,7 @@ pub(crate) fn check_record<'a>(key: &[u8], value: &'a [u8]) -> Result<&'a [u8], 
     if env.id() != id {
         return Err(format!("envelope has id {}, not the id it is stored under", env.id()));
     }
-    Ok(envelope)
+    Ok((envelope, env.kind()))
 }
 
 /// Brings an older store format up to [`FORMAT_VERSION`], or refuses a

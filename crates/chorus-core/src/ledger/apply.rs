@@ -62,6 +62,7 @@ impl Ledger {
             }
             Object::Endorsement(e) => self.apply_endorsement(id, signer, e),
             Object::Delegation(d) => {
+                self.held.delegates.insert(d.delegate);
                 self.held.delegations.insert(id, (d.clone(), signer));
                 Applied::New { adopted: self.rederive(None) }
             }
@@ -73,6 +74,9 @@ impl Ledger {
                 self.held.rotations.entry((r.trust, signer)).or_default().insert(id, r.clone());
                 Applied::New { adopted: self.rederive(None) }
             }
+            // Held (its id is applied, so a copy is a duplicate), and
+            // nothing else: PROTOCOL.md 3.4.
+            Object::Opaque(_) => Applied::New { adopted: None },
         }
     }
 

@@ -9,7 +9,7 @@ use crate::error::Rejection;
 use crate::id::ObjectId;
 use crate::keys::PublicKey;
 use crate::kind::Kind;
-use crate::objects::{Endorsement, Proposal};
+use crate::objects::{Endorsement, OpaqueHeader, Proposal};
 
 impl Ledger {
     /// Validates one envelope against every ingest rule with governance
@@ -75,6 +75,17 @@ impl Ledger {
             Checked::Signed { envelope, object, trust, signer, created_at_ms } => {
                 (envelope, object, *trust, *signer, *created_at_ms)
             }
+        };
+        let Some(trust) = trust else {
+            // An object of a reserved kind names no trust (PROTOCOL.md 3.4,
+            // V6): any key the held objects make a key of the coalition
+            // may sign one. Such keys only grow with the set held, so the
+            // verdict does not depend on arrival order.
+            if !self.is_coalition_key(&signer) {
+                return Err(Rejection::UnknownSigner { key: signer.to_hex(), trust: String::new() });
+            }
+            Coalition::check_time(created_at_ms, now_ms)?;
+            return Ok(VerifiedObject::new(envelope.clone(), object.clone(), Some(signer)));
         };
         let unknown = || Rejection::UnknownSigner { key: signer.to_hex(), trust: trust.to_hex() };
         match object {
@@ -149,7 +160,7 @@ pub struct SignatureChecked(Checked);
 #[derive(Clone, Debug)]
 enum Checked {
     Genesis(VerifiedObject),
-    Signed { envelope: Envelope, object: Object, trust: PublicKey, signer: PublicKey, created_at_ms: u64 },
+    Signed { envelope: Envelope, object: Object, trust: Option<PublicKey>, signer: PublicKey, created_at_ms: u64 },
 }
 
 impl SignatureChecked {
@@ -186,27 +197,36 @@ impl SignatureChecked {
 pub(crate) struct ParsedObject {
     pub(crate) envelope: Envelope,
     pub(crate) object: Object,
-    /// The trust the body names (author, trust).
-    pub(crate) trust: PublicKey,
+    /// The trust the body names (author, trust); none for an object of a
+    /// reserved kind (PROTOCOL.md 3.4).
+    pub(crate) trust: Option<PublicKey>,
     created_at_ms: u64,
 }
 
 impl ParsedObject {
     /// The body rules of the envelope's kind (trust keys of founders taken
-    /// from the genesis roster), then the coalition check.
+    /// from the genesis roster; for a reserved kind, its header), then the
+    /// coalition check.
     pub(crate) fn parse(c: &Coalition, envelope: Envelope) -> Result<Self, Rejection> {
         let (object, coalition_id, trust, created_at_ms) = match envelope.kind() {
             Kind::Proposal => {
                 let p = Proposal::from_body(envelope.body())?;
                 let (coalition, author, at) = (p.coalition, p.author, p.created_at_ms);
-                (Object::Proposal(p), coalition, author, at)
+                (Object::Proposal(p), coalition, Some(author), at)
             }
             Kind::Endorsement => {
                 let e = Endorsement::from_body_with(envelope.body(), |_, b| c.parse_key("trust", b))?;
                 let (coalition, trust, at) = (e.coalition, e.trust, e.created_at_ms);
-                (Object::Endorsement(e), coalition, trust, at)
+                (Object::Endorsement(e), coalition, Some(trust), at)
             }
-            _ => parse_key_object(&envelope)?,
+            Kind::Opaque(_) => {
+                let h = OpaqueHeader::from_body(envelope.body())?;
+                (Object::Opaque(h), h.coalition, None, h.created_at_ms)
+            }
+            _ => {
+                let (object, coalition, trust, at) = parse_key_object(&envelope)?;
+                (object, coalition, Some(trust), at)
+            }
         };
         c.check_coalition(coalition_id)?;
         Ok(ParsedObject { envelope, object, trust, created_at_ms })

@@ -198,6 +198,32 @@ impl Ledger {
         key == trust || self.known_keys(trust).contains(key)
     }
 
+    /// True when `key` may sign an object of a reserved kind (PROTOCOL.md
+    /// 3.4): it is a known key of some trust ([`Ledger::known_keys`]: a
+    /// founder's or admitted trust's id, a replacement key, a key rotated
+    /// to), or the delegate of a held delegation, whatever its scope,
+    /// period or revocations. Like known keys, this only grows with the
+    /// set of objects held.
+    pub fn is_coalition_key(&self, key: &PublicKey) -> bool {
+        let founder = |t: &PublicKey| self.coalition.current_roster().contains(t);
+        if founder(key) || self.held.delegates.contains(key) {
+            return true;
+        }
+        // A trust id or replacement key named by a held governance proposal
+        // of a trust that is a founder or named by a held admission.
+        let named = self
+            .held
+            .named_keys
+            .iter()
+            .any(|(trust, keys)| keys.contains(key) && (founder(trust) || keys.contains(trust)));
+        named
+            || self
+                .held
+                .rotations
+                .iter()
+                .any(|((trust, _), r)| r.values().any(|r| r.new_key == *key) && self.is_known_key(trust, key))
+    }
+
     /// True when the held objects revoke node key `node_key` of `trust`
     /// (PROTOCOL.md 12.5): they hold a delegation by `trust` to `node_key`
     /// with scope bit 2 (node), signed by a key of the trust's chain under

@@ -8,15 +8,19 @@
 //! One module per kind of object: the genesis with its members and charter
 //! (`genesis`), proposals and their actions (`proposal`), stances
 //! (`stance`), and the objects that say which keys speak for a trust
-//! (`delegation`: delegations, revocations, key rotations).
+//! (`delegation`: delegations, revocations, key rotations), and the common
+//! header of the reserved kinds, whose bodies are otherwise opaque
+//! (`opaque`).
 
 mod delegation;
 mod genesis;
+mod opaque;
 mod proposal;
 mod stance;
 
 pub use delegation::{Delegation, KeyRotation, Revocation, SCOPE_NODE, SCOPE_STANCES};
 pub use genesis::{AdoptionRule, Charter, Genesis, Member};
+pub use opaque::OpaqueHeader;
 pub use proposal::{version_id, Action, Proposal, ProposalLink, Relation};
 pub use stance::{Endorsement, Stance};
 
