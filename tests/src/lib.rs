@@ -3,9 +3,10 @@
 //! ([`binary`]), its command line ([`cli`]), coalitions of `chorus node run`
 //! processes on loopback that the tests start, wait on and stop ([`node`]),
 //! child processes that are stopped when a test ends, pass, fail or panic
-//! ([`process`]), waits with a deadline ([`wait`]), and a client of
-//! Chromium's DevTools protocol for the browser test and chorus-cli's
-//! `browser_verify` bench ([`devtools`]).
+//! ([`process`]), waits with a deadline ([`wait`]), network namespaces
+//! whose links a test cuts and heals, for nodes run as root ([`netns`]),
+//! and a client of Chromium's DevTools protocol for the browser test and
+//! chorus-cli's `browser_verify` bench ([`devtools`]).
 //!
 //! ```no_run
 //! use chorus_system_tests::{chorus, found, Nodes};
@@ -27,12 +28,14 @@
 pub mod binary;
 pub mod cli;
 pub mod devtools;
+pub mod netns;
 pub mod node;
 pub mod process;
 pub mod wait;
 
 pub use binary::chorus_bin;
 pub use cli::{chorus, cmd, found, Run};
+pub use netns::Network;
 pub use node::{status, Node, Nodes};
 pub use process::Process;
 pub use wait::eventually;

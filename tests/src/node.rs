@@ -3,7 +3,9 @@
 //! Every node listens on `127.0.0.1` with a TCP port the operating system
 //! chooses (the tests read the real addresses back from `chorus status`),
 //! with mDNS and metrics off and the website only where a test asks for it,
-//! so nothing binds a fixed port or leaves loopback. A node's output goes to
+//! so nothing binds a fixed port or leaves loopback (or a node runs in a
+//! network namespace its test made, [`Node::start_in_netns`], listening on
+//! that namespace's address). A node's output goes to
 //! `<data dir>.log` beside its data directory (`node-0.log` for `node-0`),
 //! and every failed wait shows the tail of each running node's log.
 //!
@@ -19,6 +21,7 @@ use std::process::ExitStatus;
 use serde_json::Value;
 
 use crate::cli::{chorus, cmd};
+use crate::netns::in_netns;
 use crate::process::{stop_all, Process};
 use crate::wait::{poll, PATIENCE};
 
@@ -46,6 +49,19 @@ impl Node {
     /// variables (`CHORUS_HTTP_ADDR=127.0.0.1:0` for the website, say).
     /// Returns once the process is spawned; wait with [`Nodes`].
     pub fn start(dir: &Path, bootstrap: &[String], env: &[(&str, &str)]) -> Node {
+        Node::spawn(None, dir, bootstrap, env)
+    }
+
+    /// [`Node::start`] inside the network namespace `netns` (`ip netns
+    /// exec NETNS chorus node run`, see [`crate::netns`]); `env` should
+    /// set `CHORUS_LISTEN` to an address of that namespace, since loopback
+    /// there is the namespace's own. The control socket is a file in the
+    /// data directory, so the CLI reaches the node from outside.
+    pub fn start_in_netns(netns: &str, dir: &Path, bootstrap: &[String], env: &[(&str, &str)]) -> Node {
+        Node::spawn(Some(netns), dir, bootstrap, env)
+    }
+
+    fn spawn(netns: Option<&str>, dir: &Path, bootstrap: &[String], env: &[(&str, &str)]) -> Node {
         let mut command = cmd(dir);
         command
             .args(["node", "run"])
@@ -60,6 +76,9 @@ impl Node {
             .envs(env.iter().copied());
         let name = dir.file_name().map_or_else(|| "node".into(), |n| n.to_string_lossy().into_owned());
         let log = dir.with_file_name(format!("{name}.log"));
+        if let Some(netns) = netns {
+            command = in_netns(netns, &command);
+        }
         Node { dir: dir.to_path_buf(), process: Process::spawn(&name, command, &log) }
     }
 
@@ -97,6 +116,14 @@ impl Nodes {
     pub fn start_with(&mut self, dir: &Path, bootstrap: &[String], env: &[(&str, &str)]) -> &mut Node {
         assert!(self.position(dir).is_none(), "a node for {} is already running", dir.display());
         self.nodes.push(Node::start(dir, bootstrap, env));
+        self.nodes.last_mut().expect("just pushed")
+    }
+
+    /// Starts a node for `dir` in the network namespace `netns` (see
+    /// [`Node::start_in_netns`]).
+    pub fn start_in_netns(&mut self, netns: &str, dir: &Path, bootstrap: &[String], env: &[(&str, &str)]) -> &mut Node {
+        assert!(self.position(dir).is_none(), "a node for {} is already running", dir.display());
+        self.nodes.push(Node::start_in_netns(netns, dir, bootstrap, env));
         self.nodes.last_mut().expect("just pushed")
     }
 
