@@ -184,7 +184,7 @@ fn make_behaviour(
     let hello = request_response::Behaviour::with_codec(
         FrameCodec::new(MAX_HELLO_BYTES, MAX_HELLO_BYTES),
         [(HELLO_PROTOCOL, request_response::ProtocolSupport::Full)],
-        rr_config(Duration::from_secs(10)),
+        rr_config(hello_timeout(l.attestation_timeout)),
     );
     let sync = request_response::Behaviour::with_codec(
         FrameCodec::new(MAX_SYNC_REQUEST_BYTES, MAX_SYNC_RESPONSE_BYTES),
@@ -195,7 +195,10 @@ fn make_behaviour(
         identify::Config::new("/chorus/1.0.0".into(), key.public())
             .with_agent_version(format!("chorus/{}", env!("CARGO_PKG_VERSION"))),
     );
-    let ping = ping::Behaviour::new(ping::Config::new().with_interval(Duration::from_secs(15)));
+    // A failed ping is reported (at the second failure in a row) and the
+    // event loop closes that connection: libp2p's ping does not.
+    let ping =
+        ping::Behaviour::new(ping::Config::new().with_interval(config.ping_interval).with_timeout(config.ping_timeout));
     let kad = if config.kademlia {
         let mut kc = kad::Config::new(KAD_PROTOCOL);
         // Only peers that proved membership enter the routing table.
@@ -248,8 +251,25 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
     }
 }
 
+/// How long our hello waits for its answer: a third of the attestation
+/// timeout (at least a second), so the service can send it again twice
+/// (`service::MAX_HELLO_RETRIES`) before an unverified peer is cut.
+pub(crate) fn hello_timeout(attestation_timeout: Duration) -> Duration {
+    (attestation_timeout / (crate::service::MAX_HELLO_RETRIES + 1)).max(Duration::from_secs(1))
+}
+
+/// QUIC's keep-alive is the ping interval, and a QUIC connection that
+/// received nothing for a ping interval and a ping timeout is closed.
+fn quic_config(mut quic: libp2p::quic::Config, config: &NetConfig) -> libp2p::quic::Config {
+    quic.keep_alive_interval = config.ping_interval;
+    let idle = config.ping_interval + config.ping_timeout;
+    quic.max_idle_timeout = u32::try_from(idle.as_millis()).unwrap_or(u32::MAX);
+    quic
+}
+
 /// Builds the swarm for the configured transport. For the memory transport,
-/// `written` counts every byte this node writes to its connections.
+/// `written` counts every byte this node writes to its connections. Every
+/// dial and every incoming handshake fails after `NetConfig::dial_timeout`.
 pub(crate) fn build_swarm(
     key: identity::Keypair,
     config: &NetConfig,
@@ -263,10 +283,11 @@ pub(crate) fn build_swarm(
             .with_tokio()
             .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
             .map_err(|e| build(&e))?
-            .with_quic()
+            .with_quic_config(|quic| quic_config(quic, config))
             .with_behaviour(|key| make_behaviour(key, config, topic))
             .map_err(|e| build(&e))?
             .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
+            .with_connection_timeout(config.dial_timeout)
             .build(),
         TransportKind::Memory => SwarmBuilder::with_existing_identity(key)
             .with_tokio()
@@ -281,6 +302,7 @@ pub(crate) fn build_swarm(
             .with_behaviour(|key| make_behaviour(key, config, topic))
             .map_err(|e| build(&e))?
             .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
+            .with_connection_timeout(config.dial_timeout)
             .build(),
     };
     Ok(swarm)

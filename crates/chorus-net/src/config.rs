@@ -64,8 +64,10 @@ pub struct NetLimits {
     /// Gossip messages ignored from a peer that has not proved membership
     /// before it earns a strike each.
     pub stranger_gossip_budget: u32,
-    /// Peers this node tries to stay connected to; discovery (Kademlia,
-    /// mDNS) dials new peers only below this.
+    /// Member peers this node tries to stay connected to. Below this it
+    /// redials known members and bootstrap peers (with back-off) and walks
+    /// the DHT every 30 s; discovery (Kademlia, mDNS) dials new peers only
+    /// while fewer peers than this are connected.
     pub target_peers: usize,
     /// Rejected objects (verdict Reject) from one peer before it is
     /// disconnected and banned for [`NetLimits::ban_duration`].
@@ -138,6 +140,19 @@ pub struct NetConfig {
     pub heartbeat_initial_delay: Duration,
     /// How long an idle connection is kept.
     pub idle_connection_timeout: Duration,
+    /// How often each connection is pinged. libp2p's ping reports a failure
+    /// only at the second in a row, and the node then closes the
+    /// connection: a dead connection is closed within
+    /// `2 × (ping_interval + ping_timeout)`. QUIC's keep-alive is sent this
+    /// often too.
+    pub ping_interval: Duration,
+    /// How long a ping may wait for its answer. QUIC closes a connection
+    /// that received nothing for `ping_interval + ping_timeout`.
+    pub ping_timeout: Duration,
+    /// How long a dial may take, connection and handshakes together, before
+    /// it fails (so a dial during a network cut does not hang on TCP's SYN
+    /// retries for minutes).
+    pub dial_timeout: Duration,
     /// Bounds and rates.
     pub limits: NetLimits,
 }
@@ -157,6 +172,9 @@ impl Default for NetConfig {
             heartbeat_interval: Duration::from_secs(1),
             heartbeat_initial_delay: Duration::from_secs(1),
             idle_connection_timeout: Duration::from_secs(300),
+            ping_interval: Duration::from_secs(2),
+            ping_timeout: Duration::from_secs(6),
+            dial_timeout: Duration::from_secs(10),
             limits: NetLimits::default(),
         }
     }
@@ -220,12 +238,25 @@ impl NetConfig {
             ("sync_interval", self.sync_interval),
             ("heartbeat_interval", self.heartbeat_interval),
             ("idle_connection_timeout", self.idle_connection_timeout),
+            ("ping_interval", self.ping_interval),
+            ("ping_timeout", self.ping_timeout),
+            ("dial_timeout", self.dial_timeout),
             ("limits.attestation_timeout", self.limits.attestation_timeout),
             ("limits.ban_duration", self.limits.ban_duration),
             ("limits.sync_session_timeout", self.limits.sync_session_timeout),
         ] {
             if d.is_zero() {
                 return Err(ConfigError::ZeroDuration { name });
+            }
+        }
+        for (name, d) in [
+            ("ping_interval", self.ping_interval),
+            ("ping_timeout", self.ping_timeout),
+            ("dial_timeout", self.dial_timeout),
+        ] {
+            if d > Duration::from_secs(120) {
+                let value = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+                return Err(ConfigError::BadLimit { name, value, reason: "at most 120000 ms" });
             }
         }
         let l = &self.limits;
@@ -282,5 +313,11 @@ mod tests {
         let mut c = NetConfig::loopback();
         c.sync_interval = Duration::ZERO;
         assert!(matches!(c.validate(), Err(ConfigError::ZeroDuration { name: "sync_interval" })));
+        let mut c = NetConfig::loopback();
+        c.ping_timeout = Duration::ZERO;
+        assert!(matches!(c.validate(), Err(ConfigError::ZeroDuration { name: "ping_timeout" })));
+        let mut c = NetConfig::loopback();
+        c.dial_timeout = Duration::from_secs(600);
+        assert!(matches!(c.validate(), Err(ConfigError::BadLimit { name: "dial_timeout", .. })));
     }
 }

@@ -17,7 +17,7 @@ use chorus_proto::v1 as pb;
 use futures::StreamExt;
 use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
 use libp2p::swarm::SwarmEvent;
-use libp2p::{gossipsub, identify, kad, mdns, PeerId, Swarm};
+use libp2p::{gossipsub, identify, kad, mdns, ping, PeerId, Swarm};
 use prost::Message;
 use tokio::sync::{mpsc, Semaphore};
 
@@ -283,12 +283,20 @@ impl EventLoop {
             Output::Dial(addr) => {
                 if let Err(e) = self.swarm.dial(addr.clone()) {
                     tracing::debug!(%addr, error = %e, "bootstrap dial failed");
+                    queue.push_back(Input::DialFailed { peer: None, addresses: vec![addr] });
                 }
             }
             Output::DialPeer { peer, address } => {
                 let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer).addresses(vec![address]).build();
                 if let Err(e) = self.swarm.dial(opts) {
                     tracing::debug!(%peer, error = %e, "discovery dial failed");
+                }
+            }
+            Output::Redial { peer, addresses } => {
+                let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer).addresses(addresses.clone()).build();
+                if let Err(e) = self.swarm.dial(opts) {
+                    tracing::debug!(%peer, error = %e, "redial failed");
+                    queue.push_back(Input::DialFailed { peer: Some(peer), addresses });
                 }
             }
             Output::AddRoutes { peer, addrs } => {
@@ -415,6 +423,14 @@ impl EventLoop {
             SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
                 self.step(Input::Disconnected { peer: peer_id })
             }
+            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+                tracing::debug!(peer = ?peer_id, %error, "dial failed");
+                let addresses = match &error {
+                    libp2p::swarm::DialError::Transport(tried) => tried.iter().map(|(a, _)| a.clone()).collect(),
+                    _ => Vec::new(),
+                };
+                self.step(Input::DialFailed { peer: peer_id, addresses });
+            }
             SwarmEvent::Behaviour(event) => self.on_behaviour_event(event),
             _ => {}
         }
@@ -438,6 +454,13 @@ impl EventLoop {
             }
             BehaviourEvent::Hello(event) => self.on_hello(event),
             BehaviourEvent::Sync(event) => self.on_sync(event),
+            // libp2p's ping only reports a failure (the second in a row);
+            // closing the connection is ours, so a dead link is noticed in
+            // bounded time rather than after TCP's retransmission back-off.
+            BehaviourEvent::Ping(ping::Event { peer, connection, result: Err(error) }) => {
+                tracing::debug!(%peer, %error, "ping failed; closing the connection");
+                self.swarm.close_connection(connection);
+            }
             BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
                 self.step(Input::ListenAddrs { peer: peer_id, addrs: info.listen_addrs });
             }

@@ -153,6 +153,9 @@ pub struct NetStatus {
     pub connected: usize,
     /// Connected peers proved to be member nodes.
     pub verified: usize,
+    /// Member peers the node tries to stay connected to
+    /// (`NetLimits::target_peers`); below it, it redials.
+    pub target_peers: usize,
     /// Peers in the gossip mesh.
     pub mesh_peers: usize,
     /// Gossip messages received (after gossip's own dedup).

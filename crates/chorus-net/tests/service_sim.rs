@@ -11,6 +11,13 @@
 //! - every forger is banned by the members it sent forgeries to, and every
 //!   ban ends when it expires;
 //! - no node ever runs two sessions with one peer at once.
+//!
+//! A second scenario, without drops or restarts, cuts a group of members
+//! off from the rest (connections across the cut die and are noticed after
+//! the ping bound; dials across it time out) for a short and for a long
+//! time, and checks that after the heal every member that was at its
+//! target of member peers is back at it within a bound that does not
+//! depend on how long the cut lasted.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -40,6 +47,13 @@ const LATENCY_MS: u64 = 40;
 /// A request that gets no answer fails after this (libp2p's request
 /// timeout for hellos).
 const REQUEST_TIMEOUT_MS: u64 = 10_000;
+/// Our hello fails after this (`NetLimits::attestation_timeout` / 3).
+const HELLO_TIMEOUT_MS: u64 = 3_333;
+/// A dial across a cut fails after this (`NetConfig::dial_timeout`).
+const DIAL_TIMEOUT_MS: u64 = 10_000;
+/// A connection across a cut is closed after this
+/// (`2 × (ping_interval + ping_timeout)`).
+const DEAD_LINK_MS: u64 = 16_000;
 /// One message in this many is dropped.
 const DROP_ONE_IN: u64 = 20;
 
@@ -93,6 +107,15 @@ enum Event {
     Restart {
         node: usize,
     },
+    /// The group is cut off from every other node.
+    Cut,
+    Heal,
+    /// A link across the cut is noticed dead (pings failed).
+    LinkDead {
+        a: usize,
+        b: usize,
+        link: u64,
+    },
 }
 
 struct Sim {
@@ -117,6 +140,11 @@ struct Sim {
     unbans: Vec<(usize, usize, u64)>,
     /// Longest a stranger's link stayed open.
     longest_stranger_link: u64,
+    /// Drops, restarts, strangers' dials; off in the cut scenario.
+    chaos: bool,
+    /// Nodes cut off from the rest while `cut_active`.
+    group: BTreeSet<usize>,
+    cut_active: bool,
 }
 
 fn pair(a: usize, b: usize) -> (usize, usize) {
@@ -124,7 +152,7 @@ fn pair(a: usize, b: usize) -> (usize, usize) {
 }
 
 impl Sim {
-    fn new(seed: u64) -> Self {
+    fn new(seed: u64, chaos: bool) -> Self {
         let f = Fixture::new(10);
         let mut config = NetConfig::memory();
         config.sync_interval = Duration::from_secs(30);
@@ -172,6 +200,9 @@ impl Sim {
             crashes: Vec::new(),
             unbans: Vec::new(),
             longest_stranger_link: 0,
+            chaos,
+            group: BTreeSet::new(),
+            cut_active: false,
         };
         for i in 0..MEMBERS + FORGERS {
             // Staggered starts.
@@ -190,12 +221,33 @@ impl Sim {
         self.at(time, Event::Input { node, input: Box::new(input) });
     }
 
+    /// True if a message between `a` and `b` is lost.
+    fn dropped(&mut self) -> bool {
+        self.chaos && self.rng.chance(DROP_ONE_IN)
+    }
+
+    /// True while `a` and `b` are on different sides of the cut.
+    fn across(&self, a: usize, b: usize) -> bool {
+        self.cut_active && self.group.contains(&a) != self.group.contains(&b)
+    }
+
+    /// Member peers `node` has now (0 while it is down).
+    fn members_of(&self, node: usize) -> usize {
+        self.nodes[node].service.as_ref().map_or(0, |s| s.status().verified)
+    }
+
     fn run(&mut self) {
-        let mut next_tick = TICK_MS;
+        self.run_until(DURATION_MS);
+    }
+
+    /// Runs until virtual time `end`; every tick at or before it runs.
+    fn run_until(&mut self, end: u64) {
+        let mut next_tick = (self.now / TICK_MS + 1) * TICK_MS;
         loop {
             let next_event = self.queue.keys().next().map(|k| k.0);
             if next_event.is_none_or(|t| t >= next_tick) {
-                if next_tick > DURATION_MS {
+                if next_tick > end {
+                    self.now = end;
                     break;
                 }
                 self.now = next_tick;
@@ -214,7 +266,7 @@ impl Sim {
             match self.nodes[i].role {
                 Role::Stranger => {
                     // Now and then a stranger dials a random member.
-                    if self.rng.chance(20) {
+                    if self.chaos && self.rng.chance(20) {
                         let target = self.rng.below(MEMBERS as u64) as usize;
                         self.dial(i, target);
                     }
@@ -232,7 +284,7 @@ impl Sim {
             }
         }
         // A restart now and then: the node is down for 5 to 30 s.
-        if self.rng.chance(15) {
+        if self.chaos && self.rng.chance(15) {
             let node = self.rng.below((MEMBERS + FORGERS) as u64) as usize;
             if self.nodes[node].service.is_some() {
                 self.crash(node);
@@ -254,6 +306,20 @@ impl Sim {
                 self.nodes[node].service = Some(service);
                 self.feed(node, Input::Tick);
             }
+            Event::Cut => {
+                self.cut_active = true;
+                let across: Vec<((usize, usize), u64)> =
+                    self.links.iter().filter(|((a, b), _)| self.across(*a, *b)).map(|(k, l)| (*k, l.0)).collect();
+                for ((a, b), link) in across {
+                    self.at(self.now + DEAD_LINK_MS, Event::LinkDead { a, b, link });
+                }
+            }
+            Event::Heal => self.cut_active = false,
+            Event::LinkDead { a, b, link } => {
+                if self.links.get(&pair(a, b)).map(|l| l.0) == Some(link) {
+                    self.close(a, b);
+                }
+            }
             Event::Hello { from, to, exchange, link } => {
                 if self.links.get(&pair(from, to)).map(|l| l.0) != Some(link) || self.nodes[to].service.is_none() {
                     return;
@@ -263,7 +329,10 @@ impl Sim {
                 self.feed(to, Input::Hello { peer, exchange, outcome });
             }
             Event::SyncRequest { client, server, session } => {
-                if self.nodes[server].service.is_none() || !self.links.contains_key(&pair(client, server)) {
+                if self.nodes[server].service.is_none()
+                    || !self.links.contains_key(&pair(client, server))
+                    || self.across(client, server)
+                {
                     // Nobody answers: the request times out.
                     let end = Event::SyncEnd {
                         client,
@@ -277,7 +346,7 @@ impl Sim {
                 let served = self.feed(server, Input::SyncRequested { peer, can_serve: true });
                 let (delay, failure) = if !served {
                     (LATENCY_MS, Some(SyncFailure::Request("refused".into())))
-                } else if self.rng.chance(DROP_ONE_IN) {
+                } else if self.dropped() {
                     (REQUEST_TIMEOUT_MS, Some(SyncFailure::Request("timeout".into())))
                 } else {
                     // What the client lacks arrives with the response.
@@ -328,18 +397,21 @@ impl Sim {
                     return;
                 }
                 let Some(&(link, _)) = self.links.get(&pair(node, to)) else { return };
-                if self.rng.chance(DROP_ONE_IN) || self.nodes[to].role == Role::Stranger {
+                if self.dropped() || self.across(node, to) || self.nodes[to].role == Role::Stranger {
                     let failed = Input::HelloFailed { peer, error: "timeout".into() };
-                    return self.input_at(self.now + REQUEST_TIMEOUT_MS, node, failed);
+                    return self.input_at(self.now + HELLO_TIMEOUT_MS, node, failed);
                 }
                 self.at(t, Event::Hello { from: node, to, exchange: HelloExchange::Request, link });
             }
             Output::AnswerHello(peer) => {
                 let to = self.peer_index(&peer);
                 let Some(&(link, _)) = self.links.get(&pair(node, to)) else { return };
-                if !self.rng.chance(DROP_ONE_IN) {
-                    self.at(t, Event::Hello { from: node, to, exchange: HelloExchange::Response, link });
+                if self.dropped() || self.across(node, to) {
+                    // The requester's hello times out.
+                    let failed = Input::HelloFailed { peer: self.nodes[node].id, error: "timeout".into() };
+                    return self.input_at(self.now + HELLO_TIMEOUT_MS, to, failed);
                 }
+                self.at(t, Event::Hello { from: node, to, exchange: HelloExchange::Response, link });
             }
             Output::Disconnect(peer) | Output::Ban { peer, .. } => {
                 let other = self.peer_index(&peer);
@@ -386,7 +458,7 @@ impl Sim {
                 let target = self.nodes.iter().position(|n| n.addr == addr).expect("a known address");
                 self.dial(node, target);
             }
-            Output::DialPeer { peer, .. } => {
+            Output::DialPeer { peer, .. } | Output::Redial { peer, .. } => {
                 let target = self.peer_index(&peer);
                 self.dial(node, target);
             }
@@ -412,28 +484,32 @@ impl Sim {
         }
     }
 
-    /// Opens a link if both ends are up, neither bans the other, and none is
-    /// open.
+    /// Opens a link if both ends are up, neither bans the other, none is
+    /// open and no cut lies between them; otherwise the dial fails, at once
+    /// (refused) or after the dial timeout (across a cut).
     fn dial(&mut self, from: usize, to: usize) {
+        let failed = Input::DialFailed { peer: Some(self.nodes[to].id), addresses: Vec::new() };
         if from == to || self.links.contains_key(&pair(from, to)) {
-            return;
+            return self.input_at(self.now, from, failed);
+        }
+        if self.across(from, to) {
+            return self.input_at(self.now + DIAL_TIMEOUT_MS, from, failed);
         }
         let up = |n: &Node| n.role == Role::Stranger || n.service.is_some();
-        if !up(&self.nodes[from]) || !up(&self.nodes[to]) {
-            return;
-        }
         let bans = |a: usize, b: usize| {
             self.nodes[a].service.as_ref().is_some_and(|s| s.banned_until(&self.nodes[b].id).is_some())
         };
-        if bans(from, to) || bans(to, from) {
-            return;
+        if !up(&self.nodes[from]) || !up(&self.nodes[to]) || bans(from, to) || bans(to, from) {
+            return self.input_at(self.now + LATENCY_MS, from, failed);
         }
         self.next_link += 1;
         self.links.insert(pair(from, to), (self.next_link, self.now));
         let t = self.now + LATENCY_MS;
         for (a, b) in [(from, to), (to, from)] {
-            let address = self.nodes[b].addr.clone();
-            self.input_at(t, a, Input::Connected { peer: self.nodes[b].id, address });
+            let (peer, address) = (self.nodes[b].id, self.nodes[b].addr.clone());
+            self.input_at(t, a, Input::Connected { peer, address: address.clone() });
+            // Identify: its listen address.
+            self.input_at(t + LATENCY_MS, a, Input::ListenAddrs { peer, addrs: vec![address] });
         }
     }
 
@@ -476,7 +552,7 @@ impl Sim {
         let peers: Vec<usize> =
             self.links.keys().filter(|(a, b)| *a == node || *b == node).map(|(a, b)| a + b - node).collect();
         for other in peers.into_iter().filter(|o| Some(*o) != except) {
-            if self.nodes[other].role == Role::Stranger || self.rng.chance(DROP_ONE_IN) {
+            if self.nodes[other].role == Role::Stranger || self.across(node, other) || self.dropped() {
                 continue;
             }
             let gossip = Input::Gossip {
@@ -501,7 +577,7 @@ fn fifty_peers_with_drops_and_restarts_keep_the_policy_invariants() {
         })
         .unwrap_or(SEED);
     println!("service simulation seed {seed:#x}");
-    let mut sim = Sim::new(seed);
+    let mut sim = Sim::new(seed, true);
     sim.run();
     let elapsed = started.elapsed();
     println!(
@@ -549,4 +625,53 @@ fn fifty_peers_with_drops_and_restarts_keep_the_policy_invariants() {
         lifted_count += usize::from(lifted);
     }
     assert!(lifted_count > 0, "some bans expired during the run");
+}
+
+/// Members cut off together: fewer than the target, so they cannot reach
+/// it among themselves while the cut lasts.
+const GROUP: usize = 5;
+/// From the heal until every member that was at its target is back at it.
+const HEAL_BOUND_MS: u64 = 20_000;
+
+/// Runs the cut scenario with a cut of `cut_ms`; returns the time from the
+/// heal until every member that was at its target before the cut is back
+/// at it.
+fn cut_and_heal(cut_ms: u64) -> u64 {
+    let mut sim = Sim::new(SEED, false);
+    let cut_at = 5 * 60 * 1000;
+    sim.run_until(cut_at - 1);
+    let target = sim.config.limits.target_peers;
+    let honest: Vec<usize> = (0..MEMBERS).collect();
+    let at_target: Vec<usize> = honest.iter().copied().filter(|n| sim.members_of(*n) >= target).collect();
+    // The cut-off group: members at their target, none a bootstrap peer.
+    sim.group = at_target.iter().copied().filter(|n| *n >= 3).take(GROUP).collect();
+    assert_eq!(sim.group.len(), GROUP, "too few members reached their target before the cut");
+    assert!(at_target.len() >= MEMBERS * 9 / 10, "only {} members reached their target", at_target.len());
+    sim.at(cut_at, Event::Cut);
+    sim.run_until(cut_at + cut_ms);
+    for n in &sim.group {
+        assert!(sim.members_of(*n) < GROUP, "member {n} kept a peer across the cut");
+    }
+    let healed = sim.now;
+    sim.at(healed, Event::Heal);
+    loop {
+        let behind: Vec<usize> = at_target.iter().copied().filter(|n| sim.members_of(*n) < target).collect();
+        if behind.is_empty() {
+            return sim.now - healed;
+        }
+        assert!(
+            sim.now - healed <= HEAL_BOUND_MS,
+            "after a {} s cut, members {behind:?} were still below their target {} s after the heal",
+            cut_ms / 1000,
+            HEAL_BOUND_MS / 1000
+        );
+        sim.run_until(sim.now + 100);
+    }
+}
+
+#[test]
+fn after_a_cut_of_any_length_members_are_back_at_their_target_within_a_bound() {
+    let short = cut_and_heal(60_000);
+    let long = cut_and_heal(30 * 60 * 1000);
+    println!("back at the target {short} ms after a 60 s cut, {long} ms after a 30 min cut");
 }

@@ -21,8 +21,11 @@
 //!   member in turn, [`Input::SyncNow`]) queue first come first served; a
 //!   time bound on a session, and back-off from a peer whose sessions
 //!   failed (see `schedule.rs`);
-//! - dial decisions: the bootstrap list while isolated, discovered peers
-//!   below the target, DHT walks at a bounded rate.
+//! - dial decisions: below the target number of members, known members'
+//!   addresses and the bootstrap list redialled with capped, jittered
+//!   back-off (see `dial.rs`); discovered peers below the target; DHT walks
+//!   every 30 s below the target and every 5 min at it;
+//! - our hello sent again (twice at most) when it got no answer.
 //!
 //! What it does not own: verifying a hello (the caller checks the
 //! attestation against the store and passes the outcome), running a sync
@@ -33,6 +36,8 @@ mod dial;
 mod peers;
 mod penalty;
 mod ratelimit;
+#[cfg(test)]
+mod redial_tests;
 mod schedule;
 #[cfg(test)]
 mod schedule_tests;
@@ -46,7 +51,10 @@ use chorus_core::{Admission, PublicKey, Verdict};
 use libp2p::gossipsub::MessageId;
 use libp2p::{Multiaddr, PeerId};
 
-pub use dial::{peer_of, BOOTSTRAP_RETRY, FIND_PEERS_INTERVAL};
+pub use dial::{
+    peer_of, redial_backoff, FIND_PEERS_INTERVAL, FIND_PEERS_REFRESH, FIND_PEERS_RETRY, FORGET_AFTER,
+    MAX_DIALS_PER_TICK, MAX_KNOWN_PEERS, REDIAL_BASE, REDIAL_CAP, REDIAL_JITTER_PERCENT,
+};
 pub use peers::{Peer, PeerClass, PeerStatus};
 pub use penalty::{judge, Acceptance, Conduct, Judgement, Penalty};
 pub use schedule::{sync_backoff, SYNC_BACKOFF_BASE, SYNC_BACKOFF_MAX};
@@ -57,11 +65,14 @@ use crate::config::{NetConfig, NetLimits};
 use crate::error::{HelloRefusal, SyncFailure};
 use crate::network::{NetStatus, NetworkEvent, SyncReport, Via};
 use crate::sync::SyncError;
-use dial::Dialer;
+use dial::{Dial, Dialer};
 use schedule::SyncSchedule;
 
-/// Listen addresses kept per peer (from identify), for the DHT.
+/// Listen addresses kept per peer (from identify), for the DHT and for
+/// redialling.
 pub const MAX_ADDRS_PER_PEER: usize = 8;
+/// Times our hello is sent again to a peer after it got no answer.
+pub const MAX_HELLO_RETRIES: u32 = 2;
 
 /// Which side of the hello exchange a peer's attestation arrived on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,8 +111,10 @@ pub enum Input {
         outcome: Result<VerifiedAttestation, HelloRefusal>,
     },
     /// Our hello to a peer got no answer (timeout, unsupported protocol,
-    /// closed stream). The peer stays a stranger until its own hello
-    /// arrives or its time runs out.
+    /// closed stream). It is sent again, [`MAX_HELLO_RETRIES`] times at
+    /// most, while the peer has not accepted us (for a stranger, only
+    /// within the attestation timeout); meanwhile the peer stays a
+    /// stranger until its own hello arrives or its time runs out.
     HelloFailed {
         /// The peer.
         peer: PeerId,
@@ -197,6 +210,15 @@ pub enum Input {
     },
     /// A [`Output::FindPeers`] walk could not start.
     FindPeersFailed,
+    /// A dial failed (refused, unreachable, timed out). The service also
+    /// assumes a dial it started is over after `NetConfig::dial_timeout`,
+    /// so a caller that cannot report this only delays the next attempt.
+    DialFailed {
+        /// The peer dialled, if the dial named one.
+        peer: Option<PeerId>,
+        /// The addresses that failed, if known.
+        addresses: Vec<Multiaddr>,
+    },
 }
 
 /// Something the caller must do, in the order given.
@@ -264,6 +286,16 @@ pub enum Output {
         /// The address found.
         address: Multiaddr,
     },
+    /// Dial a known peer (a member seen before, or a bootstrap peer) at all
+    /// its known addresses at once, the first to connect winning; nothing
+    /// if it is connected or being dialled already. A failure comes back as
+    /// [`Input::DialFailed`].
+    Redial {
+        /// The peer.
+        peer: PeerId,
+        /// Its addresses.
+        addresses: Vec<Multiaddr>,
+    },
     /// Add addresses of a member peer to the DHT's routing table.
     AddRoutes {
         /// The peer.
@@ -306,7 +338,7 @@ impl Service {
             peers: BTreeMap::new(),
             bans: BTreeMap::new(),
             schedule: SyncSchedule::new(config.sync_interval, config.limits.sync_session_timeout, now),
-            dialer: Dialer::new(config.bootstrap.clone(), config.limits.target_peers),
+            dialer: Dialer::new(&local, config.bootstrap.clone(), config.limits.target_peers, config.dial_timeout),
             counters: NetStatus { peer_id: Some(local), ..NetStatus::default() },
             recheck_node_keys: false,
             out: Vec::new(),
@@ -320,8 +352,8 @@ impl Service {
             Input::Connected { peer, address } => self.connected(peer, address, now),
             Input::Disconnected { peer } => self.disconnected(peer),
             Input::Hello { peer, exchange, outcome } => self.hello(peer, exchange, outcome, now),
-            Input::HelloFailed { peer, error } => tracing::debug!(%peer, %error, "hello failed"),
-            Input::ListenAddrs { peer, addrs } => self.listen_addrs(peer, addrs),
+            Input::HelloFailed { peer, error } => self.hello_failed(peer, error, now),
+            Input::ListenAddrs { peer, addrs } => self.listen_addrs(peer, addrs, now),
             Input::Discovered { peer, address } => self.discovered(peer, address, now),
             Input::Gossip { peer, message, data, queue_has_room } => {
                 self.gossip(peer, message, data, queue_has_room, now)
@@ -353,7 +385,8 @@ impl Service {
             Input::NodeKeyRevoked { peer, trust, node_key } => {
                 self.punish(peer, Conduct::NodeKeyRevoked { trust: &trust, node_key: &node_key }, None, now)
             }
-            Input::FindPeersFailed => self.dialer.find_peers_failed(),
+            Input::FindPeersFailed => self.dialer.find_peers_failed(now),
+            Input::DialFailed { peer, addresses } => self.dialer.dial_failed(peer, &addresses),
         }
         std::mem::take(&mut self.out)
     }
@@ -392,7 +425,12 @@ impl Service {
     /// mesh, publishes, dropped events and transport bytes are the caller's
     /// to fill in.
     pub fn status(&self) -> NetStatus {
-        NetStatus { connected: self.peers.len(), verified: self.members(), ..self.counters.clone() }
+        NetStatus {
+            connected: self.peers.len(),
+            verified: self.members(),
+            target_peers: self.dialer.target_peers,
+            ..self.counters.clone()
+        }
     }
 
     fn members(&self) -> usize {
@@ -436,14 +474,13 @@ impl Service {
             }
         }
         self.sync_tick(now);
-        if self.dialer.wants_bootstrap(self.members()) {
-            self.dial_bootstrap(now);
-        }
+        self.redial(now);
     }
 
     // ------------------------------------------------------------ connections
 
     fn connected(&mut self, peer: PeerId, address: Multiaddr, now: Millis) {
+        self.dialer.connected(peer, &address);
         self.peers.entry(peer).or_insert_with(|| Peer::new(Some(address), &self.limits, now));
         self.emit(NetworkEvent::PeerConnected { peer });
         if self.bans.contains_key(&peer) {
@@ -488,10 +525,12 @@ impl Service {
             let addrs = state.listen_addrs.clone();
             tracing::debug!(%peer, trust = %verified.trust(), "peer verified");
             self.out.push(Output::Classify { peer, class: PeerClass::Member });
+            self.dialer.remember(peer, &addrs, now);
+            self.dialer.verified(peer, now);
             if !addrs.is_empty() {
                 self.out.push(Output::AddRoutes { peer, addrs });
             }
-            self.find_peers(now);
+            self.find_peers(now, FIND_PEERS_INTERVAL);
             self.emit(NetworkEvent::PeerVerified { peer, trust: verified.trust() });
         }
         match exchange {
@@ -505,11 +544,12 @@ impl Service {
         }
     }
 
-    fn listen_addrs(&mut self, peer: PeerId, mut addrs: Vec<Multiaddr>) {
+    fn listen_addrs(&mut self, peer: PeerId, mut addrs: Vec<Multiaddr>, now: Millis) {
         addrs.truncate(MAX_ADDRS_PER_PEER);
         let Some(state) = self.peers.get_mut(&peer) else { return };
         state.listen_addrs = addrs.clone();
         if state.is_member() && !addrs.is_empty() {
+            self.dialer.remember(peer, &addrs, now);
             self.out.push(Output::AddRoutes { peer, addrs });
         }
     }
@@ -520,6 +560,7 @@ impl Service {
         if peer == self.local
             || self.peers.contains_key(&peer)
             || self.bans.get(&peer).is_some_and(|until| *until > now)
+            || self.dialer.is_dialling(&peer, now)
             || self.peers.len() >= self.dialer.target_peers
         {
             return;
@@ -527,31 +568,50 @@ impl Service {
         self.out.push(Output::DialPeer { peer, address });
     }
 
-    fn dial_bootstrap(&mut self, now: Millis) {
-        if self.dialer.bootstrap.is_empty() || !self.dialer.bootstrap_due(now) {
+    /// Below the target number of members: dials the known targets that
+    /// are due, and walks the DHT every [`FIND_PEERS_INTERVAL`]; at the
+    /// target, walks it every [`FIND_PEERS_REFRESH`].
+    fn redial(&mut self, now: Millis) {
+        if self.members() >= self.dialer.target_peers {
+            self.find_peers(now, FIND_PEERS_REFRESH);
             return;
         }
-        let mut seeded = false;
-        for addr in self.dialer.bootstrap.clone() {
-            let peer = peer_of(&addr);
-            if peer.is_some_and(|p| self.peers.contains_key(&p) || p == self.local) {
-                continue;
+        let (local, peers, bans) = (self.local, &self.peers, &self.bans);
+        let skip = |p: &PeerId| *p == local || peers.contains_key(p) || bans.contains_key(p);
+        for dial in self.dialer.due(now, skip, MAX_DIALS_PER_TICK) {
+            match dial {
+                Dial::Peer { peer, addresses, seed } => {
+                    if !seed.is_empty() {
+                        // A bootstrap peer also seeds the DHT.
+                        self.out.push(Output::AddRoutes { peer, addrs: seed });
+                    }
+                    self.out.push(Output::Redial { peer, addresses });
+                }
+                Dial::Address(addr) => self.out.push(Output::Dial(addr)),
             }
-            if let Some(p) = peer {
-                self.out.push(Output::AddRoutes { peer: p, addrs: vec![addr.clone()] });
-                seeded = true;
-            }
-            self.out.push(Output::Dial(addr));
         }
-        if seeded {
-            self.find_peers(now);
+        self.find_peers(now, FIND_PEERS_INTERVAL);
+    }
+
+    fn find_peers(&mut self, now: Millis, interval: std::time::Duration) {
+        if self.dialer.find_peers_due(now, interval) {
+            self.out.push(Output::FindPeers);
         }
     }
 
-    fn find_peers(&mut self, now: Millis) {
-        if self.dialer.find_peers_due(now) {
-            self.out.push(Output::FindPeers);
+    /// Sends our hello again after it got no answer, if the peer has not
+    /// accepted us, retries are left, and a stranger's time is not up.
+    fn hello_failed(&mut self, peer: PeerId, error: String, now: Millis) {
+        let timeout = self.limits.attestation_timeout;
+        let Some(state) = self.peers.get_mut(&peer) else { return };
+        let time_left = state.is_member() || now.since(state.connected_at) < timeout;
+        if state.accepted_us || state.hello_retries >= MAX_HELLO_RETRIES || !time_left {
+            tracing::debug!(%peer, %error, "hello failed");
+            return;
         }
+        state.hello_retries += 1;
+        tracing::debug!(%peer, %error, retry = state.hello_retries, "hello failed; sending it again");
+        self.out.push(Output::SendHello(peer));
     }
 
     // ------------------------------------------------------------ gossip and objects

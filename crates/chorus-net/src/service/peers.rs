@@ -50,6 +50,8 @@ pub struct Peer {
     pub(crate) listen_addrs: Vec<Multiaddr>,
     /// True once the peer answered our hello, i.e. it accepted us.
     pub(crate) accepted_us: bool,
+    /// Times our hello was sent again after it got no answer.
+    pub(crate) hello_retries: u32,
     pub(crate) gossip: TokenBucket,
     pub(crate) sync_requests: TokenBucket,
     pub(crate) strikes: u32,
@@ -69,6 +71,7 @@ impl Peer {
             address,
             listen_addrs: Vec::new(),
             accepted_us: false,
+            hello_retries: 0,
             gossip: TokenBucket::new(limits.gossip_per_sec, limits.gossip_burst, now),
             sync_requests: TokenBucket::new(limits.sync_requests_per_sec, limits.sync_burst, now),
             strikes: 0,

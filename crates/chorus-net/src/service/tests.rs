@@ -373,29 +373,6 @@ fn a_failing_peer_is_backed_off_and_a_disconnect_aborts_its_session() {
 }
 
 #[test]
-fn an_isolated_node_dials_its_bootstrap_peers_every_ten_seconds() {
-    let f = Fixture::new(2);
-    let p = test_peer(&f, 1);
-    let mut c = config();
-    let boot: Multiaddr = format!("/memory/7/p2p/{}", p.id).parse().unwrap();
-    c.bootstrap = vec![boot.clone(), addr(8)];
-    let mut b = Bench::new(c);
-    let dials = |out: &[Output]| out.iter().filter(|o| matches!(o, Output::Dial(_))).count();
-    let first = b.tick();
-    assert_eq!(dials(&first), 2);
-    assert!(first.iter().any(|o| matches!(o, Output::AddRoutes { peer, .. } if *peer == p.id)));
-    assert!(first.iter().any(|o| matches!(o, Output::FindPeers)));
-    assert_eq!(dials(&b.at(9_999).tick()), 0);
-    assert_eq!(dials(&b.at(10_000).tick()), 2);
-    // Connected but unverified: the connected bootstrap peer is skipped.
-    b.connect(p.id);
-    assert_eq!(dials(&b.at(20_000).tick()), 1);
-    // A member: no more bootstrap dials.
-    b.input(Input::Hello { peer: p.id, exchange: HelloExchange::Request, outcome: Ok(p.attestation) });
-    assert_eq!(dials(&b.at(60_000).tick()), 0);
-}
-
-#[test]
 fn discovery_dials_only_new_peers_below_the_target() {
     let mut c = config();
     c.limits.target_peers = 2;
