@@ -25,6 +25,10 @@ fn write_fuzz_seeds() {
         delegation: None,
     };
     let commented = Envelope::sign(Kind::Endorsement, commented.to_body(), &[&f.keys[0]]);
+    // Objects of reserved kinds (PROTOCOL.md 3.4): a comment with a tail,
+    // a kind-4 object with none.
+    let comment = f.opaque(10, &f.keys[0], 4, b"\x1a\x09A comment");
+    let bare = f.opaque(4, &f.keys[1], 5, b"");
     let genesis = f.coalition.genesis_envelope();
     let (cert, _) = f.certificate(3);
     let small = Fixture::new(1);
@@ -32,9 +36,19 @@ fn write_fuzz_seeds() {
     let sets: [(&str, Vec<&[u8]>); 4] = [
         (
             "envelope",
-            vec![genesis.bytes(), p.bytes(), e.bytes(), commented.bytes(), p.body(), e.body(), genesis.body()],
+            vec![
+                genesis.bytes(),
+                p.bytes(),
+                e.bytes(),
+                commented.bytes(),
+                p.body(),
+                e.body(),
+                genesis.body(),
+                comment.bytes(),
+                comment.body(),
+            ],
         ),
-        ("validate", vec![genesis.bytes(), p.bytes(), e.bytes(), commented.bytes()]),
+        ("validate", vec![genesis.bytes(), p.bytes(), e.bytes(), commented.bytes(), comment.bytes(), bare.bytes()]),
         ("genesis", vec![genesis.bytes(), small.coalition.genesis_envelope().bytes()]),
         ("certificate", vec![&cert, &small_cert]),
     ];

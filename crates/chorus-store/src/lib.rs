@@ -75,6 +75,16 @@
 //! and indexes; the store still opens. Ingesting the same object again (from
 //! a peer's sync or an export) rewrites the record and repairs it.
 //!
+//! One exception: an intact record of a reserved kind (4, 8 to 31; an
+//! opaque object, PROTOCOL.md 3.4) that the rules refuse at open is
+//! *dropped*, not listed as corrupt: logged with its reason and left out of
+//! the ledger and indexes, its record kept on disk. An older version
+//! admitted it without knowing the kind; a version that defines the kind
+//! judges it by that kind's rules when the store is rebuilt, and one they
+//! refuse is not damage (PROTOCOL.md 10). Opaque objects are otherwise
+//! stored, indexed (by time and by kind), synced and exported like any
+//! other object.
+//!
 //! sled checks its own log with a CRC per message. In sled 0.34.7 a message
 //! that fails its CRC at recovery is taken as the end of the log, so a byte
 //! flipped inside sled's log file makes that record (and whatever followed
