@@ -327,4 +327,31 @@ mod tests {
         assert_eq!(creator("chorus-test-x-0-hub"), None);
         assert_eq!(creator("other-4242-0-hub"), None);
     }
+
+    #[test]
+    fn a_network_is_removed_when_its_test_panics() {
+        let made = std::panic::catch_unwind(|| {
+            let mut net = match Network::try_create(2) {
+                Ok(net) => net,
+                Err(why) if !Network::required() => return Err(why),
+                Err(why) => panic!("{why}"),
+            };
+            let names = vec![net.netns(0).to_string(), net.netns(1).to_string(), net.hub.clone()];
+            let listed = namespaces();
+            assert!(names.iter().all(|n| listed.contains(n)), "{names:?} not all in {listed:?}");
+            net.cut(&[0], &[1]);
+            assert!(net.is_cut(0, 1) && net.is_cut(1, 0));
+            net.heal();
+            assert!(!net.is_cut(0, 1));
+            net.isolate(1);
+            std::panic::panic_any(names)
+        });
+        let names = match made {
+            Ok(Err(why)) => return println!("skipped, no network namespaces here: {why}"),
+            Ok(Ok(())) => unreachable!("the closure panics or skips"),
+            Err(payload) => *payload.downcast::<Vec<String>>().expect("the names, or a failure"),
+        };
+        let listed = namespaces();
+        assert!(names.iter().all(|n| !listed.contains(n)), "{names:?} left in {listed:?}");
+    }
 }
