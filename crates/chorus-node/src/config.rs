@@ -17,6 +17,7 @@
 //! | `base_url` | `CHORUS_BASE_URL` (absolute `http(s)://…/`, for feed links) | none (relative links) |
 //! | `sync_interval_ms` | `CHORUS_SYNC_INTERVAL_MS` | 60000 |
 //! | `heartbeat_ms` | `CHORUS_HEARTBEAT_MS` | 1000 |
+//! | `target_peers` | `CHORUS_TARGET_PEERS` | 24 |
 //!
 //! The data directory itself is chosen by `--data-dir` or `CHORUS_DATA_DIR`.
 //! Unknown keys in the file are an error, so a typo is not silently ignored.
@@ -63,6 +64,9 @@ pub struct Config {
     pub sync_interval_ms: u64,
     /// Gossip heartbeat interval.
     pub heartbeat_ms: u64,
+    /// Member peers the node stays connected to: below this it redials
+    /// known members and bootstrap peers (`NetLimits::target_peers`).
+    pub target_peers: u64,
 }
 
 impl Default for Config {
@@ -82,6 +86,7 @@ impl Default for Config {
             base_url: None,
             sync_interval_ms: 60_000,
             heartbeat_ms: 1_000,
+            target_peers: 24,
         }
     }
 }
@@ -152,6 +157,10 @@ log_format = "human"
 sync_interval_ms = 60000
 # Gossip heartbeat in milliseconds. (CHORUS_HEARTBEAT_MS)
 heartbeat_ms = 1000
+
+# Member peers to stay connected to; below this the node redials the
+# members it knew and its bootstrap peers every few seconds. (CHORUS_TARGET_PEERS)
+target_peers = 24
 "#
         )
     }
@@ -233,6 +242,9 @@ heartbeat_ms = 1000
         if let Some(v) = get("CHORUS_HEARTBEAT_MS") {
             self.heartbeat_ms = num("CHORUS_HEARTBEAT_MS", v)?;
         }
+        if let Some(v) = get("CHORUS_TARGET_PEERS") {
+            self.target_peers = num("CHORUS_TARGET_PEERS", v)?;
+        }
         Ok(())
     }
 
@@ -259,6 +271,9 @@ heartbeat_ms = 1000
         }
         if self.sync_interval_ms == 0 || self.heartbeat_ms == 0 {
             return Err(NodeError::Config("sync_interval_ms and heartbeat_ms must be above 0".into()));
+        }
+        if !(1..=10_000).contains(&self.target_peers) {
+            return Err(NodeError::Config(format!("target_peers {} must be 1 to 10000", self.target_peers)));
         }
         Ok(())
     }
@@ -349,6 +364,7 @@ mod tests {
                     "CHORUS_GENESIS" => "/tmp/g",
                     "CHORUS_HTTP_ADDR" => "8080",
                     "CHORUS_BASE_URL" => "https://voice.example.org/",
+                    "CHORUS_TARGET_PEERS" => "4",
                     _ => return None,
                 }
                 .to_string(),
@@ -358,6 +374,7 @@ mod tests {
         assert_eq!(c.listen.len(), 2);
         assert!(c.mdns);
         assert_eq!(c.cache_mb, 8);
+        assert_eq!(c.target_peers, 4);
         assert_eq!(c.genesis_path(Path::new("/data")), PathBuf::from("/tmp/g"));
         assert_eq!(c.http_addr, Some("127.0.0.1:8080".parse().unwrap()));
         assert!(c.publishes_everything(), "members read everything on their own loopback node");
@@ -371,5 +388,7 @@ mod tests {
         assert!(Config::parse("mdsn = true").is_err());
         let c = Config { metrics_addr: Some("0.0.0.0:9000".parse().unwrap()), ..Config::default() };
         assert!(c.check().unwrap_err().to_string().contains("loopback"));
+        let c = Config::parse("target_peers = 0").unwrap();
+        assert!(c.check().unwrap_err().to_string().contains("target_peers"));
     }
 }

@@ -124,6 +124,7 @@ impl Network {
             sync_interval: Duration::from_millis(config.sync_interval_ms),
             heartbeat_interval: heartbeat,
             heartbeat_initial_delay: heartbeat.min(Duration::from_secs(1)),
+            limits: chorus_net::NetLimits { target_peers: config.target_peers as usize, ..Default::default() },
             ..NetConfig::default()
         };
         let (handle, mut events) =
