@@ -208,3 +208,41 @@ fn a_certificate_carrying_an_opaque_object_is_refused_as_before() {
     let e = certificate::verify(&c.encode_to_vec(), Some(f.id())).unwrap_err();
     assert_eq!(e, CertificateError::Endorsement { index: 0, reason: Rejection::UnknownKind(COMMENT) });
 }
+
+#[test]
+fn keys_of_the_coalition_are_exactly_the_known_keys_and_delegates() {
+    let s = scene();
+    let mut ledger = ledger_of(&s.f, &s.history.iter().collect::<Vec<_>>());
+    let t = |i: usize| s.f.keys[i].public();
+    let replacement = Keypair::from_seed(&[5; 32]);
+    let stranger = Keypair::from_seed(&[6; 32]);
+    let strangers_new = Keypair::from_seed(&[8; 32]);
+    for k in [&s.f.keys[0], &s.f.keys[2], &s.x, &s.delegate, &s.rotated] {
+        assert!(ledger.is_coalition_key(&k.public()), "{}", k.public());
+    }
+    for k in [&replacement, &stranger, &strangers_new] {
+        assert!(!ledger.is_coalition_key(&k.public()));
+    }
+    // A held replacement of a member's key (adopted or not) names a key of
+    // the coalition; one of a trust nobody admitted names none.
+    let replace = |trust, new_key, offset| {
+        let action = Action::ReplaceKey { trust, new_key };
+        s.f.proposal_under(&s.f.keys[0], t(0), "Replace", &[], Some(action), offset)
+    };
+    for env in [replace(t(1), replacement.public(), 30), replace(stranger.public(), strangers_new.public(), 31)] {
+        let v = ledger.validate(env.bytes(), NOW).unwrap();
+        ledger.apply(&v);
+    }
+    assert!(ledger.is_coalition_key(&replacement.public()));
+    assert!(!ledger.is_coalition_key(&strangers_new.public()));
+    assert!(!ledger.is_coalition_key(&stranger.public()));
+    // Revoking a delegation takes power from stances, not the key from the
+    // coalition: the set only grows.
+    let delegation = &s.history[4];
+    assert_eq!(delegation.kind(), Kind::Delegation);
+    let revocation = s.f.revocation(&s.f.keys[1], t(1), delegation.id(), vec![], 32);
+    let v = ledger.validate(revocation.bytes(), NOW).unwrap();
+    ledger.apply(&v);
+    assert!(ledger.is_coalition_key(&s.delegate.public()));
+    assert!(ledger.validate(s.f.opaque(COMMENT, &s.delegate, 33, b"").bytes(), NOW).is_ok());
+}
