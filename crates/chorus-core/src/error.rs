@@ -48,7 +48,9 @@ pub enum Rejection {
         /// Which message.
         what: &'static str,
     },
-    /// A kind number this protocol version does not define.
+    /// A kind number outside 1 to 31, which a later version may use (a
+    /// reserved kind, 4 or 8 to 31, is admitted as an opaque object), or a
+    /// reserved kind inside a certificate (PROTOCOL.md 3.3 E4).
     #[error("object kind {0} is not part of protocol v1")]
     UnknownKind(i32),
     /// Wrong number of signatures for the kind.
