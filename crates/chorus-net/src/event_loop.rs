@@ -34,6 +34,7 @@ use crate::sync::{ClientStep, Progress, SyncClient, SyncError, SyncLimits, SyncS
 use blocking::{ingest_worker, Internal, Origin, SnapshotCache};
 
 mod blocking;
+mod heads;
 
 /// Longest time between two [`Input::Tick`]s.
 const HOUSEKEEPING: Duration = Duration::from_secs(1);
@@ -109,6 +110,8 @@ impl Network {
             published: 0,
             events_dropped: 0,
             written,
+            node_key: identity.key().clone(),
+            split_views: Default::default(),
         };
         // The first tick dials the bootstrap peers.
         event_loop.step(Input::Tick);
@@ -177,6 +180,9 @@ struct EventLoop {
     published: u64,
     events_dropped: u64,
     written: Arc<AtomicU64>,
+    /// Signs the heads this node serves (PROTOCOL.md 13).
+    node_key: chorus_core::Keypair,
+    split_views: crate::splitview::SplitViews,
 }
 
 impl EventLoop {
@@ -381,6 +387,7 @@ impl EventLoop {
                 status.transport_bytes_sent = self.written.load(Ordering::Relaxed);
                 status.published = self.published;
                 status.events_dropped = self.events_dropped;
+                status.split_views = self.split_views.reported();
                 let _ = reply.send(status);
             }
             Command::Shutdown { reply } => {
@@ -632,11 +639,13 @@ impl EventLoop {
         let store = self.store.clone();
         let snapshots = self.snapshots.clone();
         let done = self.internal_tx.clone();
+        let (coalition, node_key) = (self.coalition.id(), self.node_key.clone());
         tokio::spawn(async move {
             let result = tokio::task::spawn_blocking(move || {
                 let _permit = permit;
-                let snapshot = snapshots.get(store.as_ref(), now).map_err(SyncError::Local)?;
-                let server = SyncServer::new(snapshot, SyncLimits::default())?;
+                let (snapshot, roster) = snapshots.get_with_roster(store.as_ref(), now).map_err(SyncError::Local)?;
+                let head = heads::sign_head(coalition, &snapshot, roster, now_ms(), &node_key);
+                let server = SyncServer::new(snapshot, SyncLimits::default())?.with_head(&head);
                 server.handle_request(&request, |id| store.get(id).ok().flatten())
             })
             .await
@@ -674,6 +683,9 @@ impl EventLoop {
         }
         let started = result.and_then(|snapshot| {
             let mut client = SyncClient::new(&snapshot, SyncLimits::default()).map_err(|e| e.to_string())?;
+            if let Some(key) = crate::sync::node_key_of(&peer) {
+                client.ask_head(key);
+            }
             let frame = client.initiate().map_err(|e| e.to_string())?;
             Ok((client, frame))
         });
@@ -756,6 +768,7 @@ impl EventLoop {
             report.have = s.have;
         }
         report.elapsed = self.clock.now().since(session.started);
+        self.judge_split_view(peer, session.client.as_ref(), &report, failure.is_some());
         Some(Input::SyncEnded { peer, report, failure })
     }
 }

@@ -104,6 +104,7 @@ pub mod error;
 mod event_loop;
 pub mod network;
 pub mod service;
+pub mod splitview;
 pub mod store;
 pub mod sync;
 #[cfg(any(test, feature = "test"))]
@@ -113,6 +114,7 @@ pub use attestation::{NodeAttestation, NodeIdentity, VerifiedAttestation};
 pub use config::{NetConfig, NetLimits, TransportKind};
 pub use error::{AttestationError, ConfigError, HelloRefusal, NetError, SyncFailure};
 pub use libp2p::{Multiaddr, PeerId};
+pub use splitview::{SplitEvidence, SplitView};
 pub use network::{
     NetStatus, Network, NetworkEvent, NetworkEvents, NetworkHandle, PeerInfo, PublishOutcome, SyncReport, Via,
 };

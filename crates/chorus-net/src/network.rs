@@ -9,6 +9,7 @@ use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::NetError;
+use crate::splitview::SplitView;
 
 /// How an object reached this node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,6 +76,17 @@ pub enum NetworkEvent {
     },
     /// A catch-up session with a peer ended.
     SyncFinished(SyncReport),
+    /// A peer's sessions contradicted its signed head in
+    /// `splitview::REPORT_AFTER_SESSIONS` consecutive sessions (or the
+    /// evidence changed while reported): it shows this node a different
+    /// history from the one it announces (PROTOCOL.md 13). Boxed: rare,
+    /// and large beside the other events.
+    SplitView(Box<SplitView>),
+    /// A clean session with a peer ended its reported split view.
+    SplitViewCleared {
+        /// The peer.
+        peer: PeerId,
+    },
 }
 
 /// Figures of one finished catch-up session, as the initiator saw them.
@@ -181,6 +193,9 @@ pub struct NetStatus {
     /// Bytes written to connections; counted for the memory transport only
     /// (0 otherwise), for simulations.
     pub transport_bytes_sent: u64,
+    /// Peers whose split view is reported now (PROTOCOL.md 13), sorted by
+    /// peer.
+    pub split_views: Vec<SplitView>,
 }
 
 pub use crate::event_loop::Network;

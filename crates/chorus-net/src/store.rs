@@ -44,6 +44,19 @@ pub trait ObjectStore: Send + Sync + 'static {
     /// store that forgot to answer must not silently admit revoked keys.
     fn node_key_revoked(&self, trust: &PublicKey, node_key: &PublicKey) -> bool;
 
+    /// The newest roster version the store's objects define
+    /// (`Ledger::head_version`, PROTOCOL.md 12.3): its heads, sorted, and
+    /// its id. A node's head announces it (PROTOCOL.md 13); the network
+    /// reads it before the item set it serves, so every head it names is
+    /// among the objects it serves. No default: a store that forgot to
+    /// answer must not announce the genesis roster in place of its own.
+    fn roster_head(&self) -> (Vec<ObjectId>, ObjectId);
+
+    /// True when the store's objects adopt governance proposal `id`
+    /// (`Ledger::is_adopted`): how a peer's claimed roster is checked
+    /// against what it showed (PROTOCOL.md 13.2). No default, as above.
+    fn is_adopted(&self, id: &ObjectId) -> bool;
+
     /// The exact envelope bytes of a stored object.
     fn get(&self, id: &ObjectId) -> Result<Option<Vec<u8>>, StoreFailure>;
 
@@ -193,6 +206,14 @@ mod memory {
 
         fn node_key_revoked(&self, trust: &PublicKey, node_key: &PublicKey) -> bool {
             self.lock().1.ledger().node_key_revoked(trust, node_key)
+        }
+
+        fn roster_head(&self) -> (Vec<ObjectId>, ObjectId) {
+            self.lock().1.ledger().head_version()
+        }
+
+        fn is_adopted(&self, id: &ObjectId) -> bool {
+            self.lock().1.ledger().is_adopted(id)
         }
 
         fn get(&self, id: &ObjectId) -> Result<Option<Vec<u8>>, StoreFailure> {

@@ -31,6 +31,12 @@ impl ObjectStore for LyingStore {
     fn node_key_revoked(&self, trust: &chorus_core::PublicKey, node_key: &chorus_core::PublicKey) -> bool {
         self.0.node_key_revoked(trust, node_key)
     }
+    fn roster_head(&self) -> (Vec<ObjectId>, ObjectId) {
+        self.0.roster_head()
+    }
+    fn is_adopted(&self, id: &ObjectId) -> bool {
+        self.0.is_adopted(id)
+    }
 }
 
 /// A proposal of coalition `f` signed by a key that is not a member.

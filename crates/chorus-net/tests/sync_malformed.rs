@@ -33,7 +33,7 @@ fn bound(t: u64) -> Option<pb::SyncBound> {
 }
 
 fn request(queries: Vec<pb::RangeQuery>) -> Vec<u8> {
-    pb::SyncRequest { queries }.encode_to_vec()
+    pb::SyncRequest { queries, want_head: false }.encode_to_vec()
 }
 
 fn query(lower: Option<pb::SyncBound>, upper: Option<pb::SyncBound>, q: pb::range_query::Query) -> pb::RangeQuery {
@@ -45,7 +45,7 @@ fn pull() -> pb::range_query::Query {
 }
 
 fn response(replies: Vec<pb::range_reply::Reply>) -> Vec<u8> {
-    pb::SyncResponse { replies: replies.into_iter().map(|r| pb::RangeReply { reply: Some(r) }).collect() }
+    pb::SyncResponse { replies: replies.into_iter().map(|r| pb::RangeReply { reply: Some(r) }).collect(), head: None }
         .encode_to_vec()
 }
 
@@ -155,7 +155,7 @@ fn replies_must_fit_their_queries() {
     assert_eq!(e, SyncError::ReplyCount { replies: 0, queries: 1 });
     let e = peer_fault(client(300).handle_response(&response(vec![equal(), equal()])));
     assert_eq!(e, SyncError::ReplyCount { replies: 2, queries: 1 });
-    let no_variant = pb::SyncResponse { replies: vec![pb::RangeReply { reply: None }] }.encode_to_vec();
+    let no_variant = pb::SyncResponse { replies: vec![pb::RangeReply { reply: None }], head: None }.encode_to_vec();
     assert!(matches!(peer_fault(client(300).handle_response(&no_variant)), SyncError::Malformed { .. }));
 }
 
@@ -401,7 +401,7 @@ proptest! {
 
     #[test]
     fn arbitrary_responses_never_panic(replies in proptest::collection::vec(arb_reply(), 0..6)) {
-        let frame = pb::SyncResponse { replies }.encode_to_vec();
+        let frame = pb::SyncResponse { replies, head: None }.encode_to_vec();
         for mut c in clients() {
             match c.handle_response(&frame) {
                 Ok(progress) => {

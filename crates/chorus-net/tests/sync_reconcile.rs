@@ -249,7 +249,7 @@ fn many_ranges_cost_the_responder_its_budget_not_its_set() {
             query: Some(pb::range_query::Query::Pull(pb::RangePull {})),
         })
         .collect();
-    let frame = pb::SyncRequest { queries }.encode_to_vec();
+    let frame = pb::SyncRequest { queries, want_head: false }.encode_to_vec();
     let mut reads = 0usize;
     let response = responder
         .handle_request(&frame, |id| {

@@ -140,6 +140,36 @@ pub struct StatusInfo {
     /// Where the website is served (`http://ip:port/`), if it is.
     #[serde(default)]
     pub website: Option<String>,
+    /// Peers that show this node a different history from the one they
+    /// announce (PROTOCOL.md 13); empty when none does.
+    #[serde(default)]
+    pub split_views: Vec<SplitViewInfo>,
+}
+
+/// A peer whose split view the network reports (PROTOCOL.md 13).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SplitViewInfo {
+    /// libp2p peer id.
+    pub peer_id: String,
+    /// The member trust it proved to speak for, hex.
+    pub trust: Option<String>,
+    /// That trust's name from the roster.
+    pub trust_name: Option<String>,
+    /// A short stable name of the evidence: `withheld`, `other_coalition`,
+    /// `unsupported_roster` or `no_head`.
+    pub reason: String,
+    /// What contradicts its head, one line.
+    pub evidence: String,
+    /// Consecutive sessions with evidence.
+    pub sessions: u32,
+}
+
+impl SplitViewInfo {
+    /// The line `chorus status` prints.
+    pub fn line(&self) -> String {
+        let trust = self.trust_name.as_deref().or(self.trust.as_deref()).unwrap_or("unknown");
+        format!("split view: peer {} (trust {trust}) {} ({} sessions)", self.peer_id, self.evidence, self.sessions)
+    }
 }
 
 /// A connected peer.

@@ -359,6 +359,7 @@ async fn dispatch(inner: Arc<Inner>, req: Request) -> std::result::Result<serde_
                 last_sync_ms: inner.net.last_sync_ms(),
                 version: env!("CARGO_PKG_VERSION").to_string(),
                 website: inner.web_addr.get().map(|a| format!("http://{a}/")),
+                split_views: inner.net.split_views().await,
             })
         }
         Request::Peers => json(inner.net.peers().await),

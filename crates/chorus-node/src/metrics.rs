@@ -51,6 +51,12 @@ pub struct Metrics {
     pub sync_failures: Counter,
     /// Control requests served.
     pub control_requests: Counter,
+    /// Peers whose split view is reported now (PROTOCOL.md 13): set from
+    /// the network's state, never counted up.
+    pub split_view_peers: Gauge,
+    /// Split views reported, by reason (`withheld`, `other_coalition`,
+    /// `unsupported_roster`, `no_head`).
+    pub split_view_reports: Family<ReasonLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -72,6 +78,8 @@ impl Metrics {
             sync_rounds: Counter::default(),
             sync_failures: Counter::default(),
             control_requests: Counter::default(),
+            split_view_peers: Gauge::default(),
+            split_view_reports: Family::default(),
         };
         registry.register("objects_stored", "Objects newly stored", m.objects_stored.clone());
         registry.register("objects_refused", "Objects refused, by reason", m.objects_refused.clone());
@@ -80,12 +88,23 @@ impl Metrics {
         registry.register("sync_rounds", "Sync rounds finished, failed ones included", m.sync_rounds.clone());
         registry.register("sync_failures", "Sync rounds that ended with an error", m.sync_failures.clone());
         registry.register("control_requests", "Control requests served", m.control_requests.clone());
+        registry.register(
+            "split_view_peers",
+            "Peers whose split view is reported now: they show this node a different history from the one they announce",
+            m.split_view_peers.clone(),
+        );
+        registry.register("split_view_reports", "Split views reported, by reason", m.split_view_reports.clone());
         Metrics { registry, ..m }
     }
 
     /// Counts a refusal under a short reason name.
     pub fn refused(&self, rejection: &chorus_core::Rejection) {
         self.objects_refused.get_or_create(&ReasonLabel { reason: reason_name(rejection).into() }).inc();
+    }
+
+    /// Counts a split view reported, by its reason.
+    pub fn split_view(&self, reason: &str) {
+        self.split_view_reports.get_or_create(&ReasonLabel { reason: reason.into() }).inc();
     }
 
     /// The OpenMetrics text.

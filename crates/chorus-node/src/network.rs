@@ -15,7 +15,7 @@ use chorus_net::{NetConfig, NetworkEvent, NetworkHandle, NodeAttestation, NodeId
 use chorus_store::Store;
 
 use crate::config::Config;
-use crate::control::PeerInfo;
+use crate::control::{PeerInfo, SplitViewInfo};
 use crate::datadir::DataDir;
 use crate::error::{NodeError, Result};
 use crate::metrics::{Metrics, ReadinessCheck};
@@ -29,6 +29,7 @@ const PEER_RECOUNT_INTERVAL: Duration = Duration::from_secs(5);
 async fn set_member_peers(net: &NetworkHandle, metrics: &Metrics) {
     if let Ok(status) = net.status().await {
         metrics.peers.set(status.verified as i64);
+        metrics.split_view_peers.set(status.split_views.len() as i64);
     }
 }
 
@@ -50,6 +51,14 @@ impl ObjectStore for StoreAdapter {
 
     fn node_key_revoked(&self, trust: &chorus_core::PublicKey, node_key: &chorus_core::PublicKey) -> bool {
         self.0.with_ledger(|l| l.node_key_revoked(trust, node_key))
+    }
+
+    fn roster_head(&self) -> (Vec<ObjectId>, ObjectId) {
+        self.0.with_ledger(|l| l.head_version())
+    }
+
+    fn is_adopted(&self, id: &ObjectId) -> bool {
+        self.0.with_ledger(|l| l.is_adopted(id))
     }
 
     fn get(&self, id: &ObjectId) -> std::result::Result<Option<Vec<u8>>, StoreFailure> {
@@ -155,6 +164,8 @@ impl Network {
                         | NetworkEvent::PeerVerified { .. }
                         | NetworkEvent::PeerDisconnected { .. }
                         | NetworkEvent::PeerBanned { .. }
+                        | NetworkEvent::SplitView(_)
+                        | NetworkEvent::SplitViewCleared { .. }
                 );
                 match event {
                     NetworkEvent::Listening { address } => tracing::info!(%address, "listening"),
@@ -185,6 +196,9 @@ impl Network {
                         }
                         tracing::debug!(?report.peer, report.stored, report.missing, "sync finished");
                     }
+                    // chorus-net logs the warning itself.
+                    NetworkEvent::SplitView(view) => metrics.split_view(view.evidence.reason()),
+                    NetworkEvent::SplitViewCleared { .. } => {}
                 }
                 if peers_changed {
                     set_member_peers(&net, &metrics).await;
@@ -233,6 +247,23 @@ impl Network {
                 addrs: p.address.iter().map(|a| a.to_string()).collect(),
                 trust: p.trust.map(|t| t.to_hex()),
                 trust_name: p.trust.map(|t| self.store.with_ledger(|l| crate::daemon::member_name(l, &t))),
+            })
+            .collect()
+    }
+
+    /// Peers whose split view the network reports now (PROTOCOL.md 13).
+    pub async fn split_views(&self) -> Vec<SplitViewInfo> {
+        let status = self.handle.status().await.unwrap_or_default();
+        status
+            .split_views
+            .into_iter()
+            .map(|v| SplitViewInfo {
+                peer_id: v.peer.to_string(),
+                trust: v.trust.map(|t| t.to_hex()),
+                trust_name: v.trust.map(|t| self.store.with_ledger(|l| crate::daemon::member_name(l, &t))),
+                reason: v.evidence.reason().to_string(),
+                evidence: v.evidence.to_string(),
+                sessions: v.sessions,
             })
             .collect()
     }

@@ -26,9 +26,13 @@ pub(crate) fn run(dd: &DataDir) -> Result<Output> {
         s.last_sync_ms.map(time).unwrap_or_else(|| "never".into()),
         s.listen.join(" ")
     );
-    let human = match &s.website {
+    let mut human = match &s.website {
         Some(w) => format!("{human}\nwebsite   {w}"),
         None => human,
     };
+    for v in &s.split_views {
+        human.push('\n');
+        human.push_str(&v.line());
+    }
     Ok(Output::new(&s, human))
 }

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chorus_core::Admission;
+use chorus_core::{Admission, ObjectId};
 use libp2p::request_response::ResponseChannel;
 use libp2p::{gossipsub, PeerId};
 use tokio::sync::mpsc;
@@ -33,11 +33,16 @@ pub(super) enum Internal {
     Served { peer: PeerId, channel: ResponseChannel<Vec<u8>>, result: Result<Vec<u8>, SyncError> },
 }
 
-/// The newest snapshot of the store's item set, shared by sync sessions.
+/// The store's newest roster version as `ObjectStore::roster_head` gives
+/// it: heads and id.
+pub(super) type RosterHead = (Vec<ObjectId>, ObjectId);
+
+/// The newest snapshot of the store's item set, shared by sync sessions,
+/// with the roster version read just before it (what its head announces).
 #[derive(Default)]
 pub(super) struct SnapshotCache {
     generation: AtomicU64,
-    cached: Mutex<Option<(u64, Millis, SyncSnapshot)>>,
+    cached: Mutex<Option<(u64, Millis, SyncSnapshot, RosterHead)>>,
 }
 
 impl SnapshotCache {
@@ -48,17 +53,29 @@ impl SnapshotCache {
     /// Blocking: may read every item of the store. `now` is when the loop
     /// asked for it.
     pub(super) fn get(&self, store: &dyn ObjectStore, now: Millis) -> Result<SyncSnapshot, String> {
+        self.get_with_roster(store, now).map(|(snap, _)| snap)
+    }
+
+    /// As [`SnapshotCache::get`], with the roster version read before the
+    /// snapshot's items: the set only grows, so every head it names is
+    /// among them.
+    pub(super) fn get_with_roster(
+        &self,
+        store: &dyn ObjectStore,
+        now: Millis,
+    ) -> Result<(SyncSnapshot, RosterHead), String> {
         let generation = self.generation.load(Ordering::Relaxed);
         let mut guard = self.cached.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((g, at, snap)) = guard.as_ref() {
+        if let Some((g, at, snap, roster)) = guard.as_ref() {
             if *g == generation && now.since(*at) < SNAPSHOT_MAX_AGE {
-                return Ok(snap.clone());
+                return Ok((snap.clone(), roster.clone()));
             }
         }
+        let roster = store.roster_head();
         let items = store.sync_items().map_err(|e| e.to_string())?;
         let snap = SyncSnapshot::new(items);
-        *guard = Some((generation, now, snap.clone()));
-        Ok(snap)
+        *guard = Some((generation, now, snap.clone(), roster.clone()));
+        Ok((snap, roster))
     }
 }
 

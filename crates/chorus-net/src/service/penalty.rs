@@ -171,7 +171,8 @@ fn sync_penalty(error: &SyncError) -> Penalty {
         | SyncError::DuplicateObject(_)
         | SyncError::BadEnvelope(_)
         | SyncError::TooManyRoundTrips { .. }
-        | SyncError::TooManyRanges { .. } => Penalty::Strike,
+        | SyncError::TooManyRanges { .. }
+        | SyncError::BadHead(_) => Penalty::Strike,
         SyncError::OutOfTurn(_) | SyncError::BadLimit { .. } | SyncError::Local(_) => Penalty::Nothing,
     }
 }

@@ -3,11 +3,12 @@
 
 use std::collections::{HashSet, VecDeque};
 
-use chorus_core::{Envelope, ObjectId, Verdict};
+use chorus_core::{Envelope, ObjectId, PublicKey, Verdict};
 use chorus_proto::v1 as pb;
 use prost::Message;
 
 use super::error::SyncError;
+use super::head::SignedHead;
 use super::keyspace::{below, bound_from_wire, bound_to_wire, lower_to_wire, Key, FINGERPRINT_BYTES, MIN_KEY};
 use super::limits::{SyncLimits, BUCKETS, MAX_PENDING_RANGES, MAX_SYNC_RESPONSE_BYTES};
 use super::snapshot::SyncSnapshot;
@@ -63,12 +64,38 @@ enum ClientState {
 }
 
 /// A range still to settle, with the responder's count there when a split
-/// told us.
+/// told us, and the innermost range whose count the responder announced
+/// that holds it (an index into `SyncClient::announced`).
 #[derive(Debug, Clone, Copy)]
 struct Pending {
     lower: Key,
     upper: Option<Key>,
     hint: Option<u64>,
+    announced: usize,
+}
+
+/// A range for which the responder announced a count (the whole key space
+/// by its head, a bucket by a split), and how many items it has shown
+/// there since: items of equal ranges, objects delivered, our ids it said
+/// it holds. Nested: a bucket's items count towards every range holding it.
+#[derive(Debug, Clone, Copy)]
+struct Announced {
+    count: u64,
+    shown: u64,
+    parent: Option<usize>,
+}
+
+/// A responder that showed fewer items in a range than it announced there
+/// (PROTOCOL.md 13.2): it withheld objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Withheld {
+    /// Items announced: by the head for the whole set, else by a split for
+    /// one of its buckets.
+    pub announced: u64,
+    /// Items the session showed there.
+    pub showed: u64,
+    /// True when `announced` is the head's count of the whole set.
+    pub whole_set: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -112,6 +139,12 @@ pub struct SyncClient {
     have: Vec<ObjectId>,
     received: HashSet<ObjectId>,
     stats: SyncStats,
+    head_key: Option<PublicKey>,
+    head: Option<SignedHead>,
+    /// The first response found the whole set equal.
+    same_set: bool,
+    /// `announced[0]` is the whole key space, with the head's count.
+    announced: Vec<Announced>,
 }
 
 impl SyncClient {
@@ -127,7 +160,60 @@ impl SyncClient {
             have: Vec::new(),
             received: HashSet::new(),
             stats: SyncStats::default(),
+            head_key: None,
+            head: None,
+            same_set: false,
+            announced: vec![Announced { count: 0, shown: 0, parent: None }],
         })
+    }
+
+    /// Asks the responder for its signed head (PROTOCOL.md 13) in the first
+    /// request, and checks it under `node_key`, the key the peer proved at
+    /// its hello. Call before [`SyncClient::initiate`].
+    pub fn ask_head(&mut self, node_key: PublicKey) {
+        self.head_key = Some(node_key);
+    }
+
+    /// True when the session asks for the responder's head.
+    pub fn asked_head(&self) -> bool {
+        self.head_key.is_some()
+    }
+
+    /// True when the first response found the responder's whole set equal
+    /// to ours: then it sends no head, having nothing to announce that
+    /// we do not hold (PROTOCOL.md 13.1).
+    pub fn same_set(&self) -> bool {
+        self.same_set
+    }
+
+    /// The responder's head, once its first response carried one that
+    /// verified.
+    pub fn head(&self) -> Option<&SignedHead> {
+        self.head.as_ref()
+    }
+
+    /// Once the session is done and the responder's head was received: the
+    /// range where it showed fewer items than it announced (the whole set
+    /// first, else the first bucket short), or `None` when it showed
+    /// everything. `None` too before then: an unfinished session proves
+    /// nothing.
+    pub fn withheld(&self) -> Option<Withheld> {
+        if !self.is_done() || self.head.is_none() {
+            return None;
+        }
+        let (k, a) = self.announced.iter().enumerate().find(|(_, a)| a.shown < a.count)?;
+        Some(Withheld { announced: a.count, showed: a.shown, whole_set: k == 0 })
+    }
+
+    /// Counts `n` items shown in a range of `announced` and in every range
+    /// holding it.
+    fn credit(&mut self, announced: usize, n: u64) {
+        let mut at = Some(announced);
+        while let Some(k) = at {
+            let a = &mut self.announced[k];
+            a.shown = a.shown.saturating_add(n);
+            at = a.parent;
+        }
     }
 
     /// The first request frame: one query over the whole key space. Call
@@ -136,7 +222,7 @@ impl SyncClient {
         if self.state != ClientState::Fresh {
             return Err(SyncError::OutOfTurn("initiate called twice"));
         }
-        self.pending.push_back(Pending { lower: MIN_KEY, upper: None, hint: None });
+        self.pending.push_back(Pending { lower: MIN_KEY, upper: None, hint: None, announced: 0 });
         match self.next_request() {
             Some(frame) => {
                 self.state = ClientState::Awaiting;
@@ -183,7 +269,18 @@ impl SyncClient {
         }
         let response = pb::SyncResponse::decode(frame)
             .map_err(|e| SyncError::Malformed { what: "response", detail: e.to_string() })?;
+        self.take_head(response.head)?;
         let sent = std::mem::take(&mut self.in_flight);
+        if self.stats.round_trips == 1 {
+            let whole = sent.first().is_some_and(|s| {
+                matches!(s.kind, SentKind::Fingerprint) && s.range.lower == MIN_KEY && s.range.upper.is_none()
+            });
+            let equal = matches!(
+                response.replies.first().and_then(|r| r.reply.as_ref()),
+                Some(pb::range_reply::Reply::Equal(_))
+            );
+            self.same_set = whole && equal;
+        }
         let answered = response.replies.len();
         if answered == 0 || answered > sent.len() {
             return Err(SyncError::ReplyCount { replies: answered, queries: sent.len() });
@@ -218,6 +315,23 @@ impl SyncClient {
         Ok(Progress { envelopes, next })
     }
 
+    /// A head is expected on the first response exactly when we asked.
+    fn take_head(&mut self, head: Option<pb::SignedHead>) -> Result<(), SyncError> {
+        let first = self.stats.round_trips == 1;
+        match (head, self.head_key) {
+            (None, _) => Ok(()),
+            (Some(wire), Some(key)) if first => {
+                let head = SignedHead::verify(&wire, &key).map_err(SyncError::BadHead)?;
+                self.announced[0].count = head.head().object_count;
+                self.head = Some(head);
+                Ok(())
+            }
+            (Some(_), _) => {
+                Err(SyncError::Malformed { what: "response", detail: "a head where none was asked for".into() })
+            }
+        }
+    }
+
     /// Plans queries from the front of the queue into one request frame, or
     /// `None` when nothing is left to settle.
     fn next_request(&mut self) -> Option<Vec<u8>> {
@@ -242,7 +356,7 @@ impl SyncClient {
                 let mut subs = Vec::with_capacity(parts.len());
                 for (_, _, upper) in parts {
                     let upper = upper.or(p.upper);
-                    subs.push(Pending { lower, upper, hint: None });
+                    subs.push(Pending { lower, upper, hint: None, announced: p.announced });
                     if let Some(u) = upper {
                         lower = u;
                     }
@@ -265,7 +379,9 @@ impl SyncClient {
         if queries.is_empty() {
             return None;
         }
-        let frame = pb::SyncRequest { queries }.encode_to_vec();
+        // Only the first request asks for the head.
+        let want_head = self.head_key.is_some() && self.state == ClientState::Fresh;
+        let frame = pb::SyncRequest { queries, want_head }.encode_to_vec();
         self.stats.bytes_sent += frame.len() as u64;
         Some(frame)
     }
@@ -280,7 +396,11 @@ impl SyncClient {
         use pb::range_reply::Reply;
         match (sent.kind, reply.reply) {
             (_, None) => Err(SyncError::Malformed { what: "reply", detail: "no variant set".into() }),
-            (SentKind::Fingerprint, Some(Reply::Equal(_))) => Ok(()),
+            (SentKind::Fingerprint, Some(Reply::Equal(_))) => {
+                let (i, j) = self.snapshot.range(&sent.range.lower, sent.range.upper.as_ref());
+                self.credit(sent.range.announced, (j - i) as u64);
+                Ok(())
+            }
             (SentKind::Fingerprint, Some(Reply::Split(split))) => self.apply_split(sent, split, front),
             (SentKind::Ids { .. } | SentKind::Pull, Some(Reply::Items(items))) => {
                 self.apply_items(sent, items, front, out)
@@ -329,7 +449,15 @@ impl SyncClient {
                     return Err(SyncError::BadFingerprint { len: bucket.fingerprint.len() });
                 }
                 if self.snapshot.fingerprint(i, j)[..] != bucket.fingerprint[..] {
-                    front.push(Pending { lower, upper, hint: Some(bucket.count) });
+                    let announced = self.announced.len();
+                    self.announced.push(Announced {
+                        count: bucket.count,
+                        shown: 0,
+                        parent: Some(sent.range.announced),
+                    });
+                    front.push(Pending { lower, upper, hint: Some(bucket.count), announced });
+                } else {
+                    self.credit(sent.range.announced, (j - i) as u64);
                 }
             }
             if let Some(u) = upper {
@@ -370,6 +498,7 @@ impl SyncClient {
         if items.lacking.len() != bitmap_len || stray_bits {
             return Err(SyncError::BadLacking { len: items.lacking.len(), ids });
         }
+        let mut shown = 0u64;
         for t in 0..ids {
             let key = self.snapshot.key(first + t);
             // Past the continuation the next query settles it.
@@ -378,8 +507,12 @@ impl SyncClient {
             }
             if items.lacking[t / 8] & (1 << (t % 8)) != 0 {
                 self.have.push(ObjectId(key.id));
+            } else {
+                shown += 1;
             }
         }
+        // Every envelope is an item of the responder's, ignored kinds too.
+        shown += items.envelopes.len() as u64;
         for bytes in &items.envelopes {
             let envelope = match Envelope::decode(bytes) {
                 Ok(envelope) => envelope,
@@ -398,8 +531,9 @@ impl SyncClient {
             }
             out.push(envelope);
         }
+        self.credit(range.announced, shown);
         if let Some(c) = continuation {
-            front.push(Pending { lower: c, upper: range.upper, hint: None });
+            front.push(Pending { lower: c, upper: range.upper, hint: None, announced: range.announced });
         }
         Ok(())
     }
@@ -485,8 +619,10 @@ mod tests {
         let split = pb::RangeSplit {
             buckets: vec![pb::RangeBucket { upper: None, fingerprint: vec![0; FINGERPRINT_BYTES], count: 1 }],
         };
-        let response =
-            pb::SyncResponse { replies: vec![pb::RangeReply { reply: Some(pb::range_reply::Reply::Split(split)) }] };
+        let response = pb::SyncResponse {
+            replies: vec![pb::RangeReply { reply: Some(pb::range_reply::Reply::Split(split)) }],
+            head: None,
+        };
         let progress = client.handle_response(&response.encode_to_vec()).unwrap();
         let ClientStep::Request(frame) = progress.next else { panic!("the session goes on") };
         let parts = queries(&frame);

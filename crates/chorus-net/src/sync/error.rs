@@ -137,6 +137,9 @@ pub enum SyncError {
     /// reported by the caller, or a bug.
     #[error("sync failed locally: {0}")]
     Local(String),
+    /// The responder's head failed its checks (PROTOCOL.md 13).
+    #[error("bad sync head: {0}")]
+    BadHead(super::head::HeadError),
 }
 
 impl SyncError {

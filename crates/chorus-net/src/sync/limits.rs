@@ -195,7 +195,7 @@ mod tests {
             upper: Some(longest_bound()),
             query: Some(pb::range_query::Query::Ids(vec![0xff; MAX_IDS_PER_QUERY * 32])),
         };
-        let request = pb::SyncRequest { queries: vec![query; MAX_QUERIES_PER_REQUEST] };
+        let request = pb::SyncRequest { queries: vec![query; MAX_QUERIES_PER_REQUEST], want_head: false };
         assert!(request.encoded_len() <= MAX_SYNC_REQUEST_BYTES);
     }
 
@@ -209,7 +209,7 @@ mod tests {
         };
         let split = Reply::Split(pb::RangeSplit { buckets: vec![bucket; BUCKETS] });
         // A response of one reply is exactly that reply embedded.
-        let response = pb::SyncResponse { replies: vec![pb::RangeReply { reply: Some(split) }] };
+        let response = pb::SyncResponse { replies: vec![pb::RangeReply { reply: Some(split) }], head: None };
         assert!(response.encoded_len() <= SPLIT_REPLY_BYTES);
 
         let items = Reply::Items(pb::RangeItems {
@@ -217,7 +217,7 @@ mod tests {
             lacking: vec![0xff; MAX_IDS_PER_QUERY / 8],
             continuation: Some(longest_bound()),
         });
-        let response = pb::SyncResponse { replies: vec![pb::RangeReply { reply: Some(items) }] };
+        let response = pb::SyncResponse { replies: vec![pb::RangeReply { reply: Some(items) }], head: None };
         assert!(response.encoded_len() <= ITEMS_REPLY_OVERHEAD + ENVELOPE_FRAMING + MAX_GENESIS_ENVELOPE_BYTES);
     }
 }

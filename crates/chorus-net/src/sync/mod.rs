@@ -14,8 +14,8 @@
 //! ## What is normative
 //! These docs are the normative description of the sync protocol (until it
 //! moves to `docs/PROTOCOL.md`): the sections *Items, keys and ranges*,
-//! *Fingerprints*, *A session*, *Wire format* and *Bounds*, and the closing
-//! paragraph on errors, with the values of the constants they name. A peer
+//! *Fingerprints*, *A session*, *Heads* (with `docs/PROTOCOL.md` 13),
+//! *Wire format* and *Bounds*, and the closing paragraph on errors, with the values of the constants they name. A peer
 //! that follows them interoperates with this implementation. The paragraph
 //! *What it costs* and the section *Layout* are informative: measurements
 //! and a map of the code, not rules.
@@ -52,7 +52,8 @@
 //! not get by withholding them.)
 //!
 //! ## A session
-//! The initiator runs a [`SyncClient`] over its snapshot: [`SyncClient::initiate`]
+//! The initiator runs a [`SyncClient`] over its snapshot (after
+//! [`SyncClient::ask_head`], see *Heads* below): [`SyncClient::initiate`]
 //! gives the first request frame, and each response goes to
 //! [`SyncClient::handle_response`], which returns the objects the response
 //! carried and the next request frame, or [`ClientStep::Done`]. The
@@ -121,6 +122,19 @@
 //! protocol version) is dropped and counted ([`SyncStats::ignored`]), not
 //! blamed on the peer.
 //!
+//! ## Heads
+//! The first request of a session sets `want_head`, and the responder's
+//! first response carries its [`SignedHead`]: the coalition, its newest
+//! roster version and the count and fingerprint of the snapshot it serves
+//! from, signed by its node key over `"chorus/v1/head\n" || head`. It is
+//! left out when the first query finds the whole set equal. The initiator
+//! verifies it and counts what the session shows against what the head and
+//! every split announced ([`SyncClient::withheld`]); a node that is shown
+//! less than announced, or a roster its objects do not support, reports a
+//! split view ([`crate::splitview`]). The head, its checks and what is
+//! reported are specified in `docs/PROTOCOL.md` section 13, which is
+//! normative for them.
+//!
 //! *What it costs* (informative): identical sets settle in one round trip of one
 //! fingerprint query and an equal reply (a few dozen bytes). A run of `d`
 //! missing objects costs about `log16(n)` round trips of splits (a few
@@ -143,7 +157,9 @@
 //! [`MAX_IDS_PER_QUERY`] distinct 32-byte ids, concatenated, the client's
 //! items of the range) or `pull`. A response frame is a `SyncResponse`: one
 //! `RangeReply` per answered query, in query order, each `equal` or `split`
-//! (for fingerprint queries) or `items` (for ids and pull queries).
+//! (for fingerprint queries) or `items` (for ids and pull queries). The
+//! first request sets `want_head`; the response to it carries `head`
+//! unless the whole set was equal, and no other response carries one.
 //!
 //! ## Bounds
 //! | bound | value |
@@ -157,10 +173,12 @@
 //! | object bytes per response | [`RESPONSE_SOFT_BYTES`] (senders: [`SyncLimits::response_bytes`]), exceeded only by the response's first object |
 //! | round trips per session | [`SyncLimits::max_round_trips`], default [`DEFAULT_MAX_ROUND_TRIPS`] |
 //! | ranges a client keeps queued | [`MAX_PENDING_RANGES`] |
+//! | signed head | [`MAX_SIGNED_HEAD_BYTES`], within the response's byte budget |
 //!
 //! A frame over a bound, undecodable, of the wrong shape (a reply that does
 //! not fit its query, bounds out of order or outside the range, a cut reply
-//! without an object, an object twice or one the client said it holds), a
+//! without an object, an object twice or one the client said it holds, a
+//! head that fails its checks or that was not asked for), a
 //! session past its round-trip bound or a peer whose splits queue more than
 //! [`MAX_PENDING_RANGES`] ranges yields a [`SyncError`] for which
 //! [`SyncError::is_peer_fault`] is true: the caller penalises or disconnects
@@ -173,19 +191,22 @@
 //!   [`SyncLimits`];
 //! - `keyspace`: keys, bounds and their wire form, sums of ids,
 //!   fingerprints, the cut between adjacent keys;
+//! - `head`: [`Head`] and [`SignedHead`], signing and checking;
 //! - `snapshot`: [`SyncSnapshot`], the sorted item set with prefix sums;
 //! - `client`: [`SyncClient`], the initiator's state machine;
 //! - `server`: [`SyncServer`], the stateless responder.
 
 mod client;
 mod error;
+mod head;
 mod keyspace;
 mod limits;
 mod server;
 mod snapshot;
 
-pub use client::{ClientStep, Progress, SyncClient, SyncStats};
+pub use client::{ClientStep, Progress, SyncClient, SyncStats, Withheld};
 pub use error::SyncError;
+pub use head::{node_key_of, Head, HeadError, SignedHead, HEAD_PREFIX, MAX_SIGNED_HEAD_BYTES};
 pub use keyspace::FINGERPRINT_BYTES;
 pub use limits::{
     SyncLimits, BUCKETS, DEFAULT_MAX_ROUND_TRIPS, MAX_IDS_PER_QUERY, MAX_PENDING_RANGES, MAX_QUERIES_PER_REQUEST,

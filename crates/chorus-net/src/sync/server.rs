@@ -7,6 +7,7 @@ use chorus_proto::v1 as pb;
 use prost::Message;
 
 use super::error::SyncError;
+use super::head::SignedHead;
 use super::keyspace::{below, bound_from_wire, bound_to_wire, separator, Key, FINGERPRINT_BYTES, MIN_KEY};
 use super::limits::{
     SyncLimits, BUCKETS, ENVELOPE_FRAMING, ITEMS_REPLY_OVERHEAD, MAX_IDS_PER_QUERY, MAX_QUERIES_PER_REQUEST,
@@ -79,6 +80,7 @@ fn embedded(len: usize) -> usize {
 pub struct SyncServer {
     snapshot: SyncSnapshot,
     limits: SyncLimits,
+    head: Option<pb::SignedHead>,
 }
 
 /// A response being built: its replies and the bytes they take.
@@ -92,7 +94,16 @@ impl SyncServer {
     /// A responder over `snapshot` with our `limits`.
     pub fn new(snapshot: SyncSnapshot, limits: SyncLimits) -> Result<Self, SyncError> {
         limits.validate()?;
-        Ok(SyncServer { snapshot, limits })
+        Ok(SyncServer { snapshot, limits, head: None })
+    }
+
+    /// Answers requests that ask for a head (`want_head`) with `head`,
+    /// which must describe this server's snapshot (PROTOCOL.md 13.1: its
+    /// count and fingerprint are the snapshot's). Without one, such
+    /// requests are answered without a head.
+    pub fn with_head(mut self, head: &SignedHead) -> Self {
+        self.head = Some(head.to_proto());
+        self
     }
 
     /// The snapshot being served.
@@ -100,9 +111,11 @@ impl SyncServer {
         &self.snapshot
     }
 
-    /// Swaps in a newer snapshot (e.g. after the store changed).
+    /// Swaps in a newer snapshot (e.g. after the store changed); a head
+    /// given before is dropped, since it described the old one.
     pub fn set_snapshot(&mut self, snapshot: SyncSnapshot) {
         self.snapshot = snapshot;
+        self.head = None;
     }
 
     /// Answers one request frame with one response frame of at most
@@ -131,7 +144,13 @@ impl SyncServer {
         // refused whole, wherever its fault is.
         let queries: Vec<CheckedQuery> =
             request.queries.into_iter().enumerate().map(|(i, q)| check_query(i, q)).collect::<Result<_, _>>()?;
-        let mut out = ResponseBuilder { replies: Vec::with_capacity(queries.len()), size: 0, has_envelope: false };
+        // The head counts against the byte budget like a reply, so the frame
+        // bound holds with it. It is left out when the first query finds the
+        // whole set equal: both sides hold the same objects, so nothing can
+        // be withheld and the roster version is the same (PROTOCOL.md 13.1).
+        let head = if request.want_head && !self.whole_set_equal(&queries[0]) { self.head.clone() } else { None };
+        let size = head.as_ref().map_or(0, |h| embedded(h.encoded_len()));
+        let mut out = ResponseBuilder { replies: Vec::with_capacity(queries.len()), size, has_envelope: false };
         for q in &queries {
             if !out.replies.is_empty() && out.size >= self.limits.response_bytes {
                 break;
@@ -148,13 +167,20 @@ impl SyncServer {
                 break;
             }
         }
-        let frame = pb::SyncResponse { replies: out.replies }.encode_to_vec();
+        let frame = pb::SyncResponse { replies: out.replies, head }.encode_to_vec();
         if frame.len() > MAX_SYNC_RESPONSE_BYTES {
             // The budget arithmetic above makes this unreachable; refuse
             // rather than send a frame every peer would refuse.
             return Err(SyncError::Local(format!("response of {} bytes is over the frame bound", frame.len())));
         }
         Ok(frame)
+    }
+
+    /// True for a fingerprint query over the whole key space that matches
+    /// our whole set.
+    fn whole_set_equal(&self, q: &CheckedQuery) -> bool {
+        matches!(&q.query, Query::Fingerprint(fp) if q.lower == MIN_KEY && q.upper.is_none()
+            && *fp == self.snapshot.set_fingerprint())
     }
 
     fn answer_fingerprint(&self, q: &CheckedQuery, fp: &[u8; FINGERPRINT_BYTES], out: &mut ResponseBuilder) {

@@ -52,6 +52,11 @@ impl SyncSnapshot {
         self.data.keys.is_empty()
     }
 
+    /// The fingerprint of the whole set (what a head announces).
+    pub fn set_fingerprint(&self) -> [u8; FINGERPRINT_BYTES] {
+        self.fingerprint(0, self.len())
+    }
+
     /// Index range `[i, j)` of the items in `[lower, upper)`.
     pub(super) fn range(&self, lower: &Key, upper: Option<&Key>) -> (usize, usize) {
         let keys = &self.data.keys;

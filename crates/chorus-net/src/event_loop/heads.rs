@@ -1,0 +1,88 @@
+//! The event loop's side of heads and split views (PROTOCOL.md 13): the
+//! signed head served with each snapshot, and the judgement of each
+//! finished session against the head its responder announced.
+
+use chorus_core::limits::MAX_ROSTER_HEADS;
+use chorus_core::{CoalitionId, Keypair, ObjectId};
+
+use super::EventLoop;
+use crate::network::{NetworkEvent, SyncReport};
+use crate::splitview::{judge_session, Change, SessionView};
+use crate::sync::{Head, SignedHead, SyncClient, SyncSnapshot};
+use libp2p::PeerId;
+
+/// The signed head of `snapshot`: `roster` (heads and version id) must have
+/// been read from the store before the snapshot's items, so that every
+/// head it names is among them.
+pub(super) fn sign_head(
+    coalition: CoalitionId,
+    snapshot: &SyncSnapshot,
+    roster: (Vec<ObjectId>, ObjectId),
+    issued_at_ms: u64,
+    node_key: &Keypair,
+) -> SignedHead {
+    let (mut roster_heads, roster_version) = roster;
+    if roster_heads.len() > MAX_ROSTER_HEADS {
+        // Too many to list: the version id alone (PROTOCOL.md 13.1).
+        roster_heads.clear();
+    }
+    roster_heads.sort();
+    let head = Head {
+        coalition,
+        roster_version,
+        roster_heads,
+        object_count: snapshot.len() as u64,
+        set_fingerprint: snapshot.set_fingerprint(),
+        issued_at_ms,
+    };
+    SignedHead::sign(head, node_key)
+}
+
+impl EventLoop {
+    /// Judges a finished session (`failed` when it stopped early) against
+    /// its responder's head and reports a split view once the evidence has
+    /// repeated.
+    pub(super) fn judge_split_view(
+        &mut self,
+        peer: PeerId,
+        client: Option<&SyncClient>,
+        report: &SyncReport,
+        failed: bool,
+    ) {
+        let Some(client) = client else { return };
+        let stats = client.stats();
+        let view = SessionView {
+            coalition: self.coalition.id(),
+            completed: !failed && client.is_done(),
+            asked_head: client.asked_head(),
+            head: client.head().map(|h| h.head()),
+            same_set: client.same_set(),
+            withheld: client.withheld(),
+            all_stored: report.refused == 0,
+            peer_lacked_nothing: stats.have == 0,
+        };
+        let store = self.store.clone();
+        let outcome = judge_session(&view, |id| store.is_adopted(id));
+        let trust = self.service.peers().find(|(p, _)| **p == peer).and_then(|(_, p)| p.trust());
+        match self.split_views.observe(peer, trust, outcome) {
+            Change::None => {}
+            Change::Reported(view) => {
+                let trust_name = view.trust.map_or_else(|| "unknown".to_string(), |t| t.short(16));
+                tracing::warn!(
+                    %peer,
+                    trust = %trust_name,
+                    evidence = %view.evidence,
+                    sessions = view.sessions,
+                    "split view: peer {peer} (trust {trust_name}) {} ({} sessions)",
+                    view.evidence,
+                    view.sessions
+                );
+                self.execute_emit(NetworkEvent::SplitView(view));
+            }
+            Change::Cleared { peer } => {
+                tracing::info!(%peer, "split view cleared: a session showed everything the peer announced");
+                self.execute_emit(NetworkEvent::SplitViewCleared { peer });
+            }
+        }
+    }
+}
