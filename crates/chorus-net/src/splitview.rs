@@ -61,8 +61,12 @@ pub enum SplitEvidence {
     NoHead,
 }
 
+/// Every [`SplitEvidence::reason`], for metrics that list them all.
+pub const SPLIT_VIEW_REASONS: [&str; 4] = ["withheld", "other_coalition", "unsupported_roster", "no_head"];
+
 impl SplitEvidence {
-    /// A short stable name, for metric labels.
+    /// A short stable name, for metric labels: one of
+    /// [`SPLIT_VIEW_REASONS`].
     pub fn reason(&self) -> &'static str {
         match self {
             SplitEvidence::Withheld { .. } => "withheld",
@@ -333,6 +337,17 @@ mod tests {
         // a revocation it lacks, which withdraws a stance it counts.
         let diverged = SessionView { peer_lacked_nothing: false, ..view(Some(&claimed)) };
         assert_eq!(judge_session(&diverged, adopted), SessionOutcome::Clean);
+    }
+
+    #[test]
+    fn every_reason_is_listed() {
+        let all = [
+            SplitEvidence::Withheld { announced: 1, showed: 0, whole_set: true },
+            SplitEvidence::OtherCoalition { coalition: COALITION },
+            SplitEvidence::UnsupportedRoster { version: COALITION, head: COALITION },
+            SplitEvidence::NoHead,
+        ];
+        assert_eq!(all.map(|e| e.reason()), SPLIT_VIEW_REASONS);
     }
 
     #[test]

@@ -652,6 +652,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_split_view_line_names_the_peer_its_trust_and_the_evidence() {
+        let mut v = SplitViewInfo {
+            peer_id: "12D3KooWExample".into(),
+            trust: Some("ab".repeat(32)),
+            trust_name: Some("Oakfield".into()),
+            reason: "withheld".into(),
+            evidence: "withholds objects: announced 210, showed 200".into(),
+            sessions: 2,
+        };
+        assert_eq!(
+            v.line(),
+            "split view: peer 12D3KooWExample (trust Oakfield) withholds objects: announced 210, showed 200 (2 sessions)"
+        );
+        v.trust_name = None;
+        assert!(v.line().contains(&format!("(trust {})", "ab".repeat(32))));
+        // The JSON form (`chorus status --json`) round-trips.
+        let status: serde_json::Value = serde_json::json!({"split_views": [v]});
+        let back: Vec<SplitViewInfo> = serde_json::from_value(status["split_views"].clone()).unwrap();
+        assert_eq!(back, vec![v]);
+    }
+
+    #[test]
     fn requests_are_tagged_json() {
         let r: Request = serde_json::from_str(r#"{"cmd":"show","id":"3fa2"}"#).unwrap();
         assert_eq!(r, Request::Show { id: "3fa2".into() });

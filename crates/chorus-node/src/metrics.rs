@@ -94,6 +94,11 @@ impl Metrics {
             m.split_view_peers.clone(),
         );
         registry.register("split_view_reports", "Split views reported, by reason", m.split_view_reports.clone());
+        // Every reason's series exists from the start, at 0, so that rates
+        // and alerts see the first report.
+        for reason in chorus_net::splitview::SPLIT_VIEW_REASONS {
+            m.split_view_reports.get_or_create(&ReasonLabel { reason: reason.into() }).inc_by(0);
+        }
         Metrics { registry, ..m }
     }
 
@@ -250,6 +255,13 @@ mod tests {
         let metrics = get("/metrics").await;
         assert!(metrics.contains("chorus_objects_stored_total 1"), "{metrics}");
         assert!(metrics.contains("reason=\"unknown_kind\""), "{metrics}");
+        // Split views: the gauge and every reason's counter are served at 0
+        // before the first report.
+        assert!(metrics.contains("chorus_split_view_peers 0"), "{metrics}");
+        for reason in chorus_net::splitview::SPLIT_VIEW_REASONS {
+            let series = format!("chorus_split_view_reports_total{{reason=\"{reason}\"}} 0");
+            assert!(metrics.contains(&series), "{metrics}");
+        }
         assert!(get("/health").await.ends_with("ok\n"));
         let not_ready = get("/ready").await;
         assert!(not_ready.starts_with("HTTP/1.1 503"), "{not_ready}");
