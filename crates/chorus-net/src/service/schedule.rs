@@ -1,7 +1,8 @@
 //! Sync scheduling: one session this node initiates at a time, a queue of
 //! the peers waiting for their turn, a periodic round that picks the next
 //! member in turn, a time bound on a session, and back-off from a peer
-//! whose sessions keep failing.
+//! whose sessions keep failing; [`SyncSchedule`] keeps the state and the
+//! [`Service`] functions at the end of this file apply it.
 //!
 //! ## Why one session at a time
 //! A session pulls every range where the peer holds what this node lacks.
@@ -44,6 +45,9 @@ use std::time::Duration;
 use libp2p::PeerId;
 
 use super::time::Millis;
+use super::{Conduct, Output, Service};
+use crate::error::SyncFailure;
+use crate::network::{NetworkEvent, SyncReport};
 
 /// Wait after the first failed session with a peer before a periodic round
 /// picks it again; doubled with each further failure.
@@ -184,6 +188,89 @@ impl SyncSchedule {
         self.next_round = now + self.interval;
         self.turn = self.turn.wrapping_add(1);
         Some(candidates[self.turn % candidates.len()])
+    }
+}
+
+/// The service's side of the schedule: what starts, queues and ends its
+/// sessions.
+impl Service {
+    /// Members that accepted us with no session running or waiting, sorted;
+    /// with `now`, only those whose back-off has passed.
+    pub(super) fn sync_candidates(&self, now: Option<Millis>) -> Vec<PeerId> {
+        self.peers
+            .iter()
+            .filter(|(id, p)| {
+                p.is_member() && p.accepted_us && !self.schedule.is_running(id) && !self.schedule.is_waiting(id)
+            })
+            .filter(|(_, p)| now.is_none_or(|now| p.sync_not_before <= now))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Ends a session past its time bound, and queues the peer of a
+    /// periodic round when one is due.
+    pub(super) fn sync_tick(&mut self, now: Millis) {
+        if let Some(peer) = self.schedule.overdue(now) {
+            let bound = self.schedule.session_timeout().as_secs();
+            tracing::info!(%peer, bound, "sync session ran past its time bound; ending it");
+            self.out.push(Output::AbortSync(peer));
+        }
+        let candidates = self.sync_candidates(Some(now));
+        if let Some(peer) = self.schedule.round(&candidates, now) {
+            self.request_sync(peer, now);
+        }
+    }
+
+    /// Queues a session with `peer` and starts the next one if none runs.
+    pub(super) fn request_sync(&mut self, peer: PeerId, now: Millis) {
+        self.schedule.request(peer);
+        self.start_next_sync(now);
+    }
+
+    /// Starts the first waiting peer that is still a member that accepted
+    /// us, if no session runs.
+    pub(super) fn start_next_sync(&mut self, now: Millis) {
+        let peers = &self.peers;
+        let eligible = |p: &PeerId| peers.get(p).is_some_and(|s| s.is_member() && s.accepted_us);
+        if let Some(peer) = self.schedule.next(now, eligible) {
+            self.out.push(Output::StartSync(peer));
+        }
+    }
+
+    pub(super) fn sync_ended(
+        &mut self,
+        peer: PeerId,
+        mut report: SyncReport,
+        failure: Option<SyncFailure>,
+        now: Millis,
+    ) {
+        let Some(ended) = self.schedule.end(&peer) else { return };
+        // The caller ends a session we aborted for its time bound with
+        // whatever failure its abort path reports; say why it ended.
+        let failure = match failure {
+            Some(_) if ended.timed_out => Some(SyncFailure::TimedOut(self.schedule.session_timeout())),
+            failure => failure,
+        };
+        report.peer = Some(peer);
+        report.error = failure.as_ref().map(|f| f.to_string());
+        if let Some(state) = self.peers.get_mut(&peer) {
+            if failure.is_none() {
+                state.sync_failures = 0;
+            } else {
+                state.sync_failures += 1;
+                state.sync_not_before = now + sync_backoff(state.sync_failures);
+            }
+        }
+        if failure.is_none() {
+            self.counters.syncs_completed += 1;
+        }
+        tracing::debug!(%peer, ?report, "sync finished");
+        self.emit(NetworkEvent::SyncFinished(report));
+        if let Some(SyncFailure::Response(e)) = &failure {
+            self.punish(peer, Conduct::BadSyncResponse(e), None, now);
+        }
+        // Successful or not, the next waiting peer's turn.
+        self.start_next_sync(now);
     }
 }
 
