@@ -27,12 +27,12 @@
 //! score falls below the graylist), so a peer that keeps sending invalid
 //! objects is disconnected deterministically.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -43,7 +43,7 @@ use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::{
     allow_block_list, connection_limits, gossipsub, identify, identity, kad, mdns, noise, ping, request_response, tcp,
-    yamux, StreamProtocol, Swarm, SwarmBuilder,
+    yamux, PeerId, StreamProtocol, Swarm, SwarmBuilder,
 };
 use sha2::{Digest, Sha256};
 
@@ -195,8 +195,9 @@ fn make_behaviour(
         identify::Config::new("/chorus/1.0.0".into(), key.public())
             .with_agent_version(format!("chorus/{}", env!("CARGO_PKG_VERSION"))),
     );
-    // A failed ping is reported (at the second failure in a row) and the
-    // event loop closes that connection: libp2p's ping does not.
+    // libp2p's ping does not close a connection whose pings fail: the event
+    // loop does, on a reported failure or when no ping was answered for
+    // ping_interval + ping_timeout.
     let ping =
         ping::Behaviour::new(ping::Config::new().with_interval(config.ping_interval).with_timeout(config.ping_timeout));
     let kad = if config.kademlia {
@@ -223,20 +224,47 @@ fn make_behaviour(
     })
 }
 
-/// A stream that counts the bytes written through it.
+/// How many times the memory connections of each node (by peer id) were
+/// cut, for tests of dead links (`testkit::cut_memory_connections`).
+static MEMORY_CUTS: Mutex<BTreeMap<PeerId, Arc<AtomicU64>>> = Mutex::new(BTreeMap::new());
+
+/// The cut counter of node `peer`'s memory connections.
+pub(crate) fn memory_cuts(peer: &PeerId) -> Arc<AtomicU64> {
+    let mut cuts = MEMORY_CUTS.lock().unwrap_or_else(|e| e.into_inner());
+    cuts.entry(*peer).or_default().clone()
+}
+
+/// A memory-transport stream that counts the bytes written through it, and
+/// goes silent, like a link in a network cut, once its node's connections
+/// are cut: reads never complete and writes vanish.
 struct Counted<S> {
     inner: S,
     written: Arc<AtomicU64>,
+    cuts: Arc<AtomicU64>,
+    /// The node's cut count when this stream opened.
+    opened_at_cut: u64,
+}
+
+impl<S> Counted<S> {
+    fn is_cut(&self) -> bool {
+        self.cuts.load(Ordering::Relaxed) != self.opened_at_cut
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        if self.is_cut() {
+            return Poll::Pending;
+        }
         Pin::new(&mut self.inner).poll_read(cx, buf)
     }
 }
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        if self.is_cut() {
+            return Poll::Ready(Ok(buf.len()));
+        }
         let r = Pin::new(&mut self.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = &r {
             self.written.fetch_add(*n as u64, Ordering::Relaxed);
@@ -244,6 +272,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
         r
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.is_cut() {
+            return Poll::Ready(Ok(()));
+        }
         Pin::new(&mut self.inner).poll_flush(cx)
     }
     fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -289,21 +320,27 @@ pub(crate) fn build_swarm(
             .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
             .with_connection_timeout(config.dial_timeout)
             .build(),
-        TransportKind::Memory => SwarmBuilder::with_existing_identity(key)
-            .with_tokio()
-            .with_other_transport(|key| -> Result<_, BoxErr> {
-                Ok(MemoryTransport::default()
-                    .map(move |stream, _| Counted { inner: stream, written: written.clone() })
-                    .upgrade(upgrade::Version::V1)
-                    .authenticate(noise::Config::new(key)?)
-                    .multiplex(yamux::Config::default()))
-            })
-            .map_err(|e| build(&e))?
-            .with_behaviour(|key| make_behaviour(key, config, topic))
-            .map_err(|e| build(&e))?
-            .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
-            .with_connection_timeout(config.dial_timeout)
-            .build(),
+        TransportKind::Memory => {
+            let cuts = memory_cuts(&key.public().to_peer_id());
+            SwarmBuilder::with_existing_identity(key)
+                .with_tokio()
+                .with_other_transport(|key| -> Result<_, BoxErr> {
+                    Ok(MemoryTransport::default()
+                        .map(move |stream, _| {
+                            let opened_at_cut = cuts.load(Ordering::Relaxed);
+                            Counted { inner: stream, written: written.clone(), cuts: cuts.clone(), opened_at_cut }
+                        })
+                        .upgrade(upgrade::Version::V1)
+                        .authenticate(noise::Config::new(key)?)
+                        .multiplex(yamux::Config::default()))
+                })
+                .map_err(|e| build(&e))?
+                .with_behaviour(|key| make_behaviour(key, config, topic))
+                .map_err(|e| build(&e))?
+                .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
+                .with_connection_timeout(config.dial_timeout)
+                .build()
+        }
     };
     Ok(swarm)
 }

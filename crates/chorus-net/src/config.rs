@@ -124,8 +124,9 @@ pub struct NetConfig {
     /// Addresses to listen on, e.g. `/ip4/0.0.0.0/tcp/7700` and
     /// `/ip4/0.0.0.0/udp/7700/quic-v1`; port 0 picks a free port.
     pub listen_addrs: Vec<Multiaddr>,
-    /// Peers dialled at start and whenever the node has no peer. An address
-    /// ending in `/p2p/<peer id>` also seeds Kademlia.
+    /// Peers dialled at start and, with back-off, whenever the node has fewer
+    /// members than [`NetLimits::target_peers`]. An address ending in
+    /// `/p2p/<peer id>` also seeds Kademlia.
     pub bootstrap: Vec<Multiaddr>,
     /// Discover peers on the local network with mDNS.
     pub mdns: bool,
@@ -140,11 +141,10 @@ pub struct NetConfig {
     pub heartbeat_initial_delay: Duration,
     /// How long an idle connection is kept.
     pub idle_connection_timeout: Duration,
-    /// How often each connection is pinged. libp2p's ping reports a failure
-    /// only at the second in a row, and the node then closes the
-    /// connection: a dead connection is closed within
-    /// `2 × (ping_interval + ping_timeout)`. QUIC's keep-alive is sent this
-    /// often too.
+    /// How often each connection is pinged. A connection that answered no
+    /// ping for `ping_interval + ping_timeout` is closed (checked every
+    /// second), so a dead connection is noticed within that and a second.
+    /// QUIC's keep-alive is sent this often too.
     pub ping_interval: Duration,
     /// How long a ping may wait for its answer. QUIC closes a connection
     /// that received nothing for `ping_interval + ping_timeout`.

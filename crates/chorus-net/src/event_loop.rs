@@ -16,7 +16,7 @@ use chorus_core::Admission;
 use chorus_proto::v1 as pb;
 use futures::StreamExt;
 use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
-use libp2p::swarm::SwarmEvent;
+use libp2p::swarm::{ConnectionId, SwarmEvent};
 use libp2p::{gossipsub, identify, kad, mdns, ping, PeerId, Swarm};
 use prost::Message;
 use tokio::sync::{mpsc, Semaphore};
@@ -106,6 +106,8 @@ impl Network {
             requests: HashMap::new(),
             hello_requests: HashMap::new(),
             hello_answers: HashMap::new(),
+            ping_alive: HashMap::new(),
+            dead_after: config.ping_interval + config.ping_timeout,
             sync_answers: HashMap::new(),
             published: 0,
             events_dropped: 0,
@@ -175,6 +177,11 @@ struct EventLoop {
     hello_requests: HashMap<OutboundRequestId, PeerId>,
     /// A hello request's channel while the service decides on it.
     hello_answers: HashMap<PeerId, ResponseChannel<Vec<u8>>>,
+    /// When each open connection last answered a ping (or opened).
+    ping_alive: HashMap<ConnectionId, Millis>,
+    /// A connection with no ping answered for this long is closed: a ping
+    /// sent `ping_interval` after the last answer has failed by then.
+    dead_after: Duration,
     /// A sync request's channel and frame while the service decides on it.
     sync_answers: HashMap<PeerId, (ResponseChannel<Vec<u8>>, Vec<u8>)>,
     published: u64,
@@ -334,6 +341,7 @@ impl EventLoop {
     }
 
     fn housekeeping(&mut self) {
+        self.close_dead_connections();
         self.step(Input::Tick);
         let gossip = &self.swarm.behaviour().gossipsub;
         let graylisted: Vec<(PeerId, f64)> = self
@@ -343,6 +351,22 @@ impl EventLoop {
             .collect();
         for (peer, score) in graylisted {
             self.step(Input::Graylisted { peer, score });
+        }
+    }
+
+    /// Closes every connection whose pings went unanswered for
+    /// `dead_after`. libp2p's ping reports only the second failure in a
+    /// row, and a ping on a dead connection can first wait 10 s for its
+    /// stream to be negotiated: this watch notices a silent cut within
+    /// `ping_interval + ping_timeout` and a housekeeping tick.
+    fn close_dead_connections(&mut self) {
+        let now = self.clock.now();
+        let dead: Vec<ConnectionId> =
+            self.ping_alive.iter().filter(|(_, t)| now.since(**t) > self.dead_after).map(|(c, _)| *c).collect();
+        for connection in dead {
+            tracing::debug!(%connection, "no ping answered; closing the connection");
+            self.ping_alive.remove(&connection);
+            self.swarm.close_connection(connection);
         }
     }
 
@@ -421,14 +445,18 @@ impl EventLoop {
                 tracing::info!(%address, "listening");
                 self.execute_emit(NetworkEvent::Listening { address });
             }
-            SwarmEvent::ConnectionEstablished { peer_id, endpoint, num_established, .. }
-                if num_established.get() == 1 =>
-            {
-                let address = endpoint.get_remote_address().clone();
-                self.step(Input::Connected { peer: peer_id, address });
+            SwarmEvent::ConnectionEstablished { peer_id, connection_id, endpoint, num_established, .. } => {
+                self.ping_alive.insert(connection_id, self.clock.now());
+                if num_established.get() == 1 {
+                    let address = endpoint.get_remote_address().clone();
+                    self.step(Input::Connected { peer: peer_id, address });
+                }
             }
-            SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
-                self.step(Input::Disconnected { peer: peer_id })
+            SwarmEvent::ConnectionClosed { peer_id, connection_id, num_established, .. } => {
+                self.ping_alive.remove(&connection_id);
+                if num_established == 0 {
+                    self.step(Input::Disconnected { peer: peer_id })
+                }
             }
             SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
                 tracing::debug!(peer = ?peer_id, %error, "dial failed");
@@ -464,8 +492,14 @@ impl EventLoop {
             // libp2p's ping only reports a failure (the second in a row);
             // closing the connection is ours, so a dead link is noticed in
             // bounded time rather than after TCP's retransmission back-off.
+            BehaviourEvent::Ping(ping::Event { connection, result: Ok(_), .. }) => {
+                if let Some(alive) = self.ping_alive.get_mut(&connection) {
+                    *alive = self.clock.now();
+                }
+            }
             BehaviourEvent::Ping(ping::Event { peer, connection, result: Err(error) }) => {
                 tracing::debug!(%peer, %error, "ping failed; closing the connection");
+                self.ping_alive.remove(&connection);
                 self.swarm.close_connection(connection);
             }
             BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {

@@ -80,11 +80,34 @@
 //! the store's ingest like gossip, and the session's next request waits for
 //! them to be stored.
 //!
-//! ## Discovery
-//! Bootstrap multiaddrs from the configuration (re-dialled while the node has
-//! no verified peer), mDNS behind `NetConfig::mdns`, and a private Kademlia
-//! DHT (`/chorus/kad/1`) whose walks dial members beyond the bootstrap list
-//! until `NetLimits::target_peers` are connected.
+//! ## Discovery and self-healing
+//! Bootstrap multiaddrs from the configuration, mDNS behind
+//! `NetConfig::mdns`, and a private Kademlia DHT (`/chorus/kad/1`) whose
+//! walks dial members beyond the bootstrap list until
+//! `NetLimits::target_peers` are connected.
+//!
+//! The node keeps `NetLimits::target_peers` (default 24) verified member
+//! peers. It remembers the listen addresses of every peer it verified as a
+//! member (256 peers at most, kept after they disconnect, forgotten after an
+//! hour of failed dials) besides the bootstrap list, and while it has fewer
+//! members than the target, it dials every remembered peer that is not
+//! connected, not banned and not being dialled, each with its own back-off:
+//! 1 s doubling to a 6 s cap, scaled by a jitter of ±25 % (seeded by the
+//! node's peer id), reset when the peer is verified again. Below the target
+//! it walks the DHT every 30 s, at it every 5 min. Dead connections are
+//! found in bounded time: every connection is pinged every
+//! `NetConfig::ping_interval` (2 s) with `NetConfig::ping_timeout` (6 s),
+//! and the node closes a connection that answered no ping for
+//! `2 s + 6 s = 8 s` (checked every second; libp2p's ping itself reports
+//! only the second failure in a row and closes nothing), so a silent cut
+//! is noticed within about 9 s; QUIC also sends keep-alives every 2 s and
+//! drops a connection that heard nothing for 8 s. A dial fails after
+//! `NetConfig::dial_timeout` (10 s) instead of waiting on TCP's SYN
+//! retries. After a cut of any length heals, the next dial to each lost
+//! member is therefore at most the 7.5 s jittered cap, or the end of a dial
+//! still in flight (≤ 10 s), plus a 1 s tick away. A hello that got no
+//! answer is sent again twice, each try waiting a third of
+//! `NetLimits::attestation_timeout`.
 //!
 //! ## Limits
 //! Every queue is bounded (`NetLimits`): commands, events (dropped and

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::{
     MemoryStore, Multiaddr, NetConfig, Network, NetworkEvent, NetworkEvents, NetworkHandle, NodeAttestation,
-    NodeIdentity, ObjectStore,
+    NodeIdentity, ObjectStore, PeerId,
 };
 use chorus_core::testkit::{Fixture, T0};
 use chorus_core::{Envelope, Keypair, ObjectId};
@@ -101,6 +101,13 @@ pub async fn next_event<T>(events: &mut NetworkEvents, mut pick: impl FnMut(&Net
     })
     .await
     .expect("event in time")
+}
+
+/// Cuts every memory-transport connection node `peer` has now, the way a
+/// network cut does: nothing it sends arrives and it receives nothing, and
+/// no connection closes by itself. Connections opened afterwards work.
+pub fn cut_memory_connections(peer: &PeerId) {
+    crate::behaviour::memory_cuts(peer).fetch_add(1, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// `n` valid proposals by members of `f`, dated from `T0 + offset`.

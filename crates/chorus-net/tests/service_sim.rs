@@ -52,8 +52,8 @@ const HELLO_TIMEOUT_MS: u64 = 3_333;
 /// A dial across a cut fails after this (`NetConfig::dial_timeout`).
 const DIAL_TIMEOUT_MS: u64 = 10_000;
 /// A connection across a cut is closed after this
-/// (`2 × (ping_interval + ping_timeout)`).
-const DEAD_LINK_MS: u64 = 16_000;
+/// (`ping_interval + ping_timeout` and a housekeeping tick).
+const DEAD_LINK_MS: u64 = 9_000;
 /// One message in this many is dropped.
 const DROP_ONE_IN: u64 = 20;
 
