@@ -127,6 +127,10 @@ pub struct StatusInfo {
     pub coalition_name: String,
     /// Connected peers.
     pub peers: usize,
+    /// Member peers the node tries to stay connected to (`target_peers`);
+    /// 0 from a node that does not say.
+    #[serde(default)]
+    pub target_peers: usize,
     /// Objects held, genesis included.
     pub objects: u64,
     /// Proposals known.

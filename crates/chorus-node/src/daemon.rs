@@ -336,7 +336,7 @@ async fn blocking<T: Send + 'static>(
 async fn dispatch(inner: Arc<Inner>, req: Request) -> std::result::Result<serde_json::Value, String> {
     match req {
         Request::Status => {
-            let peers = inner.net.member_peers().await;
+            let (peers, target_peers) = inner.net.member_peers_and_target().await;
             let listen = inner.net.listen_addrs().await;
             let i = inner.clone();
             let (objects, proposals, positions) = blocking(move || {
@@ -353,6 +353,7 @@ async fn dispatch(inner: Arc<Inner>, req: Request) -> std::result::Result<serde_
                 coalition: inner.coalition.id(),
                 coalition_name: inner.coalition.name().to_string(),
                 peers,
+                target_peers,
                 objects,
                 proposals,
                 positions,

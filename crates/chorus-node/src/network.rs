@@ -268,9 +268,10 @@ impl Network {
             .collect()
     }
 
-    /// Number of connected peers proved to be member nodes.
-    pub async fn member_peers(&self) -> usize {
-        self.handle.status().await.map(|s| s.verified).unwrap_or(0)
+    /// Number of connected peers proved to be member nodes, and how many
+    /// the node tries to keep (`target_peers`).
+    pub async fn member_peers_and_target(&self) -> (usize, usize) {
+        self.handle.status().await.map(|s| (s.verified, s.target_peers)).unwrap_or((0, 0))
     }
 
     /// Dials a peer.

@@ -11,7 +11,7 @@ use crate::output::{time, Output};
 pub(crate) fn run(dd: &DataDir) -> Result<Output> {
     let s: StatusInfo = client(dd)?.call(&Request::Status)?;
     let human = format!(
-        "node      {} (key {})\ntrust     {} ({}){}\ncoalition {} ({})\npeers     {}\nobjects   {} ({} proposals, {} positions)\nlast sync {}\nlisten    {}",
+        "node      {} (key {})\ntrust     {} ({}){}\ncoalition {} ({})\npeers     {} (target {})\nobjects   {} ({} proposals, {} positions)\nlast sync {}\nlisten    {}",
         s.node_id,
         s.node_key,
         s.trust_name,
@@ -20,6 +20,7 @@ pub(crate) fn run(dd: &DataDir) -> Result<Output> {
         s.coalition_name,
         s.coalition,
         s.peers,
+        s.target_peers,
         s.objects,
         s.proposals,
         s.positions,
