@@ -22,6 +22,8 @@ struct Figures {
     object_bytes: u64,
     /// Bytes of the objects it lacked.
     missing_bytes: u64,
+    /// The objects it lacked.
+    missing: usize,
     /// Gossip messages received (none are published here).
     gossip: u64,
     /// Sessions, one per peer.
@@ -32,12 +34,15 @@ struct Figures {
     all_sessions: Duration,
 }
 
-/// `peers` nodes hold `BASE + MISSED` objects; a returning node holding
-/// only `BASE` connects to all of them and catches up.
-async fn return_to(peers: usize) -> Figures {
+/// `peers` nodes hold `BASE + MISSED` objects, each also `own` objects no
+/// other node holds; a returning node holding only `BASE` connects to all
+/// of them and catches up.
+async fn return_to(peers: usize, own: usize) -> Figures {
     let f = Fixture::new(peers as u32 + 1);
     let base = proposals(&f, "Before", BASE, 10);
-    let missed = proposals(&f, "While away", MISSED, 10_000);
+    let shared = proposals(&f, "While away", MISSED, 10_000);
+    let owns: Vec<_> = (0..peers).map(|i| proposals(&f, &format!("Only on {i}"), own, 10_050 + 7 * i as u64)).collect();
+    let missed: Vec<_> = shared.iter().chain(owns.iter().flatten()).cloned().collect();
     let quiet = || {
         let mut c = memory_config(vec![]);
         // Only the syncs on connect: no periodic rounds, no discovery.
@@ -46,10 +51,11 @@ async fn return_to(peers: usize) -> Figures {
         c
     };
     let mut holders = Vec::new();
-    for i in 0..peers {
+    for (i, theirs) in owns.iter().enumerate() {
         let store = Arc::new(MemoryStore::new(f.coalition.clone()));
         store_all(&store, &base);
-        store_all(&store, &missed);
+        store_all(&store, &shared);
+        store_all(&store, theirs);
         holders.push(start(quiet(), identity(&f, i as u32, i), store).await);
     }
     let store = Arc::new(MemoryStore::new(f.coalition.clone()));
@@ -80,7 +86,7 @@ async fn return_to(peers: usize) -> Figures {
     distinct.sort();
     distinct.dedup();
     assert_eq!(distinct.len(), peers, "one session with each peer");
-    assert_eq!(store.ids(), holders[0].store.ids());
+    assert_eq!(store.ids().len(), BASE + 1 + missed.len(), "the genesis, the base and every missed object");
     let status = returning.handle.status().await.expect("status");
     for n in holders.into_iter().chain([returning]) {
         n.handle.shutdown().await.unwrap();
@@ -88,6 +94,7 @@ async fn return_to(peers: usize) -> Figures {
     Figures {
         object_bytes: reports.iter().map(|r| r.object_bytes).sum(),
         missing_bytes: missed.iter().map(|e| e.bytes().len() as u64).sum(),
+        missing: missed.len(),
         gossip: status.gossip_received,
         reports,
         elapsed,
@@ -103,10 +110,11 @@ fn check(peers: usize, f: &Figures) -> f64 {
         .map(|r| format!("{} objects / {} B / {} round trips", r.received, r.object_bytes, r.round_trips))
         .collect();
     println!(
-        "{peers} peer(s): {} B of objects received for {} B missing ({MISSED} objects), ratio {ratio:.3}, \
+        "{peers} peer(s): {} B of objects received for {} B missing ({} objects), ratio {ratio:.3}, \
          {} gossip messages, caught up in {} ms, all sessions done in {} ms; sessions in order: {}",
         f.object_bytes,
         f.missing_bytes,
+        f.missing,
         f.gossip,
         f.elapsed.as_millis(),
         f.all_sessions.as_millis(),
@@ -119,9 +127,9 @@ fn check(peers: usize, f: &Figures) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_returning_node_downloads_what_it_missed_once_from_one_peer_or_four() {
-    let one = return_to(1).await;
+    let one = return_to(1, 0).await;
     check(1, &one);
-    let four = return_to(4).await;
+    let four = return_to(4, 0).await;
     check(4, &four);
     // The first session carried everything; the others found equal
     // fingerprints.
@@ -131,4 +139,14 @@ async fn a_returning_node_downloads_what_it_missed_once_from_one_peer_or_four() 
         four.object_bytes as f64 / one.object_bytes as f64,
         four.elapsed.as_secs_f64() / one.elapsed.as_secs_f64()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_only_one_peer_holds_arrive_once_too() {
+    let f = return_to(4, 10).await;
+    check(4, &f);
+    // The first session brings the shared objects and its peer's own; each
+    // later one only what its peer alone holds.
+    assert_eq!(f.reports[0].received, MISSED + 10);
+    assert!(f.reports[1..].iter().all(|r| r.received == 10));
 }
