@@ -80,6 +80,16 @@
 //! the store's ingest like gossip, and the session's next request waits for
 //! them to be stored.
 //!
+//! ## Split views
+//! The first response of every session carries the responder's signed
+//! head (its roster version and the count and fingerprint of the set it
+//! serves; `docs/PROTOCOL.md` 13). The initiator counts what the session
+//! shows against what the head and the splits announced; a peer that shows
+//! fewer objects than it announced, names another coalition, claims a
+//! roster its objects do not adopt, or sends no head, in two sessions in a
+//! row, is reported ([`splitview`]: a warning, [`NetworkEvent::SplitView`],
+//! [`NetStatus::split_views`]) until a session shows everything.
+//!
 //! ## Discovery and self-healing
 //! Bootstrap multiaddrs from the configuration, mDNS behind
 //! `NetConfig::mdns`, and a private Kademlia DHT (`/chorus/kad/1`) whose
