@@ -1,7 +1,7 @@
 //! Catch-up without duplicates: a node that missed N objects and connects
 //! to several peers holding them downloads them once, not once per peer.
 //!
-//! `cargo test -p chorus-net --test catch_up -- --nocapture` prints the
+//! `cargo test -p chorus-net --test catchup_once -- --nocapture` prints the
 //! bytes received with 1 and with 4 peers.
 
 use std::sync::Arc;
