@@ -16,7 +16,7 @@ use chorus_core::Admission;
 use chorus_proto::v1 as pb;
 use futures::StreamExt;
 use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
-use libp2p::swarm::{ConnectionId, SwarmEvent};
+use libp2p::swarm::SwarmEvent;
 use libp2p::{gossipsub, identify, kad, mdns, ping, PeerId, Swarm};
 use prost::Message;
 use tokio::sync::{mpsc, Semaphore};
@@ -32,9 +32,11 @@ use crate::service::{Acceptance, HelloExchange, Input, Millis, Output, PeerClass
 use crate::store::{now_ms, ObjectStore};
 use crate::sync::{ClientStep, Progress, SyncClient, SyncError, SyncLimits, SyncServer, SyncSnapshot};
 use blocking::{ingest_worker, Internal, Origin, SnapshotCache};
+use liveness::Liveness;
 
 mod blocking;
 mod heads;
+mod liveness;
 
 /// Longest time between two [`Input::Tick`]s.
 const HOUSEKEEPING: Duration = Duration::from_secs(1);
@@ -106,8 +108,7 @@ impl Network {
             requests: HashMap::new(),
             hello_requests: HashMap::new(),
             hello_answers: HashMap::new(),
-            ping_alive: HashMap::new(),
-            dead_after: config.ping_interval + config.ping_timeout,
+            liveness: Liveness::new(config.ping_interval + config.ping_timeout),
             sync_answers: HashMap::new(),
             published: 0,
             events_dropped: 0,
@@ -177,11 +178,8 @@ struct EventLoop {
     hello_requests: HashMap<OutboundRequestId, PeerId>,
     /// A hello request's channel while the service decides on it.
     hello_answers: HashMap<PeerId, ResponseChannel<Vec<u8>>>,
-    /// When each open connection last answered a ping (or opened).
-    ping_alive: HashMap<ConnectionId, Millis>,
-    /// A connection with no ping answered for this long is closed: a ping
-    /// sent `ping_interval` after the last answer has failed by then.
-    dead_after: Duration,
+    /// Which connections still answer pings.
+    liveness: Liveness,
     /// A sync request's channel and frame while the service decides on it.
     sync_answers: HashMap<PeerId, (ResponseChannel<Vec<u8>>, Vec<u8>)>,
     published: u64,
@@ -354,18 +352,11 @@ impl EventLoop {
         }
     }
 
-    /// Closes every connection whose pings went unanswered for
-    /// `dead_after`. libp2p's ping reports only the second failure in a
-    /// row, and a ping on a dead connection can first wait 10 s for its
-    /// stream to be negotiated: this watch notices a silent cut within
-    /// `ping_interval + ping_timeout` and a housekeeping tick.
+    /// Closes every connection that answered no ping for
+    /// `ping_interval + ping_timeout` (see `liveness.rs`).
     fn close_dead_connections(&mut self) {
-        let now = self.clock.now();
-        let dead: Vec<ConnectionId> =
-            self.ping_alive.iter().filter(|(_, t)| now.since(**t) > self.dead_after).map(|(c, _)| *c).collect();
-        for connection in dead {
+        for connection in self.liveness.take_dead(self.clock.now()) {
             tracing::debug!(%connection, "no ping answered; closing the connection");
-            self.ping_alive.remove(&connection);
             self.swarm.close_connection(connection);
         }
     }
@@ -446,14 +437,14 @@ impl EventLoop {
                 self.execute_emit(NetworkEvent::Listening { address });
             }
             SwarmEvent::ConnectionEstablished { peer_id, connection_id, endpoint, num_established, .. } => {
-                self.ping_alive.insert(connection_id, self.clock.now());
+                self.liveness.opened(connection_id, self.clock.now());
                 if num_established.get() == 1 {
                     let address = endpoint.get_remote_address().clone();
                     self.step(Input::Connected { peer: peer_id, address });
                 }
             }
             SwarmEvent::ConnectionClosed { peer_id, connection_id, num_established, .. } => {
-                self.ping_alive.remove(&connection_id);
+                self.liveness.closed(connection_id);
                 if num_established == 0 {
                     self.step(Input::Disconnected { peer: peer_id })
                 }
@@ -493,13 +484,11 @@ impl EventLoop {
             // closing the connection is ours, so a dead link is noticed in
             // bounded time rather than after TCP's retransmission back-off.
             BehaviourEvent::Ping(ping::Event { connection, result: Ok(_), .. }) => {
-                if let Some(alive) = self.ping_alive.get_mut(&connection) {
-                    *alive = self.clock.now();
-                }
+                self.liveness.answered(connection, self.clock.now());
             }
             BehaviourEvent::Ping(ping::Event { peer, connection, result: Err(error) }) => {
                 tracing::debug!(%peer, %error, "ping failed; closing the connection");
-                self.ping_alive.remove(&connection);
+                self.liveness.closed(connection);
                 self.swarm.close_connection(connection);
             }
             BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
