@@ -179,3 +179,49 @@ fn a_head_comes_only_when_asked_and_a_missing_one_is_visible() {
     c.handle_response(&response).unwrap();
     assert!(!c.asked_head() && c.head().is_none());
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Where object `k` is held: 0 both, 1 client only, 2 server only.
+    fn placement() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(prop_oneof![3 => Just(0u8), 1 => Just(1), 2 => Just(2)], 1..600)
+    }
+
+    fn limits() -> impl Strategy<Value = SyncLimits> {
+        (1usize..8, 1usize..33, 200usize..20_000).prop_map(|(q, ids, bytes)| SyncLimits {
+            max_queries_per_request: q,
+            max_ids_per_query: ids,
+            response_bytes: bytes,
+            ..SyncLimits::default()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// An honest responder is never taken for one that withholds; one
+        /// that withholds any object the client lacks always is.
+        #[test]
+        fn withholding_is_caught_exactly(places in placement(), limits in limits(), pick in any::<prop::sample::Index>()) {
+            let at = |k: u64| places[k as usize];
+            let (server, client) = sides(places.len() as u64, |k| at(k) != 1, |k| at(k) != 2);
+            let snapshot = server.snapshot();
+            let responder = SyncServer::new(snapshot.clone(), limits).unwrap().with_head(&head_of(&snapshot, &node()));
+            let honest = session(&client, &responder, limits, |id| server.objects.get(id).cloned()).unwrap();
+            prop_assert_eq!(honest.withheld(), None);
+
+            let lacking: Vec<ObjectId> =
+                server.items.iter().map(|(_, id)| *id).filter(|id| !client.objects.contains_key(id)).collect();
+            prop_assume!(!lacking.is_empty());
+            let hidden = lacking[pick.index(lacking.len())];
+            let lookup = |id: &ObjectId| if *id == hidden { None } else { server.objects.get(id).cloned() };
+            let caught = session(&client, &responder, limits, lookup).unwrap();
+            prop_assert_eq!(
+                caught.withheld(),
+                Some(Withheld { announced: snapshot.len() as u64, showed: snapshot.len() as u64 - 1, whole_set: true })
+            );
+        }
+    }
+}
