@@ -238,6 +238,9 @@ mod tests {
         let many: Vec<ObjectId> = (0..=MAX_ROSTER_HEADS as u8).map(|i| ObjectId([i; 32])).collect();
         let wire = sign_raw(head(many).to_proto().encode_to_vec());
         assert!(matches!(SignedHead::verify(&wire, &node.public()), Err(HeadError::Malformed(_))));
+        // Without roster heads (no governance adopted) a head costs a
+        // session under 200 bytes.
+        assert!(SignedHead::sign(head(vec![]), &node).to_proto().encoded_len() < 200);
         // The largest head allowed fits the bound.
         let most: Vec<ObjectId> = (0..MAX_ROSTER_HEADS as u8).map(|i| ObjectId([i; 32])).collect();
         let wire = SignedHead::sign(head(most), &node).to_proto();
