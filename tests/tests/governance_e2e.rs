@@ -196,6 +196,20 @@ fn an_admitted_trust_and_a_delegated_leader_take_part_and_a_revoked_one_does_not
         assert_eq!(r["version"], version.as_str());
     }
 
+    // Honest nodes never take each other for a split view (PROTOCOL.md 13),
+    // through admissions, delegations, a revocation and a key rotation:
+    // a few more sync rounds (one a second), then no report in any status
+    // or log.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    for x in [a, b, c, d] {
+        let status = chorus(x, &["status", "--json"]).ok().json();
+        assert_eq!(status["split_views"], serde_json::json!([]), "{status}");
+        let log =
+            std::fs::read_to_string(x.with_file_name(format!("{}.log", x.file_name().unwrap().to_str().unwrap())))
+                .unwrap_or_default();
+        assert!(!log.contains("split view"), "{}", nodes.log_tails());
+    }
+
     let cert1 = root.join("p1.cert");
     chorus(d, &["certificate", &p1, "-o", cert1.to_str().unwrap()]).ok();
     let admit_cert = root.join("admit.cert");
