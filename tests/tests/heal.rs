@@ -41,8 +41,9 @@ const SIDE_B: [usize; 3] = [2, 3, 4];
 const HEAL_DELIVERY_BOUND: Duration = Duration::from_secs(30);
 
 /// Longest a node may take to notice a cut (its connections across it
-/// closed by failed pings); checked for cuts longer than this.
-const DETECTION_BOUND: Duration = Duration::from_secs(30);
+/// closed by failed pings, about 9 s after the last answer); checked for
+/// cuts longer than this.
+const DETECTION_BOUND: Duration = Duration::from_secs(20);
 
 /// Cut lengths when `CHORUS_CUT_SECS` is not set.
 const DEFAULT_CUT_SECS: [u64; 2] = [10, 45];
