@@ -147,10 +147,10 @@ pub use attestation::{NodeAttestation, NodeIdentity, VerifiedAttestation};
 pub use config::{NetConfig, NetLimits, TransportKind};
 pub use error::{AttestationError, ConfigError, HelloRefusal, NetError, SyncFailure};
 pub use libp2p::{Multiaddr, PeerId};
-pub use splitview::{SplitEvidence, SplitView};
 pub use network::{
     NetStatus, Network, NetworkEvent, NetworkEvents, NetworkHandle, PeerInfo, PublishOutcome, SyncReport, Via,
 };
+pub use splitview::{SplitEvidence, SplitView};
 #[cfg(any(test, feature = "test"))]
 pub use store::MemoryStore;
 pub use store::{keys_of, now_ms, ObjectStore, StoreFailure};
