@@ -5,7 +5,7 @@
 //! [`Millis`], and returns the [`Output`]s the caller must carry out, in
 //! order. The service never reads a clock, never touches a socket or the
 //! store, and never blocks, so every rule here runs in tests on virtual
-//! time (see `service/tests.rs` and `tests/service_sim.rs`).
+//! time (see `service/tests/` and `tests/service_sim.rs`).
 //!
 //! It owns:
 //! - peer status ([`PeerStatus`]): strangers, members, and the place where
@@ -36,11 +36,7 @@ mod dial;
 mod peers;
 mod penalty;
 mod ratelimit;
-#[cfg(test)]
-mod redial_tests;
 mod schedule;
-#[cfg(test)]
-mod schedule_tests;
 #[cfg(test)]
 mod tests;
 mod time;

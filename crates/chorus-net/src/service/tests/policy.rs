@@ -3,34 +3,14 @@
 
 use std::time::Duration;
 
-use chorus_core::testkit::{Fixture, T0};
-use chorus_core::{Admission, Keypair, ObjectId, Rejection};
+use chorus_core::testkit::Fixture;
+use chorus_core::{Admission, ObjectId, Rejection};
 use libp2p::gossipsub::MessageId;
-use libp2p::{Multiaddr, PeerId};
+use libp2p::PeerId;
 
-use super::*;
-use crate::attestation::{peer_id_of, NodeAttestation};
+use super::super::*;
+use super::support::*;
 use crate::error::AttestationError;
-
-/// A node of the fixture: its peer id and its attestation, verified.
-struct TestPeer {
-    id: PeerId,
-    attestation: VerifiedAttestation,
-}
-
-fn test_peer(f: &Fixture, i: u8) -> TestPeer {
-    let key = Keypair::from_seed(&[i; 32]);
-    let id = peer_id_of(&key.public()).expect("ed25519 key");
-    let trust = usize::from(i) % f.keys.len();
-    let attestation = NodeAttestation::issue(&f.keys[trust], f.id(), key.public(), T0, None)
-        .verify_with(&f.coalition, |t| Some(vec![*t]), Some(&id), T0)
-        .expect("fixture attestation verifies");
-    TestPeer { id, attestation }
-}
-
-fn addr(port: u64) -> Multiaddr {
-    format!("/memory/{port}").parse().expect("memory address")
-}
 
 fn config() -> NetConfig {
     let mut c = NetConfig::memory();
@@ -38,32 +18,7 @@ fn config() -> NetConfig {
     c
 }
 
-/// A service and the virtual clock it runs on.
-struct Bench {
-    service: Service,
-    now: Millis,
-}
-
 impl Bench {
-    fn new(config: NetConfig) -> Self {
-        let local = PeerId::random();
-        Bench { service: Service::new(local, &config, Millis::ZERO), now: Millis::ZERO }
-    }
-
-    fn at(&mut self, ms: u64) -> &mut Self {
-        assert!(Millis(ms) >= self.now, "time runs forward");
-        self.now = Millis(ms);
-        self
-    }
-
-    fn input(&mut self, input: Input) -> Vec<Output> {
-        self.service.handle(input, self.now)
-    }
-
-    fn tick(&mut self) -> Vec<Output> {
-        self.input(Input::Tick)
-    }
-
     fn connect(&mut self, peer: PeerId) -> Vec<Output> {
         self.input(Input::Connected { peer, address: addr(1) })
     }

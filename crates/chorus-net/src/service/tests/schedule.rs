@@ -4,22 +4,11 @@
 
 use std::time::Duration;
 
-use chorus_core::testkit::{Fixture, T0};
-use chorus_core::Keypair;
+use chorus_core::testkit::Fixture;
 use libp2p::PeerId;
 
-use super::*;
-use crate::attestation::{peer_id_of, NodeAttestation};
-
-fn member_peer(f: &Fixture, i: u8) -> (PeerId, VerifiedAttestation) {
-    let key = Keypair::from_seed(&[i; 32]);
-    let id = peer_id_of(&key.public()).expect("ed25519 key");
-    let trust = usize::from(i) % f.keys.len();
-    let attestation = NodeAttestation::issue(&f.keys[trust], f.id(), key.public(), T0, None)
-        .verify_with(&f.coalition, |t| Some(vec![*t]), Some(&id), T0)
-        .expect("fixture attestation verifies");
-    (id, attestation)
-}
+use super::super::*;
+use super::support::*;
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -37,7 +26,7 @@ impl Node {
         let mut c = NetConfig::memory();
         c.sync_interval = Duration::from_secs(30);
         c.limits.sync_session_timeout = TIMEOUT;
-        let (peers, attestations) = (1..=n).map(|i| member_peer(&f, i)).unzip();
+        let (peers, attestations) = (1..=n).map(|i| test_peer(&f, i)).map(|p| (p.id, p.attestation)).unzip();
         Node { service: Service::new(PeerId::random(), &c, Millis::ZERO), now: Millis::ZERO, peers, attestations }
     }
 

@@ -3,31 +3,11 @@
 
 use std::time::Duration;
 
-use chorus_core::testkit::{Fixture, T0};
-use chorus_core::Keypair;
+use chorus_core::testkit::Fixture;
 use libp2p::{Multiaddr, PeerId};
 
-use super::*;
-use crate::attestation::{peer_id_of, NodeAttestation};
-
-struct TestPeer {
-    id: PeerId,
-    attestation: VerifiedAttestation,
-}
-
-fn test_peer(f: &Fixture, i: u8) -> TestPeer {
-    let key = Keypair::from_seed(&[i; 32]);
-    let id = peer_id_of(&key.public()).expect("ed25519 key");
-    let trust = usize::from(i) % f.keys.len();
-    let attestation = NodeAttestation::issue(&f.keys[trust], f.id(), key.public(), T0, None)
-        .verify_with(&f.coalition, |t| Some(vec![*t]), Some(&id), T0)
-        .expect("fixture attestation verifies");
-    TestPeer { id, attestation }
-}
-
-fn addr(port: u64) -> Multiaddr {
-    format!("/memory/{port}").parse().expect("memory address")
-}
+use super::super::*;
+use super::support::*;
 
 fn config(target: usize) -> NetConfig {
     let mut c = NetConfig::memory();
@@ -35,34 +15,10 @@ fn config(target: usize) -> NetConfig {
     c
 }
 
-struct Bench {
-    service: Service,
-    now: Millis,
-}
-
 impl Bench {
-    fn new(config: NetConfig) -> Self {
-        let local = PeerId::random();
-        Bench { service: Service::new(local, &config, Millis::ZERO), now: Millis::ZERO }
-    }
-
-    fn at(&mut self, ms: u64) -> &mut Self {
-        assert!(Millis(ms) >= self.now, "time runs forward");
-        self.now = Millis(ms);
-        self
-    }
-
-    fn input(&mut self, input: Input) -> Vec<Output> {
-        self.service.handle(input, self.now)
-    }
-
-    fn tick(&mut self) -> Vec<Output> {
-        self.input(Input::Tick)
-    }
-
     /// Connects `p`, announces `listen` as its listen address, and
     /// completes the hello both ways.
-    fn member(&mut self, p: &TestPeer, listen: u64) {
+    fn member_at(&mut self, p: &TestPeer, listen: u64) {
         self.input(Input::Connected { peer: p.id, address: addr(1) });
         self.input(Input::ListenAddrs { peer: p.id, addrs: vec![addr(listen)] });
         self.input(Input::Hello { peer: p.id, exchange: HelloExchange::Request, outcome: Ok(p.attestation) });
@@ -143,7 +99,7 @@ fn a_member_that_disconnects_is_redialled_with_growing_capped_jittered_backoff_u
     let f = Fixture::new(2);
     let p = test_peer(&f, 1);
     let mut b = Bench::new(config(4));
-    b.member(&p, 20);
+    b.member_at(&p, 20);
     // Connected: not redialled.
     assert!(redials(&b.at(1_000).tick()).is_empty());
     b.at(2_000).disconnect(&p);
@@ -163,7 +119,7 @@ fn a_member_that_disconnects_is_redialled_with_growing_capped_jittered_backoff_u
     assert!(distinct.len() > 3, "jitter spreads the attempts: {gaps:?}");
     // The dial gets through: the peer is back and its back-off starts over.
     b.at(120_100);
-    b.member(&p, 20);
+    b.member_at(&p, 20);
     assert!(redial_times(&mut b, p.id, 120_200, 130_000, Some(50)).is_empty());
     b.at(130_100).disconnect(&p);
     let again = redial_times(&mut b, p.id, 130_100, 134_000, Some(50));
@@ -193,10 +149,10 @@ fn redial_stops_at_the_target() {
     let f = Fixture::new(3);
     let (p, q, r) = (test_peer(&f, 1), test_peer(&f, 2), test_peer(&f, 3));
     let mut b = Bench::new(config(2));
-    b.member(&r, 30);
+    b.member_at(&r, 30);
     b.disconnect(&r);
-    b.member(&p, 10);
-    b.member(&q, 20);
+    b.member_at(&p, 10);
+    b.member_at(&q, 20);
     // At the target: the known member r is left alone.
     assert!(redial_times(&mut b, r.id, 100, 60_000, Some(50)).is_empty());
     // Below it again: r and q are dialled, p (connected) is not.
@@ -209,7 +165,7 @@ fn redial_stops_at_the_target() {
     assert_eq!(dialled, expected);
     // r is back: at the target, q is not dialled any more.
     b.at(60_200);
-    b.member(&r, 30);
+    b.member_at(&r, 30);
     assert!(redial_times(&mut b, q.id, 60_300, 90_000, Some(50)).is_empty());
 }
 
@@ -218,7 +174,7 @@ fn after_a_long_cut_the_next_redial_is_at_most_a_few_seconds_away() {
     let f = Fixture::new(2);
     let p = test_peer(&f, 1);
     let mut b = Bench::new(config(4));
-    b.member(&p, 20);
+    b.member_at(&p, 20);
     b.at(1_000).disconnect(&p);
     // Thirty minutes of dials that time out (a cut: no answer at all).
     let during = redial_times(&mut b, p.id, 1_000, 30 * 60 * 1000, Some(10_000));
@@ -237,7 +193,7 @@ fn a_dial_in_flight_is_not_repeated_until_it_ends_or_times_out() {
     let f = Fixture::new(2);
     let p = test_peer(&f, 1);
     let mut b = Bench::new(config(4));
-    b.member(&p, 20);
+    b.member_at(&p, 20);
     b.at(1_000).disconnect(&p);
     // No failure is ever reported: the dial is assumed over after the dial
     // time-out (10 s) and a second.
@@ -255,7 +211,7 @@ fn a_member_failing_for_an_hour_is_forgotten_but_bootstrap_peers_never_are() {
     let mut c = config(4);
     c.bootstrap = vec![format!("/memory/7/p2p/{}", boot.id).parse().unwrap()];
     let mut b = Bench::new(c);
-    b.member(&p, 20);
+    b.member_at(&p, 20);
     b.at(1_000).disconnect(&p);
     assert_eq!(b.service.dialer.known(), 2);
     let mut t = 1_000;
@@ -292,12 +248,12 @@ fn bootstrap_peers_are_redialled_below_the_target_even_with_members() {
     assert_eq!((redials(&second), dials(&second)), (vec![p.id], vec![addr(8)]));
     // p is a member, one below the target: the other bootstrap address is
     // still dialled.
-    b.at(2_000).member(&p, 7);
+    b.at(2_000).member_at(&p, 7);
     b.input(Input::DialFailed { peer: None, addresses: vec![addr(8)] });
     let out = b.at(20_000).tick();
     assert_eq!((redials(&out), dials(&out)), (vec![], vec![addr(8)]));
     // At the target: no more dials.
-    b.at(20_100).member(&q, 9);
+    b.at(20_100).member_at(&q, 9);
     b.input(Input::DialFailed { peer: None, addresses: vec![addr(8)] });
     assert!(dials(&b.at(60_000).tick()).is_empty());
     assert_eq!(b.service.status().target_peers, 2);
@@ -333,7 +289,7 @@ fn discovery_walks_every_thirty_seconds_below_the_target_and_every_five_minutes_
     below.input(Input::FindPeersFailed);
     assert_eq!(walks(&mut below, 96_000, 101_000), [100_000]);
     let mut at = Bench::new(config(1));
-    at.member(&p, 20);
+    at.member_at(&p, 20);
     // The verification walked; the next walks come every 5 min.
     assert_eq!(walks(&mut at, 1_000, 700_000), [300_000, 600_000]);
 }
