@@ -85,9 +85,8 @@
 //! head (its roster version and the count and fingerprint of the set it
 //! serves; `docs/PROTOCOL.md` 13). The initiator counts what the session
 //! shows against what the head and the splits announced; a peer that shows
-//! fewer objects than it announced, names another coalition, claims a
-//! roster its objects do not adopt, or sends no head, in two sessions in a
-//! row, is reported ([`splitview`]: a warning, [`NetworkEvent::SplitView`],
+//! fewer objects than it announced, names another coalition or claims a
+//! roster its objects do not adopt, in two sessions in a row, is reported ([`splitview`]: a warning, [`NetworkEvent::SplitView`],
 //! [`NetStatus::split_views`]) until a session shows everything.
 //!
 //! ## Discovery and self-healing

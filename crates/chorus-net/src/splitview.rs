@@ -57,12 +57,10 @@ pub enum SplitEvidence {
         /// A head of it that is not adopted here.
         head: ObjectId,
     },
-    /// The peer answered a request for its head without one.
-    NoHead,
 }
 
 /// Every [`SplitEvidence::reason`], for metrics that list them all.
-pub const SPLIT_VIEW_REASONS: [&str; 4] = ["withheld", "other_coalition", "unsupported_roster", "no_head"];
+pub const SPLIT_VIEW_REASONS: [&str; 3] = ["withheld", "other_coalition", "unsupported_roster"];
 
 impl SplitEvidence {
     /// A short stable name, for metric labels: one of
@@ -72,7 +70,6 @@ impl SplitEvidence {
             SplitEvidence::Withheld { .. } => "withheld",
             SplitEvidence::OtherCoalition { .. } => "other_coalition",
             SplitEvidence::UnsupportedRoster { .. } => "unsupported_roster",
-            SplitEvidence::NoHead => "no_head",
         }
     }
 }
@@ -95,7 +92,6 @@ impl fmt::Display for SplitEvidence {
                 version.short(16),
                 head.short(16)
             ),
-            SplitEvidence::NoHead => f.write_str("announces no head"),
         }
     }
 }
@@ -107,7 +103,8 @@ pub enum SessionOutcome {
     Clean,
     /// Complete, and this contradicts the head.
     Evidence(SplitEvidence),
-    /// Not complete, or no head asked for: proves nothing.
+    /// Not complete, no head asked for, or none given (a node of an
+    /// earlier release): proves nothing.
     Inconclusive,
 }
 
@@ -142,8 +139,18 @@ pub fn judge_session(view: &SessionView<'_>, adopted: impl Fn(&ObjectId) -> bool
         return SessionOutcome::Inconclusive;
     }
     let Some(head) = view.head else {
-        // Equal sets carry no head: nothing was withheld.
-        return if view.same_set { SessionOutcome::Clean } else { SessionOutcome::Evidence(SplitEvidence::NoHead) };
+        // Equal sets carry no head: nothing was withheld. Otherwise the
+        // peer may be an honest node of an earlier release, which ignores
+        // `want_head`: only what its splits announced can be checked.
+        return match view.withheld {
+            _ if view.same_set => SessionOutcome::Clean,
+            Some(w) => SessionOutcome::Evidence(SplitEvidence::Withheld {
+                announced: w.announced,
+                showed: w.showed,
+                whole_set: w.whole_set,
+            }),
+            None => SessionOutcome::Inconclusive,
+        };
     };
     if head.coalition != view.coalition {
         return SessionOutcome::Evidence(SplitEvidence::OtherCoalition { coalition: head.coalition });
@@ -307,7 +314,15 @@ mod tests {
         let h = head(vec![governance]);
         let adopted = |id: &ObjectId| *id == governance;
         assert_eq!(judge_session(&view(Some(&h)), adopted), SessionOutcome::Clean);
-        assert_eq!(judge_session(&view(None), adopted), SessionOutcome::Evidence(SplitEvidence::NoHead));
+        // No head, as from a node of an earlier release: inconclusive,
+        // unless a split it announced showed short.
+        assert_eq!(judge_session(&view(None), adopted), SessionOutcome::Inconclusive);
+        let headless_short =
+            SessionView { withheld: Some(Withheld { announced: 4, showed: 3, whole_set: false }), ..view(None) };
+        assert_eq!(
+            judge_session(&headless_short, adopted),
+            SessionOutcome::Evidence(SplitEvidence::Withheld { announced: 4, showed: 3, whole_set: false })
+        );
         let same = SessionView { same_set: true, ..view(None) };
         assert_eq!(judge_session(&same, adopted), SessionOutcome::Clean);
         let unfinished = SessionView { completed: false, ..view(None) };
@@ -345,7 +360,6 @@ mod tests {
             SplitEvidence::Withheld { announced: 1, showed: 0, whole_set: true },
             SplitEvidence::OtherCoalition { coalition: COALITION },
             SplitEvidence::UnsupportedRoster { version: COALITION, head: COALITION },
-            SplitEvidence::NoHead,
         ];
         assert_eq!(all.map(|e| e.reason()), SPLIT_VIEW_REASONS);
     }

@@ -152,6 +152,25 @@ fn a_withheld_object_hidden_by_a_grown_set_is_caught_by_its_bucket_count() {
 }
 
 #[test]
+fn a_responder_without_a_head_is_still_checked_by_its_bucket_counts() {
+    // A node of an earlier release ignores `want_head`: no head, so the
+    // whole set is not checked, but the buckets it splits into still
+    // announce counts, and one short of the withheld object shows.
+    let (server, client) = sides(211, |_| true, |i| i < 100);
+    let hidden = server.items[150].1;
+    let limits = small_limits();
+    let responder = SyncServer::new(server.snapshot(), limits).unwrap();
+    let lookup = |id: &ObjectId| if *id == hidden { None } else { server.objects.get(id).cloned() };
+    let c = session(&client, &responder, limits, lookup).unwrap();
+    assert!(c.head().is_none());
+    let w = c.withheld().expect("the bucket's count exposes it");
+    assert!(!w.whole_set && w.showed + 1 == w.announced, "{w:?}");
+    // The same responder showing everything: nothing withheld.
+    let c = session(&client, &responder, limits, |id| server.objects.get(id).cloned()).unwrap();
+    assert_eq!(c.withheld(), None);
+}
+
+#[test]
 fn a_head_that_does_not_verify_ends_the_session() {
     let (server, client) = sides(50, |_| true, |_| false);
     let snapshot = server.snapshot();

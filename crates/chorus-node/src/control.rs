@@ -159,8 +159,8 @@ pub struct SplitViewInfo {
     pub trust: Option<String>,
     /// That trust's name from the roster.
     pub trust_name: Option<String>,
-    /// A short stable name of the evidence: `withheld`, `other_coalition`,
-    /// `unsupported_roster` or `no_head`.
+    /// A short stable name of the evidence: `withheld`, `other_coalition`
+    /// or `unsupported_roster`.
     pub reason: String,
     /// What contradicts its head, one line.
     pub evidence: String,

@@ -55,7 +55,7 @@ pub struct Metrics {
     /// the network's state, never counted up.
     pub split_view_peers: Gauge,
     /// Split views reported, by reason (`withheld`, `other_coalition`,
-    /// `unsupported_roster`, `no_head`).
+    /// `unsupported_roster`).
     pub split_view_reports: Family<ReasonLabel, Counter>,
 }
 

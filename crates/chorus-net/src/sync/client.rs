@@ -192,13 +192,14 @@ impl SyncClient {
         self.head.as_ref()
     }
 
-    /// Once the session is done and the responder's head was received: the
-    /// range where it showed fewer items than it announced (the whole set
-    /// first, else the first bucket short), or `None` when it showed
-    /// everything. `None` too before then: an unfinished session proves
-    /// nothing.
+    /// Once the session is done: the range where the responder showed
+    /// fewer items than it announced (the whole set first, when its head
+    /// came, else the first bucket short), or `None` when it showed
+    /// everything. Buckets announce counts without a head, so a responder
+    /// that sent none is checked by them alone. `None` too before the end:
+    /// an unfinished session proves nothing.
     pub fn withheld(&self) -> Option<Withheld> {
-        if !self.is_done() || self.head.is_none() {
+        if !self.is_done() {
             return None;
         }
         let (k, a) = self.announced.iter().enumerate().find(|(_, a)| a.shown < a.count)?;
