@@ -27,16 +27,18 @@ use crate::behaviour::{
 };
 use crate::config::NetConfig;
 use crate::error::{HelloRefusal, NetError, SyncFailure};
-use crate::network::{Command, NetworkEvent, NetworkEvents, NetworkHandle, PeerInfo, PublishOutcome, SyncReport, Via};
+use crate::network::{Command, NetworkEvent, NetworkEvents, NetworkHandle, PeerInfo, PublishOutcome, Via};
 use crate::service::{Acceptance, HelloExchange, Input, Millis, Output, PeerClass, Service};
 use crate::store::{now_ms, ObjectStore};
 use crate::sync::{ClientStep, Progress, SyncClient, SyncError, SyncLimits, SyncServer, SyncSnapshot};
 use blocking::{ingest_worker, Internal, Origin, SnapshotCache};
 use liveness::Liveness;
+use sessions::Sessions;
 
 mod blocking;
 mod heads;
 mod liveness;
+mod sessions;
 
 /// Longest time between two [`Input::Tick`]s.
 const HOUSEKEEPING: Duration = Duration::from_secs(1);
@@ -104,7 +106,7 @@ impl Network {
             snapshots: Arc::new(SnapshotCache::default()),
             service,
             clock,
-            sessions: HashMap::new(),
+            sessions: Sessions::default(),
             requests: HashMap::new(),
             hello_requests: HashMap::new(),
             hello_answers: HashMap::new(),
@@ -145,17 +147,6 @@ impl Clock {
     }
 }
 
-/// One catch-up this node runs against a peer.
-struct Session {
-    client: Option<SyncClient>,
-    /// What to do once the objects of the last response are ingested: the
-    /// next request waits for the store, so at most one response's objects
-    /// are held in memory per session and a slow store slows the peer down.
-    after_ingest: Option<ClientStep>,
-    report: SyncReport,
-    started: Millis,
-}
-
 struct EventLoop {
     swarm: Swarm<Behaviour>,
     store: Arc<dyn ObjectStore>,
@@ -173,7 +164,7 @@ struct EventLoop {
     snapshots: Arc<SnapshotCache>,
     service: Service,
     clock: Clock,
-    sessions: HashMap<PeerId, Session>,
+    sessions: Sessions,
     requests: HashMap<OutboundRequestId, PeerId>,
     hello_requests: HashMap<OutboundRequestId, PeerId>,
     /// A hello request's channel while the service decides on it.
@@ -532,10 +523,14 @@ impl EventLoop {
                 }
                 self.step(Input::Ingested { peer: source, via: Via::Gossip, message: Some(message_id), result });
             }
-            Internal::Ingested { origin: Origin::Sync { peer }, result } => {
+            Internal::Ingested { origin: Origin::Sync { peer, session }, result } => {
                 let admissions = match result {
                     Ok(a) => a,
                     Err(e) => {
+                        // A late failure of an ended session ends no newer one.
+                        if !self.sessions.is_current(&peer, session) {
+                            return;
+                        }
                         if let Some(input) = self.finish_session(peer, Some(SyncFailure::Store(e))) {
                             self.step(input);
                         }
@@ -550,7 +545,9 @@ impl EventLoop {
                 for admission in admissions {
                     self.step(Input::Ingested { peer, via: Via::Sync, message: None, result: Ok(admission) });
                 }
-                let next = self.sessions.get_mut(&peer).and_then(|session| {
+                // The objects are stored whichever session fetched them; only
+                // the session that asked for them is credited and resumed.
+                let next = self.sessions.current(&peer, session).and_then(|session| {
                     session.report.stored += stored;
                     session.report.refused += refused;
                     session.after_ingest.take()
@@ -559,7 +556,7 @@ impl EventLoop {
                     self.advance(peer, step);
                 }
             }
-            Internal::SnapshotReady { peer, result } => self.on_snapshot(peer, result),
+            Internal::SnapshotReady { peer, session, result } => self.on_snapshot(peer, session, result),
             Internal::Served { peer, channel, result } => {
                 let result = match result {
                     Ok(frame) => {
@@ -680,15 +677,7 @@ impl EventLoop {
     // ---------------------------------------------------------------- sync: initiating
 
     fn start_sync(&mut self, peer: PeerId, now: Millis) {
-        self.sessions.insert(
-            peer,
-            Session {
-                client: None,
-                after_ingest: None,
-                report: SyncReport { peer: Some(peer), ..SyncReport::default() },
-                started: now,
-            },
-        );
+        let session = self.sessions.start(peer, now);
         let store = self.store.clone();
         let snapshots = self.snapshots.clone();
         let done = self.internal_tx.clone();
@@ -696,12 +685,12 @@ impl EventLoop {
             let result = tokio::task::spawn_blocking(move || snapshots.get(store.as_ref(), now))
                 .await
                 .unwrap_or_else(|e| Err(e.to_string()));
-            let _ = done.send(Internal::SnapshotReady { peer, result }).await;
+            let _ = done.send(Internal::SnapshotReady { peer, session, result }).await;
         });
     }
 
-    fn on_snapshot(&mut self, peer: PeerId, result: Result<SyncSnapshot, String>) {
-        if !self.sessions.contains_key(&peer) {
+    fn on_snapshot(&mut self, peer: PeerId, session: u64, result: Result<SyncSnapshot, String>) {
+        if !self.sessions.is_current(&peer, session) {
             return;
         }
         let started = result.and_then(|snapshot| {
@@ -714,7 +703,7 @@ impl EventLoop {
         });
         match started {
             Ok((client, frame)) => {
-                if let Some(session) = self.sessions.get_mut(&peer) {
+                if let Some(session) = self.sessions.current(&peer, session) {
                     session.client = Some(client);
                 }
                 self.send_sync(peer, frame);
@@ -742,8 +731,9 @@ impl EventLoop {
                 // like gossip; the session resumes once they are stored.
                 session.report.received += envelopes.len();
                 session.after_ingest = Some(next);
+                let number = session.number;
                 let batch: Vec<Vec<u8>> = envelopes.into_iter().map(|e| e.into_bytes()).collect();
-                self.ingest_sync(peer, batch);
+                self.ingest_sync(peer, number, batch);
             }
             Err(e) => {
                 if let Some(input) = self.finish_session(peer, Some(SyncFailure::Response(e))) {
@@ -765,14 +755,14 @@ impl EventLoop {
         }
     }
 
-    fn ingest_sync(&mut self, peer: PeerId, batch: Vec<Vec<u8>>) {
+    fn ingest_sync(&mut self, peer: PeerId, session: u64, batch: Vec<Vec<u8>>) {
         let store = self.store.clone();
         let done = self.internal_tx.clone();
         tokio::spawn(async move {
             let result = tokio::task::spawn_blocking(move || store.ingest(batch).map_err(|e| e.to_string()))
                 .await
                 .unwrap_or_else(|e| Err(e.to_string()));
-            let _ = done.send(Internal::Ingested { origin: Origin::Sync { peer }, result }).await;
+            let _ = done.send(Internal::Ingested { origin: Origin::Sync { peer, session }, result }).await;
         });
     }
 

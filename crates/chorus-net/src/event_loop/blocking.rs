@@ -22,14 +22,21 @@ const SNAPSHOT_MAX_AGE: Duration = Duration::from_secs(1);
 
 /// Where an object being ingested came from.
 pub(super) enum Origin {
-    Gossip { message_id: gossipsub::MessageId, source: PeerId },
-    Sync { peer: PeerId },
+    Gossip {
+        message_id: gossipsub::MessageId,
+        source: PeerId,
+    },
+    /// Objects of a response in session `session` (`Sessions::start`).
+    Sync {
+        peer: PeerId,
+        session: u64,
+    },
 }
 
 /// Results of blocking work, back to the loop.
 pub(super) enum Internal {
     Ingested { origin: Origin, result: Result<Vec<Admission>, String> },
-    SnapshotReady { peer: PeerId, result: Result<SyncSnapshot, String> },
+    SnapshotReady { peer: PeerId, session: u64, result: Result<SyncSnapshot, String> },
     Served { peer: PeerId, channel: ResponseChannel<Vec<u8>>, result: Result<Vec<u8>, SyncError> },
 }
 
