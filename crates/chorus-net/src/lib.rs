@@ -152,4 +152,4 @@ pub use network::{
 pub use splitview::{SplitEvidence, SplitView};
 #[cfg(any(test, feature = "test"))]
 pub use store::MemoryStore;
-pub use store::{keys_of, now_ms, ObjectStore, StoreFailure};
+pub use store::{keys_of, now_ms, ObjectStore, ServedSet, StoreFailure};

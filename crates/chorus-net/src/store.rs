@@ -44,13 +44,16 @@ pub trait ObjectStore: Send + Sync + 'static {
     /// store that forgot to answer must not silently admit revoked keys.
     fn node_key_revoked(&self, trust: &PublicKey, node_key: &PublicKey) -> bool;
 
-    /// The newest roster version the store's objects define
-    /// (`Ledger::head_version`, PROTOCOL.md 12.3): its heads, sorted, and
-    /// its id. A node's head announces it (PROTOCOL.md 13); the network
-    /// reads it before the item set it serves, so every head it names is
-    /// among the objects it serves. No default: a store that forgot to
-    /// answer must not announce the genesis roster in place of its own.
-    fn roster_head(&self) -> (Vec<ObjectId>, ObjectId);
+    /// The item set sync reconciles ([`ObjectStore::sync_items`]) and the
+    /// newest roster version the store's objects define
+    /// (`Ledger::head_version`, PROTOCOL.md 12.3), both read from one state
+    /// of the store (under one lock): a node's head announces that version
+    /// for that set (PROTOCOL.md 13), so every head it names must be among
+    /// the items and adopted by exactly them, which an object stored
+    /// between two reads (a revocation withdrawing a stance) would break.
+    /// No default: a store that forgot to answer must not announce the
+    /// genesis roster in place of its own.
+    fn served_set(&self) -> Result<ServedSet, StoreFailure>;
 
     /// True when the store's objects adopt governance proposal `id`
     /// (`Ledger::is_adopted`): how a peer's claimed roster is checked
@@ -63,6 +66,17 @@ pub trait ObjectStore: Send + Sync + 'static {
     /// Every stored object as `(created_at_ms, id)`, sorted ascending: the
     /// item set that sync reconciles.
     fn sync_items(&self) -> Result<Vec<(u64, ObjectId)>, StoreFailure>;
+}
+
+/// What [`ObjectStore::served_set`] reads from one state of the store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServedSet {
+    /// Every stored object as `(created_at_ms, id)`, sorted ascending.
+    pub items: Vec<(u64, ObjectId)>,
+    /// The heads of the newest roster version, sorted.
+    pub roster_heads: Vec<ObjectId>,
+    /// Its version id.
+    pub roster_version: ObjectId,
 }
 
 /// [`ObjectStore::keys_of`] from a ledger: `None` unless `trust` is in its
@@ -90,7 +104,7 @@ mod memory {
 
     use chorus_core::{Admission, Coalition, Ingest, ObjectId, PublicKey};
 
-    use super::{keys_of, now_ms, ObjectStore, StoreFailure};
+    use super::{keys_of, now_ms, ObjectStore, ServedSet, StoreFailure};
 
     /// Objects kept while they wait for others, as in the durable store.
     const WAITING_CAPACITY: usize = 4096;
@@ -208,8 +222,10 @@ mod memory {
             self.lock().1.ledger().node_key_revoked(trust, node_key)
         }
 
-        fn roster_head(&self) -> (Vec<ObjectId>, ObjectId) {
-            self.lock().1.ledger().head_version()
+        fn served_set(&self) -> Result<ServedSet, StoreFailure> {
+            let guard = self.lock();
+            let (roster_heads, roster_version) = guard.1.ledger().head_version();
+            Ok(ServedSet { items: guard.0.items.iter().copied().collect(), roster_heads, roster_version })
         }
 
         fn is_adopted(&self, id: &ObjectId) -> bool {
@@ -248,6 +264,9 @@ mod tests {
         assert_eq!(items.len(), 2);
         assert!(items.windows(2).all(|w| w[0] < w[1]));
         assert_eq!(store.get(&p.id()).unwrap().as_deref(), Some(p.bytes()));
+        let served = store.served_set().unwrap();
+        assert_eq!(served.items, items);
+        assert_eq!((served.roster_heads, served.roster_version), (vec![], f.coalition.id()));
     }
 
     #[test]

@@ -31,8 +31,8 @@ impl ObjectStore for LyingStore {
     fn node_key_revoked(&self, trust: &chorus_core::PublicKey, node_key: &chorus_core::PublicKey) -> bool {
         self.0.node_key_revoked(trust, node_key)
     }
-    fn roster_head(&self) -> (Vec<ObjectId>, ObjectId) {
-        self.0.roster_head()
+    fn served_set(&self) -> Result<chorus_net::ServedSet, StoreFailure> {
+        self.0.served_set()
     }
     fn is_adopted(&self, id: &ObjectId) -> bool {
         self.0.is_adopted(id)

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use chorus_core::testkit::Fixture;
 use chorus_core::{Action, Admission, Coalition, Keypair, Member, ObjectId, PublicKey};
 use chorus_net::testkit::*;
-use chorus_net::{MemoryStore, NetworkEvent, ObjectStore, SplitEvidence, StoreFailure};
+use chorus_net::{MemoryStore, NetworkEvent, ObjectStore, ServedSet, SplitEvidence, StoreFailure};
 
 /// A compromised node's store: lists `hidden` among its items (so its head
 /// and its splits count it) but never hands it out, while `withholding`;
@@ -35,8 +35,12 @@ impl ObjectStore for WithholdingStore {
     fn node_key_revoked(&self, trust: &PublicKey, node_key: &PublicKey) -> bool {
         self.inner.node_key_revoked(trust, node_key)
     }
-    fn roster_head(&self) -> (Vec<ObjectId>, ObjectId) {
-        self.claimed.clone().unwrap_or_else(|| self.inner.roster_head())
+    fn served_set(&self) -> Result<ServedSet, StoreFailure> {
+        let mut served = self.inner.served_set()?;
+        if let Some((heads, version)) = self.claimed.clone() {
+            (served.roster_heads, served.roster_version) = (heads, version);
+        }
+        Ok(served)
     }
     fn is_adopted(&self, id: &ObjectId) -> bool {
         self.inner.is_adopted(id)

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chorus_core::{Admission, Coalition, Keypair, ObjectId};
-use chorus_net::{NetConfig, NetworkEvent, NetworkHandle, NodeAttestation, NodeIdentity, ObjectStore, StoreFailure};
+use chorus_net::{
+    NetConfig, NetworkEvent, NetworkHandle, NodeAttestation, NodeIdentity, ObjectStore, ServedSet, StoreFailure,
+};
 use chorus_store::Store;
 
 use crate::config::Config;
@@ -53,8 +55,9 @@ impl ObjectStore for StoreAdapter {
         self.0.with_ledger(|l| l.node_key_revoked(trust, node_key))
     }
 
-    fn roster_head(&self) -> (Vec<ObjectId>, ObjectId) {
-        self.0.with_ledger(|l| l.head_version())
+    fn served_set(&self) -> std::result::Result<ServedSet, StoreFailure> {
+        let (items, (roster_heads, roster_version)) = self.0.sync_items_with_ledger(|l| l.head_version());
+        Ok(ServedSet { items, roster_heads, roster_version })
     }
 
     fn is_adopted(&self, id: &ObjectId) -> bool {

@@ -287,6 +287,14 @@ impl Store {
         read(&self.inner.state).by_time.iter().copied().collect()
     }
 
+    /// [`Store::sync_items`] and `f` of the ledger, both from one state of
+    /// the store (no object is stored between them). Ingest waits while `f`
+    /// runs: keep it short.
+    pub fn sync_items_with_ledger<R>(&self, f: impl FnOnce(&Ledger) -> R) -> (Vec<(u64, ObjectId)>, R) {
+        let state = read(&self.inner.state);
+        (state.by_time.iter().copied().collect(), f(state.ledger()))
+    }
+
     /// Objects of one kind, sorted by (created_at_ms, id).
     pub fn objects_of_kind(&self, kind: Kind) -> Vec<ObjectId> {
         read(&self.inner.state).by_kind.get(&kind).into_iter().flatten().map(|(_, id)| *id).collect()

@@ -40,12 +40,12 @@ pub(super) enum Internal {
     Served { peer: PeerId, channel: ResponseChannel<Vec<u8>>, result: Result<Vec<u8>, SyncError> },
 }
 
-/// The store's newest roster version as `ObjectStore::roster_head` gives
+/// The store's newest roster version as `ObjectStore::served_set` gives
 /// it: heads and id.
 pub(super) type RosterHead = (Vec<ObjectId>, ObjectId);
 
 /// The newest snapshot of the store's item set, shared by sync sessions,
-/// with the roster version read just before it (what its head announces).
+/// with the roster version read with it (what its head announces).
 #[derive(Default)]
 pub(super) struct SnapshotCache {
     generation: AtomicU64,
@@ -63,9 +63,9 @@ impl SnapshotCache {
         self.get_with_roster(store, now).map(|(snap, _)| snap)
     }
 
-    /// As [`SnapshotCache::get`], with the roster version read before the
-    /// snapshot's items: the set only grows, so every head it names is
-    /// among them.
+    /// As [`SnapshotCache::get`], with the roster version read from the same
+    /// state of the store as the snapshot's items: every head it names is
+    /// among them, and adopted by exactly them.
     pub(super) fn get_with_roster(
         &self,
         store: &dyn ObjectStore,
@@ -78,9 +78,9 @@ impl SnapshotCache {
                 return Ok((snap.clone(), roster.clone()));
             }
         }
-        let roster = store.roster_head();
-        let items = store.sync_items().map_err(|e| e.to_string())?;
-        let snap = SyncSnapshot::new(items);
+        let served = store.served_set().map_err(|e| e.to_string())?;
+        let roster = (served.roster_heads, served.roster_version);
+        let snap = SyncSnapshot::new(served.items);
         *guard = Some((generation, now, snap.clone(), roster.clone()));
         Ok((snap, roster))
     }

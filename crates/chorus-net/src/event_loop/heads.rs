@@ -12,8 +12,9 @@ use crate::sync::{Head, SignedHead, SyncClient, SyncSnapshot};
 use libp2p::PeerId;
 
 /// The signed head of `snapshot`: `roster` (heads and version id) must have
-/// been read from the store before the snapshot's items, so that every
-/// head it names is among them.
+/// been read from the same state of the store as the snapshot's items
+/// (`ObjectStore::served_set`), so that every head it names is among them
+/// and adopted by them.
 pub(super) fn sign_head(
     coalition: CoalitionId,
     snapshot: &SyncSnapshot,
