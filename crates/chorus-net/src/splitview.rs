@@ -181,7 +181,7 @@ pub struct SplitView {
     pub peer: PeerId,
     /// The trust it proved to speak for, if it did.
     pub trust: Option<PublicKey>,
-    /// The latest evidence.
+    /// The newest evidence.
     pub evidence: SplitEvidence,
     /// Consecutive sessions with evidence.
     pub sessions: u32,
@@ -201,8 +201,8 @@ struct Track {
 pub enum Change {
     /// Nothing to report.
     None,
-    /// The peer's evidence reached [`REPORT_AFTER_SESSIONS`], or changed
-    /// while reported: say so.
+    /// The peer's evidence reached [`REPORT_AFTER_SESSIONS`], or its
+    /// reason changed while reported: say so.
     Reported(Box<SplitView>),
     /// A clean session ended a reported split view.
     Cleared {
@@ -237,7 +237,9 @@ impl SplitViews {
                 let seen = self.counter;
                 let track =
                     self.peers.entry(peer).or_insert(Track { trust, evidence: evidence.clone(), sessions: 0, seen });
-                let changed = track.evidence != evidence;
+                // Only a new reason is news: a withholder's counts change
+                // as its set grows, and must not re-report every session.
+                let changed = track.evidence.reason() != evidence.reason();
                 track.sessions += 1;
                 track.seen = seen;
                 track.trust = trust.or(track.trust);
@@ -377,9 +379,16 @@ mod tests {
         let Change::Reported(report) = views.observe(peer, trust, withheld(9)) else { panic!("reported") };
         assert_eq!((report.peer, report.sessions), (peer, 2));
         assert_eq!(report.evidence.to_string(), "withholds objects: announced 10, showed 9");
-        // Repeated: counted, not reported again; changed: reported again.
+        // Repeated, or with other counts (a withholder's set grows): counted
+        // and kept for the status, not reported again.
         assert_eq!(views.observe(peer, trust, withheld(9)), Change::None);
-        assert!(matches!(views.observe(peer, trust, withheld(8)), Change::Reported(v) if v.sessions == 4));
+        assert_eq!(views.observe(peer, trust, withheld(8)), Change::None);
+        let now = views.reported();
+        assert_eq!((now.len(), now[0].sessions), (1, 4));
+        assert_eq!(now[0].evidence.to_string(), "withholds objects: announced 10, showed 8");
+        // Another reason: reported again.
+        let other = SessionOutcome::Evidence(SplitEvidence::OtherCoalition { coalition: ObjectId([8; 32]) });
+        assert!(matches!(views.observe(peer, trust, other), Change::Reported(v) if v.sessions == 5));
         assert_eq!(views.reported().len(), 1);
         assert_eq!(views.observe(peer, trust, SessionOutcome::Clean), Change::Cleared { peer });
         assert!(views.reported().is_empty());
