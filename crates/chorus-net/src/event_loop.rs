@@ -664,9 +664,13 @@ impl EventLoop {
             let result = tokio::task::spawn_blocking(move || {
                 let _permit = permit;
                 let (snapshot, roster) = snapshots.get_with_roster(store.as_ref(), now).map_err(SyncError::Local)?;
-                let head = heads::sign_head(coalition, &snapshot, roster, now_ms(), &node_key);
-                let server = SyncServer::new(snapshot, SyncLimits::default())?.with_head(&head);
-                server.handle_request(&request, |id| store.get(id).ok().flatten())
+                let server = SyncServer::new(snapshot, SyncLimits::default())?;
+                // Signed only when asked for and sent (PROTOCOL.md 13.1).
+                server.handle_request_with_head(
+                    &request,
+                    |id| store.get(id).ok().flatten(),
+                    |snapshot| heads::sign_head(coalition, snapshot, roster, now_ms(), &node_key),
+                )
             })
             .await
             .unwrap_or_else(|e| Err(SyncError::Local(e.to_string())));

@@ -171,6 +171,35 @@ fn a_responder_without_a_head_is_still_checked_by_its_bucket_counts() {
 }
 
 #[test]
+fn a_head_built_on_demand_is_built_only_when_sent() {
+    let (server, client) = sides(50, |_| true, |i| i < 20);
+    let snapshot = server.snapshot();
+    let responder = SyncServer::new(snapshot.clone(), SyncLimits::default()).unwrap();
+    let lookup = |id: &ObjectId| server.objects.get(id).cloned();
+    let built = std::cell::Cell::new(0);
+    let sign = |s: &SyncSnapshot| {
+        built.set(built.get() + 1);
+        head_of(s, &node())
+    };
+    // Not asked for: not built.
+    let mut c = SyncClient::new(&client.snapshot(), SyncLimits::default()).unwrap();
+    responder.handle_request_with_head(&c.initiate().unwrap(), lookup, sign).unwrap();
+    assert_eq!(built.get(), 0);
+    // Asked for, equal sets: not built either.
+    let mut same = SyncClient::new(&snapshot, SyncLimits::default()).unwrap();
+    same.ask_head(node().public());
+    responder.handle_request_with_head(&same.initiate().unwrap(), lookup, sign).unwrap();
+    assert_eq!(built.get(), 0);
+    // Asked for and sent: built once, and it verifies.
+    let mut asked = SyncClient::new(&client.snapshot(), SyncLimits::default()).unwrap();
+    asked.ask_head(node().public());
+    let response = responder.handle_request_with_head(&asked.initiate().unwrap(), lookup, sign).unwrap();
+    assert_eq!(built.get(), 1);
+    asked.handle_response(&response).unwrap();
+    assert_eq!(asked.head().map(|h| h.head().object_count), Some(50));
+}
+
+#[test]
 fn a_head_that_does_not_verify_ends_the_session() {
     let (server, client) = sides(50, |_| true, |_| false);
     let snapshot = server.snapshot();

@@ -125,9 +125,31 @@ impl SyncServer {
     /// `None`: the object is then left out, and a later session offers it
     /// again). An error means the request was bad: nothing is answered and
     /// the peer is at fault.
-    pub fn handle_request<F>(&self, frame: &[u8], mut lookup: F) -> Result<Vec<u8>, SyncError>
+    pub fn handle_request<F>(&self, frame: &[u8], lookup: F) -> Result<Vec<u8>, SyncError>
     where
         F: FnMut(&ObjectId) -> Option<Vec<u8>>,
+    {
+        self.respond(frame, lookup, || self.head.clone())
+    }
+
+    /// As [`SyncServer::handle_request`], with the head built on demand:
+    /// `head` is called, at most once, only when the request asks for a
+    /// head and one is sent (not when the whole set is equal), with the
+    /// snapshot it must describe. A responder that signs its heads signs
+    /// only those it sends; a head given by [`SyncServer::with_head`] is
+    /// not used.
+    pub fn handle_request_with_head<F, H>(&self, frame: &[u8], lookup: F, head: H) -> Result<Vec<u8>, SyncError>
+    where
+        F: FnMut(&ObjectId) -> Option<Vec<u8>>,
+        H: FnOnce(&SyncSnapshot) -> SignedHead,
+    {
+        self.respond(frame, lookup, || Some(head(&self.snapshot).to_proto()))
+    }
+
+    fn respond<F, H>(&self, frame: &[u8], mut lookup: F, head: H) -> Result<Vec<u8>, SyncError>
+    where
+        F: FnMut(&ObjectId) -> Option<Vec<u8>>,
+        H: FnOnce() -> Option<pb::SignedHead>,
     {
         if frame.len() > MAX_SYNC_REQUEST_BYTES {
             return Err(SyncError::FrameTooLarge { what: "request", size: frame.len(), limit: MAX_SYNC_REQUEST_BYTES });
@@ -148,7 +170,7 @@ impl SyncServer {
         // bound holds with it. It is left out when the first query finds the
         // whole set equal: both sides hold the same objects, so nothing can
         // be withheld and the roster version is the same (PROTOCOL.md 13.1).
-        let head = if request.want_head && !self.whole_set_equal(&queries[0]) { self.head.clone() } else { None };
+        let head = if request.want_head && !self.whole_set_equal(&queries[0]) { head() } else { None };
         let size = head.as_ref().map_or(0, |h| embedded(h.encoded_len()));
         let mut out = ResponseBuilder { replies: Vec::with_capacity(queries.len()), size, has_envelope: false };
         for q in &queries {
