@@ -557,6 +557,7 @@ impl EventLoop {
                 }
             }
             Internal::SnapshotReady { peer, session, result } => self.on_snapshot(peer, session, result),
+            Internal::SessionJudged { peer, outcome } => self.observe_split_view(peer, outcome),
             Internal::Served { peer, channel, result } => {
                 let result = match result {
                     Ok(frame) => {

@@ -11,6 +11,7 @@ use libp2p::{gossipsub, PeerId};
 use tokio::sync::mpsc;
 
 use crate::service::Millis;
+use crate::splitview::SessionOutcome;
 use crate::store::ObjectStore;
 use crate::sync::{SyncError, SyncSnapshot};
 
@@ -35,9 +36,25 @@ pub(super) enum Origin {
 
 /// Results of blocking work, back to the loop.
 pub(super) enum Internal {
-    Ingested { origin: Origin, result: Result<Vec<Admission>, String> },
-    SnapshotReady { peer: PeerId, session: u64, result: Result<SyncSnapshot, String> },
-    Served { peer: PeerId, channel: ResponseChannel<Vec<u8>>, result: Result<Vec<u8>, SyncError> },
+    Ingested {
+        origin: Origin,
+        result: Result<Vec<Admission>, String>,
+    },
+    SnapshotReady {
+        peer: PeerId,
+        session: u64,
+        result: Result<SyncSnapshot, String>,
+    },
+    Served {
+        peer: PeerId,
+        channel: ResponseChannel<Vec<u8>>,
+        result: Result<Vec<u8>, SyncError>,
+    },
+    /// A finished session judged against its responder's head.
+    SessionJudged {
+        peer: PeerId,
+        outcome: SessionOutcome,
+    },
 }
 
 /// The store's newest roster version as `ObjectStore::served_set` gives

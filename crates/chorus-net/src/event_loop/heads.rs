@@ -5,9 +5,10 @@
 use chorus_core::limits::MAX_ROSTER_HEADS;
 use chorus_core::{CoalitionId, Keypair, ObjectId};
 
+use super::blocking::Internal;
 use super::EventLoop;
 use crate::network::{NetworkEvent, SyncReport};
-use crate::splitview::{judge_session, Change, SessionView};
+use crate::splitview::{judge_session, Change, SessionOutcome, SessionView};
 use crate::sync::{Head, SignedHead, SyncClient, SyncSnapshot};
 use libp2p::PeerId;
 
@@ -41,8 +42,10 @@ pub(super) fn sign_head(
 
 impl EventLoop {
     /// Judges a finished session (`failed` when it stopped early) against
-    /// its responder's head and reports a split view once the evidence has
-    /// repeated.
+    /// its responder's head; the outcome comes back as
+    /// [`Internal::SessionJudged`]. The judgement asks the store whether
+    /// proposals are adopted, so it runs on the blocking pool: the swarm
+    /// never waits on the store's lock.
     pub(super) fn judge_split_view(
         &mut self,
         peer: PeerId,
@@ -51,19 +54,40 @@ impl EventLoop {
         failed: bool,
     ) {
         let Some(client) = client else { return };
-        let stats = client.stats();
-        let view = SessionView {
-            coalition: self.coalition.id(),
-            completed: !failed && client.is_done(),
-            asked_head: client.asked_head(),
-            head: client.head().map(|h| h.head()),
-            same_set: client.same_set(),
-            withheld: client.withheld(),
-            all_stored: report.refused == 0,
-            peer_lacked_nothing: stats.have == 0,
-        };
+        if failed || !client.is_done() || !client.asked_head() {
+            // Proves nothing (PROTOCOL.md 13.2): no need for the store.
+            self.observe_split_view(peer, SessionOutcome::Inconclusive);
+            return;
+        }
+        let coalition = self.coalition.id();
+        let head = client.head().map(|h| h.head().clone());
+        let (same_set, withheld) = (client.same_set(), client.withheld());
+        let (all_stored, peer_lacked_nothing) = (report.refused == 0, client.stats().have == 0);
         let store = self.store.clone();
-        let outcome = judge_session(&view, |id| store.is_adopted(id));
+        let done = self.internal_tx.clone();
+        tokio::spawn(async move {
+            let outcome = tokio::task::spawn_blocking(move || {
+                let view = SessionView {
+                    coalition,
+                    completed: true,
+                    asked_head: true,
+                    head: head.as_ref(),
+                    same_set,
+                    withheld,
+                    all_stored,
+                    peer_lacked_nothing,
+                };
+                judge_session(&view, |id| store.is_adopted(id))
+            })
+            .await
+            .unwrap_or(SessionOutcome::Inconclusive);
+            let _ = done.send(Internal::SessionJudged { peer, outcome }).await;
+        });
+    }
+
+    /// Records a judged session and reports a split view once the evidence
+    /// has repeated (or clears one).
+    pub(super) fn observe_split_view(&mut self, peer: PeerId, outcome: SessionOutcome) {
         let trust = self.service.peers().find(|(p, _)| **p == peer).and_then(|(_, p)| p.trust());
         match self.split_views.observe(peer, trust, outcome) {
             Change::None => {}
