@@ -198,6 +198,21 @@ mod tests {
     }
 
     #[test]
+    fn no_kind_is_named_like_a_prefix_that_is_not_a_kind() {
+        // PROTOCOL.md 4: these names are reserved for other signed or
+        // hashed data, never for a kind.
+        assert_eq!(HEAD_PREFIX, b"chorus/v1/head\n");
+        assert_eq!(crate::attestation::ATTESTATION_PREFIX, b"chorus/v1/node-attestation\n");
+        for name in ["genesis-id", "roster", "head", "node-attestation", "sync-fingerprint"] {
+            assert_eq!(chorus_core::Kind::from_name(name), None, "{name}");
+            let prefix = format!("chorus/v1/{name}\n");
+            let kinds =
+                chorus_core::Kind::ALL.into_iter().chain(chorus_core::OpaqueKind::all().map(chorus_core::Kind::Opaque));
+            assert!(kinds.into_iter().all(|k| k.signing_prefix() != prefix.as_bytes()), "{name}");
+        }
+    }
+
+    #[test]
     fn a_signed_head_verifies_under_its_node_key_only() {
         let node = Keypair::from_seed(&[1; 32]);
         let other = Keypair::from_seed(&[2; 32]);
