@@ -18,7 +18,7 @@ use std::fmt;
 use chorus_core::{CoalitionId, ObjectId, PublicKey};
 use libp2p::PeerId;
 
-use crate::sync::{Head, Withheld};
+use crate::sync::{Head, Withheld, FINGERPRINT_BYTES};
 
 /// Consecutive sessions with evidence before a split view is reported. One
 /// session can mislead an honest node (a responder's store that failed to
@@ -57,6 +57,15 @@ pub enum SplitEvidence {
         /// A head of it that is not adopted here.
         head: ObjectId,
     },
+    /// The head claims a roster version with too many heads to list, for a
+    /// set equal to this node's after the session, and this node's copy of
+    /// that set defines another version.
+    UnsupportedRosterVersion {
+        /// The version claimed.
+        version: ObjectId,
+        /// The version the same set defines here.
+        ours: ObjectId,
+    },
 }
 
 /// Every [`SplitEvidence::reason`], for metrics that list them all.
@@ -69,7 +78,9 @@ impl SplitEvidence {
         match self {
             SplitEvidence::Withheld { .. } => "withheld",
             SplitEvidence::OtherCoalition { .. } => "other_coalition",
-            SplitEvidence::UnsupportedRoster { .. } => "unsupported_roster",
+            SplitEvidence::UnsupportedRoster { .. } | SplitEvidence::UnsupportedRosterVersion { .. } => {
+                "unsupported_roster"
+            }
         }
     }
 }
@@ -92,6 +103,9 @@ impl fmt::Display for SplitEvidence {
                 version.short(16),
                 head.short(16)
             ),
+            SplitEvidence::UnsupportedRosterVersion { version, ours } => {
+                write!(f, "claims roster version {} for a set whose version is {}", version.short(16), ours.short(16))
+            }
         }
     }
 }
@@ -131,10 +145,28 @@ pub struct SessionView<'a> {
     pub peer_lacked_nothing: bool,
 }
 
+/// This node's whole set and roster version, read from one state of its
+/// store, for [`judge_session`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OwnSet {
+    /// Items held.
+    pub object_count: u64,
+    /// Sync fingerprint of all of them.
+    pub set_fingerprint: [u8; FINGERPRINT_BYTES],
+    /// The newest roster version they define.
+    pub roster_version: ObjectId,
+}
+
 /// Judges one session (PROTOCOL.md 13.2). `adopted` answers whether our
 /// ledger, after the session, adopts a governance proposal; it is asked
-/// only when the session left both sides with the same objects.
-pub fn judge_session(view: &SessionView<'_>, adopted: impl Fn(&ObjectId) -> bool) -> SessionOutcome {
+/// only when the session left both sides with the same objects. `own_set`
+/// reads our set after the session; it is called only for a head whose
+/// roster version has too many heads to list.
+pub fn judge_session(
+    view: &SessionView<'_>,
+    adopted: impl Fn(&ObjectId) -> bool,
+    own_set: impl FnOnce() -> Option<OwnSet>,
+) -> SessionOutcome {
     if !view.completed || !view.asked_head {
         return SessionOutcome::Inconclusive;
     }
@@ -168,6 +200,19 @@ pub fn judge_session(view: &SessionView<'_>, adopted: impl Fn(&ObjectId) -> bool
                 version: head.roster_version,
                 head: *h,
             });
+        }
+        // Heads not listed (more than MAX_ROSTER_HEADS): the version is a
+        // function of the set, so when our set is now exactly the one the
+        // head describes, it must be ours.
+        let unlisted = head.roster_heads.is_empty() && head.roster_version != head.coalition;
+        if let Some(own) = if unlisted { own_set() } else { None } {
+            let same_set = own.object_count == head.object_count && own.set_fingerprint == head.set_fingerprint;
+            if same_set && own.roster_version != head.roster_version {
+                return SessionOutcome::Evidence(SplitEvidence::UnsupportedRosterVersion {
+                    version: head.roster_version,
+                    ours: own.roster_version,
+                });
+            }
         }
     }
     SessionOutcome::Clean
@@ -282,7 +327,6 @@ impl SplitViews {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::FINGERPRINT_BYTES;
 
     const COALITION: ObjectId = ObjectId([7; 32]);
 
@@ -315,36 +359,37 @@ mod tests {
         let governance = ObjectId([1; 32]);
         let h = head(vec![governance]);
         let adopted = |id: &ObjectId| *id == governance;
-        assert_eq!(judge_session(&view(Some(&h)), adopted), SessionOutcome::Clean);
+        let no_set = || None;
+        assert_eq!(judge_session(&view(Some(&h)), adopted, no_set), SessionOutcome::Clean);
         // No head, as from a node of an earlier release: inconclusive,
         // unless a split it announced showed short.
-        assert_eq!(judge_session(&view(None), adopted), SessionOutcome::Inconclusive);
+        assert_eq!(judge_session(&view(None), adopted, no_set), SessionOutcome::Inconclusive);
         let headless_short =
             SessionView { withheld: Some(Withheld { announced: 4, showed: 3, whole_set: false }), ..view(None) };
         assert_eq!(
-            judge_session(&headless_short, adopted),
+            judge_session(&headless_short, adopted, no_set),
             SessionOutcome::Evidence(SplitEvidence::Withheld { announced: 4, showed: 3, whole_set: false })
         );
         let same = SessionView { same_set: true, ..view(None) };
-        assert_eq!(judge_session(&same, adopted), SessionOutcome::Clean);
+        assert_eq!(judge_session(&same, adopted, no_set), SessionOutcome::Clean);
         let unfinished = SessionView { completed: false, ..view(None) };
-        assert_eq!(judge_session(&unfinished, adopted), SessionOutcome::Inconclusive);
+        assert_eq!(judge_session(&unfinished, adopted, no_set), SessionOutcome::Inconclusive);
         let withheld =
             SessionView { withheld: Some(Withheld { announced: 10, showed: 9, whole_set: true }), ..view(Some(&h)) };
         assert_eq!(
-            judge_session(&withheld, adopted),
+            judge_session(&withheld, adopted, no_set),
             SessionOutcome::Evidence(SplitEvidence::Withheld { announced: 10, showed: 9, whole_set: true })
         );
         let mut other = h.clone();
         other.coalition = ObjectId([8; 32]);
         assert_eq!(
-            judge_session(&view(Some(&other)), adopted),
+            judge_session(&view(Some(&other)), adopted, no_set),
             SessionOutcome::Evidence(SplitEvidence::OtherCoalition { coalition: ObjectId([8; 32]) })
         );
         // A roster whose head our copy of the same objects does not adopt.
         let claimed = head(vec![ObjectId([2; 32])]);
         assert_eq!(
-            judge_session(&view(Some(&claimed)), adopted),
+            judge_session(&view(Some(&claimed)), adopted, no_set),
             SessionOutcome::Evidence(SplitEvidence::UnsupportedRoster {
                 version: claimed.roster_version,
                 head: ObjectId([2; 32])
@@ -353,7 +398,34 @@ mod tests {
         // Unless the sides did not end with the same objects: we may hold
         // a revocation it lacks, which withdraws a stance it counts.
         let diverged = SessionView { peer_lacked_nothing: false, ..view(Some(&claimed)) };
-        assert_eq!(judge_session(&diverged, adopted), SessionOutcome::Clean);
+        assert_eq!(judge_session(&diverged, adopted, no_set), SessionOutcome::Clean);
+    }
+
+    #[test]
+    fn an_unlisted_roster_version_is_checked_against_the_same_set_here() {
+        // More heads than a head lists: only the version id is announced.
+        let mut h = head(vec![]);
+        h.roster_version = ObjectId([5; 32]);
+        let own =
+            |version| OwnSet { object_count: 10, set_fingerprint: [0; FINGERPRINT_BYTES], roster_version: version };
+        let adopted = |_: &ObjectId| true;
+        let v = view(Some(&h));
+        assert_eq!(judge_session(&v, adopted, || Some(own(ObjectId([5; 32])))), SessionOutcome::Clean);
+        assert_eq!(
+            judge_session(&v, adopted, || Some(own(ObjectId([6; 32])))),
+            SessionOutcome::Evidence(SplitEvidence::UnsupportedRosterVersion {
+                version: ObjectId([5; 32]),
+                ours: ObjectId([6; 32])
+            })
+        );
+        // Our set is not the one the head describes: nothing to compare.
+        let grown = OwnSet { object_count: 11, ..own(ObjectId([6; 32])) };
+        assert_eq!(judge_session(&v, adopted, || Some(grown)), SessionOutcome::Clean);
+        // Sides that differ, or a listed version: our set is not read.
+        let diverged = SessionView { peer_lacked_nothing: false, ..view(Some(&h)) };
+        assert_eq!(judge_session(&diverged, adopted, || panic!("not read")), SessionOutcome::Clean);
+        let listed = head(vec![ObjectId([1; 32])]);
+        assert_eq!(judge_session(&view(Some(&listed)), adopted, || panic!("not read")), SessionOutcome::Clean);
     }
 
     #[test]
@@ -364,6 +436,8 @@ mod tests {
             SplitEvidence::UnsupportedRoster { version: COALITION, head: COALITION },
         ];
         assert_eq!(all.map(|e| e.reason()), SPLIT_VIEW_REASONS);
+        let unlisted = SplitEvidence::UnsupportedRosterVersion { version: COALITION, ours: COALITION };
+        assert!(SPLIT_VIEW_REASONS.contains(&unlisted.reason()));
     }
 
     #[test]

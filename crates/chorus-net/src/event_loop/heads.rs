@@ -8,7 +8,7 @@ use chorus_core::{CoalitionId, Keypair, ObjectId};
 use super::blocking::Internal;
 use super::EventLoop;
 use crate::network::{NetworkEvent, SyncReport};
-use crate::splitview::{judge_session, Change, SessionOutcome, SessionView};
+use crate::splitview::{judge_session, Change, OwnSet, SessionOutcome, SessionView};
 use crate::sync::{Head, SignedHead, SyncClient, SyncSnapshot};
 use libp2p::PeerId;
 
@@ -77,7 +77,16 @@ impl EventLoop {
                     all_stored,
                     peer_lacked_nothing,
                 };
-                judge_session(&view, |id| store.is_adopted(id))
+                let own_set = || {
+                    let served = store.served_set().ok()?;
+                    let set = SyncSnapshot::new(served.items);
+                    Some(OwnSet {
+                        object_count: set.len() as u64,
+                        set_fingerprint: set.set_fingerprint(),
+                        roster_version: served.roster_version,
+                    })
+                };
+                judge_session(&view, |id| store.is_adopted(id), own_set)
             })
             .await
             .unwrap_or(SessionOutcome::Inconclusive);
