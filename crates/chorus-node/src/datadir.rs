@@ -2,7 +2,8 @@
 //! store and control socket, and how it is created.
 //!
 //! Layout (all owned by the node's user, directory mode 0700):
-//! - `trust.key`: the trust's 32-byte ed25519 seed, mode 0600. Signs
+//! - `trust.key`: the trust's 32-byte ed25519 seed, mode 0600, plain or
+//!   encrypted with a passphrase (see [`keyfile`]). Signs
 //!   the genesis, proposals, stances, delegations, revocations and key
 //!   rotations. Back it up offline.
 //! - `trust.id`: the trust's id (hex), written once the trust signs with a
@@ -10,7 +11,8 @@
 //!   `chorus trust-key install`); absent before.
 //! - `trust.key.<ms>.old`: a replaced trust key (mode 0600), kept by those
 //!   two commands until the operator stores it offline and deletes it.
-//! - `node.key`: the node's 32-byte network identity seed, mode 0600.
+//! - `node.key`: the node's 32-byte network identity seed, mode 0600,
+//!   plain or encrypted like the trust key.
 //! - `config.toml`: commented configuration ([`crate::config`]).
 //! - `genesis.chorus`: the final genesis of the coalition, once joined.
 //! - `store/`: the object store.
@@ -24,6 +26,8 @@ use std::path::{Path, PathBuf};
 use chorus_core::{Keypair, PublicKey};
 
 use crate::error::{NodeError, Result};
+
+pub mod keyfile;
 
 /// A node's data directory.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -203,19 +207,11 @@ pub fn write_new_secret(path: &Path, seed: &[u8; 32]) -> Result<()> {
     write_new(path, seed, 0o600)
 }
 
-/// Reads a 32-byte key seed, refusing files other users can read.
+/// Reads a key file, plain or encrypted (its passphrase then from
+/// `CHORUS_PASSPHRASE_FILE`, `CHORUS_PASSPHRASE` or the terminal: see
+/// [`keyfile`]), refusing files other users can read.
 pub fn read_secret(path: &Path) -> Result<Keypair> {
-    let f = fs::File::open(path).map_err(|e| NodeError::io("cannot read", path, e))?;
-    let meta = f.metadata().map_err(|e| NodeError::io("cannot read", path, e))?;
-    if meta.permissions().mode() & 0o077 != 0 {
-        return Err(NodeError::KeyPermissions(path.to_path_buf()));
-    }
-    if meta.len() != 32 {
-        return Err(NodeError::BadKeyFile { path: path.to_path_buf(), len: meta.len() });
-    }
-    let mut seed = [0u8; 32];
-    (&f).read_exact(&mut seed).map_err(|e| NodeError::io("cannot read", path, e))?;
-    Ok(Keypair::from_seed(&seed))
+    keyfile::read_key_file(path, &keyfile::Passphrases::from_env()).map(|k| k.keypair)
 }
 
 /// Reads at most `limit` bytes of a file; a larger file is an error naming

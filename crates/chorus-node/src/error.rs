@@ -30,6 +30,27 @@ pub enum NodeError {
     /// A key file can be read by other users.
     #[error("{0} is readable by other users; run `chmod 600` on it (and consider the key compromised)")]
     KeyPermissions(PathBuf),
+    /// An encrypted key file was opened with a passphrase that is not its own.
+    #[error("the passphrase does not open {0}")]
+    WrongPassphrase(PathBuf),
+    /// An encrypted key file is needed and no passphrase can be had: no
+    /// passphrase file or variable is set and stdin is not a terminal.
+    #[error(
+        "{0} is encrypted; give its passphrase with CHORUS_PASSPHRASE_FILE=FILE (a file only you can read) or run in a terminal"
+    )]
+    NoPassphrase(PathBuf),
+    /// A file that starts as an age file is not an encrypted key this node
+    /// can open (damaged, truncated, or not made by `chorus`).
+    #[error("{path} is not a readable encrypted key file: {reason}")]
+    BadEncryptedKey {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A passphrase could not be had from its source, or is not acceptable.
+    #[error("{0}")]
+    Passphrase(String),
     /// The data directory has not been initialised.
     #[error("no Chorus node in {0}; run `chorus init --name \"Trust name\"` first, or pass --data-dir")]
     NotInitialised(PathBuf),
