@@ -18,6 +18,9 @@
 //! | `sync_interval_ms` | `CHORUS_SYNC_INTERVAL_MS` | 60000 |
 //! | `heartbeat_ms` | `CHORUS_HEARTBEAT_MS` | 1000 |
 //! | `target_peers` | `CHORUS_TARGET_PEERS` | 24 |
+//! | `api_submits_per_minute` | `CHORUS_API_SUBMITS_PER_MINUTE` | 60 (per client address) |
+//! | `api_submits_per_minute_per_signer` | `CHORUS_API_SUBMITS_PER_MINUTE_PER_SIGNER` | 30 |
+//! | `api_submit_burst` | `CHORUS_API_SUBMIT_BURST` | 20 (submissions at once after a pause) |
 //!
 //! The data directory itself is chosen by `--data-dir` or `CHORUS_DATA_DIR`.
 //! Unknown keys in the file are an error, so a typo is not silently ignored.
@@ -67,6 +70,13 @@ pub struct Config {
     /// Member peers the node stays connected to: below this it redials
     /// known members and bootstrap peers (`NetLimits::target_peers`).
     pub target_peers: u64,
+    /// Objects one client address (an IPv6 /64) may POST to the HTTP API
+    /// per minute, after a burst of `api_submit_burst`.
+    pub api_submits_per_minute: u32,
+    /// Objects one signing key may have POSTed per minute, from any address.
+    pub api_submits_per_minute_per_signer: u32,
+    /// Submissions allowed at once, per address and per signer, after a pause.
+    pub api_submit_burst: u32,
 }
 
 impl Default for Config {
@@ -87,6 +97,9 @@ impl Default for Config {
             sync_interval_ms: 60_000,
             heartbeat_ms: 1_000,
             target_peers: 24,
+            api_submits_per_minute: 60,
+            api_submits_per_minute_per_signer: 30,
+            api_submit_burst: 20,
         }
     }
 }
@@ -161,6 +174,14 @@ heartbeat_ms = 1000
 # Member peers to stay connected to; below this the node redials the
 # members it knew and its bootstrap peers every few seconds. (CHORUS_TARGET_PEERS)
 target_peers = 24
+
+# The website's server also takes signed objects at POST /api/v1/objects
+# (docs/API.md), limited per client address and per signing key: so many a
+# minute after a burst. (CHORUS_API_SUBMITS_PER_MINUTE,
+# CHORUS_API_SUBMITS_PER_MINUTE_PER_SIGNER, CHORUS_API_SUBMIT_BURST)
+api_submits_per_minute = 60
+api_submits_per_minute_per_signer = 30
+api_submit_burst = 20
 "#
         )
     }
@@ -245,6 +266,18 @@ target_peers = 24
         if let Some(v) = get("CHORUS_TARGET_PEERS") {
             self.target_peers = num("CHORUS_TARGET_PEERS", v)?;
         }
+        let rate = |k: &str, v: String| -> Result<u32> {
+            u32::try_from(num(k, v.clone())?).map_err(|_| NodeError::Config(format!("{k}={v:?} is too large")))
+        };
+        if let Some(v) = get("CHORUS_API_SUBMITS_PER_MINUTE") {
+            self.api_submits_per_minute = rate("CHORUS_API_SUBMITS_PER_MINUTE", v)?;
+        }
+        if let Some(v) = get("CHORUS_API_SUBMITS_PER_MINUTE_PER_SIGNER") {
+            self.api_submits_per_minute_per_signer = rate("CHORUS_API_SUBMITS_PER_MINUTE_PER_SIGNER", v)?;
+        }
+        if let Some(v) = get("CHORUS_API_SUBMIT_BURST") {
+            self.api_submit_burst = rate("CHORUS_API_SUBMIT_BURST", v)?;
+        }
         Ok(())
     }
 
@@ -283,6 +316,15 @@ target_peers = 24
         match self.publish.as_deref() {
             Some(p) => p == "everything",
             None => self.http_addr.is_some_and(|a| a.ip().is_loopback()),
+        }
+    }
+
+    /// The HTTP API's submission limits.
+    pub fn submit_limits(&self) -> crate::api::SubmitLimits {
+        use crate::api::ratelimit::Rate;
+        crate::api::SubmitLimits {
+            per_address: Rate { per_minute: self.api_submits_per_minute, burst: self.api_submit_burst },
+            per_signer: Rate { per_minute: self.api_submits_per_minute_per_signer, burst: self.api_submit_burst },
         }
     }
 
@@ -365,6 +407,9 @@ mod tests {
                     "CHORUS_HTTP_ADDR" => "8080",
                     "CHORUS_BASE_URL" => "https://voice.example.org/",
                     "CHORUS_TARGET_PEERS" => "4",
+                    "CHORUS_API_SUBMITS_PER_MINUTE" => "6",
+                    "CHORUS_API_SUBMITS_PER_MINUTE_PER_SIGNER" => "3",
+                    "CHORUS_API_SUBMIT_BURST" => "2",
                     _ => return None,
                 }
                 .to_string(),
@@ -375,6 +420,7 @@ mod tests {
         assert!(c.mdns);
         assert_eq!(c.cache_mb, 8);
         assert_eq!(c.target_peers, 4);
+        assert_eq!((c.api_submits_per_minute, c.api_submits_per_minute_per_signer, c.api_submit_burst), (6, 3, 2));
         assert_eq!(c.genesis_path(Path::new("/data")), PathBuf::from("/tmp/g"));
         assert_eq!(c.http_addr, Some("127.0.0.1:8080".parse().unwrap()));
         assert!(c.publishes_everything(), "members read everything on their own loopback node");

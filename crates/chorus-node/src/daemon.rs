@@ -55,6 +55,7 @@ pub struct Node {
     stop: watch::Sender<bool>,
     control: tokio::task::JoinHandle<()>,
     metrics_task: Option<tokio::task::JoinHandle<()>>,
+    metrics_addr: Option<std::net::SocketAddr>,
     web: Option<(tokio::task::JoinHandle<()>, std::net::SocketAddr)>,
 }
 
@@ -126,13 +127,13 @@ impl Node {
         let owner = std::fs::metadata(&socket).map_err(|e| NodeError::io("cannot inspect", &socket, e))?.uid();
         let (stop, stopped) = watch::channel(false);
         let control = tokio::spawn(serve_control(listener, owner, inner.clone(), stopped));
-        let metrics_task = match config.metrics_addr {
+        let (metrics_task, metrics_addr) = match config.metrics_addr {
             Some(addr) => {
                 let (task, bound) = crate::metrics::serve(addr, metrics, ready).await?;
                 tracing::info!(%bound, "serving /metrics, /health and /ready");
-                Some(task)
+                (Some(task), Some(bound))
             }
-            None => None,
+            None => (None, None),
         };
         let web = match config.http_addr {
             Some(addr) => {
@@ -144,7 +145,9 @@ impl Node {
                     },
                     base_url: config.base_url.clone(),
                 };
-                let (task, bound) = crate::web::serve(addr, inner.store.clone(), options, stop.subscribe()).await?;
+                let api = Arc::new(crate::api::Api::new(inner.clone(), options.publish, config.submit_limits()));
+                let (task, bound) =
+                    crate::web::serve_with_api(addr, inner.store.clone(), options, Some(api), stop.subscribe()).await?;
                 tracing::info!(%bound, everything = config.publishes_everything(), "serving the website");
                 let _ = inner.web_addr.set(bound);
                 Some((task, bound))
@@ -157,7 +160,7 @@ impl Node {
             socket = %socket.display(),
             "node started"
         );
-        Ok(Node { inner, socket, stop, control, metrics_task, web })
+        Ok(Node { inner, socket, stop, control, metrics_task, metrics_addr, web })
     }
 
     /// The control socket path.
@@ -168,6 +171,11 @@ impl Node {
     /// The address the website is served on, if it is.
     pub fn web_addr(&self) -> Option<std::net::SocketAddr> {
         self.web.as_ref().map(|(_, a)| *a)
+    }
+
+    /// The address `/metrics` is served on, if it is.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.metrics_addr
     }
 
     /// This node's libp2p peer id.
@@ -410,35 +418,10 @@ async fn dispatch(inner: Arc<Inner>, req: Request) -> std::result::Result<serde_
             if bytes.len() > chorus_core::limits::MAX_GENESIS_ENVELOPE_BYTES {
                 return Err("envelope is over the size limit".into());
             }
-            let i = inner.clone();
-            let copy = bytes.clone();
-            let admission = blocking(move || {
-                let mut out = i.store.ingest(&[copy], now_ms()).map_err(|e| e.to_string())?;
-                out.pop().ok_or_else(|| "store returned no outcome".to_string())
-            })
-            .await?;
-            match admission {
-                Admission::Stored { id, adopted } => {
-                    inner.metrics.objects_stored.inc();
-                    inner.metrics.objects.set(inner.store.object_count() as i64);
-                    inner.net.publish(bytes).await;
-                    json(SubmitResult { id, outcome: SubmitOutcome::Stored, adopted })
-                }
-                Admission::Duplicate { id } => {
-                    // Publish again: a peer that missed it gets another chance.
-                    inner.net.publish(bytes).await;
-                    json(SubmitResult { id, outcome: SubmitOutcome::Duplicate, adopted: None })
-                }
-                Admission::Refused(r) if r.awaits_objects() => {
-                    inner.metrics.refused(&r);
-                    let id = chorus_core::Envelope::decode(&bytes).map(|e| e.id()).map_err(|e| e.to_string())?;
-                    inner.net.publish(bytes).await;
-                    json(SubmitResult { id, outcome: SubmitOutcome::Waiting, adopted: None })
-                }
-                Admission::Refused(r) => {
-                    inner.metrics.refused(&r);
-                    Err(format!("the node refused the object: {r}"))
-                }
+            match submit(&inner, bytes).await {
+                Ok(result) => json(result),
+                Err(SubmitError::Refused(r)) => Err(format!("the node refused the object: {r}")),
+                Err(SubmitError::Internal(e)) => Err(e),
             }
         }
         Request::Certificate { id } => {
@@ -507,6 +490,55 @@ async fn dispatch(inner: Arc<Inner>, req: Request) -> std::result::Result<serde_
                 stored: report.stored as u64,
                 refused: report.refused.len() as u64,
             })
+        }
+    }
+}
+
+/// Why a submitted object was not taken.
+#[derive(Debug)]
+pub(crate) enum SubmitError {
+    /// The ledger refused it, for good (not for want of other objects).
+    Refused(chorus_core::Rejection),
+    /// The store or a task failed; nothing was decided about the object.
+    Internal(String),
+}
+
+/// Ingests one envelope exactly as gossip does and publishes it: the one
+/// path by which the control socket and the HTTP API take objects. A
+/// `stored` object is durable when this returns; a duplicate and a waiting
+/// object are offered to the peers again. Counts stored and refused objects.
+pub(crate) async fn submit(inner: &Arc<Inner>, bytes: Vec<u8>) -> std::result::Result<SubmitResult, SubmitError> {
+    let i = inner.clone();
+    let copy = bytes.clone();
+    let admission = blocking(move || {
+        let mut out = i.store.ingest(&[copy], now_ms()).map_err(|e| e.to_string())?;
+        out.pop().ok_or_else(|| "store returned no outcome".to_string())
+    })
+    .await
+    .map_err(SubmitError::Internal)?;
+    match admission {
+        Admission::Stored { id, adopted } => {
+            inner.metrics.objects_stored.inc();
+            inner.metrics.objects.set(inner.store.object_count() as i64);
+            inner.net.publish(bytes).await;
+            Ok(SubmitResult { id, outcome: SubmitOutcome::Stored, adopted })
+        }
+        Admission::Duplicate { id } => {
+            // Publish again: a peer that missed it gets another chance.
+            inner.net.publish(bytes).await;
+            Ok(SubmitResult { id, outcome: SubmitOutcome::Duplicate, adopted: None })
+        }
+        Admission::Refused(r) if r.awaits_objects() => {
+            inner.metrics.refused(&r);
+            let id = chorus_core::Envelope::decode(&bytes)
+                .map(|e| e.id())
+                .map_err(|e| SubmitError::Internal(e.to_string()))?;
+            inner.net.publish(bytes).await;
+            Ok(SubmitResult { id, outcome: SubmitOutcome::Waiting, adopted: None })
+        }
+        Admission::Refused(r) => {
+            inner.metrics.refused(&r);
+            Err(SubmitError::Refused(r))
         }
     }
 }

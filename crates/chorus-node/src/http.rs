@@ -1,9 +1,12 @@
 //! The accept loop the node's two HTTP listeners share (the website and
 //! the metrics endpoint): HTTP/1.1 by hyper, a bound on open connections,
 //! on the size and arrival time of a request head, and on a connection's
-//! lifetime. Each listener supplies only how it answers a request.
+//! lifetime. Each listener supplies only how it answers a request, given
+//! the client's address (the website's API limits submissions by it).
 
 use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,10 +31,11 @@ pub(crate) struct HttpLimits {
 }
 
 /// Serves `listener` until `stopped` changes (or its sender is dropped),
-/// answering each request with `respond`; `None` serves until the task is
+/// answering each request with `respond` (the request and the client's
+/// address); `None` serves until the task is
 /// dropped or aborted. At shutdown every open connection is dropped, so
 /// none outlives what `respond` reads. `what` names the listener in logs.
-pub(crate) fn spawn<F>(
+pub(crate) fn spawn<F, Fut>(
     listener: TcpListener,
     what: &'static str,
     limits: HttpLimits,
@@ -39,14 +43,15 @@ pub(crate) fn spawn<F>(
     respond: F,
 ) -> tokio::task::JoinHandle<()>
 where
-    F: Fn(&Request<Incoming>) -> Response<Full<Bytes>> + Send + Sync + 'static,
+    F: Fn(Request<Incoming>, SocketAddr) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Response<Full<Bytes>>> + Send + 'static,
 {
     let respond = Arc::new(respond);
     let slots = Arc::new(Semaphore::new(limits.connections));
     tokio::spawn(async move {
         loop {
             let Ok(permit) = slots.clone().acquire_owned().await else { return };
-            let (stream, _) = tokio::select! {
+            let (stream, peer) = tokio::select! {
                 accepted = listener.accept() => match accepted {
                     Ok(a) => a,
                     Err(e) => {
@@ -62,8 +67,8 @@ where
             tokio::spawn(async move {
                 let _permit = permit;
                 let service = hyper::service::service_fn(move |req| {
-                    let reply = respond(&req);
-                    async move { Ok::<_, Infallible>(reply) }
+                    let reply = respond(req, peer);
+                    async move { Ok::<_, Infallible>(reply.await) }
                 });
                 let conn = hyper::server::conn::http1::Builder::new()
                     .timer(hyper_util::rt::TokioTimer::new())

@@ -18,12 +18,14 @@
 //!   attestation signed by its trust key.
 //! - [`metrics`]: Prometheus metrics and the loopback `/metrics`, `/health`.
 //! - [`web`]: the read-only website (`http_addr`), rendered by chorus-web.
+//! - [`api`]: the JSON read API and the one write path beside it.
 //!
 //! Signing of proposals and endorsements is not done by the daemon: the CLI
 //! signs with the trust key after showing what is signed and submits the
 //! exact envelope bytes, which the node verifies, stores durably and then
 //! publishes.
 
+pub mod api;
 pub mod config;
 pub mod control;
 pub mod daemon;

@@ -32,6 +32,62 @@ pub struct ReasonLabel {
     pub reason: String,
 }
 
+/// Label of an API submission: what became of it.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    /// [`ApiOutcome::name`].
+    pub outcome: &'static str,
+}
+
+/// What became of one `POST /api/v1/objects`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApiOutcome {
+    /// Stored (201).
+    Stored,
+    /// Already held (200).
+    Duplicate,
+    /// Kept until what it relies on arrives (202).
+    Waiting,
+    /// Refused by the ledger (422).
+    Refused,
+    /// Not an envelope, or sent as an unsupported type or too slowly (400, 415, 408).
+    Malformed,
+    /// Body over the limit (413).
+    TooLarge,
+    /// Over the address's or the signer's rate (429).
+    RateLimited,
+    /// The node failed to decide (500).
+    Failed,
+}
+
+impl ApiOutcome {
+    /// Every outcome.
+    pub const ALL: [ApiOutcome; 8] = [
+        ApiOutcome::Stored,
+        ApiOutcome::Duplicate,
+        ApiOutcome::Waiting,
+        ApiOutcome::Refused,
+        ApiOutcome::Malformed,
+        ApiOutcome::TooLarge,
+        ApiOutcome::RateLimited,
+        ApiOutcome::Failed,
+    ];
+
+    /// The label value.
+    pub fn name(self) -> &'static str {
+        match self {
+            ApiOutcome::Stored => "stored",
+            ApiOutcome::Duplicate => "duplicate",
+            ApiOutcome::Waiting => "waiting",
+            ApiOutcome::Refused => "refused",
+            ApiOutcome::Malformed => "malformed",
+            ApiOutcome::TooLarge => "too_large",
+            ApiOutcome::RateLimited => "rate_limited",
+            ApiOutcome::Failed => "failed",
+        }
+    }
+}
+
 /// The node's metrics.
 pub struct Metrics {
     registry: Registry,
@@ -57,6 +113,8 @@ pub struct Metrics {
     /// Split views reported, by reason (`withheld`, `other_coalition`,
     /// `unsupported_roster`).
     pub split_view_reports: Family<ReasonLabel, Counter>,
+    /// Submissions to the HTTP API, by outcome.
+    pub api_submissions: Family<OutcomeLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -80,6 +138,7 @@ impl Metrics {
             control_requests: Counter::default(),
             split_view_peers: Gauge::default(),
             split_view_reports: Family::default(),
+            api_submissions: Family::default(),
         };
         registry.register("objects_stored", "Objects newly stored", m.objects_stored.clone());
         registry.register("objects_refused", "Objects refused, by reason", m.objects_refused.clone());
@@ -94,6 +153,10 @@ impl Metrics {
             m.split_view_peers.clone(),
         );
         registry.register("split_view_reports", "Split views reported, by reason", m.split_view_reports.clone());
+        registry.register("api_submissions", "Objects posted to the HTTP API, by outcome", m.api_submissions.clone());
+        for outcome in ApiOutcome::ALL {
+            m.api_submissions.get_or_create(&OutcomeLabel { outcome: outcome.name() }).inc_by(0);
+        }
         // Every reason's series exists from the start, at 0, so that rates
         // and alerts see the first report.
         for reason in chorus_net::splitview::SPLIT_VIEW_REASONS {
@@ -105,6 +168,11 @@ impl Metrics {
     /// Counts a refusal under a short reason name.
     pub fn refused(&self, rejection: &chorus_core::Rejection) {
         self.objects_refused.get_or_create(&ReasonLabel { reason: reason_name(rejection).into() }).inc();
+    }
+
+    /// Counts one API submission under its outcome.
+    pub fn api_submission(&self, outcome: ApiOutcome) {
+        self.api_submissions.get_or_create(&OutcomeLabel { outcome: outcome.name() }).inc();
     }
 
     /// Counts a split view reported, by its reason.
@@ -188,7 +256,9 @@ pub async fn serve(
         head_timeout: HEAD_TIMEOUT,
         connection_timeout: CONNECTION_TIMEOUT,
     };
-    let task = http::spawn(listener, "metrics", limits, None, move |req| respond(&metrics, &ready, req));
+    let task = http::spawn(listener, "metrics", limits, None, move |req, _client| {
+        std::future::ready(respond(&metrics, &ready, &req))
+    });
     Ok((task, bound))
 }
 

@@ -3,7 +3,9 @@
 //!
 //! Guarantees:
 //! - Read-only: `GET` and `HEAD` only; every other method is `405` with
-//!   `Allow: GET, HEAD`. No request body is ever read.
+//!   `Allow: GET, HEAD`. No request body is ever read. Paths under `/api/`
+//!   go to the node's API ([`crate::api`]) when the node serves it; its one
+//!   write path, `POST /api/v1/objects`, is the only route that reads a body.
 //! - Bounded: at most [`MAX_CONNECTIONS`] connections at once (more wait in
 //!   the kernel's backlog), request heads of at most [`MAX_HEAD_BYTES`], a
 //!   head read within [`HEAD_TIMEOUT`], and a whole connection closed after
@@ -149,6 +151,17 @@ pub async fn serve(
     options: WebOptions,
     stopped: watch::Receiver<bool>,
 ) -> Result<(tokio::task::JoinHandle<()>, SocketAddr)> {
+    serve_with_api(addr, store, options, None, stopped).await
+}
+
+/// [`serve`], with the paths under `/api/` answered by `api` when given.
+pub(crate) async fn serve_with_api(
+    addr: SocketAddr,
+    store: Arc<Store>,
+    options: WebOptions,
+    api: Option<Arc<crate::api::Api>>,
+    stopped: watch::Receiver<bool>,
+) -> Result<(tokio::task::JoinHandle<()>, SocketAddr)> {
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|e| NodeError::Config(format!("cannot serve the website on {addr}: {e}")))?;
@@ -160,7 +173,16 @@ pub async fn serve(
         head_timeout: HEAD_TIMEOUT,
         connection_timeout: CONNECTION_TIMEOUT,
     };
-    let task = http::spawn(listener, "website", limits, Some(stopped), move |req| respond(&site, req));
+    let task = http::spawn(listener, "website", limits, Some(stopped), move |req, client| {
+        let api = api.clone().filter(|_| req.uri().path().starts_with("/api/"));
+        let site = site.clone();
+        async move {
+            match api {
+                Some(api) => api.respond(req, client).await,
+                None => respond(&site, &req),
+            }
+        }
+    });
     Ok((task, bound))
 }
 

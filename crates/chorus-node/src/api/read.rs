@@ -1,0 +1,247 @@
+//! The read routes: JSON built from the store's exact envelopes and the
+//! ledger. Runs on the blocking pool (the ledger and the store take locks).
+
+use bytes::Bytes;
+use chorus_core::{Ledger, ObjectId};
+use chorus_web::Publish;
+use http_body_util::Full;
+use hyper::{Response, StatusCode};
+use serde::Serialize;
+
+use super::{error, json_response, parse_id, EnvelopeJson};
+use crate::control::TallyInfo;
+use crate::daemon::{member_name, now_ms, roster_info, Inner};
+
+/// Content-addressed: an object's bytes never change.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// Follows the store.
+const FRESH: &str = "no-cache";
+
+#[derive(Serialize)]
+struct CoalitionJson {
+    id: String,
+    name: String,
+    publish: &'static str,
+    genesis: EnvelopeJson,
+}
+
+#[derive(Serialize)]
+struct MemberJson {
+    trust: String,
+    name: String,
+    root_key: String,
+    external_id: Option<String>,
+}
+
+#[derive(Serialize)]
+struct RosterJson {
+    coalition: String,
+    version: String,
+    heads: Vec<String>,
+    members: Vec<MemberJson>,
+    rules: RulesJson,
+    required: usize,
+}
+
+#[derive(Serialize)]
+struct RulesJson {
+    positions: String,
+    membership: String,
+    amendments: String,
+}
+
+#[derive(Serialize)]
+struct ProposalItem {
+    id: String,
+    title: String,
+    author: String,
+    author_name: String,
+    status: String,
+    created_at_ms: u64,
+    closes_at_ms: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct ProposalList {
+    publish: &'static str,
+    proposals: Vec<ProposalItem>,
+}
+
+#[derive(Serialize)]
+struct StanceView {
+    trust: String,
+    name: String,
+    stance: Option<String>,
+    equivocated: bool,
+    records: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct NodeView {
+    status: String,
+    tally: TallyInfo,
+    stances: Vec<StanceView>,
+}
+
+#[derive(Serialize)]
+struct ProposalJson {
+    id: String,
+    proposal: EnvelopeJson,
+    stances: Vec<EnvelopeJson>,
+    node_view: NodeView,
+}
+
+fn publish_name(p: Publish) -> &'static str {
+    match p {
+        Publish::Positions => "positions",
+        Publish::Everything => "everything",
+    }
+}
+
+fn status_name(l: &Ledger, id: &ObjectId) -> String {
+    match l.status(id, now_ms()) {
+        Some(chorus_core::Status::Adopted) => "adopted",
+        Some(chorus_core::Status::Open) => "open",
+        Some(chorus_core::Status::Closed) => "closed",
+        None => "unknown",
+    }
+    .to_string()
+}
+
+/// True when the publication setting lets the API show proposal `id`.
+fn shown(l: &Ledger, publish: Publish, id: &ObjectId) -> bool {
+    match publish {
+        Publish::Everything => l.proposal(id).is_some(),
+        Publish::Positions => l.is_adopted(id),
+    }
+}
+
+/// The answer to `GET /api/v1/<route>`.
+pub(super) fn answer(inner: &Inner, publish: Publish, route: &str) -> Response<Full<Bytes>> {
+    let result = match route.split_once('/') {
+        None if route == "coalition" => coalition(inner, publish),
+        None if route == "roster" => roster(inner),
+        None if route == "proposals" => Ok(proposals(inner, publish)),
+        Some(("proposals", id)) => proposal(inner, publish, id),
+        Some(("objects", id)) => object(inner, publish, id),
+        _ => Err(Box::new(error(StatusCode::NOT_FOUND, "not_found", "no such API route"))),
+    };
+    result.unwrap_or_else(|r| *r)
+}
+
+/// An error answer, boxed: it is the rare path.
+type Failure = Box<Response<Full<Bytes>>>;
+type Answer = std::result::Result<Response<Full<Bytes>>, Failure>;
+
+fn internal(what: &str) -> Failure {
+    Box::new(error(StatusCode::INTERNAL_SERVER_ERROR, "internal", what))
+}
+
+fn coalition(inner: &Inner, publish: Publish) -> Answer {
+    let genesis = EnvelopeJson::of(inner.coalition.genesis_envelope().bytes())
+        .ok_or_else(|| internal("the genesis does not decode"))?;
+    let body = CoalitionJson {
+        id: inner.coalition.id().to_hex(),
+        name: inner.coalition.name().to_string(),
+        publish: publish_name(publish),
+        genesis,
+    };
+    Ok(json_response(StatusCode::OK, &body, FRESH))
+}
+
+fn roster(inner: &Inner) -> Answer {
+    let r = inner.store.with_ledger(roster_info).map_err(|e| internal(&e))?;
+    let body = RosterJson {
+        coalition: r.coalition.to_hex(),
+        version: r.version.to_hex(),
+        heads: r.heads.iter().map(ObjectId::to_hex).collect(),
+        members: r
+            .members
+            .into_iter()
+            .map(|m| MemberJson { trust: m.key, name: m.name, root_key: m.root_key, external_id: m.external_id })
+            .collect(),
+        rules: RulesJson { positions: r.positions, membership: r.membership, amendments: r.amendments },
+        required: r.required,
+    };
+    Ok(json_response(StatusCode::OK, &body, FRESH))
+}
+
+fn proposals(inner: &Inner, publish: Publish) -> Response<Full<Bytes>> {
+    let list = inner.store.with_ledger(|l| {
+        l.proposals()
+            .into_iter()
+            .filter(|(id, _)| shown(l, publish, id))
+            .map(|(id, p)| ProposalItem {
+                id: id.to_hex(),
+                title: p.title.clone(),
+                author: p.author.to_hex(),
+                author_name: member_name(l, &p.author),
+                status: status_name(l, &id),
+                created_at_ms: p.created_at_ms,
+                closes_at_ms: p.closes_at_ms,
+            })
+            .collect()
+    });
+    json_response(StatusCode::OK, &ProposalList { publish: publish_name(publish), proposals: list }, FRESH)
+}
+
+fn not_found() -> Failure {
+    Box::new(error(StatusCode::NOT_FOUND, "not_found", "this node serves no such object"))
+}
+
+fn bad_id() -> Failure {
+    Box::new(error(StatusCode::BAD_REQUEST, "bad_id", "an object id is 64 lower- or upper-case hex digits"))
+}
+
+/// The stored bytes of `id` as the API gives them.
+fn stored(inner: &Inner, id: &ObjectId) -> std::result::Result<EnvelopeJson, Failure> {
+    let bytes = inner.store.get(id).map_err(|e| internal(&e.to_string()))?.ok_or_else(not_found)?;
+    EnvelopeJson::of(&bytes).ok_or_else(|| internal("a stored envelope does not decode"))
+}
+
+fn proposal(inner: &Inner, publish: Publish, id: &str) -> Answer {
+    let id = parse_id(id).ok_or_else(bad_id)?;
+    let state = inner.store.with_ledger(|l| {
+        let state = l.proposal_state(&id).filter(|_| shown(l, publish, &id))?;
+        Some((status_name(l, &id), state))
+    });
+    let (status, state) = state.ok_or_else(not_found)?;
+    let mut envelopes = Vec::new();
+    let mut stances = Vec::new();
+    for t in &state.stances {
+        for r in &t.records {
+            envelopes.push(stored(inner, &r.id)?);
+        }
+        stances.push(StanceView {
+            trust: t.trust.to_hex(),
+            name: t.name.clone(),
+            stance: t.stance.map(|s| s.name().to_string()),
+            equivocated: t.equivocated,
+            records: t.records.iter().map(|r| r.id.to_hex()).collect(),
+        });
+    }
+    let body = ProposalJson {
+        id: id.to_hex(),
+        proposal: stored(inner, &id)?,
+        stances: envelopes,
+        node_view: NodeView { status, tally: state.tally.into(), stances },
+    };
+    Ok(json_response(StatusCode::OK, &body, FRESH))
+}
+
+fn object(inner: &Inner, publish: Publish, id: &str) -> Answer {
+    let id = parse_id(id).ok_or_else(bad_id)?;
+    if publish == Publish::Positions && id != inner.coalition.id() {
+        // Only what the website shows: adopted proposals and their stances.
+        let visible = inner.store.with_ledger(|l| {
+            l.is_adopted(&id)
+                || l.positions().iter().any(|p| {
+                    l.proposal_state(p).is_some_and(|s| s.stances.iter().any(|t| t.records.iter().any(|r| r.id == id)))
+                })
+        });
+        if !visible {
+            return Err(not_found());
+        }
+    }
+    Ok(json_response(StatusCode::OK, &stored(inner, &id)?, IMMUTABLE))
+}

@@ -1,0 +1,253 @@
+//! `POST /api/v1/objects`: one signed envelope in, the control socket's
+//! outcome out.
+//!
+//! In order, each step answering before the next one runs:
+//! 1. The client address takes a token from its bucket, else `429` with
+//!    `Retry-After` (the body is not read).
+//! 2. `Content-Type` must be `application/octet-stream` (the body is the
+//!    envelope bytes) or `application/json` (`{"envelope": "<base64>"}`),
+//!    else `415`.
+//! 3. The body is read through a size-limited reader within
+//!    [`BODY_TIMEOUT`]: over [`MAX_BODY_BYTES`] (or [`MAX_JSON_BODY_BYTES`])
+//!    is `413`, as soon as `Content-Length` says so or the limit is passed;
+//!    a body that does not arrive in time is `408`.
+//! 4. The bytes must decode as an envelope (PROTOCOL.md 3.3), else `400`.
+//! 5. The signer key takes a token from its bucket, else `429`.
+//! 6. [`crate::daemon::submit`] ingests it exactly as the control socket
+//!    does: `201` stored, `200` duplicate, `202` waiting, each with
+//!    `{"outcome", "id", "adopted"}`; `422` with `{"error": "refused",
+//!    "reason", "code"}` when the ledger refuses it (`code` is the metric
+//!    label of the reason).
+//!
+//! The bound is the protocol's envelope limit (96 KiB), not the genesis
+//! limit (4 MiB): a genesis cannot change anything on a running node (its
+//! own genesis is a duplicate, any other is refused as foreign), so there
+//! is no reason to read one. A genesis within 96 KiB is still answered
+//! like any other object. Every request is counted in
+//! `chorus_api_submissions_total` under exactly one outcome.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use chorus_core::Envelope;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+
+use super::ratelimit::{client_key, RateLimiter};
+use super::{b64, error, json_response, SubmitLimits};
+use crate::control::SubmitOutcome;
+use crate::daemon::{submit, Inner, SubmitError};
+use crate::metrics::ApiOutcome;
+
+/// Largest envelope body accepted: the protocol's bound on every envelope
+/// but a genesis.
+pub const MAX_BODY_BYTES: usize = chorus_core::limits::MAX_ENVELOPE_BYTES;
+/// Largest JSON body accepted: the base64 of [`MAX_BODY_BYTES`] and room
+/// for the object around it.
+pub const MAX_JSON_BODY_BYTES: usize = MAX_BODY_BYTES.div_ceil(3) * 4 + 1024;
+/// Time a client has to send the whole body once its head has arrived.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How a body is encoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyFormat {
+    /// The envelope bytes themselves.
+    Octets,
+    /// `{"envelope": "<standard padded base64>"}`.
+    Json,
+}
+
+impl BodyFormat {
+    /// The format a `Content-Type` names (parameters ignored), if any.
+    pub fn of(content_type: Option<&str>) -> Option<BodyFormat> {
+        let media = content_type?.split(';').next()?.trim().to_ascii_lowercase();
+        match media.as_str() {
+            "application/octet-stream" => Some(BodyFormat::Octets),
+            "application/json" => Some(BodyFormat::Json),
+            _ => None,
+        }
+    }
+
+    /// Largest body read in this format.
+    pub fn limit(self) -> usize {
+        match self {
+            BodyFormat::Octets => MAX_BODY_BYTES,
+            BodyFormat::Json => MAX_JSON_BODY_BYTES,
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonBody {
+    envelope: String,
+}
+
+/// The envelope a body carries: the bytes decoded as an envelope, or why
+/// not (one line). What the fuzz target and the tests drive.
+pub fn decode_body(format: BodyFormat, body: &[u8]) -> Result<Envelope, String> {
+    let json;
+    let bytes = match format {
+        BodyFormat::Octets => body,
+        BodyFormat::Json => {
+            let parsed: JsonBody =
+                serde_json::from_slice(body).map_err(|e| format!("body is not {{\"envelope\": base64}}: {e}"))?;
+            json = b64::decode(&parsed.envelope).ok_or("envelope is not standard padded base64")?;
+            &json
+        }
+    };
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(format!("envelope is {} bytes, over the limit of {MAX_BODY_BYTES}", bytes.len()));
+    }
+    Envelope::decode(bytes).map_err(|e| format!("not an envelope: {e}"))
+}
+
+/// The write path's state: its two rate limiters.
+pub(crate) struct Writer {
+    per_address: Mutex<RateLimiter<std::net::IpAddr>>,
+    per_signer: Mutex<RateLimiter<[u8; 32]>>,
+}
+
+fn retry_after(mut r: Response<Full<Bytes>>, wait: Duration) -> Response<Full<Bytes>> {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+    r
+}
+
+impl Writer {
+    pub(crate) fn new(limits: SubmitLimits) -> Self {
+        Writer {
+            per_address: Mutex::new(RateLimiter::new(limits.per_address)),
+            per_signer: Mutex::new(RateLimiter::new(limits.per_signer)),
+        }
+    }
+
+    /// Answers one `POST /api/v1/objects` from `client`.
+    pub(crate) async fn post(
+        &self,
+        inner: &Arc<Inner>,
+        req: Request<Incoming>,
+        client: SocketAddr,
+    ) -> Response<Full<Bytes>> {
+        let (outcome, response) = self.handle(inner, req, client).await;
+        inner.metrics.api_submission(outcome);
+        response
+    }
+
+    async fn handle(
+        &self,
+        inner: &Arc<Inner>,
+        req: Request<Incoming>,
+        client: SocketAddr,
+    ) -> (ApiOutcome, Response<Full<Bytes>>) {
+        let allowed =
+            self.per_address.lock().unwrap_or_else(|e| e.into_inner()).check(&client_key(client.ip()), Instant::now());
+        if let Err(wait) = allowed {
+            let r = error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many submissions from this address");
+            return (ApiOutcome::RateLimited, retry_after(r, wait));
+        }
+        let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        let Some(format) = BodyFormat::of(content_type) else {
+            let r = error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send application/octet-stream (the envelope bytes) or application/json ({\"envelope\": base64})",
+            );
+            return (ApiOutcome::Malformed, r);
+        };
+        let limit = format.limit();
+        let too_large = || {
+            let r = error(StatusCode::PAYLOAD_TOO_LARGE, "too_large", &format!("the body is over {limit} bytes"));
+            (ApiOutcome::TooLarge, r)
+        };
+        let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limit as u64) {
+            return too_large();
+        }
+        let body = match tokio::time::timeout(BODY_TIMEOUT, Limited::new(req.into_body(), limit).collect()).await {
+            Err(_) => {
+                let r = error(StatusCode::REQUEST_TIMEOUT, "timeout", "the body did not arrive in time");
+                return (ApiOutcome::Malformed, r);
+            }
+            Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => return too_large(),
+            Ok(Err(e)) => {
+                let r = error(StatusCode::BAD_REQUEST, "malformed", &format!("cannot read the body: {e}"));
+                return (ApiOutcome::Malformed, r);
+            }
+            Ok(Ok(b)) => b.to_bytes(),
+        };
+        let envelope = match decode_body(format, &body) {
+            Ok(e) => e,
+            Err(reason) => return (ApiOutcome::Malformed, error(StatusCode::BAD_REQUEST, "malformed", &reason)),
+        };
+        if let Some(signer) = envelope.signatures().first().map(|s| s.signer) {
+            let allowed = self.per_signer.lock().unwrap_or_else(|e| e.into_inner()).check(&signer, Instant::now());
+            if let Err(wait) = allowed {
+                let r = error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many submissions by this signer");
+                return (ApiOutcome::RateLimited, retry_after(r, wait));
+            }
+        }
+        match submit(inner, envelope.bytes().to_vec()).await {
+            Ok(result) => {
+                let (status, outcome) = match result.outcome {
+                    SubmitOutcome::Stored => (StatusCode::CREATED, ApiOutcome::Stored),
+                    SubmitOutcome::Duplicate => (StatusCode::OK, ApiOutcome::Duplicate),
+                    SubmitOutcome::Waiting => (StatusCode::ACCEPTED, ApiOutcome::Waiting),
+                };
+                let body = serde_json::json!({
+                    "outcome": result.outcome.name(),
+                    "id": result.id.to_hex(),
+                    "adopted": result.adopted.map(|a| a.to_hex()),
+                });
+                (outcome, json_response(status, &body, "no-store"))
+            }
+            Err(SubmitError::Refused(r)) => {
+                let body = serde_json::json!({
+                    "error": "refused",
+                    "reason": r.to_string(),
+                    "code": crate::metrics::reason_name(&r),
+                });
+                (ApiOutcome::Refused, json_response(StatusCode::UNPROCESSABLE_ENTITY, &body, "no-store"))
+            }
+            Err(SubmitError::Internal(e)) => {
+                tracing::warn!(error = %e, "API submission failed inside the node");
+                (
+                    ApiOutcome::Failed,
+                    error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the node could not store it"),
+                )
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types_name_formats() {
+        assert_eq!(BodyFormat::of(Some("application/octet-stream")), Some(BodyFormat::Octets));
+        assert_eq!(BodyFormat::of(Some("Application/JSON; charset=utf-8")), Some(BodyFormat::Json));
+        assert_eq!(BodyFormat::of(Some("text/plain")), None);
+        assert_eq!(BodyFormat::of(None), None);
+    }
+
+    #[test]
+    fn bodies_decode_in_both_formats_and_nothing_else() {
+        let f = chorus_core::testkit::Fixture::new(2);
+        let p = f.proposal(0, "T", 1, None);
+        assert_eq!(decode_body(BodyFormat::Octets, p.bytes()).unwrap().id(), p.id());
+        let json = format!("{{\"envelope\":\"{}\"}}", b64::encode(p.bytes()));
+        assert_eq!(decode_body(BodyFormat::Json, json.as_bytes()).unwrap().id(), p.id());
+        assert!(decode_body(BodyFormat::Octets, b"garbage").is_err());
+        assert!(decode_body(BodyFormat::Json, p.bytes()).is_err());
+        assert!(decode_body(BodyFormat::Json, b"{\"envelope\":\"Zg\"}").is_err());
+        assert!(decode_body(BodyFormat::Json, b"{\"envelope\":\"Zm9v\",\"x\":1}").is_err());
+        let big = vec![0u8; MAX_BODY_BYTES + 1];
+        assert!(decode_body(BodyFormat::Octets, &big).unwrap_err().contains("over the limit"));
+    }
+}

@@ -1,0 +1,291 @@
+//! The HTTP API of a node started in this process: every read route gives
+//! the exact stored envelopes, and the one write path is bounded (size,
+//! garbage, replays, floods) and counted, while nothing else writes.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use chorus_core::testkit::{member_key, Fixture};
+use chorus_core::{Envelope, Stance};
+use chorus_node::config::Config;
+use chorus_node::daemon::{Node, StartOptions};
+use chorus_node::datadir::{write_atomic, DataDir};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpSocket;
+
+/// One HTTP/1.1 exchange from `source` (a loopback address): the status,
+/// the head and the body. `body_sent` is written after the head, whatever
+/// `content_length` says, and a write the server cut short is not an error.
+async fn exchange(
+    server: SocketAddr,
+    source: [u8; 4],
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body_sent: &[u8],
+) -> (u16, String, Vec<u8>) {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::from((source, 0))).unwrap();
+    let mut stream = socket.connect(server).await.unwrap();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    let _ = stream.write_all(head.as_bytes()).await;
+    let _ = stream.write_all(body_sent).await;
+    let mut reply = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut reply)).await;
+    assert!(read.is_ok(), "{method} {path}: no complete answer in time");
+    let split = reply.windows(4).position(|w| w == b"\r\n\r\n").expect("a response head");
+    let head = String::from_utf8_lossy(&reply[..split]).to_string();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, head, reply[split + 4..].to_vec())
+}
+
+async fn get(server: SocketAddr, path: &str) -> (u16, Value) {
+    let (status, _, body) = exchange(server, [127, 0, 0, 1], "GET", path, &[], b"").await;
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+async fn post_from(server: SocketAddr, source: [u8; 4], body: &[u8]) -> (u16, String, Value) {
+    let headers =
+        [("Content-Type", "application/octet-stream".to_string()), ("Content-Length", body.len().to_string())];
+    let (status, head, body) = exchange(server, source, "POST", "/api/v1/objects", &headers, body).await;
+    (status, head, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+async fn post(server: SocketAddr, body: &[u8]) -> (u16, Value) {
+    let (status, _, json) = post_from(server, [127, 0, 0, 1], body).await;
+    (status, json)
+}
+
+/// The envelope a JSON answer carries, checked against its id and kind,
+/// with its signatures verified by decoding alone (PROTOCOL.md 3.3 checks
+/// the signature on ingest; here the bytes must equal what was stored).
+fn envelope_of(v: &Value) -> Envelope {
+    let text = v["envelope"].as_str().expect("an envelope field");
+    let bytes = decode_b64(text);
+    let e = Envelope::decode(&bytes).expect("the envelope decodes");
+    assert_eq!(v["id"].as_str().unwrap(), e.id().to_hex());
+    assert_eq!(v["kind"].as_str().unwrap(), e.kind().name());
+    e
+}
+
+fn decode_b64(text: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => panic!("not base64: {c}"),
+    };
+    let mut out = Vec::new();
+    for chunk in text.as_bytes().chunks(4) {
+        let digits: Vec<u8> = chunk.iter().copied().filter(|&c| c != b'=').map(value).collect();
+        let n = digits.iter().enumerate().fold(0u32, |n, (i, &d)| n | (u32::from(d) << (18 - 6 * i)));
+        out.extend_from_slice(&n.to_be_bytes()[1..digits.len()]);
+    }
+    out
+}
+
+async fn metric(addr: SocketAddr, outcome: &str) -> u64 {
+    let (_, _, body) = exchange(addr, [127, 0, 0, 1], "GET", "/metrics", &[], b"").await;
+    let text = String::from_utf8(body).unwrap();
+    let series = format!("chorus_api_submissions_total{{outcome=\"{outcome}\"}} ");
+    let line = text.lines().find(|l| l.starts_with(&series)).unwrap_or_else(|| panic!("no {series} in\n{text}"));
+    line[series.len()..].trim().parse().unwrap()
+}
+
+struct Running {
+    node: Node,
+    web: SocketAddr,
+    metrics: SocketAddr,
+    fixture: Fixture,
+    _dir: tempfile::TempDir,
+}
+
+async fn start(publish: &str) -> Running {
+    let dir = tempfile::tempdir().unwrap();
+    let dd = DataDir::new(dir.path().join("node"));
+    dd.init("Observer Trust").unwrap();
+    let fixture = Fixture::new(3);
+    write_atomic(&dd.genesis_path(), fixture.coalition.genesis_envelope().bytes(), 0o600).unwrap();
+    let config = Config {
+        trust_name: "Observer Trust".into(),
+        listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
+        http_addr: Some("127.0.0.1:0".parse().unwrap()),
+        metrics_addr: Some("127.0.0.1:0".parse().unwrap()),
+        publish: Some(publish.into()),
+        cache_mb: 8,
+        log_level: "warn".into(),
+        // Ten at once from an address, then one a minute: the flood below
+        // runs out long before the test ends.
+        api_submit_burst: 10,
+        api_submits_per_minute: 1,
+        api_submits_per_minute_per_signer: 1,
+        ..Config::default()
+    };
+    let node = Node::start(dd, config, StartOptions { no_fsync: true }).await.unwrap();
+    let web = node.web_addr().unwrap();
+    let metrics = node.metrics_addr().unwrap();
+    Running { node, web, metrics, fixture, _dir: dir }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_give_the_stored_bytes_and_the_write_path_is_bounded() {
+    let Running { node, web, metrics, fixture: f, _dir } = start("everything").await;
+    for outcome in ["stored", "duplicate", "waiting", "refused", "malformed", "too_large", "rate_limited"] {
+        assert_eq!(metric(metrics, outcome).await, 0, "{outcome} is served at 0 from the start");
+    }
+
+    // Write: a new proposal is stored, then a duplicate.
+    let proposal = f.proposal(0, "Shared transport", 1_000, None);
+    let (status, body) = post(web, proposal.bytes()).await;
+    assert_eq!((status, body["outcome"].as_str()), (201, Some("stored")), "{body}");
+    assert_eq!(body["id"].as_str().unwrap(), proposal.id().to_hex());
+    let (status, body) = post(web, proposal.bytes()).await;
+    assert_eq!((status, body["outcome"].as_str()), (200, Some("duplicate")), "{body}");
+    // The JSON form of the same object.
+    let json = format!("{{\"envelope\":\"{}\"}}", encode_b64(proposal.bytes()));
+    let headers = [("Content-Type", "application/json".to_string()), ("Content-Length", json.len().to_string())];
+    let (status, _, _) = exchange(web, [127, 0, 0, 1], "POST", "/api/v1/objects", &headers, json.as_bytes()).await;
+    assert_eq!(status, 200);
+    let stance = f.endorsement(1, proposal.id(), Stance::Endorse, 2_000);
+    assert_eq!(post(web, stance.bytes()).await.0, 201);
+
+    // Garbage, a wrong type, an oversized body (answered from its declared
+    // length: only a little of it is ever sent), an unauthorised signer.
+    let (status, body) = post(web, b"this is not an envelope").await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("malformed")), "{body}");
+    let headers = [("Content-Type", "text/plain".to_string()), ("Content-Length", "3".to_string())];
+    assert_eq!(exchange(web, [127, 0, 0, 1], "POST", "/api/v1/objects", &headers, b"abc").await.0, 415);
+    let headers =
+        [("Content-Type", "application/octet-stream".to_string()), ("Content-Length", (10 << 20).to_string())];
+    let (status, _, _) = exchange(web, [127, 0, 0, 1], "POST", "/api/v1/objects", &headers, &[0u8; 1024]).await;
+    assert_eq!(status, 413);
+    // A key that is no member's key waits, as on gossip (PROTOCOL.md: it
+    // may be a delegate or an admission not yet held), whether it signs for
+    // a member or as itself; a signature its claimed key did not make is
+    // refused.
+    let outsider = member_key(99);
+    let delegated = f.proposal_under(&outsider, f.keys[0].public(), "Delegated?", &[], None, 3_000);
+    let (status, body) = post(web, delegated.bytes()).await;
+    assert_eq!((status, body["outcome"].as_str()), (202, Some("waiting")), "{body}");
+    let stranger = f.proposal_under(&outsider, outsider.public(), "Stranger", &[], None, 3_000);
+    assert_eq!(post(web, stranger.bytes()).await.0, 202);
+    let mut forged = f.proposal(1, "Forged", 3_000, None).bytes().to_vec();
+    *forged.last_mut().unwrap() ^= 1; // the last byte is the signature's
+    let forged = Envelope::decode(&forged).expect("still a well-formed envelope");
+    let (status, body) = post(web, forged.bytes()).await;
+    assert_eq!((status, body["error"].as_str()), (422, Some("refused")), "{body}");
+    assert!(!body["reason"].as_str().unwrap().is_empty() && body["code"].is_string(), "{body}");
+
+    // Reads: each envelope is the stored bytes and verifies.
+    let (status, c) = get(web, "/api/v1/coalition").await;
+    assert_eq!(status, 200);
+    assert_eq!(c["id"].as_str().unwrap(), f.id().to_hex());
+    assert_eq!(envelope_of(&c["genesis"]).bytes(), f.coalition.genesis_envelope().bytes());
+    let (status, r) = get(web, "/api/v1/roster").await;
+    assert_eq!(status, 200);
+    assert_eq!(r["members"].as_array().unwrap().len(), 3);
+    assert_eq!(r["members"][0]["trust"], r["members"][0]["root_key"]);
+    let (_, list) = get(web, "/api/v1/proposals").await;
+    assert_eq!(list["proposals"][0]["id"].as_str().unwrap(), proposal.id().to_hex());
+    assert_eq!(list["proposals"][0]["title"], "Shared transport");
+    let (status, p) = get(web, &format!("/api/v1/proposals/{}", proposal.id().to_hex())).await;
+    assert_eq!(status, 200, "{p}");
+    assert_eq!(envelope_of(&p["proposal"]).bytes(), proposal.bytes());
+    assert_eq!(envelope_of(&p["stances"][0]).bytes(), stance.bytes());
+    assert_eq!(p["node_view"]["tally"]["endorse"], 1);
+    let (status, o) = get(web, &format!("/api/v1/objects/{}", stance.id().to_hex())).await;
+    assert_eq!((status, envelope_of(&o).bytes()), (200, stance.bytes()));
+    assert_eq!(get(web, &format!("/api/v1/objects/{}", forged.id().to_hex())).await.0, 404);
+    assert_eq!(get(web, "/api/v1/objects/nothex").await.0, 400);
+    assert_eq!(get(web, "/api/v1/nothing").await.0, 404);
+
+    // Nothing else writes.
+    for (method, path, allow) in [
+        ("PUT", "/api/v1/objects", "POST"),
+        ("DELETE", "/api/v1/objects", "POST"),
+        ("GET", "/api/v1/objects", "POST"),
+        ("POST", "/api/v1/proposals", "GET, HEAD"),
+        ("PATCH", "/api/v1/roster", "GET, HEAD"),
+        ("POST", "/api/v2/objects", "GET, HEAD"),
+        ("POST", "/", "GET, HEAD"),
+        ("PUT", "/index.html", "GET, HEAD"),
+        ("DELETE", "/proposals/x.html", "GET, HEAD"),
+        ("OPTIONS", "/api/v1/coalition", "GET, HEAD"),
+    ] {
+        let headers = [("Content-Length", "0".to_string())];
+        let (status, head, _) = exchange(web, [127, 0, 0, 1], method, path, &headers, b"").await;
+        assert_eq!(status, 405, "{method} {path}");
+        assert!(head.to_ascii_lowercase().contains(&format!("allow: {}", allow.to_ascii_lowercase())), "{head}");
+    }
+
+    // A flood from one address is limited; another address is still served.
+    let mut limited = None;
+    for _ in 0..20 {
+        let (status, head, _) = post_from(web, [127, 0, 0, 1], b"flood").await;
+        if status == 429 {
+            limited = Some(head);
+            break;
+        }
+        assert_eq!(status, 400);
+    }
+    let head = limited.expect("the flood was rate limited");
+    assert!(head.to_ascii_lowercase().contains("retry-after:"), "{head}");
+    let other = f.proposal(2, "From another school", 4_000, None);
+    let (status, _, body) = post_from(web, [127, 0, 0, 2], other.bytes()).await;
+    assert_eq!(status, 201, "a second client is served during the flood: {body}");
+    assert_eq!(post(web, other.bytes()).await.0, 429, "the flooding address is still limited");
+
+    assert_eq!(metric(metrics, "stored").await, 3);
+    assert_eq!(metric(metrics, "duplicate").await, 2);
+    assert!(metric(metrics, "malformed").await >= 2);
+    assert_eq!(metric(metrics, "too_large").await, 1);
+    assert_eq!(metric(metrics, "refused").await, 1);
+    assert_eq!(metric(metrics, "waiting").await, 2);
+    assert_eq!(metric(metrics, "rate_limited").await, 2);
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_publishing_positions_serves_only_positions_and_still_takes_objects() {
+    let Running { node, web, metrics: _, fixture: f, _dir } = start("positions").await;
+    let open = f.proposal(0, "Still open", 1_000, None);
+    assert_eq!(post(web, open.bytes()).await.0, 201, "the write path does not depend on the setting");
+    let (_, list) = get(web, "/api/v1/proposals").await;
+    assert_eq!(list["publish"], "positions");
+    assert!(list["proposals"].as_array().unwrap().is_empty(), "{list}");
+    assert_eq!(get(web, &format!("/api/v1/proposals/{}", open.id().to_hex())).await.0, 404);
+    assert_eq!(get(web, &format!("/api/v1/objects/{}", open.id().to_hex())).await.0, 404);
+    assert_eq!(get(web, &format!("/api/v1/objects/{}", f.id().to_hex())).await.0, 200);
+    // Two of three endorse: adopted, so shown with its stances.
+    for (i, member) in [0, 1].into_iter().enumerate() {
+        let s = f.endorsement(member, open.id(), Stance::Endorse, 2_000 + i as u64);
+        assert_eq!(post(web, s.bytes()).await.0, 201);
+    }
+    let (status, p) = get(web, &format!("/api/v1/proposals/{}", open.id().to_hex())).await;
+    assert_eq!(status, 200, "{p}");
+    assert_eq!(p["node_view"]["status"], "adopted");
+    assert_eq!(p["stances"].as_array().unwrap().len(), 2);
+    let stance_id = p["stances"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(get(web, &format!("/api/v1/objects/{stance_id}")).await.0, 200);
+    node.shutdown().await.unwrap();
+}
+
+fn encode_b64(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in bytes.chunks(3) {
+        let n =
+            (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            out.push(if i <= c.len() { A[(n >> (18 - 6 * i)) as usize & 63] as char } else { '=' });
+        }
+    }
+    out
+}
