@@ -121,9 +121,9 @@ async fn start(publish: &str) -> Running {
         publish: Some(publish.into()),
         cache_mb: 8,
         log_level: "warn".into(),
-        // Ten at once from an address, then one a minute: the flood below
-        // runs out long before the test ends.
-        api_submit_burst: 10,
+        // Twelve at once from an address or a signer, then one a minute:
+        // the floods below run out long before the test ends.
+        api_submit_burst: 12,
         api_submits_per_minute: 1,
         api_submits_per_minute_per_signer: 1,
         ..Config::default()
@@ -170,6 +170,17 @@ async fn reads_give_the_stored_bytes_and_the_write_path_is_bounded() {
     // may be a delegate or an admission not yet held), whether it signs for
     // a member or as itself; a signature its claimed key did not make is
     // refused.
+    let mut chunked = Vec::new();
+    for _ in 0..200 {
+        chunked.extend_from_slice(format!("{:x}\r\n", 1024).as_bytes());
+        chunked.extend_from_slice(&[7u8; 1024]);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let headers =
+        [("Content-Type", "application/octet-stream".to_string()), ("Transfer-Encoding", "chunked".to_string())];
+    let (status, _, _) = exchange(web, [127, 0, 0, 1], "POST", "/api/v1/objects", &headers, &chunked).await;
+    assert_eq!(status, 413, "a body without a declared length is cut off at the limit");
     let outsider = member_key(99);
     let delegated = f.proposal_under(&outsider, f.keys[0].public(), "Delegated?", &[], None, 3_000);
     let (status, body) = post(web, delegated.bytes()).await;
@@ -205,6 +216,10 @@ async fn reads_give_the_stored_bytes_and_the_write_path_is_bounded() {
     assert_eq!(get(web, &format!("/api/v1/objects/{}", forged.id().to_hex())).await.0, 404);
     assert_eq!(get(web, "/api/v1/objects/nothex").await.0, 400);
     assert_eq!(get(web, "/api/v1/nothing").await.0, 404);
+    let (status, head, body) = exchange(web, [127, 0, 0, 1], "HEAD", "/api/v1/coalition", &[], b"").await;
+    assert_eq!(status, 200);
+    assert!(body.is_empty() && !head.to_ascii_lowercase().contains("content-length: 0"), "{head}");
+    assert!(head.to_ascii_lowercase().contains("access-control-allow-origin: *"), "{head}");
 
     // Nothing else writes.
     for (method, path, allow) in [
@@ -245,7 +260,7 @@ async fn reads_give_the_stored_bytes_and_the_write_path_is_bounded() {
     assert_eq!(metric(metrics, "stored").await, 3);
     assert_eq!(metric(metrics, "duplicate").await, 2);
     assert!(metric(metrics, "malformed").await >= 2);
-    assert_eq!(metric(metrics, "too_large").await, 1);
+    assert_eq!(metric(metrics, "too_large").await, 2);
     assert_eq!(metric(metrics, "refused").await, 1);
     assert_eq!(metric(metrics, "waiting").await, 2);
     assert_eq!(metric(metrics, "rate_limited").await, 2);
@@ -274,6 +289,21 @@ async fn a_node_publishing_positions_serves_only_positions_and_still_takes_objec
     assert_eq!(p["stances"].as_array().unwrap().len(), 2);
     let stance_id = p["stances"][0]["id"].as_str().unwrap().to_string();
     assert_eq!(get(web, &format!("/api/v1/objects/{stance_id}")).await.0, 200);
+
+    // One signer from many addresses is limited by its own bucket (member
+    // 0 signed two objects so far; the burst is twelve).
+    let mut limited = None;
+    for last in 2..=20u8 {
+        let (status, _, body) = post_from(web, [127, 0, 0, last], open.bytes()).await;
+        if status == 429 {
+            limited = Some((last, body));
+            break;
+        }
+        assert_eq!(status, 200, "{body}");
+    }
+    let (last, body) = limited.expect("the signer was rate limited");
+    assert_eq!(last, 12, "after the burst less what it had used");
+    assert!(body["message"].as_str().unwrap().contains("signer"), "{body}");
     node.shutdown().await.unwrap();
 }
 

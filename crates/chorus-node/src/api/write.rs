@@ -250,4 +250,34 @@ mod tests {
         let big = vec![0u8; MAX_BODY_BYTES + 1];
         assert!(decode_body(BodyFormat::Octets, &big).unwrap_err().contains("over the limit"));
     }
+
+    /// The decoder never panics on mutated bodies, and whatever it accepts
+    /// is an envelope whose bytes are the ones sent (fuzz/ drives
+    /// `Envelope::decode` itself; this covers the JSON and base64 layer).
+    #[test]
+    fn mutated_bodies_are_refused_or_decoded_exactly() {
+        let f = chorus_core::testkit::Fixture::new(2);
+        let p = f.proposal(0, "T", 1, None);
+        let json = format!("{{\"envelope\":\"{}\"}}", b64::encode(p.bytes())).into_bytes();
+        let mut rng = chorus_core::testkit::SplitMix(14);
+        for round in 0..4000 {
+            let (format, seed) =
+                if round % 2 == 0 { (BodyFormat::Octets, p.bytes()) } else { (BodyFormat::Json, &json[..]) };
+            let mut body = seed.to_vec();
+            for _ in 0..=rng.below(4) {
+                let i = rng.index(body.len());
+                match rng.below(3) {
+                    0 if !body.is_empty() => body[i] = rng.next() as u8,
+                    0 => {}
+                    1 => body.truncate(i),
+                    _ => body.insert(i, rng.next() as u8),
+                }
+            }
+            if let Ok(e) = decode_body(format, &body) {
+                if format == BodyFormat::Octets {
+                    assert_eq!(e.bytes(), &body[..]);
+                }
+            }
+        }
+    }
 }
