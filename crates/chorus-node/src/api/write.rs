@@ -13,7 +13,7 @@
 //!    a body that does not arrive in time is `408`.
 //! 4. The bytes must decode as an envelope (PROTOCOL.md 3.3), else `400`.
 //! 5. The signer key takes a token from its bucket, else `429`.
-//! 6. [`crate::daemon::submit`] ingests it exactly as the control socket
+//! 6. `daemon::submit` ingests it exactly as the control socket
 //!    does: `201` stored, `200` duplicate, `202` waiting, each with
 //!    `{"outcome", "id", "adopted"}`; `422` with `{"error": "refused",
 //!    "reason", "code"}` when the ledger refuses it (`code` is the metric
