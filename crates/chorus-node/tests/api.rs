@@ -319,3 +319,16 @@ fn encode_b64(bytes: &[u8]) -> String {
     }
     out
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_does_not_arrive_in_time_is_answered_408() {
+    let Running { node, web, metrics, fixture: _, _dir } = start("everything").await;
+    let headers = [("Content-Type", "application/octet-stream".to_string()), ("Content-Length", "100".to_string())];
+    let started = std::time::Instant::now();
+    let (status, _, _) = exchange(web, [127, 0, 0, 1], "POST", "/api/v1/objects", &headers, &[1u8; 10]).await;
+    assert_eq!(status, 408);
+    let waited = started.elapsed();
+    assert!(waited >= chorus_node::api::write::BODY_TIMEOUT && waited < Duration::from_secs(19), "{waited:?}");
+    assert_eq!(metric(metrics, "malformed").await, 1);
+    node.shutdown().await.unwrap();
+}
