@@ -3,12 +3,16 @@
 //! admitted by a membership proposal, joins the network, and its
 //! endorsement counts; a founder delegates to a leader, the leader's stance
 //! counts until the delegation is revoked, and a stance under the revoked
-//! delegation does not count; every node shows the same roster version; the
-//! certificates (with their proof chains) verify offline.
+//! delegation does not count (the leader's key encrypted, as `chorus
+//! leader-key` writes it, its passphrase from a file); every node shows the
+//! same roster version; the certificates (with their proof chains) verify
+//! offline.
+
+use std::os::unix::fs::PermissionsExt;
 
 use chorus_node::control::{Client, Request};
 use chorus_node::datadir::DataDir;
-use chorus_system_tests::{chorus, found, Nodes};
+use chorus_system_tests::{chorus, cmd, found, Nodes, Run};
 use serde_json::Value;
 
 fn propose(dir: &std::path::Path, root: &std::path::Path, title: &str) -> String {
@@ -113,8 +117,16 @@ fn an_admitted_trust_and_a_delegated_leader_take_part_and_a_revoked_one_does_not
     assert_eq!(tally["members"], 4, "{tally}");
 
     // Elm delegates its stances to a leader.
+    // The leader's key is encrypted (the default), its passphrase in a file.
+    let passphrase = root.join("leader.passphrase");
+    std::fs::write(&passphrase, "Dr Rowan's passphrase\n").unwrap();
+    std::fs::set_permissions(&passphrase, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let as_leader = |args: &[&str]| {
+        Run::from_output(cmd(b).env("CHORUS_PASSPHRASE_FILE", &passphrase).args(args).output().expect("run chorus"))
+    };
     let leader_key = root.join("leader.key");
-    let lk = chorus(b, &["leader-key", leader_key.to_str().unwrap()]).ok().stdout.trim().to_string();
+    let lk = as_leader(&["leader-key", leader_key.to_str().unwrap()]).ok().stdout.trim().to_string();
+    assert!(std::fs::read(&leader_key).unwrap().starts_with(b"-----BEGIN AGE ENCRYPTED FILE-----"));
     let delegation = chorus(b, &["delegate", "--key", &lk, "--name", "Dr Rowan", "--role", "Chief executive"])
         .ok()
         .stdout
@@ -127,7 +139,7 @@ fn an_admitted_trust_and_a_delegated_leader_take_part_and_a_revoked_one_does_not
     wait_for_proposal(&mut nodes, b, &p2);
     let mut args = vec!["endorse", p2.as_str(), "--yes"];
     args.extend(leader);
-    chorus(b, &args).ok();
+    as_leader(&args).ok();
     nodes.eventually("the leader's stance counted for Elm at Oak", || {
         (endorsers(a, &p2) == ["Elm Trust"]).then_some(())
     });
@@ -152,7 +164,7 @@ fn an_admitted_trust_and_a_delegated_leader_take_part_and_a_revoked_one_does_not
     wait_for_proposal(&mut nodes, b, &p3);
     let mut args = vec!["endorse", p3.as_str(), "--yes"];
     args.extend(leader);
-    chorus(b, &args).ok();
+    as_leader(&args).ok();
     chorus(d, &["endorse", &p3, "--yes"]).ok();
     nodes.eventually("Birch's stance on the third proposal at Oak", || {
         (endorsers(a, &p3) == ["Birch Trust"]).then_some(())

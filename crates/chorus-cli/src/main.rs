@@ -6,6 +6,7 @@
 //! - Governance: `roster`, `member admit|remove`, `charter amend`,
 //!   `member replace-key`, `trust-key install`, `delegate`, `revoke`,
 //!   `rotate-key`, `leader-key`, `keygen`.
+//! - Keys at rest: `key encrypt|decrypt|show`.
 //! - Auditors: `certificate`, `verify` (offline, no node needed).
 //! - Everyone's first command: `devnet`.
 //!
@@ -33,8 +34,8 @@ use chorus_node::control::Client;
 use chorus_node::datadir::{default_data_dir, DataDir};
 use clap::{Parser, Subcommand};
 use commands::{
-    backup, certificate, coalition, devnet, endorse, governance, init, node, peers, proposals, propose, publish, show,
-    status, verify,
+    backup, certificate, coalition, devnet, endorse, governance, init, key, node, peers, proposals, propose, publish,
+    show, status, verify,
 };
 use error::{Invalid, Usage};
 use output::{emit, Output};
@@ -168,16 +169,24 @@ enum Command {
         #[arg(long)]
         drop_past: bool,
     },
-    /// Create a key file for a leader (delegate); prints its public key.
+    /// Create a key file for a leader (delegate), encrypted with a new
+    /// passphrase; prints its public key.
+    #[command(after_help = key::PASSPHRASE_HELP)]
     LeaderKey {
         /// A new file for the key.
         file: PathBuf,
+        /// Write the key unencrypted: anyone who can read the file can sign with it.
+        #[arg(long)]
+        unencrypted: bool,
     },
     /// Create a key file (e.g. a replacement trust key); prints its public key.
     Keygen {
         /// A new file for the key.
         file: PathBuf,
     },
+    /// Encrypt, decrypt or show a key file (trust, node or leader key).
+    #[command(subcommand)]
+    Key(key::KeyCmd),
     /// Install a replacement trust key adopted by the coalition.
     #[command(subcommand)]
     TrustKey(governance::TrustKeyCmd),
@@ -247,7 +256,11 @@ fn run(cli: Cli) -> Result<Output> {
             governance::revoke(&dd, &Client::new(dd.socket_path()), &delegation, &keep)
         }
         Command::RotateKey { drop_past } => governance::rotate_key(&dd, &commands::client(&dd)?, drop_past),
-        Command::LeaderKey { file } | Command::Keygen { file } => governance::leader_key(&file),
+        Command::LeaderKey { file, unencrypted } => governance::leader_key(&file, unencrypted),
+        // A replacement trust key is installed as trust.key, plain as
+        // `init` writes it; `chorus key encrypt` protects either.
+        Command::Keygen { file } => governance::leader_key(&file, true),
+        Command::Key(k) => key::run(k),
         Command::TrustKey(t) => governance::trust_key(&dd, &commands::client(&dd)?, t),
     }
 }

@@ -3,7 +3,7 @@
 //! rotation, and leader key files. Every object is built and signed here,
 //! where the keys are, and submitted to the node, which validates it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use chorus_core::{
@@ -12,8 +12,10 @@ use chorus_core::{
 };
 use chorus_node::control::{Client, Request, RosterInfo, SubmitResult};
 use chorus_node::daemon::now_ms;
-use chorus_node::datadir::{read_secret, write_atomic, write_new_secret, DataDir};
+use chorus_node::datadir::keyfile::{self, Passphrases};
+use chorus_node::datadir::{read_secret, write_atomic, write_new, write_new_secret, DataDir};
 use chorus_node::founding::{parse_key, parse_rule};
+use chorus_node::NodeError;
 use clap::{Args, Subcommand};
 
 use crate::error::Usage;
@@ -398,11 +400,35 @@ pub fn trust_key(dd: &DataDir, client: &Client, cmd: TrustKeyCmd) -> Result<Outp
 
 /// `chorus leader-key FILE` and `chorus keygen FILE`: a new key written to
 /// a new file; prints its public key (for `chorus delegate --key` or
-/// `chorus member replace-key --key`).
-pub fn leader_key(file: &PathBuf) -> Result<Output> {
+/// `chorus member replace-key --key`). Unless `unencrypted`, the file is
+/// encrypted with a new passphrase (from the terminal, asked twice, or from
+/// `CHORUS_PASSPHRASE_FILE` / `CHORUS_PASSPHRASE`).
+pub fn leader_key(file: &Path, unencrypted: bool) -> Result<Output> {
+    if file.exists() {
+        // Before a passphrase is asked for nothing.
+        return Err(NodeError::KeyExists(file.to_path_buf()).into());
+    }
+    let passphrases = Passphrases::from_env();
+    if !unencrypted && passphrases.source().is_none() {
+        bail!(
+            "{} is to be encrypted and needs a new passphrase; give it with CHORUS_PASSPHRASE_FILE=FILE \
+             (a file only you can read) or run in a terminal, or pass --unencrypted",
+            file.display()
+        );
+    }
     let key = Keypair::generate();
-    write_new_secret(file, &key.seed())?;
-    let v = serde_json::json!({ "file": file, "key": key.public() });
+    let source = if unencrypted {
+        write_new_secret(file, &key.seed())?;
+        None
+    } else {
+        let (passphrase, source) = passphrases.new_passphrase(file)?;
+        write_new(file, &keyfile::encrypt_key(&key, passphrase)?, 0o600)?;
+        Some(source)
+    };
+    let v = serde_json::json!({
+        "file": file, "key": key.public(), "encrypted": source.is_some(),
+        "passphrase_from": source.as_ref().map(|s| s.name()),
+    });
     Ok(Output { json: v, human: key.public().to_hex() })
 }
 

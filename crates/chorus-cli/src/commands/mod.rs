@@ -9,6 +9,7 @@ pub(crate) mod devnet;
 pub(crate) mod endorse;
 pub(crate) mod governance;
 pub(crate) mod init;
+pub(crate) mod key;
 pub(crate) mod node;
 pub(crate) mod peers;
 pub(crate) mod proposals;

@@ -243,6 +243,22 @@ pub fn encrypt_seed(seed: &[u8; 32], passphrase: SecretString) -> Result<Vec<u8>
     seal(seed, age::scrypt::Recipient::new(passphrase))
 }
 
+/// The encrypted key file content of `key` under `passphrase`, as
+/// [`encrypt_seed`] makes it, opened again with the same passphrase before
+/// it is returned: a key file is never replaced by one that does not open.
+pub fn encrypt_key(key: &Keypair, passphrase: SecretString) -> Result<Vec<u8>> {
+    let seed = Zeroizing::new(key.seed());
+    let again = SecretString::from(passphrase.expose_secret());
+    let sealed = encrypt_seed(&seed, passphrase)?;
+    let opened = decrypt_seed(Path::new("the encrypted key"), &sealed, again)?;
+    if *opened != *seed {
+        return Err(NodeError::Passphrase(
+            "the encrypted key does not open to the same key; nothing was written".into(),
+        ));
+    }
+    Ok(sealed)
+}
+
 fn seal(seed: &[u8; 32], recipient: age::scrypt::Recipient) -> Result<Vec<u8>> {
     age::encrypt_and_armor(&recipient, seed)
         .map(String::into_bytes)
@@ -522,7 +538,8 @@ mod tests {
 
     #[test]
     fn the_shipped_encryption_opens_with_ages_default_work_factor() {
-        let sealed = encrypt_seed(&[11; 32], SecretString::from("slow")).unwrap();
+        let key = Keypair::from_seed(&[11; 32]);
+        let sealed = encrypt_key(&key, SecretString::from("slow")).unwrap();
         let seed = decrypt_seed(Path::new("k"), &sealed, SecretString::from("slow")).unwrap();
         assert_eq!(*seed, [11; 32]);
     }
