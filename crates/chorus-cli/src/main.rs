@@ -185,7 +185,7 @@ enum Command {
         file: PathBuf,
     },
     /// Encrypt, decrypt or show a key file (trust, node or leader key).
-    #[command(subcommand)]
+    #[command(subcommand, after_help = key::PASSPHRASE_HELP)]
     Key(key::KeyCmd),
     /// Install a replacement trust key adopted by the coalition.
     #[command(subcommand)]
