@@ -1,7 +1,7 @@
 //! Key files encrypted at rest, through the `chorus` binary: `key encrypt`,
 //! `key show`, `key decrypt`, `leader-key` (encrypted by default), and a
 //! node started with an encrypted trust key and node key, its passphrase
-//! from a file.
+//! from a file, whose key rotation keeps the old key encrypted.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -133,4 +133,14 @@ fn a_node_runs_on_encrypted_keys_with_a_passphrase_file() {
         let said = format!("{key}: encrypted key opened with the passphrase from the passphrase file {pass_text}");
         assert!(text.contains(&said), "the node says where the passphrase of {key} came from: {text}");
     }
+
+    // A key rotation keeps the old key file as it was, encrypted, and says
+    // that the new one is not.
+    let r = chorus(dir, &with_file, &["rotate-key", "--json"]).ok().json();
+    let backup = PathBuf::from(r["backup"].as_str().unwrap());
+    assert!(fs::read(&backup).unwrap().starts_with(ARMOR), "the old key stays encrypted");
+    let said = chorus(dir, &with_file, &["key", "show", backup.to_str().unwrap()]).ok().stdout;
+    assert!(said.contains("encrypted with a passphrase"), "{said}");
+    let r = chorus(dir, &[], &["key", "show", "--json", dir.join("trust.key").to_str().unwrap()]).ok().json();
+    assert_eq!(r["encrypted"], false);
 }

@@ -332,7 +332,7 @@ pub fn rotate_key(dd: &DataDir, client: &Client, drop_past: bool) -> Result<Outp
         write_atomic(&dd.trust_id_path(), format!("{trust}\n").as_bytes(), 0o600)?;
     }
     let backup = dd.root().join(format!("trust.key.{}.old", now_ms()));
-    write_new_secret(&backup, &old.seed())?;
+    let was_encrypted = keep_old_trust_key(dd, &backup)?;
     std::fs::rename(&pending, dd.trust_key_path()).with_context(|| {
         format!("the rotation is stored but {} could not replace the trust key; rename it by hand", pending.display())
     })?;
@@ -340,10 +340,11 @@ pub fn rotate_key(dd: &DataDir, client: &Client, drop_past: bool) -> Result<Outp
         "rotation": r.id, "trust": trust, "new_key": new.public(), "old_key": old.public(), "backup": backup,
     });
     let human = format!(
-        "rotated the key of trust {trust} to {}\nrotation {}\nold key kept in {} (store it offline, then delete it)\nrestart the node to sign with the new key",
+        "rotated the key of trust {trust} to {}\nrotation {}\nold key kept in {} (store it offline, then delete it)\nrestart the node to sign with the new key{}",
         new.public(),
         r.id,
-        backup.display()
+        backup.display(),
+        unencrypted_note(dd, was_encrypted)
     );
     Ok(Output { json: v, human })
 }
@@ -382,7 +383,7 @@ pub fn trust_key(dd: &DataDir, client: &Client, cmd: TrustKeyCmd) -> Result<Outp
         write_atomic(&dd.trust_id_path(), format!("{trust}\n").as_bytes(), 0o600)?;
     }
     let backup = dd.root().join(format!("trust.key.{}.old", now_ms()));
-    write_new_secret(&backup, &current.seed())?;
+    let was_encrypted = keep_old_trust_key(dd, &backup)?;
     std::fs::rename(&pending, dd.trust_key_path())
         .with_context(|| format!("{} could not replace the trust key; rename it by hand", pending.display()))?;
     // The rename itself is durable before the command reports success.
@@ -391,11 +392,31 @@ pub fn trust_key(dd: &DataDir, client: &Client, cmd: TrustKeyCmd) -> Result<Outp
         "trust": trust, "key": new.public(), "old_key": current.public(), "backup": backup, "installed": true,
     });
     let human = format!(
-        "installed {} as the key of trust {trust}\nold key kept in {} (its signatures no longer count; store it offline, then delete it)\nrestart the node to sign with the new key",
+        "installed {} as the key of trust {trust}\nold key kept in {} (its signatures no longer count; store it offline, then delete it)\nrestart the node to sign with the new key{}",
         new.public(),
-        backup.display()
+        backup.display(),
+        unencrypted_note(dd, was_encrypted)
     );
     Ok(Output { json: v, human })
+}
+
+/// Copies the trust key file, byte for byte (so an encrypted key stays
+/// encrypted), to the new file `backup`; true when it is encrypted.
+fn keep_old_trust_key(dd: &DataDir, backup: &Path) -> Result<bool> {
+    let content = keyfile::read_private(&dd.trust_key_path())?;
+    write_new(backup, &content, 0o600)?;
+    Ok(keyfile::is_encrypted(&content))
+}
+
+/// What to say when an encrypted trust key was replaced by a plain one.
+fn unencrypted_note(dd: &DataDir, was_encrypted: bool) -> String {
+    if !was_encrypted {
+        return String::new();
+    }
+    format!(
+        "\nthe old key file was encrypted; the new one is not: run `chorus key encrypt {}`",
+        dd.trust_key_path().display()
+    )
 }
 
 /// `chorus leader-key FILE` and `chorus keygen FILE`: a new key written to
