@@ -418,7 +418,7 @@ async fn dispatch(inner: Arc<Inner>, req: Request) -> std::result::Result<serde_
             if bytes.len() > chorus_core::limits::MAX_GENESIS_ENVELOPE_BYTES {
                 return Err("envelope is over the size limit".into());
             }
-            match submit(&inner, bytes).await {
+            match submit(&inner, bytes, Submitter::Local).await {
                 Ok(result) => json(result),
                 Err(SubmitError::Refused(r)) => Err(format!("the node refused the object: {r}")),
                 Err(SubmitError::Internal(e)) => Err(e),
@@ -503,11 +503,29 @@ pub(crate) enum SubmitError {
     Internal(String),
 }
 
+/// Who handed an object to [`submit`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Submitter {
+    /// The control socket: the node's own OS user.
+    Local,
+    /// The HTTP API: anyone who can reach it.
+    Remote,
+}
+
 /// Ingests one envelope exactly as gossip does and publishes it: the one
 /// path by which the control socket and the HTTP API take objects. A
-/// `stored` object is durable when this returns; a duplicate and a waiting
-/// object are offered to the peers again. Counts stored and refused objects.
-pub(crate) async fn submit(inner: &Arc<Inner>, bytes: Vec<u8>) -> std::result::Result<SubmitResult, SubmitError> {
+/// `stored` object is durable when this returns; a duplicate is offered to
+/// the peers again. A waiting object is offered to the peers only when the
+/// node's own user submitted it: one from the HTTP API, whose signer or
+/// dependencies this node does not know, is held in the bounded waiting
+/// pool and spreads by sync once it is stored, so an open endpoint cannot
+/// make every node of the coalition hold objects no member may have
+/// signed. Counts stored and refused objects.
+pub(crate) async fn submit(
+    inner: &Arc<Inner>,
+    bytes: Vec<u8>,
+    from: Submitter,
+) -> std::result::Result<SubmitResult, SubmitError> {
     let i = inner.clone();
     let copy = bytes.clone();
     let admission = blocking(move || {
@@ -533,7 +551,9 @@ pub(crate) async fn submit(inner: &Arc<Inner>, bytes: Vec<u8>) -> std::result::R
             let id = chorus_core::Envelope::decode(&bytes)
                 .map(|e| e.id())
                 .map_err(|e| SubmitError::Internal(e.to_string()))?;
-            inner.net.publish(bytes).await;
+            if from == Submitter::Local {
+                inner.net.publish(bytes).await;
+            }
             Ok(SubmitResult { id, outcome: SubmitOutcome::Waiting, adopted: None })
         }
         Admission::Refused(r) => {

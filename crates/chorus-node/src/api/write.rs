@@ -14,7 +14,9 @@
 //! 4. The bytes must decode as an envelope (PROTOCOL.md 3.3), else `400`.
 //! 5. The signer key takes a token from its bucket, else `429`.
 //! 6. `daemon::submit` ingests it exactly as the control socket
-//!    does: `201` stored, `200` duplicate, `202` waiting, each with
+//!    does (except that a waiting object is not relayed to the peers: it
+//!    spreads by sync once its signer and dependencies are known and it is
+//!    stored): `201` stored, `200` duplicate, `202` waiting, each with
 //!    `{"outcome", "id", "adopted"}`; `422` with `{"error": "refused",
 //!    "reason", "code"}` when the ledger refuses it (`code` is the metric
 //!    label of the reason).
@@ -40,7 +42,7 @@ use hyper::{Request, Response, StatusCode};
 use super::ratelimit::{client_key, RateLimiter};
 use super::{b64, error, json_response, SubmitLimits};
 use crate::control::SubmitOutcome;
-use crate::daemon::{submit, Inner, SubmitError};
+use crate::daemon::{submit, Inner, SubmitError, Submitter};
 use crate::metrics::ApiOutcome;
 
 /// Largest envelope body accepted: the protocol's bound on every envelope
@@ -191,7 +193,7 @@ impl Writer {
                 return (ApiOutcome::RateLimited, retry_after(r, wait));
             }
         }
-        match submit(inner, envelope.bytes().to_vec()).await {
+        match submit(inner, envelope.bytes().to_vec(), Submitter::Remote).await {
             Ok(result) => {
                 let (status, outcome) = match result.outcome {
                     SubmitOutcome::Stored => (StatusCode::CREATED, ApiOutcome::Stored),
