@@ -44,6 +44,20 @@ pub fn propose(
     closes_at_ms: Option<u64>,
     action: Option<Action>,
 ) -> Result<SubmitResult> {
+    let envelope = propose_envelope(client, key, trust, title, body, closes_at_ms, action)?;
+    submit(client, &envelope)
+}
+
+/// Builds and signs a proposal as [`propose`] does, without submitting it.
+pub fn propose_envelope(
+    client: &Client,
+    key: &Keypair,
+    trust: PublicKey,
+    title: &str,
+    body: &str,
+    closes_at_ms: Option<u64>,
+    action: Option<Action>,
+) -> Result<Envelope> {
     let (_, coalition) = coalition(client)?;
     let roster = roster(client)?;
     if member_name(&roster, &trust).is_none() {
@@ -68,8 +82,7 @@ pub fn propose(
     let bytes = proposal.to_body();
     // Check every field rule before signing, for a precise message.
     Proposal::from_body(&bytes).map_err(|e| anyhow!("the proposal is not valid: {e}"))?;
-    let envelope = Envelope::sign(Kind::Proposal, bytes, &[key]);
-    submit(client, &envelope)
+    Ok(Envelope::sign(Kind::Proposal, bytes, &[key]))
 }
 
 /// Submits an envelope's exact bytes.

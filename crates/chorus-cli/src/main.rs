@@ -91,6 +91,11 @@ enum Command {
         /// Close the proposal after this many days (default: never closes).
         #[arg(long, value_name = "DAYS")]
         closes_in_days: Option<u32>,
+        /// Write the signed proposal to FILE (new) instead of submitting it;
+        /// import it on any member node with `chorus import FILE`. The node
+        /// is still needed to read the coalition and the roster.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
     /// List proposals with their status and tally.
     Proposals,
@@ -124,9 +129,11 @@ enum Command {
         /// A new file.
         file: PathBuf,
     },
-    /// Ingest every object of a backup file.
+    /// Ingest every object of a backup file, or one signed object written
+    /// by `chorus endorse --out` or `chorus propose --out`.
     Import {
-        /// The backup file.
+        /// The backup file (from `chorus export`), or a file holding one
+        /// object's exact envelope bytes.
         file: PathBuf,
     },
     /// Write the coalition's website as static files, from the local node's
@@ -233,8 +240,8 @@ fn run(cli: Cli) -> Result<Output> {
         Command::Status => status::run(&dd),
         Command::Peers => peers::list(&dd),
         Command::Dial { addr } => peers::dial(&dd, addr),
-        Command::Propose { title, body_file, closes_in_days } => {
-            propose::run(&dd, &title, body_file.as_deref(), closes_in_days)
+        Command::Propose { title, body_file, closes_in_days, out } => {
+            propose::run(&dd, &title, body_file.as_deref(), closes_in_days, out.as_deref())
         }
         Command::Proposals => proposals::list(&dd, proposals::Which::All),
         Command::Positions => proposals::list(&dd, proposals::Which::Positions),

@@ -9,7 +9,7 @@ use chorus_node::control::SubmitOutcome;
 use chorus_node::datadir::DataDir;
 use clap::Args;
 
-use crate::commands::{client, governance};
+use crate::commands::{backup, client, governance};
 use crate::leader;
 use crate::output::{self, Output};
 
@@ -36,10 +36,15 @@ pub(crate) struct EndorseArgs {
     /// The delegation that lets the leader sign for your trust.
     #[arg(long, value_name = "ID", requires = "as_leader")]
     delegation: Option<String>,
+    /// Write the signed stance to FILE (new) instead of submitting it;
+    /// import it on any member node with `chorus import FILE`. The node is
+    /// still needed to read the proposal and the roster.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
 }
 
 /// Shows what is about to be signed, asks (unless `--yes`), signs the
-/// stance and submits it.
+/// stance and submits it (or writes it to `--out`).
 pub(crate) fn run(dd: &DataDir, a: EndorseArgs) -> Result<Output> {
     let c = client(dd)?;
     let signer = governance::stance_signer(dd, a.as_leader.as_ref(), a.delegation.as_deref())?;
@@ -72,6 +77,9 @@ pub(crate) fn run(dd: &DataDir, a: EndorseArgs) -> Result<Output> {
         bail!("not signed; nothing was sent");
     }
     let env = leader::stance_envelope(&coalition, &roster, &signer, p.id, stance, a.comment)?;
+    if let Some(out) = &a.out {
+        return backup::write_envelope(&env, out);
+    }
     let r = leader::submit(&c, &env)?;
     let mut human = format!("{} recorded: {}", stance, r.id);
     if r.outcome == SubmitOutcome::Waiting {

@@ -8,18 +8,29 @@ use anyhow::{anyhow, bail, Context, Result};
 use chorus_node::control::SubmitOutcome;
 use chorus_node::datadir::DataDir;
 
-use crate::commands::{client, governance};
+use crate::commands::{backup, client, governance};
 use crate::error::Usage;
 use crate::leader;
 use crate::output::Output;
 
-/// Signs and submits a proposal; prints its id.
-pub(crate) fn run(dd: &DataDir, title: &str, body_file: Option<&Path>, closes_in_days: Option<u32>) -> Result<Output> {
+/// Signs and submits a proposal; prints its id. With `out`, writes the
+/// signed proposal to that new file instead of submitting it.
+pub(crate) fn run(
+    dd: &DataDir,
+    title: &str,
+    body_file: Option<&Path>,
+    closes_in_days: Option<u32>,
+    out: Option<&Path>,
+) -> Result<Output> {
     let c = client(dd)?;
     let (key, trust) = governance::trust_signer(dd)?;
     let body = read_body(body_file)?;
     let closes = closes_in_days.map(|d| chorus_node::daemon::now_ms() + u64::from(d) * 86_400_000);
-    let r = leader::propose(&c, &key, trust, title, &body, closes, None)?;
+    let env = leader::propose_envelope(&c, &key, trust, title, &body, closes, None)?;
+    if let Some(out) = out {
+        return backup::write_envelope(&env, out);
+    }
+    let r = leader::submit(&c, &env)?;
     if r.outcome == SubmitOutcome::Waiting {
         eprintln!(
             "note: not stored yet: your node does not hold the objects this relies on; it stores it when they arrive"
