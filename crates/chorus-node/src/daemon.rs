@@ -28,7 +28,7 @@ use crate::control::{
 use crate::datadir::DataDir;
 use crate::error::{NodeError, Result};
 use crate::metrics::Metrics;
-use crate::network::Network;
+use crate::network::{Network, NodeCredential};
 
 /// Milliseconds since 1970 by the system clock.
 pub fn now_ms() -> u64 {
@@ -73,7 +73,6 @@ impl Node {
     /// network and listens on the control socket.
     pub async fn start(data_dir: DataDir, config: Config, options: StartOptions) -> Result<Node> {
         data_dir.require_initialised()?;
-        let trust_key = data_dir.trust_key()?;
         let genesis_path = config.genesis_path(data_dir.root());
         if !genesis_path.exists() {
             return Err(NodeError::NoGenesis(genesis_path));
@@ -107,11 +106,20 @@ impl Node {
         let store = Arc::new(store);
         let metrics = Arc::new(Metrics::new());
         metrics.objects.set(store.object_count() as i64);
-        let trust_id = data_dir.trust_id()?;
-        let net = Network::start(&data_dir, &config, &trust_key, trust_id, &coalition, store.clone(), metrics.clone())
+        // With an installed attestation the trust key is not read at all:
+        // it can stay offline.
+        let trust_key;
+        let (credential, trust_id) = match crate::network::load_installed(&data_dir, &coalition, &store, now_ms())? {
+            Some((attestation, trust_id)) => (NodeCredential::Installed(attestation), trust_id),
+            None => {
+                trust_key = data_dir.trust_key()?;
+                (NodeCredential::TrustKey(&trust_key), data_dir.trust_id()?)
+            }
+        };
+        let net = Network::start(&data_dir, &config, credential, trust_id, &coalition, store.clone(), metrics.clone())
             .await?;
         let ready = net.readiness(trust_id);
-        let trust = data_dir.trust_id()?;
+        let trust = trust_id;
         let inner = Arc::new(Inner {
             store,
             coalition,

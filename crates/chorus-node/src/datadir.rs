@@ -13,6 +13,10 @@
 //!   two commands until the operator stores it offline and deletes it.
 //! - `node.key`: the node's 32-byte network identity seed, mode 0600,
 //!   plain or encrypted like the trust key.
+//! - `node.attestation`: optional; the trust's signed statement that
+//!   `node.key` speaks for it (`chorus node attest`, run where the trust key
+//!   is). When present the node uses it and never reads `trust.key`, which
+//!   can then live offline.
 //! - `config.toml`: commented configuration ([`crate::config`]).
 //! - `genesis.chorus`: the final genesis of the coalition, once joined.
 //! - `store/`: the object store.
@@ -66,6 +70,11 @@ impl DataDir {
         self.root.join("trust.key")
     }
 
+    /// The installed node attestation (see the module documentation).
+    pub fn node_attestation_path(&self) -> PathBuf {
+        self.root.join("node.attestation")
+    }
+
     /// The node (network identity) key file.
     pub fn node_key_path(&self) -> PathBuf {
         self.root.join("node.key")
@@ -91,14 +100,19 @@ impl DataDir {
         self.root.join("control.sock")
     }
 
-    /// True when `init` has run here.
+    /// True when `init` has run here (the trust key may since have been
+    /// moved offline, a node attestation installed in its place).
     pub fn is_initialised(&self) -> bool {
-        self.trust_key_path().exists() && self.config_path().exists()
+        (self.trust_key_path().exists() || self.node_attestation_path().exists()) && self.config_path().exists()
     }
 
-    /// Fails with a hint to run `chorus init` unless this directory holds a node.
+    /// Fails with a hint to run `chorus init` unless this directory holds a
+    /// node: its configuration and its trust key, or instead of the key an
+    /// installed node attestation.
     pub fn require_initialised(&self) -> Result<()> {
-        for p in [self.trust_key_path(), self.config_path()] {
+        let credential =
+            if self.node_attestation_path().exists() { self.node_attestation_path() } else { self.trust_key_path() };
+        for p in [credential, self.config_path()] {
             match fs::metadata(&p) {
                 Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -57,6 +57,10 @@ pub enum NodeError {
     /// The configuration file or an environment override is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The installed node attestation cannot be used; the message names the
+    /// file, why, and how to renew it.
+    #[error("{0}")]
+    Attestation(String),
     /// The node has no coalition configured yet.
     #[error("no coalition genesis at {0}; found or join a coalition with `chorus coalition join FILE`")]
     NoGenesis(PathBuf),

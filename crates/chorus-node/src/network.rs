@@ -2,18 +2,20 @@
 //! the durable store, with its events turned into metrics and logs.
 //!
 //! The node's libp2p identity is `node.key`; its membership credential is a
-//! node attestation signed at every start with `trust.key` (both live in
-//! the data directory), so a node of a trust that is not a member cannot
-//! join the coalition's network.
+//! node attestation: the one installed as `node.attestation` when there is
+//! one (signed elsewhere by `chorus node attest`, so `trust.key` can stay
+//! offline), else one signed at every start with `trust.key`. Either way a
+//! node of a trust that is not a member cannot join the coalition's network.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chorus_core::{Admission, Coalition, Keypair, ObjectId};
-use chorus_net::{
-    NetConfig, NetworkEvent, NetworkHandle, NodeAttestation, NodeIdentity, ObjectStore, ServedSet, StoreFailure,
-};
+/// The trust's signed statement that a node key speaks for it (signed by
+/// `chorus node attest`, checked by [`load_installed`]).
+pub use chorus_net::NodeAttestation;
+use chorus_net::{NetConfig, NetworkEvent, NetworkHandle, NodeIdentity, ObjectStore, ServedSet, StoreFailure};
 use chorus_store::Store;
 
 use crate::config::Config;
@@ -73,6 +75,75 @@ impl ObjectStore for StoreAdapter {
     }
 }
 
+/// How long before its expiry an installed attestation is warned about at
+/// start.
+pub const ATTESTATION_WARN_MS: u64 = 14 * 24 * 60 * 60 * 1000;
+
+/// The membership credential the node presents to its peers.
+pub enum NodeCredential<'a> {
+    /// Sign a fresh attestation at start with the trust's current key.
+    TrustKey(&'a Keypair),
+    /// An attestation signed elsewhere, checked by [`load_installed`].
+    Installed(NodeAttestation),
+}
+
+/// Reads and checks `node.attestation` if the data directory holds one:
+/// it must decode, name this node's key and this coalition, be signed for a
+/// trust (by a key the store knows for it, or its own id), agree with
+/// `trust.id` when that exists, and not be expired at `now_ms`. Returns the
+/// attestation and the trust it speaks for; `None` when the file is absent.
+/// Logs a warning when it expires within [`ATTESTATION_WARN_MS`].
+pub fn load_installed(
+    data_dir: &DataDir,
+    coalition: &Coalition,
+    store: &Arc<Store>,
+    now_ms: u64,
+) -> Result<Option<(NodeAttestation, chorus_core::PublicKey)>> {
+    let path = data_dir.node_attestation_path();
+    if !path.exists() {
+        return Ok(None);
+    }
+    let renew = "run `chorus node attest --node-key <this node's key, from `chorus whoami`>` on the machine \
+                 holding the trust key and copy the file it writes here";
+    let refuse = |reason: String| NodeError::Attestation(format!("{}: {reason}; {renew}", path.display()));
+    let bytes = crate::datadir::read_bounded(&path, chorus_net::attestation::MAX_ATTESTATION_BYTES)?;
+    let attestation = NodeAttestation::decode(&bytes).map_err(|e| refuse(format!("not a node attestation ({e})")))?;
+    let node_key = Keypair::from_seed(&data_dir.node_key_seed()?).public();
+    let claimed = attestation.claimed_node_key().map_err(|e| refuse(e.to_string()))?;
+    if claimed != node_key {
+        return Err(refuse(format!("it attests node key {claimed}, but this node's key is {node_key}")));
+    }
+    let adapter = StoreAdapter(store.clone());
+    let verified = attestation
+        .verify_with(coalition, |t| Some(adapter.keys_of(t).unwrap_or_else(|| vec![*t])), None, now_ms)
+        .map_err(|e| match e {
+            chorus_net::AttestationError::Expired { expires_at_ms, .. } => {
+                refuse(format!("it expired at {}", chorus_web::date::human(expires_at_ms)))
+            }
+            other => refuse(other.to_string()),
+        })?;
+    if data_dir.trust_id_path().exists() {
+        let trust_id = data_dir.trust_id()?;
+        if trust_id != verified.trust() {
+            return Err(refuse(format!(
+                "it is signed for trust {}, but {} names trust {trust_id}",
+                verified.trust(),
+                data_dir.trust_id_path().display()
+            )));
+        }
+    }
+    match verified.expires_at_ms() {
+        Some(exp) if exp.saturating_sub(now_ms) <= ATTESTATION_WARN_MS => tracing::warn!(
+            file = %path.display(),
+            expires = %chorus_web::date::human(exp),
+            "the node attestation expires soon; {renew}"
+        ),
+        Some(exp) => tracing::info!(expires = %chorus_web::date::human(exp), "using the installed node attestation"),
+        None => tracing::info!("using the installed node attestation (it does not expire)"),
+    }
+    Ok(Some((attestation, verified.trust())))
+}
+
 /// A running network endpoint.
 pub struct Network {
     handle: NetworkHandle,
@@ -99,7 +170,7 @@ impl Network {
     pub async fn start(
         data_dir: &DataDir,
         config: &Config,
-        trust: &Keypair,
+        credential: NodeCredential<'_>,
         trust_id: chorus_core::PublicKey,
         coalition: &Coalition,
         store: Arc<Store>,
@@ -116,16 +187,19 @@ impl Network {
             );
         }
         let node_key = Keypair::from_seed(&data_dir.node_key_seed()?);
-        // Signed with the trust's current key, for its id (they differ
-        // after a key rotation).
-        let attestation = NodeAttestation::issue_for(
-            trust,
-            trust_id,
-            coalition.id(),
-            node_key.public(),
-            crate::daemon::now_ms(),
-            None,
-        );
+        let attestation = match credential {
+            // Signed with the trust's current key, for its id (they differ
+            // after a key rotation).
+            NodeCredential::TrustKey(trust) => NodeAttestation::issue_for(
+                trust,
+                trust_id,
+                coalition.id(),
+                node_key.public(),
+                crate::daemon::now_ms(),
+                None,
+            ),
+            NodeCredential::Installed(attestation) => attestation,
+        };
         let node_key_public = node_key.public();
         let identity = NodeIdentity::new(node_key, attestation).map_err(chorus_net::NetError::from)?;
         let heartbeat = Duration::from_millis(config.heartbeat_ms);

@@ -25,10 +25,16 @@ pub(crate) fn init(dd: &DataDir, name: &str) -> Result<Output> {
     Ok(Output::new(&r, human))
 }
 
-/// `chorus whoami`: this trust's public key and name.
+/// `chorus whoami`: this trust's public key and name, and this node's
+/// public key (what `chorus node attest --node-key` takes).
 pub(crate) fn whoami(dd: &DataDir) -> Result<Output> {
     let trust = dd.trust_id()?;
     let config = Config::load(&dd.config_path())?;
-    let v = serde_json::json!({ "trust_name": config.trust_name, "trust_key": trust.to_hex() });
-    Ok(Output { json: v, human: format!("{} {}", trust, config.trust_name) })
+    let node_key = chorus_core::Keypair::from_seed(&dd.node_key_seed()?).public();
+    let v = serde_json::json!({
+        "trust_name": config.trust_name,
+        "trust_key": trust.to_hex(),
+        "node_key": node_key.to_hex(),
+    });
+    Ok(Output { json: v, human: format!("{} {}\nnode key: {}", trust, config.trust_name, node_key) })
 }
