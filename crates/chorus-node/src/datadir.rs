@@ -285,6 +285,21 @@ mod tests {
     }
 
     #[test]
+    fn an_installed_attestation_stands_in_for_the_trust_key_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dd = DataDir::new(tmp.path().join("node"));
+        dd.init("Oak Trust").unwrap();
+        fs::remove_file(dd.trust_key_path()).unwrap();
+        assert!(!dd.is_initialised());
+        assert!(matches!(dd.require_initialised(), Err(NodeError::NotInitialised(_))));
+        write_new(&dd.node_attestation_path(), b"attestation", 0o644).unwrap();
+        assert!(dd.is_initialised());
+        dd.require_initialised().unwrap();
+        fs::remove_file(dd.config_path()).unwrap();
+        assert!(matches!(dd.require_initialised(), Err(NodeError::NotInitialised(_))));
+    }
+
+    #[test]
     fn loose_or_short_key_files_are_refused() {
         let tmp = tempfile::tempdir().unwrap();
         let p = tmp.path().join("k");
