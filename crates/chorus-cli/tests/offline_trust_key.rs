@@ -3,7 +3,7 @@
 //! the server's node key; installed as `node.attestation`, the server runs,
 //! joins and syncs with no `trust.key`. An expired attestation, or one for
 //! another node key, stops the node at start with a message saying how to
-//! renew it.
+//! renew it; one that expires within 14 days is warned about.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -44,7 +44,7 @@ fn refused_start(nodes: &mut Nodes, dir: &Path) -> String {
 }
 
 fn attest(offline: &Path, node_key: &str, out: &Path) -> chorus_system_tests::Run {
-    chorus(offline, &["node", "attest", "--node-key", node_key, "--valid-days", "30", "--out", out.to_str().unwrap()])
+    chorus(offline, &["node", "attest", "--node-key", node_key, "--valid-days", "7", "--out", out.to_str().unwrap()])
 }
 
 #[test]
@@ -118,6 +118,8 @@ fn a_node_runs_joins_and_syncs_with_its_trust_key_offline() {
     nodes.wait_peers(elm, 1);
     nodes.wait_peers(oak, 1);
     assert!(!elm.join("trust.key").exists());
+    let log = fs::read_to_string(root.join("node-1.log")).unwrap();
+    assert!(log.contains("the node attestation expires soon"), "warned 14 days ahead: {log}");
 
     let body = root.join("body.md");
     fs::write(&body, "Made on Oak's node.\n").unwrap();
