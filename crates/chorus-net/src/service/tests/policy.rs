@@ -56,16 +56,6 @@ fn ban_reason(outputs: &[Output]) -> Option<String> {
     })
 }
 
-fn syncs_started(outputs: &[Output]) -> Vec<PeerId> {
-    outputs
-        .iter()
-        .filter_map(|o| match o {
-            Output::StartSync(p) => Some(*p),
-            _ => None,
-        })
-        .collect()
-}
-
 fn acceptance(outputs: &[Output]) -> Option<Acceptance> {
     outputs.iter().find_map(|o| match o {
         Output::ReportGossip { acceptance, .. } => Some(*acceptance),

@@ -56,16 +56,6 @@ impl Node {
     }
 }
 
-fn started(outputs: &[Output]) -> Vec<PeerId> {
-    outputs
-        .iter()
-        .filter_map(|o| match o {
-            Output::StartSync(p) => Some(*p),
-            _ => None,
-        })
-        .collect()
-}
-
 fn finished(outputs: &[Output]) -> Option<SyncReport> {
     outputs.iter().find_map(|o| match o {
         Output::Emit(NetworkEvent::SyncFinished(r)) => Some(r.clone()),
@@ -77,9 +67,9 @@ fn finished(outputs: &[Output]) -> Option<SyncReport> {
 fn peers_answering_our_hello_sync_one_at_a_time_first_come_first_served() {
     let mut n = Node::new(4);
     // Peers answer in the order 2, 0, 3, 1; the first starts at once.
-    assert_eq!(started(&n.join(2)), vec![n.peers[2]]);
+    assert_eq!(syncs_started(&n.join(2)), vec![n.peers[2]]);
     for i in [0, 3, 1] {
-        assert!(started(&n.join(i)).is_empty(), "peer {i} waits its turn");
+        assert!(syncs_started(&n.join(i)).is_empty(), "peer {i} waits its turn");
     }
     assert_eq!((n.service.syncing(), n.service.sync_pending()), (1, 4));
     // Each end starts the next in the order they came, at once.
@@ -88,7 +78,7 @@ fn peers_answering_our_hello_sync_one_at_a_time_first_come_first_served() {
         t += 300;
         let out = n.at(t).end(ending, None);
         assert!(finished(&out).is_some_and(|r| r.error.is_none()));
-        assert_eq!(started(&out), next.map(|i| n.peers[i]).into_iter().collect::<Vec<_>>());
+        assert_eq!(syncs_started(&out), next.map(|i| n.peers[i]).into_iter().collect::<Vec<_>>());
     }
     assert_eq!(n.service.sync_pending(), 0);
     assert_eq!(n.service.status().syncs_completed, 4);
@@ -102,12 +92,12 @@ fn a_failed_session_lets_the_next_peer_run_at_once_and_is_not_queued_again() {
     }
     let out = n.at(10_000).end(0, Some(SyncFailure::Request("timeout".into())));
     assert!(finished(&out).is_some_and(|r| r.error.is_some()));
-    assert_eq!(started(&out), vec![n.peers[1]]);
+    assert_eq!(syncs_started(&out), vec![n.peers[1]]);
     // A bad response is a strike, and the next peer still runs.
     let out = n.at(10_100).end(1, Some(SyncFailure::Response(SyncError::BadBound { len: 33 })));
-    assert_eq!(started(&out), vec![n.peers[2]]);
+    assert_eq!(syncs_started(&out), vec![n.peers[2]]);
     assert_eq!(n.service.peer(&n.peers[1]).unwrap().strikes(), 1);
-    assert!(started(&n.at(10_200).end(2, None)).is_empty(), "failed peers are not queued again");
+    assert!(syncs_started(&n.at(10_200).end(2, None)).is_empty(), "failed peers are not queued again");
 }
 
 #[test]
@@ -124,7 +114,7 @@ fn a_session_past_its_time_bound_is_ended_and_the_queue_moves_on() {
     let out = n.end(0, Some(SyncFailure::Disconnected));
     let report = finished(&out).expect("a report");
     assert_eq!(report.error, Some(SyncFailure::TimedOut(TIMEOUT).to_string()));
-    assert_eq!(started(&out), vec![n.peers[1]]);
+    assert_eq!(syncs_started(&out), vec![n.peers[1]]);
     // Not the slow peer's fault beyond a failure: no strike, a back-off.
     let slow = n.service.peer(&n.peers[0]).unwrap();
     assert_eq!((slow.strikes(), slow.sync_failures), (0, 1));
@@ -145,7 +135,7 @@ fn a_waiting_peer_that_left_is_skipped_and_a_disconnect_of_the_running_one_moves
     let out = n.at(500).input(Input::Disconnected { peer });
     assert!(out.iter().any(|o| matches!(o, Output::AbortSync(p) if *p == n.peers[0])));
     let out = n.end(0, Some(SyncFailure::Disconnected));
-    assert_eq!(started(&out), vec![n.peers[2]], "peer 1 left while waiting");
+    assert_eq!(syncs_started(&out), vec![n.peers[2]], "peer 1 left while waiting");
     assert_eq!(n.service.sync_pending(), 1);
 }
 
@@ -157,25 +147,25 @@ fn rounds_and_sync_now_queue_behind_the_running_session() {
     n.join(1);
     n.join(2);
     // SyncNow adds nobody twice and starts nothing while a session runs.
-    assert!(started(&n.input(Input::SyncNow)).is_empty());
+    assert!(syncs_started(&n.input(Input::SyncNow)).is_empty());
     assert_eq!(n.service.sync_pending(), 3);
     // The queue drains.
     n.at(1_000).end(0, None);
     n.at(1_100).end(1, None);
     n.at(1_200).end(2, None);
     // The round due at 30 s starts its peer at once on an idle node...
-    let first = started(&n.at(30_000).input(Input::Tick));
+    let first = syncs_started(&n.at(30_000).input(Input::Tick));
     assert_eq!(first.len(), 1);
     // ...SyncNow then queues the two others behind it...
-    assert!(started(&n.input(Input::SyncNow)).is_empty());
+    assert!(syncs_started(&n.input(Input::SyncNow)).is_empty());
     assert_eq!(n.service.sync_pending(), 3);
     // ...and the next round, due while they wait, picks nobody new.
     let i = n.peers.iter().position(|p| *p == first[0]).unwrap();
-    assert!(started(&n.at(60_000).input(Input::Tick)).is_empty());
+    assert!(syncs_started(&n.at(60_000).input(Input::Tick)).is_empty());
     assert_eq!(n.service.sync_pending(), 3);
     let out = n.at(60_100).end(i, None);
-    assert_eq!(started(&out).len(), 1);
-    assert_ne!(started(&out)[0], first[0]);
+    assert_eq!(syncs_started(&out).len(), 1);
+    assert_ne!(syncs_started(&out)[0], first[0]);
 }
 
 #[test]

@@ -57,3 +57,14 @@ impl Bench {
         self.input(Input::Tick)
     }
 }
+
+/// The peers a batch of outputs starts sync sessions with.
+pub(super) fn syncs_started(outputs: &[Output]) -> Vec<PeerId> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::StartSync(p) => Some(*p),
+            _ => None,
+        })
+        .collect()
+}
