@@ -522,8 +522,8 @@ pub(crate) enum Submitter {
 
 /// Ingests one envelope exactly as gossip does and publishes it: the one
 /// path by which the control socket and the HTTP API take objects. A
-/// `stored` object is durable when this returns; a duplicate is offered to
-/// the peers again. A waiting object is offered to the peers only when the
+/// `stored` object is durable when this returns; a duplicate from the
+/// node's own user is offered to the peers again. A waiting object is offered to the peers only when the
 /// node's own user submitted it: one from the HTTP API, whose signer or
 /// dependencies this node does not know, is held in the bounded waiting
 /// pool and spreads by sync once it is stored, so an open endpoint cannot
@@ -550,8 +550,13 @@ pub(crate) async fn submit(
             Ok(SubmitResult { id, outcome: SubmitOutcome::Stored, adopted })
         }
         Admission::Duplicate { id } => {
-            // Publish again: a peer that missed it gets another chance.
-            inner.net.publish(bytes).await;
+            // Publish again when the node's own user asks: a peer that
+            // missed it gets another chance. Not for the open API, where
+            // anyone could make the node re-broadcast any stored object;
+            // sync brings it to peers that lack it.
+            if from == Submitter::Local {
+                inner.net.publish(bytes).await;
+            }
             Ok(SubmitResult { id, outcome: SubmitOutcome::Duplicate, adopted: None })
         }
         Admission::Refused(r) if r.awaits_objects() => {
