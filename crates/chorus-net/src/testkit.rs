@@ -71,6 +71,28 @@ pub async fn start(config: NetConfig, identity: NodeIdentity, store: Arc<MemoryS
     Node { handle, events, store, addr }
 }
 
+/// Starts `n` nodes of `f` in a chain (node `i` bootstraps only from node
+/// `i - 1`, so delivery to the far end needs forwarding; Kademlia may add
+/// more links), node `i` attested by trust `i`, and waits until every node
+/// has a verified peer in its gossip mesh.
+pub async fn start_chain(f: &Fixture, n: u32) -> Vec<Node> {
+    let mut nodes: Vec<Node> = Vec::new();
+    for i in 0..n {
+        let bootstrap = nodes.last().map(|n: &Node| vec![n.addr.clone()]).unwrap_or_default();
+        let store = Arc::new(MemoryStore::new(f.coalition.clone()));
+        nodes.push(start(memory_config(bootstrap), identity(f, i, i as usize), store).await);
+    }
+    for node in &nodes {
+        let h = node.handle.clone();
+        wait_for("every node has a verified peer in its mesh", || {
+            let h = h.clone();
+            async move { h.status().await.map(|s| s.verified >= 1 && s.mesh_peers >= 1).unwrap_or(false) }
+        })
+        .await;
+    }
+    nodes
+}
+
 /// Polls `cond` every 50 ms until it is true; panics after [`PATIENCE`].
 pub async fn wait_for<F, Fut>(what: &str, mut cond: F)
 where

@@ -10,22 +10,9 @@ use chorus_net::{MemoryStore, PublishOutcome};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_nodes_all_store_an_object_created_at_one() {
     let f = Fixture::new(5);
-    let mut nodes: Vec<Node> = Vec::new();
-    for i in 0..5u32 {
-        // A chain: node i knows only node i-1, so delivery to the far end
-        // needs forwarding (and Kademlia may add more links).
-        let bootstrap = nodes.last().map(|n: &Node| vec![n.addr.clone()]).unwrap_or_default();
-        let store = Arc::new(MemoryStore::new(f.coalition.clone()));
-        nodes.push(start(memory_config(bootstrap), identity(&f, i, i as usize), store).await);
-    }
-    for n in &nodes {
-        let h = n.handle.clone();
-        wait_for("every node has a verified peer in its mesh", || {
-            let h = h.clone();
-            async move { h.status().await.map(|s| s.verified >= 1 && s.mesh_peers >= 1).unwrap_or(false) }
-        })
-        .await;
-    }
+    // A chain: node i knows only node i-1, so delivery to the far end
+    // needs forwarding (and Kademlia may add more links).
+    let nodes = start_chain(&f, 5).await;
     let p = f.proposal(2, "Gossiped", 1, None);
     store_all(&nodes[0].store, std::slice::from_ref(&p));
     let outcome = nodes[0].handle.publish(p.bytes().to_vec()).await.unwrap();

@@ -24,21 +24,8 @@ async fn sync_report(node: &mut Node) -> SyncReport {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn opaque_objects_are_gossiped_synced_and_not_fetched_again() {
     let f = Fixture::new(3);
-    let mut nodes: Vec<Node> = Vec::new();
-    for i in 0..3u32 {
-        // A chain, so the far end needs the middle node to forward.
-        let bootstrap = nodes.last().map(|n: &Node| vec![n.addr.clone()]).unwrap_or_default();
-        let store = Arc::new(MemoryStore::new(f.coalition.clone()));
-        nodes.push(start(memory_config(bootstrap), identity(&f, i, i as usize), store).await);
-    }
-    for n in &nodes {
-        let h = n.handle.clone();
-        wait_for("every node has a verified peer in its mesh", || {
-            let h = h.clone();
-            async move { h.status().await.map(|s| s.verified >= 1 && s.mesh_peers >= 1).unwrap_or(false) }
-        })
-        .await;
-    }
+    // A chain, so the far end needs the middle node to forward.
+    let nodes = start_chain(&f, 3).await;
 
     // Gossip: published at one end, stored at the other.
     let gossiped = f.opaque(COMMENT, &f.keys[0], 1, b"a comment of a later version");
