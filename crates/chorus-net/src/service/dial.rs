@@ -22,7 +22,7 @@ use std::time::Duration;
 use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId};
 
-use super::time::Millis;
+use super::time::{doubling_backoff, Millis};
 use super::MAX_ADDRS_PER_PEER;
 
 /// The first redial delay, before jitter.
@@ -67,8 +67,7 @@ fn transport_part(addr: &Multiaddr) -> Multiaddr {
 /// verified member, before jitter: `REDIAL_BASE × 2^(attempts − 1)`, at
 /// most [`REDIAL_CAP`].
 pub fn redial_backoff(attempts: u32) -> Duration {
-    let doublings = attempts.saturating_sub(1).min(16);
-    (REDIAL_BASE * (1u32 << doublings)).min(REDIAL_CAP)
+    doubling_backoff(REDIAL_BASE, REDIAL_CAP, attempts)
 }
 
 /// Something the dialer can dial.

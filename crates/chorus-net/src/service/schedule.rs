@@ -44,7 +44,7 @@ use std::time::Duration;
 
 use libp2p::PeerId;
 
-use super::time::Millis;
+use super::time::{doubling_backoff, Millis};
 use super::{Conduct, Output, Service};
 use crate::error::SyncFailure;
 use crate::network::{NetworkEvent, SyncReport};
@@ -60,8 +60,7 @@ pub fn sync_backoff(failures: u32) -> Duration {
     if failures == 0 {
         return Duration::ZERO;
     }
-    let doublings = (failures - 1).min(16);
-    SYNC_BACKOFF_BASE.saturating_mul(1 << doublings).min(SYNC_BACKOFF_MAX)
+    doubling_backoff(SYNC_BACKOFF_BASE, SYNC_BACKOFF_MAX, failures)
 }
 
 /// The session running now.

@@ -30,6 +30,14 @@ impl Add<Duration> for Millis {
     }
 }
 
+/// `base` doubled for each of `n` tries after the first
+/// (`base × 2^(n − 1)`, `base` for `n` of 0 or 1), at most `cap`: the one
+/// back-off curve of the service's redials and sync retries.
+pub(crate) fn doubling_backoff(base: Duration, cap: Duration, n: u32) -> Duration {
+    let doublings = n.saturating_sub(1).min(16);
+    base.saturating_mul(1 << doublings).min(cap)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
