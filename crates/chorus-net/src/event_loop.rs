@@ -700,7 +700,8 @@ impl EventLoop {
         }
         let started = result.and_then(|snapshot| {
             let mut client = SyncClient::new(&snapshot, SyncLimits::default()).map_err(|e| e.to_string())?;
-            if let Some(key) = crate::sync::node_key_of(&peer) {
+            // The key it proved at its hello (PROTOCOL.md 13.1).
+            if let Some(key) = self.service.peer(&peer).and_then(|p| p.node_key()) {
                 client.ask_head(key);
             }
             let frame = client.initiate().map_err(|e| e.to_string())?;

@@ -97,7 +97,7 @@ impl EventLoop {
     /// Records a judged session and reports a split view once the evidence
     /// has repeated (or clears one).
     pub(super) fn observe_split_view(&mut self, peer: PeerId, outcome: SessionOutcome) {
-        let trust = self.service.peers().find(|(p, _)| **p == peer).and_then(|(_, p)| p.trust());
+        let trust = self.service.peer(&peer).and_then(|p| p.trust());
         match self.split_views.observe(peer, trust, outcome) {
             Change::None => {}
             Change::Reported(view) => {

@@ -95,6 +95,14 @@ impl Peer {
         }
     }
 
+    /// The node key it proved at its hello; `None` for a stranger.
+    pub fn node_key(&self) -> Option<PublicKey> {
+        match self.status {
+            PeerStatus::Member { node_key, .. } => Some(node_key),
+            PeerStatus::Stranger => None,
+        }
+    }
+
     /// True for a member node.
     pub fn is_member(&self) -> bool {
         matches!(self.status, PeerStatus::Member { .. })

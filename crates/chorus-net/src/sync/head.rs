@@ -4,7 +4,6 @@
 use chorus_core::limits::MAX_ROSTER_HEADS;
 use chorus_core::{CoalitionId, Keypair, ObjectId, PublicKey};
 use chorus_proto::v1 as pb;
-use libp2p::PeerId;
 use prost::Message;
 
 use super::keyspace::FINGERPRINT_BYTES;
@@ -167,23 +166,9 @@ impl SignedHead {
     }
 }
 
-/// The node key behind a peer id: libp2p peer ids of ed25519 keys embed
-/// the key. `None` for any other kind of peer id (never a Chorus node).
-pub fn node_key_of(peer: &PeerId) -> Option<PublicKey> {
-    // An identity multihash (code 0, then a one-byte length below 128)
-    // holds the protobuf-encoded key itself.
-    let bytes = peer.to_bytes();
-    if bytes.len() < 2 || bytes[0] != 0 || bytes[1] >= 0x80 || usize::from(bytes[1]) != bytes.len() - 2 {
-        return None;
-    }
-    let key = libp2p::identity::PublicKey::try_decode_protobuf(&bytes[2..]).ok()?;
-    PublicKey::from_bytes(&key.try_into_ed25519().ok()?.to_bytes()).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::attestation::peer_id_of;
 
     fn head(roster_heads: Vec<ObjectId>) -> Head {
         let coalition = ObjectId([7; 32]);
@@ -261,13 +246,5 @@ mod tests {
         let wire = SignedHead::sign(head(most), &node).to_proto();
         assert!(wire.encoded_len() <= MAX_SIGNED_HEAD_BYTES);
         assert!(SignedHead::verify(&wire, &node.public()).is_ok());
-    }
-
-    #[test]
-    fn the_node_key_is_read_back_from_its_peer_id() {
-        let node = Keypair::from_seed(&[5; 32]);
-        let peer = peer_id_of(&node.public()).unwrap();
-        assert_eq!(node_key_of(&peer), Some(node.public()));
-        assert_eq!(node_key_of(&PeerId::random()), None);
     }
 }

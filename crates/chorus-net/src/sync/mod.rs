@@ -207,7 +207,7 @@ mod snapshot;
 
 pub use client::{ClientStep, Progress, SyncClient, SyncStats, Withheld};
 pub use error::SyncError;
-pub use head::{node_key_of, Head, HeadError, SignedHead, HEAD_PREFIX, MAX_SIGNED_HEAD_BYTES};
+pub use head::{Head, HeadError, SignedHead, HEAD_PREFIX, MAX_SIGNED_HEAD_BYTES};
 pub use keyspace::FINGERPRINT_BYTES;
 pub use limits::{
     SyncLimits, BUCKETS, DEFAULT_MAX_ROUND_TRIPS, MAX_IDS_PER_QUERY, MAX_PENDING_RANGES, MAX_QUERIES_PER_REQUEST,
