@@ -57,11 +57,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Create the data directory, the trust and node keys, and a commented config.
-    Init {
-        /// Display name of your trust, e.g. "Oak Valley Academy Trust".
-        #[arg(long)]
-        name: String,
-    },
+    Init(init::InitArgs),
     /// Print this trust's public key (give it to the coalition's founders).
     Whoami,
     /// Found a coalition offline: draft, sign, finalize, show, join.
@@ -163,13 +159,7 @@ enum Command {
     /// Delegate your trust's stances to a leader's key; prints the delegation id.
     Delegate(governance::DelegateArgs),
     /// Revoke a delegation; stances it signed stop counting unless kept.
-    Revoke {
-        /// The delegation id.
-        delegation: String,
-        /// A stance signed under the delegation that still counts; repeat.
-        #[arg(long, value_name = "ID")]
-        keep: Vec<String>,
-    },
+    Revoke(governance::RevokeArgs),
     /// Replace your trust key by a new one (the old key signs the rotation and is kept as a backup).
     RotateKey {
         /// Keep nothing the old key signed (default: keep everything it signed).
@@ -233,7 +223,7 @@ fn run(cli: Cli) -> Result<Output> {
     let dd = DataDir::new(cli.data_dir.unwrap_or_else(default_data_dir));
     let json = cli.json;
     match cli.command {
-        Command::Init { name } => init::init(&dd, &name),
+        Command::Init(a) => init::init(&dd, a),
         Command::Whoami => init::whoami(&dd),
         Command::Coalition(c) => coalition::run(&dd, c),
         Command::Node(n) => node::run(dd, n),
@@ -259,9 +249,7 @@ fn run(cli: Cli) -> Result<Output> {
         Command::Member(m) => governance::member(&dd, &Client::new(dd.socket_path()), m),
         Command::Charter(c) => governance::charter(&dd, &Client::new(dd.socket_path()), c),
         Command::Delegate(a) => governance::delegate(&dd, &Client::new(dd.socket_path()), a),
-        Command::Revoke { delegation, keep } => {
-            governance::revoke(&dd, &Client::new(dd.socket_path()), &delegation, &keep)
-        }
+        Command::Revoke(a) => governance::revoke(&dd, &Client::new(dd.socket_path()), a),
         Command::RotateKey { drop_past } => governance::rotate_key(&dd, &commands::client(&dd)?, drop_past),
         Command::LeaderKey { file, unencrypted } => governance::leader_key(&file, unencrypted),
         // A replacement trust key is installed as trust.key, plain as

@@ -279,10 +279,21 @@ pub fn delegate(dd: &DataDir, client: &Client, a: DelegateArgs) -> Result<Output
     Ok(Output::new(&r, r.id.to_hex()))
 }
 
+/// Arguments of `chorus revoke`.
+#[derive(Args, Debug)]
+pub struct RevokeArgs {
+    /// The delegation id.
+    delegation: String,
+    /// A stance signed under the delegation that still counts; repeat.
+    #[arg(long, value_name = "ID")]
+    keep: Vec<String>,
+}
+
 /// `chorus revoke`.
-pub fn revoke(dd: &DataDir, client: &Client, delegation: &str, keep: &[String]) -> Result<Output> {
-    let delegation = id_arg("delegation", delegation)?;
-    let mut keep: Vec<ObjectId> = keep.iter().map(|k| id_arg("--keep", k)).collect::<Result<_>>()?;
+
+pub fn revoke(dd: &DataDir, client: &Client, a: RevokeArgs) -> Result<Output> {
+    let delegation = id_arg("delegation", &a.delegation)?;
+    let mut keep: Vec<ObjectId> = a.keep.iter().map(|k| id_arg("--keep", k)).collect::<Result<_>>()?;
     let (key, trust) = trust_signer(dd)?;
     let (_, coalition) = leader::coalition(client)?;
     keep.sort();

@@ -7,10 +7,18 @@ use chorus_node::datadir::DataDir;
 
 use crate::output::Output;
 
+/// Arguments of `chorus init`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct InitArgs {
+    /// Display name of your trust, e.g. "Oak Valley Academy Trust".
+    #[arg(long)]
+    name: String,
+}
+
 /// `chorus init --name NAME`: creates the data directory, the trust and
 /// node keys and a commented config, and says what to do next.
-pub(crate) fn init(dd: &DataDir, name: &str) -> Result<Output> {
-    let r = dd.init(name)?;
+pub(crate) fn init(dd: &DataDir, a: InitArgs) -> Result<Output> {
+    let r = dd.init(&a.name)?;
     let human = format!(
         "Created a node for {:?} in {}\n\
          Trust key: {}\n\n\
