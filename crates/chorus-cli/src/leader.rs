@@ -60,9 +60,25 @@ pub fn propose_envelope(
 ) -> Result<Envelope> {
     let (_, coalition) = coalition(client)?;
     let roster = roster(client)?;
-    if member_name(&roster, &trust).is_none() {
+    proposal_envelope(&coalition, &roster, key, trust, title, body, closes_at_ms, action)
+}
+
+/// Builds and signs a proposal under roster version `roster`, checking
+/// every field rule before signing.
+#[allow(clippy::too_many_arguments)]
+pub fn proposal_envelope(
+    coalition: &Coalition,
+    roster: &RosterInfo,
+    key: &Keypair,
+    trust: PublicKey,
+    title: &str,
+    body: &str,
+    closes_at_ms: Option<u64>,
+    action: Option<Action>,
+) -> Result<Envelope> {
+    if member_name(roster, &trust).is_none() {
         bail!(
-            "your trust ({}) is not a member of coalition {:?} as far as your node knows; only members can propose",
+            "your trust ({}) is not a member of coalition {:?} as far as the node knows; only members can propose",
             trust,
             coalition.name()
         );
@@ -83,6 +99,29 @@ pub fn propose_envelope(
     // Check every field rule before signing, for a precise message.
     Proposal::from_body(&bytes).map_err(|e| anyhow!("the proposal is not valid: {e}"))?;
     Ok(Envelope::sign(Kind::Proposal, bytes, &[key]))
+}
+
+/// The roster as `chorus roster` prints it.
+pub fn roster_text(r: &RosterInfo) -> String {
+    let mut h = format!(
+        "roster version {}{}\ncharter: positions {}, membership {}, amendments {} ({} endorsements adopt a position)\nmembers ({}):\n",
+        r.version,
+        if r.heads.is_empty() { " (the genesis roster)".to_string() } else { format!(" ({} heads)", r.heads.len()) },
+        r.positions,
+        r.membership,
+        r.amendments,
+        r.required,
+        r.members.len()
+    );
+    for m in &r.members {
+        h.push_str(&format!(
+            "  {}  {}{}\n",
+            m.key,
+            m.name,
+            m.external_id.as_ref().map(|x| format!(" ({x})")).unwrap_or_default()
+        ));
+    }
+    h.trim_end().to_string()
 }
 
 /// Submits an envelope's exact bytes.
@@ -147,7 +186,7 @@ pub fn stance_envelope(
 ) -> Result<Envelope> {
     if member_name(roster, &signer.trust).is_none() {
         bail!(
-            "your trust ({}) is not a member of coalition {:?} as far as your node knows; only members can endorse",
+            "your trust ({}) is not a member of coalition {:?} as far as the node knows; only members can endorse",
             signer.trust,
             coalition.name()
         );

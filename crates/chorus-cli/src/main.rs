@@ -25,6 +25,7 @@ mod commands;
 mod error;
 mod leader;
 mod output;
+mod remote;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,7 +36,7 @@ use chorus_node::datadir::{default_data_dir, DataDir};
 use clap::{Parser, Subcommand};
 use commands::{
     backup, certificate, coalition, devnet, endorse, governance, init, key, node, peers, proposals, propose, publish,
-    show, status, verify,
+    remote as remote_cmd, show, status, verify,
 };
 use error::{Invalid, Usage};
 use output::{emit, Output};
@@ -50,6 +51,11 @@ struct Cli {
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// Work through a member node's HTTP API (see `chorus remote add`)
+    /// instead of the local node: proposals, positions, show, roster,
+    /// endorse, propose and import. Keys stay on this machine.
+    #[arg(long, global = true, env = "CHORUS_REMOTE", value_name = "NAME")]
+    remote: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -92,6 +98,12 @@ enum Command {
         /// is still needed to read the coalition and the roster.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// With --remote: the trust key file to sign with (it stays on this machine).
+        #[arg(long, value_name = "FILE")]
+        trust_key: Option<PathBuf>,
+        /// With --remote: do not ask for confirmation.
+        #[arg(long, short)]
+        yes: bool,
     },
     /// List proposals with their status and tally.
     Proposals,
@@ -187,6 +199,9 @@ enum Command {
     /// Install a replacement trust key adopted by the coalition.
     #[command(subcommand)]
     TrustKey(governance::TrustKeyCmd),
+    /// Member nodes used from this machine over HTTP: add, list, remove.
+    #[command(subcommand)]
+    Remote(remote_cmd::RemoteCmd),
 }
 
 fn main() -> ExitCode {
@@ -220,6 +235,9 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<Output> {
+    if let Some(name) = cli.remote.as_deref().filter(|n| !n.is_empty()) {
+        return run_remote(name, cli.command);
+    }
     let dd = DataDir::new(cli.data_dir.unwrap_or_else(default_data_dir));
     let json = cli.json;
     match cli.command {
@@ -230,7 +248,12 @@ fn run(cli: Cli) -> Result<Output> {
         Command::Status => status::run(&dd),
         Command::Peers => peers::list(&dd),
         Command::Dial { addr } => peers::dial(&dd, addr),
-        Command::Propose { title, body_file, closes_in_days, out } => {
+        Command::Propose { title, body_file, closes_in_days, out, trust_key, yes: _ } => {
+            if trust_key.is_some() {
+                return Err(
+                    Usage("--trust-key goes with --remote; the local node signs with its trust key".into()).into()
+                );
+            }
             propose::run(&dd, &title, body_file.as_deref(), closes_in_days, out.as_deref())
         }
         Command::Proposals => proposals::list(&dd, proposals::Which::All),
@@ -257,5 +280,28 @@ fn run(cli: Cli) -> Result<Output> {
         Command::Keygen { file } => governance::leader_key(&file, true),
         Command::Key(k) => key::run(k),
         Command::TrustKey(t) => governance::trust_key(&dd, &commands::client(&dd)?, t),
+        Command::Remote(r) => remote_cmd::run(r),
+    }
+}
+
+/// The commands that work through a remote node's HTTP API.
+fn run_remote(name: &str, command: Command) -> Result<Output> {
+    let r = || remote_cmd::open(name);
+    match command {
+        Command::Proposals => remote_cmd::proposals(&r()?, false),
+        Command::Positions => remote_cmd::proposals(&r()?, true),
+        Command::Show { id } => remote_cmd::show(&r()?, &id),
+        Command::Roster => remote_cmd::roster(&r()?),
+        Command::Endorse(a) => remote_cmd::endorse(&r()?, a),
+        Command::Propose { title, body_file, closes_in_days, out: None, trust_key, yes } => {
+            remote_cmd::propose(&r()?, &title, body_file.as_deref(), closes_in_days, trust_key.as_deref(), yes)
+        }
+        Command::Import { file } => remote_cmd::import(&r()?, &file),
+        Command::Remote(c) => remote_cmd::run(c),
+        _ => Err(Usage(format!(
+            "this command does not work with --remote {name}: run it on the node (or without --remote); with \
+             --remote: proposals, positions, show, roster, endorse, propose (without --out) and import"
+        ))
+        .into()),
     }
 }

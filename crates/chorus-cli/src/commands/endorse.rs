@@ -17,30 +17,43 @@ use crate::output::{self, Output};
 #[derive(Args, Debug)]
 pub(crate) struct EndorseArgs {
     /// Proposal id or unique prefix.
-    id: String,
+    pub(crate) id: String,
     /// Record an objection instead.
     #[arg(long, conflicts_with = "abstain")]
-    object: bool,
+    pub(crate) object: bool,
     /// Record an abstention instead.
     #[arg(long)]
-    abstain: bool,
+    pub(crate) abstain: bool,
     /// A comment signed with the stance.
     #[arg(long)]
-    comment: Option<String>,
+    pub(crate) comment: Option<String>,
     /// Do not ask for confirmation.
     #[arg(long, short)]
-    yes: bool,
+    pub(crate) yes: bool,
     /// Sign as a leader with this key file (see `chorus delegate`), not with the trust key.
     #[arg(long, value_name = "KEYFILE", requires = "delegation")]
-    as_leader: Option<PathBuf>,
+    pub(crate) as_leader: Option<PathBuf>,
     /// The delegation that lets the leader sign for your trust.
     #[arg(long, value_name = "ID", requires = "as_leader")]
-    delegation: Option<String>,
+    pub(crate) delegation: Option<String>,
     /// Write the signed stance to FILE (new) instead of submitting it;
     /// import it on any member node with `chorus import FILE`. The node is
     /// still needed to read the proposal and the roster.
     #[arg(long, value_name = "FILE")]
-    out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
+}
+
+impl EndorseArgs {
+    /// The stance asked for: endorse unless `--object` or `--abstain`.
+    pub(crate) fn stance(&self) -> Stance {
+        if self.object {
+            Stance::Object
+        } else if self.abstain {
+            Stance::Abstain
+        } else {
+            Stance::Endorse
+        }
+    }
 }
 
 /// Shows what is about to be signed, asks (unless `--yes`), signs the
@@ -51,13 +64,7 @@ pub(crate) fn run(dd: &DataDir, a: EndorseArgs) -> Result<Output> {
     let (_, coalition) = leader::coalition(&c)?;
     let roster = leader::roster(&c)?;
     let p = leader::fetch_checked(&c, &coalition, &a.id)?;
-    let stance = if a.object {
-        Stance::Object
-    } else if a.abstain {
-        Stance::Abstain
-    } else {
-        Stance::Endorse
-    };
+    let stance = a.stance();
     eprintln!(
         "You are about to sign, as {}{}:\n  stance      {}\n  proposal    {}\n  title       {}\n  author      {} ({})\n  body sha256 {}{}",
         leader::member_name(&roster, &signer.trust).unwrap_or_else(|| "(not a member)".into()),

@@ -15,6 +15,7 @@ pub(crate) mod peers;
 pub(crate) mod proposals;
 pub(crate) mod propose;
 pub(crate) mod publish;
+pub(crate) mod remote;
 pub(crate) mod show;
 pub(crate) mod status;
 pub(crate) mod verify;

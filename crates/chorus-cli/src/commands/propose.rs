@@ -41,7 +41,7 @@ pub(crate) fn run(
 
 /// The body from `file` (`-` for stdin); without a file, from stdin when it
 /// is not a terminal, else written in `$VISUAL` or `$EDITOR`.
-fn read_body(file: Option<&Path>) -> Result<String> {
+pub(crate) fn read_body(file: Option<&Path>) -> Result<String> {
     let limit = chorus_core::limits::MAX_BODY_BYTES;
     let bytes = match file {
         Some(p) if p == Path::new("-") => read_stdin(limit)?,

@@ -1,0 +1,327 @@
+//! `chorus remote add|list|remove`, and the commands a leader runs from
+//! their own machine with `--remote NAME`: `proposals`, `positions`,
+//! `show`, `roster`, `endorse`, `propose`, `import`. Objects are signed
+//! here, after showing what is signed, and handed to the node's HTTP API;
+//! no private key ever leaves this machine. See [`crate::remote`] for what
+//! is verified.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use chorus_core::{Envelope, Object, PublicKey, Stance, SCOPE_STANCES};
+use chorus_node::control::SubmitOutcome;
+use chorus_node::datadir::read_secret;
+use clap::Subcommand;
+use sha2::{Digest, Sha256};
+
+use crate::commands::{backup, endorse::EndorseArgs, propose};
+use crate::error::Usage;
+use crate::leader::{self, Signer};
+use crate::output::{self, indent, time, Output};
+use crate::remote::{self, Remote, Submitted};
+
+/// `chorus remote ...`
+#[derive(Subcommand, Debug)]
+pub(crate) enum RemoteCmd {
+    /// Add (or replace) a remote: a member node's URL, pinned to the
+    /// coalition of a genesis file you got from your trust, not from the node.
+    Add {
+        /// A short name for it, e.g. "oak".
+        name: String,
+        /// The node's address, e.g. https://voice.example.org/
+        url: String,
+        /// The coalition's final genesis file.
+        #[arg(long, value_name = "FILE")]
+        genesis: PathBuf,
+    },
+    /// List the remotes.
+    List,
+    /// Forget a remote.
+    Remove {
+        /// Its name.
+        name: String,
+    },
+}
+
+/// `chorus remote add|list|remove`.
+pub(crate) fn run(cmd: RemoteCmd) -> Result<Output> {
+    match cmd {
+        RemoteCmd::Add { name, url, genesis } => {
+            remote::check_name(&name)?;
+            remote::normalise_url(&url)?;
+            let coalition = chorus_node::founding::load_final(&genesis)?;
+            let r = Remote::new(&name, &url, coalition)?;
+            r.check_coalition()?;
+            let path = remote::save(&r.entry, r.genesis_bytes())?;
+            let human = format!(
+                "remote {} is {}, coalition {:?} ({})\nsaved in {}\ntry: chorus --remote {} proposals",
+                r.entry.name,
+                r.entry.url,
+                r.entry.coalition_name,
+                r.entry.coalition,
+                path.display(),
+                r.entry.name
+            );
+            Ok(Output::new(&r.entry, human))
+        }
+        RemoteCmd::List => {
+            let all = remote::list()?;
+            let human = if all.is_empty() {
+                "no remotes: add one with `chorus remote add NAME URL --genesis FILE`".to_string()
+            } else {
+                all.iter()
+                    .map(|r| format!("{}  {}  {:?} ({})", r.name, r.url, r.coalition_name, &r.coalition[..12]))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            Ok(Output::new(&all, human))
+        }
+        RemoteCmd::Remove { name } => {
+            remote::remove(&name)?;
+            Ok(Output { json: serde_json::json!({ "removed": name }), human: format!("removed remote {name}") })
+        }
+    }
+}
+
+/// A remote loaded and checked: the node serves the pinned coalition.
+pub(crate) fn open(name: &str) -> Result<Remote> {
+    let r = Remote::load(name)?;
+    r.check_coalition()?;
+    Ok(r)
+}
+
+/// `chorus --remote NAME proposals|positions`.
+pub(crate) fn proposals(r: &Remote, positions_only: bool) -> Result<Output> {
+    let mut list = r.proposals()?;
+    if positions_only {
+        if let Some(items) = list["proposals"].as_array_mut() {
+            items.retain(|p| p["status"] == "adopted");
+        }
+    }
+    let items = list["proposals"].as_array().cloned().unwrap_or_default();
+    let human = if items.is_empty() {
+        if positions_only {
+            "no positions adopted yet"
+        } else {
+            "no proposals yet (or the node publishes positions only)"
+        }
+        .to_string()
+    } else {
+        items
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}  {:<8} {}  ({})",
+                    p["id"].as_str().unwrap_or("?").get(..12).unwrap_or("?"),
+                    p["status"].as_str().unwrap_or("?"),
+                    p["title"].as_str().unwrap_or(""),
+                    p["author_name"].as_str().unwrap_or("")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    Ok(Output { json: list, human })
+}
+
+/// `chorus --remote NAME show ID`: the proposal and its stances, every
+/// envelope verified here; the tally is the node's view.
+pub(crate) fn show(r: &Remote, id: &str) -> Result<Output> {
+    let p = r.proposal(r.resolve(id)?)?;
+    let roster = r.roster()?;
+    let name =
+        |key: &str| roster.members.iter().find(|m| m.key == key).map_or("(not in the node's roster)", |m| &m.name);
+    let author = p.proposal.author.to_hex();
+    let tally = &p.node_view["tally"];
+    let mut h = format!(
+        "{}\nid       {}\nauthor   {} ({})\ncreated  {}{}\nbody sha256 {}\nnode's view: {} - {} of {} endorsements needed; {} object, {} abstain\n\n{}\n",
+        p.proposal.title,
+        p.id,
+        name(&author),
+        author,
+        time(p.proposal.created_at_ms),
+        p.proposal.closes_at_ms.map(|c| format!("\ncloses   {}", time(c))).unwrap_or_default(),
+        hex::encode(Sha256::digest(p.proposal.body.as_bytes())),
+        p.node_view["status"].as_str().unwrap_or("?"),
+        tally["endorse"],
+        tally["required"],
+        tally["object"],
+        tally["abstain"],
+        indent(&p.proposal.body, 4)
+    );
+    h.push_str("\nstances (each signature verified here):\n");
+    if p.stances.is_empty() {
+        h.push_str("  none yet\n");
+    }
+    for s in &p.stances {
+        h.push_str(&format!(
+            "  {:<8} {} ({}) {}{}\n",
+            s.stance,
+            name(&s.trust),
+            &s.trust[..12],
+            time(s.created_at_ms),
+            s.comment.as_ref().map(|c| format!(": {c}")).unwrap_or_default()
+        ));
+    }
+    let json = serde_json::json!({
+        "id": p.id,
+        "proposal": p.proposal,
+        "signer": p.signer,
+        "stances": p.stances,
+        "node_view": p.node_view,
+    });
+    Ok(Output { json, human: h })
+}
+
+/// `chorus --remote NAME roster`: the node's view of the newest roster.
+pub(crate) fn roster(r: &Remote) -> Result<Output> {
+    let roster = r.roster()?;
+    Ok(Output::new(&roster, leader::roster_text(&roster)))
+}
+
+/// `chorus --remote NAME endorse ID --as-leader KEY --delegation D`: the
+/// leader's delegation is read from the node and checked against the key,
+/// the proposal verified, the stance shown, confirmed, signed here and
+/// submitted.
+pub(crate) fn endorse(r: &Remote, a: EndorseArgs) -> Result<Output> {
+    let (Some(key_file), Some(delegation)) = (a.as_leader.as_ref(), a.delegation.as_deref()) else {
+        return Err(Usage(
+            "with --remote, sign as a leader: --as-leader KEYFILE --delegation ID (the trust key stays on its own machine)"
+                .into(),
+        )
+        .into());
+    };
+    let delegation: chorus_core::ObjectId = delegation
+        .trim()
+        .parse()
+        .map_err(|_| Usage(format!("--delegation {delegation:?} is not an object id (64 hex characters)")))?;
+    let key = read_secret(key_file)?;
+    let trust = delegated_trust(r, delegation, key.public())?;
+    let p = r.proposal(r.resolve(&a.id)?)?;
+    let roster = r.roster()?;
+    let signer = Signer { key, trust, delegation: Some(delegation) };
+    let stance = a.stance();
+    eprintln!(
+        "You are about to sign, as {} (a leader, key {}), through remote {} ({}):\n  stance      {}\n  proposal    {}\n  title       {}\n  author      {} ({})\n  body sha256 {}{}",
+        leader::member_name(&roster, &trust).unwrap_or_else(|| "(not in the node's roster)".into()),
+        signer.key.public().short(12),
+        r.entry.name,
+        r.entry.url,
+        stance,
+        p.id,
+        p.proposal.title,
+        leader::member_name(&roster, &p.proposal.author).unwrap_or_else(|| "(not in the node's roster)".into()),
+        p.proposal.author,
+        hex::encode(Sha256::digest(p.proposal.body.as_bytes())),
+        a.comment.as_ref().map(|c| format!("\n  comment     {c}")).unwrap_or_default()
+    );
+    if stance == Stance::Endorse {
+        eprintln!("An endorsement cannot be withdrawn.");
+    }
+    if !a.yes && !output::confirm("Sign?").map_err(anyhow::Error::msg)? {
+        bail!("not signed; nothing was sent");
+    }
+    let env = leader::stance_envelope(&r.coalition, &roster, &signer, p.id, stance, a.comment)?;
+    if let Some(out) = &a.out {
+        return backup::write_envelope(&env, out);
+    }
+    submitted(r, &env, &stance.to_string())
+}
+
+/// The trust a leader's delegation is from, after checking, on the
+/// delegation the node serves, that it names this key, covers stances and
+/// has not ended.
+fn delegated_trust(r: &Remote, delegation: chorus_core::ObjectId, key: PublicKey) -> Result<PublicKey> {
+    let Some(object) = r.object(delegation)? else {
+        bail!(
+            "the node at {} does not serve delegation {delegation}: it may not hold it yet (try again once it has \
+             synced), or it publishes positions only (use a node that publishes everything)",
+            r.entry.url
+        );
+    };
+    let Object::Delegation(d) = object else { bail!("{delegation} is not a delegation") };
+    if d.delegate != key {
+        bail!(
+            "delegation {} is for key {}, not for your key {key}: check --as-leader and --delegation",
+            delegation.short(12),
+            d.delegate
+        );
+    }
+    if d.scope & SCOPE_STANCES == 0 {
+        bail!("delegation {} does not let its key sign stances (its scope is the node's); ask your trust for a stances delegation", delegation.short(12));
+    }
+    if let Some(until) = d.valid_until_ms {
+        if until < chorus_node::daemon::now_ms() {
+            bail!("delegation {} ended on {}; ask your trust for a new one", delegation.short(12), time(until));
+        }
+    }
+    Ok(d.trust)
+}
+
+/// `chorus --remote NAME propose --trust-key FILE`: a proposal signed here
+/// with the trust key (kept on this machine), after showing it.
+pub(crate) fn propose(
+    r: &Remote,
+    title: &str,
+    body_file: Option<&Path>,
+    closes_in_days: Option<u32>,
+    trust_key: Option<&Path>,
+    yes: bool,
+) -> Result<Output> {
+    let file = trust_key.ok_or_else(|| {
+        Usage("with --remote, propose needs --trust-key FILE: proposals are signed with the trust's key".into())
+    })?;
+    let key = read_secret(file)?;
+    let roster = r.roster()?;
+    let trust = key.public();
+    let body = propose::read_body(body_file)?;
+    let closes = closes_in_days.map(|d| chorus_node::daemon::now_ms() + u64::from(d) * 86_400_000);
+    let env = leader::proposal_envelope(&r.coalition, &roster, &key, trust, title, &body, closes, None)?;
+    eprintln!(
+        "You are about to sign, as {} ({}), through remote {}:\n  proposal    {}\n  body sha256 {}\n  closes      {}",
+        leader::member_name(&roster, &trust).unwrap_or_default(),
+        trust.short(12),
+        r.entry.name,
+        title,
+        hex::encode(Sha256::digest(body.as_bytes())),
+        closes.map_or_else(|| "never".to_string(), time)
+    );
+    if !yes && !output::confirm("Sign?").map_err(anyhow::Error::msg)? {
+        bail!("not signed; nothing was sent");
+    }
+    submitted(r, &env, "proposal")
+}
+
+/// `chorus --remote NAME import FILE`: hands one signed object (from
+/// `--out`) to the node.
+pub(crate) fn import(r: &Remote, file: &Path) -> Result<Output> {
+    let bytes =
+        chorus_node::datadir::read_bounded(file, chorus_core::limits::MAX_ENVELOPE_BYTES).with_context(|| {
+            "with --remote, import takes one signed object (a backup goes to a node's own `chorus import`)"
+        })?;
+    let env = Envelope::decode(&bytes).map_err(|e| anyhow!("{} is not a signed object: {e}", file.display()))?;
+    submitted(r, &env, &env.kind().to_string())
+}
+
+/// Submits an envelope and words the node's answer.
+fn submitted(r: &Remote, env: &Envelope, what: &str) -> Result<Output> {
+    match r.submit(env.bytes())? {
+        Submitted::Refused { reason, code } => {
+            bail!("the node at {} refused the {what} ({code}): {reason}", r.entry.url)
+        }
+        Submitted::Accepted(res) => {
+            let mut human = match res.outcome {
+                SubmitOutcome::Stored => format!("{what} recorded: {}", res.id),
+                SubmitOutcome::Duplicate => format!("{what} already held by the node: {}", res.id),
+                SubmitOutcome::Waiting => format!(
+                    "{what} signed: {}, but the node does not store it yet: it lacks the objects it relies on",
+                    res.id
+                ),
+            };
+            if let Some(adopted) = res.adopted {
+                human.push_str(&format!("\nproposal {} is now a position of the coalition", adopted.short(12)));
+            }
+            Ok(Output::new(&res, human))
+        }
+    }
+}
