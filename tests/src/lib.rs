@@ -28,6 +28,7 @@
 pub mod binary;
 pub mod cli;
 pub mod devtools;
+pub mod http_double;
 pub mod netns;
 pub mod node;
 pub mod process;
