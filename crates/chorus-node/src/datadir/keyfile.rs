@@ -52,6 +52,10 @@ pub const MAX_PASSPHRASE_FILE_BYTES: u64 = 1024;
 /// the read fails.
 const TERMINAL_ATTEMPTS: u32 = 3;
 
+/// The largest scrypt work factor (log2 of N) an encrypted key file may
+/// ask for: at most about 4 GiB of memory and some seconds of work.
+const MAX_WORK_FACTOR: u8 = 22;
+
 const SEED_LEN: usize = 32;
 const ARMOR_BEGIN: &[u8] = b"-----BEGIN AGE ENCRYPTED FILE-----";
 const BINARY_MAGIC: &[u8] = b"age-encryption.org/";
@@ -276,7 +280,13 @@ pub fn decrypt_seed(path: &Path, content: &[u8], passphrase: SecretString) -> Re
     if !decryptor.is_scrypt() {
         return Err(bad("it is encrypted to age recipients, not with a passphrase; decrypt it with age first".into()));
     }
-    let identity = age::scrypt::Identity::new(passphrase);
+    let mut identity = age::scrypt::Identity::new(passphrase);
+    // age bounds the work it accepts by timing scrypt here and now (16
+    // times its target); a busy machine, or a slower one than the key was
+    // encrypted on, then refuses a file chorus wrote. Key files are this
+    // user's private files, so a fixed bound serves: 2^22 is above every
+    // factor age chooses (a second of work on a fast machine is about 2^18).
+    identity.set_max_work_factor(MAX_WORK_FACTOR);
     let mut reader = match decryptor.decrypt(std::iter::once(&identity as &dyn age::Identity)) {
         Ok(r) => r,
         Err(age::DecryptError::DecryptionFailed | age::DecryptError::NoMatchingKeys) => {
