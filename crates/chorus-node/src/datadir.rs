@@ -6,9 +6,11 @@
 //!   encrypted with a passphrase (see [`keyfile`]). Signs
 //!   the genesis, proposals, stances, delegations, revocations and key
 //!   rotations. Back it up offline.
-//! - `trust.id`: the trust's id (hex), written once the trust signs with a
-//!   key other than the one it was admitted with (`chorus rotate-key`,
-//!   `chorus trust-key install`); absent before.
+//! - `trust.id`: the trust's id (hex). Written by `chorus init` in the
+//!   offline layout ([`DataDir::init_offline`]), where it stands in for the
+//!   absent trust key, and once the trust signs with a key other than the
+//!   one it was admitted with (`chorus rotate-key`, `chorus trust-key
+//!   install`).
 //! - `trust.key.<ms>.old`: a replaced trust key (mode 0600), kept by those
 //!   two commands until the operator stores it offline and deletes it.
 //! - `node.key`: the node's 32-byte network identity seed, mode 0600,
@@ -17,6 +19,11 @@
 //!   `node.key` speaks for it (`chorus node attest`, run where the trust key
 //!   is). When present the node uses it and never reads `trust.key`, which
 //!   can then live offline.
+//!
+//! In the offline layout `chorus init` writes no `trust.key` here: the trust
+//! key goes, encrypted, to a separate *offline kit* (itself a data directory
+//! holding `trust.key`, `trust.id` and a copy of `config.toml`) that the
+//! operator moves to an offline machine and runs every trust-key command on.
 //! - `config.toml`: commented configuration ([`crate::config`]).
 //! - `genesis.chorus`: the final genesis of the coalition, once joined.
 //! - `store/`: the object store.
@@ -100,19 +107,27 @@ impl DataDir {
         self.root.join("control.sock")
     }
 
-    /// True when `init` has run here (the trust key may since have been
-    /// moved offline, a node attestation installed in its place).
+    /// True when `init` has run here (the trust key may be offline, a node
+    /// attestation or `trust.id` in its place).
     pub fn is_initialised(&self) -> bool {
-        (self.trust_key_path().exists() || self.node_attestation_path().exists()) && self.config_path().exists()
+        self.credential_path().exists() && self.config_path().exists()
+    }
+
+    /// What names the trust here: the installed node attestation, else the
+    /// trust key, else (the offline layout, before an attestation is
+    /// installed) `trust.id`.
+    fn credential_path(&self) -> PathBuf {
+        [self.node_attestation_path(), self.trust_key_path(), self.trust_id_path()]
+            .into_iter()
+            .find(|p| p.exists())
+            .unwrap_or_else(|| self.trust_key_path())
     }
 
     /// Fails with a hint to run `chorus init` unless this directory holds a
     /// node: its configuration and its trust key, or instead of the key an
-    /// installed node attestation.
+    /// installed node attestation or `trust.id` (the offline layout).
     pub fn require_initialised(&self) -> Result<()> {
-        let credential =
-            if self.node_attestation_path().exists() { self.node_attestation_path() } else { self.trust_key_path() };
-        for p in [credential, self.config_path()] {
+        for p in [self.credential_path(), self.config_path()] {
             match fs::metadata(&p) {
                 Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -127,7 +142,9 @@ impl DataDir {
     /// Creates the directory (mode 0700), fresh trust and node keys (0600,
     /// never overwriting an existing file) and a commented `config.toml` for
     /// a trust called `trust_name`. Refuses if either key already exists, and
-    /// then changes nothing.
+    /// then changes nothing. The trust key is written unencrypted here: the
+    /// layout for demonstrations and tests; [`DataDir::init_offline`] is the
+    /// one for a server.
     pub fn init(&self, trust_name: &str) -> Result<InitReport> {
         crate::config::check_trust_name(trust_name)?;
         for p in [self.trust_key_path(), self.node_key_path()] {
@@ -135,34 +152,109 @@ impl DataDir {
                 return Err(NodeError::KeyExists(p));
             }
         }
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&self.root)
-            .map_err(|e| NodeError::io("cannot create", &self.root, e))?;
-        // An existing directory keeps its mode from DirBuilder; tighten it.
-        fs::set_permissions(&self.root, fs::Permissions::from_mode(0o700))
-            .map_err(|e| NodeError::io("cannot set permissions on", &self.root, e))?;
+        create_private_dir(&self.root)?;
         let trust = Keypair::generate();
         let node = Keypair::generate();
         write_new_secret(&self.trust_key_path(), &trust.seed())?;
         write_new_secret(&self.node_key_path(), &node.seed())?;
+        let config = self.write_config(trust_name)?;
+        Ok(InitReport {
+            data_dir: self.root.clone(),
+            trust_name: trust_name.to_string(),
+            trust_key: trust.public().to_hex(),
+            node_key: node.public().to_hex(),
+            config,
+            trust_key_file: self.trust_key_path(),
+            trust_key_encrypted: false,
+            offline_kit: None,
+            passphrase_from: None,
+        })
+    }
+
+    /// The offline layout: creates this directory (mode 0700) with a fresh
+    /// node key, `trust.id` and a commented `config.toml`, and no trust
+    /// key; and the offline kit `kit` (mode 0700), a data directory holding
+    /// the fresh trust key encrypted with a new passphrase from
+    /// `passphrases` (asked twice at a terminal), `trust.id` and a copy of
+    /// the configuration. The passphrase is had, and the key encrypted and
+    /// checked to open again, before anything is created; if a key, the
+    /// kit's `trust.id` or its `config.toml` exists already, or no
+    /// passphrase can be had, nothing is created.
+    pub fn init_offline(
+        &self,
+        trust_name: &str,
+        kit: &DataDir,
+        passphrases: &keyfile::Passphrases,
+    ) -> Result<InitReport> {
+        crate::config::check_trust_name(trust_name)?;
+        for p in [
+            self.trust_key_path(),
+            self.node_key_path(),
+            self.trust_id_path(),
+            kit.trust_key_path(),
+            kit.trust_id_path(),
+            kit.config_path(),
+        ] {
+            if p.exists() {
+                return Err(NodeError::KeyExists(p));
+            }
+        }
+        if kit.root() == self.root() {
+            return Err(NodeError::Config(
+                "the offline kit must be another directory than the data directory; choose another --offline-dir"
+                    .into(),
+            ));
+        }
+        let (passphrase, source) = passphrases.new_passphrase(&kit.trust_key_path())?;
+        let trust = Keypair::generate();
+        let sealed = keyfile::encrypt_key(&trust, passphrase)?;
+        let node = Keypair::generate();
+        let id = format!("{}\n", trust.public());
+        create_private_dir(&self.root)?;
+        write_new_secret(&self.node_key_path(), &node.seed())?;
+        write_new(&self.trust_id_path(), id.as_bytes(), 0o600)?;
+        let config = self.write_config(trust_name)?;
+        create_private_dir(kit.root())?;
+        write_new(&kit.trust_key_path(), &sealed, 0o600)?;
+        write_new(&kit.trust_id_path(), id.as_bytes(), 0o600)?;
+        let text = read_bounded(&config, 1024 * 1024)?;
+        write_new(&kit.config_path(), &text, 0o600)?;
+        Ok(InitReport {
+            data_dir: self.root.clone(),
+            trust_name: trust_name.to_string(),
+            trust_key: trust.public().to_hex(),
+            node_key: node.public().to_hex(),
+            config,
+            trust_key_file: kit.trust_key_path(),
+            trust_key_encrypted: true,
+            offline_kit: Some(kit.root().to_path_buf()),
+            passphrase_from: Some(source.name().to_string()),
+        })
+    }
+
+    /// Writes the commented `config.toml` unless one exists; its path.
+    fn write_config(&self, trust_name: &str) -> Result<PathBuf> {
         let config = self.config_path();
         if !config.exists() {
             let text = crate::config::Config::template(trust_name);
             write_new(&config, text.as_bytes(), 0o600)?;
         }
-        Ok(InitReport {
-            data_dir: self.root.clone(),
-            trust_name: trust_name.to_string(),
-            trust_key: trust.public().to_hex(),
-            config: config.clone(),
-        })
+        Ok(config)
     }
 
     /// The trust's signing key.
+    /// In the offline layout (no `trust.key`, a `trust.id`) the error says
+    /// to run the command on the offline kit.
     pub fn trust_key(&self) -> Result<Keypair> {
         self.require_initialised()?;
+        if !self.trust_key_path().exists() && self.trust_id_path().exists() {
+            return Err(NodeError::Attestation(format!(
+                "{} holds no trust key (it is kept offline): run commands that sign as the trust on the offline kit \
+                 (`chorus --data-dir KIT ...`, with `--out FILE` where the command has it, then `chorus import FILE` here); \
+                 a node runs with a node.attestation from `chorus node attest` on the kit",
+                self.root.display()
+            )));
+        }
         read_secret(&self.trust_key_path())
     }
 
@@ -200,8 +292,33 @@ pub struct InitReport {
     pub trust_name: String,
     /// The trust's public key, hex: give it to the coalition's founders.
     pub trust_key: String,
+    /// The node's public key, hex (what `chorus node attest --node-key` takes).
+    pub node_key: String,
     /// The configuration file written.
     pub config: PathBuf,
+    /// Where the trust key was written: in the data directory, or in the
+    /// offline kit.
+    pub trust_key_file: PathBuf,
+    /// True when the trust key file is encrypted with a passphrase.
+    pub trust_key_encrypted: bool,
+    /// The offline kit, in the offline layout.
+    pub offline_kit: Option<PathBuf>,
+    /// Where the passphrase came from (`file`, `environment`, `terminal`),
+    /// in the offline layout.
+    pub passphrase_from: Option<String>,
+}
+
+/// Creates `dir` and its parents; `dir` itself gets mode 0700, also when
+/// it existed already.
+fn create_private_dir(dir: &Path) -> Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| NodeError::io("cannot create", dir, e))?;
+    // An existing directory keeps its mode from DirBuilder; tighten it.
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+        .map_err(|e| NodeError::io("cannot set permissions on", dir, e))
 }
 
 /// Writes a new file that must not exist yet, with `mode`, and syncs it.
@@ -297,6 +414,37 @@ mod tests {
         dd.require_initialised().unwrap();
         fs::remove_file(dd.config_path()).unwrap();
         assert!(matches!(dd.require_initialised(), Err(NodeError::NotInitialised(_))));
+    }
+
+    #[test]
+    fn the_offline_layout_keeps_the_trust_key_encrypted_in_the_kit_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dd = DataDir::new(tmp.path().join("node"));
+        let kit = DataDir::new(tmp.path().join("node/offline-trust-key"));
+        let r = dd.init_offline("Oak Trust", &kit, &keyfile::Passphrases::variable("kit")).unwrap();
+        assert!(!dd.trust_key_path().exists());
+        assert!(dd.is_initialised());
+        dd.require_initialised().unwrap();
+        assert_eq!(dd.trust_id().unwrap().to_hex(), r.trust_key);
+        let e = dd.trust_key().unwrap_err();
+        assert!(e.to_string().contains("offline kit"), "{e}");
+        assert!(keyfile::is_encrypted(&fs::read(kit.trust_key_path()).unwrap()));
+        let opened = keyfile::read_key_file(&kit.trust_key_path(), &keyfile::Passphrases::variable("kit")).unwrap();
+        assert_eq!(opened.keypair.public().to_hex(), r.trust_key);
+        assert_eq!(kit.trust_id().unwrap().to_hex(), r.trust_key);
+        assert_eq!(fs::read(kit.config_path()).unwrap(), fs::read(dd.config_path()).unwrap());
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(kit.root()), 0o700);
+        assert_eq!(mode(&kit.trust_key_path()), 0o600);
+        // Again: refused, nothing changed; without a passphrase: nothing created.
+        assert!(matches!(
+            dd.init_offline("Oak Trust", &kit, &keyfile::Passphrases::variable("kit")),
+            Err(NodeError::KeyExists(_))
+        ));
+        let other = DataDir::new(tmp.path().join("other"));
+        let other_kit = DataDir::new(tmp.path().join("other-kit"));
+        assert!(other.init_offline("Elm Trust", &other_kit, &keyfile::Passphrases::none()).is_err());
+        assert!(!other.root().exists() && !other_kit.root().exists());
     }
 
     #[test]
