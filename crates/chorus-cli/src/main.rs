@@ -53,8 +53,9 @@ struct Cli {
     json: bool,
     /// Work through a member node's HTTP API (see `chorus remote add`)
     /// instead of the local node: proposals, positions, show, roster,
-    /// endorse, propose and import. Keys stay on this machine.
-    #[arg(long, global = true, env = "CHORUS_REMOTE", value_name = "NAME")]
+    /// endorse, propose and import. Keys stay on this machine. Give it
+    /// before the command: `chorus --remote oak proposals`.
+    #[arg(long, env = "CHORUS_REMOTE", value_name = "NAME")]
     remote: Option<String>,
     #[command(subcommand)]
     command: Command,
