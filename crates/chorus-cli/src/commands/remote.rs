@@ -225,7 +225,31 @@ pub(crate) fn endorse(r: &Remote, a: EndorseArgs) -> Result<Output> {
     if let Some(out) = &a.out {
         return backup::write_envelope(&env, out);
     }
-    submitted(r, &env, &stance.to_string())
+    let mut out = submitted(r, &env, &stance.to_string())?;
+    // Stored is not counted: a stance under a delegation that was revoked
+    // (or a trust no longer in the proposal's roster) is kept but does not
+    // count, and only the node's ledger knows. Ask it, and say so.
+    let counted = r.proposal(p.id).ok().map(|q| counted(&q.node_view, &env.id()));
+    if counted == Some(false) {
+        bail!(
+            "the node holds your {stance} {} but does not count it: your delegation may have been revoked or \
+             have ended, or your trust is not in the proposal's roster; ask your trust",
+            env.id()
+        );
+    }
+    out.json["counted"] = serde_json::json!(counted);
+    Ok(out)
+}
+
+/// Whether the node's view of a proposal counts stance record `id`.
+fn counted(node_view: &serde_json::Value, id: &chorus_core::ObjectId) -> bool {
+    let id = id.to_hex();
+    node_view["stances"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|s| s["records"].as_array().into_iter().flatten())
+        .any(|r| r.as_str() == Some(id.as_str()))
 }
 
 /// The trust a leader's delegation is from, after checking, on the
