@@ -66,6 +66,10 @@ pub struct SubmitLimits {
     pub per_signer: ratelimit::Rate,
 }
 
+/// The message of every `500` answer: what went wrong inside the node is
+/// logged, never told to the client.
+pub const INTERNAL_MESSAGE: &str = "the node could not decide; try again later";
+
 /// The API's state: the node, its publication setting, the rate limiters.
 pub(crate) struct Api {
     inner: Arc<Inner>,
@@ -95,7 +99,7 @@ impl Api {
             let (inner, publish, route) = (self.inner.clone(), self.publish, route.to_string());
             match tokio::task::spawn_blocking(move || read::answer(&inner, publish, &route)).await {
                 Ok(r) => r,
-                Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", &format!("internal error: {e}")),
+                Err(e) => internal_error("an API read task failed", &e),
             }
         };
         if method == Method::HEAD {
@@ -139,7 +143,10 @@ fn parse_id(s: &str) -> Option<ObjectId> {
 
 /// A JSON response with the API's headers.
 fn json_response<T: serde::Serialize>(status: StatusCode, value: &T, cache: &'static str) -> Response<Full<Bytes>> {
-    let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{\"error\":\"internal\"}".to_vec());
+    let body = serde_json::to_vec(value).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "cannot encode an API answer");
+        serde_json::json!({ "error": "internal", "message": INTERNAL_MESSAGE }).to_string().into_bytes()
+    });
     let mut r = Response::new(Full::new(Bytes::from(body)));
     *r.status_mut() = status;
     let h = r.headers_mut();
@@ -155,6 +162,13 @@ fn json_response<T: serde::Serialize>(status: StatusCode, value: &T, cache: &'st
 /// `{"error": code, "message": ...}` with `status`, never cached.
 fn error(status: StatusCode, code: &str, message: &str) -> Response<Full<Bytes>> {
     json_response(status, &serde_json::json!({ "error": code, "message": message }), "no-store")
+}
+
+/// A `500` saying only [`INTERNAL_MESSAGE`]; `what` and `detail` (which
+/// may name paths, keys or store internals) go to the log.
+fn internal_error(what: &str, detail: &dyn std::fmt::Display) -> Response<Full<Bytes>> {
+    tracing::error!(error = %detail, "{what}");
+    error(StatusCode::INTERNAL_SERVER_ERROR, "internal", INTERNAL_MESSAGE)
 }
 
 fn not_allowed(allow: &'static str) -> Response<Full<Bytes>> {
@@ -174,6 +188,23 @@ mod tests {
         assert!(parse_id(&id[..63]).is_none());
         assert!(parse_id(&"zz".repeat(32)).is_none());
         assert!(parse_id("").is_none());
+    }
+
+    /// A 500 carries the fixed message and nothing of the internal error.
+    /// (An end-to-end 500 would need a store that fails on demand, which
+    /// the node offers no way to cause; every 500 is built here.)
+    #[test]
+    fn internal_errors_tell_the_client_nothing_internal() {
+        let r = internal_error("the store failed", &"cannot write /var/lib/chorus/store/db: disk full");
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = body_of(r);
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v, serde_json::json!({ "error": "internal", "message": INTERNAL_MESSAGE }));
+    }
+
+    fn body_of(r: Response<Full<Bytes>>) -> Bytes {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(http_body_util::BodyExt::collect(r.into_body())).unwrap().to_bytes()
     }
 
     #[test]

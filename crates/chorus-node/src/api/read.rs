@@ -8,7 +8,7 @@ use http_body_util::Full;
 use hyper::{Response, StatusCode};
 use serde::Serialize;
 
-use super::{error, json_response, parse_id, EnvelopeJson};
+use super::{error, internal_error, json_response, parse_id, EnvelopeJson};
 use crate::control::TallyInfo;
 use crate::daemon::{member_name, now_ms, roster_info, Inner};
 
@@ -133,8 +133,9 @@ pub(super) fn answer(inner: &Inner, publish: Publish, route: &str) -> Response<F
 type Failure = Box<Response<Full<Bytes>>>;
 type Answer = std::result::Result<Response<Full<Bytes>>, Failure>;
 
+/// A `500`; `what` is logged, not sent.
 fn internal(what: &str) -> Failure {
-    Box::new(error(StatusCode::INTERNAL_SERVER_ERROR, "internal", what))
+    Box::new(internal_error("an API read failed", &what))
 }
 
 fn coalition(inner: &Inner, publish: Publish) -> Answer {

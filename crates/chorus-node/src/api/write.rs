@@ -40,7 +40,7 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 
 use super::ratelimit::{client_key, RateLimiter};
-use super::{b64, error, json_response, SubmitLimits};
+use super::{b64, error, internal_error, json_response, SubmitLimits};
 use crate::control::SubmitOutcome;
 use crate::daemon::{submit, Inner, SubmitError, Submitter};
 use crate::metrics::ApiOutcome;
@@ -216,11 +216,7 @@ impl Writer {
                 (ApiOutcome::Refused, json_response(StatusCode::UNPROCESSABLE_ENTITY, &body, "no-store"))
             }
             Err(SubmitError::Internal(e)) => {
-                tracing::warn!(error = %e, "API submission failed inside the node");
-                (
-                    ApiOutcome::Failed,
-                    error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the node could not store it"),
-                )
+                (ApiOutcome::Failed, internal_error("an API submission failed inside the node", &e))
             }
         }
     }
