@@ -7,17 +7,19 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use chorus_core::{
-    Action, Charter, Delegation, Envelope, KeyRotation, Keypair, Kind, Member, ObjectId, PublicKey, Revocation,
-    SCOPE_NODE, SCOPE_STANCES,
+    Action, Charter, Coalition, Delegation, Envelope, KeyRotation, Keypair, Kind, Member, ObjectId, PublicKey,
+    Revocation, SCOPE_NODE, SCOPE_STANCES,
 };
+use chorus_node::config::Config;
 use chorus_node::control::{Client, Request, RosterInfo, SubmitResult};
 use chorus_node::daemon::now_ms;
 use chorus_node::datadir::keyfile::{self, Passphrases};
 use chorus_node::datadir::{read_secret, write_atomic, write_new, write_new_secret, DataDir};
-use chorus_node::founding::{parse_key, parse_rule};
+use chorus_node::founding::{load_final, parse_key, parse_rule};
 use chorus_node::NodeError;
 use clap::{Args, Subcommand};
 
+use crate::commands::backup;
 use crate::error::Usage;
 use crate::leader;
 use crate::output::Output;
@@ -113,6 +115,37 @@ pub struct DelegateArgs {
     /// node keys, revocable with `chorus revoke`), or "stances,node".
     #[arg(long, default_value = "stances")]
     scope: String,
+    /// Write the signed delegation to this new file instead of submitting
+    /// it: no running node needed (on the offline kit); `chorus import FILE`
+    /// on any member node.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// With --out: the coalition's genesis file [default: the one the data
+    /// directory's config names].
+    #[arg(long, value_name = "FILE", requires = "out")]
+    genesis: Option<PathBuf>,
+}
+
+/// The coalition an object is signed for: from the genesis file (`genesis`,
+/// else the one the config names) when it is written to a file, so no node
+/// is needed; else from the running node.
+fn coalition_for(dd: &DataDir, client: &Client, to_file: bool, genesis: Option<&Path>) -> Result<Coalition> {
+    if !to_file {
+        return Ok(leader::coalition(client)?.1);
+    }
+    let path = match genesis {
+        Some(g) => g.to_path_buf(),
+        None => Config::load(&dd.config_path())?.genesis_path(dd.root()),
+    };
+    Ok(load_final(&path)?)
+}
+
+/// Submits `env` to the node, or with `out` writes it to that new file.
+fn submit_or_write(client: &Client, env: &Envelope, out: Option<&Path>) -> Result<Result<SubmitResult, Output>> {
+    match out {
+        Some(file) => Ok(Err(backup::write_envelope(env, file)?)),
+        None => Ok(Ok(leader::submit(client, env)?)),
+    }
 }
 
 /// The trust's signing key and id (they differ after `chorus rotate-key`).
@@ -260,7 +293,7 @@ pub fn delegate(dd: &DataDir, client: &Client, a: DelegateArgs) -> Result<Output
     };
     let valid_until_ms = a.valid_until.as_deref().map(parse_until).transpose()?;
     let (key, trust) = trust_signer(dd)?;
-    let (_, coalition) = leader::coalition(client)?;
+    let coalition = coalition_for(dd, client, a.out.is_some(), a.genesis.as_deref())?;
     let now = now_ms();
     let d = Delegation {
         coalition: coalition.id(),
@@ -275,8 +308,10 @@ pub fn delegate(dd: &DataDir, client: &Client, a: DelegateArgs) -> Result<Output
     };
     let body = d.to_body();
     Delegation::from_body(&body).map_err(|e| anyhow!("the delegation is not valid: {e}"))?;
-    let r = leader::submit(client, &signed(Kind::Delegation, body, &key))?;
-    Ok(Output::new(&r, r.id.to_hex()))
+    match submit_or_write(client, &signed(Kind::Delegation, body, &key), a.out.as_deref())? {
+        Ok(r) => Ok(Output::new(&r, r.id.to_hex())),
+        Err(written) => Ok(written),
+    }
 }
 
 /// Arguments of `chorus revoke`.
@@ -287,22 +322,32 @@ pub struct RevokeArgs {
     /// A stance signed under the delegation that still counts; repeat.
     #[arg(long, value_name = "ID")]
     keep: Vec<String>,
+    /// Write the signed revocation to this new file instead of submitting
+    /// it: no running node needed (on the offline kit, e.g. to revoke a
+    /// compromised server's node key); `chorus import FILE` on any member node.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// With --out: the coalition's genesis file [default: the one the data
+    /// directory's config names].
+    #[arg(long, value_name = "FILE", requires = "out")]
+    genesis: Option<PathBuf>,
 }
 
 /// `chorus revoke`.
-
 pub fn revoke(dd: &DataDir, client: &Client, a: RevokeArgs) -> Result<Output> {
     let delegation = id_arg("delegation", &a.delegation)?;
     let mut keep: Vec<ObjectId> = a.keep.iter().map(|k| id_arg("--keep", k)).collect::<Result<_>>()?;
     let (key, trust) = trust_signer(dd)?;
-    let (_, coalition) = leader::coalition(client)?;
+    let coalition = coalition_for(dd, client, a.out.is_some(), a.genesis.as_deref())?;
     keep.sort();
     keep.dedup();
     let r = Revocation { coalition: coalition.id(), trust, delegation, keep, created_at_ms: now_ms() };
     let body = r.to_body();
     Revocation::from_body(&body).map_err(|e| anyhow!("the revocation is not valid: {e}"))?;
-    let r = leader::submit(client, &signed(Kind::Revocation, body, &key))?;
-    Ok(Output::new(&r, format!("revoked {}: {}", delegation.short(12), r.id)))
+    match submit_or_write(client, &signed(Kind::Revocation, body, &key), a.out.as_deref())? {
+        Ok(r) => Ok(Output::new(&r, format!("revoked {}: {}", delegation.short(12), r.id))),
+        Err(written) => Ok(written),
+    }
 }
 
 /// `chorus rotate-key`: a new trust key, the rotation signed with the old
