@@ -54,12 +54,25 @@ pub fn chorus(data_dir: &Path, args: &[&str]) -> Run {
     Run::from_output(cmd(data_dir).args(args).output().expect("run chorus"))
 }
 
-/// Initialises `n` nodes under `root` and founds a coalition of their trusts
-/// offline with the CLI; returns the data dirs and the final genesis path.
+/// Runs `chorus --data-dir DIR args...` with the environment variables
+/// `env` set (such as `CHORUS_PASSPHRASE_FILE`).
+pub fn chorus_env(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut c = cmd(data_dir);
+    c.args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    Run::from_output(c.output().expect("run chorus"))
+}
+
+/// Initialises `n` nodes under `root`, each with its trust key in its data
+/// directory (`init --trust-key-here`), and founds a coalition of their
+/// trusts offline with the CLI; returns the data dirs and the final genesis
+/// path.
 pub fn found(root: &Path, names: &[&str]) -> (Vec<PathBuf>, PathBuf) {
     let dirs: Vec<PathBuf> = names.iter().enumerate().map(|(i, _)| root.join(format!("node-{i}"))).collect();
     for (d, name) in dirs.iter().zip(names) {
-        chorus(d, &["init", "--name", name]).ok();
+        chorus(d, &["init", "--name", name, "--trust-key-here"]).ok();
     }
     let keys: Vec<String> = dirs
         .iter()

@@ -164,8 +164,8 @@ fn user_errors_are_one_line_with_the_right_exit_code() {
     assert_eq!(r.stderr.trim().lines().count(), 1);
     assert_eq!(chorus(&d, &["no-such-command"]).code, 2);
     assert_eq!(chorus(&d, &["endorse"]).code, 2);
-    chorus(&d, &["init", "--name", "Oak"]).ok();
-    let again = chorus(&d, &["init", "--name", "Oak"]);
+    chorus(&d, &["init", "--name", "Oak", "--trust-key-here"]).ok();
+    let again = chorus(&d, &["init", "--name", "Oak", "--trust-key-here"]);
     assert_eq!(again.code, 1);
     assert!(again.stderr.contains("refusing to overwrite"), "{}", again.stderr);
     // Governance commands check their arguments before asking the node.

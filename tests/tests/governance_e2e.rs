@@ -63,7 +63,7 @@ fn an_admitted_trust_and_a_delegated_leader_take_part_and_a_revoked_one_does_not
 
     // A fourth trust: `chorus init`, then the genesis; not a founder.
     let d = &root.join("node-3");
-    chorus(d, &["init", "--name", "Birch Trust"]).ok();
+    chorus(d, &["init", "--name", "Birch Trust", "--trust-key-here"]).ok();
     let joined = chorus(d, &["coalition", "join", genesis.to_str().unwrap(), "--json"]).ok().json();
     assert_eq!(joined["member"], false);
     let d_key = chorus(d, &["whoami", "--json"]).ok().json()["trust_key"].as_str().unwrap().to_string();

@@ -4,7 +4,8 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
+use chorus_core::{Delegation, Envelope, Kind, SCOPE_NODE};
 use chorus_node::config::Config;
 use chorus_node::datadir::DataDir;
 use chorus_node::network::NodeAttestation;
@@ -40,6 +41,12 @@ pub(crate) enum NodeCmd {
         /// The coalition's genesis file [default: the one the data directory's config names].
         #[arg(long, value_name = "FILE")]
         genesis: Option<PathBuf>,
+        /// Also write a node-scope delegation of the node key, valid as long
+        /// as the attestation, to this new file: `chorus import` it on the
+        /// node, so the trust can later revoke the node key from here
+        /// (`chorus revoke ID --out FILE`).
+        #[arg(long, value_name = "FILE")]
+        delegation_out: Option<PathBuf>,
     },
 }
 
@@ -52,6 +59,9 @@ struct Attested {
     expires_at_ms: u64,
     expires: String,
     file: PathBuf,
+    /// The node-scope delegation written with `--delegation-out`.
+    delegation: Option<chorus_core::ObjectId>,
+    delegation_file: Option<PathBuf>,
 }
 
 const DAY_MS: u64 = 24 * 60 * 60 * 1000;
@@ -64,6 +74,7 @@ fn attest(
     valid_days: u64,
     out: &std::path::Path,
     genesis: Option<PathBuf>,
+    delegation_out: Option<&std::path::Path>,
 ) -> Result<Output> {
     let node_key = chorus_node::founding::parse_key(node_key.trim())
         .map_err(|e| anyhow::anyhow!("--node-key {node_key:?} is not a public key: {e}"))?;
@@ -78,8 +89,33 @@ fn attest(
     let expires_at_ms = now + valid_days * DAY_MS;
     let attestation =
         NodeAttestation::issue_for(&trust_key, trust_id, coalition.id(), node_key, now, Some(expires_at_ms));
+    let delegation = delegation_out
+        .map(|file| {
+            if file.exists() {
+                bail!("{} exists; nothing was written (choose another --delegation-out)", file.display());
+            }
+            let d = Delegation {
+                coalition: coalition.id(),
+                trust: trust_id,
+                delegate: node_key,
+                name: format!("node {}", node_key.short(16)),
+                role: "node".into(),
+                valid_from_ms: now,
+                valid_until_ms: Some(expires_at_ms),
+                scope: SCOPE_NODE,
+                created_at_ms: now,
+            };
+            let body = d.to_body();
+            Delegation::from_body(&body).map_err(|e| anyhow!("the node delegation is not valid: {e}"))?;
+            Ok((Envelope::sign(Kind::Delegation, body, &[&trust_key]), file))
+        })
+        .transpose()?;
     chorus_node::datadir::write_new(out, &attestation.to_bytes(), 0o644)
         .with_context(|| format!("{} was not written", out.display()))?;
+    if let Some((env, file)) = &delegation {
+        chorus_node::datadir::write_new(file, env.bytes(), 0o644)
+            .with_context(|| format!("{} was not written (the attestation {} was)", file.display(), out.display()))?;
+    }
     let a = Attested {
         trust: trust_id.to_hex(),
         node_key: node_key.to_hex(),
@@ -87,8 +123,10 @@ fn attest(
         expires_at_ms,
         expires: crate::output::time(expires_at_ms),
         file: out.to_path_buf(),
+        delegation: delegation.as_ref().map(|(env, _)| env.id()),
+        delegation_file: delegation.as_ref().map(|(_, f)| f.to_path_buf()),
     };
-    let human = format!(
+    let mut human = format!(
         "Attested node key {} for trust {} in coalition {} ({}), until {}.\n\
          Wrote {}: copy it to the node's data directory as node.attestation and restart the node;\n\
          renew before it expires with the same command.",
@@ -99,6 +137,17 @@ fn attest(
         a.expires,
         out.display()
     );
+    if let Some((env, file)) = &delegation {
+        human.push_str(&format!(
+            "\nDelegated the node key with the node scope until the same date: delegation {}\n\
+             Wrote {}: run `chorus import {}` on the node once it runs. Should the server be compromised,\n\
+             revoke it here with `chorus revoke {} --out revocation.chorus` and import that on any member node.",
+            env.id(),
+            file.display(),
+            file.display(),
+            env.id()
+        ));
+    }
     Ok(Output::new(&a, human))
 }
 
@@ -107,8 +156,8 @@ fn attest(
 pub(crate) fn run(dd: DataDir, cmd: NodeCmd) -> Result<Output> {
     let (config, log_format) = match cmd {
         NodeCmd::Run { config, log_format } => (config, log_format),
-        NodeCmd::Attest { node_key, valid_days, out, genesis } => {
-            return attest(&dd, &node_key, valid_days, &out, genesis)
+        NodeCmd::Attest { node_key, valid_days, out, genesis, delegation_out } => {
+            return attest(&dd, &node_key, valid_days, &out, genesis, delegation_out.as_deref())
         }
     };
     dd.require_initialised()?;
@@ -118,6 +167,14 @@ pub(crate) fn run(dd: DataDir, cmd: NodeCmd) -> Result<Output> {
         config.log_format = f;
     }
     init_logging(&config.log_level, &config.log_format);
+    let kit = DataDir::new(dd.root().join(crate::commands::init::DEFAULT_KIT));
+    if kit.trust_key_path().exists() {
+        tracing::warn!(
+            kit = %kit.root().display(),
+            "the offline kit with the encrypted trust key is still on this server; \
+             move it to the offline machine and delete it here"
+        );
+    }
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     rt.block_on(chorus_node::daemon::run(dd, config))?;
     Ok(Output { json: serde_json::json!({ "stopped": true }), human: String::new() })
