@@ -19,10 +19,12 @@
 //! ## The one write path
 //! `POST /api/v1/objects` takes one signed envelope and hands it to exactly
 //! the path the control socket uses (`daemon::submit`): validated
-//! and authorised by the ledger, stored durably, published to the peers.
-//! See [`mod@write`] for its bounds and answers. Nothing else writes: every
-//! other method on `/api/v1/objects` is `405` with `Allow: POST`, and every
-//! method but `GET`/`HEAD` anywhere else is `405` with `Allow: GET, HEAD`.
+//! and authorised by the ledger, stored durably, published to the peers;
+//! only an object the ledger cannot authorise yet is refused here rather
+//! than kept waiting. See [`mod@write`] for its bounds and answers.
+//! Nothing else writes: every other method on `/api/v1/objects` is `405`
+//! with `Allow: POST`, and every method but `GET`/`HEAD` anywhere else is
+//! `405` with `Allow: GET, HEAD`.
 //!
 //! ## Cross-origin use
 //! Every API response carries `Access-Control-Allow-Origin: *` (no

@@ -523,12 +523,15 @@ pub(crate) enum Submitter {
 /// Ingests one envelope exactly as gossip does and publishes it: the one
 /// path by which the control socket and the HTTP API take objects. A
 /// `stored` object is durable when this returns; a duplicate from the
-/// node's own user is offered to the peers again. A waiting object is offered to the peers only when the
-/// node's own user submitted it: one from the HTTP API, whose signer or
-/// dependencies this node does not know, is held in the bounded waiting
-/// pool and spreads by sync once it is stored, so an open endpoint cannot
-/// make every node of the coalition hold objects no member may have
-/// signed. Counts stored and refused objects.
+/// node's own user is offered to the peers again. An object that awaits
+/// others (its signer or roster version unknown here,
+/// [`chorus_core::Rejection::awaits_objects`]) is `waiting` only when the
+/// node's own user submitted it: it is held in the bounded waiting pool
+/// and offered to the peers. One from the HTTP API is refused for good
+/// instead ([`SubmitError::Refused`]) and neither stored nor kept, so
+/// anyone reaching the open endpoint can neither fill the waiting pool
+/// nor make the peers hold objects no member may have signed. Counts
+/// stored and refused objects.
 pub(crate) async fn submit(
     inner: &Arc<Inner>,
     bytes: Vec<u8>,
@@ -537,6 +540,11 @@ pub(crate) async fn submit(
     let i = inner.clone();
     let copy = bytes.clone();
     let admission = blocking(move || {
+        if from == Submitter::Remote {
+            if let Some(why) = awaits_objects(&i, &copy) {
+                return Ok(Admission::Refused(why));
+            }
+        }
         let mut out = i.store.ingest(&[copy], now_ms()).map_err(|e| e.to_string())?;
         out.pop().ok_or_else(|| "store returned no outcome".to_string())
     })
@@ -559,14 +567,12 @@ pub(crate) async fn submit(
             }
             Ok(SubmitResult { id, outcome: SubmitOutcome::Duplicate, adopted: None })
         }
-        Admission::Refused(r) if r.awaits_objects() => {
+        Admission::Refused(r) if r.awaits_objects() && from == Submitter::Local => {
             inner.metrics.refused(&r);
             let id = chorus_core::Envelope::decode(&bytes)
                 .map(|e| e.id())
                 .map_err(|e| SubmitError::Internal(e.to_string()))?;
-            if from == Submitter::Local {
-                inner.net.publish(bytes).await;
-            }
+            inner.net.publish(bytes).await;
             Ok(SubmitResult { id, outcome: SubmitOutcome::Waiting, adopted: None })
         }
         Admission::Refused(r) => {
@@ -574,6 +580,23 @@ pub(crate) async fn submit(
             Err(SubmitError::Refused(r))
         }
     }
+}
+
+/// Why the ledger would refuse `bytes` until other objects arrive, judged
+/// before ingest so that such an object never reaches the waiting pool;
+/// `None` when it would not (it may still be refused for another reason,
+/// which ingest reports). The held set only grows and authorisation does
+/// not depend on arrival order, so an object that passes here is not
+/// found waiting by the ingest that follows.
+fn awaits_objects(inner: &Inner, bytes: &[u8]) -> Option<chorus_core::Rejection> {
+    let checked = Ledger::check_signature(&inner.coalition, bytes).ok()?;
+    let now = now_ms();
+    inner.store.with_ledger(|l| {
+        if l.contains(&checked.id()) {
+            return None;
+        }
+        l.authorise(&checked, now).err().filter(chorus_core::Rejection::awaits_objects)
+    })
 }
 
 /// The coalition as the control interface reports it.

@@ -13,13 +13,14 @@
 //!    a body that does not arrive in time is `408`.
 //! 4. The bytes must decode as an envelope (PROTOCOL.md 3.3), else `400`.
 //! 5. The signer key takes a token from its bucket, else `429`.
-//! 6. `daemon::submit` ingests it exactly as the control socket
-//!    does (except that a waiting object is not relayed to the peers: it
-//!    spreads by sync once its signer and dependencies are known and it is
-//!    stored): `201` stored, `200` duplicate, `202` waiting, each with
-//!    `{"outcome", "id", "adopted"}`; `422` with `{"error": "refused",
-//!    "reason", "code"}` when the ledger refuses it (`code` is the metric
-//!    label of the reason).
+//! 6. `daemon::submit` ingests it as the control socket does: `201`
+//!    stored, `200` duplicate, each with `{"outcome", "id", "adopted"}`;
+//!    `422` with `{"error": "refused", "reason", "code"}` when the ledger
+//!    refuses it (`code` is the metric label of the reason). Unlike on the
+//!    control socket, an object that awaits others (signer or roster
+//!    version unknown here) is refused for good, its reason saying what to
+//!    submit first, and is not kept: the open endpoint cannot fill the
+//!    node's waiting pool.
 //!
 //! The bound is the protocol's envelope limit (96 KiB), not the genesis
 //! limit (4 MiB): a genesis cannot change anything on a running node (its
@@ -33,7 +34,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use chorus_core::Envelope;
+use chorus_core::{Envelope, Rejection};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
@@ -198,7 +199,10 @@ impl Writer {
                 let (status, outcome) = match result.outcome {
                     SubmitOutcome::Stored => (StatusCode::CREATED, ApiOutcome::Stored),
                     SubmitOutcome::Duplicate => (StatusCode::OK, ApiOutcome::Duplicate),
-                    SubmitOutcome::Waiting => (StatusCode::ACCEPTED, ApiOutcome::Waiting),
+                    SubmitOutcome::Waiting => {
+                        let what = "daemon::submit answered waiting to the HTTP API, which it never should";
+                        return (ApiOutcome::Failed, internal_error(what, &result.id));
+                    }
                 };
                 let body = serde_json::json!({
                     "outcome": result.outcome.name(),
@@ -207,14 +211,7 @@ impl Writer {
                 });
                 (outcome, json_response(status, &body, "no-store"))
             }
-            Err(SubmitError::Refused(r)) => {
-                let body = serde_json::json!({
-                    "error": "refused",
-                    "reason": r.to_string(),
-                    "code": crate::metrics::reason_name(&r),
-                });
-                (ApiOutcome::Refused, json_response(StatusCode::UNPROCESSABLE_ENTITY, &body, "no-store"))
-            }
+            Err(SubmitError::Refused(r)) => refused(&r),
             Err(SubmitError::Internal(e)) => {
                 (ApiOutcome::Failed, internal_error("an API submission failed inside the node", &e))
             }
@@ -222,9 +219,49 @@ impl Writer {
     }
 }
 
+/// `422` for an object the ledger refuses: its reason, and for one that
+/// only awaits other objects, what to do about it.
+fn refused(r: &Rejection) -> (ApiOutcome, Response<Full<Bytes>>) {
+    let body = serde_json::json!({
+        "error": "refused",
+        "reason": refusal_reason(r),
+        "code": crate::metrics::reason_name(r),
+    });
+    (ApiOutcome::Refused, json_response(StatusCode::UNPROCESSABLE_ENTITY, &body, "no-store"))
+}
+
+/// The ledger's reason; for an object that awaits others, followed by what
+/// the client can do (this endpoint keeps no object waiting).
+fn refusal_reason(r: &Rejection) -> String {
+    match r {
+        Rejection::UnknownSigner { .. } => format!(
+            "{r}; if it is a leader's key, submit its delegation first (or the admission or key rotation that \
+             makes it the trust's key), or try again once this node has synced"
+        ),
+        Rejection::UnknownRoster(_) => format!(
+            "{r}; submit the governance proposals (and the endorsements that adopted them) that define this \
+             roster version first, or try again once this node has synced"
+        ),
+        _ => r.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn objects_that_await_others_are_told_what_to_submit_first() {
+        let unknown = Rejection::UnknownSigner { key: "ab".repeat(32), trust: "cd".repeat(32) };
+        let reason = refusal_reason(&unknown);
+        assert!(reason.starts_with(&unknown.to_string()), "{reason}");
+        assert!(reason.contains(&"ab".repeat(32)) && reason.contains(&"cd".repeat(32)), "{reason}");
+        assert!(reason.contains("delegation first"), "{reason}");
+        let roster = Rejection::UnknownRoster(chorus_core::ObjectId::from_slice(&[7; 32]).unwrap());
+        assert!(refusal_reason(&roster).contains("governance proposals"));
+        let bad = Rejection::BadSignature { signer: "ab".repeat(32) };
+        assert_eq!(refusal_reason(&bad), bad.to_string());
+    }
 
     #[test]
     fn content_types_name_formats() {
