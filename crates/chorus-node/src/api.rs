@@ -64,7 +64,8 @@ const API_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; frame-ancestors '
 pub struct SubmitLimits {
     /// Per client address (IPv6 by /64).
     pub per_address: ratelimit::Rate,
-    /// Per signing key, whichever address it comes from.
+    /// Per signing key whose signature verified, whichever address it
+    /// comes from.
     pub per_signer: ratelimit::Rate,
 }
 

@@ -1,7 +1,7 @@
 //! The HTTP API of a node started in this process: every read route gives
 //! the exact stored envelopes, and the one write path is bounded (size,
-//! garbage, replays, floods) and counted, keeps nothing waiting, and
-//! nothing else writes.
+//! garbage, replays, forgeries, floods) and counted, keeps nothing
+//! waiting, and nothing else writes.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -171,7 +171,8 @@ async fn reads_give_the_stored_bytes_and_the_write_path_is_bounded() {
     let forged = Envelope::decode(&forged).expect("still a well-formed envelope");
     let (status, body) = post(web, forged.bytes()).await;
     assert_eq!((status, body["error"].as_str()), (422, Some("refused")), "{body}");
-    assert!(!body["reason"].as_str().unwrap().is_empty() && body["code"].is_string(), "{body}");
+    assert_eq!(body["code"], "bad_signature", "{body}");
+    assert!(!body["reason"].as_str().unwrap().is_empty(), "{body}");
 
     // Reads: each envelope is the stored bytes and verifies.
     let (status, c) = get(web, "/api/v1/coalition").await;
@@ -308,6 +309,26 @@ async fn a_node_publishing_positions_serves_only_positions_and_still_takes_objec
     let (last, body) = limited.expect("the signer was rate limited");
     assert_eq!(last, 12, "after the burst less what it had used");
     assert!(body["message"].as_str().unwrap().contains("signer"), "{body}");
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_envelopes_naming_a_key_do_not_use_up_its_bucket() {
+    let Running { node, web, metrics, fixture: f, _dir } = start("everything").await;
+    // Twice the signer's burst of forgeries naming member 0's key, each
+    // from its own address: every one is refused for its signature, none
+    // for the signer's rate.
+    for i in 0..24u8 {
+        let mut forged = f.proposal(0, &format!("Forged {i}"), 1_000 + u64::from(i), None).bytes().to_vec();
+        *forged.last_mut().unwrap() ^= 1; // the last byte is the signature's
+        let (status, _, body) = post_from(web, [127, 0, 1, i + 1], &forged).await;
+        assert_eq!((status, body["code"].as_str()), (422, Some("bad_signature")), "forgery {i}: {body}");
+    }
+    let genuine = f.proposal(0, "Genuine", 2_000, None);
+    let (status, body) = post(web, genuine.bytes()).await;
+    assert_eq!(status, 201, "member 0's own bucket is still full: {body}");
+    assert_eq!(metric(metrics, "refused").await, 24);
+    assert_eq!(metric(metrics, "rate_limited").await, 0);
     node.shutdown().await.unwrap();
 }
 

@@ -12,8 +12,13 @@
 //!    is `413`, as soon as `Content-Length` says so or the limit is passed;
 //!    a body that does not arrive in time is `408`.
 //! 4. The bytes must decode as an envelope (PROTOCOL.md 3.3), else `400`.
-//! 5. The signer key takes a token from its bucket, else `429`.
-//! 6. `daemon::submit` ingests it as the control socket does: `201`
+//! 5. The signature is checked against the coalition
+//!    (`Ledger::check_signature`, no ledger lock), else `422` refused
+//!    (e.g. `bad_signature`). Only the address paid for it: a forged
+//!    envelope naming a key costs that key nothing.
+//! 6. The key of the first signature, now verified, takes a token from its
+//!    bucket, else `429`.
+//! 7. `daemon::submit` ingests it as the control socket does: `201`
 //!    stored, `200` duplicate, each with `{"outcome", "id", "adopted"}`;
 //!    `422` with `{"error": "refused", "reason", "code"}` when the ledger
 //!    refuses it (`code` is the metric label of the reason). Unlike on the
@@ -34,7 +39,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use chorus_core::{Envelope, Rejection};
+use chorus_core::{Envelope, Ledger, Rejection};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
@@ -187,6 +192,18 @@ impl Writer {
             Ok(e) => e,
             Err(reason) => return (ApiOutcome::Malformed, error(StatusCode::BAD_REQUEST, "malformed", &reason)),
         };
+        // Verified before any per-signer charge, off the async threads.
+        let i = inner.clone();
+        let checking =
+            tokio::task::spawn_blocking(move || (Ledger::check_signature(&i.coalition, envelope.bytes()), envelope));
+        let (checked, envelope) = match checking.await {
+            Ok(c) => c,
+            Err(e) => return (ApiOutcome::Failed, internal_error("an API signature check failed", &e)),
+        };
+        if let Err(r) = checked {
+            inner.metrics.refused(&r);
+            return refused(&r);
+        }
         if let Some(signer) = envelope.signatures().first().map(|s| s.signer) {
             let allowed = self.per_signer.lock().unwrap_or_else(|e| e.into_inner()).check(&signer, Instant::now());
             if let Err(wait) = allowed {
