@@ -59,7 +59,8 @@ pub const PREFIX: &str = "/api/v1/";
 /// The policy every API response carries: it is data, never a document.
 const API_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; frame-ancestors 'none'";
 
-/// How fast clients may submit: per client address and per signer key.
+/// How fast clients may submit: per client address, per signer key, and
+/// all clients together.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SubmitLimits {
     /// Per client address (IPv6 by /64).
@@ -67,6 +68,8 @@ pub struct SubmitLimits {
     /// Per signing key whose signature verified, whichever address it
     /// comes from.
     pub per_signer: ratelimit::Rate,
+    /// Every submission to this node, whoever sends it.
+    pub total: ratelimit::Rate,
 }
 
 /// The message of every `500` answer: what went wrong inside the node is

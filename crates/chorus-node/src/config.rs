@@ -21,6 +21,7 @@
 //! | `api_submits_per_minute` | `CHORUS_API_SUBMITS_PER_MINUTE` | 60 (per client address) |
 //! | `api_submits_per_minute_per_signer` | `CHORUS_API_SUBMITS_PER_MINUTE_PER_SIGNER` | 30 |
 //! | `api_submit_burst` | `CHORUS_API_SUBMIT_BURST` | 20 (submissions at once after a pause) |
+//! | `api_submits_per_minute_total` | `CHORUS_API_SUBMITS_PER_MINUTE_TOTAL` | 600 (all clients together, after a burst of 5 × `api_submit_burst`) |
 //!
 //! The data directory itself is chosen by `--data-dir` or `CHORUS_DATA_DIR`.
 //! Unknown keys in the file are an error, so a typo is not silently ignored.
@@ -29,6 +30,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use crate::error::{NodeError, Result};
+
+/// The node-wide submission bucket holds this many times `api_submit_burst`.
+pub const TOTAL_BURST_FACTOR: u32 = 5;
 
 /// Largest configuration file read.
 pub const MAX_CONFIG_BYTES: usize = 1024 * 1024;
@@ -77,6 +81,10 @@ pub struct Config {
     pub api_submits_per_minute_per_signer: u32,
     /// Submissions allowed at once, per address and per signer, after a pause.
     pub api_submit_burst: u32,
+    /// Objects all clients together may POST to the HTTP API per minute,
+    /// after a burst of five times `api_submit_burst`: what bounds a client
+    /// that cycles through more addresses or keys than are remembered.
+    pub api_submits_per_minute_total: u32,
 }
 
 impl Default for Config {
@@ -100,6 +108,7 @@ impl Default for Config {
             api_submits_per_minute: 60,
             api_submits_per_minute_per_signer: 30,
             api_submit_burst: 20,
+            api_submits_per_minute_total: 600,
         }
     }
 }
@@ -176,12 +185,15 @@ heartbeat_ms = 1000
 target_peers = 24
 
 # The website's server also takes signed objects at POST /api/v1/objects
-# (docs/API.md), limited per client address and per signing key: so many a
-# minute after a burst. (CHORUS_API_SUBMITS_PER_MINUTE,
-# CHORUS_API_SUBMITS_PER_MINUTE_PER_SIGNER, CHORUS_API_SUBMIT_BURST)
+# (docs/API.md), limited per client address, per signing key and for all
+# clients together: so many a minute after a burst (for all together, five
+# times the burst). (CHORUS_API_SUBMITS_PER_MINUTE,
+# CHORUS_API_SUBMITS_PER_MINUTE_PER_SIGNER, CHORUS_API_SUBMIT_BURST,
+# CHORUS_API_SUBMITS_PER_MINUTE_TOTAL)
 api_submits_per_minute = 60
 api_submits_per_minute_per_signer = 30
 api_submit_burst = 20
+api_submits_per_minute_total = 600
 "#
         )
     }
@@ -278,6 +290,9 @@ api_submit_burst = 20
         if let Some(v) = get("CHORUS_API_SUBMIT_BURST") {
             self.api_submit_burst = rate("CHORUS_API_SUBMIT_BURST", v)?;
         }
+        if let Some(v) = get("CHORUS_API_SUBMITS_PER_MINUTE_TOTAL") {
+            self.api_submits_per_minute_total = rate("CHORUS_API_SUBMITS_PER_MINUTE_TOTAL", v)?;
+        }
         Ok(())
     }
 
@@ -325,6 +340,10 @@ api_submit_burst = 20
         crate::api::SubmitLimits {
             per_address: Rate { per_minute: self.api_submits_per_minute, burst: self.api_submit_burst },
             per_signer: Rate { per_minute: self.api_submits_per_minute_per_signer, burst: self.api_submit_burst },
+            total: Rate {
+                per_minute: self.api_submits_per_minute_total,
+                burst: self.api_submit_burst.saturating_mul(TOTAL_BURST_FACTOR),
+            },
         }
     }
 
@@ -410,6 +429,7 @@ mod tests {
                     "CHORUS_API_SUBMITS_PER_MINUTE" => "6",
                     "CHORUS_API_SUBMITS_PER_MINUTE_PER_SIGNER" => "3",
                     "CHORUS_API_SUBMIT_BURST" => "2",
+                    "CHORUS_API_SUBMITS_PER_MINUTE_TOTAL" => "9",
                     _ => return None,
                 }
                 .to_string(),
@@ -421,6 +441,8 @@ mod tests {
         assert_eq!(c.cache_mb, 8);
         assert_eq!(c.target_peers, 4);
         assert_eq!((c.api_submits_per_minute, c.api_submits_per_minute_per_signer, c.api_submit_burst), (6, 3, 2));
+        assert_eq!(c.api_submits_per_minute_total, 9);
+        assert_eq!(c.submit_limits().total, crate::api::ratelimit::Rate { per_minute: 9, burst: 10 });
         assert_eq!(c.genesis_path(Path::new("/data")), PathBuf::from("/tmp/g"));
         assert_eq!(c.http_addr, Some("127.0.0.1:8080".parse().unwrap()));
         assert!(c.publishes_everything(), "members read everything on their own loopback node");

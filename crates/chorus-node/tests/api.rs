@@ -1,7 +1,7 @@
 //! The HTTP API of a node started in this process: every read route gives
 //! the exact stored envelopes, and the one write path is bounded (size,
-//! garbage, replays, forgeries, floods) and counted, keeps nothing
-//! waiting, and nothing else writes.
+//! garbage, replays, forgeries, floods from one address, one signer or
+//! everyone) and counted, keeps nothing waiting, and nothing else writes.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -96,12 +96,17 @@ struct Running {
 }
 
 async fn start(publish: &str) -> Running {
+    start_with(publish, |_| {}).await
+}
+
+/// A node as [`start`] makes it, with `adjust` applied to its configuration.
+async fn start_with(publish: &str, adjust: impl FnOnce(&mut Config)) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let dd = DataDir::new(dir.path().join("node"));
     dd.init("Observer Trust").unwrap();
     let fixture = Fixture::new(3);
     write_atomic(&dd.genesis_path(), fixture.coalition.genesis_envelope().bytes(), 0o600).unwrap();
-    let config = Config {
+    let mut config = Config {
         trust_name: "Observer Trust".into(),
         listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
         http_addr: Some("127.0.0.1:0".parse().unwrap()),
@@ -109,13 +114,16 @@ async fn start(publish: &str) -> Running {
         publish: Some(publish.into()),
         cache_mb: 8,
         log_level: "warn".into(),
-        // Twelve at once from an address or a signer, then one a minute:
-        // the floods below run out long before the test ends.
+        // Twelve at once from an address or a signer (sixty from everyone),
+        // then one a minute: the floods below run out long before the test
+        // ends.
         api_submit_burst: 12,
         api_submits_per_minute: 1,
         api_submits_per_minute_per_signer: 1,
+        api_submits_per_minute_total: 1,
         ..Config::default()
     };
+    adjust(&mut config);
     let node = Node::start(dd, config, StartOptions { no_fsync: true }).await.unwrap();
     let web = node.web_addr().unwrap();
     let metrics = node.metrics_addr().unwrap();
@@ -329,6 +337,28 @@ async fn forged_envelopes_naming_a_key_do_not_use_up_its_bucket() {
     assert_eq!(status, 201, "member 0's own bucket is still full: {body}");
     assert_eq!(metric(metrics, "refused").await, 24);
     assert_eq!(metric(metrics, "rate_limited").await, 0);
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_clients_together_are_limited_by_the_node_wide_bucket() {
+    // Two at once per address, ten (five times that) from everyone.
+    let Running { node, web, metrics, fixture: f, _dir } = start_with("everything", |c| {
+        c.api_submit_burst = 2;
+    })
+    .await;
+    for last in 1..=10u8 {
+        let (status, _, body) = post_from(web, [127, 0, 2, last], b"garbage").await;
+        assert_eq!(status, 400, "client {last}: {body}");
+    }
+    // An eleventh address, never seen before, with a valid object.
+    let proposal = f.proposal(0, "Eleventh", 1_000, None);
+    let (status, head, body) = post_from(web, [127, 0, 2, 11], proposal.bytes()).await;
+    assert_eq!(status, 429, "{body}");
+    assert!(head.to_ascii_lowercase().contains("retry-after:"), "{head}");
+    assert!(body["message"].as_str().unwrap().contains("this node"), "{body}");
+    assert_eq!(metric(metrics, "rate_limited").await, 1);
+    assert_eq!(metric(metrics, "stored").await, 0);
     node.shutdown().await.unwrap();
 }
 

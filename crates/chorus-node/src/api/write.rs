@@ -4,21 +4,24 @@
 //! In order, each step answering before the next one runs:
 //! 1. The client address takes a token from its bucket, else `429` with
 //!    `Retry-After` (the body is not read).
-//! 2. `Content-Type` must be `application/octet-stream` (the body is the
+//! 2. The node-wide bucket gives a token, else `429` with `Retry-After`:
+//!    it bounds a client that cycles through more addresses (or keys) than
+//!    the per-address (or per-signer) map remembers.
+//! 3. `Content-Type` must be `application/octet-stream` (the body is the
 //!    envelope bytes) or `application/json` (`{"envelope": "<base64>"}`),
 //!    else `415`.
-//! 3. The body is read through a size-limited reader within
+//! 4. The body is read through a size-limited reader within
 //!    [`BODY_TIMEOUT`]: over [`MAX_BODY_BYTES`] (or [`MAX_JSON_BODY_BYTES`])
 //!    is `413`, as soon as `Content-Length` says so or the limit is passed;
 //!    a body that does not arrive in time is `408`.
-//! 4. The bytes must decode as an envelope (PROTOCOL.md 3.3), else `400`.
-//! 5. The signature is checked against the coalition
+//! 5. The bytes must decode as an envelope (PROTOCOL.md 3.3), else `400`.
+//! 6. The signature is checked against the coalition
 //!    (`Ledger::check_signature`, no ledger lock), else `422` refused
-//!    (e.g. `bad_signature`). Only the address paid for it: a forged
-//!    envelope naming a key costs that key nothing.
-//! 6. The key of the first signature, now verified, takes a token from its
+//!    (e.g. `bad_signature`). Only the address (and the node-wide bucket)
+//!    paid for it: a forged envelope naming a key costs that key nothing.
+//! 7. The key of the first signature, now verified, takes a token from its
 //!    bucket, else `429`.
-//! 7. `daemon::submit` ingests it as the control socket does: `201`
+//! 8. `daemon::submit` ingests it as the control socket does: `201`
 //!    stored, `200` duplicate, each with `{"outcome", "id", "adopted"}`;
 //!    `422` with `{"error": "refused", "reason", "code"}` when the ledger
 //!    refuses it (`code` is the metric label of the reason). Unlike on the
@@ -114,9 +117,10 @@ pub fn decode_body(format: BodyFormat, body: &[u8]) -> Result<Envelope, String> 
     Envelope::decode(bytes).map_err(|e| format!("not an envelope: {e}"))
 }
 
-/// The write path's state: its two rate limiters.
+/// The write path's state: its three rate limiters.
 pub(crate) struct Writer {
     per_address: Mutex<RateLimiter<std::net::IpAddr>>,
+    total: Mutex<RateLimiter<()>>,
     per_signer: Mutex<RateLimiter<[u8; 32]>>,
 }
 
@@ -130,6 +134,7 @@ impl Writer {
     pub(crate) fn new(limits: SubmitLimits) -> Self {
         Writer {
             per_address: Mutex::new(RateLimiter::new(limits.per_address)),
+            total: Mutex::new(RateLimiter::with_capacity(limits.total, 1)),
             per_signer: Mutex::new(RateLimiter::new(limits.per_signer)),
         }
     }
@@ -156,6 +161,12 @@ impl Writer {
             self.per_address.lock().unwrap_or_else(|e| e.into_inner()).check(&client_key(client.ip()), Instant::now());
         if let Err(wait) = allowed {
             let r = error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many submissions from this address");
+            return (ApiOutcome::RateLimited, retry_after(r, wait));
+        }
+        let allowed = self.total.lock().unwrap_or_else(|e| e.into_inner()).check(&(), Instant::now());
+        if let Err(wait) = allowed {
+            let r =
+                error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many submissions to this node; try later");
             return (ApiOutcome::RateLimited, retry_after(r, wait));
         }
         let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
