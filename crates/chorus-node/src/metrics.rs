@@ -46,15 +46,13 @@ pub enum ApiOutcome {
     Stored,
     /// Already held (200).
     Duplicate,
-    /// Kept until what it relies on arrives (202).
-    Waiting,
     /// Refused by the ledger (422).
     Refused,
     /// Not an envelope, or sent as an unsupported type or too slowly (400, 415, 408).
     Malformed,
     /// Body over the limit (413).
     TooLarge,
-    /// Over the address's or the signer's rate (429).
+    /// Over the address's, the node-wide or the signer's rate (429).
     RateLimited,
     /// The node failed to decide (500).
     Failed,
@@ -62,10 +60,9 @@ pub enum ApiOutcome {
 
 impl ApiOutcome {
     /// Every outcome.
-    pub const ALL: [ApiOutcome; 8] = [
+    pub const ALL: [ApiOutcome; 7] = [
         ApiOutcome::Stored,
         ApiOutcome::Duplicate,
-        ApiOutcome::Waiting,
         ApiOutcome::Refused,
         ApiOutcome::Malformed,
         ApiOutcome::TooLarge,
@@ -78,7 +75,6 @@ impl ApiOutcome {
         match self {
             ApiOutcome::Stored => "stored",
             ApiOutcome::Duplicate => "duplicate",
-            ApiOutcome::Waiting => "waiting",
             ApiOutcome::Refused => "refused",
             ApiOutcome::Malformed => "malformed",
             ApiOutcome::TooLarge => "too_large",

@@ -133,7 +133,7 @@ async fn start_with(publish: &str, adjust: impl FnOnce(&mut Config)) -> Running 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_give_the_stored_bytes_and_the_write_path_is_bounded() {
     let Running { node, web, metrics, fixture: f, _dir } = start("everything").await;
-    for outcome in ["stored", "duplicate", "waiting", "refused", "malformed", "too_large", "rate_limited"] {
+    for outcome in ["stored", "duplicate", "refused", "malformed", "too_large", "rate_limited", "failed"] {
         assert_eq!(metric(metrics, outcome).await, 0, "{outcome} is served at 0 from the start");
     }
 
@@ -275,7 +275,6 @@ async fn reads_give_the_stored_bytes_and_the_write_path_is_bounded() {
     assert!(metric(metrics, "malformed").await >= 2);
     assert_eq!(metric(metrics, "too_large").await, 2);
     assert_eq!(metric(metrics, "refused").await, 3);
-    assert_eq!(metric(metrics, "waiting").await, 0, "the API keeps nothing waiting");
     assert_eq!(metric(metrics, "rate_limited").await, 2);
     node.shutdown().await.unwrap();
 }
