@@ -95,6 +95,7 @@ const PROMQL_WORDS: &[&str] = &[
     "on",
     "ignoring",
     "printf",
+    "time",
 ];
 const RANGE_FUNCTIONS: &[&str] = &["rate", "increase", "resets", "irate", "delta"];
 

@@ -110,7 +110,13 @@ impl Node {
         // it can stay offline.
         let trust_key;
         let (credential, trust_id) = match crate::network::load_installed(&data_dir, &coalition, &store, now_ms())? {
-            Some((attestation, trust_id)) => (NodeCredential::Installed(attestation), trust_id),
+            Some((attestation, trust_id, expires_at_ms)) => {
+                if let Some(exp) = expires_at_ms {
+                    metrics.attestation_expiry.set(i64::try_from(exp / 1000).unwrap_or(i64::MAX));
+                    tokio::spawn(crate::network::watch_attestation_expiry(data_dir.node_attestation_path(), exp));
+                }
+                (NodeCredential::Installed(attestation), trust_id)
+            }
             None => {
                 trust_key = data_dir.trust_key()?;
                 (NodeCredential::TrustKey(&trust_key), data_dir.trust_id()?)

@@ -106,6 +106,9 @@ pub struct Metrics {
     /// Peers whose split view is reported now (PROTOCOL.md 13): set from
     /// the network's state, never counted up.
     pub split_view_peers: Gauge,
+    /// When the installed node attestation expires, seconds since 1970;
+    /// 0 when none is installed or it never expires.
+    pub attestation_expiry: Gauge,
     /// Split views reported, by reason (`withheld`, `other_coalition`,
     /// `unsupported_roster`).
     pub split_view_reports: Family<ReasonLabel, Counter>,
@@ -133,6 +136,7 @@ impl Metrics {
             sync_failures: Counter::default(),
             control_requests: Counter::default(),
             split_view_peers: Gauge::default(),
+            attestation_expiry: Gauge::default(),
             split_view_reports: Family::default(),
             api_submissions: Family::default(),
         };
@@ -149,6 +153,11 @@ impl Metrics {
             m.split_view_peers.clone(),
         );
         registry.register("split_view_reports", "Split views reported, by reason", m.split_view_reports.clone());
+        registry.register(
+            "node_attestation_expiry_timestamp_seconds",
+            "When the installed node attestation expires (seconds since 1970); 0: none installed, or it never expires",
+            m.attestation_expiry.clone(),
+        );
         registry.register("api_submissions", "Objects posted to the HTTP API, by outcome", m.api_submissions.clone());
         for outcome in ApiOutcome::ALL {
             m.api_submissions.get_or_create(&OutcomeLabel { outcome: outcome.name() }).inc_by(0);
@@ -324,6 +333,7 @@ mod tests {
         // Split views: the gauge and every reason's counter are served at 0
         // before the first report.
         assert!(metrics.contains("chorus_split_view_peers 0"), "{metrics}");
+        assert!(metrics.contains("chorus_node_attestation_expiry_timestamp_seconds 0"), "{metrics}");
         for reason in chorus_net::splitview::SPLIT_VIEW_REASONS {
             let series = format!("chorus_split_view_reports_total{{reason=\"{reason}\"}} 0");
             assert!(metrics.contains(&series), "{metrics}");

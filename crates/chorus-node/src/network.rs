@@ -91,14 +91,15 @@ pub enum NodeCredential<'a> {
 /// it must decode, name this node's key and this coalition, be signed for a
 /// trust (by a key the store knows for it, or its own id), agree with
 /// `trust.id` when that exists, and not be expired at `now_ms`. Returns the
-/// attestation and the trust it speaks for; `None` when the file is absent.
+/// attestation, the trust it speaks for and when it expires; `None` when
+/// the file is absent.
 /// Logs a warning when it expires within [`ATTESTATION_WARN_MS`].
 pub fn load_installed(
     data_dir: &DataDir,
     coalition: &Coalition,
     store: &Arc<Store>,
     now_ms: u64,
-) -> Result<Option<(NodeAttestation, chorus_core::PublicKey)>> {
+) -> Result<Option<(NodeAttestation, chorus_core::PublicKey, Option<u64>)>> {
     let path = data_dir.node_attestation_path();
     if !path.exists() {
         return Ok(None);
@@ -141,7 +142,35 @@ pub fn load_installed(
         Some(exp) => tracing::info!(expires = %chorus_web::date::human(exp), "using the installed node attestation"),
         None => tracing::info!("using the installed node attestation (it does not expire)"),
     }
-    Ok(Some((attestation, verified.trust())))
+    Ok(Some((attestation, verified.trust(), verified.expires_at_ms())))
+}
+
+/// How often a running node looks at its attestation's expiry again.
+const ATTESTATION_CHECK_INTERVAL: Duration = Duration::from_secs(60 * 60);
+
+/// Watches the installed attestation's expiry while the node runs, since
+/// a node may run for months: logs a warning every hour once it expires
+/// within [`ATTESTATION_WARN_MS`], and an error every hour once it has
+/// expired (peers then refuse this node's hello, so it loses its peers as
+/// connections are renewed). The metric
+/// `chorus_node_attestation_expiry_timestamp_seconds` carries the time for
+/// alerting.
+pub async fn watch_attestation_expiry(path: std::path::PathBuf, expires_at_ms: u64) {
+    let mut tick = tokio::time::interval(ATTESTATION_CHECK_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await; // the first tick is now: the start already logged it
+    loop {
+        tick.tick().await;
+        let now = crate::daemon::now_ms();
+        let expires = chorus_web::date::human(expires_at_ms);
+        if now > expires_at_ms {
+            tracing::error!(file = %path.display(), %expires, "the node attestation has expired: peers refuse this node; \
+                run `chorus node attest` on the machine holding the trust key, install the file it writes and restart");
+        } else if expires_at_ms - now <= ATTESTATION_WARN_MS {
+            tracing::warn!(file = %path.display(), %expires, "the node attestation expires soon; run `chorus node attest` \
+                on the machine holding the trust key, install the file it writes and restart");
+        }
+    }
 }
 
 /// A running network endpoint.
