@@ -181,6 +181,25 @@ fn the_key_ceremony_runs_a_node_without_its_trust_key_and_the_kit_revokes_it() {
     assert!(log.contains(&format!("node key {elm_node} of trust {elm_trust} is revoked")), "{log}");
     let peers = chorus(&oak, &["peers", "--json"]).ok().stdout;
     assert!(!peers.contains(elm_node), "{peers}");
+
+    // The rebuilt server: a new node key for the same trust, attested and
+    // delegated from the kit, is accepted again.
+    nodes.terminate(&elm);
+    let rebuilt = root.join("elm-rebuilt");
+    let init = chorus(&rebuilt, &["init", "--name", "Elm Trust", "--trust-id", elm_trust, "--json"]).ok().json();
+    assert_eq!(init["trust_key"].as_str(), Some(elm_trust));
+    let new_node = init["node_key"].as_str().unwrap();
+    assert!(!rebuilt.join("trust.key").exists());
+    let (attestation, delegation) = (root.join("rebuilt.attestation"), root.join("rebuilt.delegation"));
+    let attest =
+        ["node", "attest", "--node-key", new_node, "--out", s(&attestation), "--delegation-out", s(&delegation)];
+    chorus_env(&kit, &attest, &env).ok();
+    chorus(&rebuilt, &["coalition", "join", s(&genesis)]).ok();
+    fs::copy(&attestation, rebuilt.join("node.attestation")).unwrap();
+    nodes.start(&rebuilt, &oak_addrs);
+    nodes.wait_peers(&rebuilt, 1);
+    nodes.wait_peers(&oak, 1);
+    chorus(&rebuilt, &["import", s(&delegation)]).ok();
 }
 
 #[test]

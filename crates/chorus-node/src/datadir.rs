@@ -164,7 +164,7 @@ impl DataDir {
             trust_key: trust.public().to_hex(),
             node_key: node.public().to_hex(),
             config,
-            trust_key_file: self.trust_key_path(),
+            trust_key_file: Some(self.trust_key_path()),
             trust_key_encrypted: false,
             offline_kit: None,
             passphrase_from: None,
@@ -225,10 +225,40 @@ impl DataDir {
             trust_key: trust.public().to_hex(),
             node_key: node.public().to_hex(),
             config,
-            trust_key_file: kit.trust_key_path(),
+            trust_key_file: Some(kit.trust_key_path()),
             trust_key_encrypted: true,
             offline_kit: Some(kit.root().to_path_buf()),
             passphrase_from: Some(source.name().to_string()),
+        })
+    }
+
+    /// A node for an existing trust, in the offline layout: creates this
+    /// directory (mode 0700) with a fresh node key, `trust.id` naming
+    /// `trust` and a commented `config.toml`; no trust key. For a server
+    /// rebuilt after a compromise, or another node of the same trust. Refuses
+    /// if a key or `trust.id` exists, and then changes nothing.
+    pub fn init_node(&self, trust_name: &str, trust: PublicKey) -> Result<InitReport> {
+        crate::config::check_trust_name(trust_name)?;
+        for p in [self.trust_key_path(), self.node_key_path(), self.trust_id_path()] {
+            if p.exists() {
+                return Err(NodeError::KeyExists(p));
+            }
+        }
+        let node = Keypair::generate();
+        create_private_dir(&self.root)?;
+        write_new_secret(&self.node_key_path(), &node.seed())?;
+        write_new(&self.trust_id_path(), format!("{trust}\n").as_bytes(), 0o600)?;
+        let config = self.write_config(trust_name)?;
+        Ok(InitReport {
+            data_dir: self.root.clone(),
+            trust_name: trust_name.to_string(),
+            trust_key: trust.to_hex(),
+            node_key: node.public().to_hex(),
+            config,
+            trust_key_file: None,
+            trust_key_encrypted: false,
+            offline_kit: None,
+            passphrase_from: None,
         })
     }
 
@@ -297,8 +327,8 @@ pub struct InitReport {
     /// The configuration file written.
     pub config: PathBuf,
     /// Where the trust key was written: in the data directory, or in the
-    /// offline kit.
-    pub trust_key_file: PathBuf,
+    /// offline kit; `None` when none was ([`DataDir::init_node`]).
+    pub trust_key_file: Option<PathBuf>,
     /// True when the trust key file is encrypted with a passphrase.
     pub trust_key_encrypted: bool,
     /// The offline kit, in the offline layout.
@@ -441,6 +471,14 @@ mod tests {
             dd.init_offline("Oak Trust", &kit, &keyfile::Passphrases::variable("kit")),
             Err(NodeError::KeyExists(_))
         ));
+        // Another node for the same trust: no key, no kit.
+        let again = DataDir::new(tmp.path().join("rebuilt"));
+        let trust = dd.trust_id().unwrap();
+        let r2 = again.init_node("Oak Trust", trust).unwrap();
+        assert_eq!((again.trust_id().unwrap(), r2.trust_key_file), (trust, None));
+        assert_ne!(r2.node_key, r.node_key);
+        assert!(!again.trust_key_path().exists() && again.is_initialised());
+        assert!(matches!(again.init_node("Oak Trust", trust), Err(NodeError::KeyExists(_))));
         let other = DataDir::new(tmp.path().join("other"));
         let other_kit = DataDir::new(tmp.path().join("other-kit"));
         assert!(other.init_offline("Elm Trust", &other_kit, &keyfile::Passphrases::none()).is_err());

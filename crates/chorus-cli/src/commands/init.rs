@@ -16,6 +16,7 @@ use chorus_node::datadir::{DataDir, InitReport};
 use chorus_node::NodeError;
 
 use crate::commands::absolute;
+use crate::error::Usage;
 use crate::output::Output;
 
 /// The offline kit's directory inside the data directory when
@@ -42,12 +43,39 @@ pub(crate) struct InitArgs {
     /// who reaches the server's files can then sign as your trust.
     #[arg(long)]
     trust_key_here: bool,
+    /// Make only a node for an existing trust (its id, from `chorus whoami`
+    /// on the offline kit): a new node key and no trust key. For a server
+    /// rebuilt after a compromise, or a second node of the trust; attest it
+    /// from the kit.
+    #[arg(long, value_name = "HEX", conflicts_with_all = ["trust_key_here", "offline_dir"])]
+    trust_id: Option<String>,
 }
 
 /// `chorus init --name NAME`: creates the data directory and the keys (the
 /// trust key in an encrypted offline kit unless `--trust-key-here`) and
 /// says what to do next.
 pub(crate) fn init(dd: &DataDir, a: InitArgs) -> Result<Output> {
+    if let Some(hex) = &a.trust_id {
+        let trust = chorus_node::founding::parse_key(hex.trim())
+            .map_err(|e| Usage(format!("--trust-id {hex:?} is not a trust id: {e}")))?;
+        let r = dd.init_node(&a.name, trust)?;
+        let human = format!(
+            "Created a node of trust {} ({:?}) in {}, with no trust key\n\
+             Node key: {}\n\n\
+             Next, on the offline machine with the kit (docs/QUICKSTART.md, \"The key ceremony\", steps 4 and 5):\n  \
+             chorus --data-dir KIT node attest --node-key {} --valid-days 90 \\\n    \
+             --out node.attestation --delegation-out node-delegation.chorus\n\
+             then here: chorus coalition join genesis.chorus, copy node.attestation into {}, chorus node run,\n\
+             and chorus import node-delegation.chorus",
+            r.trust_key,
+            r.trust_name,
+            r.data_dir.display(),
+            r.node_key,
+            r.node_key,
+            r.data_dir.display()
+        );
+        return Ok(Output::new(&r, human));
+    }
     if a.trust_key_here {
         let r = dd.init(&a.name)?;
         let human = format!(
@@ -61,7 +89,7 @@ pub(crate) fn init(dd: &DataDir, a: InitArgs) -> Result<Output> {
             r.trust_name,
             r.data_dir.display(),
             r.trust_key,
-            r.trust_key_file.display()
+            dd.trust_key_path().display()
         );
         return Ok(Output::new(&r, human));
     }
