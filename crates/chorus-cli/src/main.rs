@@ -63,7 +63,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Create the data directory, the trust and node keys, and a commented config.
+    /// Create the node's data directory, node key and config; the trust key
+    /// goes encrypted to an offline kit (--trust-key-here keeps it here).
     Init(init::InitArgs),
     /// Print this trust's public key (give it to the coalition's founders).
     Whoami,
