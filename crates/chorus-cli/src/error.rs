@@ -39,7 +39,9 @@ pub(crate) fn one_line(e: &anyhow::Error) -> String {
             line.push_str(&text);
         }
     }
-    line.replace('\n', " ")
+    // Error text may quote a remote node's words: no line breaks, and
+    // nothing that could drive the terminal.
+    crate::output::safe_line(&line.replace('\n', " "))
 }
 
 /// The stable machine-readable name of an error, the `code` of a `--json`

@@ -117,8 +117,8 @@ pub fn roster_text(r: &RosterInfo) -> String {
         h.push_str(&format!(
             "  {}  {}{}\n",
             m.key,
-            m.name,
-            m.external_id.as_ref().map(|x| format!(" ({x})")).unwrap_or_default()
+            crate::output::safe_line(&m.name),
+            m.external_id.as_ref().map(|x| format!(" ({})", crate::output::safe_line(x))).unwrap_or_default()
         ));
     }
     h.trim_end().to_string()
@@ -184,6 +184,20 @@ pub fn stance_envelope(
     stance: Stance,
     comment: Option<String>,
 ) -> Result<Envelope> {
+    let body = stance_body(coalition, roster, signer, proposal, stance, comment)?;
+    Ok(Envelope::sign(Kind::Endorsement, body, &[&signer.key]))
+}
+
+/// The body of a stance as [`stance_envelope`] signs it, every field rule
+/// checked; nothing is signed.
+pub fn stance_body(
+    coalition: &Coalition,
+    roster: &RosterInfo,
+    signer: &Signer,
+    proposal: ObjectId,
+    stance: Stance,
+    comment: Option<String>,
+) -> Result<Vec<u8>> {
     if member_name(roster, &signer.trust).is_none() {
         bail!(
             "your trust ({}) is not a member of coalition {:?} as far as the node knows; only members can endorse",
@@ -202,5 +216,5 @@ pub fn stance_envelope(
     };
     let body = e.to_body();
     Endorsement::from_body(&body).map_err(|e| anyhow!("the endorsement is not valid: {e}"))?;
-    Ok(Envelope::sign(Kind::Endorsement, body, &[&signer.key]))
+    Ok(body)
 }

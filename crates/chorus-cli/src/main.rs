@@ -302,7 +302,8 @@ fn run_remote(name: &str, command: Command) -> Result<Output> {
         Command::Remote(c) => remote_cmd::run(c),
         _ => Err(Usage(format!(
             "this command does not work with --remote {name}: run it on the node (or without --remote); with \
-             --remote: proposals, positions, show, roster, endorse, propose (without --out) and import"
+             --remote: proposals, positions, show, roster, endorse, propose (without --out) and import (--remote may come \
+             from CHORUS_REMOTE)"
         ))
         .into()),
     }

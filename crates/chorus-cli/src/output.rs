@@ -29,7 +29,52 @@ pub fn print_stdout(text: &str) -> std::io::Result<()> {
     }
 }
 
-/// Prints a result in the chosen form.
+/// True for a character that moves the cursor, changes the terminal's
+/// state or hides text: every control character (Unicode Cc, ESC and the
+/// C1 codes included), the bidirectional controls and the invisible
+/// format characters (zero-width spaces and joiners, the BOM). Text from
+/// the network is printed only with these escaped, so that nothing it
+/// holds can rewrite what a person reads before they sign.
+fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}' | '\u{061C}')
+}
+
+fn escape_into(out: &mut String, c: char) {
+    out.push_str(&format!("\\u{{{:x}}}", c as u32));
+}
+
+/// `s` for one line of a terminal: every hidden character (line breaks
+/// included) written as `\u{..}`.
+pub fn safe_line(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if is_hidden(c) {
+            escape_into(&mut out, c);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `s` for a terminal, keeping its line breaks and tabs: every other
+/// hidden character (CR, ESC, bidirectional controls, ...) written as
+/// `\u{..}`.
+pub fn safe_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c != '\n' && c != '\t' && is_hidden(c) {
+            escape_into(&mut out, c);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Prints a result in the chosen form; the human form with hidden
+/// characters escaped ([`safe_text`]).
 pub fn emit(out: &Output, json: bool) -> std::io::Result<()> {
     if json {
         let mut s = serde_json::to_string_pretty(&out.json).unwrap_or_else(|_| "null".into());
@@ -38,7 +83,7 @@ pub fn emit(out: &Output, json: bool) -> std::io::Result<()> {
     } else if out.human.is_empty() {
         Ok(())
     } else {
-        let mut s = out.human.clone();
+        let mut s = safe_text(&out.human);
         if !s.ends_with('\n') {
             s.push('\n');
         }
@@ -75,6 +120,15 @@ pub fn indent(text: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hidden_characters_are_escaped() {
+        let evil = "Oak\u{1b}[4A\u{1b}[2K\rtitle\u{202e}fake\u{200b}\u{9b}x";
+        assert_eq!(safe_line(evil), "Oak\\u{1b}[4A\\u{1b}[2K\\u{d}title\\u{202e}fake\\u{200b}\\u{9b}x");
+        assert_eq!(safe_line("a\nb\tc"), "a\\u{a}b\\u{9}c");
+        assert_eq!(safe_text("a\nb\tc\u{1b}"), "a\nb\tc\\u{1b}");
+        assert_eq!(safe_text("Café – ünïcode ✓"), "Café – ünïcode ✓");
+    }
 
     #[test]
     fn times_are_utc_dates() {

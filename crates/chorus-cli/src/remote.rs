@@ -1,29 +1,36 @@
 //! Remotes: a node's HTTP API (docs/API.md) used from a leader's own
 //! machine, with the coalition pinned by its genesis file.
 //!
-//! Nothing a remote node says is shown or signed before it is checked here
-//! against the pinned genesis: the node's genesis must be the pinned one
-//! byte for byte, and every envelope it serves is verified (form,
-//! coalition, signature) and its id recomputed from its bytes. What only
-//! the node's ledger can tell (the roster after the genesis, which stances
-//! count, the status) is labelled as the node's view: a wrong answer there
-//! can only make a signed object refused, never accepted wrongly, because
-//! every node that receives it validates it again.
+//! What is checked here, against the pinned genesis: the node's genesis
+//! is the pinned one byte for byte; every envelope it serves is verified
+//! (form, coalition, signature by the key it names) and its id recomputed
+//! from its bytes, so a text that was altered is caught; and a signer is
+//! called the author's (or the trust's) own only when it is that trust's
+//! founding key in the genesis. What only the node's ledger can tell (the
+//! roster after the genesis, keys of admitted trusts, delegations in force,
+//! which stances count, the status) is the node's view and labelled so:
+//! the leader signs only ids recomputed here, and every node that receives
+//! the signed object validates it again. Everything from the node is
+//! printed with control and invisible characters escaped
+//! ([`crate::output::safe_line`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use base64::Engine as _;
-use chorus_core::{Coalition, Ledger, Object, ObjectId, Proposal};
+use chorus_core::{Coalition, Ledger, Object, ObjectId, Proposal, PublicKey};
 use chorus_node::control::{MemberInfo, RosterInfo, SubmitOutcome, SubmitResult};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Usage;
 
-/// The most a read answer may weigh: a proposal with a stance from each of
-/// 10,000 members, base64-encoded, stays well under it.
-const MAX_ANSWER_BYTES: u64 = 64 * 1024 * 1024;
+/// The most a proposal's answer may weigh: one with a stance from each of
+/// 10,000 members, base64-encoded, with the node's view, stays under it.
+const MAX_PROPOSAL_BYTES: u64 = 16 * 1024 * 1024;
+/// The most any other read answer may weigh (a list, the roster, one
+/// object): parsed answers take several times their size in memory.
+const MAX_ANSWER_BYTES: u64 = 8 * 1024 * 1024;
 /// A whole request, connection to last byte.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -75,6 +82,9 @@ pub fn normalise_url(url: &str) -> Result<String> {
     if rest.is_empty() || rest.starts_with('/') || url.contains(['?', '#', ' ']) {
         return Err(Usage(format!("{url:?} is not a node URL like https://voice.example.org/")).into());
     }
+    if rest.split('/').next().is_some_and(|authority| authority.contains('@')) {
+        return Err(Usage(format!("{url:?} holds a user name or password: the API needs none; leave it out")).into());
+    }
     Ok(if url.ends_with('/') { url.to_string() } else { format!("{url}/") })
 }
 
@@ -82,11 +92,27 @@ fn remotes_dir() -> PathBuf {
     config_dir().join("remotes")
 }
 
-/// Saves a remote (replacing one of the same name) with its genesis bytes.
+/// Saves a remote with its genesis bytes: new, or replacing one of the
+/// same name for the same coalition (a new URL). A remote of that name
+/// pinned to another coalition is an error: it is removed first, on
+/// purpose.
 pub fn save(entry: &RemoteEntry, genesis: &[u8]) -> Result<PathBuf> {
     let dir = remotes_dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let json = dir.join(format!("{}.json", entry.name));
+    if json.exists() {
+        if let Ok(old) = read_entry(&json) {
+            if old.coalition != entry.coalition {
+                bail!(
+                    "remote {:?} is pinned to coalition {:?} ({}); to pin it to another, run `chorus remote remove {}` first",
+                    entry.name,
+                    old.coalition_name,
+                    old.coalition,
+                    entry.name
+                );
+            }
+        }
+    }
     chorus_node::datadir::write_atomic(&dir.join(format!("{}.genesis", entry.name)), genesis, 0o644)?;
     let text = serde_json::to_vec_pretty(entry).context("cannot encode the remote")?;
     chorus_node::datadir::write_atomic(&json, &text, 0o644)?;
@@ -101,7 +127,12 @@ pub fn list() -> Result<Vec<RemoteEntry>> {
     for entry in read.flatten() {
         let path = entry.path();
         if path.extension().and_then(|e| e.to_str()) == Some("json") {
-            out.push(read_entry(&path)?);
+            // One damaged file does not hide the others.
+            match read_entry(&path) {
+                Ok(e) if path.file_stem().and_then(|s| s.to_str()) == Some(e.name.as_str()) => out.push(e),
+                Ok(_) => eprintln!("warning: {} names another remote: remove it and add it again", path.display()),
+                Err(e) => eprintln!("warning: {}", crate::error::one_line(&e)),
+            }
         }
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -158,7 +189,11 @@ pub struct RemoteProposal {
     /// The proposal as signed.
     pub proposal: Proposal,
     /// The key that signed it.
-    pub signer: String,
+    pub signer: PublicKey,
+    /// True when that key is the author's own founding key in the pinned
+    /// genesis; otherwise whether it is a key of the author is the
+    /// node's view.
+    pub signer_is_author: bool,
     /// Every stance envelope the node served, verified here: (trust key,
     /// stance name, comment, signing time, signing key).
     pub stances: Vec<RemoteStance>,
@@ -181,6 +216,12 @@ pub struct RemoteStance {
     pub created_at_ms: u64,
     /// The delegation it was signed under, if any.
     pub delegation: Option<ObjectId>,
+    /// The key that signed it, hex.
+    pub signer: String,
+    /// True when that key is the trust's own founding key in the pinned
+    /// genesis; otherwise (a leader's key, an admitted trust's key, a
+    /// rotated key) that it may sign for the trust is the node's view.
+    pub signer_is_trust: bool,
 }
 
 #[derive(Deserialize)]
@@ -226,6 +267,8 @@ fn agent() -> ureq::Agent {
     let config = ureq::Agent::config_builder()
         .timeout_global(Some(REQUEST_TIMEOUT))
         .http_status_as_error(false)
+        // An answer comes from the URL pinned, never from elsewhere.
+        .max_redirects(0)
         .user_agent(concat!("chorus/", env!("CARGO_PKG_VERSION")))
         .build();
     ureq::Agent::new_with_config(config)
@@ -284,15 +327,22 @@ impl Remote {
         format!("{}api/v1/{path}", self.entry.url)
     }
 
-    /// `GET /api/v1/<path>` as JSON; `Ok(None)` on 404.
+    /// `GET /api/v1/<path>` as JSON, at most `MAX_ANSWER_BYTES`; `Ok(None)` on 404.
     fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<Option<T>> {
+        self.get_bounded(path, MAX_ANSWER_BYTES)
+    }
+
+    /// `GET /api/v1/<path>` as JSON, at most `limit` bytes; `Ok(None)` on 404.
+    fn get_bounded<T: serde::de::DeserializeOwned>(&self, path: &str, limit: u64) -> Result<Option<T>> {
         let url = self.url(path);
-        let mut resp = self.agent.get(&url).call().map_err(|e| anyhow!("cannot reach {url}: {e}"))?;
+        let mut resp = self.agent.get(&url).call().map_err(|e| {
+            anyhow!("cannot reach {url}: {e}; check the address (`chorus remote list`) and that the node runs")
+        })?;
         let status = resp.status().as_u16();
         let body = resp
             .body_mut()
             .with_config()
-            .limit(MAX_ANSWER_BYTES)
+            .limit(limit)
             .read_to_vec()
             .map_err(|e| anyhow!("cannot read the answer of {url}: {e}"))?;
         match status {
@@ -300,6 +350,7 @@ impl Remote {
                 anyhow!("{url} answered with JSON this version does not read ({e}): is it a Chorus node?")
             }),
             404 => Ok(None),
+            300..=399 => Err(anyhow!("{url} redirects elsewhere ({status}); use the address it redirects to")),
             _ => Err(anyhow!("{url} answered {status}: {}", error_message(&body))),
         }
     }
@@ -372,7 +423,7 @@ impl Remote {
     pub fn proposal(&self, id: ObjectId) -> Result<RemoteProposal> {
         let url = &self.entry.url;
         let a: ProposalAnswer = self
-            .get(&format!("proposals/{id}"))?
+            .get_bounded(&format!("proposals/{id}"), MAX_PROPOSAL_BYTES)?
             .ok_or_else(|| anyhow!("the node at {url} holds no proposal {id} (or does not publish it)"))?;
         let refuse = |what: String| anyhow!("the node at {url} sent {what}; nothing was signed");
         if a.id != id.to_hex() || a.proposal.id != a.id {
@@ -391,9 +442,8 @@ impl Remote {
         let Object::Proposal(proposal) = checked.object().clone() else {
             return Err(refuse(format!("an object that is not a proposal for id {id}")));
         };
-        let signer = hex::encode(
-            chorus_core::Envelope::decode(&bytes).map_err(|e| refuse(e.to_string()))?.signatures()[0].signer,
-        );
+        let signer = signer_of(&bytes).map_err(|e| refuse(e.to_string()))?;
+        let signer_is_author = signer == proposal.author && self.is_founder(&signer);
         let mut stances = Vec::new();
         for s in &a.stances {
             let b = decode_b64("a stance envelope", &s.envelope).map_err(|e| refuse(e.to_string()))?;
@@ -405,6 +455,7 @@ impl Remote {
             if e.proposal != id || c.id().to_hex() != s.id {
                 return Err(refuse(format!("stance {} that is not on proposal {id} or not under its id", s.id)));
             }
+            let signer = signer_of(&b).map_err(|e| refuse(e.to_string()))?;
             stances.push(RemoteStance {
                 id: c.id(),
                 trust: e.trust.to_hex(),
@@ -412,9 +463,16 @@ impl Remote {
                 comment: e.comment.clone(),
                 created_at_ms: e.created_at_ms,
                 delegation: e.delegation,
+                signer: signer.to_hex(),
+                signer_is_trust: signer == e.trust && self.is_founder(&signer),
             });
         }
-        Ok(RemoteProposal { id, proposal, signer, stances, node_view: a.node_view })
+        Ok(RemoteProposal { id, proposal, signer, signer_is_author, stances, node_view: a.node_view })
+    }
+
+    /// True when `key` is a founding member's key in the pinned genesis.
+    fn is_founder(&self, key: &PublicKey) -> bool {
+        self.coalition.roster(&self.coalition.id()).is_some_and(|r| r.contains(key))
     }
 
     /// The newest roster version as the node reports it (its view), for
@@ -499,6 +557,13 @@ impl Remote {
             _ => bail!("{url} answered {status}: {}", error_message(&body)),
         }
     }
+}
+
+/// The key that signed an envelope (its first signature), already
+/// verified by `Ledger::check_signature`.
+fn signer_of(bytes: &[u8]) -> Result<PublicKey> {
+    let env = chorus_core::Envelope::decode(bytes).map_err(|e| anyhow!("{e}"))?;
+    PublicKey::from_bytes(&env.signatures()[0].signer).map_err(|e| anyhow!("{e}"))
 }
 
 /// The `message` of an API error body, or the start of the body.

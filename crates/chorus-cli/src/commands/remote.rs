@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use crate::commands::{backup, endorse::EndorseArgs, propose};
 use crate::error::Usage;
 use crate::leader::{self, Signer};
-use crate::output::{self, indent, time, Output};
+use crate::output::{self, indent, safe_line, safe_text, time, Output};
 use crate::remote::{self, Remote, Submitted};
 
 /// `chorus remote ...`
@@ -70,7 +70,15 @@ pub(crate) fn run(cmd: RemoteCmd) -> Result<Output> {
                 "no remotes: add one with `chorus remote add NAME URL --genesis FILE`".to_string()
             } else {
                 all.iter()
-                    .map(|r| format!("{}  {}  {:?} ({})", r.name, r.url, r.coalition_name, &r.coalition[..12]))
+                    .map(|r| {
+                        format!(
+                            "{}  {}  {} ({})",
+                            r.name,
+                            safe_line(&r.url),
+                            safe_line(&r.coalition_name),
+                            r.coalition.get(..12).unwrap_or(&r.coalition)
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("\n")
             };
@@ -112,10 +120,10 @@ pub(crate) fn proposals(r: &Remote, positions_only: bool) -> Result<Output> {
             .map(|p| {
                 format!(
                     "{}  {:<8} {}  ({})",
-                    p["id"].as_str().unwrap_or("?").get(..12).unwrap_or("?"),
-                    p["status"].as_str().unwrap_or("?"),
-                    p["title"].as_str().unwrap_or(""),
-                    p["author_name"].as_str().unwrap_or("")
+                    safe_line(p["id"].as_str().unwrap_or("?").get(..12).unwrap_or("?")),
+                    safe_line(p["status"].as_str().unwrap_or("?")),
+                    safe_line(p["title"].as_str().unwrap_or("")),
+                    safe_line(p["author_name"].as_str().unwrap_or(""))
                 )
             })
             .collect::<Vec<_>>()
@@ -129,44 +137,53 @@ pub(crate) fn proposals(r: &Remote, positions_only: bool) -> Result<Output> {
 pub(crate) fn show(r: &Remote, id: &str) -> Result<Output> {
     let p = r.proposal(r.resolve(id)?)?;
     let roster = r.roster()?;
-    let name =
-        |key: &str| roster.members.iter().find(|m| m.key == key).map_or("(not in the node's roster)", |m| &m.name);
+    let name = |key: &str| {
+        roster.members.iter().find(|m| m.key == key).map_or("(not in the node's roster)".into(), |m| safe_line(&m.name))
+    };
     let author = p.proposal.author.to_hex();
     let tally = &p.node_view["tally"];
     let mut h = format!(
-        "{}\nid       {}\nauthor   {} ({})\ncreated  {}{}\nbody sha256 {}\nnode's view: {} - {} of {} endorsements needed; {} object, {} abstain\n\n{}\n",
-        p.proposal.title,
+        "{}\nid       {}\nauthor   {} ({})\nsigned   {}\ncreated  {}{}\nbody sha256 {}\nnode's view: {} - {} of {} endorsements needed; {} object, {} abstain\n\n{}\n",
+        safe_line(&p.proposal.title),
         p.id,
         name(&author),
         author,
+        proposal_signer(&p),
         time(p.proposal.created_at_ms),
         p.proposal.closes_at_ms.map(|c| format!("\ncloses   {}", time(c))).unwrap_or_default(),
         hex::encode(Sha256::digest(p.proposal.body.as_bytes())),
-        p.node_view["status"].as_str().unwrap_or("?"),
+        safe_line(p.node_view["status"].as_str().unwrap_or("?")),
         tally["endorse"],
         tally["required"],
         tally["object"],
         tally["abstain"],
         indent(&p.proposal.body, 4)
     );
-    h.push_str("\nstances (each signature verified here):\n");
+    h.push_str("\nstances (signatures verified here; * signed by the trust's founding key, else by a key the node says may sign for it):\n");
     if p.stances.is_empty() {
         h.push_str("  none yet\n");
     }
     for s in &p.stances {
         h.push_str(&format!(
-            "  {:<8} {} ({}) {}{}\n",
+            "  {:<8}{} {} ({}) {}{}\n",
             s.stance,
+            if s.signer_is_trust { "*" } else { " " },
             name(&s.trust),
             &s.trust[..12],
             time(s.created_at_ms),
-            s.comment.as_ref().map(|c| format!(": {c}")).unwrap_or_default()
+            // A comment is signed text, but may span lines: indented, it
+            // cannot pass for another stance line.
+            s.comment
+                .as_ref()
+                .map(|c| format!(": {}", safe_text(c).replace('\n', "\n             ")))
+                .unwrap_or_default()
         ));
     }
     let json = serde_json::json!({
         "id": p.id,
         "proposal": p.proposal,
         "signer": p.signer,
+        "signer_is_author": p.signer_is_author,
         "stances": p.stances,
         "node_view": p.node_view,
     });
@@ -198,58 +215,117 @@ pub(crate) fn endorse(r: &Remote, a: EndorseArgs) -> Result<Output> {
     let key = read_secret(key_file)?;
     let trust = delegated_trust(r, delegation, key.public())?;
     let p = r.proposal(r.resolve(&a.id)?)?;
+    let now = chorus_node::daemon::now_ms();
+    if let Some(closes) = p.proposal.closes_at_ms.filter(|c| *c < now) {
+        bail!(
+            "proposal {} closed on {}: a stance now would be late and not count; nothing was signed",
+            p.id.short(12),
+            time(closes)
+        );
+    }
     let roster = r.roster()?;
     let signer = Signer { key, trust, delegation: Some(delegation) };
     let stance = a.stance();
-    eprintln!(
-        "You are about to sign, as {} (a leader, key {}), through remote {} ({}):\n  stance      {}\n  proposal    {}\n  title       {}\n  author      {} ({})\n  body sha256 {}{}",
-        leader::member_name(&roster, &trust).unwrap_or_else(|| "(not in the node's roster)".into()),
+    // Every field rule is checked before the prompt, so that a mistake
+    // (a comment too long) is reported before the leader confirms.
+    let body = leader::stance_body(&r.coalition, &roster, &signer, p.id, stance, a.comment.clone())?;
+    let node_says = "(not in the node's roster)";
+    let prompt = format!(
+        "You are about to sign, as {} (a leader, key {}), through remote {} ({}):\n  stance      {}\n  proposal    {}\n  title       {}\n  author      {} ({})\n  signed      {}\n  body sha256 {}{}",
+        leader::member_name(&roster, &trust).map_or(node_says.into(), |n| safe_line(&n)),
         signer.key.public().short(12),
-        r.entry.name,
-        r.entry.url,
+        safe_line(&r.entry.name),
+        safe_line(&r.entry.url),
         stance,
         p.id,
-        p.proposal.title,
-        leader::member_name(&roster, &p.proposal.author).unwrap_or_else(|| "(not in the node's roster)".into()),
+        safe_line(&p.proposal.title),
+        leader::member_name(&roster, &p.proposal.author).map_or(node_says.into(), |n| safe_line(&n)),
         p.proposal.author,
+        proposal_signer(&p),
         hex::encode(Sha256::digest(p.proposal.body.as_bytes())),
-        a.comment.as_ref().map(|c| format!("\n  comment     {c}")).unwrap_or_default()
+        a.comment.as_ref().map(|c| format!("\n  comment     {}", safe_line(c))).unwrap_or_default()
     );
+    eprintln!("{prompt}");
+    if !p.signer_is_author {
+        eprintln!(
+            "Note: the proposal is signed by key {}, not by its author's founding key; that this key speaks for the \
+             author is the node's word. Read the text with `chorus --remote {} show {}` if in doubt.",
+            p.signer,
+            safe_line(&r.entry.name),
+            p.id
+        );
+    }
     if stance == Stance::Endorse {
         eprintln!("An endorsement cannot be withdrawn.");
     }
     if !a.yes && !output::confirm("Sign?").map_err(anyhow::Error::msg)? {
         bail!("not signed; nothing was sent");
     }
-    let env = leader::stance_envelope(&r.coalition, &roster, &signer, p.id, stance, a.comment)?;
+    let env = Envelope::sign(chorus_core::Kind::Endorsement, body, &[&signer.key]);
     if let Some(out) = &a.out {
         return backup::write_envelope(&env, out);
     }
     let mut out = submitted(r, &env, &stance.to_string())?;
     // Stored is not counted: a stance under a delegation that was revoked
-    // (or a trust no longer in the proposal's roster) is kept but does not
+    // (or of a trust outside the proposal's roster) is kept but does not
     // count, and only the node's ledger knows. Ask it, and say so.
-    let counted = r.proposal(p.id).ok().map(|q| counted(&q.node_view, &env.id()));
-    if counted == Some(false) {
-        bail!(
+    let trust_hex = trust.to_hex();
+    match r.proposal(p.id).map(|q| counted(&q.node_view, &trust_hex, &env.id(), stance)) {
+        Ok(Counted::Yes) => out.json["counted"] = serde_json::json!(true),
+        Ok(Counted::OtherStance(effective)) => {
+            out.json["counted"] = serde_json::json!(false);
+            out.human.push_str(&format!(
+                "\nnote: the node counts your trust's stance as {} (an earlier record of your trust decides, PROTOCOL.md 8)",
+                safe_line(&effective)
+            ));
+        }
+        Ok(Counted::No) => bail!(
             "the node holds your {stance} {} but does not count it: your delegation may have been revoked or \
              have ended, or your trust is not in the proposal's roster; ask your trust",
             env.id()
-        );
+        ),
+        Err(_) => {
+            out.json["counted"] = serde_json::Value::Null;
+            out.human.push_str("\nnote: could not ask the node whether it counts the stance; `show` tells later");
+        }
     }
-    out.json["counted"] = serde_json::json!(counted);
     Ok(out)
 }
 
-/// Whether the node's view of a proposal counts stance record `id`.
-fn counted(node_view: &serde_json::Value, id: &chorus_core::ObjectId) -> bool {
+/// What the node's view of a proposal says of a stance just submitted.
+enum Counted {
+    /// The record counts and the trust's stance is the one signed.
+    Yes,
+    /// The record is on time, but the trust's effective stance is this
+    /// other one.
+    OtherStance(String),
+    /// The node does not count the record.
+    No,
+}
+
+/// Reads the node's view of a proposal for trust `trust` and record `id`.
+fn counted(node_view: &serde_json::Value, trust: &str, id: &chorus_core::ObjectId, stance: Stance) -> Counted {
     let id = id.to_hex();
-    node_view["stances"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|s| s["records"].as_array().into_iter().flatten())
-        .any(|r| r.as_str() == Some(id.as_str()))
+    let Some(view) = node_view["stances"].as_array().into_iter().flatten().find(|s| s["trust"] == trust) else {
+        return Counted::No;
+    };
+    let listed = view["records"].as_array().into_iter().flatten().any(|r| r.as_str() == Some(id.as_str()));
+    match view["stance"].as_str() {
+        _ if !listed => Counted::No,
+        Some(s) if s == stance.to_string() => Counted::Yes,
+        Some(s) => Counted::OtherStance(s.to_string()),
+        // Listed but no effective stance: late, or conflicting stances.
+        None => Counted::No,
+    }
+}
+
+/// Who signed a proposal, as far as can be checked here.
+fn proposal_signer(p: &remote::RemoteProposal) -> String {
+    if p.signer_is_author {
+        "by the author's founding key (checked against the genesis)".into()
+    } else {
+        format!("by key {} (that it is the author's: the node's view)", p.signer.short(12))
+    }
 }
 
 /// The trust a leader's delegation is from, after checking, on the
@@ -274,10 +350,14 @@ fn delegated_trust(r: &Remote, delegation: chorus_core::ObjectId, key: PublicKey
     if d.scope & SCOPE_STANCES == 0 {
         bail!("delegation {} does not let its key sign stances (its scope is the node's); ask your trust for a stances delegation", delegation.short(12));
     }
+    let now = chorus_node::daemon::now_ms();
     if let Some(until) = d.valid_until_ms {
-        if until < chorus_node::daemon::now_ms() {
+        if until < now {
             bail!("delegation {} ended on {}; ask your trust for a new one", delegation.short(12), time(until));
         }
+    }
+    if d.valid_from_ms > now {
+        bail!("delegation {} starts on {}; sign after that", delegation.short(12), time(d.valid_from_ms));
     }
     Ok(d.trust)
 }
@@ -302,13 +382,15 @@ pub(crate) fn propose(
     let closes = closes_in_days.map(|d| chorus_node::daemon::now_ms() + u64::from(d) * 86_400_000);
     let env = leader::proposal_envelope(&r.coalition, &roster, &key, trust, title, &body, closes, None)?;
     eprintln!(
-        "You are about to sign, as {} ({}), through remote {}:\n  proposal    {}\n  body sha256 {}\n  closes      {}",
-        leader::member_name(&roster, &trust).unwrap_or_default(),
+        "You are about to sign, as {} ({}), through remote {}:\n  proposal    {}\n  body sha256 {}\n  closes      {}\n  roster      version {} ({} adopted governance proposals; the node's view)",
+        leader::member_name(&roster, &trust).map(|n| safe_line(&n)).unwrap_or_default(),
         trust.short(12),
-        r.entry.name,
-        title,
+        safe_line(&r.entry.name),
+        safe_line(title),
         hex::encode(Sha256::digest(body.as_bytes())),
-        closes.map_or_else(|| "never".to_string(), time)
+        closes.map_or_else(|| "never".to_string(), time),
+        roster.version.short(12),
+        roster.heads.len()
     );
     if !yes && !output::confirm("Sign?").map_err(anyhow::Error::msg)? {
         bail!("not signed; nothing was sent");
@@ -334,6 +416,14 @@ fn submitted(r: &Remote, env: &Envelope, what: &str) -> Result<Output> {
             bail!("the node at {} refused the {what} ({code}): {reason}", r.entry.url)
         }
         Submitted::Accepted(res) => {
+            if res.id != env.id() {
+                bail!(
+                    "the node at {} answered for object {}, not for the {what} sent ({})",
+                    r.entry.url,
+                    res.id,
+                    env.id()
+                );
+            }
             let mut human = match res.outcome {
                 SubmitOutcome::Stored => format!("{what} recorded: {}", res.id),
                 SubmitOutcome::Duplicate => format!("{what} already held by the node: {}", res.id),
@@ -343,7 +433,10 @@ fn submitted(r: &Remote, env: &Envelope, what: &str) -> Result<Output> {
                 ),
             };
             if let Some(adopted) = res.adopted {
-                human.push_str(&format!("\nproposal {} is now a position of the coalition", adopted.short(12)));
+                human.push_str(&format!(
+                    "\nproposal {} is now a position of the coalition (the node says)",
+                    adopted.short(12)
+                ));
             }
             Ok(Output::new(&res, human))
         }
