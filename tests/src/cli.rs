@@ -98,3 +98,15 @@ pub fn found(root: &Path, names: &[&str]) -> (Vec<PathBuf>, PathBuf) {
     }
     (dirs, genesis)
 }
+
+/// Copies the files (not the store or the socket) of a data directory into
+/// the new directory `to`, as an operator copies it to the offline machine.
+pub fn copy_files(from: &Path, to: &Path) {
+    std::fs::create_dir(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}

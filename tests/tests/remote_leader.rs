@@ -21,7 +21,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use chorus_system_tests::http_double::{get, HttpDouble};
-use chorus_system_tests::{chorus, cmd, found, Nodes, Run};
+use chorus_system_tests::{chorus, cmd, copy_files, found, Nodes, Run};
 use serde_json::Value;
 
 /// The node environment: the API on a free loopback port, everything
@@ -75,18 +75,6 @@ impl Leader {
         let mut all = vec!["--remote", remote];
         all.extend_from_slice(args);
         self.run(&all)
-    }
-}
-
-/// Copies the files (not the store or the socket) of a data directory, as
-/// an operator copies it to the offline machine.
-fn copy_files(from: &Path, to: &Path) {
-    fs::create_dir(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_file() {
-            fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-        }
     }
 }
 

@@ -10,21 +10,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chorus_node::network::NodeAttestation;
-use chorus_system_tests::{chorus, found, Nodes};
+use chorus_system_tests::{chorus, copy_files, found, Nodes};
 
 const DAY_MS: u64 = 24 * 60 * 60 * 1000;
-
-/// Copies the files (not the store or the socket) of a data directory, as
-/// an operator copies it to the offline machine.
-fn copy_files(from: &Path, to: &Path) {
-    fs::create_dir(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_file() {
-            fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-        }
-    }
-}
 
 /// Starts the node of `dir`, waits for it to exit and returns its log.
 fn refused_start(nodes: &mut Nodes, dir: &Path) -> String {

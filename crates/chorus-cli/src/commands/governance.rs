@@ -173,25 +173,7 @@ fn id_arg(what: &str, s: &str) -> Result<ObjectId> {
 /// `chorus roster`.
 pub fn roster(client: &Client) -> Result<Output> {
     let r = leader::roster(client)?;
-    let mut h = format!(
-        "roster version {}{}\ncharter: positions {}, membership {}, amendments {} ({} endorsements adopt a position)\nmembers ({}):\n",
-        r.version,
-        if r.heads.is_empty() { " (the genesis roster)".to_string() } else { format!(" ({} heads)", r.heads.len()) },
-        r.positions,
-        r.membership,
-        r.amendments,
-        r.required,
-        r.members.len()
-    );
-    for m in &r.members {
-        h.push_str(&format!(
-            "  {}  {}{}\n",
-            m.key,
-            m.name,
-            m.external_id.as_ref().map(|x| format!(" ({x})")).unwrap_or_default()
-        ));
-    }
-    Ok(Output::new(&r, h.trim_end().to_string()))
+    Ok(Output::new(&r, leader::roster_text(&r)))
 }
 
 /// `chorus member ...`.
