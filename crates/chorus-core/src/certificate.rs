@@ -17,6 +17,7 @@
 use chorus_proto::v1 as pb;
 use prost::Message;
 
+use crate::breadth::Breakdown;
 use crate::coalition::Coalition;
 use crate::decision::{Decision, RuleKind};
 use crate::envelope::{decode_canonical, Envelope};
@@ -98,6 +99,10 @@ pub struct VerifiedAdoption {
     pub required: usize,
     /// The endorsing members, sorted by trust id.
     pub endorsers: Vec<Endorser>,
+    /// The endorsements broken down by attribute under the roster version
+    /// (only endorsements are carried, so every other member is silent),
+    /// with the breadth rules of the rule, all met.
+    pub breakdown: Breakdown,
 }
 
 /// Assembles a certificate from exact envelope bytes. Endorsements are sorted
@@ -456,7 +461,8 @@ fn ingest(coalition: &Coalition, items: Vec<(Part, SignatureChecked)>) -> Result
 
 /// Steps 17-20: every governance proposal carried is adopted, the proposal
 /// counts, every endorsement carried is authorised, and they reach the
-/// rule the proposal's action calls for.
+/// rule the proposal's action calls for: its fraction, then each of its
+/// breadth rules.
 fn conclude(
     ledger: &Ledger,
     chain: &[ObjectId],
@@ -499,6 +505,10 @@ fn conclude(
             members: tally.members,
         });
     }
+    if let Some((b, shortfall)) = tally.breadth.iter().find_map(|b| Some((b, b.shortfall()?))) {
+        return Err(CertificateError::Breadth { rule: kind, breadth: b.rule.clone(), shortfall });
+    }
+    let breakdown = ledger.breakdown(&proposal_id).ok_or_else(|| void(VoidReason::Unresolved))?;
     let author_name = roster.get(p.author.as_bytes()).map(|m| m.name.clone()).unwrap_or_default();
     Ok(VerifiedAdoption {
         coalition: coalition.id(),
@@ -511,6 +521,7 @@ fn conclude(
         members: tally.members,
         required: tally.required,
         endorsers,
+        breakdown,
         proposal: p,
     })
 }

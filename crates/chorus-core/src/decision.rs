@@ -5,8 +5,8 @@ use crate::objects::{Action, AdoptionRule, Charter};
 
 /// Which of the charter's three rules a proposal is adopted under
 /// (PROTOCOL.md 12.2): `positions` for an ordinary proposal, `membership`
-/// for an admission, removal or key replacement, `amendments` for a charter
-/// amendment.
+/// for an admission, removal, key replacement or member amendment,
+/// `amendments` for a charter amendment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RuleKind {
@@ -63,6 +63,8 @@ pub enum Decision {
     KeyReplacement,
     /// `amend_charter`: the charter is replaced.
     CharterAmendment,
+    /// `amend_member`: a member's attributes are replaced.
+    MemberAmendment,
 }
 
 impl Decision {
@@ -74,6 +76,7 @@ impl Decision {
             Some(Action::Remove(_)) => Decision::Removal,
             Some(Action::ReplaceKey { .. }) => Decision::KeyReplacement,
             Some(Action::AmendCharter(_)) => Decision::CharterAmendment,
+            Some(Action::AmendMember { .. }) => Decision::MemberAmendment,
         }
     }
 
@@ -85,6 +88,7 @@ impl Decision {
             Decision::Removal => "removal",
             Decision::KeyReplacement => "key replacement",
             Decision::CharterAmendment => "charter amendment",
+            Decision::MemberAmendment => "member amendment",
         }
     }
 }

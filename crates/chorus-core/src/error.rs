@@ -1,9 +1,11 @@
 //! Why an object is refused, and what that says about whoever sent it.
 
+use crate::breadth::BreadthShortfall;
 use crate::decision::RuleKind;
 use crate::id::ObjectId;
 use crate::keys::KeyError;
 use crate::kind::Kind;
+use crate::objects::BreadthRule;
 
 /// What a refusal means for the peer that sent the object. chorus-core
 /// decides this once, here; the network layer only translates it into
@@ -363,6 +365,17 @@ pub enum CertificateError {
         /// Roster size.
         members: usize,
     },
+    /// Enough endorsements, but their members do not meet a breadth rule
+    /// of the adoption rule (the first unmet one, in charter order).
+    #[error("breadth: {shortfall} (breadth rule of the {} rule: {breadth})", rule.name())]
+    Breadth {
+        /// The charter rule that applies to the proposal.
+        rule: RuleKind,
+        /// The breadth rule not met.
+        breadth: BreadthRule,
+        /// How it falls short.
+        shortfall: BreadthShortfall,
+    },
 }
 
 /// Why a proposal is void under the roster version it pins (PROTOCOL.md
@@ -406,6 +419,7 @@ impl CertificateError {
             CertificateError::DuplicateTrust { .. } => "DuplicateTrust".into(),
             CertificateError::NotSorted { .. } => "NotSorted".into(),
             CertificateError::BelowThreshold { .. } => "BelowThreshold".into(),
+            CertificateError::Breadth { .. } => "Breadth".into(),
             CertificateError::Chain { reason, .. } => format!("Chain/{}", reason.name()),
             CertificateError::ChainNotSorted { .. } => "ChainNotSorted".into(),
             CertificateError::MissingLink(_) => "MissingLink".into(),

@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use crate::breadth::BreadthCount;
 use crate::coalition::{Coalition, Roster};
 use crate::decision::RuleKind;
 use crate::error::VoidReason;
@@ -180,6 +181,9 @@ pub(crate) fn inapplicable(action: &Action, roster: &Roster) -> Option<String> {
         Action::ReplaceKey { new_key, .. } if roster.uses_key(new_key) => {
             Some(format!("its new key {new_key} is already the trust id or root key of a member"))
         }
+        Action::AmendMember { trust, .. } if !roster.contains(trust) => {
+            Some(format!("it amends the attributes of {trust}, which is not a member"))
+        }
         _ => None,
     }
 }
@@ -330,18 +334,13 @@ impl Derived {
         if heads.is_empty() {
             return Version { roster: genesis.clone(), charter: coalition.charter().clone() };
         }
-        let mut closure: BTreeSet<ObjectId> = BTreeSet::new();
-        for h in heads {
-            closure.extend(self.closures[h].iter().copied());
-        }
+        let closure = self.closure_of(heads).expect("closures of resolvable heads are known");
         let action = |g: &ObjectId| held.proposals[g].action.as_ref().expect("a governance proposal");
-        // Events of each trust, in id order; amendments by (closure size, id).
+        // Events of each trust, in id order.
         let mut events: BTreeMap<PublicKey, Vec<ObjectId>> = BTreeMap::new();
-        let mut amendments: Vec<(usize, ObjectId)> = Vec::new();
         for g in &closure {
-            match action(g) {
-                Action::AmendCharter(_) => amendments.push((self.closures[g].len(), *g)),
-                a => events.entry(*a.trust().expect("a membership action")).or_default().push(*g),
+            if let Some(trust) = action(g).trust() {
+                events.entry(*trust).or_default().push(*g);
             }
         }
         let maximal = |evs: &[ObjectId]| -> Vec<ObjectId> {
@@ -368,14 +367,52 @@ impl Derived {
             if let Some(Action::ReplaceKey { new_key, .. }) = maximal(&key_events).first().map(action) {
                 roots.insert(*trust.as_bytes(), *new_key);
             }
+            // Attributes: those of the latest admission or amendment, the
+            // first by id among concurrent ones (as for keys above).
+            let attribute_events: Vec<ObjectId> = evs
+                .iter()
+                .filter(|e| matches!(action(e), Action::Admit(_) | Action::AmendMember { .. }))
+                .copied()
+                .collect();
+            if let Some(Action::AmendMember { attributes, .. }) = maximal(&attribute_events).first().map(action) {
+                if let Some(m) = members.get_mut(trust.as_bytes()) {
+                    m.attributes = attributes.clone();
+                }
+            }
         }
-        amendments.sort();
-        let charter = match amendments.last().map(|(_, g)| action(g)) {
-            Some(Action::AmendCharter(c)) => c.clone(),
-            _ => coalition.charter().clone(),
-        };
+        let charter = charter_of(coalition, held, self, &closure);
         Version { roster: Roster::new(vid, members, roots), charter }
     }
+
+    /// The union of the closures of `heads`, if every one is known.
+    pub fn closure_of(&self, heads: &[ObjectId]) -> Option<BTreeSet<ObjectId>> {
+        let mut closure: BTreeSet<ObjectId> = BTreeSet::new();
+        for h in heads {
+            closure.extend(self.closures.get(h)?.iter().copied());
+        }
+        Some(closure)
+    }
+
+    /// The charter of the roster version with these heads, known as soon
+    /// as their closures are (held, whether adopted or not): it follows from
+    /// the charter amendments in the closure alone (PROTOCOL.md 12.3), so
+    /// checks against it do not depend on which stances are held.
+    pub fn pinned_charter(&self, coalition: &Coalition, held: &Held, heads: &[ObjectId]) -> Option<Charter> {
+        Some(charter_of(coalition, held, self, &self.closure_of(heads)?))
+    }
+}
+
+/// The charter after the amendments of `closure`: the last by (closure
+/// size, id), else the genesis charter.
+fn charter_of(coalition: &Coalition, held: &Held, derived: &Derived, closure: &BTreeSet<ObjectId>) -> Charter {
+    closure
+        .iter()
+        .filter_map(|g| match held.proposals.get(g).and_then(|p| p.action.as_ref()) {
+            Some(Action::AmendCharter(c)) => Some(((derived.closures.get(g).map_or(0, |c| c.len()), *g), c)),
+            _ => None,
+        })
+        .max_by_key(|(order, _)| *order)
+        .map_or_else(|| coalition.charter().clone(), |(_, c)| c.clone())
 }
 
 /// The tally of proposal `p` (id `pid`) under `version`, or `None` when it
@@ -387,13 +424,17 @@ pub(crate) fn tally(held: &Held, version: &Version, pid: &ObjectId, p: &Proposal
     if void_reason(held, roster, pid, p).is_some() {
         return None;
     }
-    let rule = version.charter.rule(RuleKind::of(p.action.as_ref()));
-    let mut t = Tally { members: roster.len(), required: rule.required(roster.len()), ..Tally::default() };
+    let kind = RuleKind::of(p.action.as_ref());
+    let rule = version.charter.rule(kind);
+    let mut t = Tally {
+        members: roster.len(),
+        required: rule.required(roster.len()),
+        breadth: version.charter.breadth.of(kind).iter().cloned().map(BreadthCount::new).collect(),
+        ..Tally::default()
+    };
     for (trust, records) in held.records.get(pid).into_iter().flatten() {
-        if !roster.contains(trust) {
-            continue;
-        }
-        t.add(contribution(p, &authorised_records(held, roster, trust, records)), 1);
+        let Some(member) = roster.get(trust.as_bytes()) else { continue };
+        t.add(contribution(p, &authorised_records(held, roster, trust, records)), 1, member, &version.charter);
     }
     Some(t)
 }

@@ -23,6 +23,11 @@
 //!   store and certificate verification all drive it.
 //! - The [`Ledger`] folds verified objects into proposals, stances, tallies
 //!   and positions. Its state is a function of the *set* applied.
+//! - Members declare [`MemberAttributes`] (region, phase, trust type,
+//!   schools, pupils, labels) from the charter's [`AttributeSets`]; a charter
+//!   rule may carry [`BreadthRule`]s ("endorsers from at least 6 distinct
+//!   regions"), part of adoption, and [`breakdown`] gives a proposal's tally
+//!   by attribute ([`Ledger::breakdown`]).
 //! - [`certificate::verify`] checks a certificate offline.
 //! - Objects of the reserved kinds (4, 8 to 31: comments, ballots, roster
 //!   heads of a later version) are admitted as opaque objects
@@ -32,7 +37,8 @@
 //!   knows the kind. They change nothing the ledger derives, and no
 //!   certificate carries one.
 //! - Governance (PROTOCOL.md section 12): proposals with an [`Action`]
-//!   (admit, remove, replace a key, amend the charter) pin a roster version
+//!   (admit, remove, replace a key, amend the charter, amend a member's
+//!   attributes) pin a roster version
 //!   by its heads; [`Delegation`], [`Revocation`] and [`KeyRotation`] objects
 //!   say which keys speak for a trust. The ledger derives adopted governance,
 //!   the roster and charter of every version and which stances count as a
@@ -54,6 +60,7 @@
 
 #![deny(missing_docs)]
 
+mod breadth;
 pub mod certificate;
 mod coalition;
 mod decision;
@@ -71,6 +78,7 @@ mod parallel;
 #[cfg(any(test, feature = "test"))]
 pub mod testkit;
 
+pub use breadth::{breakdown, BreadthCount, BreadthShortfall, BreadthStatus, Breakdown, ValueTally};
 pub use certificate::{AppliedRule, Endorser, VerifiedAdoption};
 pub use coalition::{Coalition, Object, Roster, VerifiedObject};
 pub use decision::{Decision, RuleKind};
@@ -82,6 +90,7 @@ pub use keys::{KeyError, Keypair, PublicKey};
 pub use kind::{Kind, OpaqueKind};
 pub use ledger::{Applied, Ledger, ProposalState, SignatureChecked, StanceRecord, Status, Tally, TrustStance};
 pub use objects::{
-    version_id, Action, AdoptionRule, Charter, Delegation, Endorsement, Genesis, KeyRotation, Member, OpaqueHeader,
-    Proposal, ProposalLink, Relation, Revocation, Stance, SCOPE_NODE, SCOPE_STANCES,
+    version_id, Action, AdoptionRule, Attribute, AttributeSets, BreadthRule, BreadthRules, Charter, Delegation,
+    Endorsement, Genesis, KeyRotation, Member, MemberAttributes, OpaqueHeader, Proposal, ProposalLink, Relation,
+    Revocation, Stance, SCOPE_NODE, SCOPE_STANCES,
 };

@@ -36,3 +36,23 @@ pub const MAX_ROSTER_HEADS: usize = 64;
 /// Most ids in the keep list of a rotation or revocation (fits, with the
 /// rest of the object, in [`MAX_ENVELOPE_BYTES`]).
 pub const MAX_KEEP_IDS: usize = 2048;
+/// Most values in each of a charter's attribute sets (regions, phases,
+/// trust types), and in a breadth rule's `each_of`.
+pub const MAX_ATTRIBUTE_VALUES: usize = 64;
+/// Longest attribute value or member label, in bytes of UTF-8.
+pub const MAX_ATTRIBUTE_VALUE_BYTES: usize = 64;
+/// Most free labels a member declares.
+pub const MAX_LABELS: usize = 16;
+/// Most size bands a charter defines.
+pub const MAX_SCHOOL_BANDS: usize = 16;
+/// Largest number of schools a member declares (and largest band bound).
+pub const MAX_SCHOOLS: u32 = 10_000;
+/// Largest number of pupils a member declares.
+pub const MAX_PUPILS: u32 = 10_000_000;
+/// Most breadth rules of one adoption rule.
+pub const MAX_BREADTH_RULES: usize = 8;
+/// Largest `min_distinct` of a breadth rule.
+pub const MAX_MIN_DISTINCT: u32 = 64;
+/// The size bands by number of schools when a charter defines none: lower
+/// bounds, labelled "1", "2-5", "6-15", "16-30", "31+".
+pub const DEFAULT_SCHOOL_BANDS: [u32; 5] = [1, 2, 6, 16, 31];

@@ -4,7 +4,8 @@
 
 use crate::{
     certificate, version_id, Action, AdoptionRule, Charter, Coalition, Delegation, Endorsement, Envelope, Genesis,
-    KeyRotation, Keypair, Kind, Member, ObjectId, OpaqueHeader, Proposal, PublicKey, Revocation, Stance,
+    KeyRotation, Keypair, Kind, Member, MemberAttributes, ObjectId, OpaqueHeader, Proposal, PublicKey, Revocation,
+    Stance,
 };
 
 /// Fixed time used by fixtures: 2026-01-01T00:00:00Z in ms.
@@ -35,15 +36,27 @@ impl Fixture {
 
     /// `n` members and `rule`.
     pub fn with_rule(n: u32, rule: AdoptionRule) -> Self {
+        Self::with_charter(n, Charter::with_positions(rule), |_| MemberAttributes::default())
+    }
+
+    /// `n` members under `charter`; member `i` (in key order, as
+    /// [`Fixture::keys`]) declares `attributes(i)`, which must fit the
+    /// charter's sets.
+    pub fn with_charter(n: u32, charter: Charter, attributes: impl Fn(usize) -> MemberAttributes) -> Self {
         let mut keys: Vec<Keypair> = (0..n).map(member_key).collect();
         keys.sort_by_key(|k| *k.public().as_bytes());
         let genesis = Genesis {
             name: format!("Test coalition of {n}"),
-            charter: Charter::with_positions(rule),
+            charter,
             founders: keys
                 .iter()
                 .enumerate()
-                .map(|(i, k)| Member { key: k.public(), name: format!("Trust {i}"), external_id: None })
+                .map(|(i, k)| Member {
+                    key: k.public(),
+                    name: format!("Trust {i}"),
+                    external_id: None,
+                    attributes: attributes(i),
+                })
                 .collect(),
             created_at_ms: T0,
             nonce: vec![],

@@ -62,7 +62,7 @@ const AMENDED_CHARTERS: [[(u32, u32); 3]; 3] =
 
 fn charter(rules: [(u32, u32); 3]) -> Charter {
     let r = |(n, d)| AdoptionRule::new(n, d).expect("a valid rule");
-    Charter { positions: r(rules[0]), membership: r(rules[1]), amendments: r(rules[2]) }
+    Charter { positions: r(rules[0]), membership: r(rules[1]), amendments: r(rules[2]), ..Charter::default() }
 }
 
 /// A coalition of `n` founders (keys `member_key(0..n)`) under genesis
@@ -76,7 +76,12 @@ fn build_fixture(n: usize, c: usize) -> Fixture {
         founders: keys
             .iter()
             .enumerate()
-            .map(|(i, k)| Member { key: k.public(), name: format!("Founder {i}"), external_id: None })
+            .map(|(i, k)| Member {
+                key: k.public(),
+                name: format!("Founder {i}"),
+                external_id: None,
+                attributes: Default::default(),
+            })
             .collect(),
         created_at_ms: T0,
         nonce: vec![],
@@ -320,7 +325,12 @@ impl<'a> Writer<'a> {
                     self.trusts.push(k.public());
                     self.signers.push((k.public(), k, None));
                 }
-                Action::Admit(Member { key: k.public(), name: format!("Admitted {who}"), external_id: None })
+                Action::Admit(Member {
+                    key: k.public(),
+                    name: format!("Admitted {who}"),
+                    external_id: None,
+                    attributes: Default::default(),
+                })
             }
             Act::Remove(who) => Action::Remove(pick(who, &members).public()),
             Act::Replace(who, new) => {
@@ -950,6 +960,7 @@ fn the_generator_makes_the_cases_that_matter_often() {
                         Action::Remove(_) => "remove",
                         Action::ReplaceKey { .. } => "replace_key",
                         Action::AmendCharter(_) => "amend_charter",
+                        Action::AmendMember { .. } => "amend_member",
                     });
                     match (genesis_roster, &tally, adopted) {
                         (true, Some(t), false) if t.endorse >= t.members.min(positions) => {
@@ -1112,7 +1123,8 @@ fn a_governance_proposal_endorsed_only_as_the_positions_rule_needs_has_no_certif
     // Three founders, default charter: positions 2 of 3, membership 3 of 3.
     let f = fixture(3, 0);
     let x = &extras()[0];
-    let admit = Action::Admit(Member { key: x.public(), name: "X".into(), external_id: None });
+    let admit =
+        Action::Admit(Member { key: x.public(), name: "X".into(), external_id: None, attributes: Default::default() });
     let (g, ends) = governance_under_genesis(f, admit, 2);
     let ledger = ledger_of(f, &[vec![g.clone()], ends.clone()].concat());
     let t = ledger.tally(&g.id()).expect("tallied");
@@ -1136,7 +1148,15 @@ fn a_void_governance_proposal_has_no_certificate() {
     let founder = f.keys[1].public();
     for (what, action) in [
         ("the removal of a trust that is not a member", Action::Remove(stranger)),
-        ("the admission of a member", Action::Admit(Member { key: founder, name: "Again".into(), external_id: None })),
+        (
+            "the admission of a member",
+            Action::Admit(Member {
+                key: founder,
+                name: "Again".into(),
+                external_id: None,
+                attributes: Default::default(),
+            }),
+        ),
         ("a key replacement for a non-member", Action::ReplaceKey { trust: stranger, new_key: extras()[0].public() }),
         ("a key replacement by a member's key", Action::ReplaceKey { trust: f.keys[2].public(), new_key: founder }),
     ] {
@@ -1152,7 +1172,8 @@ fn a_void_governance_proposal_has_no_certificate() {
 fn an_adopted_governance_proposal_proves_its_own_rule() {
     let f = fixture(3, 0);
     let x = &extras()[0];
-    let admit = Action::Admit(Member { key: x.public(), name: "X".into(), external_id: None });
+    let admit =
+        Action::Admit(Member { key: x.public(), name: "X".into(), external_id: None, attributes: Default::default() });
     let (g, ends) = governance_under_genesis(f, admit, 3);
     let ledger = ledger_of(f, &[vec![g.clone()], ends.clone()].concat());
     assert!(ledger.is_adopted(&g.id()));

@@ -72,8 +72,12 @@ fn build() -> Scenario {
     let r3 = member_key(103);
     let y = member_key(104);
     let mut o: Vec<(&'static str, Envelope)> = vec![];
-    let admit_x =
-        Action::Admit(Member { key: x.public(), name: "Xavier Trust".into(), external_id: Some("X1".into()) });
+    let admit_x = Action::Admit(Member {
+        key: x.public(),
+        name: "Xavier Trust".into(),
+        external_id: Some("X1".into()),
+        attributes: Default::default(),
+    });
     let g1 = f.proposal_under(k(0), pk(0), "Admit X", &[], Some(admit_x), 10);
     let g2 = f.proposal_under(k(1), pk(1), "Remove 4", &[], Some(Action::Remove(pk(4))), 11);
     let endorse = |o: &mut Vec<(&'static str, Envelope)>, name: &'static str, signer: &Keypair, trust, p: ObjectId| {
@@ -87,7 +91,12 @@ fn build() -> Scenario {
         endorse(&mut o, n1, k(i), pk(i), g1.id());
         endorse(&mut o, n2, k(i), pk(i), g2.id());
     }
-    let admit_y = Action::Admit(Member { key: y.public(), name: "Yew Tree Trust".into(), external_id: None });
+    let admit_y = Action::Admit(Member {
+        key: y.public(),
+        name: "Yew Tree Trust".into(),
+        external_id: None,
+        attributes: Default::default(),
+    });
     let g6 = f.proposal_under(k(2), pk(2), "Admit Y", &[], Some(admit_y), 12);
     o.push(("g6", g6.clone()));
     for (name, i) in [("g6.e0", 0), ("g6.e1", 1), ("g6.e2", 2), ("g6.e3", 3)] {
@@ -466,7 +475,12 @@ fn an_inapplicable_action_is_void() {
     let s = scenario();
     let mut l = sorted_ledger().clone();
     // Admitting a trust that is already a member of the pinned version.
-    let admit = Action::Admit(Member { key: s.f.keys[1].public(), name: "Again".into(), external_id: None });
+    let admit = Action::Admit(Member {
+        key: s.f.keys[1].public(),
+        name: "Again".into(),
+        external_id: None,
+        attributes: Default::default(),
+    });
     let g = s.f.proposal_under(&s.f.keys[1], s.f.keys[1].public(), "Again", &[], Some(admit), 90);
     // Valid at ingest (whether it applies depends on the version, which is
     // the ledger's to judge), but never tallied.
@@ -804,7 +818,12 @@ fn history(ops: &[Op]) -> Vec<Envelope> {
             Op::Admit { extra, heads } => {
                 let k = &x[*extra];
                 gov(
-                    Action::Admit(Member { key: k.public(), name: format!("E{extra}"), external_id: None }),
+                    Action::Admit(Member {
+                        key: k.public(),
+                        name: format!("E{extra}"),
+                        external_id: None,
+                        attributes: Default::default(),
+                    }),
                     *heads,
                     &mut out,
                 );
@@ -1091,8 +1110,12 @@ fn a_removed_trust_is_readmitted_by_an_admission_that_knew_the_removal() {
     let f = trio();
     let mut l = Ledger::new(f.coalition.clone());
     let x = member_key(310);
-    let admit =
-        adopted(&mut l, Action::Admit(Member { key: x.public(), name: "X".into(), external_id: None }), &[], 10);
+    let admit = adopted(
+        &mut l,
+        Action::Admit(Member { key: x.public(), name: "X".into(), external_id: None, attributes: Default::default() }),
+        &[],
+        10,
+    );
     // Under {admit}, X votes too: 4 members, 2/3 needs 3 of 4; the three
     // founders remove X. (The race of a removal with a concurrent event is
     // the scenario's G5 against G3.) A second admission of X that pins the
@@ -1105,7 +1128,12 @@ fn a_removed_trust_is_readmitted_by_an_admission_that_knew_the_removal() {
     }
     assert!(l.is_adopted(&g.id()));
     assert!(!l.head_roster().unwrap().0.contains(&x.public()));
-    let again = Action::Admit(Member { key: x.public(), name: "X again".into(), external_id: None });
+    let again = Action::Admit(Member {
+        key: x.public(),
+        name: "X again".into(),
+        external_id: None,
+        attributes: Default::default(),
+    });
     let back = adopted(&mut l, again, &[g.id()], 30);
     let roster = l.head_roster().unwrap().0;
     assert!(roster.contains(&x.public()));

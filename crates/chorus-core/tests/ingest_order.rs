@@ -30,7 +30,7 @@ fn history() -> History {
     let stranger = Keypair::from_seed(&[4; 32]);
     let t = |i: usize| f.keys[i].public();
     let mut o = Vec::new();
-    let member = Member { key: x.public(), name: "X".into(), external_id: None };
+    let member = Member { key: x.public(), name: "X".into(), external_id: None, attributes: Default::default() };
     let admit = f.proposal_under(&f.keys[0], t(0), "Admit X", &[], Some(Action::Admit(member)), 1);
     o.push(admit.clone());
     o.extend((0..4).map(|i| f.endorsement(i, admit.id(), Stance::Endorse, 2)));

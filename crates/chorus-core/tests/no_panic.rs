@@ -45,7 +45,12 @@ fn seeds() -> &'static Seeds {
         // a rotation, a position under the new version with a delegated and
         // a rotated stance, its chain certificate, and a revocation.
         let x = member_key(50);
-        let admit = Action::Admit(Member { key: x.public(), name: "X".into(), external_id: None });
+        let admit = Action::Admit(Member {
+            key: x.public(),
+            name: "X".into(),
+            external_id: None,
+            attributes: Default::default(),
+        });
         let g = f.proposal_under(&f.keys[0], f.keys[0].public(), "Admit", &[], Some(admit), 3);
         let mut objects = vec![g.clone()];
         objects.extend((0..3).map(|i| f.endorsement(i, g.id(), Stance::Endorse, 4)));
@@ -270,7 +275,7 @@ proptest! {
         let g = pb::Genesis {
             name,
             charter: rule.map(|(numerator, denominator)| pb::Charter {
-                positions: Some(pb::AdoptionRule { numerator, denominator }),
+                positions: Some(pb::AdoptionRule { numerator, denominator, breadth: vec![] }),
                 ..Default::default()
             }),
             founders: founders
@@ -280,6 +285,7 @@ proptest! {
                     trust_key: k.public().as_bytes().to_vec(),
                     name: name.clone(),
                     external_id: external_id.clone(),
+                    attributes: None,
                 })
                 .collect(),
             created_at_ms,

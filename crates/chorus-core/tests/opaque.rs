@@ -32,7 +32,7 @@ fn scene() -> Scene {
     let delegate = Keypair::from_seed(&[2; 32]);
     let rotated = Keypair::from_seed(&[3; 32]);
     let t = |i: usize| f.keys[i].public();
-    let member = Member { key: x.public(), name: "X".into(), external_id: None };
+    let member = Member { key: x.public(), name: "X".into(), external_id: None, attributes: Default::default() };
     let admit = f.proposal_under(&f.keys[0], t(0), "Admit X", &[], Some(Action::Admit(member)), 1);
     let mut history = vec![admit.clone()];
     history.extend((0..3).map(|i| f.endorsement(i, admit.id(), Stance::Endorse, 2)));

@@ -113,9 +113,24 @@ fn objects() -> Objects {
         name: "Vector Coalition".into(),
         charter: Charter::with_positions(AdoptionRule::new(3, 5).expect("3/5 is a valid rule")),
         founders: vec![
-            Member { key: a.public(), name: "Northfield Learning Trust".into(), external_id: Some("08123456".into()) },
-            Member { key: b.public(), name: "Riverside Academies".into(), external_id: None },
-            Member { key: c.public(), name: "Hillcrest Schools Partnership".into(), external_id: None },
+            Member {
+                key: a.public(),
+                name: "Northfield Learning Trust".into(),
+                external_id: Some("08123456".into()),
+                attributes: Default::default(),
+            },
+            Member {
+                key: b.public(),
+                name: "Riverside Academies".into(),
+                external_id: None,
+                attributes: Default::default(),
+            },
+            Member {
+                key: c.public(),
+                name: "Hillcrest Schools Partnership".into(),
+                external_id: None,
+                attributes: Default::default(),
+            },
         ],
         created_at_ms: T,
         nonce: b"vectors1".to_vec(),
@@ -263,6 +278,7 @@ fn governance_objects(o: &Objects) -> Governance {
             key: d.public(),
             name: "Dales Multi-Academy Trust".into(),
             external_id: Some("09876543".into()),
+            attributes: Default::default(),
         })),
         roster_heads: vec![],
     };

@@ -81,6 +81,7 @@ fn genesis_pb(keys: &[Keypair]) -> pb::Genesis {
             trust_key: k.public().as_bytes().to_vec(),
             name: format!("Trust {i}"),
             external_id: String::new(),
+            attributes: None,
         })
         .collect();
     founders.sort_by(|a, b| a.trust_key.cmp(&b.trust_key));
@@ -332,7 +333,7 @@ fn genesis_field_bounds() {
             "adoption rule denominator",
             Box::new(|g| {
                 g.charter = Some(pb::Charter {
-                    positions: Some(pb::AdoptionRule { numerator: 0, denominator: 0 }),
+                    positions: Some(pb::AdoptionRule { numerator: 0, denominator: 0, breadth: vec![] }),
                     ..Default::default()
                 })
             }),
@@ -341,7 +342,11 @@ fn genesis_field_bounds() {
             "adoption rule denominator",
             Box::new(|g| {
                 g.charter = Some(pb::Charter {
-                    positions: Some(pb::AdoptionRule { numerator: 1, denominator: MAX_RULE_DENOMINATOR + 1 }),
+                    positions: Some(pb::AdoptionRule {
+                        numerator: 1,
+                        denominator: MAX_RULE_DENOMINATOR + 1,
+                        breadth: vec![],
+                    }),
                     ..Default::default()
                 })
             }),
@@ -350,7 +355,7 @@ fn genesis_field_bounds() {
             "adoption rule numerator",
             Box::new(|g| {
                 g.charter = Some(pb::Charter {
-                    positions: Some(pb::AdoptionRule { numerator: 3, denominator: 2 }),
+                    positions: Some(pb::AdoptionRule { numerator: 3, denominator: 2, breadth: vec![] }),
                     ..Default::default()
                 })
             }),
@@ -378,7 +383,12 @@ fn genesis_field_bounds() {
 fn genesis_with_too_many_founders_is_refused() {
     // The count is checked before any key is parsed, so placeholders do.
     let founders = (0..=MAX_MEMBERS as u32)
-        .map(|i| pb::Member { trust_key: i.to_be_bytes().to_vec(), name: "t".into(), external_id: String::new() })
+        .map(|i| pb::Member {
+            trust_key: i.to_be_bytes().to_vec(),
+            name: "t".into(),
+            external_id: String::new(),
+            attributes: None,
+        })
         .collect();
     let g = pb::Genesis { name: "Big".into(), charter: None, founders, created_at_ms: T0, nonce: vec![] };
     let e = rejected(Genesis::from_body(&g.encode_to_vec()));
@@ -490,7 +500,12 @@ fn non_members_cannot_propose_or_endorse() {
     assert_eq!(e, unknown);
 
     // Once an admission of the outsider is held (adopted or not), both pass.
-    let member = chorus_core::Member { key: outsider.public(), name: "New".into(), external_id: None };
+    let member = chorus_core::Member {
+        key: outsider.public(),
+        name: "New".into(),
+        external_id: None,
+        attributes: Default::default(),
+    };
     let admit =
         f.proposal_under(&f.keys[0], f.keys[0].public(), "Admit", &[], Some(chorus_core::Action::Admit(member)), 1);
     let mut ledger = Ledger::new(f.coalition.clone());

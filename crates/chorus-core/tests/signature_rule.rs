@@ -115,7 +115,7 @@ fn the_identity_cannot_be_a_founder() {
         charter: None,
         founders: [identity.to_vec(), honest.public().as_bytes().to_vec()]
             .into_iter()
-            .map(|k| pb::Member { trust_key: k, name: "t".into(), external_id: String::new() })
+            .map(|k| pb::Member { trust_key: k, name: "t".into(), external_id: String::new(), attributes: None })
             .collect(),
         created_at_ms: T0,
         nonce: vec![],

@@ -275,7 +275,7 @@ mod tests {
         let f = Fixture::new(3);
         let store = MemoryStore::new(f.coalition.clone());
         let x = Keypair::from_seed(&[7; 32]);
-        let member = Member { key: x.public(), name: "X".into(), external_id: None };
+        let member = Member { key: x.public(), name: "X".into(), external_id: None, attributes: Default::default() };
         let g = f.proposal_under(&f.keys[0], f.keys[0].public(), "Admit X", &[], Some(Action::Admit(member)), 1);
         let p = f.proposal_under(&x, x.public(), "By X", &[g.id()], None, 5);
         let mut objects = vec![p.clone(), f.stance_by(&x, x.public(), p.id(), Stance::Endorse, 6, None)];

@@ -131,7 +131,8 @@ async fn a_peer_that_claims_a_roster_its_objects_do_not_adopt_is_reported() {
     // its objects do not support.
     let m_inner = MemoryStore::new(f.coalition.clone());
     let newcomer = Keypair::from_seed(&[0x77; 32]);
-    let member = Member { key: newcomer.public(), name: "Newcomer".into(), external_id: None };
+    let member =
+        Member { key: newcomer.public(), name: "Newcomer".into(), external_id: None, attributes: Default::default() };
     let admit = f.proposal_under(&f.keys[1], f.keys[1].public(), "Admit Newcomer", &[], Some(Action::Admit(member)), 5);
     let mut objects = proposals(&f, "At M", 3, 10);
     objects.push(admit.clone());

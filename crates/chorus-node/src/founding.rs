@@ -84,7 +84,12 @@ impl DraftSpec {
             if founders.iter().any(|f| f.key == key) {
                 return Err(NodeError::Founding(format!("trust key {key} is listed twice")));
             }
-            founders.push(Member { key, name: m.name.clone(), external_id: m.external_id.clone() });
+            founders.push(Member {
+                key,
+                name: m.name.clone(),
+                external_id: m.external_id.clone(),
+                attributes: Default::default(),
+            });
         }
         founders.sort_by_key(|m| *m.key.as_bytes());
         let mut nonce = vec![0u8; 16];

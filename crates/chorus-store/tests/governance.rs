@@ -28,7 +28,7 @@ fn story() -> Story {
     let x = Keypair::from_seed(&[42; 32]);
     let k1 = Keypair::from_seed(&[43; 32]);
     let leader = Keypair::from_seed(&[44; 32]);
-    let member = Member { key: x.public(), name: "X".into(), external_id: None };
+    let member = Member { key: x.public(), name: "X".into(), external_id: None, attributes: Default::default() };
     let g = f.proposal_under(&f.keys[0], f.keys[0].public(), "Admit X", &[], Some(Action::Admit(member)), 10);
     let mut objects = vec![g.clone()];
     objects.extend((0..3).map(|i| f.endorsement(i, g.id(), Stance::Endorse, 11)));

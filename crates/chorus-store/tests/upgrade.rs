@@ -84,7 +84,7 @@ impl Expected {
 /// that is objected to and stays open.
 fn history(f: &Fixture) -> Vec<Vec<u8>> {
     let x = Keypair::from_seed(&[42; 32]);
-    let member = Member { key: x.public(), name: "X".into(), external_id: None };
+    let member = Member { key: x.public(), name: "X".into(), external_id: None, attributes: Default::default() };
     let g = f.proposal_under(&f.keys[0], f.keys[0].public(), "Admit X", &[], Some(Action::Admit(member)), 10);
     let mut objects = vec![g.clone()];
     objects.extend((0..3).map(|i| f.endorsement(i, g.id(), Stance::Endorse, 11)));

@@ -482,6 +482,9 @@ fn action_text(site: &Site, roster: Option<&Roster>, action: &Action) -> Markup 
                 "Sets the charter: positions " (rule_text(c.positions)) ", membership " (rule_text(c.membership))
                 ", amendments " (rule_text(c.amendments)) " of the members."
             }
+            Action::AmendMember { trust, .. } => {
+                "Replaces the attributes of " strong { (name(trust)) } " (trust id " code.id { (trust) } ")."
+            }
         }
     }
 }

@@ -194,7 +194,12 @@ pub fn member(dd: &DataDir, client: &Client, cmd: MemberCmd) -> Result<Output> {
     let (title, action) = match cmd {
         MemberCmd::Admit { key: new, name, external_id, title } => {
             let new = key_arg("--key", &new)?;
-            let member = Member { key: new, name: name.clone(), external_id: external_id.filter(|x| !x.is_empty()) };
+            let member = Member {
+                key: new,
+                name: name.clone(),
+                external_id: external_id.filter(|x| !x.is_empty()),
+                attributes: Default::default(),
+            };
             (title.unwrap_or_else(|| format!("Admit {name}")), Action::Admit(member))
         }
         MemberCmd::Remove { trust: who, title } => {
@@ -246,6 +251,8 @@ pub fn charter(dd: &DataDir, client: &Client, cmd: CharterCmd) -> Result<Output>
         positions: rule(&positions, &roster.positions, "--positions")?,
         membership: rule(&membership, &roster.membership, "--membership")?,
         amendments: rule(&amendments, &roster.amendments, "--amendments")?,
+        // Attribute sets and breadth rules are not carried over yet (issue 15).
+        ..Charter::default()
     };
     let title = title.unwrap_or_else(|| "Amend the charter".into());
     let r = leader::propose(client, &key, trust, &title, "", None, Some(Action::AmendCharter(charter)))?;

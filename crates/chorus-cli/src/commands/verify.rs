@@ -82,6 +82,9 @@ fn verified_text(v: &chorus_core::VerifiedAdoption) -> String {
             c.amendments.numerator,
             c.amendments.denominator
         ),
+        (_, Some(Action::AmendMember { trust, .. })) => {
+            format!("{:?} amended the attributes of trust {} in {:?}", v.proposal.title, trust, v.coalition_name)
+        }
         (d, None) => format!("{:?}: a {} of {:?}", v.proposal.title, d.noun(), v.coalition_name),
     };
     let names: Vec<&str> = v.endorsers.iter().map(|e| e.name.as_str()).collect();

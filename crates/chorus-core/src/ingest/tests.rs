@@ -19,7 +19,7 @@ struct Scene {
 fn scene() -> Scene {
     let f = Fixture::new(3);
     let x = Keypair::from_seed(&[7; 32]);
-    let member = Member { key: x.public(), name: "X".into(), external_id: None };
+    let member = Member { key: x.public(), name: "X".into(), external_id: None, attributes: Default::default() };
     let admit_x = f.proposal_under(&f.keys[0], f.keys[0].public(), "Admit X", &[], Some(Action::Admit(member)), 1);
     let endorsements = (0..3).map(|i| f.endorsement(i, admit_x.id(), Stance::Endorse, 2)).collect();
     let by_x = f.proposal_under(&x, x.public(), "By X", &[admit_x.id()], None, 5);

@@ -12,15 +12,22 @@ use crate::governance::{
 };
 use crate::id::ObjectId;
 use crate::keys::PublicKey;
-use crate::objects::{Action, Endorsement, Proposal, Stance};
+use crate::objects::{Action, Charter, Endorsement, Member, Proposal, Stance};
 
 impl Tally {
-    pub(crate) fn add(&mut self, c: Contribution, sign: isize) {
+    /// Counts (`sign` 1) or uncounts (-1) the contribution of `member`
+    /// under `charter`, the charter of the proposal's version.
+    pub(crate) fn add(&mut self, c: Contribution, sign: isize, member: &Member, charter: &Charter) {
         let bump = |n: &mut usize, by: usize| *n = n.wrapping_add_signed(sign * by as isize);
         bump(&mut self.late, c.late);
         bump(&mut self.equivocations, usize::from(c.equivocated));
         match c.stance {
-            Some(Stance::Endorse) => bump(&mut self.endorse, 1),
+            Some(Stance::Endorse) => {
+                bump(&mut self.endorse, 1);
+                for b in &mut self.breadth {
+                    b.add(&charter.attributes, member, sign);
+                }
+            }
             Some(Stance::Object) => bump(&mut self.object, 1),
             Some(Stance::Abstain) => bump(&mut self.abstain, 1),
             None => {}
@@ -88,6 +95,7 @@ impl Ledger {
         // The change of this trust's contribution, if the proposal is tallied.
         let version = self.tallied_version(&e.proposal);
         let roster = version.as_ref().map(|v| &v.roster);
+        let member = roster.and_then(|r| r.get(e.trust.as_bytes()));
         let proposal = self.held.proposals.get(&e.proposal);
         let contribution_of = |held: &Held, roster: &Roster, p: &Proposal| {
             let records = held.records.get(&e.proposal).and_then(|r| r.get(&e.trust));
@@ -99,11 +107,13 @@ impl Ledger {
             _ => None,
         };
         self.held.records.entry(e.proposal).or_default().entry(e.trust).or_default().insert(record);
-        if let (Some(old), Some(r), Some(p)) = (old, roster, self.held.proposals.get(&e.proposal)) {
+        if let (Some(old), Some(r), Some(p), Some(m), Some(v)) =
+            (old, roster, self.held.proposals.get(&e.proposal), member, version.as_ref())
+        {
             let new = contribution_of(&self.held, r, p);
             if let Some(t) = self.tallies.get_mut(&e.proposal) {
-                t.add(old, -1);
-                t.add(new, 1);
+                t.add(old, -1, m, &v.charter);
+                t.add(new, 1, m, &v.charter);
             }
         }
         let after = self.is_adopted(&e.proposal);

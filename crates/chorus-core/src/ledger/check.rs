@@ -9,7 +9,7 @@ use crate::error::Rejection;
 use crate::id::ObjectId;
 use crate::keys::PublicKey;
 use crate::kind::Kind;
-use crate::objects::{Endorsement, OpaqueHeader, Proposal};
+use crate::objects::{Action, Endorsement, OpaqueHeader, Proposal};
 
 impl Ledger {
     /// Validates one envelope against every ingest rule with governance
@@ -66,7 +66,9 @@ impl Ledger {
     /// The second stage of [`Ledger::validate`]: whether the objects this
     /// ledger holds make the signer a known key of the trust named (else
     /// `UnknownSigner`), the proposal's roster heads held (else
-    /// `UnknownRoster`), and the time not too far ahead of `now_ms`. Both
+    /// `UnknownRoster`), an admission's or member amendment's attribute
+    /// values in the sets of the charter of the version it pins (else
+    /// `InvalidField`), and the time not too far ahead of `now_ms`. Both
     /// unknowns have verdict Ignore and may pass once more objects are
     /// applied ([`Rejection::awaits_objects`]).
     pub fn authorise(&self, checked: &SignatureChecked, now_ms: u64) -> Result<VerifiedObject, Rejection> {
@@ -133,6 +135,22 @@ impl Ledger {
                     field: "roster heads",
                     reason: "a head is in the closure of another".into(),
                 });
+            }
+            // Declared attribute values must be in the value sets of the
+            // charter of the pinned version, which the held heads fix
+            // whatever their adoption (so the verdict is the same on every
+            // node that holds them).
+            let declared = match &p.action {
+                Some(Action::Admit(m)) => Some((&m.key, &m.attributes)),
+                Some(Action::AmendMember { trust, attributes }) => Some((trust, attributes)),
+                _ => None,
+            };
+            if let Some((trust, attributes)) = declared.filter(|(_, a)| !a.is_empty()) {
+                let charter = self
+                    .derived
+                    .pinned_charter(&self.coalition, &self.held, &p.roster_heads)
+                    .ok_or(Rejection::UnknownRoster(p.roster))?;
+                attributes.check_values(&charter.attributes, &format!("trust {trust}"))?;
             }
         }
         Coalition::check_time(created_at_ms, now_ms)?;

@@ -36,6 +36,7 @@
 //! [`crate::Ingest`].
 
 mod apply;
+mod breadth;
 mod check;
 mod proof;
 mod query;
@@ -44,6 +45,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sha2::{Digest, Sha256};
 
+use crate::breadth::{BreadthCount, BreadthShortfall};
 use crate::coalition::Coalition;
 pub use crate::governance::StanceRecord;
 use crate::governance::{Derived, Held};
@@ -85,12 +87,29 @@ pub struct Tally {
     pub equivocations: usize,
     /// Endorsement objects dated after the closing time (not counted).
     pub late: usize,
+    /// The breadth rules of the charter rule the proposal is adopted
+    /// under, each with the values its endorsers show; empty when the rule
+    /// has none (and then left out of JSON).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub breadth: Vec<BreadthCount>,
 }
 
 impl Tally {
-    /// True when the endorsements reach the threshold.
+    /// True when the endorsements reach the threshold and meet every
+    /// breadth rule.
     pub fn adopted(&self) -> bool {
-        self.endorse >= self.required
+        self.endorse >= self.required && self.breadth_met()
+    }
+
+    /// True when the endorsers meet every breadth rule (always, without
+    /// breadth rules).
+    pub fn breadth_met(&self) -> bool {
+        self.breadth.iter().all(|b| b.shortfall().is_none())
+    }
+
+    /// The first breadth rule the endorsers do not meet, and why.
+    pub fn breadth_shortfall(&self) -> Option<BreadthShortfall> {
+        self.breadth.iter().find_map(BreadthCount::shortfall)
     }
 }
 
@@ -196,6 +215,16 @@ impl Ledger {
                 let t = &state.tally;
                 for n in [t.members, t.required, t.endorse, t.object, t.abstain, t.equivocations, t.late] {
                     h.update((n as u64).to_be_bytes());
+                }
+                // Only proposals under breadth rules add to the digest, so
+                // digests of ledgers without any are unchanged.
+                for b in &t.breadth {
+                    h.update(b"breadth");
+                    for (value, n) in &b.endorsers {
+                        h.update((value.len() as u64).to_be_bytes());
+                        h.update(value.as_bytes());
+                        h.update((*n as u64).to_be_bytes());
+                    }
                 }
                 for s in &state.stances {
                     h.update(s.trust.as_bytes());

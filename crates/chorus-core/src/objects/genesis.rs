@@ -3,7 +3,9 @@
 use chorus_proto::v1 as pb;
 use prost::Message;
 
+use super::attributes::{AttributeSets, BreadthRule, MemberAttributes};
 use super::{key, text, time};
+use crate::decision::RuleKind;
 use crate::envelope::decode_canonical;
 use crate::error::Rejection;
 use crate::keys::PublicKey;
@@ -18,16 +20,20 @@ pub struct Member {
     pub name: String,
     /// External identifier such as a company number.
     pub external_id: Option<String>,
+    /// What the trust declares about itself (nothing by default).
+    pub attributes: MemberAttributes,
 }
 
 impl Member {
     pub(super) fn from_proto(m: pb::Member) -> Result<Self, Rejection> {
         text("member name", &m.name, 1, MAX_NAME_BYTES, true)?;
         text("member external id", &m.external_id, 0, MAX_EXTERNAL_ID_BYTES, true)?;
+        let key = key("member trust key", &m.trust_key)?;
         Ok(Member {
-            key: key("member trust key", &m.trust_key)?,
+            key,
             name: m.name,
             external_id: (!m.external_id.is_empty()).then_some(m.external_id),
+            attributes: MemberAttributes::from_proto(m.attributes)?,
         })
     }
 
@@ -36,12 +42,15 @@ impl Member {
             trust_key: self.key.as_bytes().to_vec(),
             name: self.name.clone(),
             external_id: self.external_id.clone().unwrap_or_default(),
+            attributes: self.attributes.to_proto(),
         }
     }
 }
 
-/// When a proposal is adopted: more than `numerator/denominator` of the
-/// roster endorse it, never more than the whole roster.
+/// The fraction of a charter rule: a proposal needs more than
+/// `numerator/denominator` of the roster endorsing it, never more than the
+/// whole roster. The rule's breadth rules are kept beside it, in
+/// [`Charter::breadth`], so that this stays a small `Copy` value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct AdoptionRule {
     /// Fraction numerator.
@@ -84,6 +93,37 @@ impl AdoptionRule {
     }
 }
 
+/// The breadth rules of each of the charter's three rules (carried in
+/// `AdoptionRule.breadth` on the wire), at most 8 each; empty by default.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct BreadthRules {
+    /// Breadth rules of the positions rule.
+    pub positions: Vec<BreadthRule>,
+    /// Breadth rules of the membership rule.
+    pub membership: Vec<BreadthRule>,
+    /// Breadth rules of the amendments rule.
+    pub amendments: Vec<BreadthRule>,
+}
+
+impl BreadthRules {
+    /// The breadth rules of the rule of this kind.
+    pub fn of(&self, kind: RuleKind) -> &[BreadthRule] {
+        match kind {
+            RuleKind::Positions => &self.positions,
+            RuleKind::Membership => &self.membership,
+            RuleKind::Amendments => &self.amendments,
+        }
+    }
+
+    fn of_mut(&mut self, kind: RuleKind) -> &mut Vec<BreadthRule> {
+        match kind {
+            RuleKind::Positions => &mut self.positions,
+            RuleKind::Membership => &mut self.membership,
+            RuleKind::Amendments => &mut self.amendments,
+        }
+    }
+}
+
 /// The coalition's rules.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Charter {
@@ -94,6 +134,12 @@ pub struct Charter {
     pub membership: AdoptionRule,
     /// Rule for amending the charter (default: more than 3/4).
     pub amendments: AdoptionRule,
+    /// Value sets of member attributes and size bands (default: empty
+    /// sets, default bands).
+    pub attributes: AttributeSets,
+    /// Breadth rules of each rule (default: none). Each names only values
+    /// of `attributes` and can be met under them.
+    pub breadth: BreadthRules,
 }
 
 impl Default for Charter {
@@ -102,19 +148,45 @@ impl Default for Charter {
             positions: AdoptionRule::default(),
             membership: Charter::DEFAULT_MEMBERSHIP,
             amendments: Charter::DEFAULT_AMENDMENTS,
+            attributes: AttributeSets::default(),
+            breadth: BreadthRules::default(),
         }
     }
 }
 
-fn rule_from_proto(r: Option<pb::AdoptionRule>, default: AdoptionRule) -> Result<AdoptionRule, Rejection> {
-    match r {
-        None => Ok(default),
-        Some(r) => AdoptionRule::new(r.numerator, r.denominator),
+/// The field named in refusals of a rule's breadth rules.
+fn breadth_field(kind: RuleKind) -> &'static str {
+    match kind {
+        RuleKind::Positions => "positions breadth rule",
+        RuleKind::Membership => "membership breadth rule",
+        RuleKind::Amendments => "amendments breadth rule",
     }
 }
 
-fn rule_to_proto(r: AdoptionRule, default: AdoptionRule) -> Option<pb::AdoptionRule> {
-    (r != default).then_some(pb::AdoptionRule { numerator: r.numerator, denominator: r.denominator })
+fn rule_from_proto(
+    kind: RuleKind,
+    r: Option<pb::AdoptionRule>,
+    default: AdoptionRule,
+) -> Result<(AdoptionRule, Vec<BreadthRule>), Rejection> {
+    let Some(r) = r else { return Ok((default, Vec::new())) };
+    let rule = AdoptionRule::new(r.numerator, r.denominator)?;
+    let field = breadth_field(kind);
+    if r.breadth.len() > MAX_BREADTH_RULES {
+        return Err(Rejection::InvalidField {
+            field,
+            reason: format!("the rule has {} breadth rules, over the limit of {MAX_BREADTH_RULES}", r.breadth.len()),
+        });
+    }
+    let breadth = r.breadth.into_iter().map(|b| BreadthRule::from_proto(field, b)).collect::<Result<_, _>>()?;
+    Ok((rule, breadth))
+}
+
+fn rule_to_proto(r: AdoptionRule, breadth: &[BreadthRule], default: AdoptionRule) -> Option<pb::AdoptionRule> {
+    (r != default || !breadth.is_empty()).then(|| pb::AdoptionRule {
+        numerator: r.numerator,
+        denominator: r.denominator,
+        breadth: breadth.iter().map(BreadthRule::to_proto).collect(),
+    })
 }
 
 impl Charter {
@@ -128,13 +200,28 @@ impl Charter {
         Charter { positions, ..Charter::default() }
     }
 
+    /// The body rules of a charter, then its breadth rules against its own
+    /// value sets: every `each_of` value is in the set of its attribute,
+    /// and no rule asks for more distinct values than the set holds (a
+    /// rule that can never be met would block its rule for good).
     pub(crate) fn from_proto(c: Option<pb::Charter>) -> Result<Self, Rejection> {
         let Some(c) = c else { return Ok(Charter::default()) };
-        Ok(Charter {
-            positions: rule_from_proto(c.positions, AdoptionRule::default())?,
-            membership: rule_from_proto(c.membership, Charter::DEFAULT_MEMBERSHIP)?,
-            amendments: rule_from_proto(c.amendments, Charter::DEFAULT_AMENDMENTS)?,
-        })
+        let mut breadth = BreadthRules::default();
+        let mut rule = |kind, r, default| -> Result<AdoptionRule, Rejection> {
+            let (rule, rules) = rule_from_proto(kind, r, default)?;
+            *breadth.of_mut(kind) = rules;
+            Ok(rule)
+        };
+        let positions = rule(RuleKind::Positions, c.positions, AdoptionRule::default())?;
+        let membership = rule(RuleKind::Membership, c.membership, Charter::DEFAULT_MEMBERSHIP)?;
+        let amendments = rule(RuleKind::Amendments, c.amendments, Charter::DEFAULT_AMENDMENTS)?;
+        let attributes = AttributeSets::from_proto(c.attributes)?;
+        for kind in [RuleKind::Positions, RuleKind::Membership, RuleKind::Amendments] {
+            for b in breadth.of(kind) {
+                b.check_against(breadth_field(kind), &attributes)?;
+            }
+        }
+        Ok(Charter { positions, membership, amendments, attributes, breadth })
     }
 
     /// Only rules that differ from their default are written; a charter
@@ -148,9 +235,10 @@ impl Charter {
 
     pub(super) fn to_proto_present(&self) -> pb::Charter {
         pb::Charter {
-            positions: rule_to_proto(self.positions, AdoptionRule::default()),
-            membership: rule_to_proto(self.membership, Charter::DEFAULT_MEMBERSHIP),
-            amendments: rule_to_proto(self.amendments, Charter::DEFAULT_AMENDMENTS),
+            positions: rule_to_proto(self.positions, &self.breadth.positions, AdoptionRule::default()),
+            membership: rule_to_proto(self.membership, &self.breadth.membership, Charter::DEFAULT_MEMBERSHIP),
+            amendments: rule_to_proto(self.amendments, &self.breadth.amendments, Charter::DEFAULT_AMENDMENTS),
+            attributes: self.attributes.to_proto(),
         }
     }
 }
@@ -205,9 +293,13 @@ impl Genesis {
             }
             founders.push(m);
         }
+        let charter = Charter::from_proto(g.charter)?;
+        for m in &founders {
+            m.attributes.check_values(&charter.attributes, &format!("founder {}", m.key))?;
+        }
         Ok(Genesis {
             name: g.name,
-            charter: Charter::from_proto(g.charter)?,
+            charter,
             founders,
             created_at_ms: time("genesis created_at_ms", g.created_at_ms)?,
             nonce: g.nonce,
@@ -271,7 +363,12 @@ mod tests {
             charter: None,
             founders: keys
                 .iter()
-                .map(|k| pb::Member { trust_key: k.to_vec(), name: "t".into(), external_id: String::new() })
+                .map(|k| pb::Member {
+                    trust_key: k.to_vec(),
+                    name: "t".into(),
+                    external_id: String::new(),
+                    attributes: None,
+                })
                 .collect(),
             created_at_ms: 1,
             nonce: vec![],

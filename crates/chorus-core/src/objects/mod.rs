@@ -6,20 +6,23 @@
 //! live in [`crate::Ledger`] (PROTOCOL.md 12.8).
 //!
 //! One module per kind of object: the genesis with its members and charter
-//! (`genesis`), proposals and their actions (`proposal`), stances
+//! (`genesis`; member attributes, value sets and breadth rules in
+//! `attributes`), proposals and their actions (`proposal`), stances
 //! (`stance`), and the objects that say which keys speak for a trust
 //! (`delegation`: delegations, revocations, key rotations), and the common
 //! header of the reserved kinds, whose bodies are otherwise opaque
 //! (`opaque`).
 
+mod attributes;
 mod delegation;
 mod genesis;
 mod opaque;
 mod proposal;
 mod stance;
 
+pub use attributes::{Attribute, AttributeSets, BreadthRule, MemberAttributes};
 pub use delegation::{Delegation, KeyRotation, Revocation, SCOPE_NODE, SCOPE_STANCES};
-pub use genesis::{AdoptionRule, Charter, Genesis, Member};
+pub use genesis::{AdoptionRule, BreadthRules, Charter, Genesis, Member};
 pub use opaque::OpaqueHeader;
 pub use proposal::{version_id, Action, Proposal, ProposalLink, Relation};
 pub use stance::{Endorsement, Stance};

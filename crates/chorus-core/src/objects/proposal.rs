@@ -4,7 +4,7 @@
 use chorus_proto::v1 as pb;
 use prost::Message;
 
-use super::{id, key, sorted_ids, text, time, Charter, Member};
+use super::{id, key, sorted_ids, text, time, Charter, Member, MemberAttributes};
 use crate::envelope::decode_canonical;
 use crate::error::Rejection;
 use crate::id::{CoalitionId, ObjectId};
@@ -47,6 +47,14 @@ pub enum Action {
     },
     /// Replace the charter by this one.
     AmendCharter(Charter),
+    /// Replace every attribute of a member trust (under the membership
+    /// rule).
+    AmendMember {
+        /// Trust id.
+        trust: PublicKey,
+        /// The new attributes; empty clears them all.
+        attributes: MemberAttributes,
+    },
 }
 
 impl Action {
@@ -57,6 +65,7 @@ impl Action {
             Action::Remove(t) => Some(t),
             Action::ReplaceKey { trust, .. } => Some(trust),
             Action::AmendCharter(_) => None,
+            Action::AmendMember { trust, .. } => Some(trust),
         }
     }
 
@@ -64,11 +73,12 @@ impl Action {
         let set = usize::from(a.admit.is_some())
             + usize::from(!a.remove.is_empty())
             + usize::from(a.replace_key.is_some())
-            + usize::from(a.amend_charter.is_some());
+            + usize::from(a.amend_charter.is_some())
+            + usize::from(a.amend_member.is_some());
         if set != 1 {
             return Err(Rejection::InvalidField {
                 field: "action",
-                reason: "must set exactly one of admit, remove, replace_key, amend_charter".into(),
+                reason: "must set exactly one of admit, remove, replace_key, amend_charter, amend_member".into(),
             });
         }
         if let Some(m) = a.admit {
@@ -88,6 +98,10 @@ impl Action {
             }
             return Ok(Action::ReplaceKey { trust, new_key });
         }
+        if let Some(m) = a.amend_member {
+            let trust = key("amend member trust", &m.trust)?;
+            return Ok(Action::AmendMember { trust, attributes: MemberAttributes::from_proto(m.attributes)? });
+        }
         Ok(Action::AmendCharter(Charter::from_proto(a.amend_charter)?))
     }
 
@@ -101,6 +115,10 @@ impl Action {
                     Some(pb::KeyReplacement { trust: trust.as_bytes().to_vec(), new_key: new_key.as_bytes().to_vec() })
             }
             Action::AmendCharter(c) => a.amend_charter = Some(c.to_proto_present()),
+            Action::AmendMember { trust, attributes } => {
+                a.amend_member =
+                    Some(pb::AmendMember { trust: trust.as_bytes().to_vec(), attributes: attributes.to_proto() })
+            }
         }
         a
     }

@@ -130,6 +130,7 @@ pub fn world() -> World {
                 key: k.public(),
                 name: n.into(),
                 external_id: (n == "Alder Trust").then(|| "08123456".into()),
+                attributes: Default::default(),
             })
             .collect(),
         created_at_ms: T0,
@@ -177,7 +178,12 @@ pub fn world() -> World {
 
     // An admission under the membership rule (2/3 of 5: 4 required).
     let newcomer = member_key(100);
-    let admit = Action::Admit(Member { key: newcomer.public(), name: ADMITTED_NAME.into(), external_id: None });
+    let admit = Action::Admit(Member {
+        key: newcomer.public(),
+        name: ADMITTED_NAME.into(),
+        external_id: None,
+        attributes: Default::default(),
+    });
     let admission = b.proposal(2, "Admit a new trust", "", 11 * HOUR, None, &[], Some(admit), None);
     for m in 0..4 {
         b.stance(m, admission, Stance::Endorse, 12 * HOUR, None);

@@ -1,0 +1,273 @@
+//! Breadth: which attribute values a proposal's endorsers show, whether
+//! they meet the breadth rules of the charter rule it is adopted under, and
+//! the tally broken down by attribute.
+//!
+//! A member's values are read under the charter of the proposal's roster
+//! version ([`AttributeSets::value_of`]): a region, phase or trust type
+//! outside that charter's set, and anything undeclared, count as not
+//! declared. Both breadth conditions (distinct values, each named value)
+//! only grow with the set of endorsers, so adoption stays monotone in the
+//! endorsements, and everything here is a pure function of its inputs.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::coalition::Roster;
+use crate::decision::RuleKind;
+use crate::keys::PublicKey;
+use crate::objects::{Attribute, AttributeSets, BreadthRule, Charter, Member, Stance};
+
+/// One breadth rule with the number of endorsers showing each value of its
+/// attribute (values with no endorser are left out). Kept up to date in a
+/// [`crate::Tally`] as stances arrive.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct BreadthCount {
+    /// The rule.
+    pub rule: BreadthRule,
+    /// Declared value (in the charter's set) -> endorsers declaring it;
+    /// never zero.
+    pub endorsers: BTreeMap<String, usize>,
+}
+
+/// Why the endorsers do not meet a breadth rule.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreadthShortfall {
+    /// Fewer distinct declared values than the rule needs.
+    TooFewDistinct {
+        /// The attribute.
+        attribute: Attribute,
+        /// Distinct values needed.
+        need: usize,
+        /// Distinct values the endorsers show.
+        have: usize,
+    },
+    /// No endorser declares a value the rule names.
+    Missing {
+        /// The attribute.
+        attribute: Attribute,
+        /// The value (first missing one in the rule's order).
+        value: String,
+    },
+}
+
+impl fmt::Display for BreadthShortfall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BreadthShortfall::TooFewDistinct { attribute, need, have } => {
+                write!(f, "needs endorsers from at least {need} distinct {}, has {have}", attribute.plural())
+            }
+            BreadthShortfall::Missing { attribute, value } => {
+                write!(f, "needs an endorser with {} {value:?}, has none", attribute.name())
+            }
+        }
+    }
+}
+
+impl BreadthCount {
+    /// No endorser yet.
+    pub fn new(rule: BreadthRule) -> Self {
+        BreadthCount { rule, endorsers: BTreeMap::new() }
+    }
+
+    /// Counts (`sign` 1) or uncounts (-1) one endorsing member.
+    pub(crate) fn add(&mut self, sets: &AttributeSets, member: &Member, sign: isize) {
+        let Some(value) = sets.value_of(&member.attributes, self.rule.attribute) else { return };
+        let n = self.endorsers.entry(value.clone()).or_default();
+        *n = n.wrapping_add_signed(sign);
+        if *n == 0 {
+            self.endorsers.remove(&value);
+        }
+    }
+
+    /// The first unmet condition: too few distinct values, then the first
+    /// named value with no endorser. `None` when the rule is met.
+    pub fn shortfall(&self) -> Option<BreadthShortfall> {
+        let attribute = self.rule.attribute;
+        let (need, have) = (self.rule.min_distinct as usize, self.endorsers.len());
+        if have < need {
+            return Some(BreadthShortfall::TooFewDistinct { attribute, need, have });
+        }
+        let missing = self.rule.each_of.iter().find(|v| !self.endorsers.contains_key(*v))?;
+        Some(BreadthShortfall::Missing { attribute, value: missing.clone() })
+    }
+
+    /// The rule's state for people and views.
+    pub fn status(&self) -> BreadthStatus {
+        BreadthStatus {
+            rule: self.rule.clone(),
+            distinct: self.endorsers.len(),
+            missing: self.rule.each_of.iter().filter(|v| !self.endorsers.contains_key(*v)).cloned().collect(),
+            met: self.shortfall().is_none(),
+        }
+    }
+}
+
+/// One breadth rule and how far the endorsers meet it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct BreadthStatus {
+    /// The rule.
+    pub rule: BreadthRule,
+    /// Distinct declared values the endorsers show.
+    pub distinct: usize,
+    /// Values of `each_of` no endorser declares, in the rule's order.
+    pub missing: Vec<String>,
+    /// True when the rule is met.
+    pub met: bool,
+}
+
+/// Members of one attribute value (or of none declared) by effective stance.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ValueTally {
+    /// The value; `None` is the bucket "not declared".
+    pub value: Option<String>,
+    /// Members whose effective stance is endorse.
+    pub endorse: usize,
+    /// ... object.
+    pub object: usize,
+    /// ... abstain.
+    pub abstain: usize,
+    /// Members with no counted stance.
+    pub silent: usize,
+}
+
+impl ValueTally {
+    fn count(&mut self, stance: Option<Stance>) {
+        match stance {
+            Some(Stance::Endorse) => self.endorse += 1,
+            Some(Stance::Object) => self.object += 1,
+            Some(Stance::Abstain) => self.abstain += 1,
+            None => self.silent += 1,
+        }
+    }
+
+    /// Members in this bucket.
+    pub fn members(&self) -> usize {
+        self.endorse + self.object + self.abstain + self.silent
+    }
+}
+
+/// A proposal's tally broken down by attribute under its roster version:
+/// for each attribute, every value of the charter's set in set order (size
+/// bands in band order), present even at zero, then "not declared"; the
+/// endorsers' schools and pupils; and the breadth rules of the rule the
+/// proposal is adopted under.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Breakdown {
+    /// The charter rule the proposal is adopted under.
+    pub rule: RuleKind,
+    /// Members of the roster version.
+    pub members: usize,
+    /// Members whose effective stance is endorse.
+    pub endorsers: usize,
+    /// By region.
+    pub region: Vec<ValueTally>,
+    /// By phase.
+    pub phase: Vec<ValueTally>,
+    /// By trust type.
+    pub trust_type: Vec<ValueTally>,
+    /// By size band (label of the band of the declared number of schools).
+    pub size_band: Vec<ValueTally>,
+    /// Schools run by the endorsers (undeclared count as 0).
+    pub endorser_schools: u64,
+    /// Endorsers that declare their number of schools.
+    pub endorsers_declaring_schools: usize,
+    /// Pupils of the endorsers (undeclared count as 0).
+    pub endorser_pupils: u64,
+    /// Endorsers that declare their number of pupils.
+    pub endorsers_declaring_pupils: usize,
+    /// Each breadth rule of the rule, in charter order, and whether it is met.
+    pub breadth: Vec<BreadthStatus>,
+}
+
+impl Breakdown {
+    /// The rows of one attribute.
+    pub fn by(&self, attribute: Attribute) -> &[ValueTally] {
+        match attribute {
+            Attribute::Region => &self.region,
+            Attribute::Phase => &self.phase,
+            Attribute::TrustType => &self.trust_type,
+            Attribute::SizeBand => &self.size_band,
+        }
+    }
+
+    /// True when every breadth rule is met (and when there is none).
+    pub fn breadth_met(&self) -> bool {
+        self.breadth.iter().all(|b| b.met)
+    }
+
+    /// Distinct declared values of `attribute` among the endorsers.
+    pub fn endorser_values(&self, attribute: Attribute) -> usize {
+        self.by(attribute).iter().filter(|v| v.value.is_some() && v.endorse > 0).count()
+    }
+}
+
+/// The breakdown of a proposal adopted under `rule`, voted under a version
+/// with `roster` and `charter`, where `stances` holds the effective stance
+/// of each member that has one (entries of non-members are ignored).
+pub fn breakdown(
+    roster: &Roster,
+    charter: &Charter,
+    rule: RuleKind,
+    stances: &BTreeMap<PublicKey, Stance>,
+) -> Breakdown {
+    let sets = &charter.attributes;
+    let rows = |attribute: Attribute| -> Vec<ValueTally> {
+        let mut rows: Vec<ValueTally> = sets
+            .values(attribute)
+            .into_iter()
+            .map(|v| ValueTally { value: Some(v), ..ValueTally::default() })
+            .collect();
+        rows.push(ValueTally::default());
+        rows
+    };
+    let mut by: Vec<Vec<ValueTally>> = Attribute::ALL.into_iter().map(rows).collect();
+    let mut counts: Vec<BreadthCount> = charter.breadth.of(rule).iter().cloned().map(BreadthCount::new).collect();
+    let mut b = Breakdown {
+        rule,
+        members: roster.len(),
+        endorsers: 0,
+        region: Vec::new(),
+        phase: Vec::new(),
+        trust_type: Vec::new(),
+        size_band: Vec::new(),
+        endorser_schools: 0,
+        endorsers_declaring_schools: 0,
+        endorser_pupils: 0,
+        endorsers_declaring_pupils: 0,
+        breadth: Vec::new(),
+    };
+    for m in roster.members() {
+        let stance = stances.get(&m.key).copied();
+        for (rows, attribute) in by.iter_mut().zip(Attribute::ALL) {
+            let row = match sets.value_of(&m.attributes, attribute) {
+                // A value of the set: its row (sets are small).
+                Some(v) => rows.iter().position(|r| r.value.as_deref() == Some(v.as_str())),
+                None => None,
+            };
+            let last = rows.len() - 1;
+            rows[row.unwrap_or(last)].count(stance);
+        }
+        if stance == Some(Stance::Endorse) {
+            b.endorsers += 1;
+            if let Some(s) = m.attributes.schools {
+                b.endorser_schools += u64::from(s);
+                b.endorsers_declaring_schools += 1;
+            }
+            if let Some(p) = m.attributes.pupils {
+                b.endorser_pupils += u64::from(p);
+                b.endorsers_declaring_pupils += 1;
+            }
+            for c in &mut counts {
+                c.add(sets, m, 1);
+            }
+        }
+    }
+    let mut by = by.into_iter();
+    b.region = by.next().unwrap_or_default();
+    b.phase = by.next().unwrap_or_default();
+    b.trust_type = by.next().unwrap_or_default();
+    b.size_band = by.next().unwrap_or_default();
+    b.breadth = counts.iter().map(BreadthCount::status).collect();
+    b
+}
