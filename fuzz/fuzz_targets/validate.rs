@@ -28,7 +28,7 @@ fn scene() -> &'static Scene {
     S.get_or_init(|| {
         let f = Fixture::new(4);
         let x = chorus_core::Keypair::from_seed(&[7; 32]);
-        let member = Member { key: x.public(), name: "X".into(), external_id: None };
+        let member = Member { key: x.public(), name: "X".into(), external_id: None, attributes: Default::default() };
         let admit = f.proposal_under(&f.keys[0], f.keys[0].public(), "Admit X", &[], Some(Action::Admit(member)), 1);
         let mut objects = vec![admit.clone()];
         objects.extend((0..4).map(|i| f.endorsement(i, admit.id(), Stance::Endorse, 2)));
