@@ -711,6 +711,12 @@ enum Op {
         n: u32,
         heads: u64,
     },
+    /// Replace a member's attributes by `schools` (0: clear them).
+    AmendMember {
+        trust: usize,
+        schools: u32,
+        heads: u64,
+    },
     Position {
         author: usize,
         heads: u64,
@@ -746,6 +752,11 @@ fn op() -> impl Strategy<Value = Op> {
         (0..8usize, any::<u64>()).prop_map(|(trust, heads)| Op::Remove { trust, heads }),
         (0..8usize, 0..6usize, any::<u64>()).prop_map(|(trust, extra, heads)| Op::Replace { trust, extra, heads }),
         (1..4u32, any::<u64>()).prop_map(|(n, heads)| Op::Amend { n, heads }),
+        (0..8usize, 0..40u32, any::<u64>()).prop_map(|(trust, schools, heads)| Op::AmendMember {
+            trust,
+            schools,
+            heads
+        }),
         (0..8usize, any::<u64>()).prop_map(|(author, heads)| Op::Position { author, heads }),
         (0..8usize, 0..6usize).prop_map(|(trust, extra)| Op::Delegate { trust, extra }),
         (0..8usize, any::<u64>()).prop_map(|(delegation, keep)| Op::Revoke { delegation, keep }),
@@ -843,7 +854,21 @@ fn history(ops: &[Op]) -> Vec<Envelope> {
             }
             Op::Amend { n, heads } => {
                 let rule = chorus_core::AdoptionRule::new(*n, 4).expect("a rule");
-                gov(Action::AmendCharter(chorus_core::Charter::with_positions(rule)), *heads, &mut out)
+                let mut charter = chorus_core::Charter::with_positions(rule);
+                if *n == 3 {
+                    // Positions then also need an endorser of 6 or more schools.
+                    charter.breadth.positions.push(chorus_core::BreadthRule {
+                        attribute: chorus_core::Attribute::SizeBand,
+                        min_distinct: 0,
+                        each_of: vec!["6-15".into()],
+                    });
+                }
+                gov(Action::AmendCharter(charter), *heads, &mut out)
+            }
+            Op::AmendMember { trust, schools, heads } => {
+                let attributes =
+                    chorus_core::MemberAttributes { schools: (*schools > 0).then_some(*schools), ..Default::default() };
+                gov(Action::AmendMember { trust: trusts[trust % trusts.len()], attributes }, *heads, &mut out)
             }
             Op::Position { author: a, heads } => {
                 let t = trusts[a % trusts.len()];
