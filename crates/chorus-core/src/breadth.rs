@@ -271,3 +271,80 @@ pub fn breakdown(
     b.breadth = counts.iter().map(BreadthCount::status).collect();
     b
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::objects::MemberAttributes;
+
+    fn member(i: u32, region: Option<&str>, schools: Option<u32>) -> Member {
+        Member {
+            key: crate::testkit::member_key(i).public(),
+            name: format!("T{i}"),
+            external_id: None,
+            attributes: MemberAttributes { region: region.map(Into::into), schools, ..MemberAttributes::default() },
+        }
+    }
+
+    fn sets() -> AttributeSets {
+        AttributeSets { regions: vec!["East".into(), "London".into()], ..AttributeSets::default() }
+    }
+
+    #[test]
+    fn counts_add_and_remove_symmetrically() {
+        let rule = BreadthRule { attribute: Attribute::Region, min_distinct: 2, each_of: vec!["London".into()] };
+        let mut c = BreadthCount::new(rule);
+        let (east, london, mars) =
+            (member(1, Some("East"), None), member(2, Some("London"), None), member(3, Some("Mars"), None));
+        c.add(&sets(), &east, 1);
+        c.add(&sets(), &mars, 1);
+        assert_eq!(
+            c.shortfall(),
+            Some(BreadthShortfall::TooFewDistinct { attribute: Attribute::Region, need: 2, have: 1 })
+        );
+        c.add(&sets(), &london, 1);
+        assert_eq!(c.shortfall(), None);
+        assert!(c.status().met);
+        c.add(&sets(), &london, -1);
+        c.add(&sets(), &mars, -1);
+        assert_eq!(c.endorsers.len(), 1, "a value with no endorser left is dropped");
+        c.add(&sets(), &east, -1);
+        assert_eq!(c, BreadthCount::new(c.rule.clone()));
+    }
+
+    #[test]
+    fn distinct_values_are_reported_before_missing_ones() {
+        let rule = BreadthRule { attribute: Attribute::Region, min_distinct: 1, each_of: vec!["London".into()] };
+        let mut c = BreadthCount::new(rule);
+        assert!(matches!(c.shortfall(), Some(BreadthShortfall::TooFewDistinct { .. })));
+        c.add(&sets(), &member(1, Some("East"), None), 1);
+        let s = c.shortfall().unwrap();
+        assert_eq!(s.to_string(), "needs an endorser with region \"London\", has none");
+        assert_eq!(c.status().missing, ["London"]);
+    }
+
+    #[test]
+    fn breakdown_lists_every_value_then_not_declared() {
+        let members = [member(1, Some("London"), Some(3)), member(2, None, Some(40)), member(3, Some("Mars"), None)];
+        let roster = Roster::new(
+            crate::id::ObjectId([0; 32]),
+            members.iter().map(|m| (*m.key.as_bytes(), m.clone())).collect(),
+            BTreeMap::new(),
+        );
+        let charter = Charter { attributes: sets(), ..Charter::default() };
+        let stances: BTreeMap<PublicKey, Stance> =
+            [(members[0].key, Stance::Endorse), (members[1].key, Stance::Object)].into_iter().collect();
+        let b = breakdown(&roster, &charter, RuleKind::Positions, &stances);
+        let region: Vec<(Option<&str>, usize, usize, usize)> =
+            b.region.iter().map(|r| (r.value.as_deref(), r.endorse, r.object, r.silent)).collect();
+        assert_eq!(region, [(Some("East"), 0, 0, 0), (Some("London"), 1, 0, 0), (None, 0, 1, 1)]);
+        let bands: Vec<(Option<&str>, usize)> = b.size_band.iter().map(|r| (r.value.as_deref(), r.members())).collect();
+        assert_eq!(
+            bands,
+            [(Some("1"), 0), (Some("2-5"), 1), (Some("6-15"), 0), (Some("16-30"), 0), (Some("31+"), 1), (None, 1)]
+        );
+        assert_eq!((b.members, b.endorsers, b.endorser_schools, b.endorsers_declaring_schools), (3, 1, 3, 1));
+        assert_eq!((b.endorser_pupils, b.endorsers_declaring_pupils), (0, 0));
+        assert!(b.breadth_met());
+    }
+}
