@@ -495,12 +495,19 @@ impl Remote {
             members: r
                 .members
                 .into_iter()
-                .map(|m| MemberInfo { name: m.name, key: m.trust, external_id: m.external_id, root_key: m.root_key })
+                .map(|m| MemberInfo {
+                    name: m.name,
+                    key: m.trust,
+                    external_id: m.external_id,
+                    root_key: m.root_key,
+                    attributes: Default::default(),
+                })
                 .collect(),
             positions: r.rules.positions,
             membership: r.rules.membership,
             amendments: r.rules.amendments,
             required: r.required,
+            sets: Default::default(),
         })
     }
 

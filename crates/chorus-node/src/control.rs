@@ -202,6 +202,147 @@ pub struct MemberInfo {
     /// an adopted key replacement named another (PROTOCOL.md 12.3).
     #[serde(default)]
     pub root_key: String,
+    /// What the trust declares about itself (empty from an older node).
+    #[serde(default, skip_serializing_if = "AttributesInfo::is_empty")]
+    pub attributes: AttributesInfo,
+}
+
+/// A member's attributes (issue 15): `None` and an empty list mean not
+/// declared. The same values as [`chorus_core::MemberAttributes`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AttributesInfo {
+    /// Region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+    /// Trust type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_type: Option<String>,
+    /// Number of schools.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schools: Option<u32>,
+    /// Number of pupils.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pupils: Option<u32>,
+    /// Free labels, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+}
+
+impl AttributesInfo {
+    /// True when nothing is declared.
+    pub fn is_empty(&self) -> bool {
+        *self == AttributesInfo::default()
+    }
+}
+
+impl From<&chorus_core::MemberAttributes> for AttributesInfo {
+    fn from(a: &chorus_core::MemberAttributes) -> Self {
+        AttributesInfo {
+            region: a.region.clone(),
+            phase: a.phase.clone(),
+            trust_type: a.trust_type.clone(),
+            schools: a.schools,
+            pupils: a.pupils,
+            labels: a.labels.clone(),
+        }
+    }
+}
+
+impl From<&AttributesInfo> for chorus_core::MemberAttributes {
+    fn from(a: &AttributesInfo) -> Self {
+        chorus_core::MemberAttributes {
+            region: a.region.clone(),
+            phase: a.phase.clone(),
+            trust_type: a.trust_type.clone(),
+            schools: a.schools,
+            pupils: a.pupils,
+            labels: a.labels.clone(),
+        }
+    }
+}
+
+/// The charter's value sets and breadth rules (issue 15), as the control
+/// interface carries them; empty (default bands, no rules) from an older
+/// node.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CharterSetsInfo {
+    /// Regions, sorted.
+    #[serde(default)]
+    pub regions: Vec<String>,
+    /// Phases, sorted.
+    #[serde(default)]
+    pub phases: Vec<String>,
+    /// Trust types, sorted.
+    #[serde(default)]
+    pub trust_types: Vec<String>,
+    /// Lower bounds of the size bands as carried (empty: the default bands).
+    #[serde(default)]
+    pub school_bands: Vec<u32>,
+    /// Breadth rules of the positions rule.
+    #[serde(default)]
+    pub positions_breadth: Vec<BreadthRuleInfo>,
+    /// Breadth rules of the membership rule.
+    #[serde(default)]
+    pub membership_breadth: Vec<BreadthRuleInfo>,
+    /// Breadth rules of the amendments rule.
+    #[serde(default)]
+    pub amendments_breadth: Vec<BreadthRuleInfo>,
+}
+
+/// One breadth rule.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BreadthRuleInfo {
+    /// "region", "phase", "trust_type" or "size_band".
+    pub attribute: String,
+    /// Distinct declared values the endorsers must show.
+    pub min_distinct: u32,
+    /// Values at least one endorser each must declare.
+    #[serde(default)]
+    pub each_of: Vec<String>,
+}
+
+impl From<&chorus_core::BreadthRule> for BreadthRuleInfo {
+    fn from(b: &chorus_core::BreadthRule) -> Self {
+        let attribute = match b.attribute {
+            chorus_core::Attribute::Region => "region",
+            chorus_core::Attribute::Phase => "phase",
+            chorus_core::Attribute::TrustType => "trust_type",
+            chorus_core::Attribute::SizeBand => "size_band",
+        };
+        BreadthRuleInfo { attribute: attribute.into(), min_distinct: b.min_distinct, each_of: b.each_of.clone() }
+    }
+}
+
+impl BreadthRuleInfo {
+    /// The rule, `None` when the attribute is not one of the four.
+    pub fn to_rule(&self) -> Option<chorus_core::BreadthRule> {
+        let attribute = match self.attribute.as_str() {
+            "region" => chorus_core::Attribute::Region,
+            "phase" => chorus_core::Attribute::Phase,
+            "trust_type" => chorus_core::Attribute::TrustType,
+            "size_band" => chorus_core::Attribute::SizeBand,
+            _ => return None,
+        };
+        Some(chorus_core::BreadthRule { attribute, min_distinct: self.min_distinct, each_of: self.each_of.clone() })
+    }
+}
+
+impl From<&chorus_core::Charter> for CharterSetsInfo {
+    fn from(c: &chorus_core::Charter) -> Self {
+        let rules = |r: &[chorus_core::BreadthRule]| r.iter().map(BreadthRuleInfo::from).collect();
+        CharterSetsInfo {
+            regions: c.attributes.regions.clone(),
+            phases: c.attributes.phases.clone(),
+            trust_types: c.attributes.trust_types.clone(),
+            school_bands: c.attributes.school_bands.clone(),
+            positions_breadth: rules(&c.breadth.positions),
+            membership_breadth: rules(&c.breadth.membership),
+            amendments_breadth: rules(&c.breadth.amendments),
+        }
+    }
 }
 
 /// The coalition a node serves.
@@ -243,6 +384,9 @@ pub struct RosterInfo {
     pub amendments: String,
     /// Endorsements an ordinary proposal needs under this version.
     pub required: usize,
+    /// The charter's value sets and breadth rules (empty from an older node).
+    #[serde(default)]
+    pub sets: CharterSetsInfo,
 }
 
 /// Counts for a proposal.

@@ -629,6 +629,7 @@ fn member_infos(roster: &Roster) -> Vec<MemberInfo> {
             key: m.key.to_hex(),
             external_id: m.external_id.clone(),
             root_key: roster.root_key(&m.key).unwrap_or(m.key).to_hex(),
+            attributes: (&m.attributes).into(),
         })
         .collect()
 }
@@ -665,6 +666,7 @@ pub fn roster_info(l: &Ledger) -> std::result::Result<RosterInfo, String> {
         membership: rule(&charter.membership),
         amendments: rule(&charter.amendments),
         required: charter.positions.required(roster.len()),
+        sets: charter.into(),
     })
 }
 
