@@ -1,10 +1,11 @@
 """The certificate verification algorithm (PROTOCOL.md sections 9 and 12.9):
 one algorithm for every certificate, with or without a proof chain."""
 
+from . import attributes as attrs
 from . import wire
 from .crypto import key_error, signature_ok
 from .errors import Refused, nested
-from .ledger import WAIT_ROSTER, Ledger
+from .ledger import WAIT_ROSTER, Ledger, effective_stances
 from .rules import (
     ENDORSEMENT,
     GENESIS,
@@ -29,6 +30,7 @@ DECISIONS = {
     "remove": "removal",
     "replace_key": "key_replacement",
     "amend_charter": "charter_amendment",
+    "amend_member": "member_amendment",
 }
 
 
@@ -45,6 +47,14 @@ def missing_link(reason):
 
 def verify(cert, expected=None):
     """Returns the `ok ...` line for a valid certificate; raises Refused otherwise."""
+    return verify_report(cert, expected)[0]
+
+
+def verify_report(cert, expected=None):
+    """Returns (the `ok ...` line, the breakdown by attribute) for a valid
+    certificate; raises Refused otherwise. The breakdown is attributes.breakdown
+    under the proposal's roster version, from the stances the certificate's
+    objects hold (a certificate carries endorsements, so the others are silent)."""
     if not cert:  # 1
         raise Refused("Empty", "certificate is empty")
     if len(cert) > MAX_CERTIFICATE:  # 2
@@ -265,8 +275,15 @@ def verify(cert, expected=None):
         raise Refused(
             "BelowThreshold", f"{len(endorsements)} endorsements, but the {rule_name} rule needs {need_n} of {members} members"
         )
+    # --- 20 (breadth): every breadth rule of that rule, in charter order ---
+    stances = effective_stances(ledger, proposal.id, version)
+    endorsing = [version.attributes[t] for t in sorted(version.members) if stances.get(t) == 1]
+    short = attrs.first_shortfall(version.charter["sets"], version.charter["breadth"][rule_name], endorsing)
+    if short is not None:
+        breadth, why = short
+        raise Refused("Breadth", f"breadth: {why} (breadth rule of the {rule_name} rule: {attrs.rule_text(breadth)})")
     return (
         f"ok coalition={coalition.hex()} proposal={proposal.id.hex()} decision={DECISIONS[p['kind_of_action']]} "
         f"rule={rule_name}:{rule[0]}/{rule[1]} members={members} required={need_n} "
         f"endorsers={','.join(o.body['trust'].hex() for o in endorsements)}"
-    )
+    ), version.breakdown(ledger.held[proposal.id], stances)

@@ -9,8 +9,9 @@ applied once, by id (the first copy admitted is the one kept).
 
 from collections import defaultdict
 
+from . import attributes as attrs
 from .errors import Refused
-from .rules import DELEGATION, ENDORSEMENT, KEY_ROTATION, PROPOSAL, REVOCATION, charter_rules_of, required
+from .rules import DELEGATION, ENDORSEMENT, KEY_ROTATION, PROPOSAL, REVOCATION, required
 
 # Waiting reasons (verdict Ignore at ingest).
 WAIT_SIGNER = "signer"  # (WAIT_SIGNER, key, trust): UnknownSigner
@@ -21,7 +22,8 @@ class Ledger:
     def __init__(self, coalition, genesis):
         self.coalition = coalition
         self.founders = {m["trust_key"] for m in genesis["founders"]}
-        self.genesis_rules = genesis["rules"]
+        self.founder_attributes = {m["trust_key"]: m["attrs"] for m in genesis["founders"]}
+        self.genesis_charter = genesis["charter_of"]
         self.held = {}  # id -> Obj, every admitted object
         self.proposals = {}  # id -> Obj
         self.delegations = {}  # id -> Obj
@@ -93,6 +95,17 @@ class Ledger:
                 return (WAIT_ROSTER, obj.body["roster"])
             if not self._antichain(heads):
                 raise Refused("InvalidField", "roster heads: a head is in the closure of another")
+            # Declared values are in the sets of the charter of the pinned version,
+            # which the held heads fix whatever their adoption.
+            a = obj.body["action"]
+            declared = None
+            if a is not None and a["admit"] is not None:
+                declared = (a["admit"]["trust_key"], a["admit"]["attrs"])
+            elif a is not None and a["amend_member"] is not None:
+                declared = (a["amend_member"]["trust"], a["amend_member"]["attrs"])
+            if declared is not None and declared[1] != attrs.NO_ATTRIBUTES:
+                charter = self.charter_of(self.closure_of(heads))
+                attrs.check_values(declared[1], charter["sets"], f"trust {declared[0].hex()}")
         return None
 
     def _pinned(self, head):
@@ -174,6 +187,15 @@ class Ledger:
         for h in heads:
             out |= self.closure(h)
         return out
+
+    def charter_of(self, closure):
+        """The charter after the charter amendments of a closure (12.3): the last by
+        (closure size, id), else the genesis charter."""
+        amendments = [g for g in closure if self.proposals[g].body["action"]["amend_charter"] is not None]
+        if not amendments:
+            return self.genesis_charter
+        last = max(amendments, key=lambda g: (len(self.closure(g)), g))
+        return self.proposals[last].body["action"]["charter_of"]
 
     def _antichain(self, heads):
         for a in heads:
@@ -299,7 +321,10 @@ class Ledger:
                 continue
             if self.record_authorised(v, e):
                 endorsing.add(t)
-        return len(endorsing) >= required(len(v.members), v.rule_for(p))
+        if len(endorsing) < required(len(v.members), v.rule_for(p)):
+            return False
+        rules = v.charter["breadth"][v.rule_name(p)]
+        return attrs.first_shortfall(v.charter["sets"], rules, [v.attributes[t] for t in endorsing]) is None
 
 
 class Version:
@@ -310,9 +335,8 @@ class Version:
         self.heads = list(heads)
         self.chains = {}
         cl = ledger.closure_of(heads)
-        events = defaultdict(list)  # trust -> [(proposal id, action type)]
-        amendments = []
-        for g in cl:
+        events = defaultdict(list)  # trust -> [(proposal id, action type)], in id order
+        for g in sorted(cl):
             a = ledger.proposals[g].body["action"]
             if a["admit"] is not None:
                 events[a["admit"]["trust_key"]].append((g, "admit"))
@@ -320,8 +344,8 @@ class Version:
                 events[a["remove"]].append((g, "remove"))
             elif a["replace_key"] is not None:
                 events[a["replace_key"]["trust"]].append((g, "replace_key"))
-            else:
-                amendments.append(g)
+            elif a["amend_member"] is not None:
+                events[a["amend_member"]["trust"]].append((g, "amend_member"))
         self.events = events
         candidates = set(ledger.founders) | {t for t, evs in events.items() if any(k == "admit" for _, k in evs)}
         self.members = set()
@@ -329,11 +353,24 @@ class Version:
             if not any(kind == "remove" for _, kind in self._maximal(events[t])):
                 self.members.add(t)
         self._roots = {}
-        if amendments:
-            last = max(amendments, key=lambda g: (len(ledger.closure(g)), g))
-            self.rules = charter_rules_of(ledger.proposals[last].body["action"]["amend_charter"])
-        else:
-            self.rules = ledger.genesis_rules
+        self.charter = ledger.charter_of(cl)
+        self.rules = self.charter["rules"]
+        # Attributes (12.3 with issue 15): a founder's from the genesis, an admitted
+        # trust's from its admission (the first by id of the latest ones), replaced
+        # by an amend_member when the first by id of the latest admissions and
+        # amendments of the trust is one.
+        self.attributes = {}
+        for t in self.members:
+            evs = events.get(t, ())
+            admits = self._maximal([e for e in evs if e[1] == "admit"])
+            if admits:
+                current = ledger.proposals[admits[0][0]].body["action"]["admit"]["attrs"]
+            else:
+                current = ledger.founder_attributes[t]
+            latest = self._maximal([e for e in evs if e[1] in ("admit", "amend_member")])
+            if latest and latest[0][1] == "amend_member":
+                current = ledger.proposals[latest[0][0]].body["action"]["amend_member"]["attrs"]
+            self.attributes[t] = current
 
     def _maximal(self, evs):
         cl = self.ledger.closure
@@ -355,6 +392,13 @@ class Version:
     def rule_name(self, p):
         t = p.body["kind_of_action"]
         return "positions" if t is None else "amendments" if t == "amend_charter" else "membership"
+
+    def breakdown(self, p, stances):
+        """The tally of proposal `p` broken down by attribute (attributes.breakdown),
+        `stances` mapping members to their effective stance."""
+        name = self.rule_name(p)
+        members = {t: self.attributes[t] for t in sorted(self.members)}
+        return attrs.breakdown(name, self.charter["sets"], self.charter["breadth"][name], members, stances)
 
     def rule_for(self, p):
         return self.rules[self.rule_name(p)]
@@ -378,12 +422,41 @@ class Version:
             if len(self.members) < 2:
                 return "its action does not apply: it removes the only member"
             return None
+        if t == "amend_member":
+            trust = a["amend_member"]["trust"]
+            if trust not in self.members:
+                return f"its action does not apply: it amends the attributes of {trust.hex()}, which is not a member"
+            return None
         r = a["replace_key"]
         if r["trust"] not in self.members:
             return f"its action does not apply: it replaces the key of {r['trust'].hex()}, which is not a member"
         if r["new_key"] in self.members or r["new_key"] in roots:
             return f"its action does not apply: its new key {r['new_key'].hex()} is already the trust id or root key of a member"
         return None
+
+
+def records_of(ledger, pid, v):
+    """The authorised records of members under version `v` for a proposal: (stances
+    each trust signed, on-time records by trust, number of late records)."""
+    closes = ledger.proposals[pid].body["closes_at_ms"]
+    stances, on_time, late = defaultdict(set), defaultdict(list), 0
+    for e in ledger.records[pid]:
+        t = e.body["trust"]
+        if t not in v.members or not ledger.record_authorised(v, e):
+            continue
+        stances[t].add(e.body["stance"])
+        if closes and e.body["created_at_ms"] > closes:
+            late += 1
+        else:
+            on_time[t].append(e)
+    return stances, on_time, late
+
+
+def effective_stances(ledger, pid, v):
+    """Each member's effective stance on a proposal (8): endorse (1) over object (2)
+    over abstain (3), among its authorised on-time records."""
+    on_time = records_of(ledger, pid, v)[1]
+    return {t: min(r.body["stance"] for r in rs) for t, rs in on_time.items()}
 
 
 def tally(ledger, pid):
@@ -396,17 +469,7 @@ def tally(ledger, pid):
     v = ledger.version(heads)
     if ledger.void_reason(p, v) is not None:
         return None
-    closes = p.body["closes_at_ms"]
-    stances, on_time, late = defaultdict(set), defaultdict(list), 0
-    for e in ledger.records[pid]:
-        t = e.body["trust"]
-        if t not in v.members or not ledger.record_authorised(v, e):
-            continue
-        stances[t].add(e.body["stance"])
-        if closes and e.body["created_at_ms"] > closes:
-            late += 1
-        else:
-            on_time[t].append(e)
+    stances, on_time, late = records_of(ledger, pid, v)
     effective = {t: min(r.body["stance"] for r in rs) for t, rs in on_time.items()}  # endorse(1) > object(2) > abstain(3)
     members = len(v.members)
     chosen = [

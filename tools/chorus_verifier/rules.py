@@ -9,6 +9,7 @@ depends on a coalition or a ledger.
 
 import hashlib
 
+from . import attributes as attrs
 from . import wire
 from .crypto import key_rule
 from .errors import Refused
@@ -171,31 +172,43 @@ def expect_kind(env, kind):
 
 
 def member_rules(m):
-    """The member rules of G6 / A2: name, external id, trust key."""
+    """The member rules of G6 / A2: name, external id, trust key, attributes.
+    Sets m["attrs"] to the member's attributes (attributes.py)."""
     text("member name", m["name"], 1, MAX_NAME, True)
     text("member external id", m["external_id"], 0, MAX_EXTERNAL_ID, True)
     key_rule("member trust key", m["trust_key"])
+    m["attrs"] = attrs.member_attributes(m["attributes"])
 
 
 def charter_rules(charter):
-    """G7 / A5: positions, membership, amendments, each if present."""
+    """G7 / A5: positions, membership, amendments (each if present, with its
+    breadth rules), the value sets, then each breadth rule against the sets.
+    Returns the charter as {"rules": {name: (n, d)}, "sets": ..., "breadth":
+    {name: [rule]}} (absent charter or rule: the default)."""
+    rules, breadth = {}, {}
     for name in RULE_NAMES:
         rule = charter[name] if charter is not None else None
+        breadth[name] = []
         if rule is None:
+            rules[name] = DEFAULT_RULES[name]
             continue
         if not 1 <= rule["denominator"] <= MAX_DENOMINATOR:
             raise Refused("InvalidField", f"adoption rule denominator: must be between 1 and {MAX_DENOMINATOR}")
         if rule["numerator"] > rule["denominator"]:
             raise Refused("InvalidField", "adoption rule numerator: must not exceed the denominator")
-
-
-def charter_rules_of(charter):
-    """The three rules of a charter (absent charter or rule: the default) as (n, d)."""
-    out = {}
+        rules[name] = (rule["numerator"], rule["denominator"])
+        field = f"{name} breadth rule"
+        if len(rule["breadth"]) > attrs.MAX_BREADTH_RULES:
+            raise Refused(
+                "InvalidField",
+                f"{field}: the rule has {len(rule['breadth'])} breadth rules, over the limit of {attrs.MAX_BREADTH_RULES}",
+            )
+        breadth[name] = [attrs.breadth_rule(field, b) for b in rule["breadth"]]
+    sets = attrs.attribute_sets(charter["attributes"] if charter is not None else None)
     for name in RULE_NAMES:
-        rule = charter[name] if charter is not None else None
-        out[name] = DEFAULT_RULES[name] if rule is None else (rule["numerator"], rule["denominator"])
-    return out
+        for b in breadth[name]:
+            attrs.check_against(f"{name} breadth rule", b, sets)
+    return {"rules": rules, "sets": sets, "breadth": breadth}
 
 
 def genesis_body(body):
@@ -213,9 +226,11 @@ def genesis_body(body):
                 "InvalidField", f"founders: must be sorted by trust key with no key twice (at {m['trust_key'].hex()})"
             )
         previous = m["trust_key"]
-    charter_rules(g["charter"])  # G7
+    g["charter_of"] = charter_rules(g["charter"])  # G7
+    for m in g["founders"]:  # founders' values in the genesis charter's sets
+        attrs.check_values(m["attrs"], g["charter_of"]["sets"], f"founder {m['trust_key'].hex()}")
     time("genesis created_at_ms", g["created_at_ms"])  # G8
-    g["rules"] = charter_rules_of(g["charter"])
+    g["rules"] = g["charter_of"]["rules"]
     return g
 
 
@@ -238,9 +253,12 @@ def action_rules(a):
         len(a["remove"]) != 0,
         a["replace_key"] is not None,
         a["amend_charter"] is not None,
+        a["amend_member"] is not None,
     ]
     if sum(present) != 1:  # A1
-        raise Refused("InvalidField", "action: must set exactly one of admit, remove, replace_key, amend_charter")
+        raise Refused(
+            "InvalidField", "action: must set exactly one of admit, remove, replace_key, amend_charter, amend_member"
+        )
     if a["admit"] is not None:  # A2
         member_rules(a["admit"])
     elif a["remove"]:  # A3
@@ -251,12 +269,16 @@ def action_rules(a):
         key_rule("replace new key", r["new_key"])
         if r["trust"] == r["new_key"]:
             raise Refused("InvalidField", "replace new key: must differ from the trust id")
+    elif a["amend_member"] is not None:
+        m = a["amend_member"]
+        key_rule("amend member trust", m["trust"])
+        m["attrs"] = attrs.member_attributes(m["attributes"])
     else:  # A5
-        charter_rules(a["amend_charter"])
+        a["charter_of"] = charter_rules(a["amend_charter"])
 
 
 def action_type(p):
-    """None (ordinary proposal), "admit", "remove", "replace_key" or "amend_charter"."""
+    """None (ordinary proposal), "admit", "remove", "replace_key", "amend_member" or "amend_charter"."""
     a = p["action"]
     if a is None:
         return None
@@ -266,6 +288,8 @@ def action_type(p):
         return "remove"
     if a["replace_key"] is not None:
         return "replace_key"
+    if a["amend_member"] is not None:
+        return "amend_member"
     return "amend_charter"
 
 

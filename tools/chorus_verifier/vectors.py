@@ -1,12 +1,14 @@
 """Checks the test vectors of PROTOCOL.md section 11 (every block, section
-11.8's governance vectors included)."""
+11.8's governance vectors and the member attribute vectors (`attr.*`)
+included)."""
 
 from nacl.signing import SigningKey
 
+from . import attributes as attrs
 from . import wire
-from .certificate import verify
+from .certificate import verify_report
 from .errors import Refused
-from .ledger import Ledger, tally
+from .ledger import Ledger, effective_stances, tally
 from .rules import (
     GENESIS,
     RESERVED_KINDS,
@@ -59,6 +61,69 @@ class Checker:
             print(f"{'pass' if ok else 'FAIL'} {name}: {detail}")
 
 
+def breadth_line(b):
+    """The breadth rules of a breakdown as the vectors write them."""
+    return "; ".join(
+        f"{attrs.rule_text(s['rule'])} distinct={s['distinct']} missing=[{','.join(s['missing'])}] "
+        f"met={'true' if s['met'] else 'false'}"
+        for s in b["breadth"]
+    )
+
+
+def check_attribute_ledger(v, c, geneses, objects):
+    """The attribute vectors' ledger: the attribute genesis, attr.position with
+    the endorsements of a and b, and attr.amend_member (not adopted: no stances)."""
+    genesis = geneses.get("attr.genesis")
+    if genesis is None or "attr.position" not in objects:
+        return
+    coalition = bytes.fromhex(v["attr.genesis.id"])
+    if "attr.amended_version.id" in v and "attr.amend_member" in objects:
+        got = version_id(coalition, [objects["attr.amend_member"].id]).hex()
+        c.check(got == v["attr.amended_version.id"], "attr.amended_version.id", got)
+    if "attr.ledger.breakdown" not in v:
+        return
+    names = ["attr.position", "attr.position.endorsement.a", "attr.position.endorsement.b", "attr.amend_member"]
+    ledger = Ledger(coalition, genesis)
+    remaining = [objects[n] for n in names if n in objects]
+    while remaining:
+        waiting = []
+        for o in remaining:
+            try:
+                if ledger.judge(o) is None:
+                    ledger.admit(o)
+                else:
+                    waiting.append(o)
+            except Refused:
+                waiting.append(o)
+        if len(waiting) == len(remaining):
+            break
+        remaining = waiting
+    c.check(not remaining, "attr.ledger ingest", f"{len(remaining)} object(s) not admitted")
+    ledger.freeze()
+    p = objects["attr.position"]
+    version = ledger.version(p.body["roster_heads"])
+    b = version.breakdown(p, effective_stances(ledger, p.id, version))
+
+    def rows(a):
+        return ",".join(f"{'-' if r['value'] is None else r['value']}={r['endorse']}" for r in b[a])
+
+    got = (
+        f"adopted={'true' if ledger.adopted(p.id) else 'false'} region={rows('region')} "
+        f"size_band={rows('size_band')} schools={b['endorser_schools']} pupils={b['endorser_pupils']}"
+    )
+    c.check(got == v["attr.ledger.breakdown"], "attr.ledger.breakdown", got)
+    if "attr.ledger.breakdown.stances" in v:
+
+        def stances(a):
+            return ",".join(
+                f"{'-' if r['value'] is None else r['value']}:{r['endorse']}/{r['object']}/{r['abstain']}/{r['silent']}"
+                for r in b[a]
+            )
+
+        got = " ".join(f"{attrs.PLURAL[a].replace(' ', '_')}=[{stances(a)}]" for a, *_ in attrs.ATTRIBUTES)
+        c.check(got == v["attr.ledger.breakdown.stances"], "attr.ledger.breakdown.stances", got)
+
+
 def check_vectors(path, verbose=False):
     v = read_vectors(path)
     c = Checker(verbose)
@@ -71,6 +136,7 @@ def check_vectors(path, verbose=False):
 
     # Objects: envelope rules, body rules, id and signatures.
     genesis = None
+    geneses = {}
     objects = {}
     for name in sorted(k[: -len(".body")] for k in v if k.endswith(".body")):
         body = bytes.fromhex(v[f"{name}.body"])
@@ -89,7 +155,9 @@ def check_vectors(path, verbose=False):
                     raise Refused("Vector", "header, kind or sync key differ from the document")
             elif kind == GENESIS:
                 parsed = genesis_body(body)
-                genesis = parsed
+                geneses[name] = parsed
+                if name == "genesis":
+                    genesis = parsed
             else:
                 parsed = body_of(kind, body, env["signatures"][0]["signer"])
                 objects[name] = Obj(kind, env, parsed)
@@ -156,12 +224,25 @@ def check_vectors(path, verbose=False):
                 got = f"{version_id(coalition, tips).hex()} heads={','.join(h.hex() for h in tips)}"
                 c.check(got == v[f"{prefix}.head_version"], f"{prefix}.head_version", got)
 
-    # Certificates, verified with the expected coalition id = genesis.id.
-    for name in sorted(k for k in v if k.startswith("certificate.") and k.count(".") == 1):
+    check_attribute_ledger(v, c, geneses, objects)
+
+    # Certificates, verified with the expected coalition id the last genesis id
+    # before them in the document (genesis.id, or attr.genesis.id for the
+    # attribute vectors).
+    coalition_of, current = {}, None
+    for name in v:
+        if name == "genesis.id" or name.endswith(".genesis.id"):
+            current = bytes.fromhex(v[name])
+        elif name.startswith("certificate.") and name.count(".") == 1:
+            coalition_of[name] = current
+    for name in sorted(coalition_of):
         try:
-            got = verify(bytes.fromhex(v[name]), coalition)
+            got, breakdown = verify_report(bytes.fromhex(v[name]), coalition_of[name])
             want = v.get(f"{name}.result")
             ok = want is not None and (got == want or strip_new_fields(got) == want)
+            if f"{name}.breadth" in v:
+                line = breadth_line(breakdown)
+                c.check(line == v[f"{name}.breadth"], f"{name}.breadth", line)
         except Refused as e:
             got = f"{e.code}: {e.reason}"
             ok = e.code == v.get(f"{name}.error")

@@ -10,16 +10,42 @@ returning canonical=False.
 U32, U64, ENUM, BYTES, STRING = "u32", "u64", "enum", "bytes", "string"
 
 # Each schema maps a field number to (name, type, repeated); a dict type is an
-# embedded message.
+# embedded message. A repeated u32 is packed, as proto3 writes repeated scalars.
 SIGNATURE = {1: ("signer", BYTES, False), 2: ("signature", BYTES, False)}
 ENVELOPE = {1: ("kind", ENUM, False), 2: ("body", BYTES, False), 3: ("signatures", SIGNATURE, True)}
-ADOPTION_RULE = {1: ("numerator", U32, False), 2: ("denominator", U32, False)}
+BREADTH_RULE = {1: ("attribute", U32, False), 2: ("min_distinct", U32, False), 3: ("each_of", STRING, True)}
+ADOPTION_RULE = {
+    1: ("numerator", U32, False),
+    2: ("denominator", U32, False),
+    3: ("breadth", BREADTH_RULE, True),
+}
+ATTRIBUTE_SETS = {
+    1: ("regions", STRING, True),
+    2: ("phases", STRING, True),
+    3: ("trust_types", STRING, True),
+    4: ("school_bands", U32, True),
+}
 CHARTER = {
     1: ("positions", ADOPTION_RULE, False),
     2: ("membership", ADOPTION_RULE, False),
     3: ("amendments", ADOPTION_RULE, False),
+    4: ("attributes", ATTRIBUTE_SETS, False),
 }
-MEMBER = {1: ("trust_key", BYTES, False), 2: ("name", STRING, False), 3: ("external_id", STRING, False)}
+MEMBER_ATTRIBUTES = {
+    1: ("region", STRING, False),
+    2: ("phase", STRING, False),
+    3: ("trust_type", STRING, False),
+    4: ("schools", U32, False),
+    5: ("pupils", U32, False),
+    6: ("labels", STRING, True),
+}
+MEMBER = {
+    1: ("trust_key", BYTES, False),
+    2: ("name", STRING, False),
+    3: ("external_id", STRING, False),
+    4: ("attributes", MEMBER_ATTRIBUTES, False),
+}
+AMEND_MEMBER = {1: ("trust", BYTES, False), 2: ("attributes", MEMBER_ATTRIBUTES, False)}
 GENESIS = {
     1: ("name", STRING, False),
     2: ("charter", CHARTER, False),
@@ -34,6 +60,7 @@ ACTION = {
     2: ("remove", BYTES, False),
     3: ("replace_key", KEY_REPLACEMENT, False),
     4: ("amend_charter", CHARTER, False),
+    5: ("amend_member", AMEND_MEMBER, False),
 }
 PROPOSAL = {
     1: ("coalition", BYTES, False),
@@ -97,11 +124,13 @@ class Malformed(Exception):
     pass
 
 
-def read_varint(buf, pos):
-    """Returns (value, new position, minimal?)."""
+def read_varint(buf, pos, end=None):
+    """Returns (value, new position, minimal?); the varint ends before `end`
+    (default: the end of `buf`)."""
+    end = len(buf) if end is None else end
     start, value, shift = pos, 0, 0
     while True:
-        if pos >= len(buf):
+        if pos >= end:
             raise Malformed("truncated varint")
         b = buf[pos]
         pos += 1
@@ -180,6 +209,28 @@ def parse(buf, schema, budget=RECURSION_LIMIT):
             pos = skip_field(buf, pos, field, wire_type, budget)
             continue
         name, kind, repeated = schema[field]
+        if kind == U32 and repeated:
+            # Packed (wire type 2) is the canonical form, written once when the
+            # list is not empty; one element per varint field also decodes.
+            if wire_type == 2:
+                n, pos, minimal = read_varint(buf, pos)
+                canonical &= minimal and n != 0 and field > last
+                if pos + n > len(buf):
+                    raise Malformed("truncated length-delimited field")
+                end, inner = pos + n, pos
+                while inner < end:
+                    v, inner, minimal = read_varint(buf, inner, end)
+                    canonical &= minimal and v < 1 << 32
+                    msg[name].append(v & 0xFFFFFFFF)
+                pos = end
+            elif wire_type == 0:
+                v, pos, _ = read_varint(buf, pos)
+                canonical = False
+                msg[name].append(v & 0xFFFFFFFF)
+            else:
+                raise Malformed(f"field {field} has wire type {wire_type}")
+            last = max(last, field)
+            continue
         expected = 0 if kind in (U32, U64, ENUM) else 2
         if wire_type != expected:
             raise Malformed(f"field {field} has wire type {wire_type}")
