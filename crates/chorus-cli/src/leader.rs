@@ -120,6 +120,17 @@ pub fn roster_text(r: &RosterInfo) -> String {
             crate::output::safe_line(&m.name),
             m.external_id.as_ref().map(|x| format!(" ({})", crate::output::safe_line(x))).unwrap_or_default()
         ));
+        let a = crate::commands::governance::attributes_text(&m.attributes);
+        if !a.is_empty() {
+            h.push_str(&format!("      {a}\n"));
+        }
+    }
+    let sets = crate::commands::governance::sets_lines(&r.sets);
+    if !sets.is_empty() {
+        h.push_str("charter sets and breadth rules:\n");
+        for line in sets {
+            h.push_str(&format!("  {line}\n"));
+        }
     }
     h.trim_end().to_string()
 }

@@ -17,17 +17,40 @@
 
 use std::path::Path;
 
-use chorus_core::limits::MAX_GENESIS_ENVELOPE_BYTES;
+use chorus_core::limits::{MAX_GENESIS_ENVELOPE_BYTES, MAX_PUPILS, MAX_SCHOOLS};
 use chorus_core::{
-    AdoptionRule, Charter, Coalition, Envelope, Genesis, Keypair, Kind, Member, ObjectId, PublicKey, RawSignature,
+    AdoptionRule, Attribute, AttributeSets, BreadthRule, Charter, Coalition, Envelope, Genesis, Keypair, Kind, Member,
+    MemberAttributes, ObjectId, PublicKey, RawSignature, RuleKind,
 };
+
+use crate::control::{AttributesInfo, CharterSetsInfo};
 use rand_core::RngCore;
 
 use crate::error::{NodeError, Result};
 
 /// What a coalition is founded as: the input of [`draft`], usually read from
-/// a TOML file.
-#[derive(Clone, Debug, serde::Deserialize)]
+/// a TOML file:
+///
+/// ```toml
+/// name = "Northern Schools Coalition"
+/// rule = "1/2"
+/// regions = ["North East", "North West", "Yorkshire and the Humber"]
+/// phases = ["primary", "secondary"]
+/// trust_types = ["multi-academy trust", "single-academy trust"]
+/// school_bands = [1, 2, 6, 16, 31]           # optional: these are the default
+/// breadth = ["positions:region>=2"]
+///
+/// [[member]]
+/// name = "Oak Valley Academy Trust"
+/// key = "<64 hex characters>"
+/// region = "North East"
+/// phase = "secondary"
+/// trust_type = "multi-academy trust"
+/// schools = 12
+/// pupils = 6400
+/// labels = ["la:Newcastle upon Tyne"]
+/// ```
+#[derive(Clone, Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DraftSpec {
     /// Coalition display name.
@@ -36,6 +59,23 @@ pub struct DraftSpec {
     /// members endorse it. Default "1/2" (a majority).
     #[serde(default)]
     pub rule: Option<String>,
+    /// The charter's regions (any order; sorted when drafted).
+    #[serde(default)]
+    pub regions: Vec<String>,
+    /// The charter's phases.
+    #[serde(default)]
+    pub phases: Vec<String>,
+    /// The charter's trust types.
+    #[serde(default)]
+    pub trust_types: Vec<String>,
+    /// Lower bounds of the size bands by number of schools (empty: the
+    /// default bands 1, 2, 6, 16, 31).
+    #[serde(default)]
+    pub school_bands: Vec<u32>,
+    /// Breadth rules, each written as [`parse_breadth`] reads them, e.g.
+    /// "positions:region>=6" or "positions:region=London,North East".
+    #[serde(default)]
+    pub breadth: Vec<String>,
     /// Founding members.
     #[serde(rename = "member", default)]
     pub members: Vec<MemberSpec>,
@@ -52,6 +92,316 @@ pub struct MemberSpec {
     /// External identifier such as a company number.
     #[serde(default)]
     pub external_id: Option<String>,
+    /// Region, one of the charter's `regions`.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Phase, one of the charter's `phases`.
+    #[serde(default)]
+    pub phase: Option<String>,
+    /// Trust type, one of the charter's `trust_types`.
+    #[serde(default)]
+    pub trust_type: Option<String>,
+    /// Number of schools the trust runs, 1 to 10,000.
+    #[serde(default)]
+    pub schools: Option<i64>,
+    /// Number of pupils, 1 to 10,000,000.
+    #[serde(default)]
+    pub pupils: Option<i64>,
+    /// Free labels such as "la:Leeds".
+    #[serde(default)]
+    pub labels: Vec<String>,
+}
+
+impl MemberSpec {
+    /// A member with a name and key and nothing declared.
+    pub fn new(name: impl Into<String>, key: impl Into<String>) -> Self {
+        MemberSpec {
+            name: name.into(),
+            key: key.into(),
+            external_id: None,
+            region: None,
+            phase: None,
+            trust_type: None,
+            schools: None,
+            pupils: None,
+            labels: Vec::new(),
+        }
+    }
+
+    /// The attributes this entry declares, each within its bounds (not yet
+    /// checked against the charter's sets).
+    pub fn attributes(&self) -> std::result::Result<MemberAttributes, String> {
+        member_attributes(
+            self.region.as_deref(),
+            self.phase.as_deref(),
+            self.trust_type.as_deref(),
+            self.schools,
+            self.pupils,
+            &self.labels,
+        )
+    }
+}
+
+/// Member attributes from their written values: text values trimmed and
+/// not empty, `schools` 1 to 10,000 and `pupils` 1 to 10,000,000 (leave a
+/// count out when it is not declared), labels sorted with none twice.
+/// Errors are one line naming the value.
+pub fn member_attributes(
+    region: Option<&str>,
+    phase: Option<&str>,
+    trust_type: Option<&str>,
+    schools: Option<i64>,
+    pupils: Option<i64>,
+    labels: &[String],
+) -> std::result::Result<MemberAttributes, String> {
+    let text = |what: &str, v: Option<&str>| -> std::result::Result<Option<String>, String> {
+        match v.map(str::trim) {
+            None => Ok(None),
+            Some("") => Err(format!("{what} is empty; give a value or leave it out")),
+            Some(v) => single_value(what, v).map(Some),
+        }
+    };
+    let count = |what: &str, v: Option<i64>, max: u32| -> std::result::Result<Option<u32>, String> {
+        match v {
+            None => Ok(None),
+            Some(n) if n >= 1 && n <= i64::from(max) => Ok(Some(n as u32)),
+            Some(n) => Err(format!(
+                "{what} {n} is not a number of {what} from 1 to {}; leave it out when not declared",
+                thousands(u64::from(max))
+            )),
+        }
+    };
+    let mut l = Vec::with_capacity(labels.len());
+    for x in labels {
+        let x = x.trim();
+        if x.is_empty() {
+            return Err("a label is empty; give a value such as \"la:Leeds\"".into());
+        }
+        l.push(single_value("label", x)?);
+    }
+    l.sort();
+    l.dedup();
+    if l.len() > chorus_core::limits::MAX_LABELS {
+        return Err(format!("{} labels, over the limit of {}", l.len(), chorus_core::limits::MAX_LABELS));
+    }
+    Ok(MemberAttributes {
+        region: text("region", region)?,
+        phase: text("phase", phase)?,
+        trust_type: text("trust type", trust_type)?,
+        schools: count("schools", schools, MAX_SCHOOLS)?,
+        pupils: count("pupils", pupils, MAX_PUPILS)?,
+        labels: l,
+    })
+}
+
+/// A count written as text ("12", "11400", "11,400").
+pub fn parse_count(what: &str, s: &str) -> std::result::Result<i64, String> {
+    let t: String = s.trim().chars().filter(|c| *c != ',' && *c != '_').collect();
+    t.parse().map_err(|_| format!("{what} {s:?} is not a whole number"))
+}
+
+fn single_value(what: &str, v: &str) -> std::result::Result<String, String> {
+    if v.len() > chorus_core::limits::MAX_ATTRIBUTE_VALUE_BYTES || v.chars().any(char::is_control) {
+        return Err(format!(
+            "{what} {v:?} must be 1 to {} bytes on one line",
+            chorus_core::limits::MAX_ATTRIBUTE_VALUE_BYTES
+        ));
+    }
+    Ok(v.to_string())
+}
+
+/// A value set of the charter from its values in any order: trimmed, not
+/// empty, sorted by bytes, none twice.
+pub fn value_set(what: &str, values: &[String]) -> std::result::Result<Vec<String>, String> {
+    let mut out = Vec::with_capacity(values.len());
+    for v in values {
+        let v = v.trim();
+        if v.is_empty() {
+            return Err(format!("the {what} list has an empty value"));
+        }
+        out.push(single_value(what, v)?);
+    }
+    out.sort();
+    out.dedup();
+    if out.len() > chorus_core::limits::MAX_ATTRIBUTE_VALUES {
+        return Err(format!("{} {what}, over the limit of {}", out.len(), chorus_core::limits::MAX_ATTRIBUTE_VALUES));
+    }
+    Ok(out)
+}
+
+/// Size band lower bounds: start at 1, strictly ascending (given in any
+/// order, none twice), each at most 10,000, at most 16.
+pub fn school_bands(bands: &[u32]) -> std::result::Result<Vec<u32>, String> {
+    let mut b = bands.to_vec();
+    b.sort_unstable();
+    b.dedup();
+    if b.is_empty() {
+        return Ok(b);
+    }
+    let shown = b.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+    if b[0] != 1 {
+        return Err(format!("school bands {shown} must start at 1 (the lower bound of the smallest band)"));
+    }
+    if let Some(x) = b.iter().find(|&&x| x > MAX_SCHOOLS) {
+        return Err(format!("school band bound {x} is over the limit of {}", thousands(u64::from(MAX_SCHOOLS))));
+    }
+    if b.len() > chorus_core::limits::MAX_SCHOOL_BANDS {
+        return Err(format!("{} school bands, over the limit of {}", b.len(), chorus_core::limits::MAX_SCHOOL_BANDS));
+    }
+    Ok(b)
+}
+
+/// The breadth rule syntax, for messages and help.
+pub const BREADTH_SYNTAX: &str = "[RULE:]ATTRIBUTE>=N or [RULE:]ATTRIBUTE=VALUE,VALUE,... \
+    (RULE: positions, membership or amendments, default positions; ATTRIBUTE: region, phase, trust-type or size-band)";
+
+/// Parses a breadth rule written `[RULE:]ATTRIBUTE>=N` (endorsers from at
+/// least N distinct values) or `[RULE:]ATTRIBUTE=V1,V2,...` (at least one
+/// endorser with each value), RULE one of positions (the default),
+/// membership, amendments; ATTRIBUTE one of region, phase, trust-type,
+/// size-band (values of size-band are band labels such as "6-15").
+pub fn parse_breadth(s: &str) -> std::result::Result<(RuleKind, BreadthRule), String> {
+    let bad = |why: String| format!("breadth rule {s:?}: {why}; write it {BREADTH_SYNTAX}");
+    let (kind, rest) = match s.split_once(':') {
+        Some((k, rest)) => {
+            let kind = match k.trim() {
+                "positions" => RuleKind::Positions,
+                "membership" => RuleKind::Membership,
+                "amendments" => RuleKind::Amendments,
+                other => return Err(bad(format!("unknown rule {other:?}"))),
+            };
+            (kind, rest)
+        }
+        None => (RuleKind::Positions, s),
+    };
+    let (name, min, values) = if let Some((a, n)) = rest.split_once(">=") {
+        let n: u32 = n.trim().parse().map_err(|_| bad(format!("{:?} is not a whole number", n.trim())))?;
+        if n == 0 {
+            return Err(bad("at least 0 requires nothing".into()));
+        }
+        (a, n, Vec::new())
+    } else if let Some((a, v)) = rest.split_once('=') {
+        let values: Vec<String> = v.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect();
+        if values.is_empty() {
+            return Err(bad("no values after =".into()));
+        }
+        let values = value_set("value", &values).map_err(bad)?;
+        (a, 0, values)
+    } else {
+        return Err(bad("no >= or =".into()));
+    };
+    let attribute = parse_attribute(name).map_err(bad)?;
+    Ok((kind, BreadthRule { attribute, min_distinct: min, each_of: values }))
+}
+
+/// An attribute's name: region, phase, trust-type (or trust_type, "trust
+/// type"), size-band.
+pub fn parse_attribute(name: &str) -> std::result::Result<Attribute, String> {
+    match name.trim().to_ascii_lowercase().replace(['_', ' '], "-").as_str() {
+        "region" => Ok(Attribute::Region),
+        "phase" => Ok(Attribute::Phase),
+        "trust-type" => Ok(Attribute::TrustType),
+        "size-band" | "schools" => Ok(Attribute::SizeBand),
+        _ => Err(format!("unknown attribute {:?} (known: region, phase, trust-type, size-band)", name.trim())),
+    }
+}
+
+/// The values of a set for messages: quoted, or "none defined".
+pub fn describe_set(sets: &AttributeSets, a: Attribute) -> String {
+    let values = sets.values(a);
+    if values.is_empty() {
+        return "none defined".into();
+    }
+    values.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", ")
+}
+
+/// Every declared region, phase and trust type of `attrs` is in `sets`;
+/// else one line naming the value, whose it is and the allowed values.
+pub fn check_attributes(
+    attrs: &MemberAttributes,
+    sets: &AttributeSets,
+    whose: &str,
+) -> std::result::Result<(), String> {
+    for a in [Attribute::Region, Attribute::Phase, Attribute::TrustType] {
+        if let Some(v) = attrs.text(a) {
+            if !sets.contains(a, v) {
+                return Err(format!(
+                    "{} {v:?} of {whose} is not one of the charter's {} ({}); use one of them or leave it out",
+                    a.name(),
+                    a.plural(),
+                    describe_set(sets, a)
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every breadth rule of `charter` can be met under its own sets: no more
+/// distinct values than the set holds, every named value in the set.
+pub fn check_breadth(charter: &Charter) -> std::result::Result<(), String> {
+    let sets = &charter.attributes;
+    for kind in [RuleKind::Positions, RuleKind::Membership, RuleKind::Amendments] {
+        for b in charter.breadth.of(kind) {
+            let a = b.attribute;
+            if b.min_distinct as usize > sets.len(a) {
+                return Err(format!(
+                    "the {} breadth rule \"{b}\" needs {} distinct {}, but the charter has {} ({}); lower it or add values",
+                    kind.name(),
+                    b.min_distinct,
+                    a.plural(),
+                    sets.len(a),
+                    describe_set(sets, a)
+                ));
+            }
+            if let Some(v) = b.each_of.iter().find(|v| !sets.contains(a, v)) {
+                return Err(format!(
+                    "the {} breadth rule \"{b}\" names {v:?}, which is not one of the charter's {} ({})",
+                    kind.name(),
+                    a.plural(),
+                    describe_set(sets, a)
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Adds breadth rules written as [`parse_breadth`] reads them to `charter`.
+pub fn add_breadth(charter: &mut Charter, rules: &[String]) -> std::result::Result<(), String> {
+    for r in rules {
+        let (kind, rule) = parse_breadth(r)?;
+        let list = match kind {
+            RuleKind::Positions => &mut charter.breadth.positions,
+            RuleKind::Membership => &mut charter.breadth.membership,
+            RuleKind::Amendments => &mut charter.breadth.amendments,
+        };
+        if !list.contains(&rule) {
+            list.push(rule);
+        }
+        if list.len() > chorus_core::limits::MAX_BREADTH_RULES {
+            return Err(format!(
+                "the {} rule has {} breadth rules, over the limit of {}",
+                kind.name(),
+                list.len(),
+                chorus_core::limits::MAX_BREADTH_RULES
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `n` with a comma every three digits: 11,400.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Parses an adoption rule written "n/d".
@@ -69,12 +419,29 @@ impl DraftSpec {
         toml::from_str(text).map_err(|e| NodeError::Founding(format!("members file: {}", e.to_string().trim())))
     }
 
-    /// The genesis this spec describes, created at `now_ms`.
-    pub fn to_genesis(&self, now_ms: u64) -> Result<Genesis> {
+    /// The charter this spec describes: its positions rule, value sets and
+    /// breadth rules (checked against the sets).
+    pub fn charter(&self) -> Result<Charter> {
         let rule = match &self.rule {
             Some(r) => parse_rule(r)?,
             None => AdoptionRule::default(),
         };
+        let founding = NodeError::Founding;
+        let mut charter = Charter::with_positions(rule);
+        charter.attributes = AttributeSets {
+            regions: value_set("regions", &self.regions).map_err(founding)?,
+            phases: value_set("phases", &self.phases).map_err(founding)?,
+            trust_types: value_set("trust types", &self.trust_types).map_err(founding)?,
+            school_bands: school_bands(&self.school_bands).map_err(founding)?,
+        };
+        add_breadth(&mut charter, &self.breadth).map_err(founding)?;
+        check_breadth(&charter).map_err(founding)?;
+        Ok(charter)
+    }
+
+    /// The genesis this spec describes, created at `now_ms`.
+    pub fn to_genesis(&self, now_ms: u64) -> Result<Genesis> {
+        let charter = self.charter()?;
         if self.members.is_empty() {
             return Err(NodeError::Founding("a coalition needs at least one founding member".into()));
         }
@@ -84,23 +451,15 @@ impl DraftSpec {
             if founders.iter().any(|f| f.key == key) {
                 return Err(NodeError::Founding(format!("trust key {key} is listed twice")));
             }
-            founders.push(Member {
-                key,
-                name: m.name.clone(),
-                external_id: m.external_id.clone(),
-                attributes: Default::default(),
-            });
+            let whose = format!("member {:?}", m.name);
+            let attributes = m.attributes().map_err(|e| NodeError::Founding(format!("{whose}: {e}")))?;
+            check_attributes(&attributes, &charter.attributes, &whose).map_err(NodeError::Founding)?;
+            founders.push(Member { key, name: m.name.clone(), external_id: m.external_id.clone(), attributes });
         }
         founders.sort_by_key(|m| *m.key.as_bytes());
         let mut nonce = vec![0u8; 16];
         rand_core::OsRng.fill_bytes(&mut nonce);
-        let genesis = Genesis {
-            name: self.name.clone(),
-            charter: Charter::with_positions(rule),
-            founders,
-            created_at_ms: now_ms,
-            nonce,
-        };
+        let genesis = Genesis { name: self.name.clone(), charter, founders, created_at_ms: now_ms, nonce };
         // Round-trip through the protocol's own parser so every field rule
         // (lengths, control characters) is checked before anyone signs.
         Genesis::from_body(&genesis.to_body()).map_err(|e| NodeError::Founding(format!("invalid genesis: {e}")))
@@ -139,6 +498,8 @@ pub struct DraftInfo {
     pub founders: Vec<FounderInfo>,
     /// True when every founder has signed: the genesis is final.
     pub complete: bool,
+    /// The charter's value sets and breadth rules.
+    pub sets: CharterSetsInfo,
 }
 
 /// One founder of a draft.
@@ -152,6 +513,9 @@ pub struct FounderInfo {
     pub external_id: Option<String>,
     /// True when this founder's signature is present (and verified).
     pub signed: bool,
+    /// What the founder declares about itself.
+    #[serde(skip_serializing_if = "AttributesInfo::is_empty")]
+    pub attributes: AttributesInfo,
 }
 
 impl Draft {
@@ -191,6 +555,7 @@ impl Draft {
                 key: f.key.to_hex(),
                 external_id: f.external_id.clone(),
                 signed: self.signed_by(&f.key),
+                attributes: (&f.attributes).into(),
             })
             .collect();
         DraftInfo {
@@ -201,6 +566,7 @@ impl Draft {
             created_at_ms: self.genesis.created_at_ms,
             complete: founders.iter().all(|f| f.signed),
             founders,
+            sets: (&self.genesis.charter).into(),
         }
     }
 
@@ -298,8 +664,13 @@ mod tests {
             members: keys
                 .iter()
                 .enumerate()
-                .map(|(i, k)| MemberSpec { name: format!("Trust {i}"), key: k.public().to_hex(), external_id: None })
+                .map(|(i, k)| MemberSpec::new(format!("Trust {i}"), k.public().to_hex()))
                 .collect(),
+            regions: Vec::new(),
+            phases: Vec::new(),
+            trust_types: Vec::new(),
+            school_bands: Vec::new(),
+            breadth: Vec::new(),
         }
     }
 

@@ -9,15 +9,39 @@ use chorus_node::datadir::{write_atomic, DataDir};
 use chorus_node::founding;
 use clap::Subcommand;
 
+use crate::commands::governance::{attributes_text, sets_lines, AttributeArgs, SetsArgs};
 use crate::error::Usage;
 use crate::output::{self, time, Output};
+
+const DRAFT_HELP: &str = "\
+Value sets and breadth rules (flags replace the file's sets; --breadth adds rules):
+  --regions \"North East,North West,London\" --phases \"primary,secondary\"
+  --trust-types \"multi-academy trust,single-academy trust\" --school-bands 1,2,6,16,31
+  --breadth \"positions:region>=6\"              endorsers from at least 6 distinct regions
+  --breadth \"positions:region=London,North East\" at least one endorser in each of these
+Attributes of your own trust: --region, --phase, --trust-type, --schools, --pupils, --label.
+Other founders' attributes go in the members file:
+  regions = [\"North East\", \"London\"]
+  breadth = [\"positions:region>=2\"]
+  [[member]]
+  name = \"Oak Valley Academy Trust\"
+  key = \"<64 hex characters>\"
+  region = \"North East\"
+  phase = \"secondary\"
+  trust_type = \"multi-academy trust\"
+  schools = 12
+  pupils = 6400
+  labels = [\"la:Newcastle upon Tyne\"]";
 
 /// `chorus coalition ...`
 #[derive(Subcommand, Debug)]
 pub(crate) enum CoalitionCmd {
     /// Draft a genesis, signed by your trust. Members come from a TOML file or --member flags.
+    #[command(after_help = DRAFT_HELP)]
     Draft {
-        /// TOML file: name, rule, and [[member]] entries with name, key, external_id.
+        /// TOML file: name, rule, the charter's sets (regions, phases,
+        /// trust_types, school_bands, breadth) and [[member]] entries with
+        /// name, key, external_id and attributes (see below).
         #[arg(long, value_name = "FILE", conflicts_with_all = ["name", "member"])]
         members: Option<PathBuf>,
         /// Coalition name (with --member).
@@ -32,6 +56,11 @@ pub(crate) enum CoalitionCmd {
         /// Where to write the draft.
         #[arg(short, long, value_name = "FILE", default_value = "genesis-draft.chorus")]
         output: PathBuf,
+        #[command(flatten)]
+        sets: SetsArgs,
+        /// Your own trust's attributes (replacing those of your entry in --members).
+        #[command(flatten)]
+        attributes: AttributeArgs,
     },
     /// Countersign a draft with your trust key (after showing what you sign).
     Sign {
@@ -68,9 +97,11 @@ pub(crate) enum CoalitionCmd {
 /// Runs one founding step.
 pub(crate) fn run(dd: &DataDir, c: CoalitionCmd) -> Result<Output> {
     match c {
-        CoalitionCmd::Draft { members, name, member, rule, output } => {
+        CoalitionCmd::Draft { members, name, member, rule, output, sets, attributes } => {
+            sets.check_syntax()?;
+            let mine = attributes.parse()?;
             let key = dd.trust_key()?;
-            let spec = match members {
+            let mut spec = match members {
                 Some(path) => {
                     let bytes = chorus_node::datadir::read_bounded(&path, 16 * 1024 * 1024)?;
                     let text = String::from_utf8(bytes).map_err(|_| anyhow!("{} is not UTF-8 text", path.display()))?;
@@ -86,21 +117,52 @@ pub(crate) fn run(dd: &DataDir, c: CoalitionCmd) -> Result<Output> {
                         let (n, k) = m
                             .rsplit_once('=')
                             .ok_or_else(|| Usage(format!("--member {m:?} must be \"Trust name=HEXKEY\"")))?;
-                        list.push(founding::MemberSpec {
-                            name: n.trim().into(),
-                            key: k.trim().into(),
-                            external_id: None,
-                        });
+                        list.push(founding::MemberSpec::new(n.trim(), k.trim()));
                     }
                     let me = key.public().to_hex();
                     if !list.iter().any(|m| m.key.trim().eq_ignore_ascii_case(&me)) {
                         let config = Config::load(&dd.config_path())?;
-                        list.push(founding::MemberSpec { name: config.trust_name, key: me, external_id: None });
+                        list.push(founding::MemberSpec::new(config.trust_name, me));
                     }
-                    founding::DraftSpec { name: name.unwrap_or_default(), rule, members: list }
+                    founding::DraftSpec { name: name.unwrap_or_default(), rule, members: list, ..Default::default() }
                 }
             };
-            let draft = founding::draft(&spec, &key, chorus_node::daemon::now_ms())?;
+            let mut charter_sets = chorus_core::AttributeSets::default();
+            sets.apply_sets(&mut charter_sets)?;
+            if sets.regions.is_some() {
+                spec.regions = charter_sets.regions;
+            }
+            if sets.phases.is_some() {
+                spec.phases = charter_sets.phases;
+            }
+            if sets.trust_types.is_some() {
+                spec.trust_types = charter_sets.trust_types;
+            }
+            if sets.school_bands.is_some() {
+                spec.school_bands = charter_sets.school_bands;
+            }
+            spec.breadth.extend(sets.breadth.iter().cloned());
+            if !attributes.is_empty() {
+                let me = key.public().to_hex();
+                let Some(entry) = spec.members.iter_mut().find(|m| m.key.trim().eq_ignore_ascii_case(&me)) else {
+                    return Err(Usage(format!(
+                        "your trust key {me} is not among the founding members; add yourself to the members file"
+                    ))
+                    .into());
+                };
+                entry.region = mine.region;
+                entry.phase = mine.phase;
+                entry.trust_type = mine.trust_type;
+                entry.schools = mine.schools.map(i64::from);
+                entry.pupils = mine.pupils.map(i64::from);
+                entry.labels = mine.labels;
+            }
+            // Every mistake in what is founded (a rule, a key, a value
+            // outside a set) is the caller's to fix: exit 2, nothing written.
+            let draft = founding::draft(&spec, &key, chorus_node::daemon::now_ms()).map_err(|e| match e {
+                chorus_node::NodeError::Founding(m) => anyhow::Error::new(Usage(m)),
+                other => other.into(),
+            })?;
             chorus_node::datadir::write_new(&output, draft.envelope.bytes(), 0o644)
                 .map_err(|e| anyhow!("{e}").context(format!("{} exists; choose another -o", output.display())))?;
             let info = draft.info();
@@ -195,7 +257,7 @@ pub(crate) fn run(dd: &DataDir, c: CoalitionCmd) -> Result<Output> {
 /// who has signed.
 fn describe(info: &founding::DraftInfo) -> String {
     let mut s = format!(
-        "coalition {:?}\n  id        {}\n  rule      adopted when more than {} of members endorse ({} of {} now)\n  created   {}\n  founders:\n",
+        "coalition {:?}\n  id        {}\n  rule      adopted when more than {} of members endorse ({} of {} now)\n  created   {}\n",
         info.name,
         info.coalition,
         info.rule,
@@ -203,14 +265,22 @@ fn describe(info: &founding::DraftInfo) -> String {
         info.founders.len(),
         time(info.created_at_ms)
     );
+    for line in sets_lines(&info.sets) {
+        s.push_str(&format!("  {line}\n"));
+    }
+    s.push_str("  founders:\n");
     for f in &info.founders {
         s.push_str(&format!(
             "    [{}] {} {}{}\n",
             if f.signed { "signed" } else { "      " },
             f.key,
-            f.name,
-            f.external_id.as_ref().map(|e| format!(" ({e})")).unwrap_or_default()
+            output::safe_line(&f.name),
+            f.external_id.as_ref().map(|e| format!(" ({})", output::safe_line(e))).unwrap_or_default()
         ));
+        let a = attributes_text(&f.attributes);
+        if !a.is_empty() {
+            s.push_str(&format!("             {a}\n"));
+        }
     }
     s.push_str(if info.complete { "  every founder has signed: final" } else { "  not final: founders still to sign" });
     s

@@ -21,7 +21,7 @@ use chorus_node::config::Config;
 use chorus_node::control::{Client, ProposalSummary, Request, StatusInfo};
 use chorus_node::daemon::{Node, StartOptions};
 use chorus_node::datadir::DataDir;
-use chorus_node::founding;
+use chorus_node::founding::{self, thousands};
 
 use crate::leader;
 use crate::output::{print_stdout, Output};
@@ -49,24 +49,110 @@ pub struct DevnetArgs {
     http_port: u16,
 }
 
-const TRUSTS: [&str; 16] = [
-    "Oak Valley Academy Trust",
-    "Riverside Learning Partnership",
-    "Northfield Schools Trust",
-    "Meadow Lane Education Trust",
-    "Harbour Academies",
-    "Hillcrest Multi-Academy Trust",
-    "Greenway Learning Trust",
-    "Stonebridge Schools",
-    "Willow Education Partnership",
-    "Kingsmead Academy Trust",
-    "Ashford Learning Community",
-    "Brookside Trust",
-    "Cedar Park Schools",
-    "Elmwood Education",
-    "Foxhill Academies",
-    "Lakeside Learning Trust",
+/// A member trust of the demo coalition, with what it declares about itself.
+struct DemoTrust {
+    name: &'static str,
+    region: &'static str,
+    phase: &'static str,
+    trust_type: &'static str,
+    schools: u32,
+    pupils: u32,
+    la: &'static str,
+}
+
+const fn trust(
+    name: &'static str,
+    region: &'static str,
+    phase: &'static str,
+    trust_type: &'static str,
+    schools: u32,
+    pupils: u32,
+    la: &'static str,
+) -> DemoTrust {
+    DemoTrust { name, region, phase, trust_type, schools, pupils, la }
+}
+
+const MAT: &str = "multi-academy trust";
+const SAT: &str = "single-academy trust";
+const FEDERATION: &str = "local-authority federation";
+const DIOCESAN: &str = "diocesan";
+
+/// The demo's trusts, spread over England's regions and phases.
+const DEMO: [DemoTrust; 16] = [
+    trust("Oak Valley Academy Trust", "North East", "secondary", MAT, 14, 9_200, "Newcastle upon Tyne"),
+    trust("Riverside Learning Partnership", "Yorkshire and the Humber", "primary", MAT, 9, 2_200, "Leeds"),
+    trust("Northfield Schools Trust", "North West", "all-through", MAT, 6, 5_400, "Manchester"),
+    trust("Meadow Lane Education Trust", "East Midlands", "primary", SAT, 1, 420, "Nottinghamshire"),
+    trust("Harbour Academies", "South West", "secondary", MAT, 8, 7_100, "Plymouth"),
+    trust("Hillcrest Multi-Academy Trust", "West Midlands", "primary", MAT, 21, 6_300, "Birmingham"),
+    trust("Greenway Learning Trust", "East of England", "special", MAT, 5, 640, "Norfolk"),
+    trust("Stonebridge Schools", "London", "secondary", SAT, 1, 1_450, "Hackney"),
+    trust("Willow Education Partnership", "South East", "primary", DIOCESAN, 17, 3_900, "Kent"),
+    trust("Kingsmead Academy Trust", "London", "all-through", MAT, 4, 4_800, "Newham"),
+    trust("Ashford Learning Community", "South East", "alternative provision", FEDERATION, 3, 180, "Kent"),
+    trust("Brookside Trust", "North West", "primary", FEDERATION, 2, 560, "Lancashire"),
+    trust("Cedar Park Schools", "Yorkshire and the Humber", "post-16", SAT, 1, 1_900, "Sheffield"),
+    trust("Elmwood Education", "West Midlands", "secondary", DIOCESAN, 7, 6_800, "Coventry"),
+    trust("Foxhill Academies", "East Midlands", "special", MAT, 4, 520, "Derby"),
+    trust("Lakeside Learning Trust", "North East", "primary", DIOCESAN, 11, 2_700, "County Durham"),
 ];
+
+const REGIONS: [&str; 9] = [
+    "North East",
+    "North West",
+    "Yorkshire and the Humber",
+    "East Midlands",
+    "West Midlands",
+    "East of England",
+    "London",
+    "South East",
+    "South West",
+];
+const PHASES: [&str; 6] = ["primary", "secondary", "all-through", "special", "alternative provision", "post-16"];
+const TRUST_TYPES: [&str; 4] = [MAT, SAT, FEDERATION, DIOCESAN];
+
+/// The demo's breadth rule, met by the endorsers (trusts 0 and 1, in two
+/// regions, endorse whenever there are two trusts or more).
+const BREADTH: &str = "positions:region>=2";
+
+impl DemoTrust {
+    fn spec(&self, key: String) -> founding::MemberSpec {
+        founding::MemberSpec {
+            region: Some(self.region.into()),
+            phase: Some(self.phase.into()),
+            trust_type: Some(self.trust_type.into()),
+            schools: Some(i64::from(self.schools)),
+            pupils: Some(i64::from(self.pupils)),
+            labels: vec![format!("la:{}", self.la)],
+            ..founding::MemberSpec::new(self.name, key)
+        }
+    }
+
+    fn described(&self) -> String {
+        format!(
+            "{}, {}, {}, {} school{}, {} pupils",
+            self.region,
+            self.phase,
+            self.trust_type,
+            self.schools,
+            if self.schools == 1 { "" } else { "s" },
+            thousands(u64::from(self.pupils))
+        )
+    }
+}
+
+/// The breadth of an adopted position for people: "endorsed by 2 of 3
+/// member trusts, from 2 of 9 regions, running 23 schools with 11,400 pupils".
+fn breadth_line(b: &chorus_core::Breakdown, regions: usize) -> String {
+    format!(
+        "endorsed by {} of {} member trusts, from {} of {regions} regions, running {} schools with {} pupils",
+        b.endorsers,
+        b.members,
+        b.endorser_values(chorus_core::Attribute::Region),
+        thousands(b.endorser_schools),
+        thousands(b.endorser_pupils)
+    )
+}
 
 struct Narrator {
     quiet: bool,
@@ -131,10 +217,10 @@ pub fn run(args: DevnetArgs, json: bool) -> Result<Output> {
     say.step(&format!("Creating {n} member trusts, each with its own node, in {}", root.display()));
     let mut dirs = Vec::with_capacity(n);
     let mut keys: Vec<Keypair> = Vec::with_capacity(n);
-    for (i, name) in TRUSTS.iter().take(n).enumerate() {
+    for (i, t) in DEMO.iter().take(n).enumerate() {
         let dd = DataDir::new(root.join(format!("node-{i}")));
-        let r = dd.init(name)?;
-        say.say(&format!("      {name}: trust key {}", &r.trust_key[..16]));
+        let r = dd.init(t.name)?;
+        say.say(&format!("      {} ({}): trust key {}", t.name, t.described(), &r.trust_key[..16]));
         keys.push(dd.trust_key()?);
         dirs.push(dd);
     }
@@ -143,11 +229,13 @@ pub fn run(args: DevnetArgs, json: bool) -> Result<Output> {
     let spec = founding::DraftSpec {
         name: "Devnet Schools Coalition".into(),
         rule: Some("1/2".into()),
-        members: keys
-            .iter()
-            .zip(TRUSTS)
-            .map(|(k, name)| founding::MemberSpec { name: name.into(), key: k.public().to_hex(), external_id: None })
-            .collect(),
+        members: keys.iter().zip(&DEMO).map(|(k, t)| t.spec(k.public().to_hex())).collect(),
+        regions: REGIONS.iter().map(|r| r.to_string()).collect(),
+        phases: PHASES.iter().map(|r| r.to_string()).collect(),
+        trust_types: TRUST_TYPES.iter().map(|r| r.to_string()).collect(),
+        school_bands: Vec::new(),
+        // One trust alone cannot show two regions.
+        breadth: if n >= 2 { vec![BREADTH.into()] } else { Vec::new() },
     };
     let mut draft = founding::draft(&spec, &keys[0], chorus_node::daemon::now_ms())?;
     for k in &keys[1..] {
@@ -163,6 +251,19 @@ pub fn run(args: DevnetArgs, json: bool) -> Result<Output> {
         coalition.name(),
         coalition.id().short(16)
     ));
+    say.say(&format!(
+        "      its charter lists {} regions, {} phases and {} trust types{}",
+        REGIONS.len(),
+        PHASES.len(),
+        TRUST_TYPES.len(),
+        coalition
+            .charter()
+            .breadth
+            .positions
+            .iter()
+            .map(|b| format!("; a position also needs {b}"))
+            .collect::<String>()
+    ));
 
     say.step("Starting the nodes on 127.0.0.1 (real TCP, libp2p with Noise and Yamux)");
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
@@ -171,7 +272,7 @@ pub fn run(args: DevnetArgs, json: bool) -> Result<Output> {
         let mut bootstrap: Vec<String> = Vec::new();
         for (i, dd) in dirs.iter().enumerate() {
             let config = Config {
-                trust_name: TRUSTS[i].into(),
+                trust_name: DEMO[i].name.into(),
                 // node-0 serves the website, everything published (loopback).
                 http_addr: (i == 0).then(|| std::net::SocketAddr::from(([127, 0, 0, 1], args.http_port))),
                 listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
@@ -190,7 +291,7 @@ pub fn run(args: DevnetArgs, json: bool) -> Result<Output> {
                     Ok((!addrs.is_empty()).then_some(addrs))
                 })?;
             }
-            say.say(&format!("      node-{i} {} ({})", node.peer_id(), TRUSTS[i]));
+            say.say(&format!("      node-{i} {} ({})", node.peer_id(), DEMO[i].name));
             nodes.push(node);
         }
         let clients: Vec<Client> = dirs.iter().map(|d| Client::new(d.socket_path())).collect();
@@ -205,7 +306,7 @@ pub fn run(args: DevnetArgs, json: bool) -> Result<Output> {
             }
         }
 
-        say.step(&format!("{} proposes a position on node-0", TRUSTS[0]));
+        say.step(&format!("{} proposes a position on node-0", DEMO[0].name));
         let title = "Shared statement on fair school funding";
         let body = "The member trusts of this coalition call for a funding formula that \
                     follows the pupil, published three years ahead.\n";
@@ -241,14 +342,14 @@ pub fn run(args: DevnetArgs, json: bool) -> Result<Output> {
                 &signer,
                 checked.id,
                 Stance::Endorse,
-                Some(format!("Endorsed by {}", TRUSTS[i])),
+                Some(format!("Endorsed by {}", DEMO[i].name)),
             )?;
             let r = leader::submit(&clients[i], &env)?;
-            say.say(&format!("      {} endorsed on node-{i} ({})", TRUSTS[i], r.id.short(12)));
+            say.say(&format!("      {} endorsed on node-{i} ({})", DEMO[i].name, r.id.short(12)));
         }
 
         if let Some(i) = objector {
-            say.step(&format!("{} objects, with its reason, through its own node", TRUSTS[i]));
+            say.step(&format!("{} objects, with its reason, through its own node", DEMO[i].name));
             let checked = leader::fetch_checked(&clients[i], &coalition, &pid.to_hex())?;
             let roster = leader::roster(&clients[i])?;
             let signer = leader::Signer { key: keys[i].clone(), trust: keys[i].public(), delegation: None };
@@ -263,7 +364,7 @@ pub fn run(args: DevnetArgs, json: bool) -> Result<Output> {
                 Some(reason.to_string()),
             )?;
             let r = leader::submit(&clients[i], &env)?;
-            say.say(&format!("      {} objected on node-{i} ({}): {reason:?}", TRUSTS[i], r.id.short(12)));
+            say.say(&format!("      {} objected on node-{i} ({}): {reason:?}", DEMO[i].name, r.id.short(12)));
         }
 
         say.step("Waiting until every node sees the proposal adopted as a position");
@@ -297,6 +398,7 @@ pub fn run(args: DevnetArgs, json: bool) -> Result<Output> {
             verified.members,
             verified.required
         ));
+        say.say(&format!("      breadth: {}", breadth_line(&verified.breakdown, REGIONS.len())));
         if let Some(out) = &args.certificate_out {
             chorus_node::datadir::write_atomic(out, &bytes, 0o644)?;
             say.say(&format!(
@@ -337,6 +439,8 @@ pub fn run(args: DevnetArgs, json: bool) -> Result<Output> {
             "endorsements": verified.endorsers.len(),
             "required": verified.required,
             "certificate_bytes": bytes.len(),
+            "breadth": breadth_line(&verified.breakdown, REGIONS.len()),
+            "breakdown": verified.breakdown,
             "certificate_out": args.certificate_out,
             "website": website,
             "data_dirs": dirs.iter().map(|d| d.root().to_path_buf()).collect::<Vec<_>>(),
