@@ -11,11 +11,16 @@
 //! `feed_url`, which the format wants absolute. Each position links its
 //! certificate (Atom `enclosure`, JSON Feed `attachments`); each entry's
 //! summary gives the tally and the number of objections, and its content
-//! is the proposal's text rendered as on its page.
+//! is the proposal's text rendered as on its page. For a coalition that
+//! uses member attributes (a value set, a breadth rule or a member
+//! declaring something) the summary gains a line of breadth and the JSON
+//! Feed's `_chorus` carries the tally by attribute (`breakdown`); other
+//! coalitions' feeds are unchanged.
 
-use chorus_core::{Decision, ObjectId, Tally};
+use chorus_core::{Breakdown, Decision, ObjectId, Tally};
 use serde::Serialize;
 
+use crate::breadth;
 use crate::date;
 use crate::markdown;
 use crate::{FeedKind, Site, FEED_ENTRIES};
@@ -49,6 +54,10 @@ struct Entry {
     adopted: bool,
     decision: Decision,
     tally: Option<Tally>,
+    /// The tally by attribute, for a coalition that uses attributes.
+    breakdown: Option<Breakdown>,
+    /// Its line of breadth ("Endorsed by 3 of 4 member trusts, from ...").
+    breadth: Option<String>,
     content_html: String,
 }
 
@@ -102,6 +111,12 @@ fn entries(site: &Site, kind: FeedKind) -> Vec<Entry> {
                 .and_then(|r| r.get(p.author.as_bytes()))
                 .or_else(|| ledger.head_roster().and_then(|(r, _)| r.get(p.author.as_bytes())))
                 .map(|m| m.name.clone());
+            let breakdown = match (ledger.roster(&p.roster), ledger.charter(&p.roster)) {
+                (Some(r), Some(c)) if breadth::shown(c, r) => ledger.breakdown(id),
+                _ => None,
+            };
+            let breadth =
+                breakdown.as_ref().zip(ledger.charter(&p.roster)).map(|(b, c)| breadth::line(b, &c.attributes));
             Some(Entry {
                 id: *id,
                 title: p.title.clone(),
@@ -110,6 +125,8 @@ fn entries(site: &Site, kind: FeedKind) -> Vec<Entry> {
                 adopted: ledger.is_adopted(id),
                 decision: Decision::of(p.action.as_ref()),
                 tally: ledger.tally(id),
+                breakdown,
+                breadth,
                 content_html: markdown::render(&p.body),
             })
         })
@@ -117,8 +134,20 @@ fn entries(site: &Site, kind: FeedKind) -> Vec<Entry> {
 }
 
 /// "Adopted position. 12 endorse, 3 object, 1 abstain of 20 members (11
-/// required). 3 objections."
+/// required). 3 objections.", and for a coalition that uses attributes a
+/// second line of breadth: "Endorsed by 12 of 20 member trusts, from 7 of 9
+/// regions, running 140 schools with 61,000 pupils."
 fn summary(e: &Entry) -> String {
+    let mut out = tally_summary(e);
+    if let Some(line) = &e.breadth {
+        out.push('\n');
+        out.push_str(line);
+        out.push('.');
+    }
+    out
+}
+
+fn tally_summary(e: &Entry) -> String {
     let status = if e.adopted { "Adopted" } else { "Not adopted" };
     match &e.tally {
         Some(t) => format!(
@@ -236,6 +265,9 @@ struct ChorusItem<'a> {
     decision: Decision,
     #[serde(skip_serializing_if = "Option::is_none")]
     tally: Option<&'a Tally>,
+    /// The tally by attribute (only for a coalition that uses attributes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    breakdown: Option<&'a Breakdown>,
 }
 
 /// `feeds/<kind>.json`.
@@ -271,6 +303,7 @@ pub(crate) fn json(site: &Site, kind: FeedKind) -> String {
                     adopted: e.adopted,
                     decision: e.decision,
                     tally: e.tally.as_ref(),
+                    breakdown: e.breakdown.as_ref(),
                 },
             }
         })

@@ -11,8 +11,8 @@
 //! | path | what |
 //! |---|---|
 //! | `index.html` | the coalition's positions (adopted proposals, governance decisions included), newest first, with tallies; under [`Publish::Everything`] also every other proposal |
-//! | `proposals/<id>.html` | a proposal: text, author, dates, decision and rule, tally, every member's stance (endorsements and objections with equal weight), abstentions, equivocations, who has not responded; for a position its certificate and the in-browser verification |
-//! | `members.html` | the newest roster: names, external ids, trust ids |
+//! | `proposals/<id>.html` | a proposal: text, author, dates, decision and rule, tally, breadth (below), every member's stance (endorsements and objections with equal weight), abstentions, equivocations, who has not responded; for a position its certificate and the in-browser verification |
+//! | `members.html` | the newest roster: names, external ids, trust ids; the charter's rules with their breadth rules; when the coalition uses attributes, the charter's value sets and size bands and every member's declared attributes |
 //! | `verify.html` | verify any certificate file in the browser |
 //! | `certificates/<id>.cert` | the certificate of a position, as `chorus verify` reads it |
 //! | `certificates/<id>.cert.js` | the same bytes in base64 for pages opened from `file://` |
@@ -32,6 +32,22 @@
 //! `default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src
 //! 'self'; img-src 'self'; object-src 'none'; base-uri 'none'; form-action
 //! 'none'; frame-ancestors 'none'`, and read well without JavaScript.
+//!
+//! ## Breadth
+//!
+//! A coalition that uses member attributes (its charter declares a value
+//! set, its own size bands or a breadth rule, or a member declares
+//! something) gets a "Breadth" section on each tallied proposal's page,
+//! from [`chorus_core::Ledger::breakdown`]: one line ("Endorsed by 3 of 4
+//! member trusts, from 3 of 9 regions, running 41 schools with 19,200
+//! pupils"), each breadth rule of the rule the proposal is adopted under,
+//! met or not met in words, a table by each attribute in use (every value
+//! of the charter's set in set order, then "not declared") with endorse,
+//! object, abstain, not responded and total, and the endorsers' schools
+//! and pupils with how many declared them. Feed summaries gain the same
+//! line and JSON Feed items carry the breakdown in `_chorus.breakdown`.
+//! Other coalitions' pages and feeds are unchanged. Tables scroll sideways
+//! inside a labelled, focusable region on a narrow screen; no script.
 //!
 //! ## Choices
 //!
@@ -62,7 +78,8 @@
 //!   file (`../proposals/<id>.html`), which most readers resolve against
 //!   the feed's own URL, and the JSON Feed omits `home_page_url` and
 //!   `feed_url`, which must be absolute. JSON Feed items also carry a
-//!   `_chorus` extension: proposal id, adopted, decision and tally.
+//!   `_chorus` extension: proposal id, adopted, decision and tally (and
+//!   the breakdown, for a coalition that uses attributes).
 //!
 //! ## Determinism
 //!
@@ -99,6 +116,7 @@
 #![deny(missing_docs)]
 
 mod assets;
+mod breadth;
 pub mod date;
 mod feeds;
 mod markdown;

@@ -3,8 +3,8 @@
 //! [`crate::markdown::render`].
 
 use chorus_core::{
-    Action, AdoptionRule, Charter, Decision, Member, ObjectId, Proposal, PublicKey, Relation, Roster, RuleKind, Stance,
-    StanceRecord, Tally, TrustStance,
+    Action, AdoptionRule, Attribute, Charter, Decision, Member, ObjectId, Proposal, PublicKey, Relation, Roster,
+    RuleKind, Stance, StanceRecord, Tally, TrustStance,
 };
 use std::collections::BTreeMap;
 
@@ -12,7 +12,7 @@ use maud::{html, Markup, PreEscaped};
 use sha2::{Digest, Sha256};
 
 use crate::date;
-use crate::{assets, markdown, Publish, Site};
+use crate::{assets, breadth, markdown, Publish, Site};
 
 /// Where a page sits: the site root or one directory down.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -269,7 +269,13 @@ pub(crate) fn members(site: &Site) -> String {
                     (roster.len()) " member trusts."
                 }
                 (charter_list(charter, roster.len()))
+                @if breadth::shown(charter, roster) {
+                    (breadth::charter_sets(charter))
+                }
                 (members_table(roster))
+                @if roster.members().any(|m| !m.attributes.is_empty()) {
+                    (breadth::members_table(&sorted_members(roster), &charter.attributes))
+                }
             }
         }
     };
@@ -287,7 +293,15 @@ fn charter_list(charter: &Charter, members: usize) -> Markup {
                     dt { (label) }
                     dd {
                         (what) " are adopted when " (rule_text(rule)) " of the members endorse ("
-                        (rule.required(members)) " of " (members) " now)."
+                        (rule.required(members)) " of " (members) " now)"
+                        @match charter.breadth.of(kind) {
+                            [] => { "." }
+                            [one] => { ", with " (one.to_string()) "." }
+                            rules => {
+                                ", with each of these breadth rules met:"
+                                ul.rules { @for r in rules { li { (r.to_string()) } } }
+                            }
+                        }
                     }
                 }
             }
@@ -303,9 +317,15 @@ fn rule_label(kind: RuleKind) -> (&'static str, &'static str) {
     }
 }
 
-fn members_table(roster: &Roster) -> Markup {
+/// The roster's members by name, then trust id.
+fn sorted_members(roster: &Roster) -> Vec<&Member> {
     let mut members: Vec<&Member> = roster.members().collect();
     members.sort_by(|a, b| (&a.name, a.key).cmp(&(&b.name, b.key)));
+    members
+}
+
+fn members_table(roster: &Roster) -> Markup {
+    let members = sorted_members(roster);
     let replaced = members.iter().any(|m| roster.root_key(&m.key) != Some(m.key));
     html! {
         section aria-labelledby="roster" {
@@ -471,6 +491,7 @@ fn action_text(site: &Site, roster: Option<&Roster>, action: &Action) -> Markup 
             Action::Admit(m) => {
                 "Admits " strong { (m.name) } " as a member, with trust id " code.id { (m.key) }
                 @if let Some(x) = &m.external_id { " (external id " (x) ")" }
+                @if !m.attributes.is_empty() { ", declaring " (breadth::attributes_text(&m.attributes)) }
                 "."
             }
             Action::Remove(t) => { "Removes " strong { (name(t)) } " (trust id " code.id { (t) } ") from the roster." }
@@ -481,9 +502,28 @@ fn action_text(site: &Site, roster: Option<&Roster>, action: &Action) -> Markup 
             Action::AmendCharter(c) => {
                 "Sets the charter: positions " (rule_text(c.positions)) ", membership " (rule_text(c.membership))
                 ", amendments " (rule_text(c.amendments)) " of the members."
+                @let sets = &c.attributes;
+                @let breadth = [RuleKind::Positions, RuleKind::Membership, RuleKind::Amendments]
+                    .into_iter()
+                    .filter(|k| !c.breadth.of(*k).is_empty())
+                    .collect::<Vec<_>>();
+                @if !sets.is_empty() || !breadth.is_empty() {
+                    ul.rules {
+                        @for a in [Attribute::Region, Attribute::Phase, Attribute::TrustType, Attribute::SizeBand] {
+                            @let values = sets.values(a);
+                            @if !values.is_empty() && (a != Attribute::SizeBand || !sets.school_bands.is_empty()) {
+                                li { (a.plural()) ": " (breadth::values_list(&values)) }
+                            }
+                        }
+                        @for k in breadth {
+                            li { "breadth of " (k.name()) ": " (breadth::rules_text(c.breadth.of(k))) }
+                        }
+                    }
+                }
             }
-            Action::AmendMember { trust, .. } => {
-                "Replaces the attributes of " strong { (name(trust)) } " (trust id " code.id { (trust) } ")."
+            Action::AmendMember { trust, attributes } => {
+                "Replaces the attributes of " strong { (name(trust)) } " (trust id " code.id { (trust) } ")"
+                @if attributes.is_empty() { ", clearing every attribute." } @else { " with: " (breadth::attributes_text(attributes)) "." }
             }
         }
     }
@@ -503,6 +543,11 @@ pub(crate) fn proposal(site: &Site, id: &ObjectId) -> String {
     let coalition = ledger.coalition().id();
     let certificate = if adopted { site.certificate(id) } else { None };
     let author = trust_name(site, roster, &p.author);
+    // The breakdown only for a coalition that uses attributes.
+    let breakdown = match (roster, charter) {
+        (Some(r), Some(c)) if breadth::shown(c, r) => ledger.breakdown(id),
+        _ => None,
+    };
     let main = html! {
         article.proposal {
             header {
@@ -546,7 +591,13 @@ pub(crate) fn proposal(site: &Site, id: &ObjectId) -> String {
                     @match (charter, tally) {
                         (Some(c), Some(t)) => {
                             "The " (kind.name()) " rule: adopted when " (rule_text(c.rule(kind)))
-                            " of the " (t.members) " members endorse, so " (t.required) " endorsements are required."
+                            " of the " (t.members) " members endorse, so " (t.required) " endorsements are required"
+                            @match c.breadth.of(kind).len() {
+                                0 => {}
+                                1 => { ", and its breadth rule must be met (see Breadth)" }
+                                n => { ", and its " (n) " breadth rules must be met (see Breadth)" }
+                            }
+                            "."
                         }
                         (Some(c), None) => { "The " (kind.name()) " rule: " (rule_text(c.rule(kind))) " of the members." }
                         _ => { "The " (kind.name()) " rule of a roster version not known here." }
@@ -578,6 +629,9 @@ pub(crate) fn proposal(site: &Site, id: &ObjectId) -> String {
             }
             @if let Some(state) = &state {
                 (tally_section(&state.tally))
+                @if let (Some(r), Some(c), Some(b)) = (roster, charter, &breakdown) {
+                    (breadth::section(b, c, r))
+                }
                 (stances_section(p, roster, &state.stances))
             }
             @if adopted {

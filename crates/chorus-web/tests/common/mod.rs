@@ -6,6 +6,11 @@
 
 #![allow(dead_code)]
 
+pub mod html;
+
+#[allow(unused_imports)]
+pub use html::{check_page, unescape};
+
 use std::collections::BTreeMap;
 
 use chorus_core::testkit::{member_key, T0};
@@ -233,6 +238,13 @@ pub fn world() -> World {
 }
 
 impl World {
+    /// A world of other objects (`adopted`, `unadopted` and `hostile` left
+    /// empty and zero): for tests with their own coalition, to reuse the
+    /// ledger and source helpers.
+    pub fn of(coalition: Coalition, objects: Vec<Envelope>, keys: Vec<Keypair>) -> Self {
+        World { coalition, objects, adopted: vec![], unadopted: vec![], hostile: ObjectId([0; 32]), keys }
+    }
+
     /// A further stance of member `member` (index as in the fixture),
     /// signed by its trust key, not among `objects`.
     pub fn stance(&self, member: usize, proposal: ObjectId, stance: Stance, offset: u64) -> Envelope {
