@@ -383,13 +383,29 @@ fn certificate_lines(group: &mut Group, coalition: ObjectId, certs: Vec<(&'stati
     for (name, bytes) in certs {
         group.put(format!("certificate.{name}"), hex::encode(&bytes));
         match certificate::verify_with_threads(&bytes, Some(coalition), 1) {
-            Ok(pos) => group.put(format!("certificate.{name}.result"), support::result_line(&pos)),
+            Ok(pos) => {
+                group.put(format!("certificate.{name}.result"), support::result_line(&pos));
+                if !pos.breakdown.breadth.is_empty() {
+                    group.put(format!("certificate.{name}.breadth"), breadth_line(&pos.breakdown));
+                }
+            }
             Err(e) => {
                 group.put(format!("certificate.{name}.error"), error_code(&e));
                 group.put(format!("certificate.{name}.message"), e.to_string());
             }
         }
     }
+}
+
+/// The breadth rules of a verified certificate, in charter order: the
+/// rule, the distinct values its endorsers show, the `each_of` values none
+/// shows, and whether it is met.
+fn breadth_line(b: &chorus_core::Breakdown) -> String {
+    b.breadth
+        .iter()
+        .map(|s| format!("{} distinct={} missing=[{}] met={}", s.rule, s.distinct, s.missing.join(","), s.met))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn governance_group(o: &Objects) -> Group {
@@ -686,7 +702,8 @@ fn generate() -> Vec<Group> {
     let rules = rules_group(&o);
     let encoding = encoding_group();
     let opaque = opaque_group(&o);
-    vec![keys, genesis, proposal, endorsements, ledger, certs, governance, rules, encoding, opaque]
+    let attributes = attributes_group(&o);
+    vec![keys, genesis, proposal, endorsements, ledger, certs, governance, rules, encoding, opaque, attributes]
 }
 
 /// Feeds every object through ingest and the ledger, as a node would.
@@ -753,13 +770,15 @@ fn read_doc() -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
-/// Member attributes, value sets and breadth rules (issue 15): a coalition
-/// of the same keys whose charter has value sets and a positions rule of
-/// more than 1/3 with "endorsers from at least 2 distinct regions", a
-/// position endorsed by a (London) and b (Yorkshire), a member amendment
-/// giving c a region, and two certificates: a and b (valid), a and c (c
-/// declares no region: fails on breadth). Not yet in the document, so not
-/// in [`generate`]: once PROTOCOL.md has these blocks, add it there.
+/// Member attributes, value sets and breadth rules (PROTOCOL.md 11.12): a
+/// coalition of the same keys whose charter has value sets and a positions
+/// rule of more than 1/3 with "endorsers from at least 2 distinct regions",
+/// a position endorsed by a (London) and b (Yorkshire), a member amendment
+/// giving c a region, adopted by all three, and a second position pinned
+/// to the version it makes, endorsed by a and c. Certificates: a and b
+/// (valid), a and c under the genesis version (c declares no region: fails
+/// on breadth), a and c under the amended version (valid, the amendment in
+/// the chain), and a genesis declaring a region outside the set.
 fn attributes_group(o: &Objects) -> Group {
     use chorus_core::{Attribute, AttributeSets, BreadthRule, BreadthRules, MemberAttributes};
     let [a, b, c] = &o.keys;
@@ -784,7 +803,7 @@ fn attributes_group(o: &Objects) -> Group {
         external_id: None,
         attributes,
     };
-    let genesis = Genesis {
+    let genesis_body = Genesis {
         name: "Vector Coalition with attributes".into(),
         charter,
         founders: vec![
@@ -816,7 +835,7 @@ fn attributes_group(o: &Objects) -> Group {
         created_at_ms: T,
         nonce: b"vectors2".to_vec(),
     };
-    let genesis = Envelope::sign(Kind::Genesis, genesis.to_body(), &[a, b, c]);
+    let genesis = Envelope::sign(Kind::Genesis, genesis_body.to_body(), &[a, b, c]);
     let coalition = genesis.id();
     let proposal = |title: &str, at: u64, action: Option<Action>| {
         let p = Proposal {
@@ -855,6 +874,24 @@ fn attributes_group(o: &Objects) -> Group {
         Envelope::sign(Kind::Endorsement, e.to_body(), &[key])
     };
     let ends = [a, b, c].map(|k| endorse(k, &position, T + 3 * HOUR));
+    let amend_ends = [a, b, c].map(|k| endorse(k, &amend, T + 3 * HOUR));
+    // A position pinned to the version the amendment makes, where c's
+    // region counts.
+    let amended_version = version_id(&coalition, &[amend.id()]);
+    let pinned = Proposal {
+        coalition,
+        roster: amended_version,
+        author: a.public(),
+        created_at_ms: T + 4 * HOUR,
+        closes_at_ms: None,
+        title: "Adopt the regional pay statement, second reading".into(),
+        body: String::new(),
+        link: None,
+        action: None,
+        roster_heads: vec![amend.id()],
+    };
+    let pinned = Envelope::sign(Kind::Proposal, pinned.to_body(), &[a]);
+    let pinned_ends = [a, c].map(|k| endorse(k, &pinned, T + 5 * HOUR));
     let mut group = Group::new("attributes");
     group.envelope("attr.genesis", &genesis);
     group.envelope("attr.position", &position);
@@ -862,6 +899,14 @@ fn attributes_group(o: &Objects) -> Group {
         group.envelope(&format!("attr.position.endorsement.{name}"), e);
     }
     group.envelope("attr.amend_member", &amend);
+    for (name, e) in ["a", "b", "c"].iter().zip(&amend_ends) {
+        group.envelope(&format!("attr.amend_member.endorsement.{name}"), e);
+    }
+    group.put("attr.amended_version.id", amended_version.to_hex());
+    group.envelope("attr.pinned", &pinned);
+    for (name, e) in ["a", "c"].iter().zip(&pinned_ends) {
+        group.envelope(&format!("attr.pinned.endorsement.{name}"), e);
+    }
     let coalition_v = Coalition::from_genesis(genesis.bytes(), 1).expect("the attribute genesis is valid");
     let mut ledger = Ledger::new(coalition_v);
     for env in [&position, &ends[0], &ends[1], &amend] {
@@ -887,29 +932,62 @@ fn attributes_group(o: &Objects) -> Group {
             b.endorser_pupils
         ),
     );
+    let stances = |attribute| {
+        b.by(attribute)
+            .iter()
+            .map(|r| {
+                let value = r.value.as_deref().unwrap_or("-");
+                format!("{value}:{}/{}/{}/{}", r.endorse, r.object, r.abstain, r.silent)
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    group.put(
+        "attr.ledger.breakdown.stances",
+        Attribute::ALL
+            .iter()
+            .map(|&a| format!("{}=[{}]", a.plural().replace(' ', "_"), stances(a)))
+            .collect::<Vec<_>>()
+            .join(" "),
+    );
     let cert = |ends: &[&Envelope]| {
         let ends: Vec<Envelope> = ends.iter().map(|e| (*e).clone()).collect();
         certificate::assemble(&genesis, &position, &ends)
     };
-    let certs = vec![("attr_valid", cert(&[&ends[0], &ends[1]])), ("attr_breadth", cert(&[&ends[0], &ends[2]]))];
+    let mut chain = vec![amend.clone()];
+    chain.extend(amend_ends.iter().cloned());
+    let amended = certificate::assemble_with_chain(&genesis, &pinned, &pinned_ends, &chain);
+    // The same genesis, but c declares a region the charter does not list.
+    let mut outside = genesis_body.clone();
+    outside.founders[2].attributes.region = Some("Cornwall".into());
+    let outside = Envelope::sign(Kind::Genesis, outside.to_body(), &o.keys.iter().collect::<Vec<_>>());
+    let outside = certificate::assemble(&outside, &position, &[ends[0].clone(), ends[1].clone()]);
+    let certs = vec![
+        ("attr_valid", cert(&[&ends[0], &ends[1]])),
+        ("attr_breadth", cert(&[&ends[0], &ends[2]])),
+        ("attr_amended_valid", amended),
+        ("attr_founder_outside_set", outside),
+    ];
     certificate_lines(&mut group, coalition, certs);
     group
 }
 
 #[test]
-#[ignore = "prints the attribute vectors (not yet in docs/PROTOCOL.md); run with --ignored --nocapture"]
+#[ignore = "prints the attribute vectors (PROTOCOL.md 11.12) alone; run with --ignored --nocapture"]
 fn print_attribute_vectors() {
     print!("{}", render(&[attributes_group(&objects())]));
 }
 
-/// The attribute vectors hold what they say, whether or not the document
-/// has them yet.
+/// The attribute vectors hold what section 11.12 says they hold.
 #[test]
 fn attribute_vectors_say_what_they_claim() {
     let g = attributes_group(&objects());
     let get = |n: &str| g.lines.iter().find(|(name, _)| name == n).map(|(_, v)| v.clone()).expect(n);
     assert!(get("certificate.attr_valid.result").starts_with("ok "));
+    assert!(get("certificate.attr_valid.breadth").ends_with("distinct=2 missing=[] met=true"));
     assert_eq!(get("certificate.attr_breadth.error"), "Breadth");
+    assert!(get("certificate.attr_amended_valid.result").starts_with("ok "));
+    assert_eq!(get("certificate.attr_founder_outside_set.error"), "Genesis/InvalidField");
     assert!(get("attr.ledger.breakdown").starts_with("adopted=true region=London=1,North West=0,Yorkshire=1,-=0"));
 }
 
@@ -976,6 +1054,18 @@ fn ids_and_signatures_check_independently() {
         ("gov.revocation", "revocation"),
         ("opaque.comment", "comment"),
         ("opaque.kind_4", "kind-4"),
+        ("attr.genesis", "genesis"),
+        ("attr.position", "proposal"),
+        ("attr.position.endorsement.a", "endorsement"),
+        ("attr.position.endorsement.b", "endorsement"),
+        ("attr.position.endorsement.c", "endorsement"),
+        ("attr.amend_member", "proposal"),
+        ("attr.amend_member.endorsement.a", "endorsement"),
+        ("attr.amend_member.endorsement.b", "endorsement"),
+        ("attr.amend_member.endorsement.c", "endorsement"),
+        ("attr.pinned", "proposal"),
+        ("attr.pinned.endorsement.a", "endorsement"),
+        ("attr.pinned.endorsement.c", "endorsement"),
     ];
     for (name, kind) in objects {
         let body = get(&format!("{name}.body"));
@@ -1017,17 +1107,25 @@ fn ids_and_signatures_check_independently() {
     input.extend_from_slice(&get("gov.admit.id"));
     let version: [u8; 32] = Sha256::digest(&input).into();
     assert_eq!(version.to_vec(), get("gov.version.id"));
+    let mut input = b"chorus/v1/roster\n".to_vec();
+    input.extend_from_slice(&get("attr.genesis.id"));
+    input.extend_from_slice(&get("attr.amend_member.id"));
+    let version: [u8; 32] = Sha256::digest(&input).into();
+    assert_eq!(version.to_vec(), get("attr.amended_version.id"));
 }
 
 /// The certificates in the document verify, or fail, exactly as documented.
 #[test]
 fn document_certificates_verify_as_documented() {
     let doc = parse_doc(&read_doc()).expect("vector blocks parse");
-    let coalition: ObjectId = doc["genesis.id"].parse().expect("genesis.id is an id");
+    let main: ObjectId = doc["genesis.id"].parse().expect("genesis.id is an id");
+    let attr: ObjectId = doc["attr.genesis.id"].parse().expect("attr.genesis.id is an id");
     let names: Vec<&str> =
         doc.keys().filter_map(|k| k.strip_prefix("certificate.")).filter(|k| !k.contains('.')).collect();
     assert!(names.contains(&"valid") && names.len() >= 2, "a valid and an invalid certificate are documented");
     for name in names {
+        // 11.12: the attribute certificates are of their own coalition.
+        let coalition = if name.starts_with("attr_") { attr } else { main };
         let bytes = hex::decode(&doc[&format!("certificate.{name}")]).expect("certificate is hex");
         for threads in [1, 4] {
             match certificate::verify_with_threads(&bytes, Some(coalition), threads) {
