@@ -15,11 +15,12 @@ Usage:
     verify_certificate.py --batch FILE [--json]          # one "<cert hex> <coalition hex or ->" per line
 
 Prints "ok coalition=... proposal=... decision=... rule=<rule>:<n>/<d> members=M required=R
-endorsers=K1,K2,..." and exits 0 for a valid certificate, followed by its breadth: "endorsed
-by 34 of 52 member trusts, from 8 of 9 regions, running 412 schools with 198,000 pupils" (each
-attribute whose value set the charter defines; schools and pupils as the endorsers declare
-them) and one line per breadth rule of the rule applied. Otherwise prints "<Error>: <reason>"
-and exits 1. <Error> is the error name of PROTOCOL.md (e.g. Endorsement/InvalidField,
+endorsers=K1,K2,..." and exits 0 for a valid certificate, followed, when its coalition uses
+member attributes or breadth rules, by its breadth as `chorus verify` words it:
+"breadth      endorsed by 34 of 52 member trusts, from 8 of 9 regions, running 412 schools
+with 198,000 pupils" (regions when the charter has a region set, schools and pupils when an
+endorser declares them) and one "breadth rule from at least 6 of 9 regions: 8, met" line per
+breadth rule of the rule applied. Otherwise prints "<Error>: <reason>" and exits 1. <Error> is the error name of PROTOCOL.md (e.g. Endorsement/InvalidField,
 Chain/BadSignature, MissingLink, ProposalVoid, Breadth). With --batch, prints one verdict line
 per input line and exits 0.
 
@@ -41,7 +42,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from chorus_verifier.attributes import breadth_lines, summary  # noqa: E402
+from chorus_verifier.attributes import breadth_lines, informative, summary  # noqa: E402
 from chorus_verifier.certificate import verify_report  # noqa: E402
 from chorus_verifier.errors import Refused  # noqa: E402
 from chorus_verifier.vectors import check_vectors  # noqa: E402
@@ -119,10 +120,10 @@ def main():
         print(json.dumps(v, ensure_ascii=False, indent=2))
     else:
         print(verdict_line(v))
-        if v["valid"]:
-            print(v["summary"])
+        if v["valid"] and informative(v["breakdown"]):
+            print(f"breadth      {v['summary']}")
             for line in breadth_lines(v["breakdown"]):
-                print(line)
+                print(f"breadth rule {line}")
     sys.exit(0 if v["valid"] else 1)
 
 

@@ -346,54 +346,72 @@ def breakdown(rule_name, sets, rules, members, stances):
     return out
 
 
-# --- For people -------------------------------------------------------------------------------
+# --- For people (as `chorus verify` prints them) ----------------------------------------------
 
 
-def _count(n):
+def _thousands(n):
     return f"{n:,}"
 
 
-def _series(parts):
-    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+def _set_size(b, a):
+    return sum(1 for r in b[a] if r["value"] is not None)
+
+
+def _endorser_values(b, a):
+    return sum(1 for r in b[a] if r["value"] is not None and r["endorse"] > 0)
+
+
+def informative(b):
+    """True when a breakdown says more than the plain tally: a breadth rule, a
+    value set, a member declaring a value, or an endorser declaring schools or
+    pupils (size bands always exist, so they count only once declared)."""
+
+    def shown(a):
+        declared = any(r["value"] is not None and sum(r[k] for k in ("endorse", "object", "abstain", "silent")) > 0
+                       for r in b[a])
+        return declared or (a != "size_band" and _set_size(b, a) > 0)
+
+    return (
+        bool(b["breadth"])
+        or any(shown(a) for a, *_ in ATTRIBUTES)
+        or b["endorsers_declaring_schools"] > 0
+        or b["endorsers_declaring_pupils"] > 0
+    )
 
 
 def summary(b):
-    """The breakdown of a verified certificate in one sentence:
-    "endorsed by 34 of 52 member trusts, from 8 of 9 regions, running 412
-    schools with 198,000 pupils". An attribute is named when the charter
-    defines its set (size bands when a breadth rule counts them); schools
-    and pupils when an endorser declares them, with how many do when not all."""
-    text = f"endorsed by {_count(b['endorsers'])} of {_count(b['members'])} member trusts"
-    counted = {r["rule"]["attribute"] for r in b["breadth"]}
-    spread = []
-    for a, *_ in ATTRIBUTES:
-        defined = len(b[a]) - 1
-        if defined and (a != "size_band" or a in counted):
-            shown_values = sum(1 for r in b[a] if r["value"] is not None and r["endorse"] > 0)
-            spread.append(f"{shown_values} of {defined} {PLURAL[a]}")
-    if spread:
-        text += ", from " + _series(spread)
-    n = b["endorsers"]
-    if b["endorsers_declaring_schools"]:
-        text += f", running {_count(b['endorser_schools'])} schools"
-        if b["endorsers_declaring_schools"] < n:
-            text += f" (as {b['endorsers_declaring_schools']} of {n} declare)"
-    if b["endorsers_declaring_pupils"]:
-        text += ", with" if not b["endorsers_declaring_schools"] else " with"
-        text += f" {_count(b['endorser_pupils'])} pupils"
-        if b["endorsers_declaring_pupils"] < n:
-            text += f" (as {b['endorsers_declaring_pupils']} of {n} declare)"
+    """"endorsed by 34 of 52 member trusts, from 8 of 9 regions, running 412
+    schools with 198,000 pupils": regions when the charter has a region set,
+    schools and pupils when an endorser declares them."""
+    text = f"endorsed by {b['endorsers']} of {b['members']} member trusts"
+    regions = _set_size(b, "region")
+    if regions:
+        text += f", from {_endorser_values(b, 'region')} of {regions} regions"
+    schools = b["endorsers_declaring_schools"] > 0
+    if schools:
+        text += f", running {_thousands(b['endorser_schools'])} schools"
+    if b["endorsers_declaring_pupils"] > 0:
+        text += " with " if schools else ", with "
+        text += f"{_thousands(b['endorser_pupils'])} pupils"
     return text
 
 
 def breadth_lines(b):
-    """One line per breadth rule: the rule, what the endorsers show, met or not."""
+    """One line per breadth rule and its state: 'from at least 6 of 9 regions:
+    5, not met', 'from at least 2 of 3 regions, including "London": 2, missing
+    "London", not met', 'an endorser from each of "A", "B" (phases): met'."""
     lines = []
     for s in b["breadth"]:
-        state = "met" if s["met"] else "not met"
-        missing = f", none with {', '.join(quote(v) for v in s['missing'])}" if s["missing"] else ""
-        lines.append(
-            f"breadth ({b['rule']} rule): {rule_text(s['rule'])}: {state} "
-            f"({s['distinct']} distinct {PLURAL[s['rule']['attribute']]}{missing})"
-        )
+        rule = s["rule"]
+        a = rule["attribute"]
+        verdict = "met" if s["met"] else "not met"
+        missing = f"missing {', '.join(quote(v) for v in s['missing'])}, " if s["missing"] else ""
+        if rule["min_distinct"] > 0:
+            including = f", including {', '.join(quote(v) for v in rule['each_of'])}" if rule["each_of"] else ""
+            lines.append(
+                f"from at least {rule['min_distinct']} of {_set_size(b, a)} {PLURAL[a]}{including}: "
+                f"{s['distinct']}, {missing}{verdict}"
+            )
+        else:
+            lines.append(f"an endorser from each of {', '.join(quote(v) for v in rule['each_of'])} ({PLURAL[a]}): {missing}{verdict}")
     return lines
