@@ -305,7 +305,7 @@ pub(crate) fn sets_lines(s: &CharterSetsInfo) -> Vec<String> {
         } else {
             values.iter().map(|v| crate::output::safe_line(v)).collect::<Vec<_>>().join(", ")
         };
-        out.push(format!("{:<12}{shown}", format!("{}:", a.plural())));
+        out.push(format!("{:<13}{shown}", format!("{}:", a.plural())));
     }
     for (name, list) in rules {
         for b in list {
