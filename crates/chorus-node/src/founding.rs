@@ -709,4 +709,51 @@ mod tests {
         assert_eq!(s.to_genesis(1).unwrap().charter.positions, AdoptionRule::new(2, 3).unwrap());
         assert!(parse_rule("half").is_err());
     }
+
+    #[test]
+    fn attributes_sets_and_breadth_from_toml() {
+        let k = Keypair::generate();
+        let text = format!(
+            "name = \"C\"\nregions = [\"London\", \"North East\"]\nphases = [\"secondary\", \"primary\"]\n\
+             breadth = [\"positions:region>=2\", \"membership:phase=primary\"]\n\
+             [[member]]\nname = \"A\"\nkey = \"{}\"\nregion = \"London\"\nschools = 12\npupils = 6400\n\
+             labels = [\"x\", \"la:Leeds\"]\n",
+            k.public()
+        );
+        let g = DraftSpec::parse(&text).unwrap().to_genesis(1).unwrap();
+        assert_eq!(g.charter.attributes.phases, ["primary", "secondary"]);
+        assert_eq!(g.charter.breadth.positions[0].min_distinct, 2);
+        assert_eq!(g.charter.breadth.membership[0].each_of, ["primary"]);
+        let a = &g.founders[0].attributes;
+        assert_eq!((a.region.as_deref(), a.schools, a.pupils), (Some("London"), Some(12), Some(6400)));
+        assert_eq!(a.labels, ["la:Leeds", "x"]);
+
+        let bad = |from: &str, to: &str| {
+            let t = text.replace(from, to);
+            DraftSpec::parse(&t).and_then(|s| s.to_genesis(1)).unwrap_err().to_string()
+        };
+        let e = bad("region = \"London\"", "region = \"Wales\"");
+        assert!(e.contains("\"Wales\"") && e.contains("\"London\", \"North East\""), "{e}");
+        assert!(bad("schools = 12", "schools = -1").contains("schools -1"));
+        assert!(bad("pupils = 6400", "pupils = 10000001").contains("10,000,000"));
+        assert!(bad("region>=2", "region>=3").contains("needs 3 distinct regions"));
+        assert!(bad("positions:region", "positions:county").contains("unknown attribute \"county\""));
+    }
+
+    #[test]
+    fn breadth_rules_parse() {
+        let (kind, r) = parse_breadth("region>=6").unwrap();
+        assert_eq!((kind, r.attribute, r.min_distinct), (RuleKind::Positions, Attribute::Region, 6));
+        let (kind, r) = parse_breadth("amendments:trust-type=single-academy trust, diocesan").unwrap();
+        assert_eq!((kind, r.attribute), (RuleKind::Amendments, Attribute::TrustType));
+        assert_eq!(r.each_of, ["diocesan", "single-academy trust"]);
+        assert_eq!(parse_breadth("size-band=31+,6-15").unwrap().1.each_of, ["31+", "6-15"]);
+        for bad in ["region", "region>=x", "region>=0", "region=", "votes:region>=1", "county>=1"] {
+            let e = parse_breadth(bad).unwrap_err();
+            assert!(e.starts_with(&format!("breadth rule {bad:?}")), "{e}");
+        }
+        assert_eq!(thousands(11_400), "11,400");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(10_000_000), "10,000,000");
+    }
 }
