@@ -57,10 +57,10 @@ pub(crate) enum CoalitionCmd {
         #[arg(short, long, value_name = "FILE", default_value = "genesis-draft.chorus")]
         output: PathBuf,
         #[command(flatten)]
-        sets: SetsArgs,
+        sets: Box<SetsArgs>,
         /// Your own trust's attributes (replacing those of your entry in --members).
         #[command(flatten)]
-        attributes: AttributeArgs,
+        attributes: Box<AttributeArgs>,
     },
     /// Countersign a draft with your trust key (after showing what you sign).
     Sign {

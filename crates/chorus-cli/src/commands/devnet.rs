@@ -144,13 +144,14 @@ impl DemoTrust {
 /// The breadth of an adopted position for people: "endorsed by 2 of 3
 /// member trusts, from 2 of 9 regions, running 23 schools with 11,400 pupils".
 fn breadth_line(b: &chorus_core::Breakdown, regions: usize) -> String {
+    let plural = |n: u64, one: &str, many: &str| format!("{} {}", thousands(n), if n == 1 { one } else { many });
     format!(
-        "endorsed by {} of {} member trusts, from {} of {regions} regions, running {} schools with {} pupils",
+        "endorsed by {} of {}, from {} of {regions} regions, running {} with {}",
         b.endorsers,
-        b.members,
+        plural(b.members as u64, "member trust", "member trusts"),
         b.endorser_values(chorus_core::Attribute::Region),
-        thousands(b.endorser_schools),
-        thousands(b.endorser_pupils)
+        plural(b.endorser_schools, "school", "schools"),
+        plural(b.endorser_pupils, "pupil", "pupils")
     )
 }
 

@@ -323,12 +323,14 @@ pub(crate) fn sets_lines(s: &CharterSetsInfo) -> Vec<String> {
 #[derive(Subcommand, Debug)]
 pub enum CharterCmd {
     /// Propose a new charter (an amendment): adoption rules, value sets and
-    /// breadth rules. Whatever is not named stays as it is.
+    /// breadth rules. Whatever is not named stays as it is: a set flag
+    /// replaces that set, --breadth adds a rule to those in force,
+    /// --clear-breadth drops a rule's breadth rules first.
     Amend {
         /// Rule for ordinary proposals, n/d.
         #[arg(long, value_name = "N/D")]
         positions: Option<String>,
-        /// Rule for admissions, removals and key replacements, n/d.
+        /// Rule for admissions, removals, key replacements and member amendments, n/d.
         #[arg(long, value_name = "N/D")]
         membership: Option<String>,
         /// Rule for charter amendments, n/d.
