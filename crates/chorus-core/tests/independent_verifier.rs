@@ -16,6 +16,7 @@
 //! says so and passes, unless `CHORUS_REQUIRE_INDEPENDENT_VERIFIER=1` (set
 //! by `.ci/run`), which makes their absence a failure.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -38,6 +39,10 @@ const MUTATIONS_PER_CERTIFICATE: usize = 120;
 /// three certificates), and mutations made of each of their certificates.
 const RANDOM_GENESES: usize = 200;
 const MUTATIONS_PER_RANDOM_CERTIFICATE: usize = 6;
+
+/// Random governance histories of the attribute coalition, each ending in
+/// a position certified with a proof chain.
+const RANDOM_HISTORIES: usize = 200;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -727,6 +732,135 @@ fn random_attribute_cases(rng: &mut SplitMix) -> Vec<Case> {
     cases
 }
 
+/// Typed attributes from the attribute coalition's sets (one in twelve a
+/// region outside them).
+fn random_typed_attributes(rng: &mut SplitMix) -> MemberAttributes {
+    let sets = attribute_sets();
+    let pick = |rng: &mut SplitMix, set: &[String]| (!rng.chance(3)).then(|| set[rng.index(set.len())].clone());
+    let mut a = MemberAttributes {
+        region: pick(rng, &sets.regions),
+        phase: pick(rng, &sets.phases),
+        trust_type: pick(rng, &sets.trust_types),
+        schools: (!rng.chance(3)).then(|| 1 + rng.below(40) as u32),
+        pupils: (!rng.chance(3)).then(|| 1 + rng.below(20_000) as u32),
+        labels: Vec::new(),
+    };
+    if rng.chance(12) {
+        a.region = Some("Cornwall".into());
+    }
+    a
+}
+
+/// A charter for an amendment: the attribute charter with some regions
+/// dropped, other bands, and a breadth rule for positions that its sets
+/// allow.
+fn random_typed_charter(rng: &mut SplitMix) -> Charter {
+    let mut c = attribute_charter();
+    c.attributes.regions.retain(|_| !rng.chance(3));
+    c.attributes.school_bands = [vec![], vec![1, 3, 10], vec![1, 20]][rng.index(3)].clone();
+    let regions = c.attributes.regions.len() as u32;
+    c.breadth.positions = match rng.index(4) {
+        0 => Vec::new(),
+        1 if regions > 0 => vec![breadth(Attribute::Region, 1 + rng.below(u64::from(regions)) as u32, &[])],
+        2 => vec![breadth(Attribute::Phase, 0, &["primary"])],
+        _ => vec![breadth(Attribute::SizeBand, 2, &[])],
+    };
+    c
+}
+
+/// Heads for a new proposal: none, one earlier governance proposal, or two
+/// that are not in each other's closure.
+fn random_heads(rng: &mut SplitMix, gov: &[(ObjectId, BTreeSet<ObjectId>)]) -> Vec<ObjectId> {
+    if gov.is_empty() || rng.chance(4) {
+        return Vec::new();
+    }
+    let (a, ca) = &gov[rng.index(gov.len())];
+    let (b, cb) = &gov[rng.index(gov.len())];
+    let mut heads = vec![*a];
+    if rng.chance(3) && a != b && !ca.contains(b) && !cb.contains(a) {
+        heads.push(*b);
+    }
+    heads.sort();
+    heads
+}
+
+/// Random governance histories of the attribute coalition (member
+/// amendments, charter amendments dropping regions, admissions with
+/// attributes, removals; pinned in chains and in concurrent branches, each
+/// endorsed by a random part of the coalition), each ending in a position
+/// under random heads with random endorsers, certified with the closure of
+/// its heads as proof chain (sometimes every governance object).
+fn random_history_cases(rng: &mut SplitMix) -> Vec<Case> {
+    let f = Fixture::with_charter(8, attribute_charter(), member_attributes);
+    let genesis = f.coalition.genesis_envelope();
+    let mut cases = Vec::new();
+    for n in 0..RANDOM_HISTORIES {
+        let mut gov: Vec<(ObjectId, BTreeSet<ObjectId>)> = Vec::new();
+        let mut objects: BTreeMap<ObjectId, Vec<Envelope>> = BTreeMap::new();
+        let mut admitted: Vec<Keypair> = Vec::new();
+        for k in 0..1 + rng.index(4) {
+            let heads = random_heads(rng, &gov);
+            let (action, share) = match rng.index(6) {
+                0..=2 => (
+                    Action::AmendMember {
+                        trust: f.keys[rng.index(8)].public(),
+                        attributes: random_typed_attributes(rng),
+                    },
+                    3,
+                ),
+                3 => (Action::AmendCharter(random_typed_charter(rng)), 12),
+                4 => {
+                    let key = member_key(10_000 + (n * 8 + k) as u32);
+                    let m = Member {
+                        key: key.public(),
+                        name: format!("Admitted {n}.{k}"),
+                        external_id: None,
+                        attributes: random_typed_attributes(rng),
+                    };
+                    admitted.push(key);
+                    (Action::Admit(m), 3)
+                }
+                _ => (Action::Remove(f.keys[1 + rng.index(7)].public()), 3),
+            };
+            let at = 10 * (k as u64 + 1);
+            let g = f.proposal_under(&f.keys[0], f.keys[0].public(), &format!("G{n}.{k}"), &heads, Some(action), at);
+            let mut carried = vec![g.clone()];
+            // Each member endorses with chance 1 - 1/share.
+            carried.extend(
+                (0..8).filter(|_| !rng.chance(share)).map(|i| f.endorsement(i, g.id(), Stance::Endorse, at + 1)),
+            );
+            let mut closure: BTreeSet<ObjectId> = BTreeSet::from([g.id()]);
+            for h in &heads {
+                closure.extend(gov.iter().find(|(id, _)| id == h).map(|(_, c)| c.clone()).unwrap_or_default());
+            }
+            objects.insert(g.id(), carried);
+            gov.push((g.id(), closure));
+        }
+        let heads = random_heads(rng, &gov);
+        let p = f.proposal_under(&f.keys[0], f.keys[0].public(), &format!("Position {n}"), &heads, None, 100);
+        let mut ends: Vec<Envelope> =
+            (0..8).filter(|_| !rng.chance(5)).map(|i| f.endorsement(i, p.id(), Stance::Endorse, 101)).collect();
+        for key in admitted.iter().filter(|_| rng.chance(2)) {
+            ends.push(f.stance_by(key, key.public(), p.id(), Stance::Endorse, 101, None));
+        }
+        let in_chain: BTreeSet<ObjectId> = if rng.chance(5) {
+            gov.iter().map(|(id, _)| *id).collect()
+        } else {
+            heads
+                .iter()
+                .flat_map(|h| gov.iter().find(|(id, _)| id == h).map(|(_, c)| c.clone()).unwrap_or_default())
+                .collect()
+        };
+        let chain: Vec<Envelope> = in_chain.iter().flat_map(|id| objects[id].iter().cloned()).collect();
+        cases.push(Case {
+            name: format!("random history {n}"),
+            bytes: certificate::assemble_with_chain(genesis, &p, &ends, &chain),
+            coalition: Some(f.id()),
+        });
+    }
+    cases
+}
+
 /// Bit flips, byte changes, truncations, deletions, insertions and
 /// duplicated runs, one to three at a time.
 fn mutate(bytes: &[u8], rng: &mut SplitMix) -> Vec<u8> {
@@ -811,7 +945,8 @@ fn the_independent_verifier_agrees_with_this_crate_on_every_certificate() {
             cases.push(Case { name: format!("{} mutation {m}", cases[i].name), bytes, coalition });
         }
     }
-    let random = random_attribute_cases(&mut rng);
+    let mut random = random_attribute_cases(&mut rng);
+    random.extend(random_history_cases(&mut rng));
     let drawn = random.len();
     for c in random {
         for m in 0..MUTATIONS_PER_RANDOM_CERTIFICATE {
