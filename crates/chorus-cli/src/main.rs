@@ -164,7 +164,7 @@ enum Command {
     Devnet(devnet::DevnetArgs),
     /// The newest roster version: its id, charter and members.
     Roster,
-    /// Propose admitting or removing a member trust, or replacing its lost key.
+    /// Propose admitting, amending (attributes) or removing a member trust, or replacing its lost key.
     #[command(subcommand)]
     Member(governance::MemberCmd),
     /// Propose new adoption rules.
