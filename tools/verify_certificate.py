@@ -6,7 +6,8 @@ only the Python standard library and PyNaCl (libsodium) for ed25519, with a
 hand-written protobuf reader that applies the canonical encoding rule of
 PROTOCOL.md section 2 directly. It implements the whole document, governance
 (section 12: roster versions, governance proposals, delegation, revocation,
-key rotation, proof chains) included; the code is in tools/chorus_verifier/.
+key rotation, proof chains) and member attributes and breadth rules (6.6,
+12.4, 9.2 step 21) included; the code is in tools/chorus_verifier/.
 
 Usage:
     verify_certificate.py CERT_FILE [--coalition HEX] [--json]   # raw certificate bytes ("-" for stdin)
@@ -20,9 +21,10 @@ member attributes or breadth rules, by its breadth as `chorus verify` words it:
 "breadth      endorsed by 34 of 52 member trusts, from 8 of 9 regions, running 412 schools
 with 198,000 pupils" (regions when the charter has a region set, schools and pupils when an
 endorser declares them) and one "breadth rule from at least 6 of 9 regions: 8, met" line per
-breadth rule of the rule applied. Otherwise prints "<Error>: <reason>" and exits 1. <Error> is the error name of PROTOCOL.md (e.g. Endorsement/InvalidField,
-Chain/BadSignature, MissingLink, ProposalVoid, Breadth). With --batch, prints one verdict line
-per input line and exits 0.
+breadth rule of the rule applied. Otherwise prints "<Error>: <reason>" and exits 1. <Error>
+is the error name of PROTOCOL.md (e.g. Endorsement/InvalidField, Chain/BadSignature,
+MissingLink, ProposalVoid, Breadth). With --batch, prints one verdict line per input line
+and exits 0.
 
 With --json, prints one JSON object instead (one per input line with --batch):
 {"valid": true, "result": "<ok line>", "summary": "<endorsed by ...>", "breakdown": {...}} or
@@ -77,13 +79,15 @@ def run_batch(path, as_json):
                 if len(parts) > 1 and parts[1] != "-":
                     expected = bytes.fromhex(parts[1])
             except ValueError:
-                v = {"valid": False, "code": "Input", "error": f"line {n} is not '<certificate hex> <coalition hex or ->'"}
+                error = f"line {n} is not '<certificate hex> <coalition hex or ->'"
+                v = {"valid": False, "code": "Input", "error": error}
                 print(json.dumps(v) if as_json else verdict_line(v))
                 continue
             try:
                 v = verdict(cert, expected)
             except Exception as e:  # a bug here: keep one line per input so a comparison sees it
-                v = {"valid": False, "code": "InternalError", "error": f"{type(e).__name__}: {' '.join(str(e).splitlines())}"}
+                error = f"{type(e).__name__}: {' '.join(str(e).splitlines())}"
+                v = {"valid": False, "code": "InternalError", "error": error}
             print(json.dumps(v, ensure_ascii=False) if as_json else verdict_line(v))
     sys.stdout.flush()
 

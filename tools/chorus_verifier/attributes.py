@@ -1,7 +1,7 @@
 """Member attributes, the charter's value sets and size bands, breadth rules
-(their body rules), and breadth: the values a proposal's endorsers show,
-whether they meet the breadth rules of its adoption rule, and the tally
-broken down by attribute.
+(their body rules, PROTOCOL.md 6.6: MA, CS, BR, BS, VS), and breadth (12.4):
+the values a proposal's endorsers show, whether they meet the breadth rules
+of its adoption rule, and the tally broken down by attribute.
 
 Representations (plain Python values):
     attributes  {"region", "phase", "trust_type": str or None,
@@ -50,14 +50,22 @@ def invalid(field, reason):
 
 # --- Quoting as the messages quote values -------------------------------------------------
 
-# Characters that extend a grapheme and are not marks (Other_Grapheme_Extend
-# and the emoji modifiers, the ones a reader may meet): quoted as escapes.
-_EXTEND = {0x200C, 0xFF9E, 0xFF9F} | set(range(0x1F3FB, 0x1F400)) | set(range(0xE0020, 0xE0080))
+# Characters that extend a grapheme but are not nonspacing or enclosing
+# marks (Unicode's Other_Grapheme_Extend): quoted as escapes, like the marks.
+_EXTEND = (
+    {0x09BE, 0x09D7, 0x0B3E, 0x0B57, 0x0BBE, 0x0BD7, 0x0CC2, 0x0CD5, 0x0CD6, 0x0D3E, 0x0D57, 0x0DCF, 0x0DDF}
+    | {0x1B35, 0x200C, 0x302E, 0x302F, 0xFF9E, 0xFF9F, 0x1133E, 0x11357, 0x114B0, 0x114BD, 0x115AF, 0x11930}
+    | {0x1D165} | set(range(0x1D16E, 0x1D173)) | set(range(0xE0020, 0xE0080))
+)
 
 
 def quote(s):
-    """A string in double quotes, with backslash, double quote, control,
-    invisible and combining characters escaped (\\n, \\", \\u{301})."""
+    """A value quoted as the messages quote it: in double quotes, with
+    backslash, double quote, control, invisible and combining characters
+    escaped (\\n, \\", \\u{301}). Which characters are invisible or
+    combining follows this Python's Unicode data: a character assigned in a
+    later Unicode version than it knows may be quoted differently by the
+    reference implementation (the wording only; error names do not change)."""
     out = ['"']
     for c in s:
         o = ord(c)
@@ -240,7 +248,9 @@ def check_against(field, rule, sets):
         )
     for v in rule["each_of"]:
         if not contains(sets, a, v):
-            raise invalid(field, f"each_of names {quote(v)}, which is not one of the charter's {PLURAL[a]} ({describe(sets, a)})")
+            raise invalid(
+                field, f"each_of names {quote(v)}, which is not one of the charter's {PLURAL[a]} ({describe(sets, a)})"
+            )
 
 
 def check_values(member, sets, whose):
@@ -413,5 +423,6 @@ def breadth_lines(b):
                 f"{s['distinct']}, {missing}{verdict}"
             )
         else:
-            lines.append(f"an endorser from each of {', '.join(quote(v) for v in rule['each_of'])} ({PLURAL[a]}): {missing}{verdict}")
+            named = ", ".join(quote(v) for v in rule["each_of"])
+            lines.append(f"an endorser from each of {named} ({PLURAL[a]}): {missing}{verdict}")
     return lines

@@ -1,7 +1,9 @@
 """The ledger of PROTOCOL.md sections 8 and 12.3-12.8, as a certificate verifier
 needs it: a set of admitted objects on top of a genesis, the knowledge rules
-of ingest (12.8 V6 and V7), and the derived state: roster versions, closures,
-rosters, charters, key chains, authorised records and adoption.
+of ingest (12.8 V6 and V7, with V7.4: declared values in the pinned charter's
+sets), and the derived state: roster versions, closures, rosters with their
+members' attributes, charters, key chains, authorised records and adoption
+(with breadth, 12.4).
 
 Everything derived is a function of the set of admitted objects; an object is
 applied once, by id (the first copy admitted is the one kept).

@@ -1,6 +1,6 @@
 """Envelopes, ids, field rules and body rules (PROTOCOL.md sections 3 (3.4:
-the common header of the reserved kinds), 4, 6, 12.2, 12.3 (version id),
-12.5, 12.6, 12.7).
+the common header of the reserved kinds), 4, 6 (6.6: with attributes.py),
+12.2, 12.3 (version id), 12.5, 12.6, 12.7).
 
 Body parsers return the decoded message as a dict (see wire.py) and raise
 Refused on the first rule that fails, in the document's order. None of them
