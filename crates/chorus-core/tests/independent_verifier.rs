@@ -861,6 +861,105 @@ fn random_history_cases(rng: &mut SplitMix) -> Vec<Case> {
     cases
 }
 
+/// A field's key and length prefix, then its bytes.
+fn field(number: u32, bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    prost::encoding::encode_key(number, prost::encoding::WireType::LengthDelimited, &mut out);
+    prost::encoding::encode_varint(bytes.len() as u64, &mut out);
+    out.extend_from_slice(bytes);
+    out
+}
+
+/// Certificates whose genesis charter carries `school_bands` (the one
+/// packed repeated field) or other new fields written in ways a canonical
+/// encoder never writes them, each with the verdict this crate gives: the
+/// encoding rule of PROTOCOL.md 2 applied to the new fields.
+fn encoding_cases() -> Vec<Case> {
+    let mut keys: Vec<Keypair> = (0..3).map(member_key).collect();
+    keys.sort_by_key(|k| *k.public().as_bytes());
+    let refs: Vec<&Keypair> = keys.iter().collect();
+    // (name, the AttributeSets field 4 as written, a founder's attributes
+    // message as written, expected verdict)
+    let variants: [(&str, &[u8], &[u8], &str); 12] = [
+        ("packed bands", &[0x22, 3, 1, 3, 10], &[], "ok"),
+        ("unpacked bands", &[0x20, 1, 0x20, 3, 0x20, 10], &[], "Genesis/NonCanonical"),
+        ("bands in two packed runs", &[0x22, 1, 1, 0x22, 2, 3, 10], &[], "Genesis/NonCanonical"),
+        ("a band as a non-minimal varint", &[0x22, 4, 1, 3, 0x8a, 0], &[], "Genesis/NonCanonical"),
+        ("an empty packed run", &[0x22, 0], &[], "Genesis/NonCanonical"),
+        ("a band above 2^32", &[0x22, 7, 1, 3, 0x80, 0x80, 0x80, 0x80, 0x10], &[], "Genesis/NonCanonical"),
+        ("a band varint past its run", &[0x22, 2, 1, 0x83], &[], "Genesis/Malformed"),
+        ("bands as fixed32", &[0x25, 1, 0, 0, 0], &[], "Genesis/Malformed"),
+        ("present empty attributes", &[0x22, 3, 1, 3, 10], &[0x22, 0], "Genesis/InvalidField"),
+        ("attributes with schools 0 written", &[0x22, 3, 1, 3, 10], &[0x22, 2, 0x20, 0], "Genesis/NonCanonical"),
+        ("attributes with an empty region written", &[0x22, 3, 1, 3, 10], &[0x22, 2, 0x0a, 0], "Genesis/NonCanonical"),
+        ("attributes twice", &[0x22, 3, 1, 3, 10], &[0x22, 2, 0x20, 1, 0x22, 2, 0x28, 1], "Genesis/NonCanonical"),
+    ];
+    let mut cases = Vec::new();
+    for (name, bands, attributes) in variants.iter().map(|(n, b, a, _)| (n, b, a)) {
+        let sets = pb::AttributeSets { regions: strings(&["East", "London"]), ..pb::AttributeSets::default() };
+        let mut sets = sets.encode_to_vec();
+        sets.extend_from_slice(bands);
+        let charter = pb::Charter {
+            positions: Some(pb::AdoptionRule { numerator: 1, denominator: 2, breadth: vec![] }),
+            ..pb::Charter::default()
+        };
+        let mut charter = charter.encode_to_vec();
+        charter.extend(field(4, &sets));
+        let mut body = field(1, b"Encoding coalition");
+        body.extend(field(2, &charter));
+        for (i, k) in keys.iter().enumerate() {
+            let mut member = pb::Member {
+                trust_key: k.public().as_bytes().to_vec(),
+                name: format!("Trust {i}"),
+                ..pb::Member::default()
+            }
+            .encode_to_vec();
+            if i == 0 {
+                member.extend_from_slice(attributes);
+            }
+            body.extend(field(3, &member));
+        }
+        body.extend(pb::Genesis { created_at_ms: T0, ..pb::Genesis::default() }.encode_to_vec());
+        let genesis = Envelope::sign(Kind::Genesis, body, &refs);
+        let coalition = genesis.id();
+        let p = pb::Proposal {
+            coalition: coalition.as_bytes().to_vec(),
+            roster: coalition.as_bytes().to_vec(),
+            author: keys[0].public().as_bytes().to_vec(),
+            created_at_ms: T0 + 1,
+            title: "Encoded".into(),
+            ..pb::Proposal::default()
+        };
+        let p = Envelope::sign(Kind::Proposal, p.encode_to_vec(), &[&keys[0]]);
+        let ends: Vec<Envelope> = keys[..2]
+            .iter()
+            .map(|k| {
+                let e = chorus_core::Endorsement {
+                    coalition,
+                    proposal: p.id(),
+                    trust: k.public(),
+                    created_at_ms: T0 + 2,
+                    stance: Stance::Endorse,
+                    comment: None,
+                    delegation: None,
+                };
+                Envelope::sign(Kind::Endorsement, e.to_body(), &[k])
+            })
+            .collect();
+        cases.push(Case {
+            name: format!("encoding: {name}"),
+            bytes: certificate::assemble(&genesis, &p, &ends),
+            coalition: Some(coalition),
+        });
+    }
+    for (c, (_, _, _, expected)) in cases.iter().zip(&variants) {
+        let verdict = support::verdict_line(&certificate::verify_with_threads(&c.bytes, c.coalition, 1));
+        let got = if verdict.starts_with("ok ") { "ok" } else { verdict.split(':').next().unwrap_or_default() };
+        assert_eq!(got, *expected, "{}: {verdict}", c.name);
+    }
+    cases
+}
+
 /// Bit flips, byte changes, truncations, deletions, insertions and
 /// duplicated runs, one to three at a time.
 fn mutate(bytes: &[u8], rng: &mut SplitMix) -> Vec<u8> {
@@ -935,6 +1034,7 @@ fn the_independent_verifier_agrees_with_this_crate_on_every_certificate() {
     let vector_coalition = cases[0].coalition.expect("genesis.id comes before the certificates");
     cases.extend(data_cases(vector_coalition));
     cases.extend(attribute_cases());
+    cases.extend(encoding_cases());
     let mut rng = SplitMix(0x5eed_c0de);
     let bases = cases.len();
     for i in 0..bases {
