@@ -29,7 +29,8 @@ and exits 0.
 With --json, prints one JSON object instead (one per input line with --batch):
 {"valid": true, "result": "<ok line>", "summary": "<endorsed by ...>", "breakdown": {...}} or
 {"valid": false, "code": "<Error>", "error": "<reason>"}. The breakdown is the tally by
-attribute under the proposal's roster version: "rule", "members", "endorsers"; "region",
+attribute under the proposal's roster version of the certificate's endorsements (9.2 step
+21: every other member is silent, even one whose stance is carried in the chain): "rule", "members", "endorsers"; "region",
 "phase", "trust_type", "size_band" as rows {"value", "endorse", "object", "abstain",
 "silent"} for every value of the charter's set in set order, then "value": null (not
 declared); "endorser_schools", "endorsers_declaring_schools", "endorser_pupils",

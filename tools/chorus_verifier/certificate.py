@@ -5,7 +5,7 @@ from . import attributes as attrs
 from . import wire
 from .crypto import key_error, signature_ok
 from .errors import Refused, nested
-from .ledger import WAIT_ROSTER, Ledger, effective_stances
+from .ledger import WAIT_ROSTER, Ledger
 from .rules import (
     ENDORSEMENT,
     GENESIS,
@@ -53,8 +53,9 @@ def verify(cert, expected=None):
 def verify_report(cert, expected=None):
     """Returns (the `ok ...` line, the breakdown by attribute) for a valid
     certificate; raises Refused otherwise. The breakdown is attributes.breakdown
-    under the proposal's roster version, from the stances the certificate's
-    objects hold (a certificate carries endorsements, so the others are silent)."""
+    under the proposal's roster version of the certificate's endorsements alone
+    (step 21): every other member is silent, even one whose stance on the
+    proposal is carried in the chain."""
     if not cert:  # 1
         raise Refused("Empty", "certificate is empty")
     if len(cert) > MAX_CERTIFICATE:  # 2
@@ -275,8 +276,11 @@ def verify_report(cert, expected=None):
         raise Refused(
             "BelowThreshold", f"{len(endorsements)} endorsements, but the {rule_name} rule needs {need_n} of {members} members"
         )
-    # --- 20 (breadth): every breadth rule of that rule, in charter order ---
-    stances = effective_stances(ledger, proposal.id, version)
+    # --- 21: every breadth rule of that rule, in charter order, met by the
+    # endorsements of step 19 alone: a stance on the proposal carried in the
+    # chain counts neither here nor in the breakdown, where every member that
+    # did not endorse in the certificate is silent ---
+    stances = {o.body["trust"]: 1 for o in endorsements}
     endorsing = [version.attributes[t] for t in sorted(version.members) if stances.get(t) == 1]
     short = attrs.first_shortfall(version.charter["sets"], version.charter["breadth"][rule_name], endorsing)
     if short is not None:

@@ -83,13 +83,8 @@ impl BreadthCount {
     /// The first unmet condition: too few distinct values, then the first
     /// named value with no endorser. `None` when the rule is met.
     pub fn shortfall(&self) -> Option<BreadthShortfall> {
-        let attribute = self.rule.attribute;
-        let (need, have) = (self.rule.min_distinct as usize, self.endorsers.len());
-        if have < need {
-            return Some(BreadthShortfall::TooFewDistinct { attribute, need, have });
-        }
-        let missing = self.rule.each_of.iter().find(|v| !self.endorsers.contains_key(*v))?;
-        Some(BreadthShortfall::Missing { attribute, value: missing.clone() })
+        let mut missing = self.rule.each_of.iter().filter(|v| !self.endorsers.contains_key(*v));
+        first_shortfall(&self.rule, self.endorsers.len(), missing.next())
     }
 
     /// The rule's state for people and views.
@@ -114,6 +109,27 @@ pub struct BreadthStatus {
     pub missing: Vec<String>,
     /// True when the rule is met.
     pub met: bool,
+}
+
+impl BreadthStatus {
+    /// The first unmet condition, exactly as [`BreadthCount::shortfall`]
+    /// gives it for the same endorsers: too few distinct values, then the
+    /// first named value with no endorser. `None` when the rule is met.
+    pub fn shortfall(&self) -> Option<BreadthShortfall> {
+        first_shortfall(&self.rule, self.distinct, self.missing.first())
+    }
+}
+
+/// The first unmet condition of `rule` for endorsers showing `distinct`
+/// declared values, `first_missing` being the first value of `each_of`
+/// (in the rule's order) none of them shows.
+fn first_shortfall(rule: &BreadthRule, distinct: usize, first_missing: Option<&String>) -> Option<BreadthShortfall> {
+    let attribute = rule.attribute;
+    let need = rule.min_distinct as usize;
+    if distinct < need {
+        return Some(BreadthShortfall::TooFewDistinct { attribute, need, have: distinct });
+    }
+    Some(BreadthShortfall::Missing { attribute, value: first_missing?.clone() })
 }
 
 /// Members of one attribute value (or of none declared) by effective stance.
@@ -302,8 +318,10 @@ mod tests {
             c.shortfall(),
             Some(BreadthShortfall::TooFewDistinct { attribute: Attribute::Region, need: 2, have: 1 })
         );
+        assert_eq!(c.status().shortfall(), c.shortfall());
         c.add(&sets(), &london, 1);
         assert_eq!(c.shortfall(), None);
+        assert_eq!(c.status().shortfall(), None);
         assert!(c.status().met);
         c.add(&sets(), &london, -1);
         c.add(&sets(), &mars, -1);
@@ -320,6 +338,7 @@ mod tests {
         c.add(&sets(), &member(1, Some("East"), None), 1);
         let s = c.shortfall().unwrap();
         assert_eq!(s.to_string(), "needs an endorser with region \"London\", has none");
+        assert_eq!(c.status().shortfall(), Some(s), "the status gives the count's shortfall");
         assert_eq!(c.status().missing, ["London"]);
     }
 

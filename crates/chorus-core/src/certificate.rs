@@ -30,7 +30,7 @@ use crate::ledger::{Ledger, ParsedObject, SignatureChecked};
 use crate::limits::MAX_CERTIFICATE_BYTES;
 use crate::objects::{Endorsement, Proposal, Stance};
 use crate::Object;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The certificate format version this crate writes and reads.
 pub const CERTIFICATE_VERSION: u32 = 1;
@@ -99,9 +99,10 @@ pub struct VerifiedAdoption {
     pub required: usize,
     /// The endorsing members, sorted by trust id.
     pub endorsers: Vec<Endorser>,
-    /// The endorsements broken down by attribute under the roster version
-    /// (only endorsements are carried, so every other member is silent),
-    /// with the breadth rules of the rule, all met.
+    /// The endorsements above broken down by attribute under the roster
+    /// version, every other member silent (a stance on the proposal carried
+    /// in the proof chain is not counted), with the breadth rules of the
+    /// rule, all met by these endorsers.
     pub breakdown: Breakdown,
 }
 
@@ -271,7 +272,7 @@ fn verify_inner(
     let checked = check_signatures(coalition, items, threads)?;
     let ledger = ingest(coalition, checked)?;
 
-    // Steps 17-20: what the carried objects adopt.
+    // Steps 17-21: what the carried objects adopt.
     conclude(&ledger, &chain_ids, proposal_id, p, carried)
 }
 
@@ -459,10 +460,10 @@ fn ingest(coalition: &Coalition, items: Vec<(Part, SignatureChecked)>) -> Result
     }
 }
 
-/// Steps 17-20: every governance proposal carried is adopted, the proposal
+/// Steps 17-21: every governance proposal carried is adopted, the proposal
 /// counts, every endorsement carried is authorised, and they reach the
 /// rule the proposal's action calls for: its fraction, then each of its
-/// breadth rules.
+/// breadth rules, both counted over those endorsements alone.
 fn conclude(
     ledger: &Ledger,
     chain: &[ObjectId],
@@ -505,10 +506,15 @@ fn conclude(
             members: tally.members,
         });
     }
-    if let Some((b, shortfall)) = tally.breadth.iter().find_map(|b| Some((b, b.shortfall()?))) {
+    // Breadth, like the fraction, is of the endorsements the certificate
+    // carries as such (step 21): a stance on this proposal carried in the
+    // chain counts in neither, nor in the breakdown, where every member
+    // that did not endorse here is silent.
+    let stances: BTreeMap<PublicKey, Stance> = endorsers.iter().map(|e| (e.trust, Stance::Endorse)).collect();
+    let breakdown = crate::breadth::breakdown(roster, charter, kind, &stances);
+    if let Some((b, shortfall)) = breakdown.breadth.iter().find_map(|b| Some((b, b.shortfall()?))) {
         return Err(CertificateError::Breadth { rule: kind, breadth: b.rule.clone(), shortfall });
     }
-    let breakdown = ledger.breakdown(&proposal_id).ok_or_else(|| void(VoidReason::Unresolved))?;
     let author_name = roster.get(p.author.as_bytes()).map(|m| m.name.clone()).unwrap_or_default();
     Ok(VerifiedAdoption {
         coalition: coalition.id(),

@@ -220,6 +220,51 @@ fn removing_an_endorsement_a_breadth_rule_needs_fails_the_certificate() {
     assert!(certificate::verify(&enough, Some(f.id())).is_ok());
 }
 
+#[test]
+fn stances_carried_in_the_chain_count_neither_for_breadth_nor_in_the_breakdown() {
+    let c = charter(vec![rule(Attribute::Region, 0, &["London", "North"])]);
+    let f = Fixture::with_charter(6, c, attrs);
+    let genesis = f.coalition.genesis_envelope();
+    let p = f.proposal(0, "Breadth", 1, None);
+    let stance = |i: usize, s: Stance| f.endorsement(i, p.id(), s, 2);
+    // East and London endorse in the certificate; North's endorsement is
+    // carried in the chain only. A node holding all three adopts, but the
+    // certificate's own endorsements miss North (PROTOCOL.md 9.2 step 21).
+    let own = [stance(0, Stance::Endorse), stance(2, Stance::Endorse)];
+    let north = stance(4, Stance::Endorse);
+    let node = ledger_with(&f, &[p.clone(), own[0].clone(), own[1].clone(), north.clone()]);
+    assert!(node.is_adopted(&p.id()));
+    let cert = certificate::assemble_with_chain(genesis, &p, &own, std::slice::from_ref(&north));
+    match certificate::verify(&cert, Some(f.id())).unwrap_err() {
+        CertificateError::Breadth { shortfall, .. } => {
+            assert_eq!(shortfall, BreadthShortfall::Missing { attribute: Attribute::Region, value: "North".into() })
+        }
+        other => panic!("expected a breadth failure, got {other}"),
+    }
+
+    // With North's endorsement its own, valid; the chain carries another
+    // North endorsement, an objection and an abstention on the proposal,
+    // and the breakdown shows only the certificate's three endorsers.
+    let own = [stance(0, Stance::Endorse), stance(2, Stance::Endorse), north];
+    let chain = [stance(5, Stance::Endorse), stance(1, Stance::Object), stance(3, Stance::Abstain)];
+    let cert = certificate::assemble_with_chain(genesis, &p, &own, &chain);
+    let v = certificate::verify(&cert, Some(f.id())).unwrap();
+    assert_eq!(v.endorsers.len(), 3);
+    let mut only_own = vec![p.clone()];
+    only_own.extend(own.iter().cloned());
+    assert_eq!(v.breakdown, ledger_with(&f, &only_own).breakdown(&p.id()).unwrap());
+    let row =
+        |value: &str, endorse, silent| ValueTally { value: Some(value.into()), endorse, object: 0, abstain: 0, silent };
+    assert_eq!(v.breakdown.region[..3], [row("East", 1, 1), row("London", 1, 1), row("North", 1, 1)]);
+    assert_eq!(v.breakdown.endorsers, 3);
+    assert_eq!(v.breakdown.breadth[0].distinct, 3);
+    // A node holding everything counts them all.
+    let mut everything = only_own;
+    everything.extend(chain.iter().cloned());
+    let b = ledger_with(&f, &everything).breakdown(&p.id()).unwrap();
+    assert_eq!((b.endorsers, b.region[0].object, b.region[1].abstain, b.region[2].endorse), (4, 1, 1, 2));
+}
+
 /// A governance proposal by member 0 under `heads`, endorsed by all six.
 fn governance(f: &Fixture, action: Action, heads: &[ObjectId], at: u64) -> Vec<Envelope> {
     let g = f.proposal_under(&f.keys[0], f.keys[0].public(), "G", heads, Some(action), at);

@@ -233,27 +233,40 @@ fn attribute_cases() -> Vec<Case> {
         "BelowThreshold",
         certificate::assemble(genesis, &p, &endorse(&p, &[0, 2, 4, 6], 2)),
     );
-    // The chain carries an objection and an abstention on the proposal: the
-    // breakdown counts them.
+    // Stances on the proposal carried in the chain count neither towards
+    // the fraction nor towards breadth, and the breakdown shows their
+    // members as silent (PROTOCOL.md 9.2 step 21): one set of endorsers, the
+    // certificate's own. Each case checks this crate's breakdown first.
+    let silent_in_breakdown = |bytes: &[u8], who: &[usize]| {
+        let v = certificate::verify_with_threads(bytes, id, 1).expect("valid");
+        let endorsers: Vec<_> = v.endorsers.iter().map(|e| e.trust).collect();
+        assert!(who.iter().all(|&i| !endorsers.contains(&f.keys[i].public())));
+        assert_eq!(v.breakdown.endorsers, v.endorsers.len(), "only the certificate's endorsers");
+        for a in Attribute::ALL {
+            let rows = v.breakdown.by(a);
+            assert_eq!(rows.iter().map(|r| r.object + r.abstain).sum::<usize>(), 0, "{a:?}: no other stance");
+            assert_eq!(rows.iter().map(|r| r.endorse).sum::<usize>(), v.endorsers.len(), "{a:?}");
+            assert_eq!(rows.iter().map(|r| r.silent).sum::<usize>(), 8 - v.endorsers.len(), "{a:?}");
+        }
+    };
+    // An objection and an abstention in the chain.
     let mut others = stances(&p, &[1], Stance::Object, 3);
     others.extend(stances(&p, &[5], Stance::Abstain, 3));
-    case(
-        "valid, with an objection and an abstention in the chain",
-        "ok",
-        certificate::assemble_with_chain(genesis, &p, &endorse(&p, &[0, 2, 3, 4, 6], 2), &others),
-    );
-
-    // An endorsement of the proposal carried in the chain (0: London, 12
-    // schools): this crate counts it in the breakdown and towards breadth,
-    // though not towards the fraction, which counts the carried
-    // endorsements. PROTOCOL.md 9.2 step 21 speaks of the carried
-    // endorsements only; until the two agree, this case pins the crate's
-    // verdict, and the independent verifier follows the crate.
-    case(
-        "breadth from an endorsement carried in the chain",
-        "ok",
-        certificate::assemble_with_chain(genesis, &p, &endorse(&p, &[2, 3, 4, 6, 7], 2), &endorse(&p, &[0], 2)),
-    );
+    let bytes = certificate::assemble_with_chain(genesis, &p, &endorse(&p, &[0, 2, 3, 4, 6], 2), &others);
+    silent_in_breakdown(&bytes, &[1, 5]);
+    case("valid, with an objection and an abstention in the chain", "ok", bytes);
+    // An endorsement of the proposal carried in the chain (1: London) next
+    // to the certificate's own endorsements, which meet the rule alone.
+    let bytes = certificate::assemble_with_chain(genesis, &p, &endorse(&p, &[0, 2, 3, 4, 6], 2), &endorse(&p, &[1], 2));
+    silent_in_breakdown(&bytes, &[1]);
+    case("valid, with another endorsement in the chain", "ok", bytes);
+    // The certificate's own endorsements (2, 3, 4, 6, 7) reach the fraction
+    // and 3 regions but none is from London; the endorsement carried in the
+    // chain (0: London) would meet the rule, but does not count.
+    let bytes = certificate::assemble_with_chain(genesis, &p, &endorse(&p, &[2, 3, 4, 6, 7], 2), &endorse(&p, &[0], 2));
+    let e = certificate::verify_with_threads(&bytes, id, 1).expect_err("short of London");
+    assert!(e.to_string().starts_with("breadth: needs an endorser with region \"London\", has none"), "{e}");
+    case("no breadth from an endorsement carried in the chain", "Breadth", bytes);
     // amend_member: member 5 declares North West and 40 schools (band
     // "10+"); then 1, 3, 5, 6, 7 meet the position's breadth rules.
     let moved = MemberAttributes {
