@@ -26,6 +26,10 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{NodeError, Result};
 
+mod breadth;
+
+pub use breadth::{attribute_key, attribute_of, thousands, BreadthBrief, BreadthStatusInfo, BreakdownInfo, ValueInfo};
+
 /// Largest request the server reads.
 pub const MAX_REQUEST_BYTES: usize = 1024 * 1024;
 /// Largest reply the client reads (a certificate, hex-encoded, fits).
@@ -306,26 +310,18 @@ pub struct BreadthRuleInfo {
 
 impl From<&chorus_core::BreadthRule> for BreadthRuleInfo {
     fn from(b: &chorus_core::BreadthRule) -> Self {
-        let attribute = match b.attribute {
-            chorus_core::Attribute::Region => "region",
-            chorus_core::Attribute::Phase => "phase",
-            chorus_core::Attribute::TrustType => "trust_type",
-            chorus_core::Attribute::SizeBand => "size_band",
-        };
-        BreadthRuleInfo { attribute: attribute.into(), min_distinct: b.min_distinct, each_of: b.each_of.clone() }
+        BreadthRuleInfo {
+            attribute: attribute_key(b.attribute).into(),
+            min_distinct: b.min_distinct,
+            each_of: b.each_of.clone(),
+        }
     }
 }
 
 impl BreadthRuleInfo {
     /// The rule, `None` when the attribute is not one of the four.
     pub fn to_rule(&self) -> Option<chorus_core::BreadthRule> {
-        let attribute = match self.attribute.as_str() {
-            "region" => chorus_core::Attribute::Region,
-            "phase" => chorus_core::Attribute::Phase,
-            "trust_type" => chorus_core::Attribute::TrustType,
-            "size_band" => chorus_core::Attribute::SizeBand,
-            _ => return None,
-        };
+        let attribute = attribute_of(&self.attribute)?;
         Some(chorus_core::BreadthRule { attribute, min_distinct: self.min_distinct, each_of: self.each_of.clone() })
     }
 }
@@ -441,6 +437,11 @@ pub struct ProposalSummary {
     pub status: String,
     /// Counts.
     pub tally: TallyInfo,
+    /// Breadth in short (rules met, regions of the endorsers), only when
+    /// the charter of the proposal's roster version has breadth rules or
+    /// value sets; left out otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breadth: Option<BreadthBrief>,
 }
 
 /// One trust's stance on a proposal.
@@ -475,6 +476,11 @@ pub struct ProposalDetail {
     /// The proposal envelope exactly as stored, hex; a client can verify it
     /// itself against the genesis.
     pub envelope: String,
+    /// The tally by attribute (region, phase, trust type, size band) under
+    /// the proposal's roster version, with its breadth rules; `None` from a
+    /// node that does not tally the proposal (or does not say).
+    #[serde(default)]
+    pub breakdown: Option<BreakdownInfo>,
 }
 
 /// What the node did with a submitted object. On the wire (and in the

@@ -21,8 +21,8 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::control::{
-    parse_prefix, resolve_prefix, BackupResult, CertificateResult, CoalitionInfo, MemberInfo, ProposalDetail,
-    ProposalSummary, Reply, Request, RosterInfo, StanceInfo, StatusInfo, SubmitOutcome, SubmitResult,
+    parse_prefix, resolve_prefix, BackupResult, BreakdownInfo, CertificateResult, CoalitionInfo, MemberInfo,
+    ProposalDetail, ProposalSummary, Reply, Request, RosterInfo, StanceInfo, StatusInfo, SubmitOutcome, SubmitResult,
     MAX_REQUEST_BYTES,
 };
 use crate::datadir::DataDir;
@@ -670,6 +670,11 @@ pub fn roster_info(l: &Ledger) -> std::result::Result<RosterInfo, String> {
     })
 }
 
+/// The tally of proposal `id` by attribute, as views report it.
+pub fn breakdown_info(l: &Ledger, id: &ObjectId) -> Option<BreakdownInfo> {
+    l.breakdown(id).map(|b| BreakdownInfo::from(&b))
+}
+
 fn summary(l: &Ledger, id: &ObjectId, now: u64) -> Option<ProposalSummary> {
     let p = l.proposal(id)?;
     Some(ProposalSummary {
@@ -681,6 +686,7 @@ fn summary(l: &Ledger, id: &ObjectId, now: u64) -> Option<ProposalSummary> {
         closes_at_ms: p.closes_at_ms,
         status: status_name(l.status(id, now)),
         tally: l.tally(id).unwrap_or_default().into(),
+        breadth: breakdown_info(l, id).and_then(|b| b.brief()),
     })
 }
 
@@ -717,6 +723,7 @@ fn detail(inner: &Inner, prefix: &str) -> std::result::Result<ProposalDetail, St
             body_sha256: hex::encode(Sha256::digest(state.proposal.body.as_bytes())),
             stances,
             envelope: hex::encode(&envelope),
+            breakdown: breakdown_info(l, &id),
         })
     })
 }

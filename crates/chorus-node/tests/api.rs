@@ -7,8 +7,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use chorus_core::testkit::{member_key, Fixture};
-use chorus_core::{Envelope, Stance};
+use chorus_core::{Attribute, BreadthRule, Charter, Envelope, MemberAttributes, Stance};
 use chorus_node::config::Config;
+use chorus_node::control::{Client, ProposalDetail, ProposalSummary, Request};
 use chorus_node::daemon::{Node, StartOptions};
 use chorus_node::datadir::{write_atomic, DataDir};
 use serde_json::Value;
@@ -101,10 +102,14 @@ async fn start(publish: &str) -> Running {
 
 /// A node as [`start`] makes it, with `adjust` applied to its configuration.
 async fn start_with(publish: &str, adjust: impl FnOnce(&mut Config)) -> Running {
+    start_on(Fixture::new(3), publish, adjust).await
+}
+
+/// A node as [`start_with`] makes it, serving the coalition of `fixture`.
+async fn start_on(fixture: Fixture, publish: &str, adjust: impl FnOnce(&mut Config)) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let dd = DataDir::new(dir.path().join("node"));
     dd.init("Observer Trust").unwrap();
-    let fixture = Fixture::new(3);
     write_atomic(&dd.genesis_path(), fixture.coalition.genesis_envelope().bytes(), 0o600).unwrap();
     let mut config = Config {
         trust_name: "Observer Trust".into(),
@@ -376,5 +381,83 @@ async fn a_body_that_does_not_arrive_in_time_is_answered_408() {
     let waited = started.elapsed();
     assert!(waited >= chorus_node::api::write::BODY_TIMEOUT && waited < Duration::from_secs(19), "{waited:?}");
     assert_eq!(metric(metrics, "malformed").await, 1);
+    node.shutdown().await.unwrap();
+}
+
+/// A coalition whose members declare regions and schools, with a breadth
+/// rule on positions: the API's and the control interface's view of a
+/// proposal carry its tally by attribute and whether the rule is met, and
+/// the list carries the breadth in short.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proposal_view_carries_its_tally_by_attribute() {
+    let mut charter = Charter::default();
+    charter.attributes.regions = vec!["East".into(), "North".into(), "West".into()];
+    charter.breadth.positions = vec![BreadthRule { attribute: Attribute::Region, min_distinct: 2, each_of: vec![] }];
+    let regions = ["East", "East", "West", "North"];
+    let f = Fixture::with_charter(4, charter, |i| MemberAttributes {
+        region: Some(regions[i].into()),
+        schools: Some(10 * (i as u32 + 1)),
+        pupils: (i != 1).then_some(1_500),
+        ..MemberAttributes::default()
+    });
+    let Running { node, web, metrics: _, fixture: f, _dir } = start_on(f, "everything", |_| {}).await;
+    let p = f.proposal(0, "Regional transport", 1_000, None);
+    assert_eq!(post(web, p.bytes()).await.0, 201);
+    for (member, stance) in [(0, Stance::Endorse), (1, Stance::Endorse), (2, Stance::Object)] {
+        assert_eq!(post(web, f.endorsement(member, p.id(), stance, 2_000 + member as u64).bytes()).await.0, 201);
+    }
+    let path = format!("/api/v1/proposals/{}", p.id().to_hex());
+    let (status, view) = get(web, &path).await;
+    assert_eq!(status, 200, "{view}");
+    let b = &view["node_view"]["breakdown"];
+    assert_eq!(view["node_view"]["status"], "open", "two East endorsers: one region of the two needed");
+    let region: Vec<(Value, u64, u64, u64)> = b["region"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["value"].clone(),
+                r["endorse"].as_u64().unwrap(),
+                r["object"].as_u64().unwrap(),
+                r["silent"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        region,
+        [
+            (Value::from("East"), 2, 0, 0),
+            (Value::from("North"), 0, 0, 1),
+            (Value::from("West"), 0, 1, 0),
+            (Value::Null, 0, 0, 0)
+        ]
+    );
+    assert_eq!((b["endorser_schools"].as_u64(), b["endorsers_declaring_pupils"].as_u64()), (Some(30), Some(1)));
+    assert_eq!(b["rule"], "positions");
+    assert_eq!(b["breadth"][0]["rule"]["attribute"], "region");
+    assert_eq!((b["breadth"][0]["distinct"].as_u64(), b["breadth"][0]["met"].as_bool()), (Some(1), Some(false)));
+
+    // North endorses: three of four, two regions, adopted.
+    assert_eq!(post(web, f.endorsement(3, p.id(), Stance::Endorse, 2_010).bytes()).await.0, 201);
+    let (_, view) = get(web, &path).await;
+    assert_eq!(view["node_view"]["status"], "adopted", "{view}");
+    let b = &view["node_view"]["breakdown"];
+    assert_eq!((b["breadth"][0]["distinct"].as_u64(), b["breadth"][0]["met"].as_bool()), (Some(2), Some(true)));
+
+    // The control interface carries the same breakdown, and the list its
+    // short form.
+    let client = Client::new(node.socket_path());
+    let id = p.id().to_hex();
+    let (detail, list) = tokio::task::spawn_blocking(move || {
+        let detail: ProposalDetail = client.call(&Request::Show { id }).unwrap();
+        let list: Vec<ProposalSummary> = client.call(&Request::Proposals).unwrap();
+        (detail, list)
+    })
+    .await
+    .unwrap();
+    assert_eq!(serde_json::to_value(detail.breakdown.unwrap()).unwrap(), *b);
+    let brief = list[0].breadth.clone().expect("a coalition with breadth rules lists them");
+    assert_eq!(brief.line(), "breadth 1/1 met, 2/3 regions");
     node.shutdown().await.unwrap();
 }

@@ -9,8 +9,8 @@ use hyper::{Response, StatusCode};
 use serde::Serialize;
 
 use super::{error, internal_error, json_response, parse_id, EnvelopeJson};
-use crate::control::TallyInfo;
-use crate::daemon::{member_name, now_ms, roster_info, Inner};
+use crate::control::{BreakdownInfo, TallyInfo};
+use crate::daemon::{breakdown_info, member_name, now_ms, roster_info, Inner};
 
 /// Content-addressed: an object's bytes never change.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -81,6 +81,7 @@ struct NodeView {
     status: String,
     tally: TallyInfo,
     stances: Vec<StanceView>,
+    breakdown: Option<BreakdownInfo>,
 }
 
 #[derive(Serialize)]
@@ -204,9 +205,9 @@ fn proposal(inner: &Inner, publish: Publish, id: &str) -> Answer {
     let id = parse_id(id).ok_or_else(bad_id)?;
     let state = inner.store.with_ledger(|l| {
         let state = l.proposal_state(&id).filter(|_| shown(l, publish, &id))?;
-        Some((status_name(l, &id), state))
+        Some((status_name(l, &id), state, breakdown_info(l, &id)))
     });
-    let (status, state) = state.ok_or_else(not_found)?;
+    let (status, state, breakdown) = state.ok_or_else(not_found)?;
     let mut envelopes = Vec::new();
     let mut stances = Vec::new();
     for t in &state.stances {
@@ -225,7 +226,7 @@ fn proposal(inner: &Inner, publish: Publish, id: &str) -> Answer {
         id: id.to_hex(),
         proposal: stored(inner, &id)?,
         stances: envelopes,
-        node_view: NodeView { status, tally: state.tally.into(), stances },
+        node_view: NodeView { status, tally: state.tally.into(), stances, breakdown },
     };
     Ok(json_response(StatusCode::OK, &body, FRESH))
 }
