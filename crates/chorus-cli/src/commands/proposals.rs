@@ -17,7 +17,9 @@ pub(crate) enum Which {
     Positions,
 }
 
-/// One line per proposal: short id, status, tally, title and author.
+/// One line per proposal: short id, status, tally (with the breadth in
+/// short when the coalition has breadth rules or value sets), title and
+/// author.
 pub(crate) fn list(dd: &DataDir, which: Which) -> Result<Output> {
     let req = match which {
         Which::All => Request::Proposals,
@@ -34,13 +36,14 @@ pub(crate) fn list(dd: &DataDir, which: Which) -> Result<Output> {
         list.iter()
             .map(|p| {
                 format!(
-                    "{}  {:<8} {}/{} endorse, {} object, {} abstain  {}  ({})",
+                    "{}  {:<8} {}/{} endorse, {} object, {} abstain{}  {}  ({})",
                     p.id.short(12),
                     p.status,
                     p.tally.endorse,
                     p.tally.required,
                     p.tally.object,
                     p.tally.abstain,
+                    p.breadth.as_ref().map(|b| format!("; {}", b.line())).unwrap_or_default(),
                     p.title,
                     p.author_name
                 )

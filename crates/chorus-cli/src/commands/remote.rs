@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use chorus_core::{Envelope, Object, PublicKey, Stance, SCOPE_STANCES};
-use chorus_node::control::SubmitOutcome;
+use chorus_node::control::{BreakdownInfo, SubmitOutcome};
 use chorus_node::datadir::read_secret;
 use clap::Subcommand;
 use sha2::{Digest, Sha256};
@@ -143,7 +143,7 @@ pub(crate) fn show(r: &Remote, id: &str) -> Result<Output> {
     let author = p.proposal.author.to_hex();
     let tally = &p.node_view["tally"];
     let mut h = format!(
-        "{}\nid       {}\nauthor   {} ({})\nsigned   {}\ncreated  {}{}\nbody sha256 {}\nnode's view: {} - {} of {} endorsements needed; {} object, {} abstain\n\n{}\n",
+        "{}\nid       {}\nauthor   {} ({})\nsigned   {}\ncreated  {}{}\nbody sha256 {}\nnode's view: {} - {} of {} endorsements needed; {} object, {} abstain\n{}\n{}\n",
         safe_line(&p.proposal.title),
         p.id,
         name(&author),
@@ -157,6 +157,7 @@ pub(crate) fn show(r: &Remote, id: &str) -> Result<Output> {
         tally["required"],
         tally["object"],
         tally["abstain"],
+        node_breakdown(&p.node_view),
         indent(&p.proposal.body, 4)
     );
     h.push_str("\nstances (signatures verified here; * signed by the trust's founding key, else by a key the node says may sign for it):\n");
@@ -188,6 +189,17 @@ pub(crate) fn show(r: &Remote, id: &str) -> Result<Output> {
         "node_view": p.node_view,
     });
     Ok(Output { json, human: h })
+}
+
+/// The node's tally by attribute and breadth rules, labelled as its view,
+/// every value it sent escaped; empty when it sends none (an older node)
+/// or there is nothing beyond the plain tally.
+fn node_breakdown(node_view: &serde_json::Value) -> String {
+    let Some(b) = node_view.get("breakdown").filter(|b| !b.is_null()) else { return String::new() };
+    match serde_json::from_value::<BreakdownInfo>(b.clone()) {
+        Ok(b) => b.map_text(safe_line).text("node's view, "),
+        Err(_) => "node's view, tally by attribute: not readable (the node sent it in another form)\n".into(),
+    }
 }
 
 /// `chorus --remote NAME roster`: the node's view of the newest roster.

@@ -1,7 +1,9 @@
 //! `chorus show`: one proposal in full, its envelope checked here against
-//! the coalition before anything is printed.
+//! the coalition before anything is printed, with the node's tally by
+//! attribute and breadth rules when the coalition uses them.
 
 use anyhow::Result;
+use chorus_node::control::BreakdownInfo;
 use chorus_node::datadir::DataDir;
 
 use crate::commands::client;
@@ -15,7 +17,7 @@ pub(crate) fn run(dd: &DataDir, id: &str) -> Result<Output> {
     let p = leader::fetch_checked(&c, &coalition, id)?;
     let d = &p.detail;
     let mut h = format!(
-        "{}\nid       {}\nauthor   {} ({})\ncreated  {}{}\nstatus   {} - {} of {} endorsements needed ({} members); {} object, {} abstain{}\nbody sha256 {}\n\n{}\n",
+        "{}\nid       {}\nauthor   {} ({})\ncreated  {}{}\nstatus   {} - {} of {} endorsements needed ({} members); {} object, {} abstain{}\n{}body sha256 {}\n\n{}\n",
         p.proposal.title,
         p.id,
         p.author_name,
@@ -33,6 +35,7 @@ pub(crate) fn run(dd: &DataDir, id: &str) -> Result<Output> {
         } else {
             String::new()
         },
+        breakdown_text(d.breakdown.as_ref()),
         p.body_sha256,
         indent(&p.proposal.body, 4)
     );
@@ -52,4 +55,10 @@ pub(crate) fn run(dd: &DataDir, id: &str) -> Result<Output> {
         ));
     }
     Ok(Output::new(d, h))
+}
+
+/// The tally by attribute after the status line (empty for a coalition
+/// that declares no attributes and has no breadth rules).
+fn breakdown_text(b: Option<&BreakdownInfo>) -> String {
+    b.map(|b| b.text("")).unwrap_or_default()
 }

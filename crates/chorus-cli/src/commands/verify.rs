@@ -6,6 +6,8 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use chorus_core::ObjectId;
 
+use chorus_node::control::BreakdownInfo;
+
 use crate::error::{Invalid, Usage};
 use crate::output::{self, Output};
 
@@ -88,7 +90,7 @@ fn verified_text(v: &chorus_core::VerifiedAdoption) -> String {
         (d, None) => format!("{:?}: a {} of {:?}", v.proposal.title, d.noun(), v.coalition_name),
     };
     let names: Vec<&str> = v.endorsers.iter().map(|e| e.name.as_str()).collect();
-    format!(
+    let mut text = format!(
         "VALID: {what}\n  decision  {}\n  rule      {}: more than {}/{} of the members\n  coalition {}\n  proposal  {}\n  roster    {}\n  author    {}\n  endorsed by {} of {} members ({} needed): {}",
         v.decision.noun(),
         v.rule.kind.name(),
@@ -102,5 +104,69 @@ fn verified_text(v: &chorus_core::VerifiedAdoption) -> String {
         v.members,
         v.required,
         names.join(", ")
-    )
+    );
+    text.push_str(&breadth_text(&BreakdownInfo::from(&v.breakdown)));
+    text
+}
+
+/// The breadth a certificate proves, after the endorsers: "endorsed by 34
+/// of 52 member trusts, from 8 of 9 regions, running 412 schools with
+/// 198,000 pupils" and each breadth rule with its count (all met, or the
+/// certificate would not verify). Empty for a coalition that declares no
+/// attributes and has no breadth rules, so such certificates print as they
+/// always have.
+fn breadth_text(b: &BreakdownInfo) -> String {
+    if !b.is_informative() {
+        return String::new();
+    }
+    let mut out = format!("\n  breadth   {}", b.endorsed_line());
+    for l in b.rule_lines() {
+        out.push_str(&format!("\n  breadth rule {l}"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chorus_core::testkit::Fixture;
+    use chorus_core::{Attribute, BreadthRule, Charter, MemberAttributes};
+
+    #[test]
+    fn a_certificate_without_attributes_prints_no_breadth() {
+        let (cert, _) = Fixture::new(3).certificate(2);
+        let v = chorus_core::certificate::verify(&cert, None).unwrap();
+        let text = verified_text(&v);
+        assert!(!text.contains("breadth"), "{text}");
+        let last = text.lines().last().unwrap();
+        assert!(last.starts_with("  endorsed by 2 of 3 members (2 needed): "), "{text}");
+    }
+
+    #[test]
+    fn a_certificate_with_attributes_prints_its_breadth() {
+        let mut charter = Charter::default();
+        charter.attributes.regions = vec!["East".into(), "North".into(), "West".into()];
+        charter.breadth.positions =
+            vec![BreadthRule { attribute: Attribute::Region, min_distinct: 2, each_of: vec![] }];
+        let regions = ["East", "North", "West"];
+        let f = Fixture::with_charter(3, charter, |i| MemberAttributes {
+            region: Some(regions[i].into()),
+            schools: Some(400 + i as u32),
+            pupils: Some(99_000 + i as u32 * 1_000),
+            ..MemberAttributes::default()
+        });
+        let (cert, _) = f.certificate(2);
+        let v = chorus_core::certificate::verify(&cert, None).unwrap();
+        let text = verified_text(&v);
+        assert!(
+            text.contains(
+                "\n  breadth   endorsed by 2 of 3 member trusts, from 2 of 3 regions, running 801 schools with 199,000 pupils"
+            ),
+            "{text}"
+        );
+        assert!(text.ends_with("\n  breadth rule from at least 2 of 3 regions: 2, met"), "{text}");
+        let json = serde_json::to_value(&v).unwrap();
+        assert_eq!(json["breakdown"]["endorser_pupils"], 199_000, "{json}");
+        assert_eq!(json["breakdown"]["breadth"][0]["met"], true, "{json}");
+    }
 }
