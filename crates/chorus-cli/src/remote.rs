@@ -246,6 +246,9 @@ struct RosterAnswer {
     members: Vec<RosterMember>,
     rules: RosterRules,
     required: usize,
+    /// Absent from nodes of versions before attributes.
+    #[serde(default)]
+    sets: chorus_node::control::CharterSetsInfo,
 }
 
 #[derive(Deserialize)]
@@ -254,6 +257,8 @@ struct RosterMember {
     name: String,
     root_key: String,
     external_id: Option<String>,
+    #[serde(default)]
+    attributes: chorus_node::control::AttributesInfo,
 }
 
 #[derive(Deserialize)]
@@ -500,14 +505,14 @@ impl Remote {
                     key: m.trust,
                     external_id: m.external_id,
                     root_key: m.root_key,
-                    attributes: Default::default(),
+                    attributes: m.attributes,
                 })
                 .collect(),
             positions: r.rules.positions,
             membership: r.rules.membership,
             amendments: r.rules.amendments,
             required: r.required,
-            sets: Default::default(),
+            sets: r.sets,
         })
     }
 

@@ -401,6 +401,16 @@ async fn a_proposal_view_carries_its_tally_by_attribute() {
         ..MemberAttributes::default()
     });
     let Running { node, web, metrics: _, fixture: f, _dir } = start_on(f, "everything", |_| {}).await;
+    // The roster carries each member's declared attributes and the charter's sets and rules.
+    let (status, roster) = get(web, "/api/v1/roster").await;
+    assert_eq!(status, 200, "{roster}");
+    assert_eq!(roster["sets"]["regions"], serde_json::json!(["East", "North", "West"]));
+    assert_eq!(roster["sets"]["positions_breadth"][0]["attribute"], "region");
+    assert_eq!(roster["sets"]["positions_breadth"][0]["min_distinct"], 2);
+    let declared: Vec<&str> =
+        roster["members"].as_array().unwrap().iter().filter_map(|m| m["attributes"]["region"].as_str()).collect();
+    assert_eq!(declared.len(), 4, "{roster}");
+    assert!(roster["members"].as_array().unwrap().iter().all(|m| m["attributes"]["phase"].is_null()));
     let p = f.proposal(0, "Regional transport", 1_000, None);
     assert_eq!(post(web, p.bytes()).await.0, 201);
     for (member, stance) in [(0, Stance::Endorse), (1, Stance::Endorse), (2, Stance::Object)] {

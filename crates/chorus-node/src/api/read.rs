@@ -31,6 +31,8 @@ struct MemberJson {
     name: String,
     root_key: String,
     external_id: Option<String>,
+    /// Declared attributes (PROTOCOL.md 6.6); absent ones left out.
+    attributes: crate::control::AttributesInfo,
 }
 
 #[derive(Serialize)]
@@ -41,6 +43,8 @@ struct RosterJson {
     members: Vec<MemberJson>,
     rules: RulesJson,
     required: usize,
+    /// The charter's value sets, size bands and breadth rules.
+    sets: crate::control::CharterSetsInfo,
 }
 
 #[derive(Serialize)]
@@ -160,10 +164,17 @@ fn roster(inner: &Inner) -> Answer {
         members: r
             .members
             .into_iter()
-            .map(|m| MemberJson { trust: m.key, name: m.name, root_key: m.root_key, external_id: m.external_id })
+            .map(|m| MemberJson {
+                trust: m.key,
+                name: m.name,
+                root_key: m.root_key,
+                external_id: m.external_id,
+                attributes: m.attributes,
+            })
             .collect(),
         rules: RulesJson { positions: r.positions, membership: r.membership, amendments: r.amendments },
         required: r.required,
+        sets: r.sets,
     };
     Ok(json_response(StatusCode::OK, &body, FRESH))
 }
