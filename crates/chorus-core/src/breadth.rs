@@ -216,6 +216,129 @@ impl Breakdown {
     pub fn endorser_values(&self, attribute: Attribute) -> usize {
         self.by(attribute).iter().filter(|v| v.value.is_some() && v.endorse > 0).count()
     }
+
+    /// Values in the charter's set of `attribute` (its rows but "not
+    /// declared").
+    pub fn set_size(&self, attribute: Attribute) -> usize {
+        self.by(attribute).iter().filter(|v| v.value.is_some()).count()
+    }
+
+    /// True when the coalition uses attributes here: a breadth rule, a
+    /// region, phase or trust type set, or a member declaring any value
+    /// (size bands always exist, so they count only once someone declares
+    /// schools). False for a coalition without attributes, whose tallies
+    /// and certificates read as they did before breadth.
+    pub fn uses_attributes(&self) -> bool {
+        let shown = |a: Attribute| {
+            let declared = self.by(a).iter().any(|r| r.value.is_some() && r.members() > 0);
+            declared || (a != Attribute::SizeBand && self.set_size(a) > 0)
+        };
+        !self.breadth.is_empty()
+            || Attribute::ALL.into_iter().any(shown)
+            || self.endorsers_declaring_schools > 0
+            || self.endorsers_declaring_pupils > 0
+    }
+
+    /// [`endorsed_sentence`] of these endorsers: regions when the charter
+    /// has a region set, schools and pupils when an endorser declares them.
+    pub fn endorsed_line(&self) -> String {
+        let regions = self.set_size(Attribute::Region);
+        endorsed_sentence(
+            self.endorsers,
+            self.members,
+            (regions > 0).then(|| (self.endorser_values(Attribute::Region), regions)),
+            (self.endorsers_declaring_schools > 0).then_some(self.endorser_schools),
+            (self.endorsers_declaring_pupils > 0).then_some(self.endorser_pupils),
+        )
+    }
+
+    /// [`breadth_rule_sentence`] of each breadth rule, in charter order.
+    pub fn rule_lines(&self) -> Vec<String> {
+        self.breadth
+            .iter()
+            .map(|b| {
+                let a = b.rule.attribute;
+                breadth_rule_sentence(
+                    a.plural(),
+                    b.rule.min_distinct,
+                    &b.rule.each_of,
+                    self.set_size(a),
+                    b.distinct,
+                    &b.missing,
+                    b.met,
+                )
+            })
+            .collect()
+    }
+}
+
+/// `n` with a comma between groups of three digits: "198,000".
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The breadth of a set of endorsers in one sentence, as `chorus verify`
+/// and the in-browser verifier print it: "endorsed by 34 of 52 member
+/// trusts, from 8 of 9 regions, running 412 schools with 198,000 pupils".
+/// `regions` is (distinct regions of the endorsers, regions in the
+/// charter's set), `schools` and `pupils` the endorsers' totals; each part
+/// is left out when `None`.
+pub fn endorsed_sentence(
+    endorsers: usize,
+    members: usize,
+    regions: Option<(usize, usize)>,
+    schools: Option<u64>,
+    pupils: Option<u64>,
+) -> String {
+    let mut s = format!("endorsed by {endorsers} of {members} member trusts");
+    if let Some((have, of)) = regions {
+        s.push_str(&format!(", from {have} of {of} regions"));
+    }
+    if let Some(n) = schools {
+        s.push_str(&format!(", running {} schools", thousands(n)));
+    }
+    if let Some(n) = pupils {
+        s.push_str(if schools.is_some() { " with " } else { ", with " });
+        s.push_str(&format!("{} pupils", thousands(n)));
+    }
+    s
+}
+
+/// A breadth rule and its state in one line, as `chorus verify`, `chorus
+/// show` and the in-browser verifier print it: "from at least 6 of 9
+/// regions: 5, not met", "from at least 2 of 3 regions, including
+/// "London": 2, missing "London", not met", "an endorser from each of
+/// "A", "B" (phases): met". `plural` names the attribute ("regions"),
+/// `set` is the size of its set in the charter, `distinct` the distinct
+/// values the endorsers show and `missing` the values of `each_of` none of
+/// them declares. Values are quoted as Rust's `{:?}` quotes them, so that
+/// control and invisible characters show.
+pub fn breadth_rule_sentence(
+    plural: &str,
+    min_distinct: u32,
+    each_of: &[String],
+    set: usize,
+    distinct: usize,
+    missing: &[String],
+    met: bool,
+) -> String {
+    let quoted = |values: &[String]| values.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", ");
+    let verdict = if met { "met" } else { "not met" };
+    let missing = if missing.is_empty() { String::new() } else { format!("missing {}, ", quoted(missing)) };
+    if min_distinct > 0 {
+        let including = if each_of.is_empty() { String::new() } else { format!(", including {}", quoted(each_of)) };
+        format!("from at least {min_distinct} of {set} {plural}{including}: {distinct}, {missing}{verdict}")
+    } else {
+        format!("an endorser from each of {} ({plural}): {missing}{verdict}", quoted(each_of))
+    }
 }
 
 /// The breakdown of a proposal adopted under `rule`, voted under a version
@@ -365,5 +488,69 @@ mod tests {
         assert_eq!((b.members, b.endorsers, b.endorser_schools, b.endorsers_declaring_schools), (3, 1, 3, 1));
         assert_eq!((b.endorser_pupils, b.endorsers_declaring_pupils), (0, 0));
         assert!(b.breadth_met());
+    }
+
+    #[test]
+    fn sentences_read_as_chorus_verify_prints_them() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(198_000), "198,000");
+        assert_eq!(thousands(1_234_567_890), "1,234,567,890");
+        assert_eq!(endorsed_sentence(3, 4, None, None, None), "endorsed by 3 of 4 member trusts");
+        assert_eq!(
+            endorsed_sentence(34, 52, Some((8, 9)), Some(412), Some(198_000)),
+            "endorsed by 34 of 52 member trusts, from 8 of 9 regions, running 412 schools with 198,000 pupils"
+        );
+        assert_eq!(
+            endorsed_sentence(1, 2, None, None, Some(1_500)),
+            "endorsed by 1 of 2 member trusts, with 1,500 pupils"
+        );
+        let none: &[String] = &[];
+        assert_eq!(
+            breadth_rule_sentence("regions", 6, none, 9, 5, none, false),
+            "from at least 6 of 9 regions: 5, not met"
+        );
+        let one = ["1".to_string(), "31+".to_string()];
+        assert_eq!(
+            breadth_rule_sentence("size bands", 1, &one, 5, 2, &one[..1], false),
+            "from at least 1 of 5 size bands, including \"1\", \"31+\": 2, missing \"1\", not met"
+        );
+        let london = ["London".to_string()];
+        assert_eq!(
+            breadth_rule_sentence("regions", 0, &london, 3, 2, none, true),
+            "an endorser from each of \"London\" (regions): met"
+        );
+    }
+
+    #[test]
+    fn a_breakdown_words_its_breadth_only_when_attributes_are_used() {
+        let members = [member(1, Some("London"), Some(3)), member(2, Some("East"), Some(40)), member(3, None, None)];
+        let roster = Roster::new(
+            crate::id::ObjectId([0; 32]),
+            members.iter().map(|m| (*m.key.as_bytes(), m.clone())).collect(),
+            BTreeMap::new(),
+        );
+        let stances: BTreeMap<PublicKey, Stance> =
+            [(members[0].key, Stance::Endorse), (members[1].key, Stance::Endorse)].into_iter().collect();
+        let mut charter = Charter { attributes: sets(), ..Charter::default() };
+        charter.breadth.positions =
+            vec![BreadthRule { attribute: Attribute::Region, min_distinct: 2, each_of: vec![] }];
+        let b = breakdown(&roster, &charter, RuleKind::Positions, &stances);
+        assert!(b.uses_attributes());
+        assert_eq!(b.endorsed_line(), "endorsed by 2 of 3 member trusts, from 2 of 2 regions, running 43 schools");
+        assert_eq!(b.rule_lines(), ["from at least 2 of 2 regions: 2, met"]);
+
+        let plain: Vec<Member> =
+            members.iter().map(|m| Member { attributes: MemberAttributes::default(), ..m.clone() }).collect();
+        let roster = Roster::new(
+            crate::id::ObjectId([0; 32]),
+            plain.iter().map(|m| (*m.key.as_bytes(), m.clone())).collect(),
+            BTreeMap::new(),
+        );
+        let b = breakdown(&roster, &Charter::default(), RuleKind::Positions, &stances);
+        assert!(!b.uses_attributes());
+        assert_eq!(b.endorsed_line(), "endorsed by 2 of 3 member trusts");
+        assert!(b.rule_lines().is_empty());
     }
 }

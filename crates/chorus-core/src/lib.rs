@@ -78,7 +78,10 @@ mod parallel;
 #[cfg(any(test, feature = "test"))]
 pub mod testkit;
 
-pub use breadth::{breakdown, BreadthCount, BreadthShortfall, BreadthStatus, Breakdown, ValueTally};
+pub use breadth::{
+    breadth_rule_sentence, breakdown, endorsed_sentence, thousands, BreadthCount, BreadthShortfall, BreadthStatus,
+    Breakdown, ValueTally,
+};
 pub use certificate::{AppliedRule, Endorser, VerifiedAdoption};
 pub use coalition::{Coalition, Object, Roster, VerifiedObject};
 pub use decision::{Decision, RuleKind};

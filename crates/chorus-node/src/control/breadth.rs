@@ -129,22 +129,9 @@ pub fn attribute_of(key: &str) -> Option<Attribute> {
     Attribute::ALL.into_iter().find(|a| attribute_key(*a) == key)
 }
 
-/// `n` with a comma every three digits: 198,000.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-fn quoted(values: &[String]) -> String {
-    values.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", ")
-}
+/// `n` with a comma every three digits: 198,000 (the core's, which the
+/// in-browser verifier uses too).
+pub use chorus_core::thousands;
 
 impl From<&Breakdown> for BreakdownInfo {
     fn from(b: &Breakdown) -> Self {
@@ -323,20 +310,16 @@ impl BreakdownInfo {
     /// 412 schools with 198,000 pupils" (regions when the charter has a
     /// region set, schools and pupils when an endorser declares them).
     pub fn endorsed_line(&self) -> String {
-        let mut s = format!("endorsed by {} of {} member trusts", self.endorsers, self.members);
+        // The core's sentence, so that `chorus verify` and the in-browser
+        // verifier word it alike.
         let regions = self.set_size(Attribute::Region);
-        if regions > 0 {
-            s.push_str(&format!(", from {} of {regions} regions", self.endorser_values(Attribute::Region)));
-        }
-        let schools = self.endorsers_declaring_schools > 0;
-        if schools {
-            s.push_str(&format!(", running {} schools", thousands(self.endorser_schools)));
-        }
-        if self.endorsers_declaring_pupils > 0 {
-            s.push_str(if schools { " with " } else { ", with " });
-            s.push_str(&format!("{} pupils", thousands(self.endorser_pupils)));
-        }
-        s
+        chorus_core::endorsed_sentence(
+            self.endorsers,
+            self.members,
+            (regions > 0).then(|| (self.endorser_values(Attribute::Region), regions)),
+            (self.endorsers_declaring_schools > 0).then_some(self.endorser_schools),
+            (self.endorsers_declaring_pupils > 0).then_some(self.endorser_pupils),
+        )
     }
 
     /// One line per breadth rule, e.g. "from at least 6 of 9 regions: 5,
@@ -388,24 +371,19 @@ impl BreadthStatusInfo {
     /// \"London\", not met", "an endorser from each of \"A\", \"B\"
     /// (phases): met". `set` is the size of the attribute's set.
     pub fn line(&self, set: usize) -> String {
+        // The core's sentence (as the in-browser verifier prints it); an
+        // attribute this build does not know is named as sent.
         let a = attribute_of(&self.rule.attribute);
-        let plural = a.map_or(self.rule.attribute.clone(), |a| a.plural().to_string());
-        let verdict = if self.met { "met" } else { "not met" };
-        let missing =
-            if self.missing.is_empty() { String::new() } else { format!("missing {}, ", quoted(&self.missing)) };
-        if self.rule.min_distinct > 0 {
-            let including = if self.rule.each_of.is_empty() {
-                String::new()
-            } else {
-                format!(", including {}", quoted(&self.rule.each_of))
-            };
-            format!(
-                "from at least {} of {set} {plural}{including}: {}, {missing}{verdict}",
-                self.rule.min_distinct, self.distinct
-            )
-        } else {
-            format!("an endorser from each of {} ({plural}): {missing}{verdict}", quoted(&self.rule.each_of))
-        }
+        let plural = a.map_or(self.rule.attribute.as_str(), |a| a.plural());
+        chorus_core::breadth_rule_sentence(
+            plural,
+            self.rule.min_distinct,
+            &self.rule.each_of,
+            set,
+            self.distinct,
+            &self.missing,
+            self.met,
+        )
     }
 }
 
