@@ -14,6 +14,18 @@
 //!    unchanged, no `on*` attribute, no `javascript:` URL, no script but the
 //!    site's own;
 //!
+//! 4. breadth (issue 15): the devnet's trusts declare regions and its
+//!    charter asks for endorsers from two, so its position's verdict goes on
+//!    with the breadth the certificate proves and each breadth rule, one
+//!    `span.verdict-breadth` a line, in exactly the words `chorus verify`
+//!    prints after `breadth` and `breadth rule`; and a second coalition
+//!    (one node, founded with the library: two trusts in the East, one in
+//!    the North, positions needing endorsers from two regions) shows its
+//!    adopted position's breadth the same way, while a certificate of two
+//!    East trusts (enough endorsements, one region), chosen in its
+//!    `verify.html`, is `Verification failed in your browser: ` with the
+//!    breadth reason `chorus verify` gives, and no breadth lines;
+//!
 //! and no page raises a JavaScript error, opens a dialog, fails to load one
 //! of its files, or has the site's own scripts blocked by its
 //! Content-Security-Policy. Other console warnings and errors (a CSP report
@@ -46,9 +58,14 @@ use std::process::Stdio;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
+use chorus_core::{
+    Attribute, BreadthRule, Charter, Endorsement, Envelope, Genesis, Keypair, Kind, Member, MemberAttributes, ObjectId,
+    Proposal, Stance,
+};
+use chorus_node::datadir::DataDir;
 use chorus_system_tests::devtools::{file_url, find_chromium, Chromium, Tab, Verdict, INVALID, UNAVAILABLE, VALID};
 use chorus_system_tests::process::log_file;
-use chorus_system_tests::{chorus, cmd, Process};
+use chorus_system_tests::{chorus, cmd, Nodes, Process};
 use serde_json::Value;
 
 /// Longest wait for the devnet to found its coalition and serve the site.
@@ -172,6 +189,13 @@ fn the_website_verifies_certificates_and_runs_no_untrusted_script_in_chromium() 
     let expected_failure = format!("{INVALID}{reason}");
     rewrite_exported_certificate(&tampered_site, &position, &original, &flipped);
 
+    // 4. The breadth the devnet's position proves, as `chorus verify` words it.
+    let devnet_breadth = breadth_lines(
+        &chorus(&nowhere, &["verify", cert_path.to_str().unwrap(), "--coalition", &coalition]).ok().stdout,
+    );
+    assert!(!devnet_breadth.is_empty(), "the devnet's trusts declare regions: chorus verify prints their breadth");
+    let (mut regional_nodes, regional) = start_regional(root);
+
     let mut browser = Chromium::launch(&chromium, root).unwrap_or_else(|e| panic!("Chromium: {e}"));
     let mut failures: Vec<String> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
@@ -181,21 +205,21 @@ fn the_website_verifies_certificates_and_runs_no_untrusted_script_in_chromium() 
     for (kind, base) in &sites {
         // 1. The position verifies.
         let page = format!("{base}proposals/{position}.html");
-        let v = browser.visit(&page, &mut failures, &mut notes, |b, tab| b.verdict(tab, None));
+        let v = browser.visit(&page, &mut failures, &mut notes, |b, tab| shown(b, tab, None));
         if let Some(v) = v {
-            check_verdict(&mut failures, kind, "position page", &v, Expect::Valid);
-            timings.push(format!("{kind} position {}", v.took()));
+            check_verdict(&mut failures, kind, "position page", &v, Expect::Valid(Some(&devnet_breadth)));
+            timings.push(format!("{kind} position {}", v.verdict.took()));
         }
 
         // 3. The hostile proposal: verified (its title goes through the
         //    verdict too), and inert.
         let page = format!("{base}proposals/{hostile}.html");
         let seen = browser.visit(&page, &mut failures, &mut notes, |b, tab| {
-            let v = b.verdict(tab, None)?;
+            let v = shown(b, tab, None)?;
             Ok((v, inertness(b, tab)?))
         });
         if let Some((v, inert)) = seen {
-            check_verdict(&mut failures, kind, "hostile proposal", &v, Expect::Valid);
+            check_verdict(&mut failures, kind, "hostile proposal", &v, Expect::Valid(None));
             check_inert(&mut failures, kind, "hostile proposal", &inert, HOSTILE_TEXTS);
             if !inert.title.contains(HOSTILE_TITLE) {
                 failures.push(format!("{kind} hostile proposal: the title is not shown as text: {:?}", inert.title));
@@ -211,13 +235,19 @@ fn the_website_verifies_certificates_and_runs_no_untrusted_script_in_chromium() 
         let page = format!("{base}verify.html");
         let seen = browser.visit(&page, &mut failures, &mut notes, |b, tab| {
             b.choose_file(tab, &cert_path)?;
-            let good = b.verdict(tab, None)?;
+            let good = shown(b, tab, None)?;
             b.choose_file(tab, &flipped_path)?;
-            let bad = b.verdict(tab, Some(&good.text))?;
+            let bad = shown(b, tab, Some(&good.verdict.text))?;
             Ok((good, bad))
         });
         if let Some((good, bad)) = seen {
-            check_verdict(&mut failures, kind, "verify.html, the real certificate", &good, Expect::Valid);
+            check_verdict(
+                &mut failures,
+                kind,
+                "verify.html, the real certificate",
+                &good,
+                Expect::Valid(Some(&devnet_breadth)),
+            );
             check_verdict(
                 &mut failures,
                 kind,
@@ -225,13 +255,34 @@ fn the_website_verifies_certificates_and_runs_no_untrusted_script_in_chromium() 
                 &bad,
                 Expect::Invalid(&expected_failure),
             );
-            timings.push(format!("{kind} verify.html {}", good.took()));
+            timings.push(format!("{kind} verify.html {}", good.verdict.took()));
         }
+    }
+
+    // 4. The regional coalition: its position's breadth, and a certificate
+    //    without the breadth in its verify.html.
+    let page = format!("{}proposals/{}.html", regional.website, regional.position);
+    if let Some(v) = browser.visit(&page, &mut failures, &mut notes, |b, tab| shown(b, tab, None)) {
+        check_verdict(&mut failures, "regional", "position page", &v, Expect::Valid(Some(&regional.breadth)));
+    }
+    let page = format!("{}verify.html", regional.website);
+    let seen = browser.visit(&page, &mut failures, &mut notes, |b, tab| {
+        b.choose_file(tab, &regional.cert)?;
+        let good = shown(b, tab, None)?;
+        b.choose_file(tab, &regional.east_only)?;
+        let bad = shown(b, tab, Some(&good.verdict.text))?;
+        Ok((good, bad))
+    });
+    if let Some((good, bad)) = seen {
+        let what = "verify.html, the position's certificate";
+        check_verdict(&mut failures, "regional", what, &good, Expect::Valid(Some(&regional.breadth)));
+        let what = "verify.html, a certificate from one region";
+        check_verdict(&mut failures, "regional", what, &bad, Expect::Invalid(&regional.failure));
     }
 
     // 2. The export whose certificate files were rewritten.
     let page = format!("{}/proposals/{position}.html", file_url(&tampered_site));
-    if let Some(v) = browser.visit(&page, &mut failures, &mut notes, |b, tab| b.verdict(tab, None)) {
+    if let Some(v) = browser.visit(&page, &mut failures, &mut notes, |b, tab| shown(b, tab, None)) {
         check_verdict(
             &mut failures,
             "static",
@@ -241,6 +292,7 @@ fn the_website_verifies_certificates_and_runs_no_untrusted_script_in_chromium() 
         );
     }
     browser.close();
+    regional_nodes.terminate(&regional.dir);
 
     say(&format!(
         "browser test: {} in {:.1} s ({}){}",
@@ -326,6 +378,155 @@ fn start_devnet(root: &Path) -> (Process, String) {
     }
 }
 
+/// The second coalition, for breadth (4.): its node, serving everything.
+struct Regional {
+    /// The node's data directory (Oak Trust's).
+    dir: PathBuf,
+    /// Its website, ending in `/`.
+    website: String,
+    /// The adopted position, endorsed by Oak (East) and Ash (North).
+    position: String,
+    /// Its certificate.
+    cert: PathBuf,
+    /// What the page must show after the verdict, from `chorus verify`.
+    breadth: Vec<String>,
+    /// A certificate endorsed by Oak and Elm, both in the East.
+    east_only: PathBuf,
+    /// Its verdict: `INVALID` and the reason `chorus verify` prints.
+    failure: String,
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+/// Founds, with the library, a coalition of three trusts (Oak and Elm in
+/// the East, Ash in the North, each declaring schools and pupils) whose
+/// positions need endorsers from two of its three regions; starts Oak's
+/// node on 127.0.0.1 serving its website with everything published; has a
+/// position adopted by Oak and Ash; and assembles a certificate of another
+/// proposal endorsed by Oak and Elm alone (the fraction, not the breadth).
+fn start_regional(root: &Path) -> (Nodes, Regional) {
+    let base = root.join("regional");
+    let names = ["Oak Trust", "Elm Trust", "Ash Trust"];
+    let dirs: Vec<PathBuf> = names.iter().map(|n| base.join(n.split(' ').next().unwrap())).collect();
+    for (d, name) in dirs.iter().zip(names) {
+        chorus(d, &["init", "--name", name, "--trust-key-here"]).ok();
+    }
+    let keys: Vec<Keypair> = dirs.iter().map(|d| DataDir::new(d).trust_key().unwrap()).collect();
+    let mut charter = Charter::default();
+    charter.attributes.regions = vec!["East".into(), "North".into(), "West".into()];
+    charter.breadth.positions = vec![BreadthRule { attribute: Attribute::Region, min_distinct: 2, each_of: vec![] }];
+    let declared = [("East", 12, 6_000), ("East", 3, 1_200), ("North", 40, 191_000)];
+    let mut founders: Vec<Member> = keys
+        .iter()
+        .zip(names.iter().zip(declared))
+        .map(|(k, (name, (region, schools, pupils)))| Member {
+            key: k.public(),
+            name: name.to_string(),
+            external_id: None,
+            attributes: MemberAttributes {
+                region: Some(region.to_string()),
+                schools: Some(schools),
+                pupils: Some(pupils),
+                ..MemberAttributes::default()
+            },
+        })
+        .collect();
+    founders.sort_by_key(|m| *m.key.as_bytes());
+    let genesis = Genesis {
+        name: "Regional Coalition".into(),
+        charter,
+        founders,
+        created_at_ms: now_ms(),
+        nonce: (1..=16).collect(),
+    };
+    let refs: Vec<&Keypair> = keys.iter().collect();
+    let genesis = Envelope::sign(Kind::Genesis, genesis.to_body(), &refs);
+    let coalition = genesis.id();
+    let genesis_file = base.join("genesis.chorus");
+    std::fs::write(&genesis_file, genesis.bytes()).unwrap();
+    let oak = &dirs[0];
+    chorus(oak, &["coalition", "join", genesis_file.to_str().unwrap()]).ok();
+
+    let mut nodes = Nodes::new();
+    nodes.start_with(oak, &[], &[("CHORUS_HTTP_ADDR", "127.0.0.1:0"), ("CHORUS_PUBLISH", "everything")]);
+    nodes.wait_up(oak);
+
+    let endorsement = |i: usize, proposal: ObjectId| {
+        let e = Endorsement {
+            coalition,
+            proposal,
+            trust: keys[i].public(),
+            created_at_ms: now_ms(),
+            stance: Stance::Endorse,
+            comment: None,
+            delegation: None,
+        };
+        Envelope::sign(Kind::Endorsement, e.to_body(), &[&keys[i]])
+    };
+    let body = base.join("body.md");
+    std::fs::write(&body, "We ask the region's councils to fund school transport.\n").unwrap();
+    let r = chorus(oak, &["propose", "--title", "Two regions", "--body-file", body.to_str().unwrap(), "--json"]).ok();
+    let position = r.json()["id"].as_str().expect("propose --json gives the id").to_string();
+    let id: ObjectId = position.parse().unwrap();
+    for (n, i) in [0, 2].into_iter().enumerate() {
+        let file = base.join(format!("stance-{n}.chorus"));
+        std::fs::write(&file, endorsement(i, id).bytes()).unwrap();
+        chorus(oak, &["import", file.to_str().unwrap()]).ok();
+    }
+    nodes.eventually("the regional position adopted", || {
+        let r = chorus(oak, &["show", &position, "--json"]);
+        (r.code == 0 && r.json()["status"] == "adopted").then_some(())
+    });
+    let website = chorus(oak, &["status", "--json"]).ok().json()["website"]
+        .as_str()
+        .expect("the node serves its website")
+        .trim_end_matches('/')
+        .to_string()
+        + "/";
+
+    let nowhere = base.join("no-node");
+    let cert = base.join("two-regions.cert");
+    chorus(oak, &["certificate", &position, "-o", cert.to_str().unwrap()]).ok();
+    let verified = chorus(&nowhere, &["verify", cert.to_str().unwrap(), "--coalition", &coalition.to_hex()]).ok();
+    let breadth = breadth_lines(&verified.stdout);
+    assert_eq!(
+        breadth,
+        [
+            "Breadth proven: endorsed by 2 of 3 member trusts, from 2 of 3 regions, running 52 schools with 197,000 \
+             pupils.",
+            "Breadth rule: from at least 2 of 3 regions: 2, met.",
+        ],
+        "{}",
+        verified.stdout
+    );
+
+    // Oak and Elm, both in the East: 2 of 3 endorse, from one region.
+    let proposal = Proposal {
+        coalition,
+        roster: coalition,
+        author: keys[0].public(),
+        created_at_ms: now_ms(),
+        closes_at_ms: None,
+        title: "East only".into(),
+        body: "We ask the East's councils to fund school transport.\n".into(),
+        link: None,
+        action: None,
+        roster_heads: vec![],
+    };
+    let proposal = Envelope::sign(Kind::Proposal, proposal.to_body(), &[&keys[0]]);
+    let ends = [endorsement(0, proposal.id()), endorsement(1, proposal.id())];
+    let east_only = base.join("east-only.cert");
+    std::fs::write(&east_only, chorus_core::certificate::assemble(&genesis, &proposal, &ends)).unwrap();
+    let r = chorus(&nowhere, &["verify", east_only.to_str().unwrap(), "--coalition", &coalition.to_hex()]);
+    assert_eq!(r.code, 1, "a certificate from one region must be invalid: {} {}", r.stdout, r.stderr);
+    let reason = r.stderr.trim().strip_prefix("INVALID: ").expect("INVALID: <reason>").to_string();
+    assert!(reason.starts_with("breadth: needs endorsers from at least 2 distinct regions, has 1"), "{reason}");
+    let failure = format!("{INVALID}{reason}");
+    (nodes, Regional { dir: oak.clone(), website, position, cert, breadth, east_only, failure })
+}
+
 /// Rewrites an export's `certificates/<id>.cert` and `<id>.cert.js` with
 /// `changed` in place of `original` (base64 in the script).
 fn rewrite_exported_certificate(site: &Path, id: &str, original: &[u8], changed: &[u8]) {
@@ -359,27 +560,108 @@ fn base64(bytes: &[u8]) -> String {
 // ---------------------------------------------------------------------------
 // What the pages show
 
+#[derive(Clone, Copy)]
 enum Expect<'a> {
-    Valid,
+    /// Valid; with `Some(lines)`, followed by exactly these breadth lines
+    /// (`None`: not checked).
+    Valid(Option<&'a [String]>),
+    /// Invalid with exactly this text, and no breadth lines.
     Invalid(&'a str),
 }
 
-fn check_verdict(failures: &mut Vec<String>, kind: &str, what: &str, v: &Verdict, expect: Expect) {
+/// A verdict and what `#verdict` holds besides its text.
+#[derive(Debug)]
+struct Shown {
+    verdict: Verdict,
+    /// `#verdict`'s child elements: tag, class, number of child elements,
+    /// text.
+    elements: Vec<(String, String, u64, String)>,
+}
+
+impl Shown {
+    /// The breadth lines: the text of each `span.verdict-breadth`.
+    fn lines(&self) -> Vec<String> {
+        self.elements.iter().filter(|e| e.0 == "span").map(|e| e.3.clone()).collect()
+    }
+}
+
+/// The verdict, once decided (and different from `previous`), and the
+/// elements inside it.
+fn shown(b: &mut Chromium, tab: &Tab, previous: Option<&str>) -> Result<Shown, String> {
+    let verdict = b.verdict(tab, previous)?;
+    let v = b.eval(tab, VERDICT_ELEMENTS_JS)?;
+    let elements = v
+        .as_array()
+        .ok_or_else(|| format!("#verdict's elements: {v}"))?
+        .iter()
+        .map(|e| {
+            let s = |i: usize| e[i].as_str().unwrap_or_default().to_string();
+            (s(0), s(1), e[2].as_u64().unwrap_or(u64::MAX), s(3))
+        })
+        .collect();
+    Ok(Shown { verdict, elements })
+}
+
+/// `#verdict`'s child elements as [tag, class, child elements, text].
+const VERDICT_ELEMENTS_JS: &str = r#"Array.from(document.getElementById('verdict').children).map(
+  e => [e.tagName.toLowerCase(), e.className, e.children.length, e.textContent])"#;
+
+/// The lines `chorus verify` prints after `breadth` and `breadth rule`, as
+/// the page shows them: "Breadth proven: endorsed by ....", "Breadth rule:
+/// from at least ....".
+fn breadth_lines(verify_stdout: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    for l in verify_stdout.lines() {
+        if let Some(rest) = l.strip_prefix("  breadth rule ") {
+            lines.push(format!("Breadth rule: {rest}."));
+        } else if let Some(rest) = l.strip_prefix("  breadth   ") {
+            lines.push(format!("Breadth proven: {rest}."));
+        }
+    }
+    lines
+}
+
+fn check_verdict(failures: &mut Vec<String>, kind: &str, what: &str, shown: &Shown, expect: Expect) {
+    let v = &shown.verdict;
     let has = |c: &str| v.classes.iter().any(|x| x == c);
     if v.text.starts_with(UNAVAILABLE) {
         failures.push(format!("{kind} {what}: the page could not run the verifier: {v:?}"));
         return;
     }
-    match expect {
-        Expect::Valid => {
+    let want_lines: &[String] = match expect {
+        Expect::Valid(lines) => {
             if !v.text.starts_with(VALID) || !has("verdict") || !has("valid") {
                 failures.push(format!("{kind} {what}: expected {VALID:?} (class \"verdict valid\"), got {v:?}"));
+            }
+            match lines {
+                Some(lines) => lines,
+                None => &[],
             }
         }
         Expect::Invalid(text) => {
             if v.text != text || !has("verdict") || !has("invalid") {
                 failures.push(format!("{kind} {what}: expected {text:?} (class \"verdict invalid\"), got {v:?}"));
             }
+            &[]
+        }
+    };
+    let unchecked = matches!(expect, Expect::Valid(None));
+    if !unchecked {
+        // Each line after a <br>, in a span holding text alone, and read
+        // after the sentence.
+        let shape: Vec<(&str, &str, u64)> = shown.elements.iter().map(|e| (e.0.as_str(), e.1.as_str(), e.2)).collect();
+        let want_shape: Vec<(&str, &str, u64)> =
+            want_lines.iter().flat_map(|_| [("br", "", 0), ("span", "verdict-breadth", 0)]).collect();
+        if shown.lines() != want_lines || shape != want_shape {
+            failures.push(format!(
+                "{kind} {what}: expected the breadth lines {want_lines:?} (each a <br> then a span.verdict-breadth), \
+                 got {:?}",
+                shown.elements
+            ));
+        }
+        let tail = want_lines.iter().map(|l| format!(" {l}")).collect::<String>();
+        if !v.text.ends_with(&tail) {
+            failures.push(format!("{kind} {what}: the verdict's text does not end with {tail:?}: {:?}", v.text));
         }
     }
     if v.ms.is_none() {

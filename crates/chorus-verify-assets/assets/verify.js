@@ -23,7 +23,14 @@
  * unavailable" and a sentence starting "Verified in your browser: ",
  * "Verification failed in your browser: " or "Could not verify in your
  * browser: "; data-verify-ms is the time of the verification itself,
- * data-total-ms that from the start, loading included.
+ * data-total-ms that from the start, loading included. When the coalition
+ * uses member attributes, a valid verdict goes on, each on a line of its own
+ * (a <br>, then a <span class="verdict-breadth">), with the breadth the
+ * certificate proves ("Breadth proven: endorsed by 3 of 4 member trusts,
+ * from 3 of 9 regions, ...") and each breadth rule it meets, in the words
+ * of `chorus verify`; a certificate that falls short of a breadth rule is
+ * invalid, with the reason `chorus verify` gives. Everything from the
+ * certificate is inserted as text.
  *
  * In Node (tests), module.exports is the pure part: chorusVerifyBytes,
  * chorusInstantiate, verdictFor and helpers.
@@ -42,6 +49,8 @@
   var VALID = "Verified in your browser: ";
   var INVALID = "Verification failed in your browser: ";
   var UNAVAILABLE = "Could not verify in your browser: ";
+  var BREADTH = "Breadth proven: ";
+  var BREADTH_RULE = "Breadth rule: ";
 
   function now() {
     return global.performance && global.performance.now ? global.performance.now() : Date.now();
@@ -159,8 +168,9 @@
    * to the report `chorus verify --json` prints:
    * {valid: true, coalition, coalition_name, proposal_id, proposal,
    *  author_name, decision, rule: {kind, numerator, denominator},
-   *  roster_version, members, required, endorsers: [...]}, or
-   * {valid: false, code, error}.
+   *  roster_version, members, required, endorsers: [...], breakdown} and,
+   * when the coalition uses attributes, breadth_text: {endorsed, rules}
+   * (the module's wording of the breakdown); or {valid: false, code, error}.
    */
   function chorusVerifyBytes(wasmModuleBytes, certBytes, coalitionHex) {
     var verifier = instances && instances.get(wasmModuleBytes);
@@ -175,7 +185,29 @@
     });
   }
 
-  /** The verdict shown for a report: {state, text}. */
+  /**
+   * The lines after a valid verdict's sentence: the breadth the certificate
+   * proves and each breadth rule, as the module words them (`chorus
+   * verify`'s lines); none when the report has no breadth_text (a coalition
+   * without attributes).
+   */
+  function breadthLines(report) {
+    var t = report.breadth_text;
+    if (!t || typeof t !== "object" || typeof t.endorsed !== "string") {
+      return [];
+    }
+    var lines = [BREADTH + t.endorsed + "."];
+    var rules = Array.isArray(t.rules) ? t.rules : [];
+    for (var i = 0; i < rules.length; i++) {
+      lines.push(BREADTH_RULE + String(rules[i]) + ".");
+    }
+    return lines;
+  }
+
+  /**
+   * The verdict shown for a report: {state, text, lines}, `lines` (maybe
+   * empty) to be shown after `text`, one a line.
+   */
   function verdictFor(report) {
     if (report && report.valid === true) {
       var noun = NOUNS[report.decision] || String(report.decision).replace(/_/g, " ");
@@ -202,11 +234,12 @@
           rule.numerator +
           "/" +
           rule.denominator +
-          ")."
+          ").",
+        lines: breadthLines(report)
       };
     }
     if (report && report.valid === false) {
-      return { state: "invalid", text: INVALID + report.error };
+      return { state: "invalid", text: INVALID + report.error, lines: [] };
     }
     return unavailableVerdict(new Error("the verifier gave no verdict"));
   }
@@ -216,7 +249,7 @@
     if (!/[.!?]$/.test(why)) {
       why += ".";
     }
-    return { state: "unavailable", text: UNAVAILABLE + why };
+    return { state: "unavailable", text: UNAVAILABLE + why, lines: [] };
   }
 
   var api = {
@@ -257,7 +290,19 @@
 
   function show(el, verdict, verifyMs) {
     el.className = "verdict " + verdict.state;
+    // Replaces whatever the element held (a previous verdict's lines too).
     el.textContent = verdict.text;
+    var lines = verdict.lines || [];
+    for (var i = 0; i < lines.length; i++) {
+      // The space keeps the text readable as one string (textContent);
+      // the <br> breaks the line on screen.
+      el.appendChild(document.createTextNode(" "));
+      el.appendChild(document.createElement("br"));
+      var line = document.createElement("span");
+      line.className = "verdict-breadth";
+      line.textContent = lines[i];
+      el.appendChild(line);
+    }
     if (typeof verifyMs === "number") {
       el.setAttribute("data-verify-ms", verifyMs.toFixed(1));
     } else {

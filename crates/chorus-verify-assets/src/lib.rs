@@ -27,7 +27,14 @@
 //! to `verdict valid`, `verdict invalid` or `verdict unavailable` and its text
 //! to a sentence starting `Verified in your browser: `, `Verification failed
 //! in your browser: ` (then the reason `chorus verify` gives) or `Could not
-//! verify in your browser: `; see `assets/verify.js`.
+//! verify in your browser: `; see `assets/verify.js`. For a coalition that
+//! uses member attributes, a valid verdict goes on with the breadth the
+//! certificate proves and each breadth rule, a line each (`<br>`, then
+//! `<span class="verdict-breadth">`): `Breadth proven: endorsed by 3 of 4
+//! member trusts, from 3 of 9 regions, running 41 schools with 19,200
+//! pupils.` and `Breadth rule: from at least 2 of 9 regions: 3, met.`, in
+//! the words of `chorus verify` (the module's `breadth_text`). Text from a
+//! certificate is only ever inserted as text.
 //!
 //! When the WebAssembly target was not installed at build time, [`WASM`] is
 //! empty and [`WASM_BUILT`] false (the build warned); the script then says the

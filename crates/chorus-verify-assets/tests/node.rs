@@ -54,6 +54,35 @@ fn valid_sentence(r: &Value) -> String {
     )
 }
 
+/// The lines verify.js shows after a valid sentence, written here again
+/// from its description: the breadth the module words (`chorus verify`'s),
+/// none for a coalition without attributes.
+fn breadth_lines(r: &Value) -> Vec<String> {
+    let Some(t) = r.get("breadth_text") else { return Vec::new() };
+    let mut lines = vec![format!("Breadth proven: {}.", t["endorsed"].as_str().unwrap())];
+    for rule in t["rules"].as_array().unwrap() {
+        lines.push(format!("Breadth rule: {}.", rule.as_str().unwrap()));
+    }
+    lines
+}
+
+/// Three trusts, two in the East and one in the North, declaring schools
+/// and pupils, under a charter whose positions need endorsers from two
+/// regions.
+fn regional() -> Fixture {
+    use chorus_core::{Attribute, BreadthRule, Charter, MemberAttributes};
+    let mut charter = Charter::default();
+    charter.attributes.regions = vec!["East".into(), "North".into(), "West".into()];
+    charter.breadth.positions = vec![BreadthRule { attribute: Attribute::Region, min_distinct: 2, each_of: vec![] }];
+    let regions = ["East", "East", "North"];
+    Fixture::with_charter(3, charter, |i| MemberAttributes {
+        region: Some(regions[i].into()),
+        schools: Some(12 + i as u32),
+        pupils: Some(6_000 + 1_000 * i as u32),
+        ..MemberAttributes::default()
+    })
+}
+
 #[test]
 fn verify_js_and_the_module_agree_with_native_verification() {
     if let Err(why) = node() {
@@ -78,6 +107,11 @@ fn verify_js_and_the_module_agree_with_native_verification() {
     *bad_signature.last_mut().unwrap() ^= 0x80;
     let fixture = Fixture::new(3);
     let (one_of_three, _) = fixture.certificate(1);
+    let regional = regional();
+    let (regional_all, _) = regional.certificate(3);
+    // Two of three endorse, both from the East: the fraction without the
+    // breadth.
+    let (regional_east, _) = regional.certificate(2);
 
     let mut cases = vec![];
     for (name, cert, coalition) in [
@@ -89,6 +123,8 @@ fn verify_js_and_the_module_agree_with_native_verification() {
         ("vector-valid, last signature byte flipped", &bad_signature, VECTOR_COALITION.to_owned()),
         ("vector-valid, another coalition expected", &vector, devnet_coalition.clone()),
         ("fixture, 1 of 3", &one_of_three, fixture.id().to_hex()),
+        ("regional, breadth met", &regional_all, regional.id().to_hex()),
+        ("regional, breadth not met", &regional_east, regional.id().to_hex()),
         ("empty", &vec![], String::new()),
     ] {
         let path = dir.path().join(format!("{}.cert", cases.len()));
@@ -105,6 +141,7 @@ fn verify_js_and_the_module_agree_with_native_verification() {
             "name": name,
             "cert": path,
             "coalition": coalition,
+            "lines": breadth_lines(&report),
             "report": report,
             "sentence": sentence,
         }));
@@ -115,6 +152,21 @@ fn verify_js_and_the_module_agree_with_native_verification() {
         json!("Verified in your browser: position of \"Devnet Schools Coalition\", endorsed by 2 of 3 member trusts (2 needed under the positions rule 1/2).")
     );
     assert_eq!(cases[4]["report"]["valid"], json!(false));
+    // A coalition without attributes: no breadth, as before.
+    assert_eq!(cases[2]["lines"], json!([]));
+    assert_eq!(
+        cases[8]["lines"],
+        json!([
+            "Breadth proven: endorsed by 3 of 3 member trusts, from 2 of 3 regions, running 39 schools with 21,000 pupils.",
+            "Breadth rule: from at least 2 of 3 regions: 2, met.",
+        ])
+    );
+    assert_eq!(cases[9]["report"]["code"], json!("Breadth"));
+    assert_eq!(
+        cases[9]["sentence"],
+        json!("Verification failed in your browser: breadth: needs endorsers from at least 2 distinct regions, has 1 \
+               (breadth rule of the positions rule: endorsers from at least 2 distinct regions)")
+    );
     let cases_path = dir.path().join("cases.json");
     std::fs::write(&cases_path, serde_json::to_vec_pretty(&json!(cases)).unwrap()).unwrap();
 

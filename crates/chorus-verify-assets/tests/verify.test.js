@@ -53,6 +53,7 @@ for (const c of cases) {
     const report = await api.chorusVerifyBytes(wasm, bytes, c.coalition);
     assert.deepEqual(report, c.report);
     assert.equal(api.verdictFor(report).text, c.sentence);
+    assert.deepEqual(api.verdictFor(report).lines, c.lines);
     assert.equal(api.verdictFor(report).state, c.report.valid ? "valid" : "invalid");
   });
 }
@@ -92,14 +93,29 @@ test("a bad coalition id or module is an error, not a verdict", async () => {
 
 // ---- The page part, on a stand-in DOM ---------------------------------------
 
-function element(id, attrs = {}) {
+function element(id, attrs = {}, tagName = "p") {
   const listeners = {};
   const classes = new Set();
   return {
     id,
+    tagName,
     attrs: { ...attrs },
     className: attrs.class || "",
-    textContent: "",
+    // As a DOM element: setting the text replaces the children; the text
+    // read is the element's own followed by its children's.
+    text: "",
+    children: [],
+    get textContent() {
+      return this.text + this.children.map((c) => c.textContent).join("");
+    },
+    set textContent(v) {
+      this.text = String(v);
+      this.children = [];
+    },
+    appendChild(child) {
+      this.children.push(child);
+      return child;
+    },
     getAttribute(n) {
       return Object.prototype.hasOwnProperty.call(this.attrs, n) ? this.attrs[n] : null;
     },
@@ -144,8 +160,11 @@ function page({ protocol, elements, urls = {}, withModule = true }) {
       for (const f of docListeners[type] || []) f(event);
     },
     createElement(tag) {
-      assert.equal(tag, "script");
-      return element(null);
+      assert.ok(["script", "br", "span"].includes(tag), tag);
+      return element(null, {}, tag);
+    },
+    createTextNode(text) {
+      return { nodeType: 3, textContent: String(text) };
     },
     head: {
       appendChild(s) {
@@ -251,6 +270,36 @@ test("position page over https: fetched without cache, verified", async () => {
   assert.deepEqual(p.scripts, []);
 });
 
+test("position page, coalition with attributes: the breadth proven, a line each, as text", async () => {
+  const c = caseNamed("regional, breadth met");
+  assert.equal(c.lines.length, 2);
+  const els = positionElements(c);
+  const url = els.verification.getAttribute("data-certificate");
+  page({ protocol: "https:", elements: els, urls: { [url]: c.bytes } });
+  const v = await settled(els.verdict);
+  assert.equal(v.className, "verdict valid");
+  assert.equal(v.text, c.sentence);
+  assert.equal(v.textContent, [c.sentence, ...c.lines].join(" "));
+  const shape = v.children.map((n) => (n.nodeType === 3 ? `text ${JSON.stringify(n.textContent)}` : n.tagName));
+  assert.deepEqual(shape, ['text " "', "br", "span", 'text " "', "br", "span"]);
+  const spans = v.children.filter((n) => n.tagName === "span");
+  assert.deepEqual(
+    spans.map((s) => [s.className, s.textContent, s.children.length]),
+    c.lines.map((l) => ["verdict-breadth", l, 0])
+  );
+});
+
+test("position page, certificate without the breadth: invalid, with the reason", async () => {
+  const c = caseNamed("regional, breadth not met");
+  const els = positionElements(c);
+  page({ protocol: "https:", elements: els, urls: { [els.verification.getAttribute("data-certificate")]: c.bytes } });
+  const v = await settled(els.verdict);
+  assert.equal(v.className, "verdict invalid");
+  assert.equal(v.textContent, c.sentence);
+  assert.match(v.textContent, /^Verification failed in your browser: breadth: needs endorsers from at least 2 distinct regions, has 1 /);
+  assert.deepEqual(v.children, []);
+});
+
 test("position page from file://: the certificate's script, no fetch", async () => {
   const c = caseNamed("devnet-position");
   const els = positionElements(c);
@@ -348,6 +397,28 @@ test("verify page: a chosen file and a dropped file", async () => {
   v = await settled(els.verdict);
   assert.equal(v.className, "verdict invalid");
   assert.equal(v.textContent, "Verification failed in your browser: " + bad.report.error);
+});
+
+test("verify page: a verdict's breadth lines go with it", async () => {
+  const regional = caseNamed("regional, breadth met");
+  const plain = caseNamed("governance-admission");
+  const els = {
+    verification: element("verification", { "data-coalition": "" }),
+    verdict: element("verdict", { class: "verdict pending" }),
+    "certificate-file": element("certificate-file"),
+  };
+  page({ protocol: "https:", elements: els });
+  const choose = async (c) => {
+    els["certificate-file"].files = [{ name: "c.cert", size: c.bytes.length, bytes: c.bytes }];
+    els["certificate-file"].dispatch("change");
+    return settled(els.verdict);
+  };
+  let v = await choose(regional);
+  assert.equal(v.textContent, [regional.sentence, ...regional.lines].join(" "));
+  v = await choose(plain);
+  assert.equal(v.className, "verdict valid");
+  assert.equal(v.textContent, plain.sentence);
+  assert.deepEqual(v.children, []);
 });
 
 test("verify page with an expected coalition", async () => {

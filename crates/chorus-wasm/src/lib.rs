@@ -12,7 +12,13 @@
 //! `chorus verify --json` prints (here on one line):
 //!
 //! * valid: `serde_json::to_value(&VerifiedAdoption)` with `"valid": true`
-//!   added;
+//!   added, and, only when the coalition uses attributes
+//!   ([`Breakdown::uses_attributes`]), `"breadth_text": {"endorsed": <the
+//!   sentence>, "rules": [<one line per breadth rule>]}`: the lines
+//!   `chorus verify` prints after `breadth` and `breadth rule`
+//!   ([`Breakdown::endorsed_line`], [`Breakdown::rule_lines`]), so that the
+//!   page shows them without wording them again. A report without it is
+//!   exactly what `chorus verify --json` prints;
 //! * invalid: `{"valid": false, "code": <CertificateError::name()>,
 //!   "error": <its message, newlines replaced by spaces>}`.
 //!
@@ -47,10 +53,11 @@ use std::collections::BTreeMap;
 
 use chorus_core::certificate;
 use chorus_core::limits::MAX_CERTIFICATE_BYTES;
-use chorus_core::{CertificateError, ObjectId};
+use chorus_core::{Breakdown, CertificateError, ObjectId};
 
 /// The report of verifying `cert` (against `expected`, when given), as
-/// `chorus verify --json` makes it. `file_size` is the size of the file
+/// `chorus verify --json` makes it, with the breadth lines of
+/// [`breadth_text`] for a coalition that uses attributes. `file_size` is the size of the file
 /// `cert` was read from when the caller read at most
 /// [`MAX_CERTIFICATE_BYTES`] + 1 bytes of it; then a certificate over the
 /// limit is reported with the file's size, as the CLI does.
@@ -67,6 +74,9 @@ pub fn report(cert: &[u8], expected: Option<ObjectId>, file_size: Option<u64>) -
             let mut j = serde_json::to_value(&v).unwrap_or_default();
             if let Some(o) = j.as_object_mut() {
                 o.insert("valid".into(), true.into());
+                if let Some(t) = breadth_text(&v.breakdown) {
+                    o.insert("breadth_text".into(), t);
+                }
             }
             j
         }
@@ -75,6 +85,16 @@ pub fn report(cert: &[u8], expected: Option<ObjectId>, file_size: Option<u64>) -
             serde_json::json!({ "valid": false, "code": e.name(), "error": line })
         }
     }
+}
+
+/// The breadth a certificate proves, in the words of `chorus verify`:
+/// `{"endorsed": "endorsed by 3 of 4 member trusts, from 3 of 9 regions,
+/// running 41 schools with 19,200 pupils", "rules": ["from at least 2 of 9
+/// regions: 3, met"]}`. `None` for a coalition that uses no attributes
+/// (no value set, breadth rule or declared value), whose certificates read
+/// as they did before breadth.
+pub fn breadth_text(b: &Breakdown) -> Option<serde_json::Value> {
+    b.uses_attributes().then(|| serde_json::json!({ "endorsed": b.endorsed_line(), "rules": b.rule_lines() }))
 }
 
 /// [`report`] as one line of JSON.
@@ -356,6 +376,55 @@ mod tests {
         );
 
         assert_eq!(via_exports(&[], None), json!({"valid": false, "code": "Empty", "error": "certificate is empty"}));
+    }
+
+    /// Three trusts, two in the East and one in the North, under a
+    /// charter whose positions need endorsers from two regions.
+    fn regional() -> Fixture {
+        use chorus_core::{Attribute, BreadthRule, Charter, MemberAttributes};
+        let mut charter = Charter::default();
+        charter.attributes.regions = vec!["East".into(), "North".into(), "West".into()];
+        charter.breadth.positions =
+            vec![BreadthRule { attribute: Attribute::Region, min_distinct: 2, each_of: vec![] }];
+        let regions = ["East", "East", "North"];
+        Fixture::with_charter(3, charter, |i| MemberAttributes {
+            region: Some(regions[i].into()),
+            schools: Some(12 + i as u32),
+            pupils: Some(6_000 + 1_000 * i as u32),
+            ..MemberAttributes::default()
+        })
+    }
+
+    #[test]
+    fn a_certificate_with_attributes_reports_its_breadth_in_the_clis_words() {
+        let f = regional();
+        let (cert, _) = f.certificate(3);
+        let r = via_exports(&cert, Some(f.id().as_bytes()));
+        let mut without = r.clone();
+        let text = without.as_object_mut().unwrap().remove("breadth_text").expect("breadth_text");
+        assert_eq!(without, cli_valid(&cert), "otherwise what chorus verify --json prints");
+        assert_eq!(
+            text,
+            json!({
+                "endorsed": "endorsed by 3 of 3 member trusts, from 2 of 3 regions, running 39 schools with 21,000 pupils",
+                "rules": ["from at least 2 of 3 regions: 2, met"],
+            })
+        );
+        let v = certificate::verify_with_threads(&cert, None, 1).unwrap();
+        assert_eq!(text["endorsed"], json!(v.breakdown.endorsed_line()));
+        assert_eq!(text["rules"], json!(v.breakdown.rule_lines()));
+    }
+
+    #[test]
+    fn a_certificate_without_the_breadth_is_invalid_with_the_reason() {
+        let f = regional();
+        // Enough endorsements (2 of 3), both from the East.
+        let (cert, _) = f.certificate(2);
+        let e = certificate::verify_with_threads(&cert, None, 1).expect_err("breadth not met");
+        let r = via_exports(&cert, Some(f.id().as_bytes()));
+        assert_eq!(r, json!({ "valid": false, "code": "Breadth", "error": e.to_string().replace('\n', " ") }));
+        let error = r["error"].as_str().unwrap();
+        assert!(error.contains("needs endorsers from at least 2 distinct regions, has 1"), "{error}");
     }
 
     #[test]
