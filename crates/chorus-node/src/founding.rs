@@ -391,18 +391,8 @@ pub fn add_breadth(charter: &mut Charter, rules: &[String]) -> std::result::Resu
     Ok(())
 }
 
-/// `n` with a comma every three digits: 11,400.
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+/// `n` with its digits grouped by thousands ("11,400"), as every view writes counts.
+pub use chorus_core::thousands;
 
 /// Parses an adoption rule written "n/d".
 pub fn parse_rule(s: &str) -> Result<AdoptionRule> {

@@ -42,18 +42,7 @@ fn tabled(charter: &Charter, roster: &Roster, kind: RuleKind) -> Vec<Attribute> 
         .collect()
 }
 
-/// `n` with a comma every three digits: "19,200".
-pub(crate) fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+pub(crate) use chorus_core::thousands;
 
 fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{} {}", thousands(n), if n == 1 { one } else { many })
