@@ -434,7 +434,7 @@ async fn dispatch(inner: Arc<Inner>, req: Request) -> std::result::Result<serde_
             }
             match submit(&inner, bytes, Submitter::Local).await {
                 Ok(result) => json(result),
-                Err(SubmitError::Refused(r)) => Err(format!("the node refused the object: {r}")),
+                Err(SubmitError::Refused(r)) => Err(format!("{}: {r}", SubmitResult::REFUSED)),
                 Err(SubmitError::Internal(e)) => Err(e),
             }
         }
@@ -714,6 +714,7 @@ fn detail(inner: &Inner, prefix: &str) -> std::result::Result<ProposalDetail, St
                     equivocated: t.equivocated,
                     comment: effective.or(latest).and_then(|r| r.comment.clone()),
                     created_at_ms: effective.or(latest).map(|r| r.created_at_ms).unwrap_or(0),
+                    records: t.records.iter().map(|r| r.id).collect(),
                 }
             })
             .collect();

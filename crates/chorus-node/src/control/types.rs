@@ -361,6 +361,14 @@ pub struct StanceInfo {
     pub comment: Option<String>,
     /// Signing time of the effective record, ms since 1970.
     pub created_at_ms: u64,
+    /// Ids of the trust's records the node counts (authorised under the
+    /// proposal's roster version, on time or late), sorted; the same list
+    /// as the HTTP API's `node_view.stances[].records`. A record of the
+    /// trust the node holds but does not list here does not count (a
+    /// revoked or ended delegation, a key no longer the trust's). Empty
+    /// from nodes older than this field.
+    #[serde(default)]
+    pub records: Vec<ObjectId>,
 }
 
 /// A proposal in full.
@@ -431,6 +439,13 @@ pub struct SubmitResult {
     pub adopted: Option<ObjectId>,
 }
 
+impl SubmitResult {
+    /// How the error answering a `Submit` request begins when the node
+    /// refused the object (it is invalid or not authorised), as opposed to
+    /// the node failing to read or store it; the reason follows after `: `.
+    pub const REFUSED: &'static str = "the node refused the object";
+}
+
 /// A certificate.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct CertificateResult {
@@ -456,6 +471,18 @@ pub struct BackupResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stance_from_an_older_node_parses_without_records() {
+        let old =
+            r#"{"trust":"ab","name":"Oak","stance":"endorse","equivocated":false,"comment":null,"created_at_ms":5}"#;
+        let s: StanceInfo = serde_json::from_str(old).unwrap();
+        assert!(s.records.is_empty());
+        let id = ObjectId([7; 32]);
+        let back: StanceInfo =
+            serde_json::from_value(serde_json::to_value(StanceInfo { records: vec![id], ..s }).unwrap()).unwrap();
+        assert_eq!(back.records, vec![id]);
+    }
 
     #[test]
     fn a_split_view_line_names_the_peer_its_trust_and_the_evidence() {
