@@ -137,9 +137,10 @@ fn an_admitted_trust_and_a_delegated_leader_take_part_and_a_revoked_one_does_not
 
     let p2 = propose(a, root, "Teacher pay");
     wait_for_proposal(&mut nodes, b, &p2);
-    let mut args = vec!["endorse", p2.as_str(), "--yes"];
+    let mut args = vec!["endorse", p2.as_str(), "--yes", "--json"];
     args.extend(leader);
-    as_leader(&args).ok();
+    let counted = as_leader(&args).ok().json();
+    assert_eq!(counted["counted"], true, "the leader's stance counts at once: {counted}");
     nodes.eventually("the leader's stance counted for Elm at Oak", || {
         (endorsers(a, &p2) == ["Elm Trust"]).then_some(())
     });
@@ -162,9 +163,13 @@ fn an_admitted_trust_and_a_delegated_leader_take_part_and_a_revoked_one_does_not
     });
     let p3 = propose(a, root, "School meals");
     wait_for_proposal(&mut nodes, b, &p3);
-    let mut args = vec!["endorse", p3.as_str(), "--yes"];
+    // Elm's node holds the leader's stance but does not count it, and
+    // endorse says so (exit 1, code not_counted).
+    let mut args = vec!["endorse", p3.as_str(), "--yes", "--json"];
     args.extend(leader);
-    as_leader(&args).ok();
+    let revoked = as_leader(&args);
+    assert_eq!(revoked.code, 1, "{}\n{}", revoked.stdout, revoked.stderr);
+    assert_eq!(revoked.json()["code"], "not_counted", "{}", revoked.stdout);
     chorus(d, &["endorse", &p3, "--yes"]).ok();
     nodes.eventually("Birch's stance on the third proposal at Oak", || {
         (endorsers(a, &p3) == ["Birch Trust"]).then_some(())
@@ -338,7 +343,8 @@ fn a_lost_trust_key_is_replaced_by_a_membership_proposal() {
     // The new key's endorsement counts on every node.
     let p1 = propose(a, root, "After the replacement");
     wait_for_proposal(&mut nodes, c, &p1);
-    chorus(c, &["endorse", &p1, "--yes"]).ok();
+    let counted = chorus(c, &["endorse", &p1, "--yes", "--json"]).ok().json();
+    assert_eq!(counted["counted"], true, "the new key's stance counts at once: {counted}");
     for x in [a, b, c, d] {
         nodes.eventually("Ash's new-key stance counted", || (endorsers(x, &p1) == ["Ash Trust"]).then_some(()));
     }
@@ -350,7 +356,17 @@ fn a_lost_trust_key_is_replaced_by_a_membership_proposal() {
     std::fs::write(c.join("trust.key"), &old_seed).unwrap();
     let old = chorus(c, &["endorse", &p2, "--yes", "--json"]);
     std::fs::write(c.join("trust.key"), std::fs::read(&new_file).unwrap()).unwrap();
-    let old_stance: chorus_core::ObjectId = old.ok().json()["id"].as_str().unwrap().parse().unwrap();
+    // Ash's node stores it but does not count it, and endorse says so
+    // (exit 1, code not_counted), naming the stance.
+    assert_eq!(old.code, 1, "{}\n{}", old.stdout, old.stderr);
+    let error = old.json();
+    assert_eq!(error["code"], "not_counted", "{}", old.stdout);
+    let old_stance: chorus_core::ObjectId = error["error"]
+        .as_str()
+        .unwrap()
+        .split_whitespace()
+        .find_map(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("no stance id in {}", old.stdout));
     let seed: [u8; 32] = old_seed.as_slice().try_into().unwrap();
     let old_key = chorus_core::Keypair::from_seed(&seed).public().to_hex();
     for x in [a, b, c, d] {

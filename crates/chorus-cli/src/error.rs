@@ -24,6 +24,29 @@ impl std::fmt::Display for Invalid {
 }
 impl std::error::Error for Invalid {}
 
+/// A node refused a signed object (it is invalid or not authorised): exit
+/// code 1, `code` `refused`. The text says which node and why.
+#[derive(Debug)]
+pub(crate) struct Refused(pub(crate) String);
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for Refused {}
+
+/// A node holds a stance just submitted but does not count it (a revoked
+/// or ended delegation, a key no longer the trust's, a trust outside the
+/// proposal's roster, a late stance): exit code 1, `code` `not_counted`.
+#[derive(Debug)]
+pub(crate) struct NotCounted(pub(crate) String);
+impl std::fmt::Display for NotCounted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for NotCounted {}
+
 /// The error and every cause in its chain on one line, `outer: cause: ...`.
 /// Most errors of the libraries already write their cause into their own
 /// message as well as keeping it as the source; a cause whose text is
@@ -45,13 +68,28 @@ pub(crate) fn one_line(e: &anyhow::Error) -> String {
 }
 
 /// The stable machine-readable name of an error, the `code` of a `--json`
-/// error: `usage` for a mistake in how the command was called; when the
-/// node gave no complete answer, `node_not_running`,
-/// `node_stopped_during_request`, `permission_denied` or
-/// `node_unreachable` (see [`NoAnswer`]); `failed` for everything else.
+/// error:
+/// - `usage`: a mistake in how the command was called (exit code 2);
+/// - `refused`: a node refused a signed object, the local node over the
+///   control socket or a remote node's HTTP API (422);
+/// - `not_counted`: a node holds a stance just submitted but does not count
+///   it (`endorse`, local or `--remote`);
+/// - when the node gave no complete answer, `node_not_running`,
+///   `node_stopped_during_request`, `permission_denied` or
+///   `node_unreachable` (see [`NoAnswer`]);
+/// - `failed`: everything else.
+///
+/// The case is found anywhere in the error's chain, so context added on
+/// the way up does not change the code.
 pub(crate) fn code(e: &anyhow::Error) -> &'static str {
     if e.is::<Usage>() {
         return "usage";
+    }
+    if e.chain().any(|c| c.is::<Refused>()) {
+        return "refused";
+    }
+    if e.chain().any(|c| c.is::<NotCounted>()) {
+        return "not_counted";
     }
     let no_answer = e.chain().find_map(|cause| match cause.downcast_ref::<NodeError>() {
         Some(NodeError::NoAnswer { failure, .. }) => Some(*failure),
@@ -124,6 +162,10 @@ mod tests {
         assert_eq!(code(&anyhow::Error::new(no_answer(NoAnswer::Other))), "node_unreachable");
         assert_eq!(code(&anyhow::Error::new(NodeError::Remote("no such proposal".into()))), "failed");
         assert_eq!(code(&anyhow::Error::new(Usage("bad".into()))), "usage");
+        assert_eq!(code(&anyhow::Error::new(Refused("the node refused the object: x".into()))), "refused");
+        let refused = anyhow::Error::new(Refused("the node refused the object: x".into())).context("cannot submit");
+        assert_eq!(code(&refused), "refused");
+        assert_eq!(code(&anyhow::Error::new(NotCounted("not counted".into()))), "not_counted");
         assert_eq!(code(&anyhow::anyhow!("other")), "failed");
     }
 }

@@ -7,7 +7,11 @@ use chorus_core::{
 };
 use chorus_node::control::{Client, CoalitionInfo, ProposalDetail, Request, RosterInfo, SubmitResult};
 use chorus_node::daemon::now_ms;
+use chorus_node::NodeError;
 use sha2::{Digest, Sha256};
+
+use crate::error::{NotCounted, Refused};
+use crate::output::Output;
 
 /// The coalition the node serves, verified here from its genesis bytes so
 /// that nothing the node says about membership is taken on trust.
@@ -135,9 +139,97 @@ pub fn roster_text(r: &RosterInfo) -> String {
     h.trim_end().to_string()
 }
 
-/// Submits an envelope's exact bytes.
+/// Submits an envelope's exact bytes. The node's refusal of the object is
+/// a [`Refused`] error, its other failures stay the client's errors.
 pub fn submit(client: &Client, envelope: &Envelope) -> Result<SubmitResult> {
-    Ok(client.call(&Request::Submit { envelope: hex::encode(envelope.bytes()) })?)
+    match client.call(&Request::Submit { envelope: hex::encode(envelope.bytes()) }) {
+        Err(NodeError::Remote(m)) if m.starts_with(SubmitResult::REFUSED) => Err(Refused(m).into()),
+        r => Ok(r?),
+    }
+}
+
+/// What a node's view of a proposal says of one stance record of a trust.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Counted {
+    /// The node counts the record, and the trust's effective stance is the
+    /// one it carries.
+    Yes,
+    /// The node counts the record, but the trust's effective stance is
+    /// this other one: another record of the trust decides (PROTOCOL.md 8).
+    OtherStance(String),
+    /// The node does not count the record: it is not among the trust's
+    /// counted records, or it is and the trust has no effective stance
+    /// (only late records).
+    No,
+}
+
+/// Whether a node counts record `record` of trust `trust` (hex key) with
+/// stance `stance`, from the node's list of `(trust, effective stance,
+/// counted records)`, as its proposal view gives it (the control
+/// interface's `stances`, the HTTP API's `node_view.stances`).
+pub fn counted(
+    trust: &str,
+    record: &ObjectId,
+    stance: Stance,
+    stances: &[(String, Option<String>, Vec<ObjectId>)],
+) -> Counted {
+    let Some((_, effective, records)) = stances.iter().find(|(t, _, _)| t == trust) else {
+        return Counted::No;
+    };
+    match effective {
+        _ if !records.contains(record) => Counted::No,
+        Some(s) if *s == stance.to_string() => Counted::Yes,
+        Some(s) => Counted::OtherStance(s.clone()),
+        // Counted but no effective stance: the trust's records are late.
+        None => Counted::No,
+    }
+}
+
+/// Adds to the output of a stance just submitted (record `id`) what the
+/// node (`node`, e.g. "your node") says of it: `counted` in the JSON
+/// (`true`, `false` when another record decides, `null` when `verdict` is
+/// `None`, the view not readable), a note in the text; a [`NotCounted`]
+/// error when the node does not count it, the likely reasons depending on
+/// whether a leader signed under a delegation.
+pub fn report_counted(
+    out: &mut Output,
+    verdict: Option<Counted>,
+    node: &str,
+    stance: Stance,
+    id: ObjectId,
+    delegated: bool,
+) -> Result<()> {
+    match verdict {
+        Some(Counted::Yes) => out.json["counted"] = serde_json::json!(true),
+        Some(Counted::OtherStance(effective)) => {
+            out.json["counted"] = serde_json::json!(false);
+            out.human.push_str(&format!(
+                "\nnote: {node} counts your trust's stance as {} (an earlier record of your trust decides, PROTOCOL.md 8)",
+                crate::output::safe_line(&effective)
+            ));
+        }
+        Some(Counted::No) if delegated => {
+            return Err(NotCounted(format!(
+                "{node} holds your {stance} {id} but does not count it: your delegation may have been revoked or have \
+                 ended, the proposal may have closed, or your trust is not in the proposal's roster; ask your trust"
+            ))
+            .into())
+        }
+        Some(Counted::No) => {
+            return Err(NotCounted(format!(
+                "{node} holds your {stance} {id} but does not count it: the key that signed it may no longer be your \
+                 trust's key (replaced or rotated; install the new one with `chorus trust-key install`), the proposal \
+                 may have closed, or your trust is not in the proposal's roster (check `chorus roster`)"
+            ))
+            .into())
+        }
+        None => {
+            out.json["counted"] = serde_json::Value::Null;
+            out.human
+                .push_str(&format!("\nnote: could not ask {node} whether it counts the stance; `show` tells later"));
+        }
+    }
+    Ok(())
 }
 
 /// A proposal fetched from the node and checked here: its envelope verifies
@@ -228,4 +320,60 @@ pub fn stance_body(
     let body = e.to_body();
     Endorsement::from_body(&body).map_err(|e| anyhow!("the endorsement is not valid: {e}"))?;
     Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(b: u8) -> ObjectId {
+        ObjectId([b; 32])
+    }
+
+    fn view(trust: &str, stance: Option<&str>, records: &[ObjectId]) -> (String, Option<String>, Vec<ObjectId>) {
+        (trust.into(), stance.map(str::to_string), records.to_vec())
+    }
+
+    #[test]
+    fn a_stance_counts_only_when_the_node_lists_its_record() {
+        let stances = [view("aa", Some("endorse"), &[id(1), id(2)]), view("bb", Some("object"), &[id(3)])];
+        assert_eq!(counted("aa", &id(2), Stance::Endorse, &stances), Counted::Yes);
+        // A record the node holds but does not list (a revoked delegation,
+        // a replaced key) does not count, even when the trust has an
+        // effective stance from other records.
+        assert_eq!(counted("aa", &id(9), Stance::Endorse, &stances), Counted::No);
+        // A trust the view does not list at all (not in the roster, or no
+        // record counted).
+        assert_eq!(counted("cc", &id(1), Stance::Endorse, &stances), Counted::No);
+        // Another record of the trust decides.
+        assert_eq!(counted("aa", &id(1), Stance::Object, &stances), Counted::OtherStance("endorse".into()));
+        // Listed, but no effective stance: only late records.
+        assert_eq!(counted("dd", &id(4), Stance::Abstain, &[view("dd", None, &[id(4)])]), Counted::No);
+    }
+
+    #[test]
+    fn the_verdict_is_worded_or_refused() {
+        let mut out = Output::new(&serde_json::json!({ "id": "x" }), "endorse recorded: x");
+        report_counted(&mut out, Some(Counted::Yes), "your node", Stance::Endorse, id(1), false).unwrap();
+        assert_eq!(out.json["counted"], true);
+        assert_eq!(out.human, "endorse recorded: x");
+        report_counted(
+            &mut out,
+            Some(Counted::OtherStance("endorse".into())),
+            "your node",
+            Stance::Object,
+            id(1),
+            false,
+        )
+        .unwrap();
+        assert_eq!(out.json["counted"], false);
+        assert!(out.human.contains("counts your trust's stance as endorse"), "{}", out.human);
+        report_counted(&mut out, None, "your node", Stance::Object, id(1), false).unwrap();
+        assert!(out.json["counted"].is_null());
+        let e = report_counted(&mut out, Some(Counted::No), "your node", Stance::Endorse, id(1), true).unwrap_err();
+        assert_eq!(crate::error::code(&e), "not_counted");
+        assert!(e.to_string().contains("delegation may have been revoked"), "{e}");
+        let e = report_counted(&mut out, Some(Counted::No), "your node", Stance::Endorse, id(1), false).unwrap_err();
+        assert!(e.to_string().contains("no longer be your trust's key"), "{e}");
+    }
 }

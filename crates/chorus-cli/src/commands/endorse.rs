@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use chorus_core::Stance;
-use chorus_node::control::SubmitOutcome;
+use chorus_node::control::{ProposalDetail, Request, SubmitOutcome};
 use chorus_node::datadir::DataDir;
 use clap::Args;
 
@@ -99,5 +99,17 @@ pub(crate) fn run(dd: &DataDir, a: EndorseArgs) -> Result<Output> {
     if let Some(adopted) = r.adopted {
         human.push_str(&format!("\nproposal {} is now a position of the coalition", adopted.short(12)));
     }
-    Ok(Output::new(&r, human))
+    let mut out = Output::new(&r, human);
+    if r.outcome != SubmitOutcome::Waiting {
+        // Stored is not counted: a stance under a revoked or ended
+        // delegation, signed with a key no longer the trust's, or of a
+        // trust outside the proposal's roster is kept but does not count,
+        // and only the node's ledger knows. Ask it, and say so.
+        let verdict = c.call::<ProposalDetail>(&Request::Show { id: p.id.to_hex() }).ok().map(|d| {
+            let stances: Vec<_> = d.stances.into_iter().map(|s| (s.trust, s.stance, s.records)).collect();
+            leader::counted(&signer.trust.to_hex(), &r.id, stance, &stances)
+        });
+        leader::report_counted(&mut out, verdict, "your node", stance, r.id, signer.delegation.is_some())?;
+    }
+    Ok(out)
 }

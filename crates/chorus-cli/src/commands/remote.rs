@@ -15,7 +15,7 @@ use clap::Subcommand;
 use sha2::{Digest, Sha256};
 
 use crate::commands::{backup, endorse::EndorseArgs, propose};
-use crate::error::Usage;
+use crate::error::{Refused, Usage};
 use crate::leader::{self, Signer};
 use crate::output::{self, indent, safe_line, safe_text, time, Output};
 use crate::remote::{self, Remote, Submitted};
@@ -281,54 +281,30 @@ pub(crate) fn endorse(r: &Remote, a: EndorseArgs) -> Result<Output> {
     // Stored is not counted: a stance under a delegation that was revoked
     // (or of a trust outside the proposal's roster) is kept but does not
     // count, and only the node's ledger knows. Ask it, and say so.
-    let trust_hex = trust.to_hex();
-    match r.proposal(p.id).map(|q| counted(&q.node_view, &trust_hex, &env.id(), stance)) {
-        Ok(Counted::Yes) => out.json["counted"] = serde_json::json!(true),
-        Ok(Counted::OtherStance(effective)) => {
-            out.json["counted"] = serde_json::json!(false);
-            out.human.push_str(&format!(
-                "\nnote: the node counts your trust's stance as {} (an earlier record of your trust decides, PROTOCOL.md 8)",
-                safe_line(&effective)
-            ));
-        }
-        Ok(Counted::No) => bail!(
-            "the node holds your {stance} {} but does not count it: your delegation may have been revoked or \
-             have ended, or your trust is not in the proposal's roster; ask your trust",
-            env.id()
-        ),
-        Err(_) => {
-            out.json["counted"] = serde_json::Value::Null;
-            out.human.push_str("\nnote: could not ask the node whether it counts the stance; `show` tells later");
-        }
+    if out.json["outcome"] != SubmitOutcome::Waiting.name() {
+        let verdict = r
+            .proposal(p.id)
+            .ok()
+            .map(|q| leader::counted(&trust.to_hex(), &env.id(), stance, &node_stances(&q.node_view)));
+        leader::report_counted(&mut out, verdict, "the node", stance, env.id(), true)?;
     }
     Ok(out)
 }
 
-/// What the node's view of a proposal says of a stance just submitted.
-enum Counted {
-    /// The record counts and the trust's stance is the one signed.
-    Yes,
-    /// The record is on time, but the trust's effective stance is this
-    /// other one.
-    OtherStance(String),
-    /// The node does not count the record.
-    No,
-}
-
-/// Reads the node's view of a proposal for trust `trust` and record `id`.
-fn counted(node_view: &serde_json::Value, trust: &str, id: &chorus_core::ObjectId, stance: Stance) -> Counted {
-    let id = id.to_hex();
-    let Some(view) = node_view["stances"].as_array().into_iter().flatten().find(|s| s["trust"] == trust) else {
-        return Counted::No;
-    };
-    let listed = view["records"].as_array().into_iter().flatten().any(|r| r.as_str() == Some(id.as_str()));
-    match view["stance"].as_str() {
-        _ if !listed => Counted::No,
-        Some(s) if s == stance.to_string() => Counted::Yes,
-        Some(s) => Counted::OtherStance(s.to_string()),
-        // Listed but no effective stance: late, or conflicting stances.
-        None => Counted::No,
-    }
+/// The node view's `stances` as `(trust, effective stance, counted
+/// records)`; a record id that does not parse is left out.
+fn node_stances(node_view: &serde_json::Value) -> Vec<(String, Option<String>, Vec<chorus_core::ObjectId>)> {
+    let stances = node_view["stances"].as_array().into_iter().flatten();
+    stances
+        .filter_map(|s| {
+            let records = s["records"].as_array().into_iter().flatten();
+            Some((
+                s["trust"].as_str()?.to_string(),
+                s["stance"].as_str().map(str::to_string),
+                records.filter_map(|r| r.as_str()?.parse().ok()).collect(),
+            ))
+        })
+        .collect()
 }
 
 /// Who signed a proposal, as far as can be checked here.
@@ -425,7 +401,7 @@ pub(crate) fn import(r: &Remote, file: &Path) -> Result<Output> {
 fn submitted(r: &Remote, env: &Envelope, what: &str) -> Result<Output> {
     match r.submit(env.bytes())? {
         Submitted::Refused { reason, code } => {
-            bail!("the node at {} refused the {what} ({code}): {reason}", r.entry.url)
+            Err(Refused(format!("the node at {} refused the {what} ({code}): {reason}", r.entry.url)).into())
         }
         Submitted::Accepted(res) => {
             if res.id != env.id() {
