@@ -164,8 +164,10 @@ fn verify_js_and_the_module_agree_with_native_verification() {
     assert_eq!(cases[9]["report"]["code"], json!("Breadth"));
     assert_eq!(
         cases[9]["sentence"],
-        json!("Verification failed in your browser: breadth: needs endorsers from at least 2 distinct regions, has 1 \
-               (breadth rule of the positions rule: endorsers from at least 2 distinct regions)")
+        json!(
+            "Verification failed in your browser: breadth: needs endorsers from at least 2 distinct regions, has 1 \
+               (breadth rule of the positions rule: endorsers from at least 2 distinct regions)"
+        )
     );
     let cases_path = dir.path().join("cases.json");
     std::fs::write(&cases_path, serde_json::to_vec_pretty(&json!(cases)).unwrap()).unwrap();
