@@ -662,6 +662,25 @@ fn random_charter(rng: &mut SplitMix, wild: bool) -> Option<pb::Charter> {
 /// a position, an amend_member and an admission with random attributes, each
 /// endorsed by all three founders. The bodies are encoded here from the
 /// protobuf messages, so they reach the verifiers exactly as drawn.
+/// An `Endorse` stance on `proposal` by each of `keys`, signed by the
+/// key itself (no delegation), created at `T0 + 2`.
+fn endorsements(coalition: ObjectId, proposal: ObjectId, keys: &[Keypair]) -> Vec<Envelope> {
+    keys.iter()
+        .map(|k| {
+            let e = chorus_core::Endorsement {
+                coalition,
+                proposal,
+                trust: k.public(),
+                created_at_ms: T0 + 2,
+                stance: Stance::Endorse,
+                comment: None,
+                delegation: None,
+            };
+            Envelope::sign(Kind::Endorsement, e.to_body(), &[k])
+        })
+        .collect()
+}
+
 fn random_attribute_cases(rng: &mut SplitMix) -> Vec<Case> {
     let mut keys: Vec<Keypair> = (0..3).map(member_key).collect();
     keys.sort_by_key(|k| *k.public().as_bytes());
@@ -720,21 +739,7 @@ fn random_attribute_cases(rng: &mut SplitMix) -> Vec<Case> {
                 ..pb::Proposal::default()
             };
             let p = Envelope::sign(Kind::Proposal, p.encode_to_vec(), &[&keys[0]]);
-            let ends: Vec<Envelope> = keys
-                .iter()
-                .map(|k| {
-                    let e = chorus_core::Endorsement {
-                        coalition,
-                        proposal: p.id(),
-                        trust: k.public(),
-                        created_at_ms: T0 + 2,
-                        stance: Stance::Endorse,
-                        comment: None,
-                        delegation: None,
-                    };
-                    Envelope::sign(Kind::Endorsement, e.to_body(), &[k])
-                })
-                .collect();
+            let ends = endorsements(coalition, p.id(), &keys);
             cases.push(Case {
                 name: format!("random genesis {n} proposal {i}"),
                 bytes: certificate::assemble(&genesis, &p, &ends),
@@ -944,21 +949,7 @@ fn encoding_cases() -> Vec<Case> {
             ..pb::Proposal::default()
         };
         let p = Envelope::sign(Kind::Proposal, p.encode_to_vec(), &[&keys[0]]);
-        let ends: Vec<Envelope> = keys[..2]
-            .iter()
-            .map(|k| {
-                let e = chorus_core::Endorsement {
-                    coalition,
-                    proposal: p.id(),
-                    trust: k.public(),
-                    created_at_ms: T0 + 2,
-                    stance: Stance::Endorse,
-                    comment: None,
-                    delegation: None,
-                };
-                Envelope::sign(Kind::Endorsement, e.to_body(), &[k])
-            })
-            .collect();
+        let ends = endorsements(coalition, p.id(), &keys[..2]);
         cases.push(Case {
             name: format!("encoding: {name}"),
             bytes: certificate::assemble(&genesis, &p, &ends),
