@@ -61,6 +61,30 @@ class Checker:
             print(f"{'pass' if ok else 'FAIL'} {name}: {detail}")
 
 
+def ingest(c, prefix, coalition, genesis, objects):
+    """A frozen ledger of `objects` on `genesis`, admitted in rounds until none
+    more can be (an object waiting on another comes in a later round); checks
+    as "<prefix> ingest" that every one was admitted."""
+    ledger = Ledger(coalition, genesis)
+    remaining = objects
+    while remaining:
+        waiting = []
+        for o in remaining:
+            try:
+                if ledger.judge(o) is None:
+                    ledger.admit(o)
+                else:
+                    waiting.append(o)
+            except Refused:
+                waiting.append(o)
+        if len(waiting) == len(remaining):
+            break
+        remaining = waiting
+    c.check(not remaining, f"{prefix} ingest", f"{len(remaining)} object(s) not admitted")
+    ledger.freeze()
+    return ledger
+
+
 def breadth_line(b):
     """The breadth rules of a breakdown as the vectors write them."""
     return "; ".join(
@@ -83,23 +107,7 @@ def check_attribute_ledger(v, c, geneses, objects):
     if "attr.ledger.breakdown" not in v:
         return
     names = ["attr.position", "attr.position.endorsement.a", "attr.position.endorsement.b", "attr.amend_member"]
-    ledger = Ledger(coalition, genesis)
-    remaining = [objects[n] for n in names if n in objects]
-    while remaining:
-        waiting = []
-        for o in remaining:
-            try:
-                if ledger.judge(o) is None:
-                    ledger.admit(o)
-                else:
-                    waiting.append(o)
-            except Refused:
-                waiting.append(o)
-        if len(waiting) == len(remaining):
-            break
-        remaining = waiting
-    c.check(not remaining, "attr.ledger ingest", f"{len(remaining)} object(s) not admitted")
-    ledger.freeze()
+    ledger = ingest(c, "attr.ledger", coalition, genesis, [objects[n] for n in names if n in objects])
     p = objects["attr.position"]
     version = ledger.version(p.body["roster_heads"])
     b = version.breakdown(p, effective_stances(ledger, p.id, version))
@@ -183,23 +191,7 @@ def check_vectors(path, verbose=False):
                 for n in objects
                 if (n.startswith("gov.") if prefix == "gov.ledger" else n == "proposal" or n.startswith("endorsement."))
             ]
-            ledger = Ledger(coalition, genesis)
-            remaining = [objects[n] for n in names]
-            while remaining:
-                waiting = []
-                for o in remaining:
-                    try:
-                        if ledger.judge(o) is None:
-                            ledger.admit(o)
-                        else:
-                            waiting.append(o)
-                    except Refused:
-                        waiting.append(o)
-                if len(waiting) == len(remaining):
-                    break
-                remaining = waiting
-            c.check(not remaining, f"{prefix} ingest", f"{len(remaining)} object(s) not admitted")
-            ledger.freeze()
+            ledger = ingest(c, prefix, coalition, genesis, [objects[n] for n in names])
             t = tally(ledger, objects[proposal].id)
             if t is None:
                 c.check(False, f"{prefix}.tally", "the proposal is not tallied")
