@@ -457,7 +457,12 @@ def records_of(ledger, pid, v):
 def effective_stances(ledger, pid, v):
     """Each member's effective stance on a proposal (8): endorse (1) over object (2)
     over abstain (3), among its authorised on-time records."""
-    on_time = records_of(ledger, pid, v)[1]
+    return effective_of(records_of(ledger, pid, v)[1])
+
+
+def effective_of(on_time):
+    """The effective stance of each trust of `on_time` (records by trust):
+    endorse (1) over object (2) over abstain (3)."""
     return {t: min(r.body["stance"] for r in rs) for t, rs in on_time.items()}
 
 
@@ -472,7 +477,7 @@ def tally(ledger, pid):
     if ledger.void_reason(p, v) is not None:
         return None
     stances, on_time, late = records_of(ledger, pid, v)
-    effective = {t: min(r.body["stance"] for r in rs) for t, rs in on_time.items()}  # endorse(1) > object(2) > abstain(3)
+    effective = effective_of(on_time)
     members = len(v.members)
     chosen = [
         min((r for r in on_time[t] if r.body["stance"] == 1), key=lambda r: r.id).id

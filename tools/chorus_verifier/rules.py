@@ -230,7 +230,6 @@ def genesis_body(body):
     for m in g["founders"]:  # founders' values in the genesis charter's sets
         attrs.check_values(m["attrs"], g["charter_of"]["sets"], f"founder {m['trust_key'].hex()}")
     time("genesis created_at_ms", g["created_at_ms"])  # G8
-    g["rules"] = g["charter_of"]["rules"]
     return g
 
 
