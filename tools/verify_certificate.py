@@ -66,13 +66,15 @@ def verdict_line(v):
 
 
 def run_batch(path, as_json):
+    def emit(v):
+        print(json.dumps(v, ensure_ascii=False) if as_json else verdict_line(v))
+
     source = sys.stdin if path == "-" else open(path, encoding="ascii")
     with source:
         for n, line in enumerate(source, 1):
             parts = line.split()
             if not parts:
-                v = {"valid": False, "code": "Input", "error": "empty line"}
-                print(json.dumps(v) if as_json else verdict_line(v))
+                emit({"valid": False, "code": "Input", "error": "empty line"})
                 continue
             try:
                 cert = bytes.fromhex(parts[0]) if parts[0] != "-" else b""
@@ -81,15 +83,14 @@ def run_batch(path, as_json):
                     expected = bytes.fromhex(parts[1])
             except ValueError:
                 error = f"line {n} is not '<certificate hex> <coalition hex or ->'"
-                v = {"valid": False, "code": "Input", "error": error}
-                print(json.dumps(v) if as_json else verdict_line(v))
+                emit({"valid": False, "code": "Input", "error": error})
                 continue
             try:
                 v = verdict(cert, expected)
             except Exception as e:  # a bug here: keep one line per input so a comparison sees it
                 error = f"{type(e).__name__}: {' '.join(str(e).splitlines())}"
                 v = {"valid": False, "code": "InternalError", "error": error}
-            print(json.dumps(v, ensure_ascii=False) if as_json else verdict_line(v))
+            emit(v)
     sys.stdout.flush()
 
 
