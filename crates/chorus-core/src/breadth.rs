@@ -133,9 +133,11 @@ fn first_shortfall(rule: &BreadthRule, distinct: usize, first_missing: Option<&S
 }
 
 /// Members of one attribute value (or of none declared) by effective stance.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+/// Read back as well as written: the control interface and the HTTP API
+/// send these rows as they are.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ValueTally {
-    /// The value; `None` is the bucket "not declared".
+    /// The value; `None` is the bucket "not declared" (always the last row).
     pub value: Option<String>,
     /// Members whose effective stance is endorse.
     pub endorse: usize,

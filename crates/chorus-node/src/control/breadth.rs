@@ -9,27 +9,9 @@ use chorus_core::{Attribute, Breakdown};
 
 use super::BreadthRuleInfo;
 
-/// Members of one attribute value by effective stance.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ValueInfo {
-    /// The value; `null` is the bucket "not declared" (always the last row).
-    pub value: Option<String>,
-    /// Members whose effective stance is endorse.
-    pub endorse: usize,
-    /// ... object.
-    pub object: usize,
-    /// ... abstain.
-    pub abstain: usize,
-    /// Members with no counted stance.
-    pub silent: usize,
-}
-
-impl ValueInfo {
-    /// Members in this bucket.
-    pub fn members(&self) -> usize {
-        self.endorse + self.object + self.abstain + self.silent
-    }
-}
+/// Members of one attribute value by effective stance: the core's row,
+/// which reads back the JSON it writes.
+pub use chorus_core::ValueTally as ValueInfo;
 
 /// One breadth rule and how far the endorsers meet it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -135,18 +117,7 @@ pub use chorus_core::thousands;
 
 impl From<&Breakdown> for BreakdownInfo {
     fn from(b: &Breakdown) -> Self {
-        let rows = |a: Attribute| {
-            b.by(a)
-                .iter()
-                .map(|r| ValueInfo {
-                    value: r.value.clone(),
-                    endorse: r.endorse,
-                    object: r.object,
-                    abstain: r.abstain,
-                    silent: r.silent,
-                })
-                .collect()
-        };
+        let rows = |a: Attribute| b.by(a).to_vec();
         BreakdownInfo {
             rule: b.rule.name().to_string(),
             members: b.members,
