@@ -363,7 +363,6 @@ pub fn breakdown(
         rows
     };
     let mut by: Vec<Vec<ValueTally>> = Attribute::ALL.into_iter().map(rows).collect();
-    let mut counts: Vec<BreadthCount> = charter.breadth.of(rule).iter().cloned().map(BreadthCount::new).collect();
     let mut b = Breakdown {
         rule,
         members: roster.len(),
@@ -399,9 +398,6 @@ pub fn breakdown(
                 b.endorser_pupils += u64::from(p);
                 b.endorsers_declaring_pupils += 1;
             }
-            for c in &mut counts {
-                c.add(sets, m, 1);
-            }
         }
     }
     let mut by = by.into_iter();
@@ -409,7 +405,24 @@ pub fn breakdown(
     b.phase = by.next().unwrap_or_default();
     b.trust_type = by.next().unwrap_or_default();
     b.size_band = by.next().unwrap_or_default();
-    b.breadth = counts.iter().map(BreadthCount::status).collect();
+    // A breadth count is the endorse column of its attribute's rows (the
+    // rows of declared values, where it is not zero): the same
+    // `AttributeSets::value_of` placed each endorser in both, so the
+    // verdict here is the one a Tally's counts give.
+    b.breadth = charter
+        .breadth
+        .of(rule)
+        .iter()
+        .map(|r| {
+            let endorsers = b
+                .by(r.attribute)
+                .iter()
+                .filter(|row| row.endorse > 0)
+                .filter_map(|row| Some((row.value.clone()?, row.endorse)))
+                .collect();
+            BreadthCount { rule: r.clone(), endorsers }.status()
+        })
+        .collect();
     b
 }
 
