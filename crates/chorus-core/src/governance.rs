@@ -432,11 +432,25 @@ pub(crate) fn tally(held: &Held, version: &Version, pid: &ObjectId, p: &Proposal
         breadth: version.charter.breadth.of(kind).iter().cloned().map(BreadthCount::new).collect(),
         ..Tally::default()
     };
-    for (trust, records) in held.records.get(pid).into_iter().flatten() {
-        let Some(member) = roster.get(trust.as_bytes()) else { continue };
-        t.add(contribution(p, &authorised_records(held, roster, trust, records)), 1, member, &version.charter);
+    for (_, member, c) in contributions(held, roster, pid, p) {
+        t.add(c, 1, member, &version.charter);
     }
     Some(t)
+}
+
+/// The contribution of each member of `roster` that holds a record on
+/// proposal `p` (id `pid`), from its authorised records, by trust id: what
+/// a tally counts (records of non-members are left out).
+pub(crate) fn contributions<'a>(
+    held: &'a Held,
+    roster: &'a Roster,
+    pid: &ObjectId,
+    p: &'a Proposal,
+) -> impl Iterator<Item = (&'a PublicKey, &'a Member, Contribution)> + 'a {
+    held.records.get(pid).into_iter().flatten().filter_map(move |(trust, records)| {
+        let member = roster.get(trust.as_bytes())?;
+        Some((trust, member, contribution(p, &authorised_records(held, roster, trust, records))))
+    })
 }
 
 /// Topological order (heads first) of the governance proposals whose pins

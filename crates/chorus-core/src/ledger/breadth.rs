@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use super::Ledger;
 use crate::breadth::{breakdown, Breakdown};
 use crate::decision::RuleKind;
-use crate::governance::{authorised_records, contribution};
+use crate::governance::contributions;
 use crate::id::ObjectId;
 use crate::keys::PublicKey;
 use crate::objects::Stance;
@@ -19,18 +19,8 @@ impl Ledger {
         let p = self.held.proposals.get(id)?;
         let version = self.derived.version(&self.coalition, &p.roster_heads)?;
         let roster = &version.roster;
-        let stances: BTreeMap<PublicKey, Stance> = self
-            .held
-            .records
-            .get(id)
-            .into_iter()
-            .flatten()
-            .filter(|(trust, _)| roster.contains(trust))
-            .filter_map(|(trust, records)| {
-                let stance = contribution(p, &authorised_records(&self.held, roster, trust, records)).stance?;
-                Some((*trust, stance))
-            })
-            .collect();
+        let stances: BTreeMap<PublicKey, Stance> =
+            contributions(&self.held, roster, id, p).filter_map(|(trust, _, c)| Some((*trust, c.stance?))).collect();
         Some(breakdown(roster, &version.charter, RuleKind::of(p.action.as_ref()), &stances))
     }
 }
