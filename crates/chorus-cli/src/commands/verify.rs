@@ -6,8 +6,6 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use chorus_core::ObjectId;
 
-use chorus_node::control::BreakdownInfo;
-
 use crate::error::{Invalid, Usage};
 use crate::output::{self, Output};
 
@@ -105,7 +103,7 @@ fn verified_text(v: &chorus_core::VerifiedAdoption) -> String {
         v.required,
         names.join(", ")
     );
-    text.push_str(&breadth_text(&BreakdownInfo::from(&v.breakdown)));
+    text.push_str(&breadth_text(&v.breakdown));
     text
 }
 
@@ -115,8 +113,8 @@ fn verified_text(v: &chorus_core::VerifiedAdoption) -> String {
 /// certificate would not verify). Empty for a coalition that declares no
 /// attributes and has no breadth rules, so such certificates print as they
 /// always have.
-fn breadth_text(b: &BreakdownInfo) -> String {
-    if !b.is_informative() {
+fn breadth_text(b: &chorus_core::Breakdown) -> String {
+    if !b.uses_attributes() {
         return String::new();
     }
     let mut out = format!("\n  breadth   {}", b.endorsed_line());
