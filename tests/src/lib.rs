@@ -37,6 +37,6 @@ pub mod wait;
 pub use binary::chorus_bin;
 pub use cli::{chorus, cmd, copy_files, found, Run};
 pub use netns::Network;
-pub use node::{status, Node, Nodes};
+pub use node::{status, Node, Nodes, SERVE_WEBSITE};
 pub use process::Process;
 pub use wait::eventually;

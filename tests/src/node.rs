@@ -25,6 +25,10 @@ use crate::netns::in_netns;
 use crate::process::{stop_all, Process};
 use crate::wait::{poll, PATIENCE};
 
+/// The node environment that serves the website and HTTP API on a free
+/// loopback port with everything published.
+pub const SERVE_WEBSITE: &[(&str, &str)] = &[("CHORUS_HTTP_ADDR", "127.0.0.1:0"), ("CHORUS_PUBLISH", "everything")];
+
 /// `chorus status --json` of the node in `dir`, if it answers.
 pub fn status(dir: &Path) -> Option<Value> {
     let r = chorus(dir, &["status", "--json"]);
@@ -117,6 +121,17 @@ impl Nodes {
         assert!(self.position(dir).is_none(), "a node for {} is already running", dir.display());
         self.nodes.push(Node::start(dir, bootstrap, env));
         self.nodes.last_mut().expect("just pushed")
+    }
+
+    /// Starts a node for `dir` with no bootstrap, serving its website and
+    /// HTTP API on a free loopback port ([`SERVE_WEBSITE`]), waits until it
+    /// answers, and returns the website's address as `chorus status --json`
+    /// gives it.
+    pub fn start_serving_website(&mut self, dir: &Path) -> String {
+        self.start_with(dir, &[], SERVE_WEBSITE);
+        self.wait_up(dir);
+        let status = chorus(dir, &["status", "--json"]).ok().json();
+        status["website"].as_str().expect("status names the website the node serves").to_string()
     }
 
     /// Starts a node for `dir` in the network namespace `netns` (see

@@ -450,8 +450,7 @@ fn start_regional(root: &Path) -> (Nodes, Regional) {
     chorus(oak, &["coalition", "join", genesis_file.to_str().unwrap()]).ok();
 
     let mut nodes = Nodes::new();
-    nodes.start_with(oak, &[], &[("CHORUS_HTTP_ADDR", "127.0.0.1:0"), ("CHORUS_PUBLISH", "everything")]);
-    nodes.wait_up(oak);
+    let website = nodes.start_serving_website(oak).trim_end_matches('/').to_string() + "/";
 
     let endorsement = |i: usize, proposal: ObjectId| {
         let e = Endorsement {
@@ -479,12 +478,6 @@ fn start_regional(root: &Path) -> (Nodes, Regional) {
         let r = chorus(oak, &["show", &position, "--json"]);
         (r.code == 0 && r.json()["status"] == "adopted").then_some(())
     });
-    let website = chorus(oak, &["status", "--json"]).ok().json()["website"]
-        .as_str()
-        .expect("the node serves its website")
-        .trim_end_matches('/')
-        .to_string()
-        + "/";
 
     let nowhere = base.join("no-node");
     let cert = base.join("two-regions.cert");

@@ -21,12 +21,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use chorus_system_tests::http_double::{get, HttpDouble};
-use chorus_system_tests::{chorus, cmd, copy_files, found, Nodes, Run};
+use chorus_system_tests::{chorus, cmd, copy_files, found, Nodes, Run, SERVE_WEBSITE};
 use serde_json::Value;
-
-/// The node environment: the API on a free loopback port, everything
-/// published.
-const SERVE_API: &[(&str, &str)] = &[("CHORUS_HTTP_ADDR", "127.0.0.1:0"), ("CHORUS_PUBLISH", "everything")];
 
 /// What the double changes in the proposal it serves (same length, so the
 /// envelope stays well formed and only its signature breaks).
@@ -97,7 +93,7 @@ fn keep_trust_key_offline(root: &Path, dir: &Path) {
 fn start_mesh_serving_api(nodes: &mut Nodes, dirs: &[PathBuf]) -> Vec<SocketAddr> {
     let mut known: Vec<String> = Vec::new();
     for d in dirs {
-        nodes.start_with(d, &known, SERVE_API);
+        nodes.start_with(d, &known, SERVE_WEBSITE);
         known.extend(nodes.wait_listening(d));
     }
     for d in dirs {

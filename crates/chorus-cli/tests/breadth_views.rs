@@ -97,8 +97,7 @@ fn show_proposals_remote_and_verify_print_the_breadth() {
     chorus(oak, &["coalition", "join", genesis_file.to_str().unwrap()]).ok();
 
     let mut nodes = Nodes::new();
-    nodes.start_with(oak, &[], &[("CHORUS_HTTP_ADDR", "127.0.0.1:0"), ("CHORUS_PUBLISH", "everything")]);
-    nodes.wait_up(oak);
+    let url = nodes.start_serving_website(oak);
 
     let body = root.join("body.md");
     std::fs::write(&body, "We ask the region's councils to fund school transport.\n").unwrap();
@@ -152,7 +151,6 @@ fn show_proposals_remote_and_verify_print_the_breadth() {
     assert_eq!(brief, serde_json::json!({"rules": 1, "met": 1, "regions": 2, "of_regions": 3}));
 
     // --remote show: the node's view, labelled as such.
-    let url = chorus(oak, &["status", "--json"]).ok().json()["website"].as_str().unwrap().to_string();
     let config = root.join("config");
     let laptop = root.join("laptop");
     std::fs::create_dir(&laptop).unwrap();

@@ -22,9 +22,7 @@ fn a_remote_is_pinned_and_mistakes_are_refused_with_one_line() {
     let (_, other_genesis) = found(&root.join("b"), &["Elm Trust"]);
     let oak = &oak[0];
     let mut nodes = Nodes::new();
-    nodes.start_with(oak, &[], &[("CHORUS_HTTP_ADDR", "127.0.0.1:0"), ("CHORUS_PUBLISH", "everything")]);
-    nodes.wait_up(oak);
-    let url = chorus_with(root, oak, &["status", "--json"]).ok().json()["website"].as_str().unwrap().to_string();
+    let url = nodes.start_serving_website(oak);
     let config = root.join("config");
     let laptop = root.join("laptop"); // no node's data directory
     std::fs::create_dir(&laptop).unwrap();
