@@ -228,18 +228,23 @@ pub(crate) fn current_charter(r: &RosterInfo) -> Result<Charter> {
         positions: rule(&r.positions, "positions")?,
         membership: rule(&r.membership, "membership")?,
         amendments: rule(&r.amendments, "amendments")?,
-        attributes: AttributeSets {
-            regions: s.regions.clone(),
-            phases: s.phases.clone(),
-            trust_types: s.trust_types.clone(),
-            school_bands: s.school_bands.clone(),
-        },
+        attributes: attribute_sets(s),
         breadth: BreadthRules {
             positions: rules(&s.positions_breadth)?,
             membership: rules(&s.membership_breadth)?,
             amendments: rules(&s.amendments_breadth)?,
         },
     })
+}
+
+/// The charter's value sets a roster version reports.
+fn attribute_sets(s: &CharterSetsInfo) -> AttributeSets {
+    AttributeSets {
+        regions: s.regions.clone(),
+        phases: s.phases.clone(),
+        trust_types: s.trust_types.clone(),
+        school_bands: s.school_bands.clone(),
+    }
 }
 
 /// A member's attributes on one line: "North East, secondary, multi-academy
@@ -263,12 +268,7 @@ pub(crate) fn attributes_text(a: &AttributesInfo) -> String {
 /// ("  regions: ...", "  positions breadth: ..."); none when the charter
 /// has no sets and no breadth rules (the default bands are not shown then).
 pub(crate) fn sets_lines(s: &CharterSetsInfo) -> Vec<String> {
-    let sets = AttributeSets {
-        regions: s.regions.clone(),
-        phases: s.phases.clone(),
-        trust_types: s.trust_types.clone(),
-        school_bands: s.school_bands.clone(),
-    };
+    let sets = attribute_sets(s);
     let rules = [
         ("positions", &s.positions_breadth),
         ("membership", &s.membership_breadth),
