@@ -518,12 +518,14 @@ pub(crate) enum SubmitError {
 }
 
 /// Who handed an object to [`submit`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) enum Submitter {
     /// The control socket: the node's own OS user.
     Local,
-    /// The HTTP API: anyone who can reach it.
-    Remote,
+    /// The HTTP API: anyone who can reach it. Carries the envelope's
+    /// signature as the API checked it (before charging its signer), so
+    /// that the check for objects it awaits does not verify it again.
+    Remote(Box<chorus_core::SignatureChecked>),
 }
 
 /// Ingests one envelope exactly as gossip does and publishes it: the one
@@ -543,11 +545,12 @@ pub(crate) async fn submit(
     bytes: Vec<u8>,
     from: Submitter,
 ) -> std::result::Result<SubmitResult, SubmitError> {
+    let local = matches!(from, Submitter::Local);
     let i = inner.clone();
     let copy = bytes.clone();
     let admission = blocking(move || {
-        if from == Submitter::Remote {
-            if let Some(why) = awaits_objects(&i, &copy) {
+        if let Submitter::Remote(checked) = &from {
+            if let Some(why) = awaits_objects(&i, checked) {
                 return Ok(Admission::Refused(why));
             }
         }
@@ -568,12 +571,12 @@ pub(crate) async fn submit(
             // missed it gets another chance. Not for the open API, where
             // anyone could make the node re-broadcast any stored object;
             // sync brings it to peers that lack it.
-            if from == Submitter::Local {
+            if local {
                 inner.net.publish(bytes).await;
             }
             Ok(SubmitResult { id, outcome: SubmitOutcome::Duplicate, adopted: None })
         }
-        Admission::Refused(r) if r.awaits_objects() && from == Submitter::Local => {
+        Admission::Refused(r) if r.awaits_objects() && local => {
             inner.metrics.refused(&r);
             let id = chorus_core::Envelope::decode(&bytes)
                 .map(|e| e.id())
@@ -588,20 +591,19 @@ pub(crate) async fn submit(
     }
 }
 
-/// Why the ledger would refuse `bytes` until other objects arrive, judged
+/// Why the ledger would refuse `checked` until other objects arrive, judged
 /// before ingest so that such an object never reaches the waiting pool;
 /// `None` when it would not (it may still be refused for another reason,
 /// which ingest reports). The held set only grows and authorisation does
 /// not depend on arrival order, so an object that passes here is not
 /// found waiting by the ingest that follows.
-fn awaits_objects(inner: &Inner, bytes: &[u8]) -> Option<chorus_core::Rejection> {
-    let checked = Ledger::check_signature(&inner.coalition, bytes).ok()?;
+fn awaits_objects(inner: &Inner, checked: &chorus_core::SignatureChecked) -> Option<chorus_core::Rejection> {
     let now = now_ms();
     inner.store.with_ledger(|l| {
         if l.contains(&checked.id()) {
             return None;
         }
-        l.authorise(&checked, now).err().filter(chorus_core::Rejection::awaits_objects)
+        l.authorise(checked, now).err().filter(chorus_core::Rejection::awaits_objects)
     })
 }
 

@@ -211,10 +211,13 @@ impl Writer {
             Ok(c) => c,
             Err(e) => return (ApiOutcome::Failed, internal_error("an API signature check failed", &e)),
         };
-        if let Err(r) = checked {
-            inner.metrics.refused(&r);
-            return refused(&r);
-        }
+        let checked = match checked {
+            Ok(c) => c,
+            Err(r) => {
+                inner.metrics.refused(&r);
+                return refused(&r);
+            }
+        };
         if let Some(signer) = envelope.signatures().first().map(|s| s.signer) {
             let allowed = self.per_signer.lock().unwrap_or_else(|e| e.into_inner()).check(&signer, Instant::now());
             if let Err(wait) = allowed {
@@ -222,7 +225,7 @@ impl Writer {
                 return (ApiOutcome::RateLimited, retry_after(r, wait));
             }
         }
-        match submit(inner, envelope.bytes().to_vec(), Submitter::Remote).await {
+        match submit(inner, checked.bytes().to_vec(), Submitter::Remote(Box::new(checked))).await {
             Ok(result) => {
                 let (status, outcome) = match result.outcome {
                     SubmitOutcome::Stored => (StatusCode::CREATED, ApiOutcome::Stored),
