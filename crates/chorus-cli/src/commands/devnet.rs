@@ -141,20 +141,6 @@ impl DemoTrust {
     }
 }
 
-/// The breadth of an adopted position for people: "endorsed by 2 of 3
-/// member trusts, from 2 of 9 regions, running 23 schools with 11,400 pupils".
-fn breadth_line(b: &chorus_core::Breakdown, regions: usize) -> String {
-    let plural = |n: u64, one: &str, many: &str| format!("{} {}", thousands(n), if n == 1 { one } else { many });
-    format!(
-        "endorsed by {} of {}, from {} of {regions} regions, running {} with {}",
-        b.endorsers,
-        plural(b.members as u64, "member trust", "member trusts"),
-        b.endorser_values(chorus_core::Attribute::Region),
-        plural(b.endorser_schools, "school", "schools"),
-        plural(b.endorser_pupils, "pupil", "pupils")
-    )
-}
-
 struct Narrator {
     quiet: bool,
     step: u32,
@@ -399,7 +385,7 @@ pub fn run(args: DevnetArgs, json: bool) -> Result<Output> {
             verified.members,
             verified.required
         ));
-        say.say(&format!("      breadth: {}", breadth_line(&verified.breakdown, REGIONS.len())));
+        say.say(&format!("      breadth: {}", verified.breakdown.endorsed_line()));
         if let Some(out) = &args.certificate_out {
             chorus_node::datadir::write_atomic(out, &bytes, 0o644)?;
             say.say(&format!(
@@ -440,7 +426,7 @@ pub fn run(args: DevnetArgs, json: bool) -> Result<Output> {
             "endorsements": verified.endorsers.len(),
             "required": verified.required,
             "certificate_bytes": bytes.len(),
-            "breadth": breadth_line(&verified.breakdown, REGIONS.len()),
+            "breadth": verified.breakdown.endorsed_line(),
             "breakdown": verified.breakdown,
             "certificate_out": args.certificate_out,
             "website": website,
