@@ -94,23 +94,20 @@ impl Ledger {
         let before = self.is_adopted(&e.proposal);
         // The change of this trust's contribution, if the proposal is tallied.
         let version = self.tallied_version(&e.proposal);
-        let roster = version.as_ref().map(|v| &v.roster);
-        let member = roster.and_then(|r| r.get(e.trust.as_bytes()));
-        let proposal = self.held.proposals.get(&e.proposal);
+        // The trust's entry in that version's roster, if it is a member.
+        let member = version.as_ref().and_then(|v| Some((v, v.roster.get(e.trust.as_bytes())?)));
         let contribution_of = |held: &Held, roster: &Roster, p: &Proposal| {
             let records = held.records.get(&e.proposal).and_then(|r| r.get(&e.trust));
             let empty = BTreeSet::new();
             contribution(p, &authorised_records(held, roster, &e.trust, records.unwrap_or(&empty)))
         };
-        let old = match (roster, proposal) {
-            (Some(r), Some(p)) if r.contains(&e.trust) => Some(contribution_of(&self.held, r, p)),
+        let old = match (member, self.held.proposals.get(&e.proposal)) {
+            (Some((v, _)), Some(p)) => Some(contribution_of(&self.held, &v.roster, p)),
             _ => None,
         };
         self.held.records.entry(e.proposal).or_default().entry(e.trust).or_default().insert(record);
-        if let (Some(old), Some(r), Some(p), Some(m), Some(v)) =
-            (old, roster, self.held.proposals.get(&e.proposal), member, version.as_ref())
-        {
-            let new = contribution_of(&self.held, r, p);
+        if let (Some(old), Some((v, m)), Some(p)) = (old, member, self.held.proposals.get(&e.proposal)) {
+            let new = contribution_of(&self.held, &v.roster, p);
             if let Some(t) = self.tallies.get_mut(&e.proposal) {
                 t.add(old, -1, m, &v.charter);
                 t.add(new, 1, m, &v.charter);
