@@ -636,7 +636,8 @@ fn member_infos(roster: &Roster) -> Vec<MemberInfo> {
         .collect()
 }
 
-fn status_name(s: Option<Status>) -> String {
+/// A proposal status as the control interface and the HTTP API name it.
+pub(crate) fn status_name(s: Option<Status>) -> String {
     match s {
         Some(Status::Adopted) => "adopted",
         Some(Status::Open) => "open",

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::{error, internal_error, json_response, parse_id, EnvelopeJson};
 use crate::control::{BreakdownInfo, TallyInfo};
-use crate::daemon::{breakdown_info, member_name, now_ms, roster_info, Inner};
+use crate::daemon::{breakdown_info, member_name, now_ms, roster_info, status_name, Inner};
 
 /// Content-addressed: an object's bytes never change.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -103,16 +103,6 @@ fn publish_name(p: Publish) -> &'static str {
     }
 }
 
-fn status_name(l: &Ledger, id: &ObjectId) -> String {
-    match l.status(id, now_ms()) {
-        Some(chorus_core::Status::Adopted) => "adopted",
-        Some(chorus_core::Status::Open) => "open",
-        Some(chorus_core::Status::Closed) => "closed",
-        None => "unknown",
-    }
-    .to_string()
-}
-
 /// True when the publication setting lets the API show proposal `id`.
 fn shown(l: &Ledger, publish: Publish, id: &ObjectId) -> bool {
     match publish {
@@ -180,6 +170,7 @@ fn roster(inner: &Inner) -> Answer {
 }
 
 fn proposals(inner: &Inner, publish: Publish) -> Response<Full<Bytes>> {
+    let now = now_ms();
     let list = inner.store.with_ledger(|l| {
         l.proposals()
             .into_iter()
@@ -189,7 +180,7 @@ fn proposals(inner: &Inner, publish: Publish) -> Response<Full<Bytes>> {
                 title: p.title.clone(),
                 author: p.author.to_hex(),
                 author_name: member_name(l, &p.author),
-                status: status_name(l, &id),
+                status: status_name(l.status(&id, now)),
                 created_at_ms: p.created_at_ms,
                 closes_at_ms: p.closes_at_ms,
             })
@@ -216,7 +207,7 @@ fn proposal(inner: &Inner, publish: Publish, id: &str) -> Answer {
     let id = parse_id(id).ok_or_else(bad_id)?;
     let state = inner.store.with_ledger(|l| {
         let state = l.proposal_state(&id).filter(|_| shown(l, publish, &id))?;
-        Some((status_name(l, &id), state, breakdown_info(l, &id)))
+        Some((status_name(l.status(&id, now_ms())), state, breakdown_info(l, &id)))
     });
     let (status, state, breakdown) = state.ok_or_else(not_found)?;
     let mut envelopes = Vec::new();
