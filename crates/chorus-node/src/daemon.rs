@@ -125,11 +125,10 @@ impl Node {
         let net = Network::start(&data_dir, &config, credential, trust_id, &coalition, store.clone(), metrics.clone())
             .await?;
         let ready = net.readiness(trust_id);
-        let trust = trust_id;
         let inner = Arc::new(Inner {
             store,
             coalition,
-            trust,
+            trust: trust_id,
             trust_name: config.trust_name.clone(),
             net,
             metrics: metrics.clone(),
