@@ -1,5 +1,6 @@
 //! Running the `chorus` command line, and founding a coalition with it.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -56,7 +57,7 @@ pub fn chorus(data_dir: &Path, args: &[&str]) -> Run {
 
 /// Runs `chorus --data-dir DIR args...` with the environment variables
 /// `env` set (such as `CHORUS_PASSPHRASE_FILE`).
-pub fn chorus_env(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+pub fn chorus_env(data_dir: &Path, args: &[&str], env: &[(&str, impl AsRef<OsStr>)]) -> Run {
     let mut c = cmd(data_dir);
     c.args(args);
     for (k, v) in env {

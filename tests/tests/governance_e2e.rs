@@ -12,7 +12,8 @@ use std::os::unix::fs::PermissionsExt;
 
 use chorus_node::control::{Client, Request};
 use chorus_node::datadir::DataDir;
-use chorus_system_tests::{chorus, cmd, found, Nodes, Run};
+use chorus_system_tests::cli::chorus_env;
+use chorus_system_tests::{chorus, found, Nodes};
 use serde_json::Value;
 
 fn propose(dir: &std::path::Path, root: &std::path::Path, title: &str) -> String {
@@ -121,9 +122,7 @@ fn an_admitted_trust_and_a_delegated_leader_take_part_and_a_revoked_one_does_not
     let passphrase = root.join("leader.passphrase");
     std::fs::write(&passphrase, "Dr Rowan's passphrase\n").unwrap();
     std::fs::set_permissions(&passphrase, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let as_leader = |args: &[&str]| {
-        Run::from_output(cmd(b).env("CHORUS_PASSPHRASE_FILE", &passphrase).args(args).output().expect("run chorus"))
-    };
+    let as_leader = |args: &[&str]| chorus_env(b, args, &[("CHORUS_PASSPHRASE_FILE", &passphrase)]);
     let leader_key = root.join("leader.key");
     let lk = as_leader(&["leader-key", leader_key.to_str().unwrap()]).ok().stdout.trim().to_string();
     assert!(std::fs::read(&leader_key).unwrap().starts_with(b"-----BEGIN AGE ENCRYPTED FILE-----"));

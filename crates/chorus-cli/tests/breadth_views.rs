@@ -15,7 +15,8 @@ use chorus_core::{
     Stance,
 };
 use chorus_node::datadir::DataDir;
-use chorus_system_tests::{chorus, cmd, Nodes, Run};
+use chorus_system_tests::cli::chorus_env;
+use chorus_system_tests::{chorus, Nodes};
 
 fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
@@ -154,9 +155,7 @@ fn show_proposals_remote_and_verify_print_the_breadth() {
     let config = root.join("config");
     let laptop = root.join("laptop");
     std::fs::create_dir(&laptop).unwrap();
-    let remote = |args: &[&str]| {
-        Run::from_output(cmd(&laptop).env("CHORUS_CONFIG_DIR", &config).args(args).output().expect("run chorus"))
-    };
+    let remote = |args: &[&str]| chorus_env(&laptop, args, &[("CHORUS_CONFIG_DIR", &config)]);
     remote(&["remote", "add", "oak", &url, "--genesis", genesis_file.to_str().unwrap()]).ok();
     let shown = remote(&["--remote", "oak", "show", &east_only.to_hex()]).ok().stdout;
     assert!(shown.contains("node's view, tally by attribute:\n"), "{shown}");

@@ -7,11 +7,12 @@
 
 use std::path::Path;
 
-use chorus_system_tests::{cmd, found, Nodes, Run};
+use chorus_system_tests::cli::chorus_env;
+use chorus_system_tests::{found, Nodes, Run};
 
 /// `chorus --data-dir DIR args...` with remotes kept in `config`.
 fn chorus_with(config: &Path, dir: &Path, args: &[&str]) -> Run {
-    Run::from_output(cmd(dir).env("CHORUS_CONFIG_DIR", config).args(args).output().expect("run chorus"))
+    chorus_env(dir, args, &[("CHORUS_CONFIG_DIR", config)])
 }
 
 #[test]
