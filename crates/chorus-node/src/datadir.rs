@@ -217,7 +217,7 @@ impl DataDir {
         create_private_dir(kit.root())?;
         write_new(&kit.trust_key_path(), &sealed, 0o600)?;
         write_new(&kit.trust_id_path(), id.as_bytes(), 0o600)?;
-        let text = read_bounded(&config, 1024 * 1024)?;
+        let text = read_bounded(&config, crate::config::MAX_CONFIG_BYTES)?;
         write_new(&kit.config_path(), &text, 0o600)?;
         Ok(InitReport {
             data_dir: self.root.clone(),
