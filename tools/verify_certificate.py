@@ -10,8 +10,8 @@ key rotation, proof chains) and member attributes and breadth rules (6.6,
 12.4, 9.2 step 21) included; the code is in tools/chorus_verifier/.
 
 Usage:
-    verify_certificate.py CERT_FILE [--coalition HEX] [--json]   # raw certificate bytes ("-" for stdin)
-    verify_certificate.py --hex HEX [--coalition HEX] [--json]
+    verify_certificate.py CERT_FILE [--coalition HEX] [--json] [--require-seal]   # raw bytes ("-": stdin)
+    verify_certificate.py --hex HEX [--coalition HEX] [--json] [--require-seal]
     verify_certificate.py --vectors docs/PROTOCOL.md     # check against the document's test vectors
     verify_certificate.py --batch FILE [--json]          # one "<cert hex> <coalition hex or ->" per line
 
@@ -21,7 +21,11 @@ member attributes or breadth rules, by its breadth as `chorus verify` words it:
 "breadth      endorsed by 34 of 52 member trusts, from 8 of 9 regions, running 412 schools
 with 198,000 pupils" (regions when the charter has a region set, schools and pupils when an
 endorser declares them) and one "breadth rule from at least 6 of 9 regions: 8, met" line per
-breadth rule of the rule applied. Otherwise prints "<Error>: <reason>" and exits 1. <Error>
+breadth rule of the rule applied, and, when it records dissent (carries a seal or dissent
+entries), its objectors with their reasons, abstainers, silent members, voting window (when
+not simply open from the start) and seal: "seal         dissent known to <name>'s node: ..."
+or "seal         dissent not recorded: this certificate carries no seal". With
+--require-seal, a certificate without a seal fails as `Unsealed`. Otherwise prints "<Error>: <reason>" and exits 1. <Error>
 is the error name of PROTOCOL.md (e.g. Endorsement/InvalidField, Chain/BadSignature,
 MissingLink, ProposalVoid, Breadth). With --batch, prints one verdict line per input line
 and exits 0.
@@ -35,7 +39,13 @@ attribute under the proposal's roster version of the certificate's endorsements 
 "silent"} for every value of the charter's set in set order, then "value": null (not
 declared); "endorser_schools", "endorsers_declaring_schools", "endorser_pupils",
 "endorsers_declaring_pupils"; "breadth": [{"rule": {"attribute", "min_distinct",
-"each_of"}, "distinct", "missing", "met"}].
+"each_of"}, "distinct", "missing", "met"}]. "report" (every valid certificate): "objectors" and
+"abstainers" as [{"trust", "name", "stance_id", "created_at_ms", "comment"}], "silent" as
+[[trust, name]] (members of the version with no stance in `endorsements` or `dissent`), "seal"
+(null, or {"trust", "name", "signer", "delegation", "stances"}), "window" ({"opens_at_ms"
+(null: never opened, 0: from the start), "opened_by", "closes_at_ms", "withdrawn_at_ms",
+"withdrawn_by"}) and "dissent": "dissent known to <name>'s node" or "dissent not recorded:
+this certificate carries no seal".
 """
 
 import argparse
@@ -46,18 +56,24 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from chorus_verifier.attributes import breadth_lines, informative, summary  # noqa: E402
-from chorus_verifier.certificate import verify_report  # noqa: E402
+from chorus_verifier.certificate import verify_full  # noqa: E402
+from chorus_verifier.dissent import report_lines  # noqa: E402
 from chorus_verifier.errors import Refused  # noqa: E402
 from chorus_verifier.vectors import check_vectors  # noqa: E402
 
 
-def verdict(cert, expected):
+def verdict(cert, expected, require_seal=False):
     """The verdict as JSON-ready dict (see the module's help)."""
     try:
-        line, breakdown = verify_report(cert, expected)
+        line, breakdown, report = verify_full(cert, expected, require_seal)
     except Refused as e:
         return {"valid": False, "code": e.code, "error": " ".join(str(e.reason).splitlines())}
-    return {"valid": True, "result": line, "summary": summary(breakdown), "breakdown": breakdown}
+    return {"valid": True, "result": line, "summary": summary(breakdown), "breakdown": breakdown, "report": report}
+
+
+def records_dissent(report):
+    """The certificate carries a seal or dissent entries (made once dissent was recorded)."""
+    return report["seal"] is not None or bool(report["objectors"]) or bool(report["abstainers"])
 
 
 def verdict_line(v):
@@ -65,7 +81,7 @@ def verdict_line(v):
     return v["result"] if v["valid"] else f"{v['code']}: {v['error']}"
 
 
-def run_batch(path, as_json):
+def run_batch(path, as_json, require_seal):
     def emit(v):
         print(json.dumps(v, ensure_ascii=False) if as_json else verdict_line(v))
 
@@ -86,7 +102,7 @@ def run_batch(path, as_json):
                 emit({"valid": False, "code": "Input", "error": error})
                 continue
             try:
-                v = verdict(cert, expected)
+                v = verdict(cert, expected, require_seal)
             except Exception as e:  # a bug here: keep one line per input so a comparison sees it
                 error = f"{type(e).__name__}: {' '.join(str(e).splitlines())}"
                 v = {"valid": False, "code": "InternalError", "error": error}
@@ -102,6 +118,7 @@ def main():
     ap.add_argument("--vectors", metavar="PROTOCOL_MD", help="check the test vectors of PROTOCOL.md")
     ap.add_argument("--batch", metavar="FILE", help="verify one '<hex> <coalition hex or ->' per line")
     ap.add_argument("--json", action="store_true", help="print the verdict and the breakdown as JSON")
+    ap.add_argument("--require-seal", action="store_true", help="fail (Unsealed) when the certificate carries no seal")
     ap.add_argument("-v", "--verbose", action="store_true", help="with --vectors: print every check")
     args = ap.parse_args()
     if args.vectors:
@@ -109,7 +126,7 @@ def main():
         print(f"{passed} passed, {failed} failed")
         sys.exit(1 if failed else 0)
     if args.batch:
-        run_batch(args.batch, args.json)
+        run_batch(args.batch, args.json, args.require_seal)
         sys.exit(0)
     if args.hex is not None:
         cert = bytes.fromhex(args.hex)
@@ -121,7 +138,7 @@ def main():
     else:
         ap.error("give a certificate file, --hex, --vectors or --batch")
     expected = bytes.fromhex(args.coalition) if args.coalition else None
-    v = verdict(cert, expected)
+    v = verdict(cert, expected, args.require_seal)
     if args.json:
         print(json.dumps(v, ensure_ascii=False, indent=2))
     else:
@@ -130,6 +147,11 @@ def main():
             print(f"breadth      {v['summary']}")
             for line in breadth_lines(v["breakdown"]):
                 print(f"breadth rule {line}")
+        # A certificate made before dissent was recorded prints its result line as
+        # before; its JSON report says dissent is not recorded.
+        if v["valid"] and records_dissent(v["report"]):
+            for line in report_lines(v["report"]):
+                print(line)
     sys.exit(0 if v["valid"] else 1)
 
 

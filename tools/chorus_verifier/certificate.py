@@ -1,11 +1,13 @@
 """The certificate verification algorithm (PROTOCOL.md sections 9 and 12.9):
-one algorithm for every certificate, with or without a proof chain."""
+one algorithm for every certificate, with or without a proof chain, dissent
+or seal (dissent.py holds the steps of the last two)."""
 
 from . import attributes as attrs
+from . import dissent as dissent_rules
 from . import wire
 from .crypto import key_error, signature_ok
 from .errors import Refused, nested
-from .ledger import WAIT_ROSTER, Ledger
+from .ledger import WAIT_ROSTER, Ledger, effective_stances
 from .rules import (
     ENDORSEMENT,
     GENESIS,
@@ -56,6 +58,15 @@ def verify_report(cert, expected=None):
     under the proposal's roster version of the certificate's endorsements alone
     (step 21): every other member is silent, even one whose stance on the
     proposal is carried in the chain."""
+    line, breakdown, _ = verify_full(cert, expected)
+    return line, breakdown
+
+
+def verify_full(cert, expected=None, require_seal=False):
+    """Returns (the `ok ...` line, the breakdown, the report of dissent.report) for
+    a valid certificate; raises Refused otherwise. With `require_seal`, a
+    certificate that passes every step but carries no seal is refused as
+    `Unsealed`."""
     if not cert:  # 1
         raise Refused("Empty", "certificate is empty")
     if len(cert) > MAX_CERTIFICATE:  # 2
@@ -171,6 +182,13 @@ def verify_report(cert, expected=None):
         previous = e["trust"]
         endorsements.append(Obj(ENDORSEMENT, env, e))
 
+    # --- 13a: the dissent entries; 13b: the seal's form and completeness ---
+    dissent = dissent_rules.dissent_entries(c["dissent"], proposal, endorsements, wrong_coalition)
+    seal = None
+    if c["seal"] is not None:
+        seal = dissent_rules.seal_form(c["seal"], coalition, proposal.id)
+        dissent_rules.seal_complete(seal, endorsements, dissent)
+
     # --- 14: links named by id are carried in the chain ---
     carried = {o.id for o in chain}
 
@@ -186,11 +204,13 @@ def verify_report(cert, expected=None):
                 need(h, "governance proposal")
         elif o.kind == ENDORSEMENT and o.body["delegation"]:
             need(o.body["delegation"], "delegation")
-    for o in endorsements:
+    for o in endorsements + dissent:
         if o.body["delegation"]:
             need(o.body["delegation"], "delegation")
+    if seal is not None and seal.body["delegation"]:
+        need(seal.body["delegation"], "delegation")
 
-    # --- 15: signatures, in the order chain, proposal, endorsements ---
+    # --- 15: signatures, in the order chain, proposal, endorsements, dissent, seal ---
     def check_signature(o, prefix, label):
         reason = key_error(o.signer)
         if reason is not None:
@@ -205,6 +225,15 @@ def verify_report(cert, expected=None):
     for i, o in enumerate(endorsements):
         if not check_signature(o, "Endorsement", f"endorsement {i} is invalid"):
             raise Refused("BadSignature", f"endorsement {i} has a bad signature (signer {o.signer.hex()})")
+    for i, o in enumerate(dissent):
+        if not check_signature(o, "Dissent", f"dissent {i} is invalid"):
+            raise Refused("Dissent/BadSignature", f"dissent {i} is invalid: signature by {o.signer.hex()} does not verify")
+    if seal is not None:
+        reason = key_error(seal.signer)
+        if reason is not None:
+            raise Refused("Seal/BadKey", f"seal is invalid: signer: {reason}")
+        if not signature_ok(seal.signer, seal.signing_input(), seal.signature):
+            raise Refused("Seal/BadSignature", f"seal is invalid: signature by {seal.signer.hex()} does not verify")
 
     # --- 16: ingest, as a node would, without a clock ---
     ledger = Ledger(coalition, g)
@@ -212,6 +241,7 @@ def verify_report(cert, expected=None):
         [(o, "Chain", f"chain object {i} is invalid") for i, o in enumerate(chain)]
         + [(proposal, "Proposal", "proposal is invalid")]
         + [(o, "Endorsement", f"endorsement {i} is invalid") for i, o in enumerate(endorsements)]
+        + [(o, "Dissent", f"dissent {i} is invalid") for i, o in enumerate(dissent)]
     )
     remaining = objects
     while remaining:
@@ -259,13 +289,23 @@ def verify_report(cert, expected=None):
     if reason is not None:
         raise void(reason)
 
-    # --- 19: each endorsement counts ---
-    for i, o in enumerate(endorsements):
-        if o.body["trust"] not in version.members or not ledger.record_authorised(version, ledger.held[o.id]):
-            raise Refused(
-                "Unauthorised",
-                f"endorsement {i} is not authorised for trust {o.body['trust'].hex()} under the proposal's roster version",
-            )
+    # --- 19: each endorsement counts and is on time; 19a: so does each dissent
+    # entry, and it records its trust's effective stance ---
+    window = ledger.window(proposal.id)
+    effective = effective_stances(ledger, proposal.id, version) if dissent else {}
+    for what, entries in (("endorsement", endorsements), ("dissent", dissent)):
+        for i, o in enumerate(entries):
+            held = ledger.held[o.id]
+            if o.body["trust"] not in version.members or not ledger.record_authorised(version, held):
+                raise Refused(
+                    "Unauthorised",
+                    f"{what} {i} is not authorised for trust {o.body['trust'].hex()} under the proposal's roster version",
+                )
+            late = dissent_rules.not_on_time(f"{what} {i}", held.body["created_at_ms"], window)
+            if late is not None:
+                raise late
+            if what == "dissent":
+                dissent_rules.dissent_consistent(i, o, effective)
 
     # --- 20: the threshold of the rule the proposal's action calls for ---
     rule_name = version.rule_name(proposal)
@@ -286,8 +326,14 @@ def verify_report(cert, expected=None):
     if short is not None:
         breadth, why = short
         raise Refused("Breadth", f"breadth: {why} (breadth rule of the {rule_name} rule: {attrs.rule_text(breadth)})")
+    # --- 22: the seal's signer may seal for a member trust ---
+    if seal is not None:
+        dissent_rules.seal_authorised(ledger, version, seal)
+    if seal is None and require_seal:
+        raise Refused("Unsealed", dissent_rules.NOT_RECORDED)
+    report = dissent_rules.report(version, window, endorsements, dissent, seal)
     return (
         f"ok coalition={coalition.hex()} proposal={proposal.id.hex()} decision={DECISIONS[p['kind_of_action']]} "
         f"rule={rule_name}:{rule[0]}/{rule[1]} members={members} required={need_n} "
         f"endorsers={','.join(o.body['trust'].hex() for o in endorsements)}"
-    ), version.breakdown(ledger.held[proposal.id], stances)
+    ), version.breakdown(ledger.held[proposal.id], stances), report

@@ -2,8 +2,8 @@
 needs it: a set of admitted objects on top of a genesis, the knowledge rules
 of ingest (12.8 V6 and V7, with V7.4: declared values in the pinned charter's
 sets), and the derived state: roster versions, closures, rosters with their
-members' attributes, charters, key chains, authorised records and adoption
-(with breadth, 12.4).
+members' attributes, charters, key chains, authorised records, voting windows
+(drafts, open-voting and withdrawal) and adoption (with breadth, 12.4).
 
 Everything derived is a function of the set of admitted objects; an object is
 applied once, by id (the first copy admitted is the one kept).
@@ -13,7 +13,17 @@ from collections import defaultdict
 
 from . import attributes as attrs
 from .errors import Refused
-from .rules import DELEGATION, ENDORSEMENT, KEY_ROTATION, PROPOSAL, REVOCATION, required
+from .rules import (
+    COMMENT,
+    DELEGATION,
+    ENDORSEMENT,
+    KEY_ROTATION,
+    OPEN_VOTING,
+    PROPOSAL,
+    REVOCATION,
+    WITHDRAWAL,
+    required,
+)
 
 # Waiting reasons (verdict Ignore at ingest).
 WAIT_SIGNER = "signer"  # (WAIT_SIGNER, key, trust): UnknownSigner
@@ -25,6 +35,7 @@ class Ledger:
         self.coalition = coalition
         self.founders = {m["trust_key"] for m in genesis["founders"]}
         self.founder_attributes = {m["trust_key"]: m["attrs"] for m in genesis["founders"]}
+        self.founder_names = {m["trust_key"]: m["name"] for m in genesis["founders"]}
         self.genesis_charter = genesis["charter_of"]
         self.held = {}  # id -> Obj, every admitted object
         self.proposals = {}  # id -> Obj
@@ -34,11 +45,14 @@ class Ledger:
         self.rotations = defaultdict(list)  # trust -> rotations naming it
         self.admitted = set()  # trusts named by a held admit
         self.replacements = defaultdict(list)  # trust -> new keys of held replace_keys of it
+        self.comments = defaultdict(list)  # proposal id -> comments naming it
+        self.notices = defaultdict(list)  # proposal id -> open-votings and withdrawals naming it
         self._known = {}
         self._frozen = False
         self._cl = {}
         self._adopted = {}
         self._versions = {}
+        self._windows = {}
 
     # --- Ingest (12.8) ------------------------------------------------------------------
 
@@ -69,7 +83,7 @@ class Ledger:
         waiting reason (verdict Ignore: UnknownSigner, UnknownRoster) when it must
         wait, and raises Refused (verdict Reject) otherwise."""
         trust = obj.trust()
-        if obj.kind == ENDORSEMENT and obj.body["delegation"]:
+        if obj.kind in (ENDORSEMENT, COMMENT) and obj.body["delegation"]:
             d = self.delegations.get(obj.body["delegation"])
             if d is None:
                 return (WAIT_SIGNER, obj.signer, trust)
@@ -149,6 +163,10 @@ class Ledger:
             self.revocations[b["delegation"]].append(obj)
         elif obj.kind == KEY_ROTATION:
             self.rotations[b["trust"]].append(obj)
+        elif obj.kind == COMMENT:
+            self.comments[b["proposal"]].append(obj)
+        elif obj.kind in (OPEN_VOTING, WITHDRAWAL):
+            self.notices[b["proposal"]].append(obj)
 
     def freeze(self):
         """No more objects: derived state may be cached from now on."""
@@ -289,6 +307,46 @@ class Ledger:
             return f"it is not signed by a key authorised for its author {author.hex()} under that version"
         return version.inapplicable(p)
 
+    # --- Voting windows (8) ----------------------------------------------------------------
+
+    def notice_counted(self, n):
+        """An open-voting or withdrawal takes effect: its proposal is held (and its
+        version resolves), it names the proposal's author, and its signer is
+        authorised for the author under the proposal's roster version, as the
+        proposal's own signer must be (12.6)."""
+        p = self.proposals.get(n.body["proposal"])
+        if p is None or n.body["author"] != p.body["author"]:
+            return False
+        heads = p.body["roster_heads"]
+        if not self.resolvable(heads):
+            return False
+        return self.authorised(self.version(heads), n.body["author"], n.signer, n.id)
+
+    def window(self, pid):
+        """The voting window of a held proposal (8)."""
+        done = self._windows.get(pid)
+        if done is not None:
+            return done
+        p = self.proposals[pid].body
+        opening, withdrawal = [], []
+        for n in self.notices[pid]:
+            if self.notice_counted(n):
+                (opening if n.kind == OPEN_VOTING else withdrawal).append((n.body["created_at_ms"], n.id))
+        w = Window()
+        if not p["draft"] and not p["voting_opens_at_ms"]:
+            w.opens_at_ms = 0
+        else:
+            fixed = [(p["voting_opens_at_ms"], None)] if p["voting_opens_at_ms"] else []
+            # The fixed time first among equal times: an open-voting then sets nothing earlier.
+            candidates = sorted(fixed + opening, key=lambda c: (c[0], c[1] is not None, c[1] or b""))
+            if candidates:
+                w.opens_at_ms, w.opened_by = candidates[0]
+        w.closes_at_ms = p["closes_at_ms"] or None
+        if withdrawal:
+            w.withdrawn_at_ms, w.withdrawn_by = min(withdrawal)
+        self._windows[pid] = w
+        return w
+
     def adopted(self, gid):
         """Whether a held proposal is adopted in the ledger (8, 12.4)."""
         done = self._adopted.get(gid)
@@ -313,13 +371,13 @@ class Ledger:
         v = self.version(heads)
         if self.void_reason(p, v) is not None:
             return False
-        closes = p.body["closes_at_ms"]
+        window = self.window(pid)
         endorsing = set()
         for e in self.records[pid]:
             t = e.body["trust"]
             if e.body["stance"] != 1 or t not in v.members or t in endorsing:
                 continue
-            if closes and e.body["created_at_ms"] > closes:
+            if window.timing(e.body["created_at_ms"]) != ON_TIME:
                 continue
             if self.record_authorised(v, e):
                 endorsing.add(t)
@@ -327,6 +385,48 @@ class Ledger:
             return False
         rules = v.charter["breadth"][v.rule_name(p)]
         return attrs.first_shortfall(v.charter["sets"], rules, [v.attributes[t] for t in endorsing]) is None
+
+
+EARLY, ON_TIME, LATE = "early", "on time", "late"
+
+
+class Window:
+    """The voting window of a proposal (8): opens_at_ms None when voting has not
+    opened (O = infinity), 0 when open from the start; closes_at_ms and
+    withdrawn_at_ms None when not set (infinity). opened_by is the counted
+    open-voting that sets O, withdrawn_by the counted withdrawal with the
+    lowest (created_at_ms, id)."""
+
+    def __init__(self):
+        self.opens_at_ms = None
+        self.opened_by = None
+        self.closes_at_ms = None
+        self.withdrawn_at_ms = None
+        self.withdrawn_by = None
+
+    def ends_at_ms(self):
+        """E = min(C, W), None for infinity."""
+        ends = [t for t in (self.closes_at_ms, self.withdrawn_at_ms) if t is not None]
+        return min(ends) if ends else None
+
+    def timing(self, t):
+        """A record signed at `t` is early (before O), late (after E) or on time."""
+        if self.opens_at_ms is None or t < self.opens_at_ms:
+            return EARLY
+        ends = self.ends_at_ms()
+        return LATE if ends is not None and t > ends else ON_TIME
+
+    def as_json(self):
+        def hex_or_none(x):
+            return None if x is None else x.hex()
+
+        return {
+            "opens_at_ms": self.opens_at_ms,
+            "opened_by": hex_or_none(self.opened_by),
+            "closes_at_ms": self.closes_at_ms,
+            "withdrawn_at_ms": self.withdrawn_at_ms,
+            "withdrawn_by": hex_or_none(self.withdrawn_by),
+        }
 
 
 class Version:
@@ -362,13 +462,17 @@ class Version:
         # by an amend_member when the first by id of the latest admissions and
         # amendments of the trust is one.
         self.attributes = {}
+        self.names = {}  # trust -> its name in the roster, from the same admission as its attributes
         for t in self.members:
             evs = events.get(t, ())
             admits = self._maximal([e for e in evs if e[1] == "admit"])
             if admits:
-                current = ledger.proposals[admits[0][0]].body["action"]["admit"]["attrs"]
+                admitted = ledger.proposals[admits[0][0]].body["action"]["admit"]
+                current = admitted["attrs"]
+                self.names[t] = admitted["name"]
             else:
                 current = ledger.founder_attributes[t]
+                self.names[t] = ledger.founder_names[t]
             latest = self._maximal([e for e in evs if e[1] in ("admit", "amend_member")])
             if latest and latest[0][1] == "amend_member":
                 current = ledger.proposals[latest[0][0]].body["action"]["amend_member"]["attrs"]
@@ -439,19 +543,23 @@ class Version:
 
 def records_of(ledger, pid, v):
     """The authorised records of members under version `v` for a proposal: (stances
-    each trust signed, on-time records by trust, number of late records)."""
-    closes = ledger.proposals[pid].body["closes_at_ms"]
-    stances, on_time, late = defaultdict(set), defaultdict(list), 0
+    each trust signed (early, on time or late), on-time records by trust, number
+    of late records, number of early records)."""
+    window = ledger.window(pid)
+    stances, on_time, late, early = defaultdict(set), defaultdict(list), 0, 0
     for e in ledger.records[pid]:
         t = e.body["trust"]
         if t not in v.members or not ledger.record_authorised(v, e):
             continue
         stances[t].add(e.body["stance"])
-        if closes and e.body["created_at_ms"] > closes:
+        timing = window.timing(e.body["created_at_ms"])
+        if timing == LATE:
             late += 1
+        elif timing == EARLY:
+            early += 1
         else:
             on_time[t].append(e)
-    return stances, on_time, late
+    return stances, on_time, late, early
 
 
 def effective_stances(ledger, pid, v):
@@ -476,7 +584,7 @@ def tally(ledger, pid):
     v = ledger.version(heads)
     if ledger.void_reason(p, v) is not None:
         return None
-    stances, on_time, late = records_of(ledger, pid, v)
+    stances, on_time, late, early = records_of(ledger, pid, v)
     effective = effective_of(on_time)
     members = len(v.members)
     chosen = [
@@ -492,5 +600,6 @@ def tally(ledger, pid):
         "abstain": sum(1 for s in effective.values() if s == 3),
         "equivocations": sum(1 for s in stances.values() if len(s) > 1),
         "late": late,
+        "early": early,
         "certificate_endorsements": chosen,
     }

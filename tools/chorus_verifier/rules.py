@@ -1,6 +1,7 @@
 """Envelopes, ids, field rules and body rules (PROTOCOL.md sections 3 (3.4:
-the common header of the reserved kinds), 4, 6 (6.6: with attributes.py),
-12.2, 12.3 (version id), 12.5, 12.6, 12.7).
+the common header of the reserved kinds), 4, 6 (6.6: with attributes.py;
+6.7-6.8: comments, open-voting and withdrawal), 12.2, 12.3 (version id),
+12.5, 12.6, 12.7).
 
 Body parsers return the decoded message as a dict (see wire.py) and raise
 Refused on the first rule that fails, in the document's order. None of them
@@ -31,8 +32,12 @@ MAX_HEADS = 64
 MAX_KEEP = 2048
 MAX_DELEGATE_NAME = 128
 MAX_DELEGATE_ROLE = 128
+MAX_AMENDMENTS = 64
+MAX_COMMENT_TEXT = 8192
+MAX_REASON = 1000
 
 GENESIS, PROPOSAL, ENDORSEMENT, DELEGATION, REVOCATION, KEY_ROTATION = 1, 2, 3, 5, 6, 7
+COMMENT, OPEN_VOTING, WITHDRAWAL = 10, 13, 14
 KINDS = {
     GENESIS: "genesis",
     PROPOSAL: "proposal",
@@ -40,11 +45,15 @@ KINDS = {
     DELEGATION: "delegation",
     REVOCATION: "revocation",
     KEY_ROTATION: "key-rotation",
+    # Defined after they were reserved: 13 and 14 keep the signing names fixed then.
+    COMMENT: "comment",
+    OPEN_VOTING: "kind-13",
+    WITHDRAWAL: "kind-14",
 }
 # Reserved kinds (3.1, 3.4): named now, bodies defined by a later version;
 # admitted on their own as opaque objects, never inside a certificate.
-RESERVED_KINDS = {4: "kind-4", 8: "kind-8", 9: "node-certificate", 10: "comment", 11: "ballot", 12: "roster-head"}
-RESERVED_KINDS.update({n: f"kind-{n}" for n in range(13, 32)})
+RESERVED_KINDS = {4: "kind-4", 8: "kind-8", 9: "node-certificate", 11: "ballot", 12: "roster-head"}
+RESERVED_KINDS.update({n: f"kind-{n}" for n in range(15, 32)})
 STANCES = {1: "endorse", 2: "object", 3: "abstain"}
 
 # Charter defaults (6.3, 12.2).
@@ -292,6 +301,22 @@ def action_type(p):
     return "amend_charter"
 
 
+def amendments_rules(p):
+    """P5b: at most 64 ids of 32 bytes, strictly ascending, and only with a link."""
+    ids = p["amendments"]
+    if len(ids) > MAX_AMENDMENTS:
+        raise Refused("InvalidField", f"amendments: more than {MAX_AMENDMENTS}")
+    previous = None
+    for i, x in enumerate(ids):
+        if len(x) != 32:
+            raise Refused("InvalidField", f"amendments: entry {i} is {len(x)} bytes, an id is 32")
+        if previous is not None and previous >= x:
+            raise Refused("InvalidField", "amendments: not sorted or an id twice")
+        previous = x
+    if ids and p["link"] is None:
+        raise Refused("InvalidField", "amendments: a text that takes up amendments must link to the draft it revises")
+
+
 def proposal_body(body):
     """P1-P8 and P8a (A1-A7)."""
     p = decode(body, wire.PROPOSAL, "proposal body")  # P1
@@ -300,6 +325,12 @@ def proposal_body(body):
     time("proposal created_at_ms", p["created_at_ms"])  # P4
     if p["closes_at_ms"] and p["closes_at_ms"] < p["created_at_ms"]:  # P5
         raise Refused("InvalidField", "closes_at_ms: is before created_at_ms")
+    opens = p["voting_opens_at_ms"]
+    if opens and opens < p["created_at_ms"]:  # P5a
+        raise Refused("InvalidField", "voting_opens_at_ms: is before created_at_ms")
+    if opens and p["closes_at_ms"] and opens > p["closes_at_ms"]:
+        raise Refused("InvalidField", "voting_opens_at_ms: is after closes_at_ms")
+    amendments_rules(p)  # P5b
     if p["link"] is not None:  # P6
         if p["link"]["relation"] not in (1, 2):
             raise Refused(
@@ -331,6 +362,41 @@ def endorsement_body(body):
     key_rule("trust", e["trust"])
     time("endorsement created_at_ms", e["created_at_ms"])
     return e
+
+
+def comment_body(body):
+    """C1-C9 (6.7): a comment, or with `amendment` a proposed text."""
+    c = decode(body, wire.COMMENT, "comment body")
+    ident("coalition", c["coalition"])
+    time("comment created_at_ms", c["created_at_ms"])
+    ident("proposal", c["proposal"])
+    key_rule("trust", c["trust"])
+    if c["delegation"]:
+        ident("delegation", c["delegation"])
+    text("text", c["text"], 0, MAX_COMMENT_TEXT, False)
+    if c["reply_to"]:
+        ident("reply_to", c["reply_to"])
+    a = c["amendment"]
+    if a is not None:
+        text("amendment body", a["body"], 1, MAX_BODY, False)
+        text("amendment title", a["title"], 0, MAX_TITLE, True)
+    elif not c["text"]:
+        raise Refused("InvalidField", "text: a comment must say something (only an amendment may leave it empty)")
+    return c
+
+
+def notice_body(body, kind):
+    """6.8: an open-voting (kind 13) or withdrawal (kind 14) by a proposal's author."""
+    schema, what = (wire.OPEN_VOTING, "open-voting body") if kind == OPEN_VOTING else (wire.WITHDRAWAL, "withdrawal body")
+    n = decode(body, schema, what)
+    ident("coalition", n["coalition"])
+    label = "open-voting" if kind == OPEN_VOTING else "withdrawal"
+    time(f"{label} created_at_ms", n["created_at_ms"])
+    ident("proposal", n["proposal"])
+    key_rule("author", n["author"])
+    if kind == WITHDRAWAL:
+        text("reason", n["reason"], 0, MAX_REASON, False)
+    return n
 
 
 def delegation_body(body):
@@ -413,6 +479,10 @@ def body_of(kind, body, signer):
         return delegation_body(body)
     if kind == REVOCATION:
         return revocation_body(body)
+    if kind == COMMENT:
+        return comment_body(body)
+    if kind in (OPEN_VOTING, WITHDRAWAL):
+        return notice_body(body, kind)
     return rotation_body(body, signer)
 
 
@@ -430,5 +500,6 @@ class Obj:
         self.signature = bytes(env["signatures"][0]["signature"])
 
     def trust(self):
-        """The trust the body names: a proposal's author, any other kind's trust."""
-        return self.body["author"] if self.kind == PROPOSAL else self.body["trust"]
+        """The trust the body names: the author of a proposal, open-voting or
+        withdrawal, any other kind's trust."""
+        return self.body["author"] if self.kind in (PROPOSAL, OPEN_VOTING, WITHDRAWAL) else self.body["trust"]

@@ -7,7 +7,7 @@ decodable message that is not in canonical encoding is reported by parse()
 returning canonical=False.
 """
 
-U32, U64, ENUM, BYTES, STRING = "u32", "u64", "enum", "bytes", "string"
+U32, U64, ENUM, BYTES, STRING, BOOL = "u32", "u64", "enum", "bytes", "string", "bool"
 
 # Each schema maps a field number to (name, type, repeated); a dict type is an
 # embedded message. A repeated u32 is packed, as proto3 writes repeated scalars.
@@ -73,6 +73,9 @@ PROPOSAL = {
     8: ("link", LINK, False),
     9: ("action", ACTION, False),
     10: ("roster_heads", BYTES, True),
+    11: ("voting_opens_at_ms", U64, False),
+    12: ("draft", BOOL, False),
+    13: ("amendments", BYTES, True),
 }
 ENDORSEMENT = {
     1: ("coalition", BYTES, False),
@@ -108,12 +111,41 @@ KEY_ROTATION = {
     4: ("keep", BYTES, True),
     5: ("created_at_ms", U64, False),
 }
+AMENDMENT = {1: ("body", STRING, False), 2: ("title", STRING, False)}
+COMMENT = {
+    1: ("coalition", BYTES, False),
+    2: ("created_at_ms", U64, False),
+    3: ("proposal", BYTES, False),
+    4: ("trust", BYTES, False),
+    5: ("delegation", BYTES, False),
+    6: ("text", STRING, False),
+    7: ("reply_to", BYTES, False),
+    8: ("amendment", AMENDMENT, False),
+}
+OPEN_VOTING = {
+    1: ("coalition", BYTES, False),
+    2: ("created_at_ms", U64, False),
+    3: ("proposal", BYTES, False),
+    4: ("author", BYTES, False),
+}
+WITHDRAWAL = dict(OPEN_VOTING)
+WITHDRAWAL[5] = ("reason", STRING, False)
+SEAL_BODY = {
+    1: ("coalition", BYTES, False),
+    2: ("proposal", BYTES, False),
+    3: ("trust", BYTES, False),
+    4: ("delegation", BYTES, False),
+    5: ("stances", BYTES, True),
+}
+SEAL = {1: ("body", BYTES, False), 2: ("signature", SIGNATURE, False)}
 CERTIFICATE = {
     1: ("version", U32, False),
     2: ("genesis", ENVELOPE, False),
     3: ("proposal", ENVELOPE, False),
     4: ("endorsements", ENVELOPE, True),
     5: ("chain", ENVELOPE, True),
+    6: ("dissent", ENVELOPE, True),
+    7: ("seal", SEAL, False),
 }
 
 # Nesting budget of messages and groups, as a standard decoder bounds it.
@@ -191,6 +223,8 @@ def default(kind, repeated):
         return []
     if isinstance(kind, dict):
         return None
+    if kind == BOOL:
+        return False
     return b"" if kind == BYTES else "" if kind == STRING else 0
 
 
@@ -231,7 +265,7 @@ def parse(buf, schema, budget=RECURSION_LIMIT):
                 raise Malformed(f"field {field} has wire type {wire_type}")
             last = max(last, field)
             continue
-        expected = 0 if kind in (U32, U64, ENUM) else 2
+        expected = 0 if kind in (U32, U64, ENUM, BOOL) else 2
         if wire_type != expected:
             raise Malformed(f"field {field} has wire type {wire_type}")
         if field < last or (field == last and not repeated):
@@ -240,7 +274,11 @@ def parse(buf, schema, budget=RECURSION_LIMIT):
         if wire_type == 0:
             v, pos, minimal = read_varint(buf, pos)
             canonical &= minimal and v != 0
-            if kind == U32:
+            if kind == BOOL:
+                # A decoder reads any non-zero varint as true; true is written as 1.
+                canonical &= v == 1
+                v = v != 0
+            elif kind == U32:
                 canonical &= v < 1 << 32
                 v &= 0xFFFFFFFF
             elif kind == ENUM:
