@@ -40,7 +40,7 @@ attribute under the proposal's roster version of the certificate's endorsements 
 declared); "endorser_schools", "endorsers_declaring_schools", "endorser_pupils",
 "endorsers_declaring_pupils"; "breadth": [{"rule": {"attribute", "min_distinct",
 "each_of"}, "distinct", "missing", "met"}]. "report" (every valid certificate): "objectors" and
-"abstainers" as [{"trust", "name", "stance_id", "created_at_ms", "comment"}], "silent" as
+"abstainers" as [{"trust", "name", "stance_id", "created_at_ms", "comment" (null: none)}], "silent" as
 [[trust, name]] (members of the version with no stance in `endorsements` or `dissent`), "seal"
 (null, or {"trust", "name", "signer", "delegation", "stances"}), "window" ({"opens_at_ms"
 (null: never opened, 0: from the start), "opened_by", "closes_at_ms", "withdrawn_at_ms",

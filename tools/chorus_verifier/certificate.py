@@ -231,7 +231,7 @@ def verify_full(cert, expected=None, require_seal=False):
     if seal is not None:
         reason = key_error(seal.signer)
         if reason is not None:
-            raise Refused("Seal/BadKey", f"seal is invalid: signer: {reason}")
+            raise Refused("Seal/BadKey", f"seal is invalid: seal signer: {reason}")
         if not signature_ok(seal.signer, seal.signing_input(), seal.signature):
             raise Refused("Seal/BadSignature", f"seal is invalid: signature by {seal.signer.hex()} does not verify")
 
@@ -330,7 +330,7 @@ def verify_full(cert, expected=None, require_seal=False):
     if seal is not None:
         dissent_rules.seal_authorised(ledger, version, seal)
     if seal is None and require_seal:
-        raise Refused("Unsealed", dissent_rules.NOT_RECORDED)
+        raise Refused("Unsealed", dissent_rules.UNSEALED)
     report = dissent_rules.report(version, window, endorsements, dissent, seal)
     return (
         f"ok coalition={coalition.hex()} proposal={proposal.id.hex()} decision={DECISIONS[p['kind_of_action']]} "

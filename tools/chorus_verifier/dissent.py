@@ -13,12 +13,12 @@ from . import wire
 from .crypto import key_rule
 from .errors import Refused, nested
 from .ledger import EARLY, LATE
-from .rules import ENDORSEMENT, STANCES, Obj, decode, endorsement_body, envelope_shape, expect_kind, ident
+from .rules import ENDORSEMENT, STANCES, Obj, decode, endorsement_body, envelope_shape, expect_kind
 
 SEAL_PREFIX = b"chorus/v1/seal\n"
 MAX_SEAL_STANCES = 65536
-STANCES_MESSAGE = f"stances: must list 1 to {MAX_SEAL_STANCES} ids, sorted, none twice"
 NOT_RECORDED = "dissent not recorded: this certificate carries no seal"
+UNSEALED = "the certificate carries no seal, so it does not record dissent; export it again from a member's node"
 
 
 def dissent_entries(envelopes, proposal, endorsements, wrong_coalition):
@@ -75,34 +75,45 @@ class Seal:
 def seal_form(seal, coalition, proposal_id):
     """Step 13b up to completeness: the seal body's rules and the signature's
     lengths — Seal(<rejection>) "seal is invalid: ..."."""
+
+    def id32(field, x):
+        if len(x) != 32:
+            raise Refused("InvalidField", f"{field}: is {len(x)} bytes, an id is 32")
+        return x
+
     try:
         b = decode(seal["body"], wire.SEAL_BODY, "seal body")
-        if b["coalition"] != coalition:
+        if id32("coalition", b["coalition"]) != coalition:
             raise Refused(
                 "InvalidField", f"coalition: is {b['coalition'].hex()}, not the certificate's coalition {coalition.hex()}"
             )
-        if b["proposal"] != proposal_id:
+        if id32("proposal", b["proposal"]) != proposal_id:
             raise Refused(
                 "InvalidField", f"proposal: is {b['proposal'].hex()}, not the certificate's proposal {proposal_id.hex()}"
             )
         key_rule("trust", b["trust"])
         if b["delegation"]:
-            ident("delegation", b["delegation"])
+            id32("delegation", b["delegation"])
         ids = b["stances"]
-        if not 1 <= len(ids) <= MAX_SEAL_STANCES:
-            raise Refused("InvalidField", STANCES_MESSAGE)
+        if not ids:
+            raise Refused("InvalidField", "stances: a seal lists at least one stance")
+        if len(ids) > MAX_SEAL_STANCES:
+            raise Refused("InvalidField", f"stances: lists {len(ids)}, more than {MAX_SEAL_STANCES}")
         previous = None
-        for x in ids:
-            ident("stances", x)
+        for i, x in enumerate(ids):
+            if len(x) != 32:
+                raise Refused("InvalidField", f"stances: entry {i} is {len(x)} bytes, an id is 32")
             if previous is not None and previous >= x:
-                raise Refused("InvalidField", STANCES_MESSAGE)
+                raise Refused("InvalidField", f"stances: entry {i} is not sorted or an id twice")
             previous = x
-        s = seal["signature"] or {"signer": b"", "signature": b""}
+        s = seal["signature"]
+        if s is None:
+            raise Refused("InvalidField", "signature: a seal carries one signature")
         if len(s["signer"]) != 32:
-            raise Refused("BadKey", f"signer: a public key is 32 bytes, got {len(s['signer'])}")
+            raise Refused("BadKey", f"seal signer: a public key is 32 bytes, got {len(s['signer'])}")
         if len(s["signature"]) != 64:
             raise Refused(
-                "SignatureLength", f"signature is {len(s['signature'])} bytes; an ed25519 signature is 64 bytes"
+                "SignatureLength", f"signature 0 is {len(s['signature'])} bytes; an ed25519 signature is 64 bytes"
             )
     except Refused as err:
         raise nested("Seal", "seal is invalid", err)
@@ -162,7 +173,7 @@ def dissent_consistent(i, o, effective):
 def seal_authorised(ledger, version, seal):
     """Step 22: the sealing trust is a member of the version, and the signer is a
     known key of it (no delegation), or the delegate of the named, admitted,
-    node-scope delegation of it that no carried revocation withdraws. No clock:
+    node-scope delegation of it that no counted carried revocation withdraws. No clock:
     a delegation's period does not bound a seal."""
     trust, did = seal.body["trust"], seal.body["delegation"]
     ok = trust in version.members
@@ -175,7 +186,11 @@ def seal_authorised(ledger, version, seal):
             and d.body["trust"] == trust
             and d.body["delegate"] == seal.signer
             and d.body["scope"] & 2 != 0
-            and not any(r.body["trust"] == trust for r in ledger.revocations[did])
+            and not any(
+                # A revocation counts as 12.7 says: by the trust, signed by a key of its chain.
+                r.body["trust"] == trust and r.signer in ledger.key_chain(version, trust)[0]
+                for r in ledger.revocations[did]
+            )
         )
     if not ok:
         raise Refused(
@@ -197,7 +212,7 @@ def report(version, window, endorsements, dissent, seal):
             "name": version.names[b["trust"]],
             "stance_id": o.id.hex(),
             "created_at_ms": b["created_at_ms"],
-            "comment": b["comment"],
+            "comment": b["comment"] or None,
         }
 
     stated = {o.body["trust"] for o in endorsements} | {o.body["trust"] for o in dissent}

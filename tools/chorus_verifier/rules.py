@@ -305,13 +305,13 @@ def amendments_rules(p):
     """P5b: at most 64 ids of 32 bytes, strictly ascending, and only with a link."""
     ids = p["amendments"]
     if len(ids) > MAX_AMENDMENTS:
-        raise Refused("InvalidField", f"amendments: more than {MAX_AMENDMENTS}")
+        raise Refused("InvalidField", f"amendments: lists {len(ids)} ids, more than {MAX_AMENDMENTS}")
     previous = None
     for i, x in enumerate(ids):
         if len(x) != 32:
             raise Refused("InvalidField", f"amendments: entry {i} is {len(x)} bytes, an id is 32")
         if previous is not None and previous >= x:
-            raise Refused("InvalidField", "amendments: not sorted or an id twice")
+            raise Refused("InvalidField", f"amendments: not sorted or an id twice (entry {i})")
         previous = x
     if ids and p["link"] is None:
         raise Refused("InvalidField", "amendments: a text that takes up amendments must link to the draft it revises")

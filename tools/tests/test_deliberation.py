@@ -38,7 +38,7 @@ from builder import (  # noqa: E402
 )
 from chorus_verifier import rules  # noqa: E402
 from chorus_verifier.certificate import verify_full  # noqa: E402
-from chorus_verifier.dissent import NOT_RECORDED  # noqa: E402
+from chorus_verifier.dissent import NOT_RECORDED, UNSEALED  # noqa: E402
 from chorus_verifier.errors import Refused  # noqa: E402
 from chorus_verifier.vectors import check_vectors  # noqa: E402
 
@@ -102,13 +102,14 @@ class ProposalFields(unittest.TestCase):
         a, b = b"\x01" * 32, b"\x02" * 32
         link = b"\x09" * 32
         self.assertIsNone(self.error(link=link, amendments=[a, b]))
-        self.assertEqual(self.error(link=link, amendments=[b, a]), ("InvalidField", "amendments: not sorted or an id twice"))
-        self.assertEqual(self.error(link=link, amendments=[a, a]), ("InvalidField", "amendments: not sorted or an id twice"))
+        unsorted = ("InvalidField", "amendments: not sorted or an id twice (entry 1)")
+        self.assertEqual(self.error(link=link, amendments=[b, a]), unsorted)
+        self.assertEqual(self.error(link=link, amendments=[a, a]), unsorted)
         self.assertEqual(
             self.error(link=link, amendments=[a, b"\x03" * 31]), ("InvalidField", "amendments: entry 1 is 31 bytes, an id is 32")
         )
         many = [bytes([0, i]) + b"\x00" * 30 for i in range(65)]
-        self.assertEqual(self.error(link=link, amendments=many), ("InvalidField", "amendments: more than 64"))
+        self.assertEqual(self.error(link=link, amendments=many), ("InvalidField", "amendments: lists 65 ids, more than 64"))
         self.assertIsNone(self.error(link=link, amendments=many[:64]))
         self.assertEqual(
             self.error(amendments=[a]),
@@ -308,7 +309,7 @@ class Dissent(unittest.TestCase):
                 }
             ],
         )
-        self.assertEqual([a["trust"] for a in report["abstainers"]], [f.c.trust(4).hex()])
+        self.assertEqual([(a["trust"], a["comment"]) for a in report["abstainers"]], [(f.c.trust(4).hex(), None)])
         self.assertEqual(report["silent"], [])
         self.assertEqual(
             report["seal"],
@@ -326,7 +327,7 @@ class Dissent(unittest.TestCase):
         self.assertEqual(report["silent"], sorted([[f.c.trust(i).hex(), f"Trust {i}"] for i in (3, 4)]))
         self.assertEqual(
             verdict(certificate(f.c, f.p, ends), require_seal=True),
-            ("Unsealed", "dissent not recorded: this certificate carries no seal"),
+            ("Unsealed", UNSEALED),
         )
         # Dissent carried, seal removed: verifies, dissent not recorded.
         code, line, report = verdict(certificate(f.c, f.p, ends, dissent=f.dissent()))
@@ -485,15 +486,15 @@ class Seal(unittest.TestCase):
             (self.body(trust=b"\x01" * 31), ("Seal/BadKey", "seal is invalid: trust: a public key is 32 bytes, got 31")),
             (
                 self.body(delegation=b"\x01" * 5),
-                ("Seal/InvalidField", "seal is invalid: delegation: must be 32 bytes, is 5"),
+                ("Seal/InvalidField", "seal is invalid: delegation: is 5 bytes, an id is 32"),
             ),
             (
                 self.body(stance_ids=[]),
-                ("Seal/InvalidField", "seal is invalid: stances: must list 1 to 65536 ids, sorted, none twice"),
+                ("Seal/InvalidField", "seal is invalid: stances: a seal lists at least one stance"),
             ),
             (
                 self.body(stance_ids=[b"\x01" * 31]),
-                ("Seal/InvalidField", "seal is invalid: stances: must be 32 bytes, is 31"),
+                ("Seal/InvalidField", "seal is invalid: stances: entry 0 is 31 bytes, an id is 32"),
             ),
         ]
         for body, expected in expect:
@@ -501,15 +502,23 @@ class Seal(unittest.TestCase):
         twice = blob(1, f.c.id) + blob(2, f.p.id) + blob(3, f.c.trust(0)) + repeated(5, [self.ids[0], self.ids[0]])
         self.assertEqual(
             verdict(self.cert(seal(twice, key))),
-            ("Seal/InvalidField", "seal is invalid: stances: must list 1 to 65536 ids, sorted, none twice"),
+            ("Seal/InvalidField", "seal is invalid: stances: entry 1 is not sorted or an id twice"),
+        )
+        self.assertEqual(
+            verdict(self.cert(seal(self.body(coalition_id=b"\x01" * 3), key))),
+            ("Seal/InvalidField", "seal is invalid: coalition: is 3 bytes, an id is 32"),
         )
         body = self.body()
         self.assertEqual(
-            verdict(self.cert(blob(1, body))), ("Seal/BadKey", "seal is invalid: signer: a public key is 32 bytes, got 0")
+            verdict(self.cert(blob(1, body))), ("Seal/InvalidField", "seal is invalid: signature: a seal carries one signature")
+        )
+        self.assertEqual(
+            verdict(self.cert(blob(1, body) + message(2, b""))),
+            ("Seal/BadKey", "seal is invalid: seal signer: a public key is 32 bytes, got 0"),
         )
         self.assertEqual(
             verdict(self.cert(blob(1, body) + message(2, signature(key.public, b"\x01" * 63)))),
-            ("Seal/SignatureLength", "seal is invalid: signature is 63 bytes; an ed25519 signature is 64 bytes"),
+            ("Seal/SignatureLength", "seal is invalid: signature 0 is 63 bytes; an ed25519 signature is 64 bytes"),
         )
         bad = blob(1, body) + message(2, signature(key.public, b"\x01" * 64))
         self.assertEqual(
@@ -616,7 +625,7 @@ class BeforeDissent(unittest.TestCase):
         self.assertEqual((out.returncode, len(out.stdout.splitlines()), out.stderr), (0, 1, ""))
         out = subprocess.run([sys.executable, script, "--hex", old, "--require-seal"], capture_output=True, text=True)
         self.assertEqual(out.returncode, 1)
-        self.assertEqual(out.stdout, "Unsealed: dissent not recorded: this certificate carries no seal\n")
+        self.assertEqual(out.stdout, f"Unsealed: {UNSEALED}\n")
         new = sealed(f.c, f.p, f.ends(), dissent=f.dissent(), sealer=1).hex()
         out = subprocess.run([sys.executable, script, "--hex", new, "--require-seal"], capture_output=True, text=True)
         lines = out.stdout.splitlines()
