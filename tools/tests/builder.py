@@ -124,15 +124,21 @@ class Coalition:
         amendments=(),
         draft_raw=None,
         by=None,
+        action=None,
+        heads=(),
     ):
+        """action: the encoded Action message, or None; heads: roster heads (sorted)."""
+        roster = hashlib.sha256(b"chorus/v1/roster\n" + self.id + b"".join(heads)).digest() if heads else self.id
         body = (
             blob(1, self.id)
-            + blob(2, self.id)
+            + blob(2, roster)
             + blob(3, self.trust(author))
             + uint(4, at)
             + uint(5, closes)
             + blob(6, title)
             + message(8, None if link is None else blob(1, link) + uint(2, 1))
+            + message(9, action)
+            + repeated(10, heads)
             + uint(11, opens)
             + (draft_raw if draft_raw is not None else uint(12, 1 if draft else 0))
             + repeated(13, amendments)

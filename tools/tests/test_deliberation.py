@@ -283,6 +283,56 @@ class Window(unittest.TestCase):
         )
 
 
+class ChainObjects(unittest.TestCase):
+    def test_a_comment_in_the_chain_is_judged_as_an_endorsement(self):
+        f = Fixture()
+        leader = Key(98)
+        of_1 = f.c.delegation(1, leader, 1)
+        wrong = f.c.comment(3, f.p, "By a delegate of another trust", delegation=of_1.id, by=leader)
+        chain = sorted([of_1, wrong], key=lambda o: o.id)
+        i = chain.index(wrong)
+        self.assertEqual(
+            verdict(certificate(f.c, f.p, f.ends(), chain=chain)),
+            (
+                "Chain/InvalidField",
+                f"chain object {i} is invalid: delegation: is a delegation of trust {f.c.trust(1).hex()}, "
+                f"not {f.c.trust(3).hex()}",
+            ),
+        )
+        # Its delegation not carried: not a step 14 link, a missing link at step 16.
+        of_3 = f.c.delegation(3, leader, 1)
+        orphan = f.c.comment(3, f.p, "By a delegate", delegation=of_3.id, by=leader)
+        self.assertEqual(
+            verdict(certificate(f.c, f.p, f.ends(), chain=[orphan])),
+            (
+                "MissingLink",
+                f"the proof chain is missing what makes {leader.public.hex()} a key of trust {f.c.trust(3).hex()} "
+                "(an admission, key replacement, rotation or delegation)",
+            ),
+        )
+        self.assertEqual(verdict(certificate(f.c, f.p, f.ends(), chain=[of_3, orphan]))[0], "ok")
+
+    def test_a_governance_draft_in_the_chain_needs_its_opening(self):
+        c = Coalition(5)
+        removal = blob(2, c.trust(4))  # Action.remove
+        gov = c.proposal(title="Remove trust 4", draft=True, action=removal)
+        gov_ends = by_trust([c.endorsement(i, gov) for i in range(4)])  # membership: 4 of 5
+        p = c.proposal(title="A position", heads=[gov.id], at=T0 + 3000)
+        ends = by_trust([c.endorsement(i, p, at=T0 + 4000) for i in range(3)])  # positions: 3 of 4
+        chain = [gov] + gov_ends
+        self.assertEqual(
+            verdict(certificate(c, p, ends, chain=chain)),
+            ("ChainNotAdopted", f"governance proposal {gov.id.hex()} is not adopted by the endorsements the certificate carries"),
+        )
+        opening = c.notice(13, 0, gov, T0 + 1500)
+        code, line, report = verdict(certificate(c, p, ends, chain=chain + [opening]))
+        self.assertEqual(code, "ok", line)
+        self.assertIn("members=4 required=3", line)
+        # Withdrawn before its endorsements: not adopted again.
+        withdrawn = c.notice(14, 0, gov, T0 + 1600)
+        self.assertEqual(verdict(certificate(c, p, ends, chain=chain + [opening, withdrawn]))[0], "ChainNotAdopted")
+
+
 class Dissent(unittest.TestCase):
     def setUp(self):
         self.f = Fixture()
