@@ -10,7 +10,8 @@ use crate::keys::{verify_many, PublicKey, SignatureCheck};
 use crate::kind::Kind;
 use crate::limits::MAX_CLOCK_SKEW_MS;
 use crate::objects::{
-    Charter, Delegation, Endorsement, Genesis, KeyRotation, Member, OpaqueHeader, Proposal, Revocation,
+    Charter, Comment, Delegation, Endorsement, Genesis, KeyRotation, Member, OpaqueHeader, OpenVoting, Proposal,
+    Revocation, Withdrawal,
 };
 
 /// The members of a coalition at one roster version.
@@ -142,6 +143,9 @@ impl VerifiedObject {
             Object::Delegation(d) => d.coalition,
             Object::Revocation(r) => r.coalition,
             Object::KeyRotation(r) => r.coalition,
+            Object::Comment(c) => c.coalition,
+            Object::OpenVoting(o) => o.coalition,
+            Object::Withdrawal(w) => w.coalition,
             Object::Opaque(h) => h.coalition,
         }
     }
@@ -170,6 +174,9 @@ impl VerifiedObject {
             Object::Delegation(d) => d.created_at_ms,
             Object::Revocation(r) => r.created_at_ms,
             Object::KeyRotation(r) => r.created_at_ms,
+            Object::Comment(c) => c.created_at_ms,
+            Object::OpenVoting(o) => o.created_at_ms,
+            Object::Withdrawal(w) => w.created_at_ms,
             Object::Opaque(h) => h.created_at_ms,
         }
     }
@@ -193,6 +200,12 @@ pub enum Object {
     Revocation(Revocation),
     /// A key rotation.
     KeyRotation(KeyRotation),
+    /// A comment or amendment on a proposal; never changes adoption.
+    Comment(Comment),
+    /// The author opens voting on a proposal.
+    OpenVoting(OpenVoting),
+    /// The author withdraws a proposal.
+    Withdrawal(Withdrawal),
     /// An object of a reserved kind this version does not define
     /// (PROTOCOL.md 3.4): only its header is read; the rest of its body is
     /// kept, as the envelope's exact bytes, and never interpreted. It

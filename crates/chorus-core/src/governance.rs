@@ -12,12 +12,13 @@ use std::sync::Arc;
 use crate::breadth::BreadthCount;
 use crate::coalition::{Coalition, Roster};
 use crate::decision::RuleKind;
+use crate::deliberation::{window, HeldNotice, Timing, VotingWindow};
 use crate::error::VoidReason;
 use crate::id::ObjectId;
 use crate::keys::PublicKey;
 use crate::ledger::Tally;
 use crate::objects::{
-    version_id, Action, Charter, Delegation, KeyRotation, Member, Proposal, Revocation, Stance, SCOPE_STANCES,
+    version_id, Action, Charter, Comment, Delegation, KeyRotation, Member, Proposal, Revocation, Stance, SCOPE_STANCES,
 };
 
 /// One endorsement object as the ledger records it.
@@ -60,6 +61,12 @@ pub(crate) struct Held {
     // trust id -> keys named for it by held governance proposals (its id
     // when admitted, new keys of replacements)
     pub named_keys: BTreeMap<PublicKey, BTreeSet<PublicKey>>,
+    // proposal id (held or not) -> comment id -> (comment, signer)
+    pub comments: BTreeMap<ObjectId, BTreeMap<ObjectId, (Comment, PublicKey)>>,
+    // proposal id (held or not) -> open-voting or withdrawal id -> notice
+    pub notices: BTreeMap<ObjectId, BTreeMap<ObjectId, HeldNotice>>,
+    // link target -> held proposals linking to it
+    pub revisions: BTreeMap<ObjectId, BTreeSet<ObjectId>>,
 }
 
 /// The roster and charter of one roster version.
@@ -85,6 +92,7 @@ pub(crate) struct Derived {
 pub(crate) struct Contribution {
     pub stance: Option<Stance>,
     pub equivocated: bool,
+    pub early: usize,
     pub late: usize,
 }
 
@@ -210,16 +218,34 @@ pub(crate) fn record_authorised(
     chain: &mut Option<Chain>,
 ) -> bool {
     let Some(auth) = held.record_auth.get(&record.id) else { return false };
+    signed_for(held, roster, trust, &record.id, auth, record.created_at_ms, chain)
+}
+
+/// True when object `id` of `trust`, signed at `created_at_ms` as `auth`
+/// says, is authorised under `roster` as a stance record is (PROTOCOL.md
+/// 12.4, 12.5, 12.7): by a key of the trust's chain that is current or
+/// keeps it, or by the delegate of a delegation of stances of the trust,
+/// in period, authorised, and not revoked without keeping it. Comments are
+/// judged by the same rule.
+pub(crate) fn signed_for(
+    held: &Held,
+    roster: &Roster,
+    trust: &PublicKey,
+    id: &ObjectId,
+    auth: &Auth,
+    created_at_ms: u64,
+    chain: &mut Option<Chain>,
+) -> bool {
     let Some(root) = roster.root_key(trust) else { return false };
     let chain = chain.get_or_insert_with(|| Chain::build(held, trust, root));
     match auth.delegation {
-        None => chain.authorises(&auth.signer, &record.id),
+        None => chain.authorises(&auth.signer, id),
         Some(d) => {
             let Some((delegation, delegation_signer)) = held.delegations.get(&d) else { return false };
             if delegation.trust != *trust
                 || delegation.delegate != auth.signer
                 || delegation.scope & SCOPE_STANCES == 0
-                || !delegation.valid_at(record.created_at_ms)
+                || !delegation.valid_at(created_at_ms)
                 || !chain.authorises(delegation_signer, &d)
             {
                 return false;
@@ -227,21 +253,24 @@ pub(crate) fn record_authorised(
             held.revocations.get(&d).into_iter().flatten().all(|(_, (r, signer))| {
                 // A revocation counts if it names the trust and is signed by
                 // any key of its chain; then the stance must be kept by it.
-                !(r.trust == *trust && chain.contains(signer)) || r.keep.binary_search(&record.id).is_ok()
+                !(r.trust == *trust && chain.contains(signer)) || r.keep.binary_search(id).is_ok()
             })
         }
     }
 }
 
-/// Effective stance of one trust from its authorised records on a proposal.
-pub(crate) fn contribution(p: &Proposal, records: &[&StanceRecord]) -> Contribution {
-    let on_time = |r: &&&StanceRecord| p.closes_at_ms.is_none_or(|c| r.created_at_ms <= c);
+/// Effective stance of one trust from its authorised records on a proposal
+/// whose voting window is `window`: the strongest on-time stance. A trust
+/// equivocates when its records (on time or not) hold two stances.
+pub(crate) fn contribution(window: &VotingWindow, records: &[&StanceRecord]) -> Contribution {
+    let timing = |r: &&StanceRecord| window.timing(r.created_at_ms);
     // Stance's Ord is Endorse < Object < Abstain: the minimum is the strongest.
-    let stance = records.iter().filter(on_time).map(|r| r.stance).min();
+    let stance = records.iter().filter(|r| timing(r) == Timing::OnTime).map(|r| r.stance).min();
     let first = records.first().map(|r| r.stance);
     let equivocated = records.iter().any(|r| Some(r.stance) != first);
-    let late = records.len() - records.iter().filter(on_time).count();
-    Contribution { stance, equivocated, late }
+    let early = records.iter().filter(|r| timing(r) == Timing::Early).count();
+    let late = records.iter().filter(|r| timing(r) == Timing::Late).count();
+    Contribution { stance, equivocated, early, late }
 }
 
 /// The authorised records of `trust` on proposal `p`, sorted by id.
@@ -438,6 +467,12 @@ pub(crate) fn tally(held: &Held, version: &Version, pid: &ObjectId, p: &Proposal
     Some(t)
 }
 
+/// The voting window of held proposal `p` (id `pid`) under `roster`, the
+/// roster of its version.
+pub(crate) fn window_of(held: &Held, roster: &Roster, pid: &ObjectId, p: &Proposal) -> VotingWindow {
+    window(held, Some(roster), pid, p)
+}
+
 /// The contribution of each member of `roster` that holds a record on
 /// proposal `p` (id `pid`), from its authorised records, by trust id: what
 /// a tally counts (records of non-members are left out).
@@ -447,9 +482,10 @@ pub(crate) fn contributions<'a>(
     pid: &ObjectId,
     p: &'a Proposal,
 ) -> impl Iterator<Item = (&'a PublicKey, &'a Member, Contribution)> + 'a {
+    let window = window_of(held, roster, pid, p);
     held.records.get(pid).into_iter().flatten().filter_map(move |(trust, records)| {
         let member = roster.get(trust.as_bytes())?;
-        Some((trust, member, contribution(p, &authorised_records(held, roster, trust, records))))
+        Some((trust, member, contribution(&window, &authorised_records(held, roster, trust, records))))
     })
 }
 

@@ -1,7 +1,9 @@
-//! Object kinds and their domain-separation prefixes: the six kinds this
+//! Object kinds and their domain-separation prefixes: the nine kinds this
 //! version defines, and the reserved kinds whose name and common header are
 //! fixed now so that a node keeps and forwards them before it knows them
-//! (PROTOCOL.md 3.4).
+//! (PROTOCOL.md 3.4). Kinds 10, 13 and 14 were reserved before they were
+//! defined: their names and common header are the ones fixed then, so their
+//! ids and signing inputs are the same whether or not a node defines them.
 
 use chorus_proto::v1::ObjectKind;
 
@@ -9,7 +11,7 @@ use chorus_proto::v1::ObjectKind;
 pub const GENESIS_ID_PREFIX: &[u8] = b"chorus/v1/genesis-id\n";
 
 /// A kind of signed object of protocol v1: one this version defines, or a
-/// reserved kind (4, 8 to 31) it admits as an opaque object.
+/// reserved kind (4, 8, 9, 11, 12, 15 to 31) it admits as an opaque object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
     /// Founding document of a coalition.
@@ -24,6 +26,12 @@ pub enum Kind {
     Revocation,
     /// A trust's key hands over to a new key.
     KeyRotation,
+    /// A member's comment on a proposal, or an amendment (kind 10).
+    Comment,
+    /// The author opens voting on a proposal (kind 13).
+    OpenVoting,
+    /// The author withdraws a proposal (kind 14).
+    Withdrawal,
     /// A reserved kind: named, with a common header, body otherwise opaque
     /// to this version (PROTOCOL.md 3.4).
     Opaque(OpaqueKind),
@@ -32,15 +40,12 @@ pub enum Kind {
 /// Number, name and signing prefix of every reserved kind (PROTOCOL.md 3.1,
 /// 4). Fixed now, so a node computes the id and signing input of an object
 /// of a kind defined after it was built.
-const RESERVED: [(u8, &str, &[u8]); 25] = [
+const RESERVED: [(u8, &str, &[u8]); 22] = [
     (4, "kind-4", b"chorus/v1/kind-4\n"),
     (8, "kind-8", b"chorus/v1/kind-8\n"),
     (9, "node-certificate", b"chorus/v1/node-certificate\n"),
-    (10, "comment", b"chorus/v1/comment\n"),
     (11, "ballot", b"chorus/v1/ballot\n"),
     (12, "roster-head", b"chorus/v1/roster-head\n"),
-    (13, "kind-13", b"chorus/v1/kind-13\n"),
-    (14, "kind-14", b"chorus/v1/kind-14\n"),
     (15, "kind-15", b"chorus/v1/kind-15\n"),
     (16, "kind-16", b"chorus/v1/kind-16\n"),
     (17, "kind-17", b"chorus/v1/kind-17\n"),
@@ -60,7 +65,8 @@ const RESERVED: [(u8, &str, &[u8]); 25] = [
     (31, "kind-31", b"chorus/v1/kind-31\n"),
 ];
 
-/// A reserved kind this version does not define: 4 or 8 to 31. Its objects
+/// A reserved kind this version does not define: 4, 8, 9, 11, 12 or 15 to
+/// 31. Its objects
 /// are kept and forwarded as opaque objects (PROTOCOL.md 3.4); made only by
 /// [`OpaqueKind::new`], so the number is always a reserved one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -93,16 +99,25 @@ impl Kind {
     /// True for the kinds whose objects carry the common header of
     /// PROTOCOL.md 3.4 (4 and 8 to 31), whether or not this version
     /// defines the kind: older nodes admitted such objects opaquely, so a
-    /// version that defines one must expect stored objects of it that its
-    /// own rules refuse.
+    /// version that defines one (comment, open-voting, withdrawal) must
+    /// expect stored objects of it that its own rules refuse.
     pub fn has_common_header(self) -> bool {
-        matches!(self, Kind::Opaque(_))
+        matches!(self, Kind::Opaque(_) | Kind::Comment | Kind::OpenVoting | Kind::Withdrawal)
     }
 
     /// Every kind this version defines, in wire-number order (reserved
     /// kinds: [`OpaqueKind::all`]).
-    pub const ALL: [Kind; 6] =
-        [Kind::Genesis, Kind::Proposal, Kind::Endorsement, Kind::Delegation, Kind::Revocation, Kind::KeyRotation];
+    pub const ALL: [Kind; 9] = [
+        Kind::Genesis,
+        Kind::Proposal,
+        Kind::Endorsement,
+        Kind::Delegation,
+        Kind::Revocation,
+        Kind::KeyRotation,
+        Kind::Comment,
+        Kind::OpenVoting,
+        Kind::Withdrawal,
+    ];
 
     /// The number carried in `Envelope.kind`.
     pub fn wire(self) -> i32 {
@@ -113,6 +128,9 @@ impl Kind {
             Kind::Delegation => ObjectKind::Delegation as i32,
             Kind::Revocation => ObjectKind::Revocation as i32,
             Kind::KeyRotation => ObjectKind::KeyRotation as i32,
+            Kind::Comment => ObjectKind::Comment as i32,
+            Kind::OpenVoting => ObjectKind::OpenVoting as i32,
+            Kind::Withdrawal => ObjectKind::Withdrawal as i32,
             Kind::Opaque(k) => i32::from(k.0),
         }
     }
@@ -137,6 +155,11 @@ impl Kind {
             Kind::Delegation => "delegation",
             Kind::Revocation => "revocation",
             Kind::KeyRotation => "key-rotation",
+            Kind::Comment => "comment",
+            // Names fixed when the kinds were reserved, kept so that ids and
+            // signatures made before they were defined stay valid.
+            Kind::OpenVoting => "kind-13",
+            Kind::Withdrawal => "kind-14",
             Kind::Opaque(k) => k.entry().1,
         }
     }
@@ -152,6 +175,9 @@ impl Kind {
             Kind::Delegation => b"chorus/v1/delegation\n",
             Kind::Revocation => b"chorus/v1/revocation\n",
             Kind::KeyRotation => b"chorus/v1/key-rotation\n",
+            Kind::Comment => b"chorus/v1/comment\n",
+            Kind::OpenVoting => b"chorus/v1/kind-13\n",
+            Kind::Withdrawal => b"chorus/v1/kind-14\n",
             Kind::Opaque(k) => k.entry().2,
         }
     }
@@ -224,6 +250,11 @@ mod tests {
             names,
             ["kind-4", "kind-8", "node-certificate", "comment", "ballot", "roster-head", "kind-13", "kind-31"]
         );
-        assert_eq!(OpaqueKind::all().count(), 25);
+        assert_eq!(OpaqueKind::all().count(), 22);
+        for n in [10, 13, 14] {
+            assert!(OpaqueKind::new(n).is_none(), "{n} is defined now");
+        }
+        let defined = [Kind::Comment, Kind::OpenVoting, Kind::Withdrawal].map(|k| (k.wire(), k.name()));
+        assert_eq!(defined, [(10, "comment"), (13, "kind-13"), (14, "kind-14")]);
     }
 }

@@ -29,8 +29,14 @@
 //!   regions"), part of adoption, and [`breakdown`] gives a proposal's tally
 //!   by attribute ([`Ledger::breakdown`]).
 //! - [`certificate::verify`] checks a certificate offline.
-//! - Objects of the reserved kinds (4, 8 to 31: comments, ballots, roster
-//!   heads of a later version) are admitted as opaque objects
+//! - Deliberation: a proposal may be a draft, open for [`Comment`]s and
+//!   amendments, whose voting opens at a fixed time or by the author's
+//!   [`OpenVoting`]; the author may end the vote with a [`Withdrawal`].
+//!   The ledger derives each proposal's [`VotingWindow`]; stances outside
+//!   it are kept and shown, not counted ([`Ledger::voting_window`],
+//!   [`Ledger::comments`], [`Ledger::notices`], [`Ledger::revisions`]).
+//! - Objects of the reserved kinds (4, 8, 9, 11, 12, 15 to 31: ballots,
+//!   roster heads of a later version) are admitted as opaque objects
 //!   ([`Object::Opaque`], PROTOCOL.md 3.4): their name and common header
 //!   ([`OpaqueHeader`]) are fixed, so a node checks the coalition, the time
 //!   and the signature, and stores, forwards and syncs them before it
@@ -64,6 +70,7 @@ mod breadth;
 pub mod certificate;
 mod coalition;
 mod decision;
+mod deliberation;
 mod envelope;
 mod error;
 mod governance;
@@ -85,6 +92,7 @@ pub use breadth::{
 pub use certificate::{AppliedRule, Endorser, VerifiedAdoption};
 pub use coalition::{Coalition, Object, Roster, VerifiedObject};
 pub use decision::{Decision, RuleKind};
+pub use deliberation::{CommentRecord, NoticeKind, NoticeRecord, Timing, VotingWindow};
 pub use envelope::{Envelope, RawSignature};
 pub use error::{CertificateError, Rejection, Verdict, VoidReason};
 pub use id::{CoalitionId, ObjectId, ParseIdError};
@@ -93,7 +101,7 @@ pub use keys::{KeyError, Keypair, PublicKey};
 pub use kind::{Kind, OpaqueKind};
 pub use ledger::{Applied, Ledger, ProposalState, SignatureChecked, StanceRecord, Status, Tally, TrustStance};
 pub use objects::{
-    version_id, Action, AdoptionRule, Attribute, AttributeSets, BreadthRule, BreadthRules, Charter, Delegation,
-    Endorsement, Genesis, KeyRotation, Member, MemberAttributes, OpaqueHeader, Proposal, ProposalLink, Relation,
-    Revocation, Stance, SCOPE_NODE, SCOPE_STANCES,
+    version_id, Action, AdoptionRule, Amendment, Attribute, AttributeSets, BreadthRule, BreadthRules, Charter, Comment,
+    Delegation, Endorsement, Genesis, KeyRotation, Member, MemberAttributes, OpaqueHeader, OpenVoting, Proposal,
+    ProposalLink, Relation, Revocation, Stance, Withdrawal, SCOPE_NODE, SCOPE_STANCES,
 };

@@ -24,6 +24,12 @@ pub const MAX_TITLE_BYTES: usize = 200;
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Longest endorsement comment, in bytes of UTF-8.
 pub const MAX_COMMENT_BYTES: usize = 1000;
+/// Longest text of a comment object (kind 10), in bytes of UTF-8.
+pub const MAX_COMMENT_TEXT_BYTES: usize = 8192;
+/// Longest reason of a withdrawal (kind 14), in bytes of UTF-8.
+pub const MAX_REASON_BYTES: usize = 1000;
+/// Most amendments a revised proposal lists as taken up.
+pub const MAX_AMENDMENTS: usize = 64;
 /// Largest adoption-rule denominator; keeps threshold arithmetic in `u64`.
 pub const MAX_RULE_DENOMINATOR: u32 = 1_000_000;
 /// How far in the future (by the receiving node's clock) an object's

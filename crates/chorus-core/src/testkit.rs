@@ -3,9 +3,9 @@
 //! proposals and endorsements.
 
 use crate::{
-    certificate, version_id, Action, AdoptionRule, Charter, Coalition, Delegation, Endorsement, Envelope, Genesis,
-    KeyRotation, Keypair, Kind, Member, MemberAttributes, ObjectId, OpaqueHeader, Proposal, PublicKey, Revocation,
-    Stance,
+    certificate, version_id, Action, AdoptionRule, Amendment, Charter, Coalition, Comment, Delegation, Endorsement,
+    Envelope, Genesis, KeyRotation, Keypair, Kind, Member, MemberAttributes, ObjectId, OpaqueHeader, OpenVoting,
+    Proposal, PublicKey, Revocation, Stance, Withdrawal,
 };
 
 /// Fixed time used by fixtures: 2026-01-01T00:00:00Z in ms.
@@ -86,6 +86,9 @@ impl Fixture {
             link: None,
             action: None,
             roster_heads: vec![],
+            voting_opens_at_ms: None,
+            draft: false,
+            amendments: vec![],
         };
         Envelope::sign(Kind::Proposal, p.to_body(), &[key])
     }
@@ -130,6 +133,9 @@ impl Fixture {
             link: None,
             action,
             roster_heads,
+            voting_opens_at_ms: None,
+            draft: false,
+            amendments: vec![],
         };
         Envelope::sign(Kind::Proposal, p.to_body(), &[signer])
     }
@@ -157,7 +163,111 @@ impl Fixture {
         Envelope::sign(Kind::Endorsement, e.to_body(), &[signer])
     }
 
-    /// An object of reserved kind `kind` (4, 8 to 31) signed by `signer`:
+    /// A draft by member `author` created at `T0 + offset_ms`: voting
+    /// opens at `T0 + opens` if given, or by an open-voting.
+    pub fn draft(
+        &self,
+        author: usize,
+        title: &str,
+        offset_ms: u64,
+        opens: Option<u64>,
+        closes_at_ms: Option<u64>,
+    ) -> Envelope {
+        let p = self.draft_proposal(author, title, offset_ms, opens, closes_at_ms);
+        Envelope::sign(Kind::Proposal, p.to_body(), &[&self.keys[author]])
+    }
+
+    /// The body of [`Fixture::draft`], to change before signing.
+    pub fn draft_proposal(
+        &self,
+        author: usize,
+        title: &str,
+        offset_ms: u64,
+        opens: Option<u64>,
+        closes_at_ms: Option<u64>,
+    ) -> Proposal {
+        Proposal {
+            coalition: self.id(),
+            roster: self.id(),
+            author: self.keys[author].public(),
+            created_at_ms: T0 + offset_ms,
+            closes_at_ms,
+            title: title.to_owned(),
+            body: format!("Draft of {title}."),
+            link: None,
+            action: None,
+            roster_heads: vec![],
+            voting_opens_at_ms: opens.map(|o| T0 + o),
+            draft: true,
+            amendments: vec![],
+        }
+    }
+
+    /// A comment by member `member` on `proposal`, signed by its own key.
+    pub fn comment(
+        &self,
+        member: usize,
+        proposal: ObjectId,
+        text: &str,
+        reply_to: Option<ObjectId>,
+        offset_ms: u64,
+    ) -> Envelope {
+        let key = &self.keys[member];
+        self.comment_by(key, key.public(), proposal, text, reply_to, None, offset_ms, None)
+    }
+
+    /// A comment of trust `trust` signed by `signer` (under `delegation`
+    /// if given), with an amendment if given.
+    #[allow(clippy::too_many_arguments)]
+    pub fn comment_by(
+        &self,
+        signer: &Keypair,
+        trust: PublicKey,
+        proposal: ObjectId,
+        text: &str,
+        reply_to: Option<ObjectId>,
+        amendment: Option<Amendment>,
+        offset_ms: u64,
+        delegation: Option<ObjectId>,
+    ) -> Envelope {
+        let c = Comment {
+            coalition: self.id(),
+            created_at_ms: T0 + offset_ms,
+            proposal,
+            trust,
+            delegation,
+            text: text.to_owned(),
+            reply_to,
+            amendment,
+        };
+        Envelope::sign(Kind::Comment, c.to_body(), &[signer])
+    }
+
+    /// An open-voting of `proposal` naming `author` (member index), signed
+    /// by that member's key, at `T0 + offset_ms`.
+    pub fn open_voting(&self, author: usize, proposal: ObjectId, offset_ms: u64) -> Envelope {
+        let key = &self.keys[author];
+        let o = OpenVoting { coalition: self.id(), created_at_ms: T0 + offset_ms, proposal, author: key.public() };
+        Envelope::sign(Kind::OpenVoting, o.to_body(), &[key])
+    }
+
+    /// A withdrawal of `proposal` naming `author` (member index), signed
+    /// by that member's key, at `T0 + offset_ms`.
+    pub fn withdrawal(&self, author: usize, proposal: ObjectId, reason: Option<&str>, offset_ms: u64) -> Envelope {
+        let key = &self.keys[author];
+        let w = Withdrawal {
+            coalition: self.id(),
+            created_at_ms: T0 + offset_ms,
+            proposal,
+            author: key.public(),
+            reason: reason.map(str::to_owned),
+        };
+        Envelope::sign(Kind::Withdrawal, w.to_body(), &[key])
+    }
+
+    /// An object of kind `kind` with the common header (4, 8 to 31, the
+    /// defined 10, 13 and 14 included, as an older node built one) signed
+    /// by `signer`:
     /// the common header (this coalition, `T0 + offset_ms`) followed by
     /// `tail`, which a node that does not define the kind never reads.
     pub fn opaque(&self, kind: i32, signer: &Keypair, offset_ms: u64, tail: &[u8]) -> Envelope {

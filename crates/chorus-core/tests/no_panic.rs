@@ -256,7 +256,7 @@ proptest! {
         let pp = pb::Envelope::decode(pe.bytes()).unwrap();
         let ep = pb::Envelope::decode(ee.bytes()).unwrap();
         for (proposal, ends) in [(pp.clone(), vec![ep.clone()]), (ep.clone(), vec![pp.clone(), ep])] {
-            let cert = pb::Certificate { version: 1, genesis: Some(g.clone()), proposal: Some(proposal), endorsements: ends, chain: vec![] };
+            let cert = pb::Certificate { version: 1, genesis: Some(g.clone()), proposal: Some(proposal), endorsements: ends, chain: vec![], dissent: vec![], seal: None };
             let _ = certificate::verify_with_threads(&cert.encode_to_vec(), None, 1);
         }
     }

@@ -149,6 +149,9 @@ fn objects() -> Objects {
         link: None,
         action: None,
         roster_heads: vec![],
+        voting_opens_at_ms: None,
+        draft: false,
+        amendments: vec![],
     };
     let proposal = Envelope::sign(Kind::Proposal, proposal.to_body(), &[a]);
     let endorse = |key: &Keypair, at: u64, stance: Stance, comment: Option<&str>| {
@@ -180,6 +183,8 @@ fn raw_certificate(o: &Objects, endorsements: Vec<pb::Envelope>) -> Vec<u8> {
         proposal: Some(nested(&o.proposal)),
         endorsements,
         chain: vec![],
+        dissent: vec![],
+        seal: None,
     }
     .encode_to_vec()
 }
@@ -281,6 +286,9 @@ fn governance_objects(o: &Objects) -> Governance {
             attributes: Default::default(),
         })),
         roster_heads: vec![],
+        voting_opens_at_ms: None,
+        draft: false,
+        amendments: vec![],
     };
     let admit = Envelope::sign(Kind::Proposal, admit.to_body(), &[a]);
     let stance = |signer: &Keypair, trust: &Keypair, p: &Envelope, at: u64, delegation: Option<ObjectId>| {
@@ -319,6 +327,9 @@ fn governance_objects(o: &Objects) -> Governance {
         link: None,
         action: None,
         roster_heads: heads,
+        voting_opens_at_ms: None,
+        draft: false,
+        amendments: vec![],
     };
     let position = Envelope::sign(Kind::Proposal, position.to_body(), &[&d]);
     let position_ends = [
@@ -483,6 +494,9 @@ fn rules_group(o: &Objects) -> Group {
             link: None,
             action: Some(action),
             roster_heads: vec![],
+            voting_opens_at_ms: None,
+            draft: false,
+            amendments: vec![],
         };
         Envelope::sign(Kind::Proposal, p.to_body(), &[author])
     };
@@ -530,6 +544,9 @@ fn rules_group(o: &Objects) -> Group {
             link: None,
             action: None,
             roster_heads: vec![],
+            voting_opens_at_ms: None,
+            draft: false,
+            amendments: vec![],
         };
         let mut body = pb::Proposal::decode(p.to_body().as_slice()).expect("decodes");
         body.roster_heads = vec![vec![]];
@@ -849,6 +866,9 @@ fn attributes_group(o: &Objects) -> Group {
             link: None,
             action,
             roster_heads: vec![],
+            voting_opens_at_ms: None,
+            draft: false,
+            amendments: vec![],
         };
         Envelope::sign(Kind::Proposal, p.to_body(), &[a])
     };
@@ -889,6 +909,9 @@ fn attributes_group(o: &Objects) -> Group {
         link: None,
         action: None,
         roster_heads: vec![amend.id()],
+        voting_opens_at_ms: None,
+        draft: false,
+        amendments: vec![],
     };
     let pinned = Envelope::sign(Kind::Proposal, pinned.to_body(), &[a]);
     let pinned_ends = [a, c].map(|k| endorse(k, &pinned, T + 5 * HOUR));

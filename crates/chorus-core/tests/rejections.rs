@@ -734,6 +734,8 @@ impl CertParts {
             proposal: self.proposal.clone(),
             endorsements: self.endorsements.clone(),
             chain: vec![],
+            dissent: vec![],
+            seal: None,
         }
         .encode_to_vec()
     }

@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use super::{Applied, Ledger, Tally};
 use crate::coalition::{Object, Roster, VerifiedObject};
+use crate::deliberation::{HeldNotice, NoticeKind};
 use crate::governance::{
-    authorised_records, contribution, tally, Auth, Contribution, Derived, Held, StanceRecord, Version,
+    authorised_records, contribution, tally, window_of, Auth, Contribution, Derived, Held, StanceRecord, Version,
 };
 use crate::id::ObjectId;
 use crate::keys::PublicKey;
@@ -20,6 +21,7 @@ impl Tally {
     pub(crate) fn add(&mut self, c: Contribution, sign: isize, member: &Member, charter: &Charter) {
         let bump = |n: &mut usize, by: usize| *n = n.wrapping_add_signed(sign * by as isize);
         bump(&mut self.late, c.late);
+        bump(&mut self.early, c.early);
         bump(&mut self.equivocations, usize::from(c.equivocated));
         match c.stance {
             Some(Stance::Endorse) => {
@@ -51,6 +53,9 @@ impl Ledger {
             Object::Genesis(_) => Applied::New { adopted: None },
             Object::Proposal(p) => {
                 self.held.proposals.insert(id, p.clone());
+                if let Some(link) = &p.link {
+                    self.held.revisions.entry(link.target).or_default().insert(id);
+                }
                 self.held.proposal_signer.insert(id, signer);
                 if let Some(action) = &p.action {
                     match action {
@@ -81,10 +86,51 @@ impl Ledger {
                 self.held.rotations.entry((r.trust, signer)).or_default().insert(id, r.clone());
                 Applied::New { adopted: self.rederive(None) }
             }
+            Object::Comment(c) => {
+                // Shown, never counted towards adoption.
+                self.held.comments.entry(c.proposal).or_default().insert(id, (c.clone(), signer));
+                Applied::New { adopted: None }
+            }
+            Object::OpenVoting(o) => {
+                let n = HeldNotice {
+                    kind: NoticeKind::OpenVoting,
+                    created_at_ms: o.created_at_ms,
+                    author: o.author,
+                    signer,
+                    reason: None,
+                };
+                self.apply_notice(id, o.proposal, n)
+            }
+            Object::Withdrawal(w) => {
+                let n = HeldNotice {
+                    kind: NoticeKind::Withdrawal,
+                    created_at_ms: w.created_at_ms,
+                    author: w.author,
+                    signer,
+                    reason: w.reason.clone(),
+                };
+                self.apply_notice(id, w.proposal, n)
+            }
             // Held (its id is applied, so a copy is a duplicate), and
             // nothing else: PROTOCOL.md 3.4.
             Object::Opaque(_) => Applied::New { adopted: None },
         }
+    }
+
+    /// Holds an open-voting or withdrawal of `proposal`; once the proposal
+    /// is held, its window may move, so its tally is counted again (and
+    /// governance derived again, for a governance proposal).
+    fn apply_notice(&mut self, id: ObjectId, proposal: ObjectId, n: HeldNotice) -> Applied {
+        self.held.notices.entry(proposal).or_default().insert(id, n);
+        if !self.held.proposals.contains_key(&proposal) {
+            return Applied::New { adopted: None };
+        }
+        if self.is_governance(&proposal) {
+            return Applied::New { adopted: self.rederive(Some(proposal)) };
+        }
+        let before = self.is_adopted(&proposal);
+        self.retally(&proposal);
+        Applied::New { adopted: (!before && self.is_adopted(&proposal)).then_some(proposal) }
     }
 
     fn apply_endorsement(&mut self, id: ObjectId, signer: PublicKey, e: &Endorsement) -> Applied {
@@ -96,10 +142,17 @@ impl Ledger {
         let version = self.tallied_version(&e.proposal);
         // The trust's entry in that version's roster, if it is a member.
         let member = version.as_ref().and_then(|v| Some((v, v.roster.get(e.trust.as_bytes())?)));
-        let contribution_of = |held: &Held, roster: &Roster, p: &Proposal| {
+        // The window depends on notices and keys only, not on stances: the
+        // same before and after this record.
+        let window = match (member, self.held.proposals.get(&e.proposal)) {
+            (Some((v, _)), Some(p)) => Some(window_of(&self.held, &v.roster, &e.proposal, p)),
+            _ => None,
+        };
+        let contribution_of = |held: &Held, roster: &Roster, _: &Proposal| {
             let records = held.records.get(&e.proposal).and_then(|r| r.get(&e.trust));
             let empty = BTreeSet::new();
-            contribution(p, &authorised_records(held, roster, &e.trust, records.unwrap_or(&empty)))
+            let window = window.unwrap_or_else(|| crate::deliberation::VotingWindow::open_from_start(None));
+            contribution(&window, &authorised_records(held, roster, &e.trust, records.unwrap_or(&empty)))
         };
         let old = match (member, self.held.proposals.get(&e.proposal)) {
             (Some((v, _)), Some(p)) => Some(contribution_of(&self.held, &v.roster, p)),

@@ -9,7 +9,7 @@ use crate::error::Rejection;
 use crate::id::ObjectId;
 use crate::keys::PublicKey;
 use crate::kind::Kind;
-use crate::objects::{Action, Endorsement, OpaqueHeader, Proposal};
+use crate::objects::{Action, Comment, Endorsement, OpaqueHeader, OpenVoting, Proposal, Withdrawal};
 
 impl Ledger {
     /// Validates one envelope against every ingest rule with governance
@@ -90,9 +90,18 @@ impl Ledger {
             return Ok(VerifiedObject::new(envelope.clone(), object.clone(), Some(signer)));
         };
         let unknown = || Rejection::UnknownSigner { key: signer.to_hex(), trust: trust.to_hex() };
-        match object {
-            Object::Endorsement(Endorsement { delegation: Some(d), .. }) => {
-                let Some((delegation, delegation_signer)) = self.held.delegations.get(d) else {
+        // A stance or a comment may be signed by a delegate (V6); anything
+        // else by a known key of the trust it names (an open-voting or a
+        // withdrawal: of the author it names).
+        let delegation = match object {
+            Object::Endorsement(Endorsement { delegation, .. }) | Object::Comment(Comment { delegation, .. }) => {
+                *delegation
+            }
+            _ => None,
+        };
+        match delegation {
+            Some(d) => {
+                let Some((delegation, delegation_signer)) = self.held.delegations.get(&d) else {
                     return Err(unknown());
                 };
                 if delegation.trust != trust {
@@ -112,8 +121,8 @@ impl Ledger {
                     return Err(unknown());
                 }
             }
-            _ if !self.is_known_key(&trust, &signer) => return Err(unknown()),
-            _ => {}
+            None if !self.is_known_key(&trust, &signer) => return Err(unknown()),
+            None => {}
         }
         if let Object::Proposal(p) = object {
             if let Some(h) =
@@ -236,6 +245,21 @@ impl ParsedObject {
                 let e = Endorsement::from_body_with(envelope.body(), |_, b| c.parse_key("trust", b))?;
                 let (coalition, trust, at) = (e.coalition, e.trust, e.created_at_ms);
                 (Object::Endorsement(e), coalition, Some(trust), at)
+            }
+            Kind::Comment => {
+                let m = Comment::from_body_with(envelope.body(), |b| c.parse_key("trust", b))?;
+                let (coalition, trust, at) = (m.coalition, m.trust, m.created_at_ms);
+                (Object::Comment(m), coalition, Some(trust), at)
+            }
+            Kind::OpenVoting => {
+                let o = OpenVoting::from_body(envelope.body())?;
+                let (coalition, author, at) = (o.coalition, o.author, o.created_at_ms);
+                (Object::OpenVoting(o), coalition, Some(author), at)
+            }
+            Kind::Withdrawal => {
+                let w = Withdrawal::from_body(envelope.body())?;
+                let (coalition, author, at) = (w.coalition, w.author, w.created_at_ms);
+                (Object::Withdrawal(w), coalition, Some(author), at)
             }
             Kind::Opaque(_) => {
                 let h = OpaqueHeader::from_body(envelope.body())?;

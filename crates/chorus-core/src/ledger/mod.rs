@@ -5,11 +5,21 @@
 //! - An object is applied at most once (by id); applying is commutative, so
 //!   the state depends only on the set applied, never on order or repeats.
 //! - One trust, one voice per proposal. A trust's records on a proposal are
-//!   its endorsement objects for it. Those dated at or before the proposal's
-//!   closing time are *on time*. Its effective stance is the strongest on-time
+//!   its endorsement objects for it. Those dated within the proposal's
+//!   voting window ([`VotingWindow`]: from its opening, at the start, at a
+//!   fixed time or by the author's open-voting, to the earlier of its
+//!   closing time and the author's withdrawal, both inclusive) are *on
+//!   time*; earlier ones are *early*, later ones *late*, both kept and
+//!   shown but not counted. Its effective stance is the strongest on-time
 //!   stance it signed, with endorse > object > abstain: endorsements are
-//!   irrevocable, so a later objection never withdraws one, and (absent
-//!   revocations and rotations) adoption only ever grows as objects arrive.
+//!   irrevocable, so a later objection never withdraws one, and adoption
+//!   grows as stances and openings arrive, shrinking only through an
+//!   object signed by those whose authority the counted stances rest on
+//!   (the author's withdrawal; the trust's revocation or rotation).
+//! - Comments (kind 10) never change a tally; a comment is *counted*
+//!   (shown as the member's) when it is authorised as a stance record would
+//!   be. Comments, open-votings and withdrawals may arrive before their
+//!   proposal; they are held, and take their place when it arrives.
 //! - A trust that signed two different stances on one proposal has
 //!   *equivocated*; this is flagged on the proposal for everyone to see, and
 //!   the effective stance follows the rule above.
@@ -38,6 +48,7 @@
 mod apply;
 mod breadth;
 mod check;
+mod deliberation;
 mod proof;
 mod query;
 
@@ -47,6 +58,10 @@ use sha2::{Digest, Sha256};
 
 use crate::breadth::{BreadthCount, BreadthShortfall};
 use crate::coalition::Coalition;
+// Re-exported here for the certificate module, which reads windows
+// through the ledger.
+#[allow(unused_imports)]
+pub(crate) use crate::deliberation::{Timing, VotingWindow};
 pub use crate::governance::StanceRecord;
 use crate::governance::{Derived, Held};
 use crate::id::ObjectId;
@@ -85,8 +100,11 @@ pub struct Tally {
     pub abstain: usize,
     /// Trusts that signed more than one stance.
     pub equivocations: usize,
-    /// Endorsement objects dated after the closing time (not counted).
+    /// Endorsement objects dated after the vote ended (closing time or
+    /// withdrawal; not counted).
     pub late: usize,
+    /// Endorsement objects dated before voting opened (not counted).
+    pub early: usize,
     /// The breadth rules of the charter rule the proposal is adopted
     /// under, each with the values its endorsers show; empty when the rule
     /// has none (and then left out of JSON).
@@ -124,6 +142,10 @@ pub enum Status {
     Open,
     /// Past its closing time without adoption.
     Closed,
+    /// Voting has not opened yet (a draft, or a fixed opening still ahead).
+    Draft,
+    /// Withdrawn by its author without adoption.
+    Withdrawn,
 }
 
 /// One trust's stance on a proposal.
@@ -152,6 +174,8 @@ pub struct ProposalState {
     pub tally: Tally,
     /// Every trust that has recorded a stance, sorted by trust key.
     pub stances: Vec<TrustStance>,
+    /// The voting window; a record's timing is `window.timing(created_at_ms)`.
+    pub window: VotingWindow,
 }
 
 /// The ledger state machine. See the module docs for the rules.
@@ -197,8 +221,11 @@ impl Ledger {
 
     /// SHA-256 over a canonical rendering of the derived state: every
     /// applied id, the adopted governance proposals, and every tallied
-    /// proposal's tally and effective stances. Two ledgers with equal
-    /// digests say the same thing.
+    /// proposal's tally, effective stances, voting window and which of its
+    /// comments count. Two ledgers with equal digests say the same thing.
+    /// A ledger with no object of the deliberation kinds and no proposal
+    /// using drafts or fixed openings has the digest it had before they
+    /// existed.
     pub fn digest(&self) -> [u8; 32] {
         let mut h = Sha256::new();
         h.update(self.coalition.id().as_bytes());
@@ -229,6 +256,24 @@ impl Ledger {
                 for s in &state.stances {
                     h.update(s.trust.as_bytes());
                     h.update([s.stance.map_or(0, |x| x as u8 + 1), u8::from(s.equivocated)]);
+                }
+                // Likewise the window and counted comments only when they
+                // differ from what every proposal had before.
+                let w = &state.window;
+                if t.early != 0 || !w.is_classic() {
+                    h.update(b"window");
+                    h.update((t.early as u64).to_be_bytes());
+                    for at in [w.opens_at_ms, w.withdrawn_at_ms] {
+                        h.update(at.map_or([0xff; 9], deliberation::tagged));
+                    }
+                }
+                let comments = self.comments(id);
+                if !comments.is_empty() {
+                    h.update(b"comments");
+                    for c in comments {
+                        h.update(c.id.as_bytes());
+                        h.update([u8::from(c.counted)]);
+                    }
                 }
             }
         }

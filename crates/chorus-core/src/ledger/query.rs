@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use super::{Ledger, ProposalState, Status, Tally, TrustStance};
 use crate::coalition::Roster;
 use crate::error::VoidReason;
-use crate::governance::{authorised_records, contribution, tally, Chain};
+use crate::governance::{authorised_records, contribution, tally, window_of, Chain};
 use crate::id::ObjectId;
 use crate::keys::PublicKey;
 use crate::objects::{Charter, Proposal};
@@ -43,14 +43,21 @@ impl Ledger {
         self.tallies.get(id).is_some_and(|t| t.adopted())
     }
 
-    /// Status of a known, tallied proposal as seen at `now_ms`.
+    /// Status of a known, tallied proposal as seen at `now_ms`: adopted;
+    /// else withdrawn when a counted withdrawal is held; else closed when
+    /// past its closing time; else draft while voting has not opened (never
+    /// opened, or `now_ms` before the opening); else open.
     pub fn status(&self, id: &ObjectId, now_ms: u64) -> Option<Status> {
         let t = self.tally(id)?;
-        let p = &self.held.proposals[id];
+        let w = self.voting_window(id)?;
         Some(if t.adopted() {
             Status::Adopted
-        } else if p.closes_at_ms.is_some_and(|c| now_ms > c) {
+        } else if w.withdrawn_at_ms.is_some() {
+            Status::Withdrawn
+        } else if w.closes_at_ms.is_some_and(|c| now_ms > c) {
             Status::Closed
+        } else if w.opens_at_ms.is_none_or(|o| now_ms < o) {
+            Status::Draft
         } else {
             Status::Open
         })
@@ -62,6 +69,7 @@ impl Ledger {
         let tally = self.tally(id)?;
         let p = self.held.proposals.get(id)?;
         let roster = &self.derived.version(&self.coalition, &p.roster_heads)?.roster;
+        let window = window_of(&self.held, roster, id, p);
         let stances = self
             .held
             .records
@@ -74,7 +82,7 @@ impl Ledger {
                 if records.is_empty() {
                     return None;
                 }
-                let c = contribution(p, &records);
+                let c = contribution(&window, &records);
                 Some(TrustStance {
                     trust: *trust,
                     name: member.name.clone(),
@@ -84,7 +92,7 @@ impl Ledger {
                 })
             })
             .collect();
-        Some(ProposalState { id: *id, proposal: p.clone(), tally, stances })
+        Some(ProposalState { id: *id, proposal: p.clone(), tally, stances, window })
     }
 
     /// Adopted proposals (positions, governance proposals included), sorted

@@ -11,18 +11,23 @@
 //! (`stance`), and the objects that say which keys speak for a trust
 //! (`delegation`: delegations, revocations, key rotations), and the common
 //! header of the reserved kinds, whose bodies are otherwise opaque
-//! (`opaque`).
+//! (`opaque`), and deliberation: comments and amendments (`comment`), the
+//! author's open-voting and withdrawal notices (`notice`).
 
 mod attributes;
+mod comment;
 mod delegation;
 mod genesis;
+mod notice;
 mod opaque;
 mod proposal;
 mod stance;
 
 pub use attributes::{Attribute, AttributeSets, BreadthRule, MemberAttributes};
+pub use comment::{Amendment, Comment};
 pub use delegation::{Delegation, KeyRotation, Revocation, SCOPE_NODE, SCOPE_STANCES};
 pub use genesis::{AdoptionRule, BreadthRules, Charter, Genesis, Member};
+pub use notice::{OpenVoting, Withdrawal};
 pub use opaque::OpaqueHeader;
 pub use proposal::{version_id, Action, Proposal, ProposalLink, Relation};
 pub use stance::{Endorsement, Stance};

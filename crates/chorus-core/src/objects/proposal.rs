@@ -167,6 +167,17 @@ pub struct Proposal {
     pub action: Option<Action>,
     /// Heads of the roster version voted under (empty: the genesis roster).
     pub roster_heads: Vec<ObjectId>,
+    /// Time voting opens, if fixed (at or after `created_at_ms`, at or
+    /// before `closes_at_ms`). `None` with `draft` false: voting is open
+    /// from the start, as for every proposal made before drafts existed.
+    pub voting_opens_at_ms: Option<u64>,
+    /// Published as a draft: voting opens only at `voting_opens_at_ms` or
+    /// by the author's open-voting object, whichever is earlier.
+    pub draft: bool,
+    /// Amendments (comment ids) this revised text takes up: sorted, no id
+    /// twice, at most [`MAX_AMENDMENTS`]; non-empty only with a `link`.
+    /// Informative: not checked to exist.
+    pub amendments: Vec<ObjectId>,
 }
 
 impl Proposal {
@@ -180,6 +191,8 @@ impl Proposal {
         if closes_at_ms.is_some_and(|c| c < created_at_ms) {
             return Err(Rejection::InvalidField { field: "closes_at_ms", reason: "is before created_at_ms".into() });
         }
+        let voting_opens_at_ms = opening(p.voting_opens_at_ms, created_at_ms, closes_at_ms)?;
+        let amendments = amendments(&p.amendments, p.link.is_some())?;
         let link = match p.link {
             None => None,
             Some(l) => {
@@ -218,6 +231,9 @@ impl Proposal {
             link,
             action,
             roster_heads,
+            voting_opens_at_ms,
+            draft: p.draft,
+            amendments,
         })
     }
 
@@ -240,7 +256,48 @@ impl Proposal {
             }),
             action: self.action.as_ref().map(Action::to_proto),
             roster_heads: self.roster_heads.iter().map(|h| h.0.to_vec()).collect(),
+            voting_opens_at_ms: self.voting_opens_at_ms.unwrap_or(0),
+            draft: self.draft,
+            amendments: self.amendments.iter().map(|a| a.0.to_vec()).collect(),
         }
         .encode_to_vec()
     }
+}
+
+/// Rule P5a: a fixed opening time is at or after the creation time and,
+/// when the proposal closes, at or before its closing time.
+fn opening(at: u64, created_at_ms: u64, closes_at_ms: Option<u64>) -> Result<Option<u64>, Rejection> {
+    if at == 0 {
+        return Ok(None);
+    }
+    let invalid = |reason: &str| Rejection::InvalidField { field: "voting_opens_at_ms", reason: reason.into() };
+    if at < created_at_ms {
+        return Err(invalid("is before created_at_ms"));
+    }
+    if closes_at_ms.is_some_and(|c| at > c) {
+        return Err(invalid("is after closes_at_ms"));
+    }
+    Ok(Some(at))
+}
+
+/// Rule P5b: at most [`MAX_AMENDMENTS`] ids of 32 bytes, strictly
+/// ascending, and only in a proposal that links to the draft it revises.
+fn amendments(list: &[Vec<u8>], linked: bool) -> Result<Vec<ObjectId>, Rejection> {
+    let invalid = |reason: String| Rejection::InvalidField { field: "amendments", reason };
+    if list.len() > MAX_AMENDMENTS {
+        return Err(invalid(format!("lists {} ids, more than {MAX_AMENDMENTS}", list.len())));
+    }
+    let mut out: Vec<ObjectId> = Vec::with_capacity(list.len());
+    for (i, b) in list.iter().enumerate() {
+        let a =
+            ObjectId::from_slice(b).ok_or_else(|| invalid(format!("entry {i} is {} bytes, an id is 32", b.len())))?;
+        if out.last().is_some_and(|p| *p >= a) {
+            return Err(invalid(format!("not sorted or an id twice (entry {i})")));
+        }
+        out.push(a);
+    }
+    if !out.is_empty() && !linked {
+        return Err(invalid("a text that takes up amendments must link to the draft it revises".into()));
+    }
+    Ok(out)
 }
