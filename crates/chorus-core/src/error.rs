@@ -51,8 +51,9 @@ pub enum Rejection {
         what: &'static str,
     },
     /// A kind number outside 1 to 31, which a later version may use (a
-    /// reserved kind, 4 or 8 to 31, is admitted as an opaque object), or a
-    /// reserved kind inside a certificate (PROTOCOL.md 3.3 E4).
+    /// reserved kind, 4, 8, 9, 11, 12 or 15 to 31, is admitted as an opaque
+    /// object), or a reserved kind inside a certificate (PROTOCOL.md 3.3
+    /// E4).
     #[error("object kind {0} is not part of protocol v1")]
     UnknownKind(i32),
     /// Wrong number of signatures for the kind.
@@ -156,6 +157,18 @@ pub enum Rejection {
     /// A genesis other than this coalition's.
     #[error("a genesis can only be configured, not received (got {0})")]
     ForeignGenesis(ObjectId),
+    /// A comment, open-voting or withdrawal object whose signature
+    /// verified, refused by its kind's own rules (PROTOCOL.md 12.8 V5a and
+    /// V6): `reason` is the rule's own error, shown and named as it is,
+    /// with verdict Ignore, since a node built before the kind was defined
+    /// admits and forwards such an object in good faith (3.4).
+    #[error("{reason}")]
+    KindRules {
+        /// The object's kind.
+        kind: Kind,
+        /// The rule's own error.
+        reason: Box<Rejection>,
+    },
 }
 
 /// "trust T", or for an object that names no trust, any trust.
@@ -189,6 +202,7 @@ impl Rejection {
             Rejection::UnknownSigner { .. } => "UnknownSigner",
             Rejection::FromTheFuture { .. } => "FromTheFuture",
             Rejection::ForeignGenesis(_) => "ForeignGenesis",
+            Rejection::KindRules { reason, .. } => reason.name(),
         }
     }
 
@@ -198,7 +212,8 @@ impl Rejection {
             Rejection::UnknownKind(_)
             | Rejection::UnknownRoster(_)
             | Rejection::UnknownSigner { .. }
-            | Rejection::FromTheFuture { .. } => Verdict::Ignore,
+            | Rejection::FromTheFuture { .. }
+            | Rejection::KindRules { .. } => Verdict::Ignore,
             _ => Verdict::Reject,
         }
     }
@@ -209,7 +224,10 @@ impl Rejection {
     /// ([`Rejection::UnknownRoster`]). Such objects are worth keeping for a
     /// retry (see [`crate::Waiting`] and [`crate::Ingest`]).
     pub fn awaits_objects(&self) -> bool {
-        matches!(self, Rejection::UnknownRoster(_) | Rejection::UnknownSigner { .. })
+        match self {
+            Rejection::KindRules { reason, .. } => reason.awaits_objects(),
+            _ => matches!(self, Rejection::UnknownRoster(_) | Rejection::UnknownSigner { .. }),
+        }
     }
 }
 

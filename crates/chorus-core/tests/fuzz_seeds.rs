@@ -25,10 +25,20 @@ fn write_fuzz_seeds() {
         delegation: None,
     };
     let commented = Envelope::sign(Kind::Endorsement, commented.to_body(), &[&f.keys[0]]);
-    // Objects of reserved kinds (PROTOCOL.md 3.4): a comment with a tail,
+    // Objects of reserved kinds (PROTOCOL.md 3.4): a ballot with a tail,
     // a kind-4 object with none.
-    let comment = f.opaque(10, &f.keys[0], 4, b"\x1a\x09A comment");
+    let ballot = f.opaque(11, &f.keys[0], 4, b"\x1a\x08A ballot");
     let bare = f.opaque(4, &f.keys[1], 5, b"");
+    // Deliberation: a draft, a reply, an amendment, an opening and a
+    // withdrawal.
+    let draft = f.draft(1, "Seed draft", 6, None, None);
+    let comment = f.comment(2, draft.id(), "Seed comment", None, 7);
+    let reply = f.comment(3, draft.id(), "Seed reply", Some(comment.id()), 8);
+    let amendment = chorus_core::Amendment { body: "Seed amended body.".into(), title: Some("Seed title".into()) };
+    let key = &f.keys[2];
+    let amendment = f.comment_by(key, key.public(), draft.id(), "", None, Some(amendment), 9, None);
+    let open = f.open_voting(1, draft.id(), 10);
+    let withdrawal = f.withdrawal(1, draft.id(), Some("Seed reason"), 11);
     let genesis = f.coalition.genesis_envelope();
     let (cert, _) = f.certificate(3);
     let small = Fixture::new(1);
@@ -44,11 +54,30 @@ fn write_fuzz_seeds() {
                 p.body(),
                 e.body(),
                 genesis.body(),
-                comment.bytes(),
+                ballot.bytes(),
+                ballot.body(),
                 comment.body(),
+                amendment.body(),
+                withdrawal.body(),
             ],
         ),
-        ("validate", vec![genesis.bytes(), p.bytes(), e.bytes(), commented.bytes(), comment.bytes(), bare.bytes()]),
+        (
+            "validate",
+            vec![
+                genesis.bytes(),
+                p.bytes(),
+                e.bytes(),
+                commented.bytes(),
+                ballot.bytes(),
+                bare.bytes(),
+                draft.bytes(),
+                comment.bytes(),
+                reply.bytes(),
+                amendment.bytes(),
+                open.bytes(),
+                withdrawal.bytes(),
+            ],
+        ),
         ("genesis", vec![genesis.bytes(), small.coalition.genesis_envelope().bytes()]),
         ("certificate", vec![&cert, &small_cert]),
     ];

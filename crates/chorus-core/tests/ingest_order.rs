@@ -53,7 +53,7 @@ fn history() -> History {
     // Objects of reserved kinds (PROTOCOL.md 3.4) by the admitted trust,
     // the delegate and the rotated key: each waits for what makes its
     // signer a key of the coalition.
-    o.push(f.opaque(10, &x, 26, b"\x1a\x07comment"));
+    o.push(f.opaque(11, &x, 26, b"\x1a\x06ballot"));
     o.push(f.opaque(12, &delegate, 27, b""));
     o.push(f.opaque(31, &rotated, 28, b"\x1a\x01z"));
     // Never admitted: a stranger's stance, a stance under a delegation

@@ -14,7 +14,7 @@ use chorus_proto::v1 as pb;
 use prost::Message;
 
 const NOW: u64 = T0 + 1_000_000;
-const COMMENT: i32 = 10;
+const BALLOT: i32 = 11;
 
 /// A coalition of three with an admitted trust X, a delegate of member 1
 /// and a key member 2 rotated to, a position and its stances.
@@ -71,7 +71,7 @@ fn an_opaque_object_from_any_key_of_the_coalition_is_admitted_and_changes_nothin
     let opaque: Vec<Envelope> = signers
         .iter()
         .enumerate()
-        .map(|(i, k)| s.f.opaque([4, 10, 12, 31][i], k, 10 + i as u64, format!("\x1a\x05tail{i}").as_bytes()))
+        .map(|(i, k)| s.f.opaque([4, 11, 12, 31][i], k, 10 + i as u64, format!("\x1a\x05tail{i}").as_bytes()))
         .collect();
     let mut after = before.clone();
     for (i, o) in opaque.iter().enumerate() {
@@ -109,61 +109,61 @@ fn each_broken_rule_is_refused_with_its_error() {
     let ledger = ledger_of(&s.f, &s.history.iter().collect::<Vec<_>>());
     let k = &s.f.keys[0];
     let header = |coalition: ObjectId, at: u64| OpaqueHeader { coalition, created_at_ms: at }.to_bytes();
-    let comment = Kind::from_wire(COMMENT).unwrap();
+    let ballot = Kind::from_wire(BALLOT).unwrap();
 
-    let other = Envelope::sign(comment, header(ObjectId([9; 32]), T0), &[k]);
+    let other = Envelope::sign(ballot, header(ObjectId([9; 32]), T0), &[k]);
     assert!(matches!(refusal(&ledger, &other), Rejection::WrongCoalition { .. }));
 
     let stranger = Keypair::from_seed(&[4; 32]);
-    let e = refusal(&ledger, &s.f.opaque(COMMENT, &stranger, 1, b""));
+    let e = refusal(&ledger, &s.f.opaque(BALLOT, &stranger, 1, b""));
     assert_eq!(e, Rejection::UnknownSigner { key: stranger.public().to_hex(), trust: String::new() });
     assert_eq!(e.verdict(), Verdict::Ignore);
     assert!(e.awaits_objects());
     assert_eq!(e.to_string(), format!("{} is not a known key of any trust of this coalition", stranger.public()));
 
-    let good = s.f.opaque(COMMENT, k, 1, b"tail");
+    let good = s.f.opaque(BALLOT, k, 1, b"tail");
     let forged = Envelope::assemble(
-        comment,
+        ballot,
         good.body().to_vec(),
         vec![RawSignature {
             signer: *k.public().as_bytes(),
-            signature: s.f.opaque(COMMENT, k, 2, b"tail").signatures()[0].signature,
+            signature: s.f.opaque(BALLOT, k, 2, b"tail").signatures()[0].signature,
         }],
     );
     assert!(matches!(refusal(&ledger, &forged), Rejection::BadSignature { .. }));
     // A forgery is rejected even when it claims a key nobody knows.
     let forged = Envelope::assemble(
-        comment,
+        ballot,
         good.body().to_vec(),
         vec![RawSignature { signer: *stranger.public().as_bytes(), signature: good.signatures()[0].signature }],
     );
     assert!(matches!(refusal(&ledger, &forged), Rejection::BadSignature { .. }));
     let weak = Envelope::assemble(
-        comment,
+        ballot,
         good.body().to_vec(),
         vec![RawSignature { signer: [0; 32], signature: good.signatures()[0].signature }],
     );
     assert!(matches!(refusal(&ledger, &weak), Rejection::BadKey { field: "envelope signer", .. }));
 
-    let big = s.f.opaque(COMMENT, k, 1, &vec![b'x'; chorus_core::limits::MAX_ENVELOPE_BYTES]);
+    let big = s.f.opaque(BALLOT, k, 1, &vec![b'x'; chorus_core::limits::MAX_ENVELOPE_BYTES]);
     assert!(matches!(refusal(&ledger, &big), Rejection::TooLarge { .. }));
 
-    let two = Envelope::sign(comment, good.body().to_vec(), &[k, &s.f.keys[1]]);
+    let two = Envelope::sign(ballot, good.body().to_vec(), &[k, &s.f.keys[1]]);
     assert!(matches!(refusal(&ledger, &two), Rejection::SignatureCount { found: 2, expected: 1, .. }));
 
-    let no_header = Envelope::sign(comment, b"\x1a\x04tail".to_vec(), &[k]);
+    let no_header = Envelope::sign(ballot, b"\x1a\x04tail".to_vec(), &[k]);
     assert!(matches!(refusal(&ledger, &no_header), Rejection::InvalidField { field: "header coalition", .. }));
-    let no_time = Envelope::sign(comment, header(s.f.id(), T0)[..34].to_vec(), &[k]);
+    let no_time = Envelope::sign(ballot, header(s.f.id(), T0)[..34].to_vec(), &[k]);
     assert!(matches!(refusal(&ledger, &no_time), Rejection::InvalidField { field: "header created_at_ms", .. }));
     let mut padded = header(s.f.id(), 1)[..35].to_vec();
     padded.extend_from_slice(&[0x81, 0x00]);
-    let padded = Envelope::sign(comment, padded, &[k]);
+    let padded = Envelope::sign(ballot, padded, &[k]);
     assert_eq!(refusal(&ledger, &padded), Rejection::NonCanonical { what: "object header" });
 
-    let future = s.f.opaque(COMMENT, k, NOW - T0 + 300_001, b"");
+    let future = s.f.opaque(BALLOT, k, NOW - T0 + 300_001, b"");
     assert!(matches!(refusal(&ledger, &future), Rejection::FromTheFuture { .. }));
     assert!(ledger.validate(future.bytes(), NOW + 1).is_ok(), "admitted once the clock catches up");
-    assert!(ledger.validate(s.f.opaque(COMMENT, k, NOW - T0 + 300_000, b"").bytes(), NOW).is_ok());
+    assert!(ledger.validate(s.f.opaque(BALLOT, k, NOW - T0 + 300_000, b"").bytes(), NOW).is_ok());
 
     for n in [0, 32, 1000] {
         let mut msg = pb::Envelope::decode(good.bytes()).unwrap();
@@ -175,7 +175,7 @@ fn each_broken_rule_is_refused_with_its_error() {
 #[test]
 fn an_opaque_object_waits_for_what_makes_its_signer_known() {
     let s = scene();
-    let by_x = s.f.opaque(COMMENT, &s.x, 20, b"by x");
+    let by_x = s.f.opaque(BALLOT, &s.x, 20, b"by x");
     let by_delegate = s.f.opaque(11, &s.delegate, 21, b"");
     let mut ingest = Ingest::new(s.f.coalition.clone(), 16);
     let first = ingest.admit([check(&s.f, &by_x), check(&s.f, &by_delegate)], NOW);
@@ -198,15 +198,15 @@ fn an_opaque_object_waits_for_what_makes_its_signer_known() {
 fn a_certificate_carrying_an_opaque_object_is_refused_as_before() {
     let f = Fixture::new(3);
     let (cert, _) = f.certificate(2);
-    let opaque = f.opaque(COMMENT, &f.keys[0], 3, b"");
+    let opaque = f.opaque(BALLOT, &f.keys[0], 3, b"");
     let mut c = pb::Certificate::decode(cert.as_slice()).unwrap();
     c.chain.push(pb::Envelope::decode(opaque.bytes()).unwrap());
     let e = certificate::verify(&c.encode_to_vec(), Some(f.id())).unwrap_err();
-    assert_eq!(e, CertificateError::Chain { index: 0, reason: Rejection::UnknownKind(COMMENT) });
+    assert_eq!(e, CertificateError::Chain { index: 0, reason: Rejection::UnknownKind(BALLOT) });
     let mut c = pb::Certificate::decode(cert.as_slice()).unwrap();
     c.endorsements[0] = pb::Envelope::decode(opaque.bytes()).unwrap();
     let e = certificate::verify(&c.encode_to_vec(), Some(f.id())).unwrap_err();
-    assert_eq!(e, CertificateError::Endorsement { index: 0, reason: Rejection::UnknownKind(COMMENT) });
+    assert_eq!(e, CertificateError::Endorsement { index: 0, reason: Rejection::UnknownKind(BALLOT) });
 }
 
 #[test]
@@ -244,5 +244,5 @@ fn keys_of_the_coalition_are_exactly_the_known_keys_and_delegates() {
     let v = ledger.validate(revocation.bytes(), NOW).unwrap();
     ledger.apply(&v);
     assert!(ledger.is_coalition_key(&s.delegate.public()));
-    assert!(ledger.validate(s.f.opaque(COMMENT, &s.delegate, 33, b"").bytes(), NOW).is_ok());
+    assert!(ledger.validate(s.f.opaque(BALLOT, &s.delegate, 33, b"").bytes(), NOW).is_ok());
 }

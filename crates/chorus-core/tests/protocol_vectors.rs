@@ -650,19 +650,19 @@ fn encoding_group() -> Group {
     group
 }
 
-/// Objects of reserved kinds (section 11.11): a comment (kind 10) by
+/// Objects of reserved kinds (section 11.11): a ballot (kind 11) by
 /// `key.a` with a tail a v1 node never reads, and a kind-4 object by
 /// `key.b` with no tail; both are admitted as opaque objects.
 fn opaque_objects(o: &Objects) -> [(&'static str, Envelope); 2] {
     let [a, b, _] = &o.keys;
     let header = |at: u64| OpaqueHeader { coalition: o.genesis.id(), created_at_ms: at }.to_bytes();
-    let mut comment = header(T + 5 * HOUR);
-    let text = "A comment a v1 node keeps without reading it.";
-    comment.extend_from_slice(&[0x1a, text.len() as u8]);
-    comment.extend_from_slice(text.as_bytes());
+    let mut ballot = header(T + 5 * HOUR);
+    let text = "A ballot a v1 node keeps without reading it.";
+    ballot.extend_from_slice(&[0x1a, text.len() as u8]);
+    ballot.extend_from_slice(text.as_bytes());
     let kind = |n| Kind::from_wire(n).expect("a reserved kind");
     [
-        ("opaque.comment", Envelope::sign(kind(10), comment, &[a])),
+        ("opaque.ballot", Envelope::sign(kind(11), ballot, &[a])),
         ("opaque.kind_4", Envelope::sign(kind(4), header(T + 6 * HOUR), &[b])),
     ]
 }
@@ -681,12 +681,12 @@ fn opaque_group(o: &Objects) -> Group {
         ledger.apply(&v);
     }
     assert_eq!(ledger.positions(), before);
-    // The valid certificate with the comment in its chain: a certificate
+    // The valid certificate with the ballot in its chain: a certificate
     // carries no opaque object (9.2, 9.3).
     let valid = certificate::assemble(&o.genesis, &o.proposal, &[o.a.clone(), o.b.clone()]);
     let mut with_opaque = pb::Certificate::decode(valid.as_slice()).expect("the valid certificate decodes");
-    let [(_, comment), _] = opaque_objects(o);
-    with_opaque.chain.push(pb::Envelope::decode(comment.bytes()).expect("vector envelopes decode"));
+    let [(_, ballot), _] = opaque_objects(o);
+    with_opaque.chain.push(pb::Envelope::decode(ballot.bytes()).expect("vector envelopes decode"));
     certificate_lines(&mut group, o.genesis.id(), vec![("opaque_in_chain", with_opaque.encode_to_vec())]);
     group
 }
@@ -1075,7 +1075,7 @@ fn ids_and_signatures_check_independently() {
         ("gov.position.endorsement.e_for_b", "endorsement"),
         ("gov.position.endorsement.f_for_c", "endorsement"),
         ("gov.revocation", "revocation"),
-        ("opaque.comment", "comment"),
+        ("opaque.ballot", "ballot"),
         ("opaque.kind_4", "kind-4"),
         ("attr.genesis", "genesis"),
         ("attr.position", "proposal"),

@@ -74,7 +74,9 @@ impl Ledger {
     pub fn authorise(&self, checked: &SignatureChecked, now_ms: u64) -> Result<VerifiedObject, Rejection> {
         let (envelope, object, trust, signer, created_at_ms) = match &checked.0 {
             Checked::Genesis(g) => return Ok(g.clone()),
-            Checked::Signed { envelope, object, trust, signer, created_at_ms } => {
+            // V5a: refused by its kind's body rules, known since parsing.
+            Checked::Signed { refused: Some(why), .. } => return Err(why.clone()),
+            Checked::Signed { envelope, object, trust, signer, created_at_ms, refused: None } => {
                 (envelope, object, *trust, *signer, *created_at_ms)
             }
         };
@@ -90,6 +92,14 @@ impl Ledger {
             return Ok(VerifiedObject::new(envelope.clone(), object.clone(), Some(signer)));
         };
         let unknown = || Rejection::UnknownSigner { key: signer.to_hex(), trust: trust.to_hex() };
+        // V6 refusals of a kind defined after older nodes forwarded it have
+        // verdict Ignore (PROTOCOL.md 3.4); waiting stays waiting.
+        let kind = envelope.kind();
+        let v6 = |why: Rejection| match why {
+            Rejection::UnknownSigner { .. } => why,
+            _ if kind.has_common_header() => Rejection::KindRules { kind, reason: Box::new(why) },
+            _ => why,
+        };
         // A stance or a comment may be signed by a delegate (V6); anything
         // else by a known key of the trust it names (an open-voting or a
         // withdrawal: of the author it names).
@@ -105,17 +115,17 @@ impl Ledger {
                     return Err(unknown());
                 };
                 if delegation.trust != trust {
-                    return Err(Rejection::InvalidField {
+                    return Err(v6(Rejection::InvalidField {
                         field: "delegation",
                         reason: format!("is a delegation of trust {}, not {}", delegation.trust, trust),
-                    });
+                    }));
                 }
                 if delegation.delegate != signer {
-                    return Err(Rejection::SignerMismatch {
+                    return Err(v6(Rejection::SignerMismatch {
                         field: "delegate",
                         signer: signer.to_hex(),
                         named: delegation.delegate.to_hex(),
-                    });
+                    }));
                 }
                 if !self.is_known_key(&trust, delegation_signer) {
                     return Err(unknown());
@@ -187,7 +197,16 @@ pub struct SignatureChecked(Checked);
 #[derive(Clone, Debug)]
 enum Checked {
     Genesis(VerifiedObject),
-    Signed { envelope: Envelope, object: Object, trust: Option<PublicKey>, signer: PublicKey, created_at_ms: u64 },
+    Signed {
+        envelope: Envelope,
+        object: Object,
+        trust: Option<PublicKey>,
+        signer: PublicKey,
+        created_at_ms: u64,
+        // Why the kind's own rules refuse it (V5a), judged after the
+        // signature (PROTOCOL.md 3.4): [`Ledger::authorise`] returns it.
+        refused: Option<Rejection>,
+    },
 }
 
 impl SignatureChecked {
@@ -228,14 +247,47 @@ pub(crate) struct ParsedObject {
     /// reserved kind (PROTOCOL.md 3.4).
     pub(crate) trust: Option<PublicKey>,
     created_at_ms: u64,
+    // A comment, open-voting or withdrawal whose body its kind's rules
+    // refuse: only its header was judged so far (then `object` is the
+    // header, as an older node reads it), and this is the refusal, with
+    // verdict Ignore, that authorising it returns after the signature.
+    refused: Option<Rejection>,
 }
 
 impl ParsedObject {
     /// The body rules of the envelope's kind (trust keys of founders taken
     /// from the genesis roster; for a reserved kind, its header), then the
-    /// coalition check.
+    /// coalition check. A comment, open-voting or withdrawal object is
+    /// judged here as an older node judges it, by its header and coalition;
+    /// its own body rules (V5a) refuse it only after its signature.
     pub(crate) fn parse(c: &Coalition, envelope: Envelope) -> Result<Self, Rejection> {
-        let (object, coalition_id, trust, created_at_ms) = match envelope.kind() {
+        let kind = envelope.kind();
+        if matches!(kind, Kind::Comment | Kind::OpenVoting | Kind::Withdrawal) {
+            let h = OpaqueHeader::from_body(envelope.body())?;
+            c.check_coalition(h.coalition)?;
+            return Ok(match Self::parse_body(c, &envelope) {
+                Ok((object, _, trust, created_at_ms)) => {
+                    ParsedObject { envelope, object, trust, created_at_ms, refused: None }
+                }
+                Err(why) => {
+                    let refused = Some(Rejection::KindRules { kind, reason: Box::new(why) });
+                    let created_at_ms = h.created_at_ms;
+                    ParsedObject { envelope, object: Object::Opaque(h), trust: None, created_at_ms, refused }
+                }
+            });
+        }
+        let (object, coalition_id, trust, created_at_ms) = Self::parse_body(c, &envelope)?;
+        c.check_coalition(coalition_id)?;
+        Ok(ParsedObject { envelope, object, trust, created_at_ms, refused: None })
+    }
+
+    /// The body rules of the envelope's kind: the object, its coalition,
+    /// the trust it names and its time.
+    fn parse_body(
+        c: &Coalition,
+        envelope: &Envelope,
+    ) -> Result<(Object, crate::id::CoalitionId, Option<PublicKey>, u64), Rejection> {
+        Ok(match envelope.kind() {
             Kind::Proposal => {
                 let p = Proposal::from_body(envelope.body())?;
                 let (coalition, author, at) = (p.coalition, p.author, p.created_at_ms);
@@ -266,12 +318,10 @@ impl ParsedObject {
                 (Object::Opaque(h), h.coalition, None, h.created_at_ms)
             }
             _ => {
-                let (object, coalition, trust, at) = parse_key_object(&envelope)?;
+                let (object, coalition, trust, at) = parse_key_object(envelope)?;
                 (object, coalition, Some(trust), at)
             }
-        };
-        c.check_coalition(coalition_id)?;
-        Ok(ParsedObject { envelope, object, trust, created_at_ms })
+        })
     }
 
     /// The envelope's one signer under the key rule (`BadKey` "envelope
@@ -286,13 +336,12 @@ impl ParsedObject {
         if !signer.verify(&self.envelope.signing_input(), &self.envelope.signatures()[0].signature) {
             return Err(Rejection::BadSignature { signer: signer.to_hex() });
         }
-        let ParsedObject { envelope, object, trust, created_at_ms } = self;
-        Ok(SignatureChecked(Checked::Signed { envelope, object, trust, signer, created_at_ms }))
+        Ok(self.into_checked(signer))
     }
 
     /// [`ParsedObject::verified_by`] for a signature verified already.
     pub(crate) fn into_checked(self, signer: PublicKey) -> SignatureChecked {
-        let ParsedObject { envelope, object, trust, created_at_ms } = self;
-        SignatureChecked(Checked::Signed { envelope, object, trust, signer, created_at_ms })
+        let ParsedObject { envelope, object, trust, created_at_ms, refused } = self;
+        SignatureChecked(Checked::Signed { envelope, object, trust, signer, created_at_ms, refused })
     }
 }
