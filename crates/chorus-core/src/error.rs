@@ -232,7 +232,10 @@ impl Rejection {
 }
 
 /// Why a certificate does not prove a position. Indexes count endorsements
-/// in the order the certificate carries them, from 0. Checks run in the order
+/// (or, in the `Dissent…` variants, dissent entries) in the order the
+/// certificate carries them, from 0. A variant for a dissent entry has the
+/// same PROTOCOL.md name as its endorsement counterpart
+/// ([`CertificateError::name`]); only its message says "dissent i". Checks run in the order
 /// PROTOCOL.md gives, and the first failure is the one reported, so every
 /// conforming verifier names the same reason.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -394,6 +397,160 @@ pub enum CertificateError {
         /// How it falls short.
         shortfall: BreadthShortfall,
     },
+    /// A dissent entry is invalid as a signed object (step 13a, 15 or 16).
+    #[error("dissent {index} is invalid: {reason}")]
+    Dissent {
+        /// Its position in `dissent`.
+        index: usize,
+        /// What is wrong.
+        reason: Rejection,
+    },
+    /// A dissent entry is for another proposal. Named `WrongProposal`.
+    #[error("dissent {index} is for proposal {found}, not {expected}")]
+    DissentWrongProposal {
+        /// Its position in `dissent`.
+        index: usize,
+        /// The certificate's proposal.
+        expected: ObjectId,
+        /// The one it names.
+        found: ObjectId,
+    },
+    /// A dissent entry's stance is endorse.
+    #[error("dissent {index} has stance {stance}; an endorsement goes in `endorsements`")]
+    NotDissent {
+        /// Its position in `dissent`.
+        index: usize,
+        /// The stance found.
+        stance: &'static str,
+    },
+    /// A dissent entry is dated after the proposal closed. Named
+    /// `AfterClosing`.
+    #[error("dissent {index} was signed at {created_at_ms} ms, after the proposal closed at {closes_at_ms} ms")]
+    DissentAfterClosing {
+        /// Its position in `dissent`.
+        index: usize,
+        /// Its time.
+        created_at_ms: u64,
+        /// The closing time.
+        closes_at_ms: u64,
+    },
+    /// A dissent entry's trust appears twice in `dissent`, or also in
+    /// `endorsements`. Named `DuplicateTrust`.
+    #[error("dissent {index} counts trust {trust}{}", if *.endorses { ", which also endorses" } else { " a second time" })]
+    DissentDuplicateTrust {
+        /// Its position in `dissent`.
+        index: usize,
+        /// Hex of the trust.
+        trust: String,
+        /// True when the trust is one of the endorsements' trusts.
+        endorses: bool,
+    },
+    /// Dissent entries are not sorted by trust key. Named `NotSorted`.
+    #[error("dissent {index} is out of order (dissent must be sorted by trust key)")]
+    DissentNotSorted {
+        /// Its position in `dissent`.
+        index: usize,
+    },
+    /// The seal is invalid: its form (step 13b) or its signature (step 15).
+    #[error("seal is invalid: {0}")]
+    Seal(Rejection),
+    /// The stances the seal lists are not the stances carried (step 13b).
+    #[error("{0}")]
+    SealMismatch(SealGap),
+    /// A carried stance counts for its trust but is not on time under the
+    /// voting window the carried objects give the proposal (step 19, 19a).
+    #[error("{stances} {index} was signed at {created_at_ms} ms, {untimely}")]
+    NotOnTime {
+        /// `endorsements` or `dissent`.
+        stances: Stances,
+        /// Its position there.
+        index: usize,
+        /// Its time.
+        created_at_ms: u64,
+        /// How it misses the window.
+        untimely: Untimely,
+    },
+    /// A dissent entry is not authorised for its trust under the proposal's
+    /// roster version. Named `Unauthorised`.
+    #[error("dissent {index} is not authorised for trust {trust} under the proposal's roster version")]
+    DissentUnauthorised {
+        /// Its position in `dissent`.
+        index: usize,
+        /// Hex of the trust id.
+        trust: String,
+    },
+    /// A dissent entry's stance is not its trust's effective stance under
+    /// what the certificate carries (step 19a).
+    #[error("dissent {index} records trust {trust} as {recorded}, but its effective stance is {effective}")]
+    DissentInconsistent {
+        /// Its position in `dissent`.
+        index: usize,
+        /// Hex of the trust id.
+        trust: String,
+        /// The entry's stance.
+        recorded: &'static str,
+        /// The trust's effective stance.
+        effective: &'static str,
+    },
+    /// The seal's signer may not seal for the trust it names (step 22).
+    #[error("the seal is signed by {signer}, which is not a key of member trust {trust} nor the delegate of a node-scope delegation of it")]
+    SealUnauthorised {
+        /// Hex of the signer.
+        signer: String,
+        /// Hex of the sealing trust.
+        trust: String,
+    },
+    /// The certificate is valid but carries no seal, and a seal was asked
+    /// for ([`crate::VerifiedAdoption::require_seal`]).
+    #[error("the certificate carries no seal, so it does not record dissent; export it again from a member's node")]
+    Unsealed,
+}
+
+/// Which of a certificate's stance lists an entry is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stances {
+    /// `endorsements`.
+    Endorsement,
+    /// `dissent`.
+    Dissent,
+}
+
+impl std::fmt::Display for Stances {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Stances::Endorsement => "endorsement",
+            Stances::Dissent => "dissent",
+        })
+    }
+}
+
+/// How a stance misses its proposal's voting window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Untimely {
+    /// Signed before voting opened at this time (ms).
+    #[error("before voting opened at {0} ms")]
+    BeforeOpening(u64),
+    /// Voting never opened under what the certificate carries.
+    #[error("before voting opened (the proposal is a draft and nothing carried opens it)")]
+    NeverOpened,
+    /// Signed after the author withdrew the proposal at this time (ms).
+    #[error("after the author withdrew the proposal at {0} ms")]
+    AfterWithdrawal(u64),
+    /// Signed after the proposal closed at this time (ms).
+    #[error("after the proposal closed at {0} ms")]
+    AfterClosing(u64),
+}
+
+/// Where a seal and the stances a certificate carries differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SealGap {
+    /// The seal lists this stance, which the certificate does not carry.
+    #[error("the seal lists stance {0}, which the certificate does not carry: a stance was removed after the certificate was sealed")]
+    Removed(ObjectId),
+    /// The certificate carries this stance, which the seal does not list.
+    #[error("the certificate carries stance {0}, which its seal does not list: it was added after sealing")]
+    Added(ObjectId),
 }
 
 /// Why a proposal is void under the roster version it pins (PROTOCOL.md
@@ -444,6 +601,19 @@ impl CertificateError {
             CertificateError::ChainNotAdopted(_) => "ChainNotAdopted".into(),
             CertificateError::ProposalVoid { .. } => "ProposalVoid".into(),
             CertificateError::Unauthorised { .. } => "Unauthorised".into(),
+            CertificateError::Dissent { reason, .. } => format!("Dissent/{}", reason.name()),
+            CertificateError::DissentWrongProposal { .. } => "WrongProposal".into(),
+            CertificateError::NotDissent { .. } => "NotDissent".into(),
+            CertificateError::DissentAfterClosing { .. } => "AfterClosing".into(),
+            CertificateError::DissentDuplicateTrust { .. } => "DuplicateTrust".into(),
+            CertificateError::DissentNotSorted { .. } => "NotSorted".into(),
+            CertificateError::Seal(r) => format!("Seal/{}", r.name()),
+            CertificateError::SealMismatch(_) => "SealMismatch".into(),
+            CertificateError::NotOnTime { .. } => "NotOnTime".into(),
+            CertificateError::DissentUnauthorised { .. } => "Unauthorised".into(),
+            CertificateError::DissentInconsistent { .. } => "DissentInconsistent".into(),
+            CertificateError::SealUnauthorised { .. } => "SealUnauthorised".into(),
+            CertificateError::Unsealed => "Unsealed".into(),
         }
     }
 }

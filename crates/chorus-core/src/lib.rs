@@ -89,12 +89,12 @@ pub use breadth::{
     breadth_rule_sentence, breakdown, endorsed_sentence, thousands, BreadthCount, BreadthShortfall, BreadthStatus,
     Breakdown, ValueTally,
 };
-pub use certificate::{AppliedRule, Endorser, VerifiedAdoption};
+pub use certificate::{AppliedRule, Dissenter, Endorser, Seal, SealInfo, VerifiedAdoption};
 pub use coalition::{Coalition, Object, Roster, VerifiedObject};
 pub use decision::{Decision, RuleKind};
 pub use deliberation::{CommentRecord, NoticeKind, NoticeRecord, Timing, VotingWindow};
 pub use envelope::{Envelope, RawSignature};
-pub use error::{CertificateError, Rejection, Verdict, VoidReason};
+pub use error::{CertificateError, Rejection, SealGap, Stances, Untimely, Verdict, VoidReason};
 pub use id::{CoalitionId, ObjectId, ParseIdError};
 pub use ingest::{Admission, Admitted, Batch, Ingest, Replay, Replayed, Waiting};
 pub use keys::{KeyError, Keypair, PublicKey};

@@ -100,3 +100,68 @@ fn certificates_made_by_real_nodes_verify_and_say_what_they_prove() {
     assert_ne!(position.roster_version, g, "pinned to a later roster version");
     verify("governance-revoked-later.cert", g);
 }
+
+/// True when every value of `before` is in `now`, at the same place: an
+/// object may have gained keys, nothing else changed.
+fn still_says(before: &serde_json::Value, now: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (before, now) {
+        (Value::Object(b), Value::Object(n)) => b.iter().all(|(k, v)| n.get(k).is_some_and(|m| still_says(v, m))),
+        (Value::Array(b), Value::Array(n)) => b.len() == n.len() && b.iter().zip(n).all(|(v, m)| still_says(v, m)),
+        (b, n) => b == n,
+    }
+}
+
+/// Certificates made by the version before dissent was recorded (commit
+/// c3f09f2, see tests/data/before-dissent): no dissent, no seal. They
+/// verify as that version verified them (every value of its `chorus verify
+/// --json` report is in the new one; the new one only adds keys), say
+/// that dissent is not recorded, and fail only when a seal is required.
+#[test]
+fn certificates_made_before_dissent_was_recorded_verify_as_before() {
+    for name in ["devnet-3-breadth", "devnet-5-breadth"] {
+        let stem = name.trim_end_matches("-breadth");
+        let c: ObjectId = String::from_utf8(read("before-dissent", &format!("{stem}.coalition")))
+            .expect("text")
+            .trim()
+            .parse()
+            .expect("a coalition id");
+        let bytes = read("before-dissent", &format!("{name}.cert"));
+        let v = certificate::verify_with_threads(&bytes, Some(c), 1).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(certificate::verify_with_threads(&bytes, Some(c), 2).as_ref(), Ok(&v), "{name}");
+        assert_eq!((v.decision, v.rule.kind), (Decision::Position, RuleKind::Positions), "{name}");
+        assert!(!v.breakdown.breadth.is_empty(), "{name}: its charter has a breadth rule");
+        let before: serde_json::Value =
+            serde_json::from_slice(&read("before-dissent", &format!("{name}.verify.json"))).expect("json");
+        let now = serde_json::to_value(&v).expect("serialises");
+        for (key, value) in before.as_object().expect("an object") {
+            if key != "valid" {
+                assert!(still_says(value, &now[key]), "{name}: {key} differs from the report of c3f09f2");
+            }
+        }
+        assert_eq!(v.seal, None, "{name}");
+        assert!(v.objectors.is_empty() && v.abstainers.is_empty(), "{name}");
+        assert_eq!(v.silent.len(), v.members - v.endorsers.len(), "{name}");
+        assert_eq!(v.window.opens_at_ms, Some(0), "{name}: open from the start");
+        assert_eq!(v.dissent_note(), "dissent not recorded: this certificate carries no seal");
+        assert_eq!(v.require_seal(), Err(CertificateError::Unsealed), "{name}");
+    }
+}
+
+/// The certificates real nodes made before dissent was recorded (see
+/// tests/data/real) report no seal either.
+#[test]
+fn real_certificates_made_before_dissent_report_it_not_recorded() {
+    for (name, c) in [
+        ("devnet-position.cert", "devnet.coalition"),
+        ("governance-position.cert", "governance.coalition"),
+        ("governance-admission.cert", "governance.coalition"),
+        ("governance-revoked-later.cert", "governance.coalition"),
+    ] {
+        let c: ObjectId = String::from_utf8(read("real", c)).expect("text").trim().parse().expect("an id");
+        let v = certificate::verify_with_threads(&read("real", name), Some(c), 1).expect(name);
+        assert_eq!(v.seal, None, "{name}");
+        assert!(v.objectors.is_empty() && v.abstainers.is_empty(), "{name}");
+        assert_eq!(v.dissent_note(), "dissent not recorded: this certificate carries no seal");
+    }
+}

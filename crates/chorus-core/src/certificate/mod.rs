@@ -13,24 +13,44 @@
 //! document's order is the one reported; signatures are checked one by one
 //! under the strict rule, spread over threads, with the same report as a
 //! sequential verifier's.
+//!
+//! A certificate may also carry the dissent (every member's counted
+//! objection or abstention) and a member's seal over every stance carried
+//! (PROTOCOL.md 9.2 steps 13a, 13b, 19a, 22); one made before dissent was
+//! recorded carries neither, verifies exactly as before, and its report
+//! says that dissent is not recorded ([`VerifiedAdoption::seal`] is
+//! `None`).
+//!
+//! Modules: `form` (steps 11-16), `seal` (the seal's form, completeness
+//! and signature), `assemble` (writing one).
 
 use chorus_proto::v1 as pb;
-use prost::Message;
 
 use crate::breadth::Breakdown;
 use crate::coalition::Coalition;
 use crate::decision::{Decision, RuleKind};
+use crate::deliberation::{Timing, VotingWindow};
 use crate::envelope::{decode_canonical, Envelope};
-use crate::error::{CertificateError, Rejection, VoidReason};
+use crate::error::{CertificateError, Rejection, Stances, Untimely, VoidReason};
 use crate::id::{CoalitionId, ObjectId};
-use crate::ingest::{Ingest, Replay, NO_CLOCK};
 use crate::keys::{verify_many, PublicKey, SignatureCheck};
-use crate::kind::Kind;
-use crate::ledger::{Ledger, ParsedObject, SignatureChecked};
+use crate::ledger::{Ledger, ParsedObject};
 use crate::limits::MAX_CERTIFICATE_BYTES;
 use crate::objects::{Endorsement, Proposal, Stance};
-use crate::Object;
 use std::collections::{BTreeMap, BTreeSet};
+
+mod assemble;
+mod form;
+mod seal;
+
+pub use assemble::{assemble, assemble_full, assemble_with_chain};
+pub use seal::{seal_body, signing_input as seal_signing_input, Seal, MAX_SEAL_STANCES, SEAL_SIGNING_PREFIX};
+
+use form::{
+    check_chain, check_dissent, check_endorsements, check_links, check_proposal, check_seal, check_signatures, ingest,
+    Part,
+};
+use seal::SealBody;
 
 /// The certificate format version this crate writes and reads.
 pub const CERTIFICATE_VERSION: u32 = 1;
@@ -63,7 +83,12 @@ pub struct AppliedRule {
 }
 
 /// What a valid certificate proves: this coalition adopted this proposal
-/// under this rule, endorsed by these members. Made only by verification
+/// under this rule, endorsed by these members; and what it carries besides:
+/// the members that objected or abstained (each a counted, on-time stance
+/// that is its trust's effective stance under what is carried), the
+/// members with no stance carried, and who sealed it. Only a seal says
+/// that the dissent carried is all its sealer's node held
+/// ([`VerifiedAdoption::dissent_note`]). Made only by verification
 /// ([`verify`] and its variants): its fields are readable, and being
 /// non-exhaustive it cannot be built outside this crate.
 ///
@@ -104,44 +129,76 @@ pub struct VerifiedAdoption {
     /// in the proof chain is not counted), with the breadth rules of the
     /// rule, all met by these endorsers.
     pub breakdown: Breakdown,
+    /// Members whose counted stance, carried in `dissent`, is object,
+    /// sorted by trust id. Empty when the certificate carries no dissent.
+    pub objectors: Vec<Dissenter>,
+    /// Members whose counted stance, carried in `dissent`, is abstain,
+    /// sorted by trust id.
+    pub abstainers: Vec<Dissenter>,
+    /// Members of the roster version with no stance carried in
+    /// `endorsements` or `dissent` (trust id, name), sorted by trust id.
+    pub silent: Vec<(PublicKey, String)>,
+    /// Who sealed the certificate; `None` when it carries no seal (every
+    /// certificate made before dissent was recorded): then nothing says
+    /// whether members objected ([`VerifiedAdoption::dissent_note`]).
+    pub seal: Option<SealInfo>,
+    /// The proposal's voting window as the carried objects give it.
+    pub window: VotingWindow,
 }
 
-/// Assembles a certificate from exact envelope bytes. Endorsements are sorted
-/// by trust id; nothing is verified here (verify the result, or build it
-/// from [`crate::Ledger::certificate_endorsements`]).
-pub fn assemble(genesis: &Envelope, proposal: &Envelope, endorsements: &[Envelope]) -> Vec<u8> {
-    assemble_with_chain(genesis, proposal, endorsements, &[])
+/// A member that objected or abstained, as a certificate carries it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Dissenter {
+    /// Trust id.
+    pub trust: PublicKey,
+    /// Display name from the roster of the proposal's version.
+    pub name: String,
+    /// Id of the endorsement object (stance object or abstain) carried.
+    pub stance_id: ObjectId,
+    /// When it was signed.
+    pub created_at_ms: u64,
+    /// Its comment (the reason, if the member gave one).
+    pub comment: Option<String>,
 }
 
-/// As [`assemble`], with a proof chain (PROTOCOL.md 12.9), which is sorted
-/// by id and deduplicated here.
-pub fn assemble_with_chain(
-    genesis: &Envelope,
-    proposal: &Envelope,
-    endorsements: &[Envelope],
-    chain: &[Envelope],
-) -> Vec<u8> {
-    let mut ends: Vec<(Vec<u8>, pb::Envelope)> = endorsements
-        .iter()
-        .map(|e| {
-            // Only the field is needed to sort: a full parse would
-            // decompress every trust key.
-            let trust = pb::Endorsement::decode(e.body()).map(|b| b.trust).unwrap_or_default();
-            (trust, e.to_proto())
-        })
-        .collect();
-    ends.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut links: Vec<&Envelope> = chain.iter().collect();
-    links.sort_by_key(|l| l.id());
-    links.dedup_by_key(|l| l.id());
-    pb::Certificate {
-        version: CERTIFICATE_VERSION,
-        genesis: Some(genesis.to_proto()),
-        proposal: Some(proposal.to_proto()),
-        endorsements: ends.into_iter().map(|(_, e)| e).collect(),
-        chain: links.into_iter().map(Envelope::to_proto).collect(),
+/// The seal of a verified certificate: a member's signed statement that the
+/// certificate carries every on-time stance its node held on the proposal.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SealInfo {
+    /// The sealing member trust.
+    pub trust: PublicKey,
+    /// Its display name from the roster of the proposal's version.
+    pub name: String,
+    /// The key that signed the seal: a key of the trust, or the delegate of
+    /// `delegation`.
+    pub signer: PublicKey,
+    /// The node-scope delegation the signer sealed under, if any.
+    pub delegation: Option<ObjectId>,
+    /// Number of stances the seal lists (every endorsement and dissent
+    /// entry carried).
+    pub stances: usize,
+}
+
+impl VerifiedAdoption {
+    /// What the certificate says about dissent, as one line: "dissent known
+    /// to NAME's node" when sealed, else "dissent not recorded: this
+    /// certificate carries no seal". A seal cannot prove that no stance
+    /// exists elsewhere, only what the sealing member's node held.
+    pub fn dissent_note(&self) -> String {
+        match &self.seal {
+            Some(s) => format!("dissent known to {}'s node", s.name),
+            None => "dissent not recorded: this certificate carries no seal".into(),
+        }
     }
-    .encode_to_vec()
+
+    /// This report if the certificate is sealed, else
+    /// [`CertificateError::Unsealed`] (`chorus verify --require-seal`).
+    pub fn require_seal(self) -> Result<VerifiedAdoption, CertificateError> {
+        match self.seal {
+            Some(_) => Ok(self),
+            None => Err(CertificateError::Unsealed),
+        }
+    }
 }
 
 /// Verifies a certificate with every core of the machine.
@@ -174,28 +231,6 @@ pub fn verify_for_coalition(
     threads: usize,
 ) -> Result<VerifiedAdoption, CertificateError> {
     verify_inner(bytes, Some(coalition.id()), Some(coalition), threads)
-}
-
-/// Where a carried object sits in the certificate, for error reports.
-#[derive(Clone, Copy, Debug)]
-enum Part {
-    Chain(usize),
-    Proposal,
-    Endorsement(usize),
-}
-
-impl Part {
-    /// The certificate error for a rejection of this part.
-    fn fail(self, reason: Rejection) -> CertificateError {
-        match (self, reason) {
-            (Part::Chain(index), reason) => CertificateError::Chain { index, reason },
-            (Part::Proposal, reason) => CertificateError::Proposal(reason),
-            (Part::Endorsement(index), Rejection::BadSignature { signer }) => {
-                CertificateError::BadSignature { index, trust: signer }
-            }
-            (Part::Endorsement(index), reason) => CertificateError::Endorsement { index, reason },
-        }
-    }
 }
 
 fn verify_inner(
@@ -249,227 +284,83 @@ fn verify_inner(
     // Steps 11-14: the form of everything carried, and the links it names.
     let chain = check_chain(coalition, cert.chain)?;
     let (proposal, p) = check_proposal(coalition, cert.proposal)?;
-    let endorsements = check_endorsements(coalition, &proposal.envelope.id(), &p, cert.endorsements)?;
-    check_links(&chain, &p, &endorsements)?;
+    let proposal_id = proposal.envelope.id();
+    let endorsements = check_endorsements(coalition, &proposal_id, &p, cert.endorsements)?;
+    let endorsing: BTreeSet<PublicKey> = endorsements.iter().map(|(_, e)| e.trust).collect();
+    let dissent = check_dissent(coalition, &proposal_id, &p, &endorsing, cert.dissent)?;
+    let stance_ids: Vec<ObjectId> = endorsements.iter().chain(&dissent).map(|(o, _)| o.envelope.id()).collect();
+    let sealed = check_seal(coalition, &proposal_id, cert.seal, &stance_ids)?;
+    let stances: Vec<&Endorsement> = endorsements.iter().chain(&dissent).map(|(_, e)| e).collect();
+    check_links(&chain, &p, &stances, sealed.as_ref().map(|(_, b)| b))?;
 
     // Step 15: every signature, then step 16: ingest.
     let chain_ids: Vec<ObjectId> = chain.iter().map(|l| l.envelope.id()).collect();
-    let carried: Vec<Endorser> = endorsements
-        .iter()
-        .map(|(env, e)| Endorser {
-            trust: e.trust,
-            name: String::new(),
-            endorsement: env.envelope.id(),
-            created_at_ms: e.created_at_ms,
-            comment: e.comment.clone(),
-        })
-        .collect();
-    let proposal_id = proposal.envelope.id();
+    let carried = Carried {
+        endorsers: endorsements.iter().map(|(o, e)| stance_of(o, e)).collect(),
+        dissent: dissent.iter().map(|(o, e)| (stance_of(o, e), e.stance)).collect(),
+    };
     let mut items: Vec<(Part, ParsedObject)> =
         chain.into_iter().enumerate().map(|(i, c)| (Part::Chain(i), c)).collect();
     items.push((Part::Proposal, proposal));
     items.extend(endorsements.into_iter().enumerate().map(|(i, (e, _))| (Part::Endorsement(i), e)));
-    let checked = check_signatures(coalition, items, threads)?;
+    items.extend(dissent.into_iter().enumerate().map(|(i, (e, _))| (Part::Dissent(i), e)));
+    let (checked, sealer) = check_signatures(coalition, items, sealed.as_ref().map(|(s, _)| s), threads)?;
     let ledger = ingest(coalition, checked)?;
 
-    // Steps 17-21: what the carried objects adopt.
-    conclude(&ledger, &chain_ids, proposal_id, p, carried)
+    // Steps 17-22: what the carried objects adopt, and who sealed it.
+    let seal = sealed.zip(sealer).map(|((_, body), signer)| (body, signer));
+    conclude(&ledger, &chain_ids, proposal_id, p, carried, seal)
 }
 
-/// Step 11: each chain entry's envelope rules, that it is no genesis, its
-/// place in id order, its body rules and its coalition.
-fn check_chain(coalition: &Coalition, chain: Vec<pb::Envelope>) -> Result<Vec<ParsedObject>, CertificateError> {
-    let mut links: Vec<ParsedObject> = Vec::with_capacity(chain.len());
-    for (index, env) in chain.into_iter().enumerate() {
-        let fail = |reason| CertificateError::Chain { index, reason };
-        let env = Envelope::from_nested(env).map_err(fail)?;
-        if env.kind() == Kind::Genesis {
-            return Err(fail(Rejection::InvalidField { field: "kind", reason: "a chain carries no genesis".into() }));
-        }
-        if links.last().is_some_and(|prev| prev.envelope.id() >= env.id()) {
-            return Err(CertificateError::ChainNotSorted { index });
-        }
-        links.push(ParsedObject::parse(coalition, env).map_err(fail)?);
+/// The stances a certificate carries, in its order, before the ledger has
+/// judged them (names are filled in from the roster then).
+struct Carried {
+    endorsers: Vec<Endorser>,
+    dissent: Vec<(Endorser, Stance)>,
+}
+
+fn stance_of(o: &ParsedObject, e: &Endorsement) -> Endorser {
+    Endorser {
+        trust: e.trust,
+        name: String::new(),
+        endorsement: o.envelope.id(),
+        created_at_ms: e.created_at_ms,
+        comment: e.comment.clone(),
     }
-    Ok(links)
 }
 
-/// Step 12: the proposal's envelope rules, kind, body rules and coalition.
-fn check_proposal(
-    coalition: &Coalition,
-    proposal: Option<pb::Envelope>,
-) -> Result<(ParsedObject, Proposal), CertificateError> {
-    let proposal = proposal.ok_or(CertificateError::Missing("proposal"))?;
-    let env = Envelope::from_nested(proposal).map_err(CertificateError::Proposal)?;
-    if env.kind() != Kind::Proposal {
-        return Err(CertificateError::Proposal(Rejection::InvalidField {
-            field: "kind",
-            reason: format!("expected a proposal, got a {}", env.kind()),
-        }));
-    }
-    let parsed = ParsedObject::parse(coalition, env).map_err(CertificateError::Proposal)?;
-    let Object::Proposal(p) = &parsed.object else { unreachable!("kind checked above") };
-    let p = p.clone();
-    Ok((parsed, p))
-}
-
-/// Step 13: each endorsement's envelope rules, kind, body rules and
-/// coalition, then what a certificate asks of it: this proposal, stance
-/// endorse, on time, one per trust in trust order.
-fn check_endorsements(
-    coalition: &Coalition,
-    proposal_id: &ObjectId,
-    p: &Proposal,
-    endorsements: Vec<pb::Envelope>,
-) -> Result<Vec<(ParsedObject, Endorsement)>, CertificateError> {
-    let mut carried: Vec<(ParsedObject, Endorsement)> = Vec::with_capacity(endorsements.len());
-    for (index, env) in endorsements.into_iter().enumerate() {
-        let invalid = |reason| CertificateError::Endorsement { index, reason };
-        let env = Envelope::from_nested(env).map_err(invalid)?;
-        if env.kind() != Kind::Endorsement {
-            return Err(invalid(Rejection::InvalidField {
-                field: "kind",
-                reason: format!("expected an endorsement, got a {}", env.kind()),
-            }));
-        }
-        let parsed = ParsedObject::parse(coalition, env).map_err(invalid)?;
-        let Object::Endorsement(e) = &parsed.object else { unreachable!("kind checked above") };
-        let e = e.clone();
-        if e.proposal != *proposal_id {
-            return Err(CertificateError::WrongProposal { index, expected: *proposal_id, found: e.proposal });
-        }
-        if e.stance != Stance::Endorse {
-            return Err(CertificateError::NotAnEndorsement { index, stance: e.stance.name() });
-        }
-        if let Some(closes_at_ms) = p.closes_at_ms {
-            if e.created_at_ms > closes_at_ms {
-                return Err(CertificateError::AfterClosing { index, created_at_ms: e.created_at_ms, closes_at_ms });
-            }
-        }
-        if let Some((_, prev)) = carried.last() {
-            match prev.trust.cmp(&e.trust) {
-                std::cmp::Ordering::Equal => {
-                    return Err(CertificateError::DuplicateTrust { index, trust: e.trust.to_hex() })
-                }
-                std::cmp::Ordering::Greater => return Err(CertificateError::NotSorted { index }),
-                std::cmp::Ordering::Less => {}
-            }
-        }
-        carried.push((parsed, e));
-    }
-    Ok(carried)
-}
-
-/// Step 14: every object named by id is carried: the proposal's roster
-/// heads, then, in chain order, each chain proposal's heads and each chain
-/// endorsement's delegation, then each endorsement's delegation.
-fn check_links(
-    chain: &[ParsedObject],
-    p: &Proposal,
-    endorsements: &[(ParsedObject, Endorsement)],
-) -> Result<(), CertificateError> {
-    let ids: BTreeSet<ObjectId> = chain.iter().map(|l| l.envelope.id()).collect();
-    let missing_head = |heads: &[ObjectId]| {
-        heads
-            .iter()
-            .find(|h| !ids.contains(h))
-            .map(|h| CertificateError::MissingLink(format!("governance proposal {h}")))
+/// Steps 19 and 19a for one stance: its timing under the window the
+/// carried objects give the proposal.
+fn on_time(window: &VotingWindow, stances: Stances, index: usize, created_at_ms: u64) -> Result<(), CertificateError> {
+    let untimely = match window.timing(created_at_ms) {
+        Timing::OnTime => return Ok(()),
+        Timing::Early => match window.opens_at_ms {
+            Some(o) => Untimely::BeforeOpening(o),
+            None => Untimely::NeverOpened,
+        },
+        Timing::Late => match (window.withdrawn_at_ms, window.closes_at_ms) {
+            (Some(w), c) if c.is_none_or(|c| w <= c) => Untimely::AfterWithdrawal(w),
+            (_, Some(c)) => Untimely::AfterClosing(c),
+            // Late needs an end; a window without one has no late stance.
+            (_, None) => return Ok(()),
+        },
     };
-    let missing_delegation = |e: &Endorsement| {
-        e.delegation.filter(|d| !ids.contains(d)).map(|d| CertificateError::MissingLink(format!("delegation {d}")))
-    };
-    if let Some(e) = missing_head(&p.roster_heads) {
-        return Err(e);
-    }
-    for link in chain {
-        let missing = match &link.object {
-            Object::Proposal(g) => missing_head(&g.roster_heads),
-            Object::Endorsement(e) => missing_delegation(e),
-            _ => None,
-        };
-        if let Some(e) = missing {
-            return Err(e);
-        }
-    }
-    match endorsements.iter().find_map(|(_, e)| missing_delegation(e)) {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    Err(CertificateError::NotOnTime { stances, index, created_at_ms, untimely })
 }
 
-/// Step 15: for every carried object in order, its signer under the key
-/// rule and its signature; the first failure in that order is reported.
-fn check_signatures(
-    coalition: &Coalition,
-    items: Vec<(Part, ParsedObject)>,
-    threads: usize,
-) -> Result<Vec<(Part, SignatureChecked)>, CertificateError> {
-    let mut signers: Vec<PublicKey> = Vec::with_capacity(items.len());
-    let mut bad_key = None;
-    for (part, item) in &items {
-        match item.signer(coalition) {
-            Ok(k) => signers.push(k),
-            Err(reason) => {
-                bad_key = Some(part.fail(reason));
-                break;
-            }
-        }
-    }
-    let inputs: Vec<Vec<u8>> = items[..signers.len()].iter().map(|(_, i)| i.envelope.signing_input()).collect();
-    let checks: Vec<SignatureCheck<'_>> = items
-        .iter()
-        .zip(&signers)
-        .zip(&inputs)
-        .map(|(((_, item), key), message)| SignatureCheck {
-            key,
-            message,
-            signature: &item.envelope.signatures()[0].signature,
-        })
-        .collect();
-    if let Some(i) = verify_many(&checks, threads) {
-        return Err(items[i].0.fail(Rejection::BadSignature { signer: signers[i].to_hex() }));
-    }
-    drop(checks);
-    if let Some(e) = bad_key {
-        return Err(e);
-    }
-    Ok(items.into_iter().zip(signers).map(|((part, item), signer)| (part, item.into_checked(signer))).collect())
-}
-
-/// Step 16: a ledger that starts with the genesis ingests the carried
-/// objects as a node would (PROTOCOL.md 12.8, without a clock), in passes
-/// over those not yet admitted, in order, until a pass admits nothing
-/// ([`Ingest::replay`]). The first refusal that is not a wait fails the
-/// certificate; else the first object still waiting names what is missing.
-fn ingest(coalition: &Coalition, items: Vec<(Part, SignatureChecked)>) -> Result<Ledger, CertificateError> {
-    let mut ingest = Ingest::new(coalition.clone(), 0);
-    let mut replay = Replay::new(NO_CLOCK);
-    let replayed = ingest.replay(&mut replay, items.into_iter().map(|(part, checked)| (part, Ok(checked))));
-    if let Some((part, reason)) = replayed.refused.into_iter().next() {
-        return Err(part.fail(reason));
-    }
-    match replay.finish().into_iter().next() {
-        None => Ok(ingest.into_ledger()),
-        Some((_, reason)) => Err(CertificateError::MissingLink(match reason {
-            Rejection::UnknownSigner { key, trust } => format!(
-                "what makes {key} a key of trust {trust} (an admission, key replacement, rotation or delegation)"
-            ),
-            Rejection::UnknownRoster(v) => format!("a governance proposal of roster version {v}"),
-            other => other.to_string(),
-        })),
-    }
-}
-
-/// Steps 17-21: every governance proposal carried is adopted, the proposal
-/// counts, every endorsement carried is authorised, and they reach the
-/// rule the proposal's action calls for: its fraction, then each of its
-/// breadth rules, both counted over those endorsements alone.
+/// Steps 17-22: every governance proposal carried is adopted, the
+/// proposal counts, every endorsement carried is authorised and on time,
+/// and they reach the rule the proposal's action calls for: its fraction,
+/// then each of its breadth rules, both counted over those endorsements
+/// alone. Every dissent entry is authorised, on time and its trust's
+/// effective stance, and the seal's signer may seal for its trust.
 fn conclude(
     ledger: &Ledger,
     chain: &[ObjectId],
     proposal_id: ObjectId,
     p: Proposal,
-    carried: Vec<Endorser>,
+    carried: Carried,
+    seal: Option<(SealBody, PublicKey)>,
 ) -> Result<VerifiedAdoption, CertificateError> {
     let coalition = ledger.coalition();
     // The one named is the first, in chain (id) order, whose own heads are
@@ -489,14 +380,48 @@ fn conclude(
         None => return Err(void(ledger.void_reason(&proposal_id).unwrap_or(VoidReason::Unresolved))),
     };
     let (roster, charter) = ledger.version_of(&proposal_id).ok_or_else(|| void(VoidReason::Unresolved))?;
+    let window = ledger.voting_window(&proposal_id).ok_or_else(|| void(VoidReason::Unresolved))?;
+    let name_of = |trust: &PublicKey| roster.get(trust.as_bytes()).map(|m| m.name.clone()).unwrap_or_default();
     let kind = RuleKind::of(p.action.as_ref());
     let rule = charter.rule(kind);
-    let mut endorsers = carried;
+    let Carried { mut endorsers, dissent } = carried;
     for (index, e) in endorsers.iter_mut().enumerate() {
         if !ledger.counts(&proposal_id, &e.trust, &e.endorsement) {
             return Err(CertificateError::Unauthorised { index, trust: e.trust.to_hex() });
         }
-        e.name = roster.get(e.trust.as_bytes()).map(|m| m.name.clone()).unwrap_or_default();
+        on_time(&window, Stances::Endorsement, index, e.created_at_ms)?;
+        e.name = name_of(&e.trust);
+    }
+    let effective: BTreeMap<PublicKey, Option<Stance>> = ledger
+        .proposal_state(&proposal_id)
+        .map(|s| s.stances.into_iter().map(|t| (t.trust, t.stance)).collect())
+        .unwrap_or_default();
+    let (mut objectors, mut abstainers) = (Vec::new(), Vec::new());
+    for (index, (d, stance)) in dissent.into_iter().enumerate() {
+        if !ledger.counts(&proposal_id, &d.trust, &d.endorsement) {
+            return Err(CertificateError::DissentUnauthorised { index, trust: d.trust.to_hex() });
+        }
+        on_time(&window, Stances::Dissent, index, d.created_at_ms)?;
+        let found = effective.get(&d.trust).copied().flatten();
+        if found != Some(stance) {
+            return Err(CertificateError::DissentInconsistent {
+                index,
+                trust: d.trust.to_hex(),
+                recorded: stance.name(),
+                effective: found.map_or("none", Stance::name),
+            });
+        }
+        let dissenter = Dissenter {
+            name: name_of(&d.trust),
+            trust: d.trust,
+            stance_id: d.endorsement,
+            created_at_ms: d.created_at_ms,
+            comment: d.comment,
+        };
+        match stance {
+            Stance::Object => objectors.push(dissenter),
+            _ => abstainers.push(dissenter),
+        }
     }
     if endorsers.len() < tally.required {
         return Err(CertificateError::BelowThreshold {
@@ -515,7 +440,26 @@ fn conclude(
     if let Some((b, shortfall)) = breakdown.breadth.iter().find_map(|b| Some((b, b.shortfall()?))) {
         return Err(CertificateError::Breadth { rule: kind, breadth: b.rule.clone(), shortfall });
     }
-    let author_name = roster.get(p.author.as_bytes()).map(|m| m.name.clone()).unwrap_or_default();
+    // Step 22: the sealing trust is a member, and the signer one of its
+    // keys or the delegate of a node-scope delegation of it.
+    let seal = match seal {
+        None => None,
+        Some((body, signer)) => {
+            if !ledger.may_seal(&proposal_id, &body.trust, &signer, body.delegation.as_ref()) {
+                return Err(CertificateError::SealUnauthorised { signer: signer.to_hex(), trust: body.trust.to_hex() });
+            }
+            Some(SealInfo {
+                name: name_of(&body.trust),
+                trust: body.trust,
+                signer,
+                delegation: body.delegation,
+                stances: body.stances.len(),
+            })
+        }
+    };
+    let spoken: BTreeSet<&PublicKey> =
+        endorsers.iter().map(|e| &e.trust).chain(objectors.iter().chain(&abstainers).map(|d| &d.trust)).collect();
+    let silent = roster.members().filter(|m| !spoken.contains(&m.key)).map(|m| (m.key, m.name.clone())).collect();
     Ok(VerifiedAdoption {
         coalition: coalition.id(),
         coalition_name: coalition.name().to_owned(),
@@ -523,11 +467,16 @@ fn conclude(
         decision: Decision::of(p.action.as_ref()),
         rule: AppliedRule { kind, numerator: rule.numerator, denominator: rule.denominator },
         roster_version: p.roster,
-        author_name,
+        author_name: name_of(&p.author),
         members: tally.members,
         required: tally.required,
         endorsers,
         breakdown,
         proposal: p,
+        objectors,
+        abstainers,
+        silent,
+        seal,
+        window,
     })
 }

@@ -1,14 +1,16 @@
-//! What a certificate of an adopted proposal carries: the endorsements
-//! chosen for it and its proof chain (PROTOCOL.md 9.1, 12.9).
+//! What a certificate of an adopted proposal carries: the endorsements and
+//! dissent chosen for it, its proof chain (PROTOCOL.md 9.1, 12.9), and who
+//! may seal it (9.2 step 22).
 
 use std::collections::BTreeSet;
 
 use super::Ledger;
 use crate::coalition::Roster;
-use crate::governance::{authorised_records, Chain, StanceRecord};
+use crate::deliberation::Timing;
+use crate::governance::{authorised_records, window_of, Chain, StanceRecord};
 use crate::id::ObjectId;
 use crate::keys::PublicKey;
-use crate::objects::Stance;
+use crate::objects::{Stance, SCOPE_NODE};
 
 impl Ledger {
     /// For an adopted proposal, the endorsement objects a certificate carries:
@@ -16,17 +18,29 @@ impl Ledger {
     /// authorised on-time endorse record with the lowest id, sorted by trust
     /// id. Every node holding the same objects picks the same ones.
     pub fn certificate_endorsements(&self, id: &ObjectId) -> Option<Vec<ObjectId>> {
-        Some(self.chosen(id)?.into_iter().map(|(_, e)| e).collect())
+        Some(self.chosen(id, |s| s == Stance::Endorse)?.into_iter().map(|(_, e)| e).collect())
     }
 
-    /// [`Ledger::certificate_endorsements`] with the trust of each.
-    fn chosen(&self, id: &ObjectId) -> Option<Vec<(PublicKey, ObjectId)>> {
+    /// For an adopted proposal, the dissent a certificate carries: for every
+    /// member trust whose effective stance is object or abstain, its
+    /// authorised on-time record of that stance with the lowest id, sorted
+    /// by trust id. `None` when the proposal is not adopted. Every node
+    /// holding the same objects picks the same ones.
+    pub fn certificate_dissent(&self, id: &ObjectId) -> Option<Vec<ObjectId>> {
+        Some(self.chosen(id, |s| s != Stance::Endorse)?.into_iter().map(|(_, e)| e).collect())
+    }
+
+    /// For every member trust of an adopted proposal whose effective stance
+    /// passes `wanted`, its authorised on-time record of that stance with
+    /// the lowest id, with the trust, in trust order.
+    fn chosen(&self, id: &ObjectId, wanted: impl Fn(Stance) -> bool) -> Option<Vec<(PublicKey, ObjectId)>> {
         if !self.is_adopted(id) {
             return None;
         }
         let p = &self.held.proposals[id];
         let roster = &self.derived.version(&self.coalition, &p.roster_heads)?.roster;
-        let on_time = |r: &&&StanceRecord| p.closes_at_ms.is_none_or(|c| r.created_at_ms <= c);
+        let window = window_of(&self.held, roster, id, p);
+        let on_time = |r: &&&StanceRecord| window.timing(r.created_at_ms) == Timing::OnTime;
         Some(
             self.held
                 .records
@@ -36,8 +50,13 @@ impl Ledger {
                 .filter(|(trust, _)| roster.contains(trust))
                 .filter_map(|(trust, records)| {
                     let records = authorised_records(&self.held, roster, trust, records);
-                    let chosen =
-                        records.iter().filter(on_time).filter(|r| r.stance == Stance::Endorse).map(|r| r.id).min();
+                    // Stance's Ord is Endorse < Object < Abstain: the
+                    // minimum is the effective stance.
+                    let effective = records.iter().filter(on_time).map(|r| r.stance).min()?;
+                    if !wanted(effective) {
+                        return None;
+                    }
+                    let chosen = records.iter().filter(on_time).filter(|r| r.stance == effective).map(|r| r.id).min();
                     chosen.map(|e| (*trust, e))
                 })
                 .collect(),
@@ -46,10 +65,14 @@ impl Ledger {
 
     /// For an adopted proposal, the proof chain a certificate carries
     /// (PROTOCOL.md 12.9), sorted by id: every governance proposal in the
-    /// closure of its roster heads with the endorsements chosen for it, and
-    /// the delegations and rotations that the counted stances and the
-    /// proposals' own signatures rely on. Empty for a proposal under the
-    /// genesis roster whose stances are all signed by trust ids.
+    /// closure of its roster heads with the endorsements chosen for it, the
+    /// open-voting and withdrawal objects that set the voting windows of
+    /// those proposals and of the proposal itself, and the delegations and
+    /// rotations that the counted stances (dissent included), the
+    /// proposals' own signatures and those notices rely on. Empty for a
+    /// proposal under the genesis roster whose stances are all signed by
+    /// trust ids and whose window no notice sets. A seal's needs are
+    /// [`Ledger::seal_proof`].
     pub fn certificate_chain(&self, id: &ObjectId) -> Option<Vec<ObjectId>> {
         let p = self.held.proposals.get(id)?;
         let mut ids: BTreeSet<ObjectId> = BTreeSet::new();
@@ -61,7 +84,17 @@ impl Ledger {
             let pg = &self.held.proposals[g];
             let roster = &self.derived.version(&self.coalition, &pg.roster_heads)?.roster;
             self.key_proof(roster, &pg.author, &self.held.proposal_signer[g], &mut ids)?;
-            for (trust, e) in self.chosen(g)? {
+            let window = window_of(&self.held, roster, g, pg);
+            for notice in window.opened_by.iter().chain(&window.withdrawn_by) {
+                ids.insert(*notice);
+                let signer = self.held.notices.get(g).and_then(|n| n.get(notice))?.signer;
+                self.key_proof(roster, &pg.author, &signer, &mut ids)?;
+            }
+            let mut stances = self.chosen(g, |s| s == Stance::Endorse)?;
+            if g == id {
+                stances.extend(self.chosen(g, |s| s != Stance::Endorse)?);
+            }
+            for (trust, e) in stances {
                 if g != id {
                     ids.insert(e);
                 }
@@ -77,6 +110,74 @@ impl Ledger {
             }
         }
         Some(ids.into_iter().collect())
+    }
+
+    /// What a certificate of held proposal `id` must carry in its chain,
+    /// beyond [`Ledger::certificate_chain`], for a seal by `signer` for
+    /// member `trust` (under node-scope delegation `delegation`, if any) to
+    /// pass step 22: the delegation and the rotations from the trust's root
+    /// key to the key that signed it, or to `signer` itself. `None` when
+    /// the held objects do not let `signer` seal for `trust`
+    /// ([`Ledger::may_seal`]) or the rotations are not held.
+    pub fn seal_proof(
+        &self,
+        id: &ObjectId,
+        trust: &PublicKey,
+        signer: &PublicKey,
+        delegation: Option<&ObjectId>,
+    ) -> Option<Vec<ObjectId>> {
+        if !self.may_seal(id, trust, signer, delegation) {
+            return None;
+        }
+        let (roster, _) = self.version_of(id)?;
+        let mut ids = BTreeSet::new();
+        let key = match delegation {
+            None => signer,
+            Some(d) => {
+                ids.insert(*d);
+                &self.held.delegations[d].1
+            }
+        };
+        // A trust's id signs without a proof even when a replacement made
+        // another key its root (the ledger knows it from the genesis or its
+        // admission).
+        if self.key_proof(roster, trust, key, &mut ids).is_none() && key != trust {
+            return None;
+        }
+        Some(ids.into_iter().collect())
+    }
+
+    /// The node-scope delegation under which `node_key` may seal
+    /// certificates of proposal `id` for `trust` (the lowest id, PROTOCOL.md
+    /// 9.2 step 22), if the held objects hold one.
+    pub fn seal_delegation(&self, id: &ObjectId, trust: &PublicKey, node_key: &PublicKey) -> Option<ObjectId> {
+        self.held.delegations.keys().copied().find(|d| self.may_seal(id, trust, node_key, Some(d)))
+    }
+
+    /// Step 22 of PROTOCOL.md 9.2: `trust` is a member of the roster version
+    /// of held proposal `id`, and `signer` is a known key of it (no
+    /// `delegation`), or the delegate of `delegation`, a held delegation of
+    /// that trust with node scope that no held revocation signed by a key
+    /// of the trust's chain revokes. No clock and no period: a seal
+    /// attests what a member's node held, it is not a stance.
+    pub fn may_seal(
+        &self,
+        id: &ObjectId,
+        trust: &PublicKey,
+        signer: &PublicKey,
+        delegation: Option<&ObjectId>,
+    ) -> bool {
+        let Some((roster, _)) = self.version_of(id) else { return false };
+        let Some(root) = roster.root_key(trust) else { return false };
+        let Some(d) = delegation else { return self.is_known_key(trust, signer) };
+        let Some((granted, _)) = self.held.delegations.get(d) else { return false };
+        if granted.trust != *trust || granted.delegate != *signer || granted.scope & SCOPE_NODE == 0 {
+            return false;
+        }
+        let mut chain = None;
+        !self.held.revocations.get(d).into_iter().flatten().any(|(_, (r, s))| {
+            r.trust == *trust && chain.get_or_insert_with(|| Chain::build(&self.held, trust, root)).contains(s)
+        })
     }
 
     /// Adds the rotations that lead from `trust`'s root key at `roster` to
