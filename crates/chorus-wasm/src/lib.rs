@@ -17,8 +17,11 @@
 //!   sentence>, "rules": [<one line per breadth rule>]}`: the lines
 //!   `chorus verify` prints after `breadth` and `breadth rule`
 //!   ([`Breakdown::endorsed_line`], [`Breakdown::rule_lines`]), so that the
-//!   page shows them without wording them again. A report without it is
-//!   exactly what `chorus verify --json` prints;
+//!   page shows them without wording them again; and always
+//!   `"dissent_text"` ([`dissent_text`]): the objectors with their reasons,
+//!   the abstainers, the members who did not respond and the seal line, a
+//!   sentence each. Without these two keys a report is exactly what
+//!   `chorus verify --json` prints;
 //! * invalid: `{"valid": false, "code": <CertificateError::name()>,
 //!   "error": <its message, newlines replaced by spaces>}`.
 //!
@@ -53,7 +56,7 @@ use std::collections::BTreeMap;
 
 use chorus_core::certificate;
 use chorus_core::limits::MAX_CERTIFICATE_BYTES;
-use chorus_core::{Breakdown, CertificateError, ObjectId};
+use chorus_core::{Breakdown, CertificateError, ObjectId, VerifiedAdoption};
 
 /// The report of verifying `cert` (against `expected`, when given), as
 /// `chorus verify --json` makes it, with the breadth lines of
@@ -77,6 +80,7 @@ pub fn report(cert: &[u8], expected: Option<ObjectId>, file_size: Option<u64>) -
                 if let Some(t) = breadth_text(&v.breakdown) {
                     o.insert("breadth_text".into(), t);
                 }
+                o.insert("dissent_text".into(), dissent_text(&v));
             }
             j
         }
@@ -95,6 +99,67 @@ pub fn report(cert: &[u8], expected: Option<ObjectId>, file_size: Option<u64>) -
 /// as they did before breadth.
 pub fn breadth_text(b: &Breakdown) -> Option<serde_json::Value> {
     b.uses_attributes().then(|| serde_json::json!({ "endorsed": b.endorsed_line(), "rules": b.rule_lines() }))
+}
+
+/// The dissent a valid certificate records, a sentence each, for the page
+/// to show as text:
+///
+/// ```json
+/// {"objectors": ["Objected: Elm Trust, saying \"Too costly.\""],
+///  "abstainers": ["Abstained: Ash Trust"],
+///  "silent": "Did not respond: 1 of 3 member trusts (Birch Trust).",
+///  "seal": "Dissent known to Oak Trust's node."}
+/// ```
+///
+/// An objector or abstainer without a comment reads "Objected: Elm Trust
+/// (no reason given)" / "Abstained: Ash Trust"; when every member
+/// responded, `silent` is "Every member trust responded."; `seal` is
+/// [`VerifiedAdoption::dissent_note`] as a sentence, so "Dissent not
+/// recorded: this certificate carries no seal." for a certificate without
+/// one (every certificate made before dissent was recorded). Names and
+/// reasons are the certificate's, as signed.
+pub fn dissent_text(v: &VerifiedAdoption) -> serde_json::Value {
+    let said = |comment: &Option<String>| match comment.as_deref() {
+        Some(c) if !c.is_empty() => format!(", saying {}", quoted(c)),
+        _ => String::new(),
+    };
+    let objectors: Vec<String> = v
+        .objectors
+        .iter()
+        .map(|d| match d.comment.as_deref() {
+            Some(c) if !c.is_empty() => format!("Objected: {}, saying {}", d.name, quoted(c)),
+            _ => format!("Objected: {} (no reason given)", d.name),
+        })
+        .collect();
+    let abstainers: Vec<String> =
+        v.abstainers.iter().map(|d| format!("Abstained: {}{}", d.name, said(&d.comment))).collect();
+    let silent = if v.silent.is_empty() {
+        "Every member trust responded.".to_owned()
+    } else {
+        let names: Vec<&str> = v.silent.iter().map(|(_, n)| n.as_str()).collect();
+        format!(
+            "Did not respond: {} of {} member trust{} ({}).",
+            v.silent.len(),
+            v.members,
+            if v.members == 1 { "" } else { "s" },
+            names.join(", ")
+        )
+    };
+    // The core's own words (`chorus verify` prints them), as a sentence.
+    let note = v.dissent_note();
+    let mut chars = note.chars();
+    let seal = match chars.next() {
+        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
+        None => String::new(),
+    };
+    serde_json::json!({ "objectors": objectors, "abstainers": abstainers, "silent": silent, "seal": seal })
+}
+
+/// A member's text in double quotes, on one line (line breaks become
+/// spaces).
+fn quoted(s: &str) -> String {
+    let one_line: String = s.chars().map(|c| if c == '\n' || c == '\r' { ' ' } else { c }).collect();
+    format!("\"{}\"", one_line.trim())
 }
 
 /// [`report`] as one line of JSON.
@@ -267,11 +332,14 @@ mod tests {
         VECTOR_COALITION.parse().expect("a coalition id")
     }
 
-    /// What `chorus verify --json` prints for a valid certificate.
+    /// What `chorus verify --json` prints for a valid certificate, with the
+    /// dissent worded ([`dissent_text`], checked word for word below).
     fn cli_valid(cert: &[u8]) -> Value {
         let v = certificate::verify_with_threads(cert, None, 1).expect("valid");
         let mut j = serde_json::to_value(&v).expect("serialises");
-        j.as_object_mut().expect("an object").insert("valid".into(), true.into());
+        let o = j.as_object_mut().expect("an object");
+        o.insert("valid".into(), true.into());
+        o.insert("dissent_text".into(), dissent_text(&v));
         j
     }
 
@@ -425,6 +493,86 @@ mod tests {
         assert_eq!(r, json!({ "valid": false, "code": "Breadth", "error": e.to_string().replace('\n', " ") }));
         let error = r["error"].as_str().unwrap();
         assert!(error.contains("needs endorsers from at least 2 distinct regions, has 1"), "{error}");
+    }
+
+    /// A position of three trusts: trusts 0 and 1 endorse, trust 2
+    /// objects with `reason` (if given, else abstains); the certificate
+    /// carries the dissent, sealed by trust 0's key unless `sealed` is
+    /// false. Also the same certificate without its dissent, seal kept.
+    fn dissenting(reason: Option<&str>, sealed: bool) -> (Fixture, Vec<u8>, Vec<u8>) {
+        use chorus_core::{Endorsement, Envelope, Kind, Stance};
+        let f = Fixture::new(3);
+        let p = f.proposal(0, "Contested", 1, None);
+        let ends: Vec<Envelope> = (0..2).map(|i| f.endorsement(i, p.id(), Stance::Endorse, 2)).collect();
+        let e = Endorsement {
+            coalition: f.id(),
+            proposal: p.id(),
+            trust: f.keys[2].public(),
+            created_at_ms: chorus_core::testkit::T0 + 3,
+            stance: if reason.is_some() { Stance::Object } else { Stance::Abstain },
+            comment: reason.map(Into::into),
+            delegation: None,
+        };
+        let dissent = vec![Envelope::sign(Kind::Endorsement, e.to_body(), &[&f.keys[2]])];
+        let ids: Vec<ObjectId> = ends.iter().chain(&dissent).map(Envelope::id).collect();
+        let seal = sealed.then(|| {
+            let body = certificate::seal_body(&f.id(), &p.id(), &f.keys[0].public(), None, &ids);
+            certificate::Seal::sign(body, &f.keys[0])
+        });
+        let g = f.coalition.genesis_envelope();
+        let whole = certificate::assemble_full(g, &p, &ends, &dissent, &[], seal.clone());
+        let cut = certificate::assemble_full(g, &p, &ends, &[], &[], seal);
+        (f, whole, cut)
+    }
+
+    #[test]
+    fn a_sealed_certificate_reports_its_dissent_in_words() {
+        let (f, cert, _) = dissenting(Some("Too costly\nfor small schools."), true);
+        let r = via_exports(&cert, Some(f.id().as_bytes()));
+        assert_eq!(r, cli_valid(&cert));
+        assert_eq!(r["objectors"][0]["name"], json!("Trust 2"));
+        assert_eq!(
+            r["dissent_text"],
+            json!({
+                "objectors": ["Objected: Trust 2, saying \"Too costly for small schools.\""],
+                "abstainers": [],
+                "silent": "Every member trust responded.",
+                "seal": "Dissent known to Trust 0's node.",
+            })
+        );
+    }
+
+    #[test]
+    fn an_unsealed_certificate_says_dissent_is_not_recorded() {
+        let (f, cert, _) = dissenting(None, false);
+        let r = via_exports(&cert, Some(f.id().as_bytes()));
+        assert_eq!(r["seal"], json!(null));
+        assert_eq!(
+            r["dissent_text"],
+            json!({
+                "objectors": [],
+                "abstainers": ["Abstained: Trust 2"],
+                "silent": "Every member trust responded.",
+                "seal": "Dissent not recorded: this certificate carries no seal.",
+            })
+        );
+        // Before dissent existed: no dissent, no seal, one member silent.
+        let (one_short, _) = f.certificate(2);
+        let t = &via_exports(&one_short, None)["dissent_text"];
+        assert_eq!(t["silent"], json!("Did not respond: 1 of 3 member trusts (Trust 2)."));
+        assert_eq!(t["seal"], json!("Dissent not recorded: this certificate carries no seal."));
+        let t = &via_exports(&vector("earlier", "vector-valid-8589824.cert"), None)["dissent_text"];
+        assert_eq!(t["seal"], json!("Dissent not recorded: this certificate carries no seal."));
+    }
+
+    #[test]
+    fn a_certificate_whose_objection_was_removed_fails_with_the_seal_mismatch() {
+        let (f, _, cut) = dissenting(Some("No."), true);
+        let e = certificate::verify_with_threads(&cut, None, 1).expect_err("a stance removed after sealing");
+        assert_eq!(e.name(), "SealMismatch");
+        let r = via_exports(&cut, Some(f.id().as_bytes()));
+        assert_eq!(r, json!({ "valid": false, "code": "SealMismatch", "error": e.to_string().replace('\n', " ") }));
+        assert!(r["error"].as_str().unwrap().contains("a stance was removed after the certificate was sealed"), "{r}");
     }
 
     #[test]
