@@ -32,6 +32,16 @@
  * invalid, with the reason `chorus verify` gives. Everything from the
  * certificate is inserted as text.
  *
+ * Dissent: when the page holds a list #verdict-dissent (beside #verdict,
+ * never inside it, so the verdict's own text and lines stay as above), a
+ * valid verdict fills it with one <li> a line, in the module's words
+ * (`dissent_text`): each objector with its reason, each abstainer, the
+ * members who did not respond, and the seal ("Dissent known to <trust>'s
+ * node ..." or "Dissent not recorded: this certificate carries no seal.").
+ * Any other verdict empties it. A certificate whose seal no longer matches
+ * the stances it carries (one was removed or added after sealing) is
+ * invalid like any other, with the reason `chorus verify` gives.
+ *
  * In Node (tests), module.exports is the pure part: chorusVerifyBytes,
  * chorusInstantiate, verdictFor and helpers.
  */
@@ -168,9 +178,12 @@
    * to the report `chorus verify --json` prints:
    * {valid: true, coalition, coalition_name, proposal_id, proposal,
    *  author_name, decision, rule: {kind, numerator, denominator},
-   *  roster_version, members, required, endorsers: [...], breakdown} and,
-   * when the coalition uses attributes, breadth_text: {endorsed, rules}
-   * (the module's wording of the breakdown); or {valid: false, code, error}.
+   *  roster_version, members, required, endorsers: [...], breakdown,
+   *  objectors, abstainers, silent, seal, window} with dissent_text:
+   * {objectors: [...], abstainers: [...], silent, seal} (the module's
+   * wording of the dissent) and, when the coalition uses attributes,
+   * breadth_text: {endorsed, rules} (the module's wording of the
+   * breakdown); or {valid: false, code, error}.
    */
   function chorusVerifyBytes(wasmModuleBytes, certBytes, coalitionHex) {
     var verifier = instances && instances.get(wasmModuleBytes);
@@ -205,8 +218,37 @@
   }
 
   /**
-   * The verdict shown for a report: {state, text, lines}, `lines` (maybe
-   * empty) to be shown after `text`, one a line.
+   * The dissent a valid report records, one line each: objectors (with
+   * their reasons), abstainers, the members who did not respond, then the
+   * seal line; as the module words them (`dissent_text`). None when the
+   * report has no dissent_text (a module older than dissent).
+   */
+  function dissentLines(report) {
+    var t = report.dissent_text;
+    if (!t || typeof t !== "object") {
+      return [];
+    }
+    var lines = [];
+    var groups = [t.objectors, t.abstainers];
+    for (var g = 0; g < groups.length; g++) {
+      var list = Array.isArray(groups[g]) ? groups[g] : [];
+      for (var i = 0; i < list.length; i++) {
+        lines.push(String(list[i]));
+      }
+    }
+    if (typeof t.silent === "string") {
+      lines.push(t.silent);
+    }
+    if (typeof t.seal === "string") {
+      lines.push(t.seal);
+    }
+    return lines;
+  }
+
+  /**
+   * The verdict shown for a report: {state, text, lines, dissent}, `lines`
+   * (maybe empty) to be shown after `text`, one a line, and `dissent`
+   * (maybe empty) the lines for #verdict-dissent.
    */
   function verdictFor(report) {
     if (report && report.valid === true) {
@@ -235,11 +277,12 @@
           "/" +
           rule.denominator +
           ").",
-        lines: breadthLines(report)
+        lines: breadthLines(report),
+        dissent: dissentLines(report)
       };
     }
     if (report && report.valid === false) {
-      return { state: "invalid", text: INVALID + report.error, lines: [] };
+      return { state: "invalid", text: INVALID + report.error, lines: [], dissent: [] };
     }
     return unavailableVerdict(new Error("the verifier gave no verdict"));
   }
@@ -249,13 +292,14 @@
     if (!/[.!?]$/.test(why)) {
       why += ".";
     }
-    return { state: "unavailable", text: UNAVAILABLE + why, lines: [] };
+    return { state: "unavailable", text: UNAVAILABLE + why, lines: [], dissent: [] };
   }
 
   var api = {
     chorusVerifyBytes: chorusVerifyBytes,
     chorusInstantiate: chorusInstantiate,
     verdictFor: verdictFor,
+    dissentLines: dissentLines,
     unavailableVerdict: unavailableVerdict,
     base64ToBytes: base64ToBytes,
     coalitionBytes: coalitionBytes
@@ -309,6 +353,21 @@
       el.removeAttribute("data-verify-ms");
     }
     el.setAttribute("data-total-ms", (now() - started).toFixed(1));
+    showDissent(verdict.dissent || []);
+  }
+
+  /** Fills #verdict-dissent (if the page has one) with a line each. */
+  function showDissent(lines) {
+    var list = document.getElementById("verdict-dissent");
+    if (!list) {
+      return;
+    }
+    list.textContent = "";
+    for (var i = 0; i < lines.length; i++) {
+      var item = document.createElement("li");
+      item.textContent = lines[i];
+      list.appendChild(item);
+    }
   }
 
   function pending(el, text) {
@@ -316,6 +375,7 @@
     el.textContent = text;
     el.removeAttribute("data-verify-ms");
     el.removeAttribute("data-total-ms");
+    showDissent([]);
   }
 
   /** Verifies and shows; `load` resolves to the certificate's bytes. */

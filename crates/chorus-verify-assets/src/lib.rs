@@ -33,8 +33,16 @@
 //! `<span class="verdict-breadth">`): `Breadth proven: endorsed by 3 of 4
 //! member trusts, from 3 of 9 regions, running 41 schools with 19,200
 //! pupils.` and `Breadth rule: from at least 2 of 9 regions: 3, met.`, in
-//! the words of `chorus verify` (the module's `breadth_text`). Text from a
-//! certificate is only ever inserted as text.
+//! the words of `chorus verify` (the module's `breadth_text`). When the page
+//! also holds a list `<ul id="verdict-dissent">` (beside `#verdict`, never
+//! inside it), a valid verdict fills it with a `<li>` a line: each objector
+//! with its reason, each abstainer, the members who did not respond and the
+//! seal line ("Dissent known to <trust>'s node." or "Dissent not recorded:
+//! this certificate carries no seal."), in the module's words
+//! (`dissent_text`); any other verdict empties it. A certificate whose seal
+//! no longer matches the stances it carries fails like any other, with the
+//! reason `chorus verify` gives. Text from a certificate is only ever
+//! inserted as text.
 //!
 //! When the WebAssembly target was not installed at build time, [`WASM`] is
 //! empty and [`WASM_BUILT`] false (the build warned); the script then says the
@@ -196,6 +204,8 @@ mod tests {
             "Could not verify in your browser: ",
             "data-verify-ms",
             "cache: \"no-cache\"",
+            "verdict-dissent",
+            "dissent_text",
             WASM_GLOBAL,
             CERTIFICATES_GLOBAL,
         ] {

@@ -66,6 +66,47 @@ fn breadth_lines(r: &Value) -> Vec<String> {
     lines
 }
 
+/// The lines verify.js puts in `#verdict-dissent` for a report, written
+/// here again from its description: objectors, abstainers, the members
+/// who did not respond, the seal line (the module's `dissent_text`).
+fn dissent_lines(r: &Value) -> Vec<String> {
+    let Some(t) = r.get("dissent_text") else { return Vec::new() };
+    let mut lines: Vec<String> = vec![];
+    for key in ["objectors", "abstainers"] {
+        lines.extend(t[key].as_array().unwrap().iter().map(|l| l.as_str().unwrap().to_owned()));
+    }
+    lines.push(t["silent"].as_str().unwrap().to_owned());
+    lines.push(t["seal"].as_str().unwrap().to_owned());
+    lines
+}
+
+/// A position of three trusts: trusts 0 and 1 endorse, trust 2 objects
+/// with a reason that carries markup; sealed by trust 0's key. Also the
+/// same certificate with the objection removed and the seal kept.
+fn dissenting() -> (Fixture, Vec<u8>, Vec<u8>) {
+    use chorus_core::{Endorsement, Envelope, Kind, Stance};
+    let f = Fixture::new(3);
+    let p = f.proposal(0, "Contested", 1, None);
+    let ends: Vec<Envelope> = (0..2).map(|i| f.endorsement(i, p.id(), Stance::Endorse, 2)).collect();
+    let e = Endorsement {
+        coalition: f.id(),
+        proposal: p.id(),
+        trust: f.keys[2].public(),
+        created_at_ms: chorus_core::testkit::T0 + 3,
+        stance: Stance::Object,
+        comment: Some("<b>Too costly</b> for small schools.".into()),
+        delegation: None,
+    };
+    let dissent = vec![Envelope::sign(Kind::Endorsement, e.to_body(), &[&f.keys[2]])];
+    let ids: Vec<ObjectId> = ends.iter().chain(&dissent).map(Envelope::id).collect();
+    let body = certificate::seal_body(&f.id(), &p.id(), &f.keys[0].public(), None, &ids);
+    let seal = certificate::Seal::sign(body, &f.keys[0]);
+    let g = f.coalition.genesis_envelope();
+    let whole = certificate::assemble_full(g, &p, &ends, &dissent, &[], Some(seal.clone()));
+    let cut = certificate::assemble_full(g, &p, &ends, &[], &[], Some(seal));
+    (f, whole, cut)
+}
+
 /// Three trusts, two in the East and one in the North, declaring schools
 /// and pupils, under a charter whose positions need endorsers from two
 /// regions.
@@ -112,6 +153,7 @@ fn verify_js_and_the_module_agree_with_native_verification() {
     // Two of three endorse, both from the East: the fraction without the
     // breadth.
     let (regional_east, _) = regional.certificate(2);
+    let (contested, sealed, objection_removed) = dissenting();
 
     let mut cases = vec![];
     for (name, cert, coalition) in [
@@ -125,6 +167,8 @@ fn verify_js_and_the_module_agree_with_native_verification() {
         ("fixture, 1 of 3", &one_of_three, fixture.id().to_hex()),
         ("regional, breadth met", &regional_all, regional.id().to_hex()),
         ("regional, breadth not met", &regional_east, regional.id().to_hex()),
+        ("dissent, sealed", &sealed, contested.id().to_hex()),
+        ("dissent, objection removed after sealing", &objection_removed, contested.id().to_hex()),
         ("empty", &vec![], String::new()),
     ] {
         let path = dir.path().join(format!("{}.cert", cases.len()));
@@ -142,6 +186,7 @@ fn verify_js_and_the_module_agree_with_native_verification() {
             "cert": path,
             "coalition": coalition,
             "lines": breadth_lines(&report),
+            "dissent": dissent_lines(&report),
             "report": report,
             "sentence": sentence,
         }));
@@ -169,6 +214,21 @@ fn verify_js_and_the_module_agree_with_native_verification() {
                (breadth rule of the positions rule: endorsers from at least 2 distinct regions)"
         )
     );
+    // Dissent: an objection with its reason, as text; the seal's line.
+    assert_eq!(
+        cases[10]["dissent"],
+        json!([
+            "Objected: Trust 2, saying \"<b>Too costly</b> for small schools.\"",
+            "Every member trust responded.",
+            "Dissent known to Trust 0's node.",
+        ])
+    );
+    assert_eq!(
+        cases[2]["dissent"].as_array().unwrap().last(),
+        Some(&json!("Dissent not recorded: this certificate carries no seal."))
+    );
+    assert_eq!(cases[11]["report"]["code"], json!("SealMismatch"));
+    assert!(cases[11]["sentence"].as_str().unwrap().contains("a stance was removed after the certificate was sealed"));
     let cases_path = dir.path().join("cases.json");
     std::fs::write(&cases_path, serde_json::to_vec_pretty(&json!(cases)).unwrap()).unwrap();
 

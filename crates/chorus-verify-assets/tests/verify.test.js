@@ -54,6 +54,7 @@ for (const c of cases) {
     assert.deepEqual(report, c.report);
     assert.equal(api.verdictFor(report).text, c.sentence);
     assert.deepEqual(api.verdictFor(report).lines, c.lines);
+    assert.deepEqual(api.verdictFor(report).dissent, c.report.valid ? c.dissent : []);
     assert.equal(api.verdictFor(report).state, c.report.valid ? "valid" : "invalid");
   });
 }
@@ -160,7 +161,7 @@ function page({ protocol, elements, urls = {}, withModule = true }) {
       for (const f of docListeners[type] || []) f(event);
     },
     createElement(tag) {
-      assert.ok(["script", "br", "span"].includes(tag), tag);
+      assert.ok(["script", "br", "span", "li"].includes(tag), tag);
       return element(null, {}, tag);
     },
     createTextNode(text) {
@@ -434,4 +435,50 @@ test("verify page with an expected coalition", async () => {
   const v = await settled(els.verdict);
   assert.equal(v.className, "verdict invalid");
   assert.match(v.textContent, /not the expected/);
+});
+
+test("position page with a dissent list: the dissent beside the verdict, as text; emptied by a failure", async () => {
+  const c = caseNamed("dissent, sealed");
+  assert.ok(c.dissent.length >= 2);
+  const els = positionElements(c);
+  els["verdict-dissent"] = element("verdict-dissent", { class: "verdict-dissent" }, "ul");
+  const url = els.verification.getAttribute("data-certificate");
+  page({ protocol: "https:", elements: els, urls: { [url]: c.bytes } });
+  const v = await settled(els.verdict);
+  assert.equal(v.className, "verdict valid");
+  // The verdict itself is as before: its sentence, no child element.
+  assert.equal(v.textContent, c.sentence);
+  assert.deepEqual(v.children, []);
+  const list = els["verdict-dissent"];
+  assert.deepEqual(
+    list.children.map((li) => [li.tagName, li.textContent, li.children.length]),
+    c.dissent.map((l) => ["li", l, 0])
+  );
+  assert.match(list.children[0].textContent, /^Objected: Trust 2, saying "<b>Too costly<\/b>/);
+  assert.equal(list.children[list.children.length - 1].textContent, "Dissent known to Trust 0's node.");
+});
+
+test("verify page: a certificate whose objection was removed fails with the seal's reason, and the dissent list empties", async () => {
+  const good = caseNamed("dissent, sealed");
+  const cut = caseNamed("dissent, objection removed after sealing");
+  const els = {
+    verification: element("verification", { "data-coalition": "" }),
+    verdict: element("verdict", { class: "verdict pending" }),
+    "verdict-dissent": element("verdict-dissent", {}, "ul"),
+    "certificate-file": element("certificate-file"),
+  };
+  page({ protocol: "https:", elements: els });
+  const choose = async (c) => {
+    els["certificate-file"].files = [{ name: "c.cert", size: c.bytes.length, bytes: c.bytes }];
+    els["certificate-file"].dispatch("change");
+    return settled(els.verdict);
+  };
+  let v = await choose(good);
+  assert.equal(v.className, "verdict valid");
+  assert.equal(els["verdict-dissent"].children.length, good.dissent.length);
+  v = await choose(cut);
+  assert.equal(v.className, "verdict invalid");
+  assert.equal(v.textContent, "Verification failed in your browser: " + cut.report.error);
+  assert.match(v.textContent, /SealMismatch|a stance was removed after the certificate was sealed/);
+  assert.deepEqual(els["verdict-dissent"].children, []);
 });
