@@ -75,6 +75,9 @@ fn proposal(f: &Fixture, author: usize, title: String, offset: u64) -> Envelope 
         link: None,
         action: None,
         roster_heads: vec![],
+        voting_opens_at_ms: None,
+        draft: false,
+        amendments: vec![],
     };
     Envelope::sign(Kind::Proposal, p.to_body(), &[key])
 }

@@ -10,8 +10,11 @@
 //! (`../proposals/<id>.html`); the JSON Feed then omits `home_page_url` and
 //! `feed_url`, which the format wants absolute. Each position links its
 //! certificate (Atom `enclosure`, JSON Feed `attachments`); each entry's
-//! summary gives the tally and the number of objections, and its content
-//! is the proposal's text rendered as on its page. For a coalition that
+//! summary gives the tally and the numbers of objections and abstentions, and its content
+//! is the proposal's text rendered as on its page. JSON Feed items'
+//! `_chorus` also carry `objections` and `abstentions` (the tally's object
+//! and abstain counts) and `status` ("adopted", "withdrawn", "draft" or
+//! "not_adopted"). For a coalition that
 //! uses member attributes (a value set, a breadth rule or a member
 //! declaring something) the summary gains a line of breadth and the JSON
 //! Feed's `_chorus` carries the tally by attribute (`breakdown`); other
@@ -22,6 +25,7 @@ use serde::Serialize;
 
 use crate::breadth;
 use crate::date;
+use crate::deliberation;
 use crate::markdown;
 use crate::{FeedKind, Site, FEED_ENTRIES};
 
@@ -52,6 +56,9 @@ struct Entry {
     author: Option<String>,
     created_at_ms: u64,
     adopted: bool,
+    /// "withdrawn" or "draft" for a proposal not adopted whose voting
+    /// window says so (see [`crate::deliberation::status_word`]).
+    status: Option<&'static str>,
     decision: Decision,
     tally: Option<Tally>,
     /// The tally by attribute, for a coalition that uses attributes.
@@ -117,12 +124,16 @@ fn entries(site: &Site, kind: FeedKind) -> Vec<Entry> {
             };
             let breadth =
                 breakdown.as_ref().zip(ledger.charter(&p.roster)).map(|(b, c)| breadth::line(b, &c.attributes));
+            let adopted = ledger.is_adopted(id);
+            let status =
+                if adopted { None } else { ledger.voting_window(id).as_ref().and_then(deliberation::status_word) };
             Some(Entry {
                 id: *id,
                 title: p.title.clone(),
                 author,
                 created_at_ms: p.created_at_ms,
-                adopted: ledger.is_adopted(id),
+                adopted,
+                status,
                 decision: Decision::of(p.action.as_ref()),
                 tally: ledger.tally(id),
                 breakdown,
@@ -134,7 +145,8 @@ fn entries(site: &Site, kind: FeedKind) -> Vec<Entry> {
 }
 
 /// "Adopted position. 12 endorse, 3 object, 1 abstain of 20 members (11
-/// required). 3 objections.", and for a coalition that uses attributes a
+/// required). 3 objections, 1 abstention." ("Withdrawn" or "Draft" in
+/// place of "Not adopted" when the voting window says so), and for a coalition that uses attributes a
 /// second line of breadth: "Endorsed by 12 of 20 member trusts, from 7 of 9
 /// regions, running 140 schools with 61,000 pupils."
 fn summary(e: &Entry) -> String {
@@ -148,10 +160,10 @@ fn summary(e: &Entry) -> String {
 }
 
 fn tally_summary(e: &Entry) -> String {
-    let status = if e.adopted { "Adopted" } else { "Not adopted" };
+    let status = if e.adopted { "Adopted" } else { e.status.unwrap_or("Not adopted") };
     match &e.tally {
         Some(t) => format!(
-            "{status} {}. {} endorse, {} object, {} abstain of {} members ({} required). {} {}.",
+            "{status} {}. {} endorse, {} object, {} abstain of {} members ({} required). {} {}, {} {}.",
             e.decision.noun(),
             t.endorse,
             t.object,
@@ -159,7 +171,9 @@ fn tally_summary(e: &Entry) -> String {
             t.members,
             t.required,
             t.object,
-            if t.object == 1 { "objection" } else { "objections" }
+            if t.object == 1 { "objection" } else { "objections" },
+            t.abstain,
+            if t.abstain == 1 { "abstention" } else { "abstentions" }
         ),
         None => format!("{status} {}. Not counted under its roster version: no tally.", e.decision.noun()),
     }
@@ -265,6 +279,16 @@ struct ChorusItem<'a> {
     decision: Decision,
     #[serde(skip_serializing_if = "Option::is_none")]
     tally: Option<&'a Tally>,
+    /// Member trusts whose effective stance is object (with a tally).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    objections: Option<usize>,
+    /// Member trusts whose effective stance is abstain (with a tally).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    abstentions: Option<usize>,
+    /// "adopted", "withdrawn", "draft" or "not_adopted": whether it is a
+    /// position, else what its voting window says (no clock: a proposal
+    /// past its closing date is "not_adopted").
+    status: &'static str,
     /// The tally by attribute (only for a coalition that uses attributes).
     #[serde(skip_serializing_if = "Option::is_none")]
     breakdown: Option<&'a Breakdown>,
@@ -303,6 +327,14 @@ pub(crate) fn json(site: &Site, kind: FeedKind) -> String {
                     adopted: e.adopted,
                     decision: e.decision,
                     tally: e.tally.as_ref(),
+                    objections: e.tally.as_ref().map(|t| t.object),
+                    abstentions: e.tally.as_ref().map(|t| t.abstain),
+                    status: match (e.adopted, e.status) {
+                        (true, _) => "adopted",
+                        (false, Some("Withdrawn")) => "withdrawn",
+                        (false, Some(_)) => "draft",
+                        (false, None) => "not_adopted",
+                    },
                     breakdown: e.breakdown.as_ref(),
                 },
             }

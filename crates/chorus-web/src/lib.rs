@@ -11,7 +11,7 @@
 //! | path | what |
 //! |---|---|
 //! | `index.html` | the coalition's positions (adopted proposals, governance decisions included), newest first, with tallies; under [`Publish::Everything`] also every other proposal |
-//! | `proposals/<id>.html` | a proposal: text, author, dates, decision and rule, tally, breadth (below), every member's stance (endorsements and objections with equal weight), abstentions, equivocations, who has not responded; for a position its certificate and the in-browser verification |
+//! | `proposals/<id>.html` | a proposal: text, author, dates, its voting window (below), decision and rule, revisions, amendments, the discussion, tally, breadth (below), every member's stance (endorsements and objections with equal weight), abstentions, equivocations, records outside the window, who has not responded; for a position its dissent, its certificate and the in-browser verification |
 //! | `members.html` | the newest roster: names, external ids, trust ids; the charter's rules with their breadth rules; when the coalition uses attributes, the charter's value sets and size bands and every member's declared attributes |
 //! | `verify.html` | verify any certificate file in the browser |
 //! | `certificates/<id>.cert` | the certificate of a position, as `chorus verify` reads it |
@@ -49,6 +49,43 @@
 //! Other coalitions' pages and feeds are unchanged. Tables scroll sideways
 //! inside a labelled, focusable region on a narrow screen; no script.
 //!
+//! ## Deliberation
+//!
+//! A proposal that is a draft, has a fixed opening time or has an
+//! open-voting or withdrawal held says so on its page: "Voting" (not open,
+//! opens at, opened by its author at, open from the start) and
+//! "Withdrawn" (when, and the author's reason), and its status reads
+//! "Draft: voting has not opened", "Draft until <time>" or "Withdrawn by
+//! its author at <time>" in place of "Not adopted" (on the index too, and
+//! "Withdrawn"/"Draft" in feed summaries). No clock: a fixed opening is
+//! told as a time. Stances signed outside the window are marked early or
+//! late and counted in the tally's "Early records" column. The
+//! "Discussion" section shows every comment held as a thread (replies
+//! under the comment they answer, oldest first at every level, at most
+//! six levels deep, deeper ones flat and naming their parent; a reply to
+//! a comment not held is shown at the top, saying so); a comment that is
+//! not counted as its member's is marked "not counted", with the reason,
+//! never dropped. "Amendments" lists each amendment with its member, its
+//! reason, the title it proposes, its text collapsed (`details`), and the
+//! revisions that take it up; "Revised by" and "Takes up" link the
+//! revisions both ways. Comments, amendment texts and reasons are
+//! Markdown through the same renderer as bodies, and every member's text
+//! (stance comments too) has its bidirectional control characters shown
+//! as `[U+202E]`, so that it cannot reorder the page around it. All of it
+//! appears only on the page of a proposal the site publishes, so under
+//! [`Publish::Positions`] nothing of a draft that is not adopted appears.
+//!
+//! A position's "Dissent" section gives the certificate's account: the
+//! objections (with reasons) and abstentions it carries
+//! ([`chorus_core::Ledger::certificate_dissent`]), how many members did
+//! not respond, and the seal line: "Dissent known to <trust>'s node" when
+//! the site seals its certificates (see [`ObjectSource::sealer`]), else
+//! "Dissent not recorded: this certificate carries no seal". Certificates
+//! carry the dissent entries and, with a sealer, the seal. The
+//! verification block holds `ul#verdict-dissent`, which the in-browser
+//! verifier fills with the dissent it verified (beside `#verdict`, whose
+//! contract is unchanged).
+//!
 //! ## Choices
 //!
 //! - **Templates: [`maud`].** Templates are Rust code checked at compile
@@ -79,7 +116,10 @@
 //!   the feed's own URL, and the JSON Feed omits `home_page_url` and
 //!   `feed_url`, which must be absolute. JSON Feed items also carry a
 //!   `_chorus` extension: proposal id, adopted, decision and tally (and
-//!   the breakdown, for a coalition that uses attributes).
+//!   the breakdown, for a coalition that uses attributes), `objections`
+//!   and `abstentions` (the tally's counts) and `status` ("adopted",
+//!   "withdrawn", "draft" or "not_adopted"). Summaries give the numbers
+//!   of objections and abstentions.
 //!
 //! ## Determinism
 //!
@@ -98,6 +138,11 @@
 //!   the ledger applied. If one is missing, the certificate of the position
 //!   that needs it is not available ([`Site::get`] returns `None` for it and
 //!   its page says so) although [`Site::paths`] still lists it.
+//! - A certificate is sealed only when [`ObjectSource::sealer`] names a
+//!   member trust and a key that may seal for it under the ledger (its
+//!   trust key, or a node key with a node-scope delegation of it held);
+//!   otherwise it is served unsealed, as every certificate was before
+//!   dissent was recorded.
 //! - [`Asset::immutable`] is true only for the verifier script, whose name
 //!   carries a hash of its content. A certificate's bytes are *not* fixed
 //!   by its name: endorsements arriving after adoption are added to it (the
@@ -118,21 +163,65 @@
 mod assets;
 mod breadth;
 pub mod date;
+mod deliberation;
+mod dissent;
 mod feeds;
 mod markdown;
 mod pages;
+mod stances;
 
-use chorus_core::{certificate, Envelope, Ledger, ObjectId};
+use chorus_core::{certificate, Envelope, Keypair, Ledger, ObjectId, PublicKey};
 
 pub use assets::{wasm_script, wasm_script_name};
 
 /// Entries in each feed: the newest ones.
 pub const FEED_ENTRIES: usize = 100;
 
-/// Exact stored envelopes by id (the node's store, or a map in tests).
+/// Exact stored envelopes by id (the node's store, or a map in tests),
+/// and who seals the certificates the site serves.
 pub trait ObjectSource {
     /// The stored envelope with this id, if held.
     fn envelope(&self, id: &ObjectId) -> Option<Envelope>;
+
+    /// The member trust this site's node seals certificates for, and the
+    /// keys it may seal with (see [`Sealer`]). `None` (the default): every
+    /// certificate is served unsealed, and positions' pages say that
+    /// dissent is not recorded.
+    fn sealer(&self) -> Option<Sealer<'_>> {
+        None
+    }
+}
+
+/// Who seals the certificates the site serves (PROTOCOL.md 9): a member
+/// trust and the keys its node holds, in order of preference (its trust
+/// key first, then its node key). A certificate is sealed with the first
+/// key that may seal it under the ledger: a known key of the trust (no
+/// delegation), else the delegate of the lowest-id node-scope delegation of
+/// the trust that the ledger holds
+/// ([`chorus_core::Ledger::seal_delegation`]); with none, it is served
+/// unsealed. The seal carries no time and ed25519 is deterministic, so the
+/// same ledger and sealer give the same bytes.
+#[derive(Clone, Copy)]
+pub struct Sealer<'a> {
+    /// The sealing member trust.
+    pub trust: PublicKey,
+    /// Keys to seal with, preferred first.
+    pub keys: &'a [Keypair],
+}
+
+impl std::fmt::Debug for Sealer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the keys' secrets.
+        let keys: Vec<PublicKey> = self.keys.iter().map(Keypair::public).collect();
+        f.debug_struct("Sealer").field("trust", &self.trust).field("keys", &keys).finish()
+    }
+}
+
+/// A position's certificate as the site serves it.
+pub(crate) struct Exported {
+    pub bytes: Vec<u8>,
+    /// The trust whose node sealed it, if it is sealed.
+    pub sealed_by: Option<PublicKey>,
 }
 
 impl ObjectSource for std::collections::BTreeMap<ObjectId, Envelope> {
@@ -237,10 +326,10 @@ impl<'a> Site<'a> {
                 let name = path.strip_prefix("certificates/")?;
                 if let Some(id) = name.strip_suffix(".cert.js") {
                     let id = parse_id(id)?;
-                    return Some(Asset::new(certificate_script(&id, &self.certificate(&id)?), JS));
+                    return Some(Asset::new(certificate_script(&id, &self.certificate(&id)?.bytes), JS));
                 }
                 let id = parse_id(name.strip_suffix(".cert")?)?;
-                return Some(Asset::new(self.certificate(&id)?, CERTIFICATE));
+                return Some(Asset::new(self.certificate(&id)?.bytes, CERTIFICATE));
             }
         })
     }
@@ -292,15 +381,63 @@ impl<'a> Site<'a> {
     }
 
     /// The certificate of an adopted proposal, from the exact stored
-    /// envelopes the ledger chooses (as `chorus-store` builds it).
-    pub(crate) fn certificate(&self, id: &ObjectId) -> Option<Vec<u8>> {
+    /// envelopes the ledger chooses (as `chorus-store` builds it): its
+    /// endorsements, its dissent, its proof chain and, when the source
+    /// seals it, the seal (and the delegation the seal names).
+    pub(crate) fn certificate(&self, id: &ObjectId) -> Option<Exported> {
         let endorsements = self.ledger.certificate_endorsements(id)?;
+        let dissent = self.ledger.certificate_dissent(id)?;
         let chain = self.ledger.certificate_chain(id)?;
         let fetch = |ids: &[ObjectId]| ids.iter().map(|i| self.objects.envelope(i)).collect::<Option<Vec<_>>>();
-        let links = fetch(&chain)?;
+        let mut links = fetch(&chain)?;
         let proposal = self.objects.envelope(id)?;
         let ends = fetch(&endorsements)?;
-        Some(certificate::assemble_with_chain(self.ledger.coalition().genesis_envelope(), &proposal, &ends, &links))
+        let dissenting = fetch(&dissent)?;
+        let mut stances: Vec<ObjectId> = endorsements.iter().chain(&dissent).copied().collect();
+        stances.sort();
+        let coalition = self.ledger.coalition();
+        let mut seal = None;
+        if let Some(sealer) = self.objects.sealer() {
+            if let Some((s, proof)) = self.seal(id, &sealer, &stances) {
+                // What the seal's signer needs to be authorised by the
+                // certificate alone; a seal it cannot carry is left out.
+                if let Some(extra) = fetch(&proof) {
+                    links.extend(extra);
+                    seal = Some((s, sealer.trust));
+                }
+            }
+        }
+        let sealed_by = seal.as_ref().map(|(_, t)| *t);
+        let bytes = certificate::assemble_full(
+            coalition.genesis_envelope(),
+            &proposal,
+            &ends,
+            &dissenting,
+            &links,
+            seal.map(|(s, _)| s),
+        );
+        Some(Exported { bytes, sealed_by })
+    }
+
+    /// The seal of `sealer` on the certificate of `id` carrying `stances`,
+    /// with the ids its chain must carry for it, by the first key that may
+    /// seal: as a key of the trust, else under a node-scope delegation.
+    fn seal(&self, id: &ObjectId, sealer: &Sealer, stances: &[ObjectId]) -> Option<(certificate::Seal, Vec<ObjectId>)> {
+        if stances.is_empty() {
+            return None;
+        }
+        let trust = &sealer.trust;
+        sealer.keys.iter().find_map(|key| {
+            let signer = key.public();
+            let delegation = if self.ledger.may_seal(id, trust, &signer, None) {
+                None
+            } else {
+                Some(self.ledger.seal_delegation(id, trust, &signer)?)
+            };
+            let proof = self.ledger.seal_proof(id, trust, &signer, delegation.as_ref())?;
+            let body = certificate::seal_body(&self.ledger.coalition().id(), id, trust, delegation.as_ref(), stances);
+            Some((certificate::Seal::sign(body, key), proof))
+        })
     }
 
     pub(crate) fn ledger(&self) -> &'a Ledger {

@@ -4,19 +4,18 @@
 
 use chorus_core::{
     Action, AdoptionRule, Attribute, Charter, Decision, Member, ObjectId, Proposal, PublicKey, Relation, Roster,
-    RuleKind, Stance, StanceRecord, Tally, TrustStance,
+    RuleKind, Tally, VotingWindow,
 };
-use std::collections::BTreeMap;
 
 use maud::{html, Markup, PreEscaped};
 use sha2::{Digest, Sha256};
 
 use crate::date;
-use crate::{assets, breadth, markdown, Publish, Site};
+use crate::{assets, breadth, deliberation, dissent, markdown, stances, Publish, Site};
 
 /// Where a page sits: the site root or one directory down.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Depth {
+pub(crate) enum Depth {
     Root,
     Sub,
 }
@@ -118,7 +117,7 @@ fn layout(site: &Site, page: Page, main: Markup) -> String {
 }
 
 /// `<time>` of a signed time.
-fn time(ms: u64) -> Markup {
+pub(crate) fn time(ms: u64) -> Markup {
     html! { time datetime=(date::rfc3339(ms)) { (date::human(ms)) } }
 }
 
@@ -127,7 +126,7 @@ fn rule_text(rule: AdoptionRule) -> String {
     format!("more than {}/{}", rule.numerator, rule.denominator)
 }
 
-fn proposal_href(depth: Depth, id: &ObjectId) -> String {
+pub(crate) fn proposal_href(depth: Depth, id: &ObjectId) -> String {
     match depth {
         Depth::Root => format!("proposals/{id}.html"),
         Depth::Sub => format!("{id}.html"),
@@ -135,7 +134,7 @@ fn proposal_href(depth: Depth, id: &ObjectId) -> String {
 }
 
 /// The name of a trust in `roster`, else in the coalition's newest roster.
-fn trust_name(site: &Site, roster: Option<&Roster>, trust: &PublicKey) -> Option<String> {
+pub(crate) fn trust_name(site: &Site, roster: Option<&Roster>, trust: &PublicKey) -> Option<String> {
     roster
         .and_then(|r| r.get(trust.as_bytes()))
         .or_else(|| site.ledger().head_roster().and_then(|(r, _)| r.get(trust.as_bytes())))
@@ -166,6 +165,8 @@ fn not_adopted(site: &Site, id: &ObjectId, p: &Proposal) -> Markup {
                 Some(reason) => { "Not counted: " (reason.to_string()) }
                 None => { "Not counted: its roster version is not known here" }
             }
+        } @else if let Some(status) = ledger.voting_window(id).as_ref().and_then(deliberation::status) {
+            (status)
         } @else {
             "Not adopted"
             @match p.closes_at_ms {
@@ -389,6 +390,7 @@ pub(crate) fn verify(site: &Site) -> String {
         section id="verification" data-coalition=(coalition) {
             h2 { "Verification" }
             p id="verdict" class="verdict pending" { (verify_by_hand("FILE.cert", &coalition)) }
+            ul id="verdict-dissent" class="verdict-dissent" aria-label="Dissent the certificate records" {}
         }
     };
     layout(
@@ -398,89 +400,8 @@ pub(crate) fn verify(site: &Site) -> String {
     )
 }
 
-/// One trust's row in a stance group.
-struct Row<'s> {
-    trust: &'s TrustStance,
-    /// The record shown: the first (by id) on-time record with the
-    /// effective stance, or for a trust with only late records its first.
-    shown: &'s StanceRecord,
-}
-
-fn on_time(p: &Proposal, r: &StanceRecord) -> bool {
-    p.closes_at_ms.is_none_or(|c| r.created_at_ms <= c)
-}
-
-fn stance_rows<'s>(p: &Proposal, stances: &'s [TrustStance], stance: Option<Stance>) -> Vec<Row<'s>> {
-    let mut rows: Vec<Row> = stances
-        .iter()
-        .filter(|t| t.stance == stance)
-        .filter_map(|t| {
-            let shown = match stance {
-                Some(s) => t.records.iter().find(|r| r.stance == s && on_time(p, r)),
-                None => t.records.first(),
-            }?;
-            Some(Row { trust: t, shown })
-        })
-        .collect();
-    rows.sort_by(|a, b| (&a.trust.name, a.trust.trust).cmp(&(&b.trust.name, b.trust.trust)));
-    rows
-}
-
-fn short(key: &PublicKey) -> String {
+pub(crate) fn short(key: &PublicKey) -> String {
     key.to_hex()[..16].to_string()
-}
-
-/// A group of stances: endorsements, objections, abstentions and late
-/// records share this markup, so none weighs more than another.
-fn stance_group(p: &Proposal, id: &str, heading: &str, empty: &str, rows: &[Row]) -> Markup {
-    html! {
-        section.stance-group aria-labelledby=(id) {
-            h3 id=(id) { (heading) " (" (rows.len()) ")" }
-            @if rows.is_empty() {
-                p.none { (empty) }
-            } @else {
-                table.stances {
-                    thead {
-                        tr {
-                            th scope="col" { "Member" }
-                            th scope="col" { "Signed" }
-                            th scope="col" { "Comment" }
-                        }
-                    }
-                    tbody {
-                        @for row in rows {
-                            tr {
-                                th scope="row" {
-                                    (row.trust.name)
-                                    " " span.trust { (short(&row.trust.trust)) }
-                                    @if row.trust.equivocated {
-                                        " " strong.flag { "equivocated" }
-                                    }
-                                }
-                                td { (time(row.shown.created_at_ms)) @if !on_time(p, row.shown) { " (late)" } }
-                                td {
-                                    @if let Some(c) = &row.shown.comment { p.comment { (c) } }
-                                    @let others: Vec<&StanceRecord> =
-                                        row.trust.records.iter().filter(|r| r.id != row.shown.id).collect();
-                                    @if !others.is_empty() {
-                                        ul.records {
-                                            @for r in others {
-                                                li {
-                                                    "Also signed " strong { (r.stance.name()) } " at " (time(r.created_at_ms))
-                                                    @if !on_time(p, r) { " (late, not counted)" }
-                                                    @if let Some(c) = &r.comment { ": " span.comment { (c) } }
-                                                }
-                                            }
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
 }
 
 /// What a governance action does, in words.
@@ -543,6 +464,9 @@ pub(crate) fn proposal(site: &Site, id: &ObjectId) -> String {
     let coalition = ledger.coalition().id();
     let certificate = if adopted { site.certificate(id) } else { None };
     let author = trust_name(site, roster, &p.author);
+    let window = ledger.voting_window(id).unwrap_or_else(|| VotingWindow::open_from_start(p.closes_at_ms));
+    let deliberating = deliberation::uses_window(p, &window);
+    let comments = ledger.comments(id);
     // The breakdown only for a coalition that uses attributes.
     let breakdown = match (roster, charter) {
         (Some(r), Some(c)) if breadth::shown(c, r) => ledger.breakdown(id),
@@ -563,6 +487,9 @@ pub(crate) fn proposal(site: &Site, id: &ObjectId) -> String {
                 p.status {
                     @if adopted {
                         strong.adopted { "Adopted" } " by the coalition."
+                        @if window.withdrawn_at_ms.is_some() {
+                            " Its author withdrew it afterwards, which leaves it adopted."
+                        }
                     } @else {
                         strong.not-adopted { (not_adopted(site, id, p)) } "."
                     }
@@ -582,6 +509,7 @@ pub(crate) fn proposal(site: &Site, id: &ObjectId) -> String {
                         None => { "None: the proposal never closes" }
                     }
                 }
+                @if deliberating { (deliberation::window_facts(site, id, p, &window)) }
                 dt { "Decision" } dd { (decision.noun()) }
                 @if let Some(action) = &p.action {
                     dt { "Action" } dd { (action_text(site, roster, action)) }
@@ -617,6 +545,11 @@ pub(crate) fn proposal(site: &Site, id: &ObjectId) -> String {
                         }
                     }
                 }
+                @if !p.amendments.is_empty() {
+                    dt { "Takes up" }
+                    dd { (deliberation::taken_up(site, p)) }
+                }
+                (deliberation::revised_by(site, id))
                 dt { "Proposal id" } dd { code.id { (id) } }
             }
             section.text aria-labelledby="text" {
@@ -627,15 +560,21 @@ pub(crate) fn proposal(site: &Site, id: &ObjectId) -> String {
                     div.body { (PreEscaped(markdown::render(&p.body))) }
                 }
             }
+            (deliberation::amendments(site, id, roster, &comments))
+            (deliberation::discussion(site, roster, &comments))
+            (deliberation::ignored_notices(site, id))
             @if let Some(state) = &state {
-                (tally_section(&state.tally))
+                (stances::tally_section(&state.tally, deliberating))
                 @if let (Some(r), Some(c), Some(b)) = (roster, charter, &breakdown) {
                     (breadth::section(b, c, r))
                 }
-                (stances_section(p, roster, &state.stances))
+                @if adopted {
+                    (dissent::section(site, id, roster, &state.stances, certificate.as_ref()))
+                }
+                (stances::stances_section(&window, deliberating, roster, &state.stances))
             }
             @if adopted {
-                (certificate_section(id, &coalition, certificate.as_deref()))
+                (certificate_section(id, &coalition, certificate.as_ref().map(|c| c.bytes.as_slice())))
             }
         }
     };
@@ -647,84 +586,6 @@ pub(crate) fn proposal(site: &Site, id: &ObjectId) -> String {
         verifier: adopted && certificate.is_some(),
     };
     layout(site, page, main)
-}
-
-fn tally_section(t: &Tally) -> Markup {
-    html! {
-        section.tally aria-labelledby="tally" {
-            h2 #tally { "Tally" }
-            table.tally {
-                caption { "Member trusts by effective stance" }
-                thead {
-                    tr {
-                        th scope="col" { "Endorse" }
-                        th scope="col" { "Object" }
-                        th scope="col" { "Abstain" }
-                        th scope="col" { "Required" }
-                        th scope="col" { "Members" }
-                        th scope="col" { "Equivocated" }
-                        th scope="col" { "Late records" }
-                    }
-                }
-                tbody {
-                    tr {
-                        td.num { (t.endorse) }
-                        td.num { (t.object) }
-                        td.num { (t.abstain) }
-                        td.num { (t.required) }
-                        td.num { (t.members) }
-                        td.num { (t.equivocations) }
-                        td.num { (t.late) }
-                    }
-                }
-            }
-            p.note {
-                "One trust, one voice: a trust's stance is the strongest it signed by the closing date "
-                "(endorse, then object, then abstain). A trust that signed different stances is flagged "
-                "as equivocated."
-            }
-        }
-    }
-}
-
-fn stances_section(p: &Proposal, roster: Option<&Roster>, stances: &[TrustStance]) -> Markup {
-    let endorse = stance_rows(p, stances, Some(Stance::Endorse));
-    let object = stance_rows(p, stances, Some(Stance::Object));
-    let abstain = stance_rows(p, stances, Some(Stance::Abstain));
-    let late = stance_rows(p, stances, None);
-    let mut silent: Vec<&Member> = roster
-        .map(|r| r.members().filter(|m| stances.binary_search_by(|s| s.trust.cmp(&m.key)).is_err()).collect())
-        .unwrap_or_default();
-    silent.sort_by(|a, b| (&a.name, a.key).cmp(&(&b.name, b.key)));
-    // Names alone, unless two members of the roster share one.
-    let mut names: BTreeMap<&str, usize> = BTreeMap::new();
-    for m in roster.into_iter().flat_map(|r| r.members()) {
-        *names.entry(&m.name).or_default() += 1;
-    }
-    let shared = |m: &Member| names.get(m.name.as_str()).is_some_and(|n| *n > 1);
-    html! {
-        section.stances aria-labelledby="stances" {
-            h2 #stances { "Stances" }
-            (stance_group(p, "endorsements", "Endorsements", "No member endorsed.", &endorse))
-            (stance_group(p, "objections", "Objections", "No member objected.", &object))
-            (stance_group(p, "abstentions", "Abstentions", "No member abstained.", &abstain))
-            @if !late.is_empty() {
-                (stance_group(p, "late", "Signed only after the closing date (not counted)", "", &late))
-            }
-            section.stance-group aria-labelledby="silent" {
-                h3 #silent { "Not responded (" (silent.len()) ")" }
-                @if silent.is_empty() {
-                    p.none { "Every member responded." }
-                } @else {
-                    ul.silent {
-                        @for m in &silent {
-                            li { (m.name) @if shared(m) { " " span.trust { (short(&m.key)) } } }
-                        }
-                    }
-                }
-            }
-        }
-    }
 }
 
 fn certificate_section(id: &ObjectId, coalition: &ObjectId, certificate: Option<&[u8]>) -> Markup {
@@ -752,6 +613,7 @@ fn certificate_section(id: &ObjectId, coalition: &ObjectId, certificate: Option<
                 data-coalition=(coalition) {
                 h2 { "Verification" }
                 p id="verdict" class="verdict pending" { (verify_by_hand(&file, coalition)) }
+                ul id="verdict-dissent" class="verdict-dissent" aria-label="Dissent the certificate records" {}
             }
         }
     }

@@ -345,10 +345,11 @@ fn feeds_carry_a_line_of_breadth_and_the_breakdown() {
     let atom = page(&site, "feeds/positions.atom");
     let line = "Endorsed by 3 of 4 member trusts, from 3 of 4 regions and 2 of 2 phases, running at least 32 schools \
                 with at least 14,300 pupils";
-    let tally = "Adopted position. 3 endorse, 0 object, 0 abstain of 4 members (3 required). 0 objections.";
+    let tally =
+        "Adopted position. 3 endorse, 0 object, 0 abstain of 4 members (3 required). 0 objections, 0 abstentions.";
     assert!(atom.contains(&format!("{tally}\n{line}; 2 of 2 breadth rules met.</summary>")), "{atom}");
     // The admission's rule has no breadth rule: the line has no verdict.
-    assert!(atom.contains(&format!("0 objections.\n{line}.</summary>")), "{atom}");
+    assert!(atom.contains(&format!("0 objections, 0 abstentions.\n{line}.</summary>")), "{atom}");
     assert!(!atom.contains("<script>alert"));
 
     let json: serde_json::Value = serde_json::from_slice(&site.get("feeds/proposals.json").unwrap().body).unwrap();

@@ -84,7 +84,11 @@ fn position_page_shows_every_stance_and_the_verification_block() {
     );
     assert!(page.contains(&block), "{page}");
     let verdict = &page[page.find(&block).unwrap() + block.len()..];
-    let verdict = &verdict[..verdict.find("</p></section>").expect("block closes")];
+    let verdict = &verdict[..verdict.find("</p>").expect("the verdict closes")];
+    // Beside the verdict, the list the verifier fills with the dissent.
+    assert!(page.contains(
+        "</p><ul id=\"verdict-dissent\" class=\"verdict-dissent\" aria-label=\"Dissent the certificate records\"></ul></section>"
+    ));
     assert!(verdict.contains(&format!("chorus verify {id}.cert --coalition {c}")), "{verdict}");
     let wasm = chorus_web::wasm_script_name();
     assert!(page.ends_with(&format!(
@@ -103,7 +107,7 @@ fn position_page_shows_every_stance_and_the_verification_block() {
         s[..s.find("</section>").unwrap()].to_string()
     };
     let (endorse, object) = (group("endorsements"), group("objections"));
-    let shape = |s: &str| s.matches('<').count() - s.matches("<p class=\"comment\">").count() * 2;
+    let shape = |s: &str| s.matches('<').count() - s.matches("<p class=\"comment\" dir=\"auto\">").count() * 2;
     assert!(object.contains("We object: &lt;img"));
     assert!(endorse.contains("Agreed."));
     assert!(endorse.starts_with("<h3 id=\"endorsements\">") && object.starts_with("<h3 id=\"objections\">"));
@@ -419,7 +423,7 @@ fn feeds_parse_and_say_what_they_must() {
             assert_eq!(enclosures, w.adopted.len(), "{name}");
             assert!(ids.iter().all(|i| i.starts_with("urn:chorus:") && i.len() == 11 + 64));
             assert!(titles.iter().any(|t| t == HOSTILE_TITLE), "{titles:?}");
-            assert!(xml.contains("1 object, 1 abstain of 5 members (3 required). 1 objection."));
+            assert!(xml.contains("1 object, 1 abstain of 5 members (3 required). 1 objection, 1 abstention."));
             // The feed's updated is its newest entry's published.
             let updated = xml.split("<updated>").nth(1).unwrap().split('<').next().unwrap();
             let first = xml.split("<published>").nth(1).unwrap().split('<').next().unwrap();

@@ -96,6 +96,8 @@ pub const ALLOWED_TAGS: &[&str] = &[
     "label",
     "input",
     "script",
+    "details",
+    "summary",
 ];
 pub const ALLOWED_ATTRS: &[&str] = &[
     "lang",
@@ -125,6 +127,7 @@ pub const ALLOWED_ATTRS: &[&str] = &[
     "data-coalition",
     "start",
     "style",
+    "dir",
 ];
 
 pub fn unescape(s: &str) -> String {

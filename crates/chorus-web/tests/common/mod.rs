@@ -82,6 +82,9 @@ impl Builder {
             link,
             action,
             roster_heads: heads.to_vec(),
+            voting_opens_at_ms: None,
+            draft: false,
+            amendments: vec![],
         };
         let env = Envelope::sign(Kind::Proposal, p.to_body(), &[key]);
         let id = env.id();
