@@ -119,9 +119,12 @@ fn still_says(before: &serde_json::Value, now: &serde_json::Value) -> bool {
 /// that dissent is not recorded, and fail only when a seal is required.
 #[test]
 fn certificates_made_before_dissent_was_recorded_verify_as_before() {
-    for name in ["devnet-3-breadth", "devnet-5-breadth"] {
-        let stem = name.trim_end_matches("-breadth");
-        let c: ObjectId = String::from_utf8(read("before-dissent", &format!("{stem}.coalition")))
+    for (name, coalition, breadth) in [
+        ("devnet-3-breadth", "devnet-3", true),
+        ("devnet-5-breadth", "devnet-5", true),
+        ("solo-leader", "solo", false),
+    ] {
+        let c: ObjectId = String::from_utf8(read("before-dissent", &format!("{coalition}.coalition")))
             .expect("text")
             .trim()
             .parse()
@@ -130,7 +133,7 @@ fn certificates_made_before_dissent_was_recorded_verify_as_before() {
         let v = certificate::verify_with_threads(&bytes, Some(c), 1).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(certificate::verify_with_threads(&bytes, Some(c), 2).as_ref(), Ok(&v), "{name}");
         assert_eq!((v.decision, v.rule.kind), (Decision::Position, RuleKind::Positions), "{name}");
-        assert!(!v.breakdown.breadth.is_empty(), "{name}: its charter has a breadth rule");
+        assert_eq!(!v.breakdown.breadth.is_empty(), breadth, "{name}: breadth rules");
         let before: serde_json::Value =
             serde_json::from_slice(&read("before-dissent", &format!("{name}.verify.json"))).expect("json");
         let now = serde_json::to_value(&v).expect("serialises");
@@ -143,6 +146,7 @@ fn certificates_made_before_dissent_was_recorded_verify_as_before() {
         assert!(v.objectors.is_empty() && v.abstainers.is_empty(), "{name}");
         assert_eq!(v.silent.len(), v.members - v.endorsers.len(), "{name}");
         assert_eq!(v.window.opens_at_ms, Some(0), "{name}: open from the start");
+        assert_eq!(v.window.closes_at_ms, v.proposal.closes_at_ms, "{name}");
         assert_eq!(v.dissent_note(), "dissent not recorded: this certificate carries no seal");
         assert_eq!(v.require_seal(), Err(CertificateError::Unsealed), "{name}");
     }
