@@ -119,11 +119,9 @@ fn still_says(before: &serde_json::Value, now: &serde_json::Value) -> bool {
 /// that dissent is not recorded, and fail only when a seal is required.
 #[test]
 fn certificates_made_before_dissent_was_recorded_verify_as_before() {
-    for (name, coalition, breadth) in [
-        ("devnet-3-breadth", "devnet-3", true),
-        ("devnet-5-breadth", "devnet-5", true),
-        ("solo-leader", "solo", false),
-    ] {
+    for (name, coalition, breadth) in
+        [("devnet-3-breadth", "devnet-3", true), ("devnet-5-breadth", "devnet-5", true), ("solo-leader", "solo", false)]
+    {
         let c: ObjectId = String::from_utf8(read("before-dissent", &format!("{coalition}.coalition")))
             .expect("text")
             .trim()
