@@ -9,6 +9,7 @@ from .crypto import key_error, signature_ok
 from .errors import Refused, nested
 from .ledger import WAIT_ROSTER, Ledger, effective_stances
 from .rules import (
+    HEADER_FIRST,
     ENDORSEMENT,
     GENESIS,
     MAX_CERTIFICATE,
@@ -21,6 +22,7 @@ from .rules import (
     expect_kind,
     genesis_body,
     object_id,
+    opaque_header,
     proposal_body,
     required,
     signing_input,
@@ -133,6 +135,21 @@ def verify_full(cert, expected=None, require_seal=False):
             raise Refused(
                 "ChainNotSorted", f"chain object {i} is out of order (the chain must be sorted by id with no object twice)"
             )
+        if kind in HEADER_FIRST:
+            # A kind that was reserved: its form is its header (12.8 V2, V3), as
+            # for an opaque object; its own body rules come after the signature
+            # (V5a), so a refusal by them is reported at step 16.
+            try:
+                coalition_of, _ = opaque_header(env["body"])
+                wrong_coalition(coalition_of)
+            except Refused as e:
+                raise nested("Chain", label, e)
+            try:
+                body, refused = body_of(kind, env["body"], env["signatures"][0]["signer"]), None
+            except Refused as e:
+                body, refused = None, e
+            chain.append(Obj(kind, env, body, refused))
+            continue
         try:
             body = body_of(kind, env["body"], env["signatures"][0]["signer"])
             wrong_coalition(body["coalition"])

@@ -81,7 +81,11 @@ class Ledger:
         """The knowledge rules V6 (signer) and V7 (roster heads) of 12.8 against what
         the ledger holds now. Returns None when the object may be admitted, a
         waiting reason (verdict Ignore: UnknownSigner, UnknownRoster) when it must
-        wait, and raises Refused (verdict Reject) otherwise."""
+        wait, and raises Refused (verdict Reject) otherwise. A comment,
+        open-voting or withdrawal object whose body rules refused it (V5a) is
+        refused here, before V6."""
+        if obj.refused is not None:
+            raise obj.refused
         trust = obj.trust()
         if obj.kind in (ENDORSEMENT, COMMENT) and obj.body["delegation"]:
             d = self.delegations.get(obj.body["delegation"])

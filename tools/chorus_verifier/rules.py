@@ -55,6 +55,9 @@ KINDS = {
 RESERVED_KINDS = {4: "kind-4", 8: "kind-8", 9: "node-certificate", 11: "ballot", 12: "roster-head"}
 RESERVED_KINDS.update({n: f"kind-{n}" for n in range(15, 32)})
 STANCES = {1: "endorse", 2: "object", 3: "abstain"}
+# Kinds defined after they were reserved: judged by their header up to the
+# signature, as an older node judges them, then by their own body rules (12.8 V5a).
+HEADER_FIRST = (COMMENT, OPEN_VOTING, WITHDRAWAL)
 
 # Charter defaults (6.3, 12.2).
 DEFAULT_RULES = {"positions": (1, 2), "membership": (2, 3), "amendments": (3, 4)}
@@ -487,12 +490,16 @@ def body_of(kind, body, signer):
 
 
 class Obj:
-    """A carried signed object (not a genesis) whose envelope and body passed their rules."""
+    """A carried signed object (not a genesis) whose envelope and body passed their
+    rules; or, for a comment, open-voting or withdrawal object (HEADER_FIRST),
+    whose header passed them: then `refused` is its body rules' refusal (12.8
+    V5a, judged after the signature), or None."""
 
-    __slots__ = ("kind", "id", "body", "signer", "signature", "raw_body")
+    __slots__ = ("kind", "id", "body", "signer", "signature", "raw_body", "refused")
 
-    def __init__(self, kind, env, body):
+    def __init__(self, kind, env, body, refused=None):
         self.kind = kind
+        self.refused = refused
         self.raw_body = env["body"]
         self.id = object_id(kind, env["body"])
         self.body = body

@@ -24,6 +24,7 @@ from builder import (  # noqa: E402
     T0,
     Coalition,
     Key,
+    Signed,
     blob,
     by_trust,
     certificate,
@@ -311,6 +312,31 @@ class ChainObjects(unittest.TestCase):
             ),
         )
         self.assertEqual(verdict(certificate(f.c, f.p, f.ends(), chain=[of_3, orphan]))[0], "ok")
+
+    def test_a_comment_is_judged_by_its_header_then_its_signature_then_its_body(self):
+        f = Fixture()
+        empty = f.c.comment(3, f.p, "")
+        refusal = (
+            "Chain/InvalidField",
+            "chain object 0 is invalid: text: a comment must say something (only an amendment may leave it empty)",
+        )
+        self.assertEqual(verdict(certificate(f.c, f.p, f.ends(), chain=[empty])), refusal)
+        # Its body rules come after every signature (12.8 V5a, step 16).
+        forged = Signed(2, f.p.body, f.p.env[:-1] + bytes([f.p.env[-1] ^ 1]))
+        self.assertEqual(verdict(certificate(f.c, forged, f.ends(), chain=[empty]))[0], "Proposal/BadSignature")
+        # Its header is its form (step 11): another coalition's is refused there.
+        other = Coalition(2, name="Other")
+        foreign = other.comment(0, f.p, "Hello")
+        self.assertEqual(
+            verdict(certificate(f.c, forged, f.ends(), chain=[foreign])),
+            ("Chain/WrongCoalition", f"chain object 0 is invalid: object belongs to coalition {other.id.hex()}, not {f.c.id.hex()}"),
+        )
+        # A withdrawal with a bad author key: refused at step 16 too.
+        bad = blob(1, f.c.id) + uint(2, T0 + 5) + blob(3, f.p.id) + blob(4, b"\x00" * 32)
+        w = f.c.signed(14, bad, f.c.key(0))
+        code, reason = verdict(certificate(f.c, f.p, f.ends(), chain=[w]))
+        self.assertEqual(code, "Chain/BadKey", reason)
+        self.assertEqual(verdict(certificate(f.c, forged, f.ends(), chain=[w]))[0], "Proposal/BadSignature")
 
     def test_a_governance_draft_in_the_chain_needs_its_opening(self):
         c = Coalition(5)
