@@ -593,3 +593,166 @@ proptest! {
         prop_assert_eq!(exported(&shuffled), expected);
     }
 }
+
+/// The certificates of the tests above (valid ones and one of each
+/// failure), by name, with their coalitions.
+fn cases() -> Vec<(String, Vec<u8>, ObjectId)> {
+    let s = Story::new();
+    let f = &s.f;
+    let mut out: Vec<(String, Vec<u8>)> = Vec::new();
+    let sealed = s.sealed_by_0();
+    out.push(("sealed".into(), sealed.clone()));
+    out.push(("removed".into(), edit(&sealed, |c| c.dissent.retain(|e| e.body != s.objection.body()))));
+    out.push(("unsealed".into(), edit(&sealed, |c| c.seal = None)));
+    let outsider = member_key(99);
+    let stances: Vec<ObjectId> = s.ends.iter().chain([&s.objection, &s.abstention]).map(Envelope::id).collect();
+    let seal = Seal::sign(seal_body(&f.id(), &s.p.id(), &f.keys[0].public(), None, &stances), &outsider);
+    let seal = pb::Seal::decode(seal_bytes(&seal).as_slice()).expect("a seal");
+    out.push(("outsider seal".into(), edit(&sealed, |c| c.seal = Some(seal))));
+    let node = member_key(200);
+    let d = delegation(f, 2, node.public(), SCOPE_NODE, 5);
+    let mut objects = s.objects();
+    objects.push(&d);
+    let sealer = Sealer { key: &node, trust: f.keys[2].public(), delegation: Some(d.id()) };
+    out.push(("node seal".into(), export(f, &objects, &s.p, Some(&sealer))));
+    let also = stance(f, 1, s.p.id(), Stance::Object, 5, None);
+    out.push(("also endorses".into(), with_dissent(&s, &[&also])));
+    let endorse = stance(f, 3, s.p.id(), Stance::Endorse, 5, None);
+    out.push(("endorse in dissent".into(), with_dissent(&s, &[&endorse])));
+    out.push(("two dissent".into(), with_dissent(&s, &[&s.objection, &s.abstention])));
+    out.push(("two dissent swapped".into(), with_dissent(&s, &[&s.abstention, &s.objection])));
+    let abstain3 = stance(f, 3, s.p.id(), Stance::Abstain, 4, None);
+    out.push((
+        "inconsistent".into(),
+        edit(&with_dissent(&s, &[&abstain3]), |c| {
+            c.chain.push(pb::Envelope::decode(s.objection.bytes()).expect("an envelope"))
+        }),
+    ));
+    let mut all: Vec<(String, Vec<u8>, ObjectId)> = out.into_iter().map(|(n, b)| (n, b, f.id())).collect();
+
+    let g = Fixture::new(5);
+    let p = g.draft(0, "Opened", 1, None, None);
+    let open = g.open_voting(0, p.id(), 10);
+    let ends: Vec<Envelope> = (0..3).map(|i| stance(&g, i, p.id(), Stance::Endorse, 20, None)).collect();
+    let objection = stance(&g, 4, p.id(), Stance::Object, 20, Some(OBJECTION));
+    let mut objects: Vec<&Envelope> = vec![&p, &open, &objection];
+    objects.extend(&ends);
+    let key = &g.keys[4];
+    let opened = export(&g, &objects, &p, Some(&Sealer { key, trust: key.public(), delegation: None }));
+    all.push(("draft opened".into(), opened.clone(), g.id()));
+    all.push(("draft never opened".into(), edit(&opened, |c| c.chain.clear()), g.id()));
+    let early = stance(&g, 3, p.id(), Stance::Object, 5, None);
+    let bytes = edit(&opened, |c| c.dissent.insert(0, pb::Envelope::decode(early.bytes()).expect("an envelope")));
+    all.push(("early dissent".into(), bytes, g.id()));
+
+    // A withdrawal signed before the stances, carried: they do not count.
+    let w = g.withdrawal(0, p.id(), Some("superseded"), 15);
+    let bytes = edit(&export(&g, &objects, &p, None), |c| {
+        c.chain.push(pb::Envelope::decode(w.bytes()).expect("an envelope"));
+        c.chain.sort_by_key(|e| ObjectId::compute(Kind::from_wire(e.kind).expect("a kind"), &e.body));
+    });
+    all.push(("withdrawn before the stances".into(), bytes, g.id()));
+    let h = history();
+    let everything: Vec<usize> = (0..h.objects.len()).collect();
+    all.push(("history".into(), exported(&everything).3, h.f.id()));
+    all
+}
+
+/// Flips, inserts or deletes a byte, or cuts the tail, at a random place.
+fn mutate(bytes: &[u8], rng: &mut chorus_core::testkit::SplitMix) -> Vec<u8> {
+    let mut b = bytes.to_vec();
+    let at = rng.index(b.len());
+    match rng.below(4) {
+        0 => b[at] ^= 1 << rng.below(8),
+        1 => b.insert(at, rng.below(256) as u8),
+        2 => {
+            b.remove(at);
+        }
+        _ => b[at] = b[at].wrapping_add(1),
+    }
+    b
+}
+
+/// The independent verifier (tools/verify_certificate.py, written from
+/// PROTOCOL.md alone) gives the same verdict, and for a valid certificate
+/// the same objectors, abstainers, silent members, seal and window, on the
+/// certificates of these tests and on mutations of them. Skipped without
+/// python3 and PyNaCl unless `CHORUS_REQUIRE_INDEPENDENT_VERIFIER=1`.
+#[test]
+fn the_independent_verifier_agrees_on_dissent_and_seals() {
+    use std::process::{Command, Stdio};
+    let available = Command::new("python3")
+        .args(["-c", "import nacl.signing"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !available {
+        let required = std::env::var("CHORUS_REQUIRE_INDEPENDENT_VERIFIER").is_ok_and(|v| v == "1");
+        assert!(!required, "python3 with PyNaCl is required (pip install pynacl)");
+        eprintln!("skipped: python3 with PyNaCl not found");
+        return;
+    }
+    let mut cases = cases();
+    let mut rng = chorus_core::testkit::SplitMix(0x0d15_5e27);
+    for i in 0..cases.len() {
+        for m in 0..40 {
+            let bytes = mutate(&cases[i].1, &mut rng);
+            cases.push((format!("{} mutation {m}", cases[i].0), bytes, cases[i].2));
+        }
+    }
+    let input: String = cases.iter().map(|(_, b, c)| format!("{} {}\n", hex::encode(b), c.to_hex())).collect();
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let batch = dir.path().join("batch.txt");
+    std::fs::write(&batch, input).expect("written");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = Command::new("python3")
+        .arg(root.join("tools/verify_certificate.py"))
+        .args(["--batch".as_ref(), batch.as_os_str(), "--json".as_ref()])
+        .output()
+        .expect("python3 runs");
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    let theirs: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .expect("UTF-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON verdict per line"))
+        .collect();
+    assert_eq!(theirs.len(), cases.len());
+    let mut differences = Vec::new();
+    let mut valid = 0;
+    for ((name, bytes, c), their) in cases.iter().zip(&theirs) {
+        let ours = certificate::verify_with_threads(bytes, Some(*c), 1);
+        let (our_code, our_error) = match &ours {
+            Ok(_) => (None, None),
+            Err(e) => (Some(e.name()), Some(e.to_string())),
+        };
+        let their_code = their["code"].as_str().map(str::to_owned);
+        let malformed = our_code.as_deref().is_some_and(|n| n == "Malformed" || n.ends_with("/Malformed"));
+        let same_error = our_code == their_code && (malformed || our_error.as_deref() == their["error"].as_str());
+        if !same_error {
+            differences
+                .push(format!("{name}: rust {our_code:?} {our_error:?}, python {their_code:?} {}", their["error"]));
+            continue;
+        }
+        if let Ok(v) = ours {
+            valid += 1;
+            let report = &their["report"];
+            let pairs = [
+                ("objectors", serde_json::to_value(&v.objectors).unwrap()),
+                ("abstainers", serde_json::to_value(&v.abstainers).unwrap()),
+                ("silent", serde_json::to_value(&v.silent).unwrap()),
+                ("seal", serde_json::to_value(&v.seal).unwrap()),
+                ("window", serde_json::to_value(v.window).unwrap()),
+                ("dissent", serde_json::Value::String(v.dissent_note())),
+            ];
+            for (key, value) in pairs {
+                if report[key] != value {
+                    differences.push(format!("{name} ({key}): rust {value}, python {}", report[key]));
+                }
+            }
+        }
+    }
+    eprintln!("{} certificates, {valid} valid for both", cases.len());
+    assert!(valid >= 6, "the valid cases stay valid");
+    assert!(differences.is_empty(), "{} differences:\n{}", differences.len(), differences.join("\n"));
+}
