@@ -502,6 +502,57 @@ fn a_stance_after_the_author_withdrew_fails() {
     );
 }
 
+#[test]
+fn a_governance_draft_in_the_chain_carries_its_opening() {
+    let f = Fixture::new(3);
+    let newcomer = member_key(400);
+    let admit = chorus_core::Action::Admit(chorus_core::Member {
+        key: newcomer.public(),
+        name: "Newcomer Trust".into(),
+        external_id: None,
+        attributes: Default::default(),
+    });
+    let g = chorus_core::Proposal {
+        coalition: f.id(),
+        roster: f.id(),
+        author: f.keys[0].public(),
+        created_at_ms: T0 + 1,
+        closes_at_ms: None,
+        title: "Admit the newcomer".into(),
+        body: String::new(),
+        link: None,
+        action: Some(admit),
+        roster_heads: vec![],
+        voting_opens_at_ms: None,
+        draft: true,
+        amendments: vec![],
+    };
+    let g = Envelope::sign(Kind::Proposal, g.to_body(), &[&f.keys[0]]);
+    let open = f.open_voting(0, g.id(), 5);
+    let g_ends: Vec<Envelope> = (0..3).map(|i| stance(&f, i, g.id(), Stance::Endorse, 6, None)).collect();
+    let p = f.proposal_under(&f.keys[1], f.keys[1].public(), "After the admission", &[g.id()], None, 10);
+    let p_ends: Vec<Envelope> = [0, 1, 2]
+        .iter()
+        .map(|&i| f.stance_by(&f.keys[i], f.keys[i].public(), p.id(), Stance::Endorse, 11, None))
+        .collect();
+    let objection = f.stance_by(&newcomer, newcomer.public(), p.id(), Stance::Object, 12, None);
+    let mut objects: Vec<&Envelope> = vec![&g, &open, &p, &objection];
+    objects.extend(&g_ends);
+    objects.extend(&p_ends);
+    let l = ledger_of(&f, &objects);
+    let chain = l.certificate_chain(&p.id()).expect("a chain");
+    assert!(chain.contains(&open.id()) && chain.contains(&g.id()), "the governance draft and its opening");
+    let key = &newcomer;
+    let bytes = export(&f, &objects, &p, Some(&Sealer { key, trust: key.public(), delegation: None }));
+    let v = verify(&bytes, &f).expect("valid");
+    assert_eq!(v.objectors.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(), ["Newcomer Trust"]);
+    assert_eq!(v.seal.map(|s| s.name), Some("Newcomer Trust".to_owned()), "an admitted member may seal");
+    // Without the opening, the draft's endorsements are early: it is not
+    // adopted by what is carried.
+    let bytes = edit(&bytes, |c| c.chain.retain(|e| e.body != open.body()));
+    assert_eq!(verify(&bytes, &f), Err(CertificateError::ChainNotAdopted(g.id())));
+}
+
 /// Every object of a history with a draft opened by its author, stances
 /// on and around the window's edges (one by a delegate), a withdrawal and
 /// a comment, and a node-scope delegation to seal with.
