@@ -186,6 +186,27 @@ proptest! {
         // And the reverse of the first order, at once.
         let reversed: Vec<&Envelope> = chosen.iter().rev().copied().collect();
         prop_assert_eq!(&view(&at_once(&p.f, &reversed), &p.proposals), &reference);
+        // More open-votings only open earlier; more withdrawals only end
+        // earlier.
+        let ledger = at_once(&p.f, &chosen);
+        let with = |kind: Kind| {
+            let mut more = chosen.clone();
+            more.extend(p.structure.iter().filter(|e| e.kind() == kind));
+            at_once(&p.f, &more)
+        };
+        let (opened, withdrawn) = (with(Kind::OpenVoting), with(Kind::Withdrawal));
+        let never = |t: Option<u64>| t.unwrap_or(u64::MAX);
+        for id in &p.proposals {
+            let (Some(w), Some(o), Some(x)) =
+                (ledger.voting_window(id), opened.voting_window(id), withdrawn.voting_window(id))
+            else {
+                continue;
+            };
+            prop_assert!(never(o.opens_at_ms) <= never(w.opens_at_ms));
+            prop_assert!(never(x.withdrawn_at_ms) <= never(w.withdrawn_at_ms));
+            prop_assert_eq!((o.closes_at_ms, o.withdrawn_at_ms), (w.closes_at_ms, w.withdrawn_at_ms));
+            prop_assert_eq!(x.opens_at_ms, w.opens_at_ms);
+        }
     }
 }
 

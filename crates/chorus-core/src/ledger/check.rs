@@ -218,7 +218,10 @@ impl SignatureChecked {
         }
     }
 
-    /// The typed body.
+    /// The typed body. For a comment, open-voting or withdrawal object
+    /// whose body its kind's rules refuse, the common header, as a node
+    /// that does not define the kind reads it ([`Ledger::authorise`]
+    /// refuses it).
     pub fn object(&self) -> &Object {
         match &self.0 {
             Checked::Genesis(g) => g.object(),

@@ -41,8 +41,9 @@
 //!
 //! Modules by responsibility: `check` (an envelope's form and signature,
 //! then whether the held objects authorise it), `apply` (folding a verified
-//! object in), `query` (what the held objects say), `proof` (what a
-//! certificate carries). Which objects to apply, and when, is decided by
+//! object in), `query` (what the held objects say), `deliberation` (voting
+//! windows, comments, notices, revisions), `proof` (what a certificate
+//! carries). Which objects to apply, and when, is decided by
 //! [`crate::Ingest`].
 
 mod apply;
