@@ -1,12 +1,15 @@
 """Checks the test vectors of PROTOCOL.md section 11 (every block, section
-11.8's governance vectors and the member attribute vectors (`attr.*`)
-included)."""
+11.8's governance vectors, the member attribute vectors (`attr.*`) and the
+deliberation vectors of 11.13 (`delib.*`) included)."""
 
 from nacl.signing import SigningKey
 
 from . import attributes as attrs
 from . import wire
-from .certificate import verify_report
+import re
+
+from .certificate import verify_full
+from .deliberation import check_deliberation, dissent_line, tally_line, window_line
 from .errors import Refused
 from .ledger import Ledger, effective_stances, tally
 from .rules import (
@@ -132,6 +135,15 @@ def check_attribute_ledger(v, c, geneses, objects):
         c.check(got == v["attr.ledger.breakdown.stances"], "attr.ledger.breakdown.stances", got)
 
 
+def deliberation_now(path):
+    """The reader's clock of 11.13's ledger lines, `D + 2 days + 3 h`, D as the
+    document states it ("`D` is `T + 20 days` (`1768953600000`, ...)"); None
+    when the document has no such section."""
+    with open(path, encoding="utf-8") as f:
+        m = re.search(r"`D` is `[^`]*`\s+\(`(\d+)`", f.read())
+    return None if m is None else int(m.group(1)) + 2 * 86_400_000 + 3 * 3_600_000
+
+
 def check_vectors(path, verbose=False):
     v = read_vectors(path)
     c = Checker(verbose)
@@ -146,7 +158,8 @@ def check_vectors(path, verbose=False):
     genesis = None
     geneses = {}
     objects = {}
-    for name in sorted(k[: -len(".body")] for k in v if k.endswith(".body")):
+    # A seal (`delib.seal`) has a body but no envelope: deliberation.py checks it.
+    for name in sorted(k[: -len(".body")] for k in v if k.endswith(".body") and k[: -len(".body")] + ".envelope" in v):
         body = bytes.fromhex(v[f"{name}.body"])
         try:
             env, canonical = wire.parse(bytes.fromhex(v[f"{name}.envelope"]), wire.ENVELOPE)
@@ -196,10 +209,7 @@ def check_vectors(path, verbose=False):
             if t is None:
                 c.check(False, f"{prefix}.tally", "the proposal is not tallied")
                 continue
-            keys = ["members", "required", "endorse", "object", "abstain", "equivocations", "late"]
-            if "early=" in v[f"{prefix}.tally"]:  # the document's vectors from drafts on name it
-                keys.append("early")
-            got = " ".join(f"{k}={t[k]}" for k in keys)
+            got = tally_line(t, v[f"{prefix}.tally"])
             c.check(got == v[f"{prefix}.tally"], f"{prefix}.tally", got)
             if f"{prefix}.certificate_endorsements" in v:
                 got = ",".join(x.hex() for x in t["certificate_endorsements"])
@@ -220,6 +230,13 @@ def check_vectors(path, verbose=False):
                 c.check(got == v[f"{prefix}.head_version"], f"{prefix}.head_version", got)
 
     check_attribute_ledger(v, c, geneses, objects)
+    if genesis is not None:
+        now = deliberation_now(path)
+
+        def delib_ledger(names):
+            return ingest(c, "delib.ledger", coalition, genesis, [objects[n] for n in names])
+
+        check_deliberation(v, c, delib_ledger, objects, now)
 
     # Certificates, verified with the expected coalition id the last genesis id
     # before them in the document (genesis.id, or attr.genesis.id for the
@@ -232,12 +249,15 @@ def check_vectors(path, verbose=False):
             coalition_of[name] = current
     for name in sorted(coalition_of):
         try:
-            got, breakdown = verify_report(bytes.fromhex(v[name]), coalition_of[name])
+            got, breakdown, report = verify_full(bytes.fromhex(v[name]), coalition_of[name])
             want = v.get(f"{name}.result")
             ok = want is not None and (got == want or strip_new_fields(got) == want)
             if f"{name}.breadth" in v:
                 line = breadth_line(breakdown)
                 c.check(line == v[f"{name}.breadth"], f"{name}.breadth", line)
+            for key, line in (("dissent", dissent_line(report)), ("window", window_line(report["window"]))):
+                if f"{name}.{key}" in v:
+                    c.check(line == v[f"{name}.{key}"], f"{name}.{key}", line)
         except Refused as e:
             got = f"{e.code}: {e.reason}"
             ok = e.code == v.get(f"{name}.error")
@@ -249,4 +269,9 @@ def check_vectors(path, verbose=False):
             cert, _ = wire.parse(bytes.fromhex(v[name]), wire.CERTIFICATE)
             ids = ",".join(object_id(e["kind"], e["body"]).hex() for e in cert["chain"])
             c.check(ids == v["gov.ledger.certificate_chain"], "gov.ledger.certificate_chain", "ids of certificate.gov_valid's chain")
+        if name == "certificate.delib_valid" and "delib.ledger.revision.certificate_chain" in v:
+            cert, _ = wire.parse(bytes.fromhex(v[name]), wire.CERTIFICATE)
+            ids = ",".join(object_id(e["kind"], e["body"]).hex() for e in cert["chain"])
+            key = "delib.ledger.revision.certificate_chain"
+            c.check(ids == v[key], key, "ids of certificate.delib_valid's chain")
     return c.passed, c.failed
