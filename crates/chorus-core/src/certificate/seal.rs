@@ -25,9 +25,9 @@ pub const SEAL_SIGNING_PREFIX: &[u8] = b"chorus/v1/seal\n";
 pub const MAX_SEAL_STANCES: usize = 65_536;
 
 /// A seal as a certificate carries it: the exact canonical bytes of a
-/// [`SealBody`] and one signature over `"chorus/v1/seal\n" || body`. Made
-/// by [`Seal::sign`]; nothing about it is verified until the certificate
-/// that carries it is.
+/// `SealBody` message (from [`seal_body`]) and one signature over
+/// `"chorus/v1/seal\n" || body`. Made by [`Seal::sign`]; nothing about it
+/// is verified until the certificate that carries it is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Seal {
     body: Vec<u8>,
