@@ -115,7 +115,7 @@ fn view(ledger: &Ledger, proposals: &[ObjectId]) -> String {
         let statuses: Vec<_> = CLOCKS.iter().map(|now| ledger.status(id, *now)).collect();
         assert_eq!(ledger.tally(id), ledger.recount(id), "incremental tally of {id} equals its recount");
         out += &format!(
-            "{id}: {statuses:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n",
+            "{id}: {statuses:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n",
             ledger.proposal_state(id),
             ledger.is_adopted(id),
             ledger.voting_window(id),
@@ -123,6 +123,7 @@ fn view(ledger: &Ledger, proposals: &[ObjectId]) -> String {
             ledger.notices(id),
             ledger.revisions(id),
             ledger.certificate_endorsements(id),
+            ledger.certificate_dissent(id),
             ledger.certificate_chain(id),
         );
     }
