@@ -38,7 +38,8 @@
 //!   for set reconciliation), [`Store::objects_of_kind`],
 //!   [`Store::endorsements_of`], [`Store::proposals`], [`Store::positions`],
 //!   [`Store::with_ledger`] / [`Store::ledger_snapshot`] (tallies, proposal
-//!   states, certificate endorsements), [`Store::certificate`],
+//!   states, certificate endorsements), [`Store::certificate`] and
+//!   [`Store::sealed_certificate`] (with a [`Sealer`]: PROTOCOL.md 9.2),
 //!   [`Store::object_count`], [`Store::corrupt_records`].
 //! - [`Store::export`] / [`Store::import`] / [`ExportReader`]: the portable
 //!   stream described below.
@@ -75,13 +76,16 @@
 //! and indexes; the store still opens. Ingesting the same object again (from
 //! a peer's sync or an export) rewrites the record and repairs it.
 //!
-//! One exception: an intact record of a reserved kind (4, 8 to 31; an
-//! opaque object, PROTOCOL.md 3.4) that the rules refuse at open is
-//! *dropped*, not listed as corrupt: logged with its reason and left out of
-//! the ledger and indexes, its record kept on disk. An older version
-//! admitted it without knowing the kind; a version that defines the kind
-//! judges it by that kind's rules when the store is rebuilt, and one they
-//! refuse is not damage (PROTOCOL.md 10). Opaque objects are otherwise
+//! One exception: an intact record of a kind with the common header of
+//! PROTOCOL.md 3.4 (4 and 8 to 31: the reserved kinds, and comment (10),
+//! open-voting (13) and withdrawal (14), which older versions admitted as
+//! opaque objects) that the rules refuse at open is *dropped*, not listed
+//! as corrupt: logged once with its reason and left out of the ledger and
+//! indexes (not served, synced or exported), its record kept on disk,
+//! untouched, so a version that admits it finds it again. An older version
+//! acknowledged it without knowing the kind; a version that defines the
+//! kind judges it by that kind's rules when the store is rebuilt, and one
+//! they refuse is not damage (PROTOCOL.md 10). Opaque objects are otherwise
 //! stored, indexed (by time and by kind), synced and exported like any
 //! other object.
 //!
@@ -223,6 +227,7 @@ mod rebuild;
 mod record;
 mod store;
 
+pub use certificate::{AssembledCertificate, SealState, Sealer};
 pub use error::StoreError;
 pub use export::{ExportReader, ImportReport, EXPORT_MAGIC, EXPORT_VERSION};
 pub use record::{CorruptRecord, FORMAT_VERSION};

@@ -300,6 +300,12 @@ impl Store {
         read(&self.inner.state).by_kind.get(&kind).into_iter().flatten().map(|(_, id)| *id).collect()
     }
 
+    /// How many objects of each kind are held, genesis included, in kind
+    /// order; kinds with none are left out.
+    pub fn kind_counts(&self) -> Vec<(Kind, usize)> {
+        read(&self.inner.state).by_kind.iter().map(|(k, ids)| (*k, ids.len())).collect()
+    }
+
     /// Endorsement objects (any stance) naming a proposal, whether or not
     /// the proposal itself is held, sorted by (created_at_ms, id).
     pub fn endorsements_of(&self, proposal: &ObjectId) -> Vec<ObjectId> {
