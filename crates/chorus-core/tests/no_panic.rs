@@ -7,8 +7,8 @@ use std::sync::OnceLock;
 use chorus_core::testkit::member_key;
 use chorus_core::testkit::{Fixture, T0};
 use chorus_core::{
-    certificate, Action, Coalition, Delegation, Endorsement, Envelope, Genesis, KeyRotation, Kind, Ledger, Member,
-    Proposal, Revocation, Stance,
+    certificate, Action, Amendment, Coalition, Comment, Delegation, Endorsement, Envelope, Genesis, KeyRotation, Kind,
+    Ledger, Member, OpenVoting, Proposal, Revocation, Stance, Withdrawal,
 };
 use chorus_proto::v1 as pb;
 use proptest::prelude::*;
@@ -85,6 +85,22 @@ fn seeds() -> &'static Seeds {
             samples.push(o.body().to_vec());
         }
         samples.push(gov_cert);
+        // Deliberation: a draft, an amendment, an opening, a withdrawal.
+        let draft = f.draft(0, "Seed draft", 10, Some(20), Some(T0 + 1000));
+        let amendment = Amendment { body: "Seed body.".into(), title: Some("Seed title".into()) };
+        let k = &f.keys[1];
+        let amend = f.comment_by(k, k.public(), draft.id(), "Seed comment", None, Some(amendment), 11, None);
+        let open = f.open_voting(0, draft.id(), 12);
+        let withdrawal = f.withdrawal(0, draft.id(), Some("Seed reason"), 13);
+        for o in [&draft, &amend, &open, &withdrawal] {
+            samples.push(o.bytes().to_vec());
+            samples.push(o.body().to_vec());
+        }
+        let mut ledger = ledger;
+        for o in [&draft, &amend, &open] {
+            let v = ledger.validate(o.bytes(), NOW).expect("the seed deliberation is valid");
+            ledger.apply(&v);
+        }
         Seeds { f, samples, ledger }
     })
 }
@@ -107,11 +123,19 @@ fn feed(bytes: &[u8]) {
     let _ = Delegation::from_body(bytes);
     let _ = Revocation::from_body(bytes);
     let _ = KeyRotation::from_body(bytes);
+    let _ = Comment::from_body(bytes);
+    let _ = OpenVoting::from_body(bytes);
+    let _ = Withdrawal::from_body(bytes);
     if let Ok(v) = s.ledger.validate(bytes, NOW) {
         let mut ledger = s.ledger.clone();
         ledger.apply(&v);
         let _ = ledger.head_version();
         let _ = ledger.positions();
+        let ids: Vec<_> = ledger.proposals().into_iter().map(|(id, _)| id).collect();
+        for id in ids {
+            let _ = (ledger.voting_window(&id), ledger.comments(&id), ledger.notices(&id), ledger.revisions(&id));
+            let _ = (ledger.status(&id, NOW), ledger.proposal_state(&id), ledger.digest());
+        }
     }
     let _ = s.ledger.validate(bytes, u64::MAX);
 }
@@ -180,18 +204,69 @@ fn proposal_pb() -> impl Strategy<Value = pb::Proposal> {
         text(),
         text(),
         prop::option::of((field_bytes(), any::<i32>())),
+        (any::<u64>(), any::<bool>(), prop::collection::vec(field_bytes(), 0..3)),
     )
-        .prop_map(|(coalition, roster, author, created_at_ms, closes_at_ms, title, body, link)| pb::Proposal {
-            coalition,
-            roster,
-            author,
-            created_at_ms,
-            closes_at_ms,
-            title,
-            body,
-            link: link.map(|(target, relation)| pb::ProposalLink { target, relation }),
-            ..Default::default()
+        .prop_map(
+            |(
+                coalition,
+                roster,
+                author,
+                created_at_ms,
+                closes_at_ms,
+                title,
+                body,
+                link,
+                (opens, draft, amendments),
+            )| {
+                pb::Proposal {
+                    coalition,
+                    roster,
+                    author,
+                    created_at_ms,
+                    closes_at_ms,
+                    title,
+                    body,
+                    link: link.map(|(target, relation)| pb::ProposalLink { target, relation }),
+                    voting_opens_at_ms: opens,
+                    draft,
+                    amendments,
+                    ..Default::default()
+                }
+            },
+        )
+}
+
+fn comment_pb() -> impl Strategy<Value = pb::Comment> {
+    (
+        (field_bytes(), any::<u64>(), field_bytes(), field_bytes(), field_bytes()),
+        text(),
+        field_bytes(),
+        prop::option::of((text(), text())),
+    )
+        .prop_map(|((coalition, created_at_ms, proposal, trust, delegation), text, reply_to, amendment)| {
+            pb::Comment {
+                coalition,
+                created_at_ms,
+                proposal,
+                trust,
+                delegation,
+                text,
+                reply_to,
+                amendment: amendment.map(|(body, title)| pb::Amendment { body, title }),
+            }
         })
+}
+
+fn withdrawal_pb() -> impl Strategy<Value = pb::Withdrawal> {
+    (field_bytes(), any::<u64>(), field_bytes(), field_bytes(), text()).prop_map(
+        |(coalition, created_at_ms, proposal, author, reason)| pb::Withdrawal {
+            coalition,
+            created_at_ms,
+            proposal,
+            author,
+            reason,
+        },
+    )
 }
 
 fn endorsement_pb() -> impl Strategy<Value = pb::Endorsement> {
@@ -259,6 +334,44 @@ proptest! {
             let cert = pb::Certificate { version: 1, genesis: Some(g.clone()), proposal: Some(proposal), endorsements: ends, chain: vec![], dissent: vec![], seal: None };
             let _ = certificate::verify_with_threads(&cert.encode_to_vec(), None, 1);
         }
+    }
+
+    /// Comment, open-voting and withdrawal bodies with arbitrary field
+    /// values, signed by a member, about held proposals or not.
+    #[test]
+    fn arbitrary_deliberation_fields_never_panic(
+        c in comment_pb(),
+        w in withdrawal_pb(),
+        signer in 0usize..4,
+        point_at_us in any::<bool>(),
+        at_held in any::<bool>(),
+    ) {
+        let s = seeds();
+        let (mut c, mut w) = (c, w);
+        if point_at_us {
+            c.coalition = s.f.id().0.to_vec();
+            c.trust = s.f.keys[signer].public().as_bytes().to_vec();
+            w.coalition = s.f.id().0.to_vec();
+            w.author = s.f.keys[signer].public().as_bytes().to_vec();
+            if c.created_at_ms == 0 {
+                c.created_at_ms = T0;
+            }
+        }
+        if at_held {
+            let held = s.ledger.proposals()[0].0 .0.to_vec();
+            c.proposal = held.clone();
+            w.proposal = held;
+        }
+        let o = pb::OpenVoting {
+            coalition: w.coalition.clone(),
+            created_at_ms: w.created_at_ms,
+            proposal: w.proposal.clone(),
+            author: w.author.clone(),
+        };
+        let key = &s.f.keys[signer];
+        feed(Envelope::sign(Kind::Comment, c.encode_to_vec(), &[key]).bytes());
+        feed(Envelope::sign(Kind::Withdrawal, w.encode_to_vec(), &[key]).bytes());
+        feed(Envelope::sign(Kind::OpenVoting, o.encode_to_vec(), &[key]).bytes());
     }
 
     /// Arbitrary genesis bodies, countersigned by their own (parseable)
