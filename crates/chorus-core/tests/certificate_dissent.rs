@@ -643,6 +643,83 @@ proptest! {
         shuffled.extend(repeats);
         prop_assert_eq!(exported(&shuffled), expected);
     }
+
+    /// The same for random histories: a draft (with or without a fixed
+    /// opening) or a proposal open from the start, maybe opened by its
+    /// author, stances of every kind at times on and around the window's
+    /// edges, maybe a withdrawal; applied in two random orders with
+    /// repeats. When the proposal is adopted the sealed certificate is the
+    /// same, and it verifies with the dissent the ledger chose.
+    #[test]
+    fn random_histories_export_the_same_certificate_in_any_order(
+        seed in any::<u64>(),
+        first in Just((0..12usize).collect::<Vec<usize>>()).prop_shuffle(),
+        second in Just((0..12usize).collect::<Vec<usize>>()).prop_shuffle(),
+        repeats in proptest::collection::vec(0..12usize, 0..4),
+    ) {
+        let f = random_fixture();
+        let objects = random_history(f, seed);
+        let pick = |order: &[usize]| -> Vec<&Envelope> {
+            order.iter().filter_map(|&i| objects.get(i)).collect()
+        };
+        let mut with_repeats = second.clone();
+        with_repeats.extend(repeats);
+        let (a, b) = (pick(&first), pick(&with_repeats));
+        let (la, lb) = (ledger_of(f, &a), ledger_of(f, &b));
+        let p = &objects[0];
+        prop_assert_eq!(la.digest(), lb.digest());
+        prop_assert_eq!(la.certificate_endorsements(&p.id()), lb.certificate_endorsements(&p.id()));
+        prop_assert_eq!(la.certificate_dissent(&p.id()), lb.certificate_dissent(&p.id()));
+        prop_assert_eq!(la.certificate_chain(&p.id()), lb.certificate_chain(&p.id()));
+        if la.is_adopted(&p.id()) {
+            let key = &f.keys[6];
+            let sealer = Sealer { key, trust: key.public(), delegation: None };
+            let bytes = export(f, &a, p, Some(&sealer));
+            prop_assert_eq!(&export(f, &b, p, Some(&sealer)), &bytes);
+            let v = verify(&bytes, f);
+            prop_assert!(v.is_ok(), "{:?}", v);
+            let v = v.unwrap();
+            prop_assert_eq!(
+                v.objectors.len() + v.abstainers.len(),
+                la.certificate_dissent(&p.id()).map_or(0, |d| d.len())
+            );
+        }
+    }
+}
+
+/// Seven members (4 needed) for the random histories.
+fn random_fixture() -> &'static Fixture {
+    static F: std::sync::OnceLock<Fixture> = std::sync::OnceLock::new();
+    F.get_or_init(|| Fixture::new(7))
+}
+
+/// Twelve objects: the proposal first (a draft with an opening at 100, a
+/// draft with none, or open from the start), an open-voting at 50 or 150,
+/// a withdrawal at 200 or 400, and nine stances of six members (each at
+/// least once) at times drawn from the edges (49, 50, 100, 150, 200, 201,
+/// 300, 400, 401).
+fn random_history(f: &Fixture, seed: u64) -> Vec<Envelope> {
+    let mut rng = chorus_core::testkit::SplitMix(seed);
+    let p = match rng.below(3) {
+        0 => f.draft(0, "Random", 1, Some(100), None),
+        1 => f.draft(0, "Random", 1, None, None),
+        _ => f.proposal(0, "Random", 1, None),
+    };
+    let times = [49, 50, 100, 150, 200, 201, 300, 400, 401];
+    let stances = [Stance::Endorse, Stance::Endorse, Stance::Endorse, Stance::Object, Stance::Abstain];
+    let mut objects = vec![
+        p.clone(),
+        f.open_voting(0, p.id(), if rng.chance(2) { 50 } else { 150 }),
+        f.withdrawal(0, p.id(), None, if rng.chance(2) { 200 } else { 400 }),
+    ];
+    for i in 0..9 {
+        // Each of the six members signs at least once.
+        let member = if i < 6 { i } else { rng.index(6) };
+        let stance_of = stances[rng.index(stances.len())];
+        let at = times[rng.index(times.len())];
+        objects.push(stance(f, member, p.id(), stance_of, at, Some("A reason.")));
+    }
+    objects
 }
 
 /// The certificates of the tests above (valid ones and one of each
