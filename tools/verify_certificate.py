@@ -21,9 +21,10 @@ member attributes or breadth rules, by its breadth as `chorus verify` words it:
 "breadth      endorsed by 34 of 52 member trusts, from 8 of 9 regions, running 412 schools
 with 198,000 pupils" (regions when the charter has a region set, schools and pupils when an
 endorser declares them) and one "breadth rule from at least 6 of 9 regions: 8, met" line per
-breadth rule of the rule applied, and, when it records dissent (carries a seal or dissent
-entries), its objectors with their reasons, abstainers, silent members, voting window (when
-not simply open from the start) and seal: "seal         dissent known to <name>'s node: ..."
+breadth rule of the rule applied, its voting window when not simply open from the start
+("window       voting opened at O ms by X; withdrawn at W ms by Y"), and, when it records
+dissent (carries a seal or dissent entries), its objectors with their reasons, abstainers,
+silent members and seal: "seal         dissent known to <name>'s node: ..."
 or "seal         dissent not recorded: this certificate carries no seal". With
 --require-seal, a certificate without a seal fails as `Unsealed`. Otherwise prints "<Error>: <reason>" and exits 1. <Error>
 is the error name of PROTOCOL.md (e.g. Endorsement/InvalidField, Chain/BadSignature,
@@ -148,9 +149,10 @@ def main():
             for line in breadth_lines(v["breakdown"]):
                 print(f"breadth rule {line}")
         # A certificate made before dissent was recorded prints its result line as
-        # before; its JSON report says dissent is not recorded.
-        if v["valid"] and records_dissent(v["report"]):
-            for line in report_lines(v["report"]):
+        # before (its window is open from the start); its JSON report says
+        # dissent is not recorded.
+        if v["valid"]:
+            for line in report_lines(v["report"], records_dissent(v["report"])):
                 print(line)
     sys.exit(0 if v["valid"] else 1)
 

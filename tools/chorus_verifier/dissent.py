@@ -237,14 +237,16 @@ def report(version, window, endorsements, dissent, seal):
     return out
 
 
-def report_lines(r):
-    """The report as people read it, one line each, after the result line."""
+def report_lines(r, dissent=True):
+    """The report as people read it, one line each, after the result line: the
+    voting window when it is not simply open from the start, and with `dissent`
+    the objectors, abstainers, silent members and seal."""
     lines = []
-    for label, key in (("objector", "objectors"), ("abstainer", "abstainers")):
+    for label, key in (("objector", "objectors"), ("abstainer", "abstainers")) if dissent else ():
         for d in r[key]:
             reason = f": {' '.join(d['comment'].splitlines())}" if d["comment"] else ""
             lines.append(f"{label:<12} {d['name']} ({d['trust']}){reason}")
-    if r["silent"]:
+    if dissent and r["silent"]:
         names = ", ".join(name for _, name in r["silent"])
         lines.append(f"{'silent':<12} {len(r['silent'])} member(s): {names}")
     w = r["window"]
@@ -258,7 +260,9 @@ def report_lines(r):
             opening += f"; withdrawn at {w['withdrawn_at_ms']} ms by {w['withdrawn_by']}"
         lines.append(f"{'window':<12} {opening}")
     s = r["seal"]
-    if s is not None:
+    if not dissent:
+        pass
+    elif s is not None:
         via = f" under delegation {s['delegation']}" if s["delegation"] else ""
         lines.append(
             f"{'seal':<12} {r['dissent']}: {s['stances']} stance(s) sealed by {s['name']} ({s['trust']}), "
