@@ -137,7 +137,7 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     rt.block_on(async {
         let (_stop_tx, stop) = tokio::sync::watch::channel(false);
-        let options = WebOptions { publish: Publish::Everything, base_url: None };
+        let options = WebOptions { publish: Publish::Everything, base_url: None, seal: None };
         let (_task, addr) = serve("127.0.0.1:0".parse().unwrap(), store.clone(), options, stop).await.expect("serve");
         let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
         let mut buf = Vec::new();
@@ -165,7 +165,7 @@ fn main() {
         );
         // What a public site serves: positions only.
         let (_stop_tx2, stop2) = tokio::sync::watch::channel(false);
-        let options = WebOptions { publish: Publish::Positions, base_url: None };
+        let options = WebOptions { publish: Publish::Positions, base_url: None, seal: None };
         let (_task2, addr2) =
             serve("127.0.0.1:0".parse().unwrap(), store.clone(), options, stop2).await.expect("serve");
         let (index, index_size) = load(addr2, "index.html").await;

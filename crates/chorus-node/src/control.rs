@@ -21,7 +21,9 @@
 //! ([`parse_prefix`], [`resolve_prefix`]). The results the requests answer
 //! with ([`StatusInfo`], [`RosterInfo`], [`ProposalDetail`], ...) are in
 //! `control/types.rs`, the tallies by attribute ([`BreakdownInfo`],
-//! [`BreadthBrief`]) and their lines for people in `control/breadth.rs`, and
+//! [`BreadthBrief`]) and their lines for people in `control/breadth.rs`, the
+//! deliberation on a proposal ([`WindowInfo`], [`CommentInfo`],
+//! [`NoticeInfo`], [`RecordTiming`]) in `control/deliberation.rs`, and
 //! the [`Client`] with what its failures mean ([`NoAnswer`]) in
 //! `control/client.rs`; all are reachable here, as `control::X`. The server
 //! that answers on the socket is the daemon's ([`crate::daemon`]).
@@ -32,10 +34,12 @@ use chorus_core::ObjectId;
 
 mod breadth;
 mod client;
+mod deliberation;
 mod types;
 
 pub use breadth::{attribute_key, attribute_of, thousands, BreadthBrief, BreadthStatusInfo, BreakdownInfo, ValueInfo};
 pub use client::{Client, NoAnswer, Stage};
+pub use deliberation::{notice_kind, timing, AmendmentInfo, CommentInfo, NoticeInfo, RecordTiming, WindowInfo};
 pub use types::{
     AttributesInfo, BackupResult, BreadthRuleInfo, CertificateResult, CharterSetsInfo, CoalitionInfo, MemberInfo,
     PeerInfo, ProposalDetail, ProposalSummary, RosterInfo, SplitViewInfo, StanceInfo, StatusInfo, SubmitOutcome,

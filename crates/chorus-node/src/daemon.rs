@@ -12,23 +12,26 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use chorus_core::{Admission, Coalition, Ledger, ObjectId, PublicKey, Roster, Status};
+use chorus_core::{Admission, Coalition, PublicKey};
 use chorus_store::{Store, StoreConfig};
-use sha2::{Digest, Sha256};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::control::{
-    parse_prefix, resolve_prefix, BackupResult, BreakdownInfo, CertificateResult, CoalitionInfo, MemberInfo,
-    ProposalDetail, ProposalSummary, Reply, Request, RosterInfo, StanceInfo, StatusInfo, SubmitOutcome, SubmitResult,
+    resolve_prefix, BackupResult, CertificateResult, Reply, Request, StatusInfo, SubmitOutcome, SubmitResult,
     MAX_REQUEST_BYTES,
 };
 use crate::datadir::DataDir;
 use crate::error::{NodeError, Result};
 use crate::metrics::Metrics;
 use crate::network::{Network, NodeCredential};
+
+mod views;
+pub use views::{breakdown_info, coalition_info, member_name, roster_info, MAX_COMMENT_BYTES_SHOWN};
+pub(crate) use views::{deliberation, stance_infos, status_name, Deliberation};
+use views::{detail, summary};
 
 /// Milliseconds since 1970 by the system clock.
 pub fn now_ms() -> u64 {
@@ -43,6 +46,8 @@ pub(crate) struct Inner {
     pub(crate) trust_name: String,
     pub(crate) net: Network,
     pub(crate) metrics: Arc<Metrics>,
+    /// The keys the node seals the certificates it exports with.
+    pub(crate) seal: crate::seal::SealKeys,
     /// Where the website is served, once it is.
     pub(crate) web_addr: std::sync::OnceLock<std::net::SocketAddr>,
 }
@@ -105,10 +110,11 @@ impl Node {
         }
         let store = Arc::new(store);
         let metrics = Arc::new(Metrics::new());
-        metrics.objects.set(store.object_count() as i64);
+        metrics.held(&store);
         // With an installed attestation the trust key is not read at all:
         // it can stay offline.
         let trust_key;
+        let node_key = chorus_core::Keypair::from_seed(&data_dir.node_key_seed()?);
         let (credential, trust_id) = match crate::network::load_installed(&data_dir, &coalition, &store, now_ms())? {
             Some((attestation, trust_id, expires_at_ms)) => {
                 if let Some(exp) = expires_at_ms {
@@ -122,9 +128,20 @@ impl Node {
                 (NodeCredential::TrustKey(&trust_key), data_dir.trust_id()?)
             }
         };
+        let held_trust_key = match &credential {
+            NodeCredential::TrustKey(key) => Some((*key).clone()),
+            NodeCredential::Installed(_) => None,
+        };
         let net = Network::start(&data_dir, &config, credential, trust_id, &coalition, store.clone(), metrics.clone())
             .await?;
         let ready = net.readiness(trust_id);
+        // The trust key seals when the node holds it (it was read above);
+        // the node key, under a node-scope delegation, otherwise.
+        let seal_keys = match held_trust_key {
+            Some(trust_key) => vec![trust_key, node_key],
+            None => vec![node_key],
+        };
+        let seal = crate::seal::SealKeys { trust: trust_id, keys: seal_keys };
         let inner = Arc::new(Inner {
             store,
             coalition,
@@ -132,6 +149,7 @@ impl Node {
             trust_name: config.trust_name.clone(),
             net,
             metrics: metrics.clone(),
+            seal,
             web_addr: std::sync::OnceLock::new(),
         });
 
@@ -157,7 +175,9 @@ impl Node {
                         chorus_web::Publish::Positions
                     },
                     base_url: config.base_url.clone(),
+                    seal: Some(inner.seal.clone()),
                 };
+                inner.store.with_ledger(|l| inner.seal.warn_unsealable(l, "the website"));
                 let api = Arc::new(crate::api::Api::new(inner.clone(), options.publish, config.submit_limits()));
                 let (task, bound) =
                     crate::web::serve_with_api(addr, inner.store.clone(), options, Some(api), stop.subscribe()).await?;
@@ -450,7 +470,7 @@ async fn dispatch(inner: Arc<Inner>, req: Request) -> std::result::Result<serde_
                         t.required
                     ));
                 }
-                let cert = inner.store.certificate(&id).map_err(|e| e.to_string())?;
+                let cert = crate::seal::certificate(&inner.store, &id, &inner.seal)?;
                 let cert = cert.ok_or_else(|| format!("no certificate for {id}"))?;
                 json(CertificateResult { proposal: id, certificate: hex::encode(cert) })
             })
@@ -480,7 +500,7 @@ async fn dispatch(inner: Arc<Inner>, req: Request) -> std::result::Result<serde_
                     crate::config::check_base_url(u).map_err(|e| e.to_string())?;
                 }
                 let publish = if everything { chorus_web::Publish::Everything } else { chorus_web::Publish::Positions };
-                let options = crate::web::WebOptions { publish, base_url };
+                let options = crate::web::WebOptions { publish, base_url, seal: Some(inner.seal.clone()) };
                 json(crate::web::publish(&inner.store, &dir, options)?)
             })
             .await
@@ -496,7 +516,7 @@ async fn dispatch(inner: Arc<Inner>, req: Request) -> std::result::Result<serde_
                 Ok((r, path))
             })
             .await?;
-            inner.metrics.objects.set(inner.store.object_count() as i64);
+            inner.metrics.held(&inner.store);
             json(BackupResult {
                 path,
                 objects: report.read as u64,
@@ -561,7 +581,7 @@ pub(crate) async fn submit(
     match admission {
         Admission::Stored { id, adopted } => {
             inner.metrics.objects_stored.inc();
-            inner.metrics.objects.set(inner.store.object_count() as i64);
+            inner.metrics.held(&inner.store);
             inner.net.publish(bytes).await;
             Ok(SubmitResult { id, outcome: SubmitOutcome::Stored, adopted })
         }
@@ -603,130 +623,5 @@ fn awaits_objects(inner: &Inner, checked: &chorus_core::SignatureChecked) -> Opt
             return None;
         }
         l.authorise(checked, now).err().filter(chorus_core::Rejection::awaits_objects)
-    })
-}
-
-/// The coalition as the control interface reports it.
-pub fn coalition_info(c: &Coalition) -> CoalitionInfo {
-    let rule = c.charter().positions;
-    let roster = c.current_roster();
-    CoalitionInfo {
-        id: c.id(),
-        name: c.name().to_string(),
-        roster: roster.version(),
-        rule: format!("{}/{}", rule.numerator, rule.denominator),
-        required: rule.required(roster.len()),
-        members: member_infos(roster),
-        genesis: hex::encode(c.genesis_envelope().bytes()),
-    }
-}
-
-/// Every member of `roster` as the control interface reports it.
-fn member_infos(roster: &Roster) -> Vec<MemberInfo> {
-    roster
-        .members()
-        .map(|m| MemberInfo {
-            name: m.name.clone(),
-            key: m.key.to_hex(),
-            external_id: m.external_id.clone(),
-            root_key: roster.root_key(&m.key).unwrap_or(m.key).to_hex(),
-            attributes: (&m.attributes).into(),
-        })
-        .collect()
-}
-
-/// A proposal status as the control interface and the HTTP API name it.
-pub(crate) fn status_name(s: Option<Status>) -> String {
-    match s {
-        Some(Status::Adopted) => "adopted",
-        Some(Status::Open) => "open",
-        Some(Status::Closed) => "closed",
-        None => "unknown",
-    }
-    .into()
-}
-
-/// A trust's display name in the newest roster version, else in the
-/// genesis, else its short key.
-pub fn member_name(l: &Ledger, key: &PublicKey) -> String {
-    let head = l.head_roster().and_then(|(r, _)| r.get(key.as_bytes()).map(|m| m.name.clone()));
-    head.or_else(|| l.coalition().current_roster().get(key.as_bytes()).map(|m| m.name.clone()))
-        .unwrap_or_else(|| key.short(12))
-}
-
-/// The newest roster version as the control interface reports it.
-pub fn roster_info(l: &Ledger) -> std::result::Result<RosterInfo, String> {
-    let (heads, version) = l.head_version();
-    let (roster, charter) = l.head_roster().ok_or("the newest roster version cannot be resolved")?;
-    let rule = |r: &chorus_core::AdoptionRule| format!("{}/{}", r.numerator, r.denominator);
-    Ok(RosterInfo {
-        coalition: l.coalition().id(),
-        version,
-        heads,
-        members: member_infos(roster),
-        positions: rule(&charter.positions),
-        membership: rule(&charter.membership),
-        amendments: rule(&charter.amendments),
-        required: charter.positions.required(roster.len()),
-        sets: charter.into(),
-    })
-}
-
-/// The tally of proposal `id` by attribute, as views report it.
-pub fn breakdown_info(l: &Ledger, id: &ObjectId) -> Option<BreakdownInfo> {
-    l.breakdown(id).map(|b| BreakdownInfo::from(&b))
-}
-
-fn summary(l: &Ledger, id: &ObjectId, now: u64) -> Option<ProposalSummary> {
-    let p = l.proposal(id)?;
-    Some(ProposalSummary {
-        id: *id,
-        title: p.title.clone(),
-        author: p.author.to_hex(),
-        author_name: member_name(l, &p.author),
-        created_at_ms: p.created_at_ms,
-        closes_at_ms: p.closes_at_ms,
-        status: status_name(l.status(id, now)),
-        tally: l.tally(id).unwrap_or_default().into(),
-        breadth: breakdown_info(l, id).and_then(|b| b.brief()),
-    })
-}
-
-fn detail(inner: &Inner, prefix: &str) -> std::result::Result<ProposalDetail, String> {
-    parse_prefix(prefix)?;
-    let id = resolve_prefix(prefix, inner.store.proposals(), "proposal")?;
-    let envelope = inner
-        .store
-        .get(&id)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("proposal {id} is listed but its envelope is missing"))?;
-    inner.store.with_ledger(|l| {
-        let s = summary(l, &id, now_ms()).ok_or_else(|| format!("no proposal {id}"))?;
-        let state = l.proposal_state(&id).ok_or_else(|| format!("no proposal {id}"))?;
-        let stances = state
-            .stances
-            .iter()
-            .map(|t| {
-                let effective = t.records.iter().filter(|r| Some(r.stance) == t.stance).min_by_key(|r| r.created_at_ms);
-                let latest = t.records.iter().max_by_key(|r| r.created_at_ms);
-                StanceInfo {
-                    trust: t.trust.to_hex(),
-                    name: t.name.clone(),
-                    stance: t.stance.map(|s| s.name().to_string()),
-                    equivocated: t.equivocated,
-                    comment: effective.or(latest).and_then(|r| r.comment.clone()),
-                    created_at_ms: effective.or(latest).map(|r| r.created_at_ms).unwrap_or(0),
-                    records: t.records.iter().map(|r| r.id).collect(),
-                }
-            })
-            .collect();
-        Ok(ProposalDetail {
-            summary: s,
-            body: state.proposal.body.clone(),
-            body_sha256: hex::encode(Sha256::digest(state.proposal.body.as_bytes())),
-            stances,
-            envelope: hex::encode(&envelope),
-            breakdown: breakdown_info(l, &id),
-        })
     })
 }

@@ -18,6 +18,7 @@
 //!   attestation signed by its trust key.
 //! - [`metrics`]: Prometheus metrics and the loopback `/metrics`, `/health`.
 //! - [`web`]: the read-only website (`http_addr`), rendered by chorus-web.
+//! - [`seal`]: which key seals the certificates the node exports.
 //! - [`api`]: the JSON read API and the one write path beside it.
 //!
 //! Signing of proposals and endorsements is not done by the daemon: the CLI
@@ -35,6 +36,7 @@ pub mod founding;
 mod http;
 pub mod metrics;
 pub mod network;
+pub mod seal;
 pub mod web;
 
 pub use error::{NodeError, Result};

@@ -28,8 +28,19 @@ use crate::http::{self, HttpLimits};
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabel {
     /// The rejection kind in snake case, e.g. `bad_signature` or
-    /// `unknown_signer` ([`reason_name`]; its verdict follows from it).
+    /// `unknown_signer` ([`reason_name`]; its verdict follows from it,
+    /// except that a comment, open-voting or withdrawal refused by its
+    /// kind's own rules is always Ignore).
     pub reason: String,
+}
+
+/// Label of objects held by kind.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabel {
+    /// The kind's protocol name ([`chorus_core::Kind::name`]): `proposal`,
+    /// `endorsement`, `comment`, `kind-13` (open-voting), `kind-14`
+    /// (withdrawal), ...
+    pub kind: &'static str,
 }
 
 /// Label of an API submission: what became of it.
@@ -93,6 +104,8 @@ pub struct Metrics {
     pub objects_refused: Family<ReasonLabel, Counter>,
     /// Objects held.
     pub objects: Gauge,
+    /// Objects held, by kind; set with [`Metrics::held`].
+    pub objects_by_kind: Family<KindLabel, Gauge>,
     /// Connected peers proved to be member nodes, as the network counts
     /// them now: set from its state on every peer event, never counted up.
     pub peers: Gauge,
@@ -131,6 +144,7 @@ impl Metrics {
             objects_stored: Counter::default(),
             objects_refused: Family::default(),
             objects: Gauge::default(),
+            objects_by_kind: Family::default(),
             peers: Gauge::default(),
             sync_rounds: Counter::default(),
             sync_failures: Counter::default(),
@@ -143,6 +157,11 @@ impl Metrics {
         registry.register("objects_stored", "Objects newly stored", m.objects_stored.clone());
         registry.register("objects_refused", "Objects refused, by reason", m.objects_refused.clone());
         registry.register("objects", "Objects held, genesis included", m.objects.clone());
+        registry.register("objects_by_kind", "Objects held, by kind", m.objects_by_kind.clone());
+        // Every defined kind's series exists from the start, at 0.
+        for kind in chorus_core::Kind::ALL {
+            m.objects_by_kind.get_or_create(&KindLabel { kind: kind.name() }).set(0);
+        }
         registry.register("peers", "Connected peers proved to be member nodes", m.peers.clone());
         registry.register("sync_rounds", "Sync rounds finished, failed ones included", m.sync_rounds.clone());
         registry.register("sync_failures", "Sync rounds that ended with an error", m.sync_failures.clone());
@@ -168,6 +187,14 @@ impl Metrics {
             m.split_view_reports.get_or_create(&ReasonLabel { reason: reason.into() }).inc_by(0);
         }
         Metrics { registry, ..m }
+    }
+
+    /// Sets the objects held, in all and by kind, from the store.
+    pub fn held(&self, store: &chorus_store::Store) {
+        self.objects.set(store.object_count() as i64);
+        for (kind, n) in store.kind_counts() {
+            self.objects_by_kind.get_or_create(&KindLabel { kind: kind.name() }).set(n as i64);
+        }
     }
 
     /// Counts a refusal under a short reason name.
@@ -218,6 +245,11 @@ pub fn reason_name(r: &chorus_core::Rejection) -> &'static str {
         UnknownSigner { .. } => "unknown_signer",
         FromTheFuture { .. } => "from_the_future",
         ForeignGenesis(_) => "foreign_genesis",
+        // A comment, open-voting or withdrawal refused by its kind's own
+        // rules (verdict Ignore, PROTOCOL.md 10) is labelled by the rule's
+        // own error, so that e.g. one waiting for its signer's delegation
+        // is `unknown_signer` whatever its kind.
+        KindRules { reason, .. } => reason_name(reason),
     }
 }
 
@@ -330,6 +362,9 @@ mod tests {
         let metrics = get("/metrics").await;
         assert!(metrics.contains("chorus_objects_stored_total 1"), "{metrics}");
         assert!(metrics.contains("reason=\"unknown_kind\""), "{metrics}");
+        for kind in ["proposal", "comment", "kind-13", "kind-14"] {
+            assert!(metrics.contains(&format!("chorus_objects_by_kind{{kind=\"{kind}\"}} 0")), "{metrics}");
+        }
         // Split views: the gauge and every reason's counter are served at 0
         // before the first report.
         assert!(metrics.contains("chorus_split_view_peers 0"), "{metrics}");

@@ -281,7 +281,7 @@ impl Network {
                     NetworkEvent::PeerBanned { peer, reason } => tracing::warn!(%peer, %reason, "peer banned"),
                     NetworkEvent::ObjectStored { id, adopted, from, via } => {
                         metrics.objects_stored.inc();
-                        metrics.objects.set(held.object_count() as i64);
+                        metrics.held(&held);
                         tracing::info!(%id, %from, ?via, "object stored");
                         if let Some(p) = adopted {
                             tracing::info!(proposal = %p, "proposal adopted as a position");

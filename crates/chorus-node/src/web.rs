@@ -39,6 +39,7 @@ use tokio::sync::watch;
 
 use crate::error::{NodeError, Result};
 use crate::http::{self, HttpLimits};
+use crate::seal::SealKeys;
 
 /// Connections served at once.
 pub const MAX_CONNECTIONS: usize = 256;
@@ -64,15 +65,25 @@ pub struct WebOptions {
     pub publish: Publish,
     /// Public address, for feed links.
     pub base_url: Option<String>,
+    /// Who seals the positions' certificates ([`crate::seal`]); `None`:
+    /// they are served unsealed.
+    pub seal: Option<SealKeys>,
 }
 
-/// The store's exact envelopes, for the renderer.
-struct StoreObjects<'a>(&'a Store);
+/// The store's exact envelopes, and who seals, for the renderer.
+struct StoreObjects<'a> {
+    store: &'a Store,
+    seal: Option<&'a SealKeys>,
+}
 
 impl ObjectSource for StoreObjects<'_> {
     fn envelope(&self, id: &ObjectId) -> Option<Envelope> {
-        let bytes = self.0.get(id).ok()??;
+        let bytes = self.store.get(id).ok()??;
         Envelope::decode(&bytes).ok()
+    }
+
+    fn sealer(&self) -> Option<chorus_web::Sealer<'_>> {
+        self.seal.map(SealKeys::web_sealer)
     }
 }
 
@@ -103,6 +114,7 @@ struct Snapshot {
 struct Website {
     store: Arc<Store>,
     config: SiteConfig,
+    seal: Option<SealKeys>,
     snapshot: Mutex<Snapshot>,
 }
 
@@ -113,6 +125,7 @@ impl Website {
         Website {
             store,
             config: SiteConfig { publish: options.publish, base_url: options.base_url },
+            seal: options.seal,
             snapshot: Mutex::new(Snapshot { objects, ledger, files: HashMap::new() }),
         }
     }
@@ -130,7 +143,7 @@ impl Website {
             }
             s.ledger.clone()
         };
-        let objects = StoreObjects(&self.store);
+        let objects = StoreObjects { store: &self.store, seal: self.seal.as_ref() };
         let asset = Arc::new(Served::from(Site::new(&ledger, &objects, &self.config).get(path)?));
         let mut s = self.snapshot.lock().unwrap_or_else(|e| e.into_inner());
         if Arc::ptr_eq(&s.ledger, &ledger) {
@@ -234,7 +247,14 @@ pub fn publish(
     let everything = matches!(options.publish, Publish::Everything);
     let config = SiteConfig { publish: options.publish, base_url: options.base_url };
     let ledger = store.ledger_snapshot();
-    let objects = StoreObjects(store);
+    match &options.seal {
+        Some(seal) => seal.warn_unsealable(&ledger, "publish"),
+        None if !ledger.positions().is_empty() => {
+            tracing::warn!("publish: certificates are exported unsealed (their dissent is not attested): no sealer")
+        }
+        None => {}
+    }
+    let objects = StoreObjects { store, seal: options.seal.as_ref() };
     let site = Site::new(&ledger, &objects, &config);
     let paths = site.paths();
     let (mut files, mut bytes) = (0, 0u64);

@@ -9,8 +9,10 @@ use hyper::{Response, StatusCode};
 use serde::Serialize;
 
 use super::{error, internal_error, json_response, parse_id, EnvelopeJson};
-use crate::control::{BreakdownInfo, TallyInfo};
-use crate::daemon::{breakdown_info, member_name, now_ms, roster_info, status_name, Inner};
+use crate::control::{BreakdownInfo, CommentInfo, NoticeInfo, RecordTiming, TallyInfo, WindowInfo};
+use crate::daemon::{
+    breakdown_info, deliberation, member_name, now_ms, roster_info, stance_infos, status_name, Deliberation, Inner,
+};
 
 /// Content-addressed: an object's bytes never change.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -78,6 +80,9 @@ struct StanceView {
     stance: Option<String>,
     equivocated: bool,
     records: Vec<String>,
+    /// The records again, each with its stance, time and timing under
+    /// the voting window.
+    record_timing: Vec<RecordTiming>,
 }
 
 #[derive(Serialize)]
@@ -86,6 +91,15 @@ struct NodeView {
     tally: TallyInfo,
     stances: Vec<StanceView>,
     breakdown: Option<BreakdownInfo>,
+    draft: bool,
+    voting_opens_at_ms: Option<u64>,
+    window: Option<WindowInfo>,
+    comments: Vec<CommentInfo>,
+    comments_omitted: usize,
+    notices: Vec<NoticeInfo>,
+    revisions: Vec<ObjectId>,
+    revises: Option<ObjectId>,
+    amendments: Vec<ObjectId>,
 }
 
 #[derive(Serialize)]
@@ -93,6 +107,10 @@ struct ProposalJson {
     id: String,
     proposal: EnvelopeJson,
     stances: Vec<EnvelopeJson>,
+    /// The envelopes of `node_view.comments`, in the same order.
+    comments: Vec<EnvelopeJson>,
+    /// The envelopes of `node_view.notices`, in the same order.
+    notices: Vec<EnvelopeJson>,
     node_view: NodeView,
 }
 
@@ -199,46 +217,91 @@ fn bad_id() -> Failure {
 
 /// The stored bytes of `id` as the API gives them.
 fn stored(inner: &Inner, id: &ObjectId) -> std::result::Result<EnvelopeJson, Failure> {
-    let bytes = inner.store.get(id).map_err(|e| internal(&e.to_string()))?.ok_or_else(not_found)?;
-    EnvelopeJson::of(&bytes).ok_or_else(|| internal("a stored envelope does not decode"))
+    json_of(&stored_bytes(inner, id)?)
+}
+
+fn stored_bytes(inner: &Inner, id: &ObjectId) -> std::result::Result<Vec<u8>, Failure> {
+    inner.store.get(id).map_err(|e| internal(&e.to_string()))?.ok_or_else(not_found)
+}
+
+fn json_of(bytes: &[u8]) -> std::result::Result<EnvelopeJson, Failure> {
+    EnvelopeJson::of(bytes).ok_or_else(|| internal("a stored envelope does not decode"))
 }
 
 fn proposal(inner: &Inner, publish: Publish, id: &str) -> Answer {
     let id = parse_id(id).ok_or_else(bad_id)?;
     let state = inner.store.with_ledger(|l| {
         let state = l.proposal_state(&id).filter(|_| shown(l, publish, &id))?;
-        Some((status_name(l.status(&id, now_ms())), state, breakdown_info(l, &id)))
+        // Other proposals (revisions) are listed only where they are shown.
+        let d = deliberation(l, &id, |other| shown(l, publish, other));
+        Some((status_name(l.status(&id, now_ms())), state, breakdown_info(l, &id), d))
     });
-    let (status, state, breakdown) = state.ok_or_else(not_found)?;
+    let (status, state, breakdown, d) = state.ok_or_else(not_found)?;
     let mut envelopes = Vec::new();
-    let mut stances = Vec::new();
     for t in &state.stances {
         for r in &t.records {
             envelopes.push(stored(inner, &r.id)?);
         }
-        stances.push(StanceView {
-            trust: t.trust.to_hex(),
-            name: t.name.clone(),
-            stance: t.stance.map(|s| s.name().to_string()),
-            equivocated: t.equivocated,
-            records: t.records.iter().map(|r| r.id.to_hex()).collect(),
-        });
     }
+    let stances = stance_infos(&state)
+        .into_iter()
+        .map(|t| StanceView {
+            trust: t.trust,
+            name: t.name,
+            stance: t.stance,
+            equivocated: t.equivocated,
+            records: t.records.iter().map(ObjectId::to_hex).collect(),
+            record_timing: t.record_timing,
+        })
+        .collect();
+    let Deliberation {
+        draft,
+        voting_opens_at_ms,
+        window,
+        comments,
+        comments_omitted,
+        notices,
+        revisions,
+        revises,
+        amendments,
+    } = d;
+    let comment_envelopes = comments.iter().map(|c| stored(inner, &c.id)).collect::<Result<_, _>>()?;
+    let notice_envelopes = notices.iter().map(|n| stored(inner, &n.id)).collect::<Result<_, _>>()?;
     let body = ProposalJson {
         id: id.to_hex(),
         proposal: stored(inner, &id)?,
         stances: envelopes,
-        node_view: NodeView { status, tally: state.tally.into(), stances, breakdown },
+        comments: comment_envelopes,
+        notices: notice_envelopes,
+        node_view: NodeView {
+            status,
+            tally: state.tally.into(),
+            stances,
+            breakdown,
+            draft,
+            voting_opens_at_ms,
+            window,
+            comments,
+            comments_omitted,
+            notices,
+            revisions,
+            revises,
+            amendments,
+        },
     };
     Ok(json_response(StatusCode::OK, &body, FRESH))
 }
 
 fn object(inner: &Inner, publish: Publish, id: &str) -> Answer {
     let id = parse_id(id).ok_or_else(bad_id)?;
+    let bytes = stored_bytes(inner, &id)?;
     if publish == Publish::Positions && id != inner.coalition.id() {
-        // Only what the website shows: adopted proposals and their stances.
+        // Only what the website shows: adopted proposals with their
+        // stances, comments and notices.
+        let on = discussed_proposal(&bytes);
         let visible = inner.store.with_ledger(|l| {
             l.is_adopted(&id)
+                || on.is_some_and(|p| l.is_adopted(&p))
                 || l.positions().iter().any(|p| {
                     l.proposal_state(p).is_some_and(|s| s.stances.iter().any(|t| t.records.iter().any(|r| r.id == id)))
                 })
@@ -247,5 +310,17 @@ fn object(inner: &Inner, publish: Publish, id: &str) -> Answer {
             return Err(not_found());
         }
     }
-    Ok(json_response(StatusCode::OK, &stored(inner, &id)?, IMMUTABLE))
+    Ok(json_response(StatusCode::OK, &json_of(&bytes)?, IMMUTABLE))
+}
+
+/// The proposal a comment, open-voting or withdrawal is about; `None` for
+/// any other kind.
+fn discussed_proposal(bytes: &[u8]) -> Option<ObjectId> {
+    let e = chorus_core::Envelope::decode(bytes).ok()?;
+    match e.kind() {
+        chorus_core::Kind::Comment => chorus_core::Comment::from_body(e.body()).ok().map(|c| c.proposal),
+        chorus_core::Kind::OpenVoting => chorus_core::OpenVoting::from_body(e.body()).ok().map(|o| o.proposal),
+        chorus_core::Kind::Withdrawal => chorus_core::Withdrawal::from_body(e.body()).ok().map(|w| w.proposal),
+        _ => None,
+    }
 }

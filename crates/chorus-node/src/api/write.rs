@@ -273,6 +273,9 @@ fn refusal_reason(r: &Rejection) -> String {
             "{r}; submit the governance proposals (and the endorsements that adopted them) that define this \
              roster version first, or try again once this node has synced"
         ),
+        // A comment, open-voting or withdrawal that waits for its signer or
+        // roster version: the same advice.
+        Rejection::KindRules { reason, .. } if reason.awaits_objects() => refusal_reason(reason),
         _ => r.to_string(),
     }
 }

@@ -9,7 +9,9 @@ use std::path::PathBuf;
 
 use chorus_core::ObjectId;
 
-use super::{attribute_key, attribute_of, BreadthBrief, BreakdownInfo};
+use super::{
+    attribute_key, attribute_of, BreadthBrief, BreakdownInfo, CommentInfo, NoticeInfo, RecordTiming, WindowInfo,
+};
 
 /// Node summary.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -302,8 +304,13 @@ pub struct TallyInfo {
     pub abstain: usize,
     /// Trusts that signed different stances.
     pub equivocations: usize,
-    /// Stances signed after closing (not counted).
+    /// Stance records signed after the vote ended (closing time or
+    /// withdrawal; not counted).
     pub late: usize,
+    /// Stance records signed before voting opened (not counted); 0 from
+    /// an older node.
+    #[serde(default)]
+    pub early: usize,
 }
 
 impl From<chorus_core::Tally> for TallyInfo {
@@ -316,6 +323,7 @@ impl From<chorus_core::Tally> for TallyInfo {
             abstain: t.abstain,
             equivocations: t.equivocations,
             late: t.late,
+            early: t.early,
         }
     }
 }
@@ -335,7 +343,8 @@ pub struct ProposalSummary {
     pub created_at_ms: u64,
     /// Closing time, if any.
     pub closes_at_ms: Option<u64>,
-    /// `adopted`, `open` or `closed`.
+    /// `adopted`, `open`, `closed`, `draft` (voting has not opened) or
+    /// `withdrawn` (by its author, without adoption).
     pub status: String,
     /// Counts.
     pub tally: TallyInfo,
@@ -362,13 +371,19 @@ pub struct StanceInfo {
     /// Signing time of the effective record, ms since 1970.
     pub created_at_ms: u64,
     /// Ids of the trust's records the node counts (authorised under the
-    /// proposal's roster version, on time or late), sorted; the same list
-    /// as the HTTP API's `node_view.stances[].records`. A record of the
-    /// trust the node holds but does not list here does not count (a
-    /// revoked or ended delegation, a key no longer the trust's). Empty
+    /// proposal's roster version, early, on time or late), sorted; the
+    /// same list as the HTTP API's `node_view.stances[].records`. A record
+    /// of the trust the node holds but does not list here does not count
+    /// (a revoked or ended delegation, a key no longer the trust's). Empty
     /// from nodes older than this field.
     #[serde(default)]
     pub records: Vec<ObjectId>,
+    /// The same records, in the same order, each with its stance, signing
+    /// time and timing under the voting window (`early`, `on_time`,
+    /// `late`): only on-time records count towards the stance. Empty from
+    /// an older node.
+    #[serde(default)]
+    pub record_timing: Vec<RecordTiming>,
 }
 
 /// A proposal in full.
@@ -391,6 +406,39 @@ pub struct ProposalDetail {
     /// node that does not tally the proposal (or does not say).
     #[serde(default)]
     pub breakdown: Option<BreakdownInfo>,
+    /// Published as a draft (PROTOCOL.md 6.4): voting opens at
+    /// `voting_opens_at_ms` or by the author's open-voting object.
+    #[serde(default)]
+    pub draft: bool,
+    /// The fixed opening time the proposal carries, if any.
+    #[serde(default)]
+    pub voting_opens_at_ms: Option<u64>,
+    /// The voting window as the node derives it; `None` from an older
+    /// node.
+    #[serde(default)]
+    pub window: Option<WindowInfo>,
+    /// Comments and amendments on the proposal, by (creation time, id),
+    /// counted or not.
+    #[serde(default)]
+    pub comments: Vec<CommentInfo>,
+    /// Comments held but left out of `comments` (the latest ones, past
+    /// [`crate::daemon::MAX_COMMENT_BYTES_SHOWN`] bytes of text).
+    #[serde(default)]
+    pub comments_omitted: usize,
+    /// The author's open-voting and withdrawal objects, by (creation time,
+    /// id), counted or not.
+    #[serde(default)]
+    pub notices: Vec<NoticeInfo>,
+    /// Held proposals that link to this one (revised drafts, or texts that
+    /// supersede it), by (creation time, id).
+    #[serde(default)]
+    pub revisions: Vec<ObjectId>,
+    /// The proposal this one links to (revises or supersedes), if any.
+    #[serde(default)]
+    pub revises: Option<ObjectId>,
+    /// The amendments (comment ids) this text takes up, as signed.
+    #[serde(default)]
+    pub amendments: Vec<ObjectId>,
 }
 
 /// What the node did with a submitted object. On the wire (and in the
@@ -477,7 +525,7 @@ mod tests {
         let old =
             r#"{"trust":"ab","name":"Oak","stance":"endorse","equivocated":false,"comment":null,"created_at_ms":5}"#;
         let s: StanceInfo = serde_json::from_str(old).unwrap();
-        assert!(s.records.is_empty());
+        assert!(s.records.is_empty() && s.record_timing.is_empty());
         let id = ObjectId([7; 32]);
         let back: StanceInfo =
             serde_json::from_value(serde_json::to_value(StanceInfo { records: vec![id], ..s }).unwrap()).unwrap();

@@ -1,0 +1,297 @@
+//! What the control interface and the HTTP API report about the coalition
+//! and its proposals, derived from the ledger: the roster, a proposal in a
+//! list and in full, with its stances (and when each record was signed
+//! relative to the voting window) and its deliberation (window, comments,
+//! notices, revisions).
+
+use chorus_core::{Coalition, CommentRecord, Ledger, NoticeKind, NoticeRecord, ObjectId, PublicKey, Roster, Status};
+use sha2::{Digest, Sha256};
+
+use super::{now_ms, Inner};
+use crate::control::{
+    notice_kind, parse_prefix, resolve_prefix, timing, AmendmentInfo, BreakdownInfo, CoalitionInfo, CommentInfo,
+    MemberInfo, NoticeInfo, ProposalDetail, ProposalSummary, RecordTiming, RosterInfo, StanceInfo, WindowInfo,
+};
+
+/// Most bytes of comment text and amendment bodies one proposal's view
+/// carries; the comments after the budget is spent are counted in
+/// `comments_omitted`, so a proposal with a great many long amendments
+/// still fits a control reply (`control::MAX_REPLY_BYTES`) and an API
+/// answer stays bounded.
+pub const MAX_COMMENT_BYTES_SHOWN: usize = 4 * 1024 * 1024;
+
+/// The coalition as the control interface reports it.
+pub fn coalition_info(c: &Coalition) -> CoalitionInfo {
+    let rule = c.charter().positions;
+    let roster = c.current_roster();
+    CoalitionInfo {
+        id: c.id(),
+        name: c.name().to_string(),
+        roster: roster.version(),
+        rule: format!("{}/{}", rule.numerator, rule.denominator),
+        required: rule.required(roster.len()),
+        members: member_infos(roster),
+        genesis: hex::encode(c.genesis_envelope().bytes()),
+    }
+}
+
+/// Every member of `roster` as the control interface reports it.
+fn member_infos(roster: &Roster) -> Vec<MemberInfo> {
+    roster
+        .members()
+        .map(|m| MemberInfo {
+            name: m.name.clone(),
+            key: m.key.to_hex(),
+            external_id: m.external_id.clone(),
+            root_key: roster.root_key(&m.key).unwrap_or(m.key).to_hex(),
+            attributes: (&m.attributes).into(),
+        })
+        .collect()
+}
+
+/// A proposal status as the control interface and the HTTP API name it:
+/// `adopted`, `open`, `closed`, `draft`, `withdrawn` (`unknown` for a
+/// proposal the ledger does not tally).
+pub(crate) fn status_name(s: Option<Status>) -> String {
+    match s {
+        Some(Status::Adopted) => "adopted",
+        Some(Status::Open) => "open",
+        Some(Status::Closed) => "closed",
+        Some(Status::Draft) => "draft",
+        Some(Status::Withdrawn) => "withdrawn",
+        None => "unknown",
+    }
+    .into()
+}
+
+/// A trust's display name in the newest roster version, else in the
+/// genesis, if either lists it.
+fn known_name(l: &Ledger, key: &PublicKey) -> Option<String> {
+    let head = l.head_roster().and_then(|(r, _)| r.get(key.as_bytes()).map(|m| m.name.clone()));
+    head.or_else(|| l.coalition().current_roster().get(key.as_bytes()).map(|m| m.name.clone()))
+}
+
+/// A trust's display name in the newest roster version, else in the
+/// genesis, else its short key.
+pub fn member_name(l: &Ledger, key: &PublicKey) -> String {
+    known_name(l, key).unwrap_or_else(|| key.short(12))
+}
+
+/// The newest roster version as the control interface reports it.
+pub fn roster_info(l: &Ledger) -> std::result::Result<RosterInfo, String> {
+    let (heads, version) = l.head_version();
+    let (roster, charter) = l.head_roster().ok_or("the newest roster version cannot be resolved")?;
+    let rule = |r: &chorus_core::AdoptionRule| format!("{}/{}", r.numerator, r.denominator);
+    Ok(RosterInfo {
+        coalition: l.coalition().id(),
+        version,
+        heads,
+        members: member_infos(roster),
+        positions: rule(&charter.positions),
+        membership: rule(&charter.membership),
+        amendments: rule(&charter.amendments),
+        required: charter.positions.required(roster.len()),
+        sets: charter.into(),
+    })
+}
+
+/// The tally of proposal `id` by attribute, as views report it.
+pub fn breakdown_info(l: &Ledger, id: &ObjectId) -> Option<BreakdownInfo> {
+    l.breakdown(id).map(|b| BreakdownInfo::from(&b))
+}
+
+pub(super) fn summary(l: &Ledger, id: &ObjectId, now: u64) -> Option<ProposalSummary> {
+    let p = l.proposal(id)?;
+    Some(ProposalSummary {
+        id: *id,
+        title: p.title.clone(),
+        author: p.author.to_hex(),
+        author_name: member_name(l, &p.author),
+        created_at_ms: p.created_at_ms,
+        closes_at_ms: p.closes_at_ms,
+        status: status_name(l.status(id, now)),
+        tally: l.tally(id).unwrap_or_default().into(),
+        breadth: breakdown_info(l, id).and_then(|b| b.brief()),
+    })
+}
+
+/// Every trust's stance on a tallied proposal, sorted by trust key, each
+/// record with its timing under the proposal's voting window.
+pub(crate) fn stance_infos(state: &chorus_core::ProposalState) -> Vec<StanceInfo> {
+    let window = &state.window;
+    state
+        .stances
+        .iter()
+        .map(|t| {
+            let on_time =
+                |r: &&chorus_core::StanceRecord| window.timing(r.created_at_ms) == chorus_core::Timing::OnTime;
+            // The effective record: the earliest on-time record of the
+            // effective stance; without one, the latest record at all.
+            let effective =
+                t.records.iter().filter(on_time).filter(|r| Some(r.stance) == t.stance).min_by_key(|r| r.created_at_ms);
+            let latest = t.records.iter().max_by_key(|r| r.created_at_ms);
+            let shown = effective.or(latest);
+            StanceInfo {
+                trust: t.trust.to_hex(),
+                name: t.name.clone(),
+                stance: t.stance.map(|s| s.name().to_string()),
+                equivocated: t.equivocated,
+                comment: shown.and_then(|r| r.comment.clone()),
+                created_at_ms: shown.map(|r| r.created_at_ms).unwrap_or(0),
+                records: t.records.iter().map(|r| r.id).collect(),
+                record_timing: t
+                    .records
+                    .iter()
+                    .map(|r| RecordTiming {
+                        id: r.id,
+                        stance: r.stance.name().to_string(),
+                        created_at_ms: r.created_at_ms,
+                        timing: timing::name(window.timing(r.created_at_ms)).to_string(),
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// The deliberation on a proposal as views report it: the fields
+/// [`ProposalDetail`] and the API's `node_view` share.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Deliberation {
+    pub draft: bool,
+    pub voting_opens_at_ms: Option<u64>,
+    pub window: Option<WindowInfo>,
+    pub comments: Vec<CommentInfo>,
+    pub comments_omitted: usize,
+    pub notices: Vec<NoticeInfo>,
+    pub revisions: Vec<ObjectId>,
+    pub revises: Option<ObjectId>,
+    pub amendments: Vec<ObjectId>,
+}
+
+/// The deliberation on proposal `id` (held or not: comments and notices
+/// may arrive before their proposal). `shown` says which other proposals
+/// the reader may see: revisions and the revisions that take an amendment
+/// up are listed only when shown (the HTTP API under `publish =
+/// "positions"` shows adopted proposals only).
+pub(crate) fn deliberation(l: &Ledger, id: &ObjectId, shown: impl Fn(&ObjectId) -> bool) -> Deliberation {
+    let p = l.proposal(id);
+    let revisions: Vec<ObjectId> = l.revisions(id).into_iter().filter(|r| shown(r)).collect();
+    let notices = l.notices(id);
+    let window = l.voting_window(id).map(|w| {
+        let withdrawal_reason =
+            w.withdrawn_by.and_then(|by| notices.iter().find(|n| n.id == by).and_then(|n| n.reason.clone()));
+        WindowInfo {
+            opens_at_ms: w.opens_at_ms,
+            opened_by: w.opened_by,
+            closes_at_ms: w.closes_at_ms,
+            withdrawn_at_ms: w.withdrawn_at_ms,
+            withdrawn_by: w.withdrawn_by,
+            withdrawal_reason,
+        }
+    });
+    let mut comments = Vec::new();
+    let mut comments_omitted = 0;
+    let mut budget = MAX_COMMENT_BYTES_SHOWN;
+    for c in l.comments(id) {
+        let size =
+            c.text.len() + c.amendment.as_ref().map_or(0, |a| a.body.len() + a.title.as_ref().map_or(0, String::len));
+        if size > budget {
+            comments_omitted += 1;
+            // Keep the thread in time order: nothing after a gap.
+            budget = 0;
+            continue;
+        }
+        budget -= size;
+        comments.push(comment_info(l, c, &revisions));
+    }
+    Deliberation {
+        draft: p.is_some_and(|p| p.draft),
+        voting_opens_at_ms: p.and_then(|p| p.voting_opens_at_ms),
+        window,
+        comments,
+        comments_omitted,
+        notices: notices.into_iter().map(notice_info).collect(),
+        revisions,
+        revises: p.and_then(|p| p.link.as_ref()).map(|link| link.target),
+        amendments: p.map(|p| p.amendments.clone()).unwrap_or_default(),
+    }
+}
+
+/// A comment as views report it; `revisions` are the proposal's revisions
+/// the reader may see, of which those listing it take it up.
+fn comment_info(l: &Ledger, c: CommentRecord, revisions: &[ObjectId]) -> CommentInfo {
+    let taken_up_by = if c.amendment.is_some() {
+        revisions
+            .iter()
+            .filter(|r| l.proposal(r).is_some_and(|p| p.amendments.binary_search(&c.id).is_ok()))
+            .copied()
+            .collect()
+    } else {
+        Vec::new()
+    };
+    CommentInfo {
+        id: c.id,
+        trust: c.trust.to_hex(),
+        trust_name: known_name(l, &c.trust),
+        signer: c.signer.to_hex(),
+        delegation: c.delegation,
+        created_at_ms: c.created_at_ms,
+        text: c.text,
+        reply_to: c.reply_to,
+        amendment: c.amendment.map(|a| AmendmentInfo {
+            body_sha256: hex::encode(Sha256::digest(a.body.as_bytes())),
+            title: a.title,
+            body: a.body,
+        }),
+        counted: c.counted,
+        taken_up_by,
+    }
+}
+
+fn notice_info(n: NoticeRecord) -> NoticeInfo {
+    NoticeInfo {
+        id: n.id,
+        kind: match n.kind {
+            NoticeKind::OpenVoting => notice_kind::OPEN_VOTING,
+            NoticeKind::Withdrawal => notice_kind::WITHDRAWAL,
+        }
+        .to_string(),
+        created_at_ms: n.created_at_ms,
+        reason: n.reason,
+        counted: n.counted,
+    }
+}
+
+/// The proposal whose id starts with `prefix`, in full.
+pub(super) fn detail(inner: &Inner, prefix: &str) -> std::result::Result<ProposalDetail, String> {
+    parse_prefix(prefix)?;
+    let id = resolve_prefix(prefix, inner.store.proposals(), "proposal")?;
+    let envelope = inner
+        .store
+        .get(&id)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("proposal {id} is listed but its envelope is missing"))?;
+    inner.store.with_ledger(|l| {
+        let s = summary(l, &id, now_ms()).ok_or_else(|| format!("no proposal {id}"))?;
+        let state = l.proposal_state(&id).ok_or_else(|| format!("no proposal {id}"))?;
+        let d = deliberation(l, &id, |_| true);
+        Ok(ProposalDetail {
+            summary: s,
+            body: state.proposal.body.clone(),
+            body_sha256: hex::encode(Sha256::digest(state.proposal.body.as_bytes())),
+            stances: stance_infos(&state),
+            envelope: hex::encode(&envelope),
+            breakdown: breakdown_info(l, &id),
+            draft: d.draft,
+            voting_opens_at_ms: d.voting_opens_at_ms,
+            window: d.window,
+            comments: d.comments,
+            comments_omitted: d.comments_omitted,
+            notices: d.notices,
+            revisions: d.revisions,
+            revises: d.revises,
+            amendments: d.amendments,
+        })
+    })
+}

@@ -1,0 +1,102 @@
+//! Sealing the certificates the node exports (PROTOCOL.md 9.2 steps 13b
+//! and 22): every path that produces a certificate (the control socket's
+//! `certificate`, the website and `chorus publish`) seals it with the same
+//! keys and the same choice, so the node gives the same bytes everywhere.
+//!
+//! The choice, certificate by certificate: the trust key when the node holds
+//! it and it is a key of the trust (the seal names no delegation); else the
+//! node key, under the lowest-id node-scope delegation of it by the trust
+//! that the ledger holds; else the certificate is exported unsealed and the
+//! node logs one warning line saying why.
+
+use chorus_core::{Keypair, Ledger, ObjectId, PublicKey};
+use chorus_store::{SealState, Store};
+
+/// The member trust a node seals for and the keys it holds, preferred
+/// first (the trust key, when the node holds it, then the node key).
+#[derive(Clone)]
+pub struct SealKeys {
+    /// The node's trust.
+    pub trust: PublicKey,
+    /// Keys to seal with, preferred first.
+    pub keys: Vec<Keypair>,
+}
+
+impl std::fmt::Debug for SealKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the keys' secrets.
+        let keys: Vec<PublicKey> = self.keys.iter().map(Keypair::public).collect();
+        f.debug_struct("SealKeys").field("trust", &self.trust).field("keys", &keys).finish()
+    }
+}
+
+impl SealKeys {
+    /// The keys as the store takes them.
+    pub fn store_sealer(&self) -> chorus_store::Sealer<'_> {
+        chorus_store::Sealer { trust: self.trust, keys: &self.keys }
+    }
+
+    /// The keys as the website takes them.
+    pub fn web_sealer(&self) -> chorus_web::Sealer<'_> {
+        chorus_web::Sealer { trust: self.trust, keys: &self.keys }
+    }
+
+    /// True when one of the keys may seal the certificate of adopted
+    /// proposal `id` under `l` (the choice [`chorus_store::Sealer`] and
+    /// [`chorus_web::Sealer`] make): a key of the trust, or the delegate of
+    /// a node-scope delegation of it, with the objects that prove it held.
+    pub fn can_seal(&self, l: &Ledger, id: &ObjectId) -> bool {
+        let trust = &self.trust;
+        self.keys.iter().any(|key| {
+            let signer = key.public();
+            let delegation = if l.may_seal(id, trust, &signer, None) {
+                None
+            } else {
+                match l.seal_delegation(id, trust, &signer) {
+                    Some(d) => Some(d),
+                    None => return false,
+                }
+            };
+            l.seal_proof(id, trust, &signer, delegation.as_ref()).is_some()
+        })
+    }
+
+    /// The positions whose certificates these keys cannot seal under `l`.
+    pub fn unsealable(&self, l: &Ledger) -> usize {
+        l.positions().iter().filter(|p| !self.can_seal(l, p)).count()
+    }
+
+    /// Logs one warning line when some positions' certificates are
+    /// exported unsealed; `what` names the export (the website, a
+    /// publish).
+    pub fn warn_unsealable(&self, l: &Ledger, what: &str) {
+        let n = self.unsealable(l);
+        if n > 0 {
+            tracing::warn!(
+                unsealed = n,
+                trust = %self.trust,
+                "{what}: {n} certificates are exported unsealed (their dissent is not attested): this node holds \
+                 neither a key of its trust nor a node-scope delegation of its node key (`chorus delegate --key <node \
+                 key> --scope node`), or its trust is not a member of the proposals' roster versions"
+            );
+        }
+    }
+}
+
+/// The certificate of adopted proposal `id`, sealed by `keys` when one of
+/// them may seal it; else unsealed, with one warning line in the log.
+/// `Ok(None)` when the proposal is unknown or not adopted.
+pub fn certificate(store: &Store, id: &ObjectId, keys: &SealKeys) -> Result<Option<Vec<u8>>, String> {
+    let Some(cert) = store.sealed_certificate(id, Some(&keys.store_sealer())).map_err(|e| e.to_string())? else {
+        return Ok(None);
+    };
+    match &cert.seal {
+        SealState::Sealed { trust, signer, delegation } => {
+            tracing::debug!(proposal = %id, %trust, %signer, ?delegation, "certificate sealed");
+        }
+        SealState::Unsealed(why) => {
+            tracing::warn!(proposal = %id, "certificate exported unsealed (its dissent is not attested): {why}");
+        }
+    }
+    Ok(Some(cert.bytes))
+}
