@@ -884,3 +884,48 @@ fn the_independent_verifier_agrees_on_dissent_and_seals() {
     assert!(valid >= 6, "the valid cases stay valid");
     assert!(differences.is_empty(), "{} differences:\n{}", differences.len(), differences.join("\n"));
 }
+
+/// The certificates the independent verifier's own tests build
+/// (tools/tests/cases.py, one per rule and error of deliberation in 9.2,
+/// written from PROTOCOL.md alone) get from this crate the verdict those
+/// tests expect. Skipped without python3 and PyNaCl unless
+/// `CHORUS_REQUIRE_INDEPENDENT_VERIFIER=1`.
+#[test]
+fn the_independent_verifiers_deliberation_cases_get_their_verdicts() {
+    use std::process::{Command, Stdio};
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let script = root.join("tools/tests/cases.py");
+    let available = script.exists()
+        && Command::new("python3")
+            .args(["-c", "import nacl.signing"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+    if !available {
+        let required = std::env::var("CHORUS_REQUIRE_INDEPENDENT_VERIFIER").is_ok_and(|v| v == "1");
+        assert!(!required, "python3 with PyNaCl and tools/tests/cases.py are required");
+        eprintln!("skipped: python3 with PyNaCl or tools/tests/cases.py not found");
+        return;
+    }
+    let out = Command::new("python3").arg(&script).output().expect("python3 runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut differences = Vec::new();
+    let mut count = 0;
+    for line in String::from_utf8(out.stdout).expect("UTF-8").lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let [hex_bytes, coalition, name, expected] = fields[..] else { panic!("unreadable line {line}") };
+        let bytes = hex::decode(hex_bytes).expect("hex");
+        let coalition = (coalition != "-").then(|| coalition.parse::<ObjectId>().expect("an id"));
+        let ours = match certificate::verify_with_threads(&bytes, coalition, 1) {
+            Ok(_) => "ok".to_owned(),
+            Err(e) => e.name(),
+        };
+        count += 1;
+        if ours != expected {
+            differences.push(format!("{name}: expected {expected}, this crate says {ours}"));
+        }
+    }
+    assert!(count >= 50, "only {count} cases");
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+}
