@@ -507,6 +507,9 @@ fn start_regional(root: &Path) -> (Nodes, Regional) {
         link: None,
         action: None,
         roster_heads: vec![],
+        voting_opens_at_ms: None,
+        draft: false,
+        amendments: vec![],
     };
     let proposal = Envelope::sign(Kind::Proposal, proposal.to_body(), &[&keys[0]]);
     let ends = [endorsement(0, proposal.id()), endorsement(1, proposal.id())];
