@@ -155,7 +155,9 @@ class Coalition:
             + blob(6, comment)
             + blob(7, delegation)
         )
-        return self.signed(3, body, by or self.key(i))
+        e = self.signed(3, body, by or self.key(i))
+        e.stance, e.at = stance, at
+        return e
 
     def comment(self, i, proposal, text="I agree", at=T0 + 1500, reply_to=b"", amendment=None, delegation=b"", by=None):
         """amendment: None or (body, title)."""

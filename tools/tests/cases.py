@@ -2,14 +2,17 @@
 """Certificates with drafts, voting windows, comments, open-voting, withdrawal,
 dissent and seals, one per rule and error of PROTOCOL.md 9.2 steps 11-22 that
 deliberation added, each with the verdict (error name, or "ok") this verifier
-gives. For comparing verifiers: run as a script, it prints one
-"<certificate hex> <coalition hex> <name> <expected>" line per case, which
-`verify_certificate.py --batch` reads as it is (it ignores the extra columns).
+gives; and random certificates of voting windows and dissent. For comparing
+verifiers: run as a script, it prints one "<certificate hex> <coalition hex>
+<name> <expected>" line per case (`--random N [SEED]`: N random ones after
+them, expected "-"), which `verify_certificate.py --batch` reads as it is (it
+ignores the extra columns).
 
 Deterministic: the same bytes every run (fixed seeds, ed25519 is deterministic).
 """
 
 import os
+import random
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -226,9 +229,72 @@ def cases():
     return out
 
 
+def random_cases(seed, n):
+    """[(name, certificate bytes, coalition id)]: `n` certificates of random
+    voting windows (draft or not, fixed opening or not, closing or not),
+    open-votings and withdrawals by the author or another member, up to two
+    stances per member at times around the window's edges, endorsements and
+    dissent picked from them, other records and notices in the chain, sealed
+    by a random member half of the time. Most fail (NotOnTime, BelowThreshold,
+    DissentInconsistent, ...); the point is that verifiers agree."""
+    rng = random.Random(seed)
+    c = Coalition(5)
+    times = [1000, 1500, 1999, 2000, 2001, 2500, 3000, 3001, 4000]
+
+    def at():
+        return T0 + rng.choice(times)
+
+    out = []
+    for k in range(n):
+        closes = rng.choice([0, 0, T0 + 3000, T0 + 2500])
+        opens = rng.choice([0, 0, T0 + 1500, T0 + 2000, T0 + 2001])
+        if closes and opens > closes:
+            opens = 0
+        p = c.proposal(at=T0 + 1000, closes=closes, draft=rng.random() < 0.5, opens=opens, title=f"Random {seed} {k}")
+        chain = {}
+        for _ in range(rng.choice([0, 1, 1, 2, 3])):
+            kind = rng.choice([13, 13, 14])
+            author = 0 if rng.random() < 0.8 else rng.randrange(1, 5)
+            notice = c.notice(kind, author, p, at(), reason="r" if kind == 14 and rng.random() < 0.5 else "")
+            if rng.random() < 0.9:
+                chain[notice.id] = notice
+        ends, dissent = [], []
+        for i in range(5):
+            records = [
+                c.endorsement(i, p, rng.choice([1, 1, 2, 3]), at=at(), comment=rng.choice(["", "why"]))
+                for _ in range(rng.choice([0, 1, 1, 2]))
+            ]
+            if closes and rng.random() < 0.9:
+                records = [r for r in records if r.at <= closes]
+            endorse = [r for r in records if r.stance == 1]
+            other = [r for r in records if r.stance != 1]
+            if endorse and rng.random() < 0.85:
+                chosen = min(endorse, key=lambda r: r.id)
+                ends.append(chosen)
+            elif other and rng.random() < 0.85:
+                chosen = rng.choice(other)
+                dissent.append(chosen)
+            else:
+                continue
+            chain.update({r.id: r for r in records if r is not chosen and rng.random() < 0.3})
+        ends, dissent, chain = by_trust(ends), by_trust(dissent), list(chain.values())
+        if (ends or dissent) and rng.random() < 0.5:
+            cert = sealed(c, p, ends, chain=chain, dissent=dissent, sealer=rng.randrange(5))
+        else:
+            cert = certificate(c, p, ends, chain, dissent)
+        out.append((f"random {seed} {k}", cert, c.id))
+    return out
+
+
 def main():
+    """Prints the cases, then with `--random N [SEED]` N random certificates
+    (expected verdict "-": whatever both verifiers say)."""
     for name, cert, coalition, expected in cases():
         print(f"{cert.hex()} {coalition.hex()} {name.replace(' ', '_')} {expected}")
+    if len(sys.argv) > 2 and sys.argv[1] == "--random":
+        seed = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+        for name, cert, coalition in random_cases(seed, int(sys.argv[2])):
+            print(f"{cert.hex()} {coalition.hex()} {name.replace(' ', '_')} -")
 
 
 if __name__ == "__main__":
