@@ -9,9 +9,9 @@ from .crypto import key_error, signature_ok
 from .errors import Refused, nested
 from .ledger import WAIT_ROSTER, Ledger, effective_stances
 from .rules import (
-    HEADER_FIRST,
     ENDORSEMENT,
     GENESIS,
+    HEADER_FIRST,
     MAX_CERTIFICATE,
     PROPOSAL,
     STANCES,
