@@ -47,6 +47,30 @@ impl std::fmt::Display for NotCounted {
 }
 impl std::error::Error for NotCounted {}
 
+/// A command refused before signing anything, because of the state of the
+/// proposal or of the caller (voting not open yet, not the author, already
+/// withdrawn, an unknown id): exit code 1, `code` the case's stable name
+/// (see [`code`]). The text says what is wrong and what to do.
+#[derive(Debug)]
+pub(crate) struct Refusal {
+    /// The stable name of the case.
+    pub(crate) code: &'static str,
+    /// The one line shown.
+    pub(crate) message: String,
+}
+impl Refusal {
+    /// A refusal of the case `code`.
+    pub(crate) fn new(code: &'static str, message: impl Into<String>) -> Refusal {
+        Refusal { code, message: message.into() }
+    }
+}
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+impl std::error::Error for Refusal {}
+
 /// The error and every cause in its chain on one line, `outer: cause: ...`.
 /// Most errors of the libraries already write their cause into their own
 /// message as well as keeping it as the source; a cause whose text is
@@ -77,6 +101,9 @@ pub(crate) fn one_line(e: &anyhow::Error) -> String {
 /// - when the node gave no complete answer, `node_not_running`,
 ///   `node_stopped_during_request`, `permission_denied` or
 ///   `node_unreachable` (see [`NoAnswer`]);
+/// - a command refused before signing ([`Refusal`]): `unknown_proposal`,
+///   `unknown_comment`, `not_author`, `voting_not_open`, `voting_open`,
+///   `not_draft`, `already_position`, `withdrawn`;
 /// - `failed`: everything else.
 ///
 /// The case is found anywhere in the error's chain, so context added on
@@ -90,6 +117,9 @@ pub(crate) fn code(e: &anyhow::Error) -> &'static str {
     }
     if e.chain().any(|c| c.is::<NotCounted>()) {
         return "not_counted";
+    }
+    if let Some(r) = e.chain().find_map(|c| c.downcast_ref::<Refusal>()) {
+        return r.code;
     }
     let no_answer = e.chain().find_map(|cause| match cause.downcast_ref::<NodeError>() {
         Some(NodeError::NoAnswer { failure, .. }) => Some(*failure),
@@ -167,5 +197,7 @@ mod tests {
         assert_eq!(code(&refused), "refused");
         assert_eq!(code(&anyhow::Error::new(NotCounted("not counted".into()))), "not_counted");
         assert_eq!(code(&anyhow::anyhow!("other")), "failed");
+        let refusal = anyhow::Error::new(Refusal::new("not_draft", "proposal x is not a draft")).context("amend");
+        assert_eq!(code(&refusal), "not_draft");
     }
 }

@@ -3,7 +3,8 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use chorus_core::{
-    Action, Coalition, Endorsement, Envelope, Keypair, Kind, Ledger, ObjectId, Proposal, PublicKey, Stance,
+    Action, Coalition, Endorsement, Envelope, Keypair, Kind, Ledger, ObjectId, Proposal, ProposalLink, PublicKey,
+    Relation, Stance,
 };
 use chorus_node::control::{Client, CoalitionInfo, ProposalDetail, Request, RosterInfo, SubmitResult};
 use chorus_node::daemon::now_ms;
@@ -48,11 +49,29 @@ pub fn propose(
     closes_at_ms: Option<u64>,
     action: Option<Action>,
 ) -> Result<SubmitResult> {
-    let envelope = propose_envelope(client, key, trust, title, body, closes_at_ms, action)?;
+    let envelope = propose_envelope(client, key, trust, title, body, closes_at_ms, action, &Drafting::default())?;
     submit(client, &envelope)
 }
 
+/// How a proposal is put to the coalition for discussion before voting
+/// (PROTOCOL.md 6): the default is open for voting from the start, as
+/// every proposal was before drafts existed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Drafting {
+    /// Published as a draft: voting opens at `voting_opens_at_ms` or when
+    /// the author opens it.
+    pub draft: bool,
+    /// A fixed time voting opens, ms since 1970.
+    pub voting_opens_at_ms: Option<u64>,
+    /// The proposal this one revises (a link `amends`).
+    pub revises: Option<ObjectId>,
+    /// The amendments (comment ids) this text takes up: sorted, no id
+    /// twice; only with `revises`.
+    pub amendments: Vec<ObjectId>,
+}
+
 /// Builds and signs a proposal as [`propose`] does, without submitting it.
+#[allow(clippy::too_many_arguments)]
 pub fn propose_envelope(
     client: &Client,
     key: &Keypair,
@@ -61,10 +80,11 @@ pub fn propose_envelope(
     body: &str,
     closes_at_ms: Option<u64>,
     action: Option<Action>,
+    drafting: &Drafting,
 ) -> Result<Envelope> {
     let (_, coalition) = coalition(client)?;
     let roster = roster(client)?;
-    proposal_envelope(&coalition, &roster, key, trust, title, body, closes_at_ms, action)
+    proposal_envelope(&coalition, &roster, key, trust, title, body, closes_at_ms, action, drafting)
 }
 
 /// Builds and signs a proposal under roster version `roster`, checking
@@ -79,6 +99,7 @@ pub fn proposal_envelope(
     body: &str,
     closes_at_ms: Option<u64>,
     action: Option<Action>,
+    drafting: &Drafting,
 ) -> Result<Envelope> {
     if member_name(roster, &trust).is_none() {
         bail!(
@@ -87,17 +108,22 @@ pub fn proposal_envelope(
             coalition.name()
         );
     }
+    let created_at_ms = now_ms();
     let proposal = Proposal {
         coalition: coalition.id(),
         roster: roster.version,
         author: trust,
-        created_at_ms: now_ms(),
+        created_at_ms,
         closes_at_ms,
         title: title.to_string(),
         body: body.to_string(),
-        link: None,
+        link: drafting.revises.map(|target| ProposalLink { target, relation: Relation::Amends }),
         action,
         roster_heads: roster.heads.clone(),
+        // A time given as "now" (0m) was read a moment before signing.
+        voting_opens_at_ms: drafting.voting_opens_at_ms.map(|t| t.max(created_at_ms)),
+        draft: drafting.draft,
+        amendments: drafting.amendments.clone(),
     };
     let bytes = proposal.to_body();
     // Check every field rule before signing, for a precise message.

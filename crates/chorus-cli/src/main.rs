@@ -2,7 +2,8 @@
 //!
 //! - Trust IT: `init`, `whoami`, `coalition ...`, `node run`, `status`,
 //!   `peers`, `dial`, `export`, `import`, `publish`.
-//! - Leaders: `propose`, `proposals`, `show`, `endorse`, `positions`.
+//! - Leaders: `propose` (a draft, a revision), `proposals`, `show`,
+//!   `comment`, `amend`, `open-voting`, `withdraw`, `endorse`, `positions`.
 //! - Governance: `roster`, `member admit|remove`, `charter amend`,
 //!   `member replace-key`, `trust-key install`, `delegate`, `revoke`,
 //!   `rotate-key`, `leader-key`, `keygen`.
@@ -22,10 +23,12 @@
 //! a module of [`commands`].
 
 mod commands;
+mod deliberation;
 mod error;
 mod leader;
 mod output;
 mod remote;
+mod when;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,8 +38,8 @@ use chorus_node::control::Client;
 use chorus_node::datadir::{default_data_dir, DataDir};
 use clap::{Parser, Subcommand};
 use commands::{
-    backup, certificate, coalition, devnet, endorse, governance, init, key, node, peers, proposals, propose, publish,
-    remote as remote_cmd, show, status, verify,
+    backup, certificate, coalition, deliberate, devnet, endorse, governance, init, key, node, peers, proposals,
+    propose, publish, remote as remote_cmd, show, status, verify,
 };
 use error::{Invalid, Usage};
 use output::{emit, Output};
@@ -53,7 +56,7 @@ struct Cli {
     json: bool,
     /// Work through a member node's HTTP API (see `chorus remote add`)
     /// instead of the local node: proposals, positions, show, roster,
-    /// endorse, propose and import. Keys stay on this machine. Give it
+    /// endorse, comment, propose and import. Keys stay on this machine. Give it
     /// before the command: `chorus --remote oak proposals`.
     #[arg(long, env = "CHORUS_REMOTE", value_name = "NAME")]
     remote: Option<String>,
@@ -83,30 +86,9 @@ enum Command {
         /// The peer's address.
         addr: String,
     },
-    /// Put a proposal to the coalition; prints its id.
-    Propose {
-        /// One-line title.
-        #[arg(long)]
-        title: String,
-        /// Read the markdown body from FILE (`-` for stdin). Without it the
-        /// body is read from stdin when piped, or written in $EDITOR.
-        #[arg(long, value_name = "FILE")]
-        body_file: Option<PathBuf>,
-        /// Close the proposal after this many days (default: never closes).
-        #[arg(long, value_name = "DAYS")]
-        closes_in_days: Option<u32>,
-        /// Write the signed proposal to FILE (new) instead of submitting it;
-        /// import it on any member node with `chorus import FILE`. The node
-        /// is still needed to read the coalition and the roster.
-        #[arg(long, value_name = "FILE")]
-        out: Option<PathBuf>,
-        /// With --remote: the trust key file to sign with (it stays on this machine).
-        #[arg(long, value_name = "FILE")]
-        trust_key: Option<PathBuf>,
-        /// With --remote: do not ask for confirmation.
-        #[arg(long, short)]
-        yes: bool,
-    },
+    /// Put a proposal to the coalition (or a draft, for discussion first);
+    /// prints its id.
+    Propose(propose::ProposeArgs),
     /// List proposals with their status and tally.
     Proposals,
     /// Show a proposal in full: text, every stance, status.
@@ -116,6 +98,14 @@ enum Command {
     },
     /// Sign your trust's stance on a proposal (endorse unless told otherwise).
     Endorse(endorse::EndorseArgs),
+    /// Comment on a proposal, or reply to a comment.
+    Comment(deliberate::CommentArgs),
+    /// Propose a new text for a draft (an amendment), before voting opens.
+    Amend(deliberate::AmendArgs),
+    /// Open voting on your trust's draft now.
+    OpenVoting(deliberate::OpenVotingArgs),
+    /// Withdraw your trust's proposal: no stance signed after it counts.
+    Withdraw(deliberate::WithdrawArgs),
     /// List adopted positions.
     Positions,
     /// Export a position's certificate.
@@ -133,6 +123,10 @@ enum Command {
         /// Require this coalition id (recommended: get it from your own node or the coalition's charter).
         #[arg(long, value_name = "ID")]
         coalition: Option<String>,
+        /// Fail unless the certificate carries a member's seal, which records
+        /// every objection and abstention its node held.
+        #[arg(long)]
+        require_seal: bool,
     },
     /// Write a backup of every object the node holds.
     Export {
@@ -250,20 +244,19 @@ fn run(cli: Cli) -> Result<Output> {
         Command::Status => status::run(&dd),
         Command::Peers => peers::list(&dd),
         Command::Dial { addr } => peers::dial(&dd, addr),
-        Command::Propose { title, body_file, closes_in_days, out, trust_key, yes: _ } => {
-            if trust_key.is_some() {
-                return Err(
-                    Usage("--trust-key goes with --remote; the local node signs with its trust key".into()).into()
-                );
-            }
-            propose::run(&dd, &title, body_file.as_deref(), closes_in_days, out.as_deref())
-        }
+        Command::Propose(a) => propose::run(&dd, a),
         Command::Proposals => proposals::list(&dd, proposals::Which::All),
         Command::Positions => proposals::list(&dd, proposals::Which::Positions),
         Command::Show { id } => show::run(&dd, &id),
         Command::Endorse(a) => endorse::run(&dd, a),
+        Command::Comment(a) => deliberate::comment(&dd, a),
+        Command::Amend(a) => deliberate::amend(&dd, a),
+        Command::OpenVoting(a) => deliberate::open_voting(&dd, a),
+        Command::Withdraw(a) => deliberate::withdraw(&dd, a),
         Command::Certificate { id, output } => certificate::export(&dd, id, &output),
-        Command::Verify { file, coalition } => verify::run(&file, coalition.as_deref(), json),
+        Command::Verify { file, coalition, require_seal } => {
+            verify::run(&file, coalition.as_deref(), require_seal, json)
+        }
         Command::Export { file } => backup::export(&dd, &file),
         Command::Import { file } => backup::import(&dd, &file),
         Command::Publish { out, base_url, everything } => publish::run(&dd, &out, base_url, everything),
@@ -295,15 +288,14 @@ fn run_remote(name: &str, command: Command) -> Result<Output> {
         Command::Show { id } => remote_cmd::show(&r()?, &id),
         Command::Roster => remote_cmd::roster(&r()?),
         Command::Endorse(a) => remote_cmd::endorse(&r()?, a),
-        Command::Propose { title, body_file, closes_in_days, out: None, trust_key, yes } => {
-            remote_cmd::propose(&r()?, &title, body_file.as_deref(), closes_in_days, trust_key.as_deref(), yes)
-        }
+        Command::Comment(a) => remote_cmd::comment(&r()?, a),
+        Command::Propose(a) if a.out.is_none() => remote_cmd::propose(&r()?, a),
         Command::Import { file } => remote_cmd::import(&r()?, &file),
         Command::Remote(c) => remote_cmd::run(c),
         _ => Err(Usage(format!(
             "this command does not work with --remote {name}: run it on the node (or without --remote); with \
-             --remote: proposals, positions, show, roster, endorse, propose (without --out) and import (--remote may come \
-             from CHORUS_REMOTE)"
+             --remote: proposals, positions, show, roster, endorse, comment, propose (without --out or --revises) and \
+             import (--remote may come from CHORUS_REMOTE)"
         ))
         .into()),
     }

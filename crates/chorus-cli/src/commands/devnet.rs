@@ -1,5 +1,6 @@
 //! `chorus devnet`: N nodes in this process on loopback, walked through
-//! founding, a proposal, endorsements over the real network, adoption and an
+//! founding, a draft proposal with a comment, the author opening voting,
+//! endorsements and an objection over the real network, adoption and an
 //! offline certificate check, narrating each step.
 //!
 //! Each node has its own data directory (a temporary one unless `--dir`),
@@ -23,6 +24,7 @@ use chorus_node::daemon::{Node, StartOptions};
 use chorus_node::datadir::DataDir;
 use chorus_node::founding::{self, thousands};
 
+use crate::deliberation;
 use crate::leader;
 use crate::output::{print_stdout, Output};
 
@@ -293,13 +295,15 @@ pub fn run(args: DevnetArgs, json: bool) -> Result<Output> {
             }
         }
 
-        say.step(&format!("{} proposes a position on node-0", DEMO[0].name));
+        say.step(&format!("{} proposes a position on node-0, as a draft for discussion", DEMO[0].name));
         let title = "Shared statement on fair school funding";
         let body = "The member trusts of this coalition call for a funding formula that \
                     follows the pupil, published three years ahead.\n";
-        let proposed = leader::propose(&clients[0], &keys[0], keys[0].public(), title, body, None, None)?;
-        let pid: ObjectId = proposed.id;
-        say.say(&format!("      proposal {}: {title:?}", pid.short(16)));
+        let drafting = leader::Drafting { draft: true, ..leader::Drafting::default() };
+        let env =
+            leader::propose_envelope(&clients[0], &keys[0], keys[0].public(), title, body, None, None, &drafting)?;
+        let pid: ObjectId = leader::submit(&clients[0], &env)?.id;
+        say.say(&format!("      draft {}: {title:?} (open for comments; voting not open yet)", pid.short(16)));
 
         // With three trusts or more, the last one objects, with its reason,
         // so the record shows dissent; every other trust endorses, and the
@@ -309,14 +313,40 @@ pub fn run(args: DevnetArgs, json: bool) -> Result<Output> {
         if endorsers.len() < required {
             endorsers.push(0);
         }
+        // The draft is discussed where the commenter is: the second trust
+        // when there is one.
+        let commenter = usize::from(n > 1);
         if n > 1 {
-            say.step("Waiting for the proposal to reach every node");
-            for (i, c) in clients.iter().enumerate() {
-                wait_for(&format!("the proposal reaching node-{i}"), timeout, || {
-                    let list: Vec<ProposalSummary> = c.call(&Request::Proposals).map_err(|e| e.to_string())?;
-                    Ok(list.iter().any(|p| p.id == pid).then_some(()))
-                })?;
-            }
+            wait_for(&format!("the draft reaching node-{commenter}"), timeout, || {
+                let list: Vec<ProposalSummary> =
+                    clients[commenter].call(&Request::Proposals).map_err(|e| e.to_string())?;
+                Ok(list.iter().any(|p| p.id == pid).then_some(()))
+            })?;
+        }
+        say.step(&format!("{} comments on the draft through its own node", DEMO[commenter].name));
+        let text = "Could the statement name the three-year notice as a minimum, not a target?";
+        let signer = leader::Signer { key: keys[commenter].clone(), trust: keys[commenter].public(), delegation: None };
+        let roster = leader::roster(&clients[commenter])?;
+        let env = deliberation::comment_envelope(&coalition, &roster, &signer, pid, text, None, None)?;
+        let r = leader::submit(&clients[commenter], &env)?;
+        say.say(&format!("      comment {}: {text:?}", r.id.short(12)));
+
+        say.step(&format!("{} opens voting on node-0", DEMO[0].name));
+        let env = deliberation::open_voting_envelope(&coalition, &keys[0], keys[0].public(), pid)?;
+        let r = leader::submit(&clients[0], &env)?;
+        say.say(&format!("      open-voting {}: stances signed from now on count", r.id.short(12)));
+        if n > 1 {
+            say.step("Waiting for every node to see voting open");
+        }
+        for (i, c) in clients.iter().enumerate() {
+            wait_for(&format!("node-{i} seeing voting open"), timeout, || {
+                let list: Vec<ProposalSummary> = c.call(&Request::Proposals).map_err(|e| e.to_string())?;
+                match list.iter().find(|p| p.id == pid) {
+                    Some(p) if p.status == "open" || p.status == "adopted" => Ok(Some(())),
+                    Some(p) => Err(format!("status {}", p.status)),
+                    None => Err("proposal not known yet".into()),
+                }
+            })?;
         }
         say.step(&format!("{} trust(s) endorse it, each through its own node", endorsers.len()));
         for &i in &endorsers {
@@ -386,6 +416,10 @@ pub fn run(args: DevnetArgs, json: bool) -> Result<Output> {
             verified.required
         ));
         say.say(&format!("      breadth: {}", verified.breakdown.endorsed_line()));
+        for d in &verified.objectors {
+            say.say(&format!("      objected: {} ({})", d.name, d.comment.as_deref().unwrap_or("no reason given")));
+        }
+        say.say(&format!("      {}", verified.dissent_note()));
         if let Some(out) = &args.certificate_out {
             chorus_node::datadir::write_atomic(out, &bytes, 0o644)?;
             say.say(&format!(
@@ -427,6 +461,8 @@ pub fn run(args: DevnetArgs, json: bool) -> Result<Output> {
             "required": verified.required,
             "certificate_bytes": bytes.len(),
             "breadth": verified.breakdown.endorsed_line(),
+            "objectors": verified.objectors.len(),
+            "sealed": verified.seal.is_some(),
             "breakdown": verified.breakdown,
             "certificate_out": args.certificate_out,
             "website": website,

@@ -9,7 +9,8 @@ use chorus_node::control::{ProposalDetail, Request, SubmitOutcome};
 use chorus_node::datadir::DataDir;
 use clap::Args;
 
-use crate::commands::{backup, client, governance};
+use crate::commands::{backup, client, deliberate, governance};
+use crate::deliberation;
 use crate::leader;
 use crate::output::{self, Output};
 
@@ -63,7 +64,12 @@ pub(crate) fn run(dd: &DataDir, a: EndorseArgs) -> Result<Output> {
     let signer = governance::stance_signer(dd, a.as_leader.as_ref(), a.delegation.as_deref())?;
     let (_, coalition) = leader::coalition(&c)?;
     let roster = leader::roster(&c)?;
-    let p = leader::fetch_checked(&c, &coalition, &a.id)?;
+    let p = deliberate::fetch_known(&c, &coalition, &a.id)?;
+    // A stance signed before voting opens (or after a withdrawal) would be
+    // kept but never count: refuse it before anything is signed.
+    if let Some(refusal) = deliberation::stance_refusal(&p, chorus_node::daemon::now_ms()) {
+        return Err(refusal.into());
+    }
     let stance = a.stance();
     eprintln!(
         "You are about to sign, as {}{}:\n  stance      {}\n  proposal    {}\n  title       {}\n  author      {} ({})\n  body sha256 {}{}",
@@ -77,9 +83,7 @@ pub(crate) fn run(dd: &DataDir, a: EndorseArgs) -> Result<Output> {
         p.body_sha256,
         a.comment.as_ref().map(|c| format!("\n  comment     {c}")).unwrap_or_default()
     );
-    if stance == Stance::Endorse {
-        eprintln!("An endorsement cannot be withdrawn.");
-    }
+    eprintln!("{}", deliberation::STANCE_IS_FINAL);
     if !a.yes && !output::confirm("Sign?").map_err(anyhow::Error::msg)? {
         bail!("not signed; nothing was sent");
     }

@@ -5,6 +5,7 @@
 pub(crate) mod backup;
 pub(crate) mod certificate;
 pub(crate) mod coalition;
+pub(crate) mod deliberate;
 pub(crate) mod devnet;
 pub(crate) mod endorse;
 pub(crate) mod governance;
@@ -18,6 +19,7 @@ pub(crate) mod publish;
 pub(crate) mod remote;
 pub(crate) mod show;
 pub(crate) mod status;
+pub(crate) mod thread;
 pub(crate) mod verify;
 
 use std::path::{Path, PathBuf};

@@ -36,7 +36,7 @@ pub(crate) fn list(dd: &DataDir, which: Which) -> Result<Output> {
         list.iter()
             .map(|p| {
                 format!(
-                    "{}  {:<8} {}/{} endorse, {} object, {} abstain{}  {}  ({})",
+                    "{}  {:<9} {}/{} endorse, {} object, {} abstain{}  {}  ({})",
                     p.id.short(12),
                     p.status,
                     p.tally.endorse,

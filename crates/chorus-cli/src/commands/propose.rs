@@ -1,42 +1,256 @@
 //! `chorus propose`: a proposal signed with the trust key, its body read
-//! from a file, stdin or the editor.
+//! from a file, stdin or the editor; as a draft for discussion first, or as
+//! the revision of an earlier text (which it then withdraws, when it is the
+//! same author's).
 
 use std::io::{IsTerminal, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
-use chorus_node::control::SubmitOutcome;
+use chorus_core::ObjectId;
+use chorus_node::control::{Client, SubmitOutcome, SubmitResult};
+use chorus_node::daemon::now_ms;
 use chorus_node::datadir::DataDir;
+use clap::Args;
+use sha2::{Digest, Sha256};
 
-use crate::commands::{backup, client, governance};
+use crate::commands::{backup, client, deliberate, governance};
 use crate::error::Usage;
-use crate::leader;
-use crate::output::Output;
+use crate::leader::{self, CheckedProposal, Drafting};
+use crate::output::{self, safe_line, time, Output};
+
+/// Arguments of `chorus propose`.
+#[derive(Args, Debug)]
+pub(crate) struct ProposeArgs {
+    /// One-line title.
+    #[arg(long)]
+    pub(crate) title: String,
+    /// Read the markdown body from FILE (`-` for stdin). Without it the
+    /// body is read from stdin when piped, or written in $EDITOR.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) body_file: Option<PathBuf>,
+    /// Close the proposal after this many days (default: never closes).
+    #[arg(long, value_name = "DAYS")]
+    pub(crate) closes_in_days: Option<u32>,
+    /// Publish it as a draft, for comments and amendments: voting opens at
+    /// --voting-opens, or when you run `chorus open-voting ID`.
+    #[arg(long)]
+    pub(crate) draft: bool,
+    /// When voting opens: days (3 or 3d), hours (12h) or minutes (30m)
+    /// from now, or an RFC 3339 time (2027-03-01T09:00:00Z). Stances
+    /// signed before then do not count.
+    #[arg(long, value_name = "TIME")]
+    pub(crate) voting_opens: Option<String>,
+    /// This text revises proposal ID (id or unique prefix): it links to it
+    /// as amending it, and, when ID is your trust's and not withdrawn, ID
+    /// is withdrawn (you are shown both and asked, unless --yes).
+    #[arg(long, value_name = "ID")]
+    pub(crate) revises: Option<String>,
+    /// The amendments of the revised proposal this text takes up: comment
+    /// ids or unique prefixes, separated by commas.
+    #[arg(long, value_name = "C1,C2", requires = "revises", value_delimiter = ',')]
+    pub(crate) takes_up: Vec<String>,
+    /// Write the signed proposal to FILE (new) instead of submitting it;
+    /// import it on any member node with `chorus import FILE`. The node
+    /// is still needed to read the coalition and the roster.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+    /// With --remote: the trust key file to sign with (it stays on this machine).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) trust_key: Option<PathBuf>,
+    /// Do not ask for confirmation (asked with --remote, and before a
+    /// revision withdraws the text it revises).
+    #[arg(long, short)]
+    pub(crate) yes: bool,
+}
+
+impl ProposeArgs {
+    /// The closing time and the drafting asked for, the times read against
+    /// `now`; a usage error for a time that does not parse or an opening
+    /// after the closing.
+    pub(crate) fn timing(&self, now: u64) -> Result<(Option<u64>, Drafting)> {
+        let closes = self.closes_in_days.map(|d| now + u64::from(d) * 86_400_000);
+        let opens = match &self.voting_opens {
+            None => None,
+            Some(t) => Some(crate::when::parse(t, now).map_err(|e| Usage(format!("--voting-opens: {e}")))?),
+        };
+        if let (Some(o), Some(c)) = (opens, closes) {
+            if o > c {
+                return Err(Usage(format!(
+                    "--voting-opens {} is after the proposal closes ({}): give an earlier opening or a later --closes-in-days",
+                    time(o),
+                    time(c)
+                ))
+                .into());
+            }
+        }
+        Ok((closes, Drafting { draft: self.draft, voting_opens_at_ms: opens, ..Drafting::default() }))
+    }
+}
+
+/// The proposal a revision revises, what it takes up, and whether it is
+/// withdrawn with it.
+struct Revision {
+    old: CheckedProposal,
+    amendments: Vec<ObjectId>,
+    withdraw: bool,
+}
+
+/// What `propose --revises` did besides proposing.
+#[derive(serde::Serialize)]
+struct Proposed {
+    #[serde(flatten)]
+    result: SubmitResult,
+    /// The proposal revised, when `--revises`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revises: Option<ObjectId>,
+    /// The amendments taken up, sorted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    amendments: Option<Vec<ObjectId>>,
+    /// The withdrawal of the revised proposal, when one was signed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    withdrawal: Option<Option<SubmitResult>>,
+}
 
 /// Signs and submits a proposal; prints its id. With `out`, writes the
-/// signed proposal to that new file instead of submitting it.
-pub(crate) fn run(
-    dd: &DataDir,
-    title: &str,
-    body_file: Option<&Path>,
-    closes_in_days: Option<u32>,
-    out: Option<&Path>,
-) -> Result<Output> {
+/// signed proposal to that new file instead of submitting it. With
+/// `--revises`, also withdraws the revised proposal when it is this
+/// trust's and not withdrawn yet, after showing both and asking.
+pub(crate) fn run(dd: &DataDir, a: ProposeArgs) -> Result<Output> {
+    if a.trust_key.is_some() {
+        return Err(Usage("--trust-key goes with --remote; the local node signs with its trust key".into()).into());
+    }
     let c = client(dd)?;
     let (key, trust) = governance::trust_signer(dd)?;
-    let body = read_body(body_file)?;
-    let closes = closes_in_days.map(|d| chorus_node::daemon::now_ms() + u64::from(d) * 86_400_000);
-    let env = leader::propose_envelope(&c, &key, trust, title, &body, closes, None)?;
-    if let Some(out) = out {
+    let (closes, mut drafting) = a.timing(now_ms())?;
+    let revision = match &a.revises {
+        None => None,
+        Some(id) => Some(revision(&c, id, &a.takes_up, &trust)?),
+    };
+    if let Some(r) = &revision {
+        drafting.revises = Some(r.old.id);
+        drafting.amendments = r.amendments.clone();
+    }
+    let body = read_body(a.body_file.as_deref())?;
+    let env = leader::propose_envelope(&c, &key, trust, &a.title, &body, closes, None, &drafting)?;
+    if let Some(out) = &a.out {
+        if let Some(r) = revision.as_ref().filter(|r| r.withdraw) {
+            eprintln!(
+                "note: {} is not withdrawn with --out; once the revision is imported, run `chorus withdraw {}`",
+                r.old.id.short(12),
+                r.old.id
+            );
+        }
         return backup::write_envelope(&env, out);
     }
-    let r = leader::submit(&c, &env)?;
-    if r.outcome == SubmitOutcome::Waiting {
+    let Some(r) = revision else {
+        let res = leader::submit(&c, &env)?;
+        note_waiting(res.outcome);
+        return Ok(Output::new(&res, res.id.to_hex()));
+    };
+    if r.withdraw {
+        eprintln!(
+            "You are about to sign, as the author ({}):
+  a revision  {}
+  body sha256 {}
+  revising    {} {}
+  taking up   {}
+  and the withdrawal of {}: no stance on it signed after the withdrawal counts; stances signed before keep their effect",
+            trust.short(12),
+            safe_line(&a.title),
+            hex::encode(Sha256::digest(body.as_bytes())),
+            r.old.id,
+            safe_line(&r.old.proposal.title),
+            if r.amendments.is_empty() {
+                "no amendment".to_string()
+            } else {
+                r.amendments.iter().map(|x| x.short(12)).collect::<Vec<_>>().join(", ")
+            },
+            r.old.id.short(12)
+        );
+        if !a.yes && !output::confirm("Sign both?").map_err(anyhow::Error::msg)? {
+            bail!("not signed; nothing was sent");
+        }
+    }
+    let res = leader::submit(&c, &env)?;
+    note_waiting(res.outcome);
+    let mut human = format!(
+        "{}
+revises {}",
+        res.id, r.old.id
+    );
+    let withdrawal = if r.withdraw {
+        let reason = format!("replaced by its revision {}", res.id);
+        let w = crate::deliberation::withdrawal_envelope(
+            &deliberate::coalition_of(&c)?,
+            &key,
+            trust,
+            r.old.id,
+            Some(reason),
+        )?;
+        let wr = leader::submit(&c, &w)?;
+        human.push_str(&format!(
+            "
+withdrew {} (withdrawal {})",
+            r.old.id, wr.id
+        ));
+        Some(Some(wr))
+    } else {
+        human.push_str(&format!(
+            "
+{} is not withdrawn: {}",
+            r.old.id.short(12),
+            why_not_withdrawn(&r.old, &trust)
+        ));
+        Some(None)
+    };
+    let proposed = Proposed { result: res, revises: Some(r.old.id), amendments: Some(r.amendments), withdrawal };
+    Ok(Output::new(&proposed, human))
+}
+
+fn note_waiting(outcome: SubmitOutcome) {
+    if outcome == SubmitOutcome::Waiting {
         eprintln!(
             "note: not stored yet: your node does not hold the objects this relies on; it stores it when they arrive"
         );
     }
-    Ok(Output::new(&r, r.id.to_hex()))
+}
+
+/// Why a revised proposal is not withdrawn with its revision.
+fn why_not_withdrawn(old: &CheckedProposal, trust: &chorus_core::PublicKey) -> String {
+    if old.proposal.author != *trust {
+        format!("it is {}'s, not your trust's", safe_line(&old.author_name))
+    } else if crate::deliberation::window(old).withdrawn_at_ms.is_some() {
+        "it was withdrawn already".into()
+    } else {
+        "it is already a position".into()
+    }
+}
+
+/// The proposal `id` revises, checked here, with the amendments named in
+/// `takes_up` resolved among its own (sorted, no id twice).
+fn revision(c: &Client, id: &str, takes_up: &[String], trust: &chorus_core::PublicKey) -> Result<Revision> {
+    let coalition = deliberate::coalition_of(c)?;
+    let old = deliberate::fetch_known(c, &coalition, id)?;
+    let mut amendments = Vec::with_capacity(takes_up.len());
+    for want in takes_up.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
+        let found = deliberate::resolve_comment(&old, want, true)?;
+        amendments.push(found);
+    }
+    amendments.sort();
+    amendments.dedup();
+    if amendments.len() > chorus_core::limits::MAX_AMENDMENTS {
+        return Err(Usage(format!(
+            "--takes-up names {} amendments; a revision takes up at most {}",
+            amendments.len(),
+            chorus_core::limits::MAX_AMENDMENTS
+        ))
+        .into());
+    }
+    let withdraw = old.proposal.author == *trust
+        && crate::deliberation::window(&old).withdrawn_at_ms.is_none()
+        && old.detail.summary.status != "adopted";
+    Ok(Revision { old, amendments, withdraw })
 }
 
 /// The body from `file` (`-` for stdin); without a file, from stdin when it

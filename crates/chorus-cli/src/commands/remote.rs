@@ -8,13 +8,13 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
-use chorus_core::{Envelope, Object, PublicKey, Stance, SCOPE_STANCES};
+use chorus_core::{Envelope, Object, PublicKey, SCOPE_STANCES};
 use chorus_node::control::{BreakdownInfo, SubmitOutcome};
 use chorus_node::datadir::read_secret;
 use clap::Subcommand;
 use sha2::{Digest, Sha256};
 
-use crate::commands::{backup, endorse::EndorseArgs, propose};
+use crate::commands::{backup, deliberate::CommentArgs, endorse::EndorseArgs, propose};
 use crate::error::{Refused, Usage};
 use crate::leader::{self, Signer};
 use crate::output::{self, indent, safe_line, safe_text, time, Output};
@@ -119,7 +119,7 @@ pub(crate) fn proposals(r: &Remote, positions_only: bool) -> Result<Output> {
             .iter()
             .map(|p| {
                 format!(
-                    "{}  {:<8} {}  ({})",
+                    "{}  {:<9} {}  ({})",
                     safe_line(p["id"].as_str().unwrap_or("?").get(..12).unwrap_or("?")),
                     safe_line(p["status"].as_str().unwrap_or("?")),
                     safe_line(p["title"].as_str().unwrap_or("")),
@@ -160,6 +160,19 @@ pub(crate) fn show(r: &Remote, id: &str) -> Result<Output> {
         node_breakdown(&p.node_view),
         indent(&p.proposal.body, 4)
     );
+    // The window and the discussion are the node's view: its comments are
+    // not served as signed objects here.
+    let window = crate::deliberation::window_of_view(&p.node_view, &p.proposal);
+    let comments: Vec<chorus_node::control::CommentInfo> =
+        serde_json::from_value(p.node_view["comments"].clone()).unwrap_or_default();
+    if p.proposal.draft || window.opens_at_ms != Some(0) || window.withdrawn_at_ms.is_some() || !comments.is_empty() {
+        for line in crate::deliberation::window_lines(&window, p.proposal.draft, chorus_node::daemon::now_ms()) {
+            h.push_str(&format!("node's view, {line}\n"));
+        }
+        h.push_str("node's view, ");
+        h.push_str(&crate::commands::thread::thread_text(&comments));
+        h.push_str(&crate::commands::thread::amendments_text(&comments));
+    }
     h.push_str("\nstances (signatures verified here; * signed by the trust's founding key, else by a key the node says may sign for it):\n");
     if p.stances.is_empty() {
         h.push_str("  none yet\n");
@@ -235,6 +248,10 @@ pub(crate) fn endorse(r: &Remote, a: EndorseArgs) -> Result<Output> {
             time(closes)
         );
     }
+    let window = crate::deliberation::window_of_view(&p.node_view, &p.proposal);
+    if let Some(refusal) = crate::deliberation::stance_refusal_at(p.id, &window, p.proposal.draft, now) {
+        return Err(refusal.into());
+    }
     let roster = r.roster()?;
     let signer = Signer { key, trust, delegation: Some(delegation) };
     let stance = a.stance();
@@ -267,9 +284,7 @@ pub(crate) fn endorse(r: &Remote, a: EndorseArgs) -> Result<Output> {
             p.id
         );
     }
-    if stance == Stance::Endorse {
-        eprintln!("An endorsement cannot be withdrawn.");
-    }
+    eprintln!("{}", crate::deliberation::STANCE_IS_FINAL);
     if !a.yes && !output::confirm("Sign?").map_err(anyhow::Error::msg)? {
         bail!("not signed; nothing was sent");
     }
@@ -289,6 +304,80 @@ pub(crate) fn endorse(r: &Remote, a: EndorseArgs) -> Result<Output> {
         leader::report_counted(&mut out, verdict, "the node", stance, env.id(), true)?;
     }
     Ok(out)
+}
+
+/// `chorus --remote NAME comment ID TEXT --as-leader KEY --delegation D
+/// [--reply-to C]`: a comment signed here by a leader, after checking the
+/// delegation and the proposal as `endorse` does.
+pub(crate) fn comment(r: &Remote, a: CommentArgs) -> Result<Output> {
+    let (Some(key_file), Some(delegation)) = (a.sign.as_leader.as_ref(), a.sign.delegation.as_deref()) else {
+        return Err(Usage(
+            "with --remote, sign as a leader: --as-leader KEYFILE --delegation ID (the trust key stays on its own machine)"
+                .into(),
+        )
+        .into());
+    };
+    let delegation: chorus_core::ObjectId = delegation
+        .trim()
+        .parse()
+        .map_err(|_| Usage(format!("--delegation {delegation:?} is not an object id (64 hex characters)")))?;
+    let key = read_secret(key_file)?;
+    let trust = delegated_trust(r, delegation, key.public())?;
+    let p = r.proposal(r.resolve(&a.id)?)?;
+    let reply_to = match a.reply_to.as_deref() {
+        None => None,
+        Some(want) => Some(node_comment(&p, want)?),
+    };
+    let text = if a.text == "-" { propose::read_body(Some(Path::new("-")))? } else { a.text.clone() };
+    let roster = r.roster()?;
+    let signer = Signer { key, trust, delegation: Some(delegation) };
+    let env = crate::deliberation::comment_envelope(&r.coalition, &roster, &signer, p.id, &text, reply_to, None)?;
+    eprintln!(
+        "You are about to sign, as {} (a leader, key {}), through remote {} ({}):\n  comment on  {}\n  title       {}{}\n  text\n{}",
+        leader::member_name(&roster, &trust).map_or("(not in the node's roster)".into(), |n| safe_line(&n)),
+        signer.key.public().short(12),
+        safe_line(&r.entry.name),
+        safe_line(&r.entry.url),
+        p.id,
+        safe_line(&p.proposal.title),
+        reply_to.map(|c| format!("\n  in reply to {c}")).unwrap_or_default(),
+        indent(&safe_text(&text), 4)
+    );
+    if !a.sign.yes && !output::confirm("Sign?").map_err(anyhow::Error::msg)? {
+        bail!("not signed; nothing was sent");
+    }
+    if let Some(out) = &a.sign.out {
+        return backup::write_envelope(&env, out);
+    }
+    submitted(r, &env, "comment")
+}
+
+/// The full id of the comment `want` (id or unique prefix) among those the
+/// node's view of the proposal lists.
+fn node_comment(p: &remote::RemoteProposal, want: &str) -> Result<chorus_core::ObjectId> {
+    let prefix = want.trim().to_ascii_lowercase();
+    let valid = prefix.len() >= 4 && prefix.len() <= 64 && prefix.bytes().all(|b| b.is_ascii_hexdigit());
+    let ids: Vec<chorus_core::ObjectId> = p.node_view["comments"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["id"].as_str()?.parse().ok())
+        .filter(|id: &chorus_core::ObjectId| valid && id.to_hex().starts_with(&prefix))
+        .collect();
+    match ids.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(crate::error::Refusal::new(
+            "unknown_comment",
+            format!(
+                "no comment {} of proposal {} is known to the node; see the discussion with `chorus --remote NAME show {}`",
+                safe_line(want.trim()),
+                p.id.short(12),
+                p.id.short(12)
+            ),
+        )
+        .into()),
+        many => Err(Usage(format!("{prefix} is the start of {} comment ids: give more of it", many.len())).into()),
+    }
 }
 
 /// The node view's `stances` as `(trust, effective stance, counted
@@ -350,37 +439,45 @@ fn delegated_trust(r: &Remote, delegation: chorus_core::ObjectId, key: PublicKey
     Ok(d.trust)
 }
 
-/// `chorus --remote NAME propose --trust-key FILE`: a proposal signed here
-/// with the trust key (kept on this machine), after showing it.
-pub(crate) fn propose(
-    r: &Remote,
-    title: &str,
-    body_file: Option<&Path>,
-    closes_in_days: Option<u32>,
-    trust_key: Option<&Path>,
-    yes: bool,
-) -> Result<Output> {
-    let file = trust_key.ok_or_else(|| {
+/// `chorus --remote NAME propose --trust-key FILE`: a proposal (or a
+/// draft) signed here with the trust key (kept on this machine), after
+/// showing it.
+pub(crate) fn propose(r: &Remote, a: propose::ProposeArgs) -> Result<Output> {
+    if a.revises.is_some() {
+        return Err(Usage(
+            "propose --revises works on a member node (it reads the amendments and may withdraw the revised text); \
+             run it there, or without --remote"
+                .into(),
+        )
+        .into());
+    }
+    let file = a.trust_key.as_deref().ok_or_else(|| {
         Usage("with --remote, propose needs --trust-key FILE: proposals are signed with the trust's key".into())
     })?;
+    let (closes, drafting) = a.timing(chorus_node::daemon::now_ms())?;
     let key = read_secret(file)?;
     let roster = r.roster()?;
     let trust = key.public();
-    let body = propose::read_body(body_file)?;
-    let closes = closes_in_days.map(|d| chorus_node::daemon::now_ms() + u64::from(d) * 86_400_000);
-    let env = leader::proposal_envelope(&r.coalition, &roster, &key, trust, title, &body, closes, None)?;
+    let body = propose::read_body(a.body_file.as_deref())?;
+    let env = leader::proposal_envelope(&r.coalition, &roster, &key, trust, &a.title, &body, closes, None, &drafting)?;
+    let voting = match (drafting.draft, drafting.voting_opens_at_ms) {
+        (_, Some(t)) => format!("opens {}{}", time(t), if drafting.draft { " (a draft)" } else { "" }),
+        (true, None) => "a draft: opens when you open it (`chorus open-voting`)".to_string(),
+        (false, None) => "open from now".to_string(),
+    };
     eprintln!(
-        "You are about to sign, as {} ({}), through remote {}:\n  proposal    {}\n  body sha256 {}\n  closes      {}\n  roster      version {} ({} adopted governance proposals; the node's view)",
+        "You are about to sign, as {} ({}), through remote {}:\n  proposal    {}\n  body sha256 {}\n  voting      {}\n  closes      {}\n  roster      version {} ({} adopted governance proposals; the node's view)",
         leader::member_name(&roster, &trust).map(|n| safe_line(&n)).unwrap_or_default(),
         trust.short(12),
         safe_line(&r.entry.name),
-        safe_line(title),
+        safe_line(&a.title),
         hex::encode(Sha256::digest(body.as_bytes())),
+        voting,
         closes.map_or_else(|| "never".to_string(), time),
         roster.version.short(12),
         roster.heads.len()
     );
-    if !yes && !output::confirm("Sign?").map_err(anyhow::Error::msg)? {
+    if !a.yes && !output::confirm("Sign?").map_err(anyhow::Error::msg)? {
         bail!("not signed; nothing was sent");
     }
     submitted(r, &env, "proposal")

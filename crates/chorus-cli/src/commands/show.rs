@@ -1,12 +1,15 @@
 //! `chorus show`: one proposal in full, its envelope checked here against
 //! the coalition before anything is printed, with the node's tally by
-//! attribute and breadth rules when the coalition uses them.
+//! attribute and breadth rules when the coalition uses them, its voting
+//! window, its discussion and amendments, and the texts it revises or that
+//! revise it.
 
 use anyhow::Result;
-use chorus_node::control::BreakdownInfo;
+use chorus_node::control::{timing, BreakdownInfo};
 use chorus_node::datadir::DataDir;
 
-use crate::commands::client;
+use crate::commands::{client, deliberate, thread};
+use crate::deliberation;
 use crate::leader;
 use crate::output::{indent, time, Output};
 
@@ -14,8 +17,18 @@ use crate::output::{indent, time, Output};
 pub(crate) fn run(dd: &DataDir, id: &str) -> Result<Output> {
     let c = client(dd)?;
     let (_, coalition) = leader::coalition(&c)?;
-    let p = leader::fetch_checked(&c, &coalition, id)?;
+    let p = deliberate::fetch_known(&c, &coalition, id)?;
     let d = &p.detail;
+    let now = chorus_node::daemon::now_ms();
+    // A proposal made as every proposal was before drafts existed (open
+    // from the start, never withdrawn, no discussion) prints as it always
+    // has.
+    let window = deliberation::window(&p);
+    let deliberative = p.proposal.draft
+        || window.opens_at_ms != Some(0)
+        || window.withdrawn_at_ms.is_some()
+        || p.proposal.link.is_some()
+        || !d.revisions.is_empty();
     let mut h = format!(
         "{}\nid       {}\nauthor   {} ({})\ncreated  {}{}\nstatus   {} - {} of {} endorsements needed ({} members); {} object, {} abstain{}\n{}body sha256 {}\n\n{}\n",
         p.proposal.title,
@@ -23,7 +36,14 @@ pub(crate) fn run(dd: &DataDir, id: &str) -> Result<Output> {
         p.author_name,
         p.proposal.author,
         time(p.proposal.created_at_ms),
-        p.proposal.closes_at_ms.map(|c| format!("\ncloses   {}", time(c))).unwrap_or_default(),
+        p.proposal.closes_at_ms.map(|c| format!("\ncloses   {}", time(c))).unwrap_or_default()
+            + &if deliberative {
+                let mut lines = deliberation::window_lines(&window, p.proposal.draft, now);
+                lines.extend(revision_lines(d).lines().map(str::to_string));
+                lines.iter().map(|l| format!("\n{l}")).collect::<String>()
+            } else {
+                String::new()
+            },
         d.summary.status,
         d.summary.tally.endorse,
         d.summary.tally.required,
@@ -39,22 +59,65 @@ pub(crate) fn run(dd: &DataDir, id: &str) -> Result<Output> {
         p.body_sha256,
         indent(&p.proposal.body, 4)
     );
+    if deliberative || !d.comments.is_empty() {
+        h.push('\n');
+        h.push_str(&thread::thread_text(&d.comments));
+        if d.comments_omitted > 0 {
+            h.push_str(&format!("  ({} later comments not shown: too much text for one answer)\n", d.comments_omitted));
+        }
+        h.push_str(&thread::amendments_text(&d.comments));
+    }
     h.push_str("\nstances:\n");
     if d.stances.is_empty() {
         h.push_str("  none yet\n");
     }
     for s in &d.stances {
+        let count = |t: &str| s.record_timing.iter().filter(|r| r.timing == t).count();
+        let (early, late) = (count(timing::EARLY), count(timing::LATE));
+        // A trust with no on-time record has no stance: say why.
+        let label = s.stance.as_deref().unwrap_or(if early > 0 && late == 0 { "early" } else { "late" });
+        let mut marks = String::new();
+        if early > 0 {
+            marks.push_str(&format!(" [early: {} signed before voting opened, not counted]", records(early)));
+        }
+        if late > 0 {
+            marks.push_str(&format!(" [late: {} signed after voting ended, not counted]", records(late)));
+        }
         h.push_str(&format!(
-            "  {:<8} {} ({}) {}{}{}\n",
-            s.stance.as_deref().unwrap_or("late"),
+            "  {:<8} {} ({}) {}{}{}{}\n",
+            label,
             s.name,
             &s.trust[..12],
             time(s.created_at_ms),
+            marks,
             if s.equivocated { " [equivocated]" } else { "" },
             s.comment.as_ref().map(|c| format!(": {c}")).unwrap_or_default()
         ));
     }
     Ok(Output::new(d, h))
+}
+
+/// "1 record", "2 records".
+fn records(n: usize) -> String {
+    format!("{n} record{}", if n == 1 { "" } else { "s" })
+}
+
+/// The proposal this one revises and the held revisions of it, one line
+/// each (empty when neither).
+fn revision_lines(d: &chorus_node::control::ProposalDetail) -> String {
+    let mut out = String::new();
+    if let Some(r) = d.revises {
+        out.push_str(&format!("revises  {r}"));
+        if !d.amendments.is_empty() {
+            let taken: Vec<String> = d.amendments.iter().map(|a| a.short(12)).collect();
+            out.push_str(&format!(", taking up amendments {}", taken.join(", ")));
+        }
+        out.push('\n');
+    }
+    for r in &d.revisions {
+        out.push_str(&format!("revised by {r}\n"));
+    }
+    out
 }
 
 /// The tally by attribute after the status line (empty for a coalition

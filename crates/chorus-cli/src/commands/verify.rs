@@ -9,9 +9,11 @@ use chorus_core::ObjectId;
 use crate::error::{Invalid, Usage};
 use crate::output::{self, Output};
 
-/// `chorus verify FILE [--coalition ID]`: the certificate checked offline,
-/// with the reader's report or one line naming what is wrong (exit 1).
-pub(crate) fn run(file: &Path, coalition: Option<&str>, json: bool) -> Result<Output> {
+/// `chorus verify FILE [--coalition ID] [--require-seal]`: the certificate
+/// checked offline, with the reader's report (who endorsed, who objected
+/// and why, who abstained, who did not respond, and whose node's record of
+/// dissent it carries) or one line naming what is wrong (exit 1).
+pub(crate) fn run(file: &Path, coalition: Option<&str>, require_seal: bool, json: bool) -> Result<Output> {
     let expected: Option<ObjectId> = match coalition {
         None => None,
         Some(s) => Some(s.parse().map_err(|_| {
@@ -32,12 +34,20 @@ pub(crate) fn run(file: &Path, coalition: Option<&str>, json: bool) -> Result<Ou
         }
         _ => chorus_core::certificate::verify(&bytes, expected),
     };
+    let result = if require_seal { result.and_then(chorus_core::VerifiedAdoption::require_seal) } else { result };
     match result {
         Ok(v) => {
             let human = verified_text(&v);
             let mut j = serde_json::to_value(&v).unwrap_or_default();
             if let Some(o) = j.as_object_mut() {
                 o.insert("valid".into(), true.into());
+                o.insert("sealed".into(), v.seal.is_some().into());
+                o.insert("dissent_note".into(), v.dissent_note().into());
+                // `silent` is the core's list of (trust, name) pairs; the
+                // same with named keys.
+                let silent: Vec<_> =
+                    v.silent.iter().map(|(t, n)| serde_json::json!({ "trust": t, "name": n })).collect();
+                o.insert("did_not_respond".into(), silent.into());
             }
             Ok(Output { json: j, human })
         }
@@ -104,7 +114,53 @@ fn verified_text(v: &chorus_core::VerifiedAdoption) -> String {
         names.join(", ")
     );
     text.push_str(&breadth_text(&v.breakdown));
+    text.push_str(&dissent_text(v));
     text
+}
+
+/// Who did not endorse, after the breadth: each objector and abstainer
+/// with the reason it signed, the members who did not respond, and the
+/// seal line saying whose node's record of dissent this is. Names and
+/// reasons are signed text from members: one line each, escaped.
+fn dissent_text(v: &chorus_core::VerifiedAdoption) -> String {
+    let mut out = String::new();
+    if v.seal.is_none() && v.objectors.is_empty() && v.abstainers.is_empty() {
+        // Nothing records who objected: the members who did not endorse
+        // may have objected, abstained or not responded.
+        return format!("\n  seal      {}", v.dissent_note());
+    }
+    for (label, list) in [("objected", &v.objectors), ("abstained", &v.abstainers)] {
+        out.push_str(&format!("\n  {label}  {}", list.len()));
+        for d in list {
+            out.push_str(&format!(
+                "\n    {} ({}) {}{}",
+                output::safe_line(&d.name),
+                d.trust.short(12),
+                output::time(d.created_at_ms),
+                d.comment
+                    .as_deref()
+                    .filter(|c| !c.is_empty())
+                    .map(|c| format!(": {}", output::safe_line(c)))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    out.push_str(&format!("\n  did not respond  {}", v.silent.len()));
+    if !v.silent.is_empty() {
+        let names: Vec<String> = v.silent.iter().map(|(_, n)| output::safe_line(n)).collect();
+        out.push_str(&format!(": {}", names.join(", ")));
+    }
+    match &v.seal {
+        Some(s) => out.push_str(&format!(
+            "\n  seal      {} (sealed by key {}{}, {} stances)",
+            output::safe_line(&v.dissent_note()),
+            s.signer.short(12),
+            s.delegation.map(|d| format!(" under node delegation {}", d.short(12))).unwrap_or_default(),
+            s.stances
+        )),
+        None => out.push_str(&format!("\n  seal      {}", v.dissent_note())),
+    }
+    out
 }
 
 /// The breadth a certificate proves, after the endorsers: "endorsed by 34
@@ -136,8 +192,45 @@ mod tests {
         let v = chorus_core::certificate::verify(&cert, None).unwrap();
         let text = verified_text(&v);
         assert!(!text.contains("breadth"), "{text}");
-        let last = text.lines().last().unwrap();
-        assert!(last.starts_with("  endorsed by 2 of 3 members (2 needed): "), "{text}");
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[lines.len() - 2].starts_with("  endorsed by 2 of 3 members (2 needed): "), "{text}");
+        // A certificate made before dissent was recorded says so, and
+        // nothing about who objected.
+        assert_eq!(lines[lines.len() - 1], "  seal      dissent not recorded: this certificate carries no seal");
+    }
+
+    #[test]
+    fn a_sealed_certificate_prints_its_dissent_escaped() {
+        let (cert, _) = Fixture::new(3).certificate(2);
+        let mut v = chorus_core::certificate::verify(&cert, None).unwrap();
+        let (trust, name) = v.silent[0].clone();
+        v.silent.clear();
+        v.objectors.push(chorus_core::Dissenter {
+            trust,
+            name: name.clone(),
+            stance_id: ObjectId([1; 32]),
+            created_at_ms: 1_767_225_600_000,
+            comment: Some("too soon\u{1b}[2J".into()),
+        });
+        v.seal = Some(chorus_core::SealInfo {
+            trust: v.endorsers[0].trust,
+            name: "Sealer".into(),
+            signer: v.endorsers[0].trust,
+            delegation: None,
+            stances: 3,
+        });
+        let text = verified_text(&v);
+        assert!(
+            text.contains(&format!(
+                "\n  objected  1\n    {name} ({}) 2026-01-01 00:00 UTC: too soon\\u{{1b}}[2J\n  abstained  0\n  did not respond  0\n",
+                trust.short(12)
+            )),
+            "{text}"
+        );
+        assert!(text.ends_with(&format!(
+            "\n  seal      dissent known to Sealer's node (sealed by key {}, 3 stances)",
+            v.endorsers[0].trust.short(12)
+        )));
     }
 
     #[test]
@@ -162,7 +255,7 @@ mod tests {
             ),
             "{text}"
         );
-        assert!(text.ends_with("\n  breadth rule from at least 2 of 3 regions: 2, met"), "{text}");
+        assert!(text.contains("\n  breadth rule from at least 2 of 3 regions: 2, met\n"), "{text}");
         let json = serde_json::to_value(&v).unwrap();
         assert_eq!(json["breakdown"]["endorser_pupils"], 199_000, "{json}");
         assert_eq!(json["breakdown"]["breadth"][0]["met"], true, "{json}");
