@@ -23,6 +23,9 @@ use sha2::{Digest, Sha256};
 
 mod support;
 
+#[path = "protocol_vectors/deliberation.rs"]
+mod deliberation;
+
 const DOC: &str = "../../docs/PROTOCOL.md";
 const REGENERATE: &str = "cargo test -p chorus-core --test protocol_vectors -- --ignored --nocapture print_vectors";
 
@@ -720,7 +723,21 @@ fn generate() -> Vec<Group> {
     let encoding = encoding_group();
     let opaque = opaque_group(&o);
     let attributes = attributes_group(&o);
-    vec![keys, genesis, proposal, endorsements, ledger, certs, governance, rules, encoding, opaque, attributes]
+    let deliberation = deliberation::group(&o);
+    vec![
+        keys,
+        genesis,
+        proposal,
+        endorsements,
+        ledger,
+        certs,
+        governance,
+        rules,
+        encoding,
+        opaque,
+        attributes,
+        deliberation,
+    ]
 }
 
 /// Feeds every object through ingest and the ledger, as a node would.
@@ -1089,6 +1106,17 @@ fn ids_and_signatures_check_independently() {
         ("attr.pinned", "proposal"),
         ("attr.pinned.endorsement.a", "endorsement"),
         ("attr.pinned.endorsement.c", "endorsement"),
+        ("delib.draft", "proposal"),
+        ("delib.comment", "comment"),
+        ("delib.reply", "comment"),
+        ("delib.amendment", "comment"),
+        ("delib.draft.endorsement.a", "endorsement"),
+        ("delib.stray_open_voting", "kind-13"),
+        ("delib.draft.withdrawal", "kind-14"),
+        ("delib.revision", "proposal"),
+        ("delib.revision.open_voting", "kind-13"),
+        ("delib.revision.objection.c", "endorsement"),
+        ("delib.withdrawn.withdrawal", "kind-14"),
     ];
     for (name, kind) in objects {
         let body = get(&format!("{name}.body"));
