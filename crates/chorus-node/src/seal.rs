@@ -100,3 +100,67 @@ pub fn certificate(store: &Store, id: &ObjectId, keys: &SealKeys) -> Result<Opti
     }
     Ok(Some(cert.bytes))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chorus_core::testkit::{Fixture, T0};
+    use chorus_core::{Delegation, Envelope, Kind, Stance, SCOPE_NODE};
+
+    fn store_with(f: &Fixture, objects: &[&Envelope]) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let config = chorus_store::StoreConfig { fsync: false, ..Default::default() };
+        let store = Store::create(&dir.path().join("s"), f.coalition.genesis_envelope().bytes(), config).unwrap();
+        let bytes: Vec<&[u8]> = objects.iter().map(|e| e.bytes()).collect();
+        store.ingest(&bytes, T0 + 1_000_000).unwrap();
+        (dir, store)
+    }
+
+    /// The node's choice agrees with the store's: the trust key first, the
+    /// node key only under a node-scope delegation, else unsealed.
+    #[test]
+    fn a_certificate_is_sealed_by_the_first_key_that_may_seal() {
+        let f = Fixture::new(3);
+        let p = f.proposal(0, "Sealed", 1, None);
+        let e0 = f.endorsement(0, p.id(), Stance::Endorse, 2);
+        let e1 = f.endorsement(1, p.id(), Stance::Endorse, 3);
+        let node = Keypair::from_seed(&[3; 32]);
+        let d = Delegation {
+            coalition: f.id(),
+            trust: f.keys[2].public(),
+            delegate: node.public(),
+            name: "node".into(),
+            role: "node".into(),
+            valid_from_ms: T0,
+            valid_until_ms: None,
+            scope: SCOPE_NODE,
+            created_at_ms: T0 + 4,
+        };
+        let delegation = Envelope::sign(Kind::Delegation, d.to_body(), &[&f.keys[2]]);
+        let (_dir, store) = store_with(&f, &[&p, &e0, &e1]);
+        let id = p.id();
+
+        let with_trust_key = SealKeys { trust: f.keys[1].public(), keys: vec![f.keys[1].clone(), node.clone()] };
+        let only_node = SealKeys { trust: f.keys[2].public(), keys: vec![node.clone()] };
+        store.with_ledger(|l| {
+            assert!(with_trust_key.can_seal(l, &id));
+            assert!(!only_node.can_seal(l, &id), "no delegation yet");
+            assert_eq!(only_node.unsealable(l), 1);
+        });
+        let sealed = certificate(&store, &id, &with_trust_key).unwrap().unwrap();
+        let report = chorus_core::certificate::verify(&sealed, Some(f.id())).unwrap();
+        assert_eq!(report.seal.map(|s| (s.signer, s.delegation)), Some((f.keys[1].public(), None)));
+        let unsealed = certificate(&store, &id, &only_node).unwrap().unwrap();
+        assert!(chorus_core::certificate::verify(&unsealed, Some(f.id())).unwrap().seal.is_none());
+
+        store.ingest(&[delegation.bytes()], T0 + 1_000_000).unwrap();
+        store.with_ledger(|l| assert!(only_node.can_seal(l, &id)));
+        let sealed = certificate(&store, &id, &only_node).unwrap().unwrap();
+        let seal = chorus_core::certificate::verify(&sealed, Some(f.id())).unwrap().seal.unwrap();
+        assert_eq!(
+            (seal.trust, seal.signer, seal.delegation),
+            (f.keys[2].public(), node.public(), Some(delegation.id()))
+        );
+        assert!(!format!("{only_node:?}").contains(&hex::encode(node.seed())), "a secret never shows");
+    }
+}

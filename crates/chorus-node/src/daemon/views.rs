@@ -175,6 +175,16 @@ pub(crate) struct Deliberation {
 /// up are listed only when shown (the HTTP API under `publish =
 /// "positions"` shows adopted proposals only).
 pub(crate) fn deliberation(l: &Ledger, id: &ObjectId, shown: impl Fn(&ObjectId) -> bool) -> Deliberation {
+    deliberation_within(l, id, shown, MAX_COMMENT_BYTES_SHOWN)
+}
+
+/// [`deliberation`] with `budget` bytes of comment text.
+fn deliberation_within(
+    l: &Ledger,
+    id: &ObjectId,
+    shown: impl Fn(&ObjectId) -> bool,
+    mut budget: usize,
+) -> Deliberation {
     let p = l.proposal(id);
     let revisions: Vec<ObjectId> = l.revisions(id).into_iter().filter(|r| shown(r)).collect();
     let notices = l.notices(id);
@@ -192,7 +202,6 @@ pub(crate) fn deliberation(l: &Ledger, id: &ObjectId, shown: impl Fn(&ObjectId) 
     });
     let mut comments = Vec::new();
     let mut comments_omitted = 0;
-    let mut budget = MAX_COMMENT_BYTES_SHOWN;
     for c in l.comments(id) {
         let size =
             c.text.len() + c.amendment.as_ref().map_or(0, |a| a.body.len() + a.title.as_ref().map_or(0, String::len));
@@ -294,4 +303,46 @@ pub(super) fn detail(inner: &Inner, prefix: &str) -> std::result::Result<Proposa
             amendments: d.amendments,
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chorus_core::testkit::{Fixture, T0};
+
+    fn ledger_of(f: &Fixture, objects: &[&chorus_core::Envelope]) -> Ledger {
+        let mut l = Ledger::new(f.coalition.clone());
+        for o in objects {
+            let v = l.validate(o.bytes(), T0 + 1_000_000).unwrap();
+            l.apply(&v);
+        }
+        l
+    }
+
+    #[test]
+    fn comments_past_the_budget_are_counted_not_carried_and_hidden_revisions_not_listed() {
+        let f = Fixture::new(3);
+        let d = f.draft(0, "Draft", 1, None, None);
+        let c1 = f.comment(1, d.id(), "0123456789", None, 2);
+        let c2 = f.comment(2, d.id(), "0123456789", None, 3);
+        let c3 = f.comment(1, d.id(), "ok", None, 4);
+        let mut revised = f.draft_proposal(0, "Revised", 5, None, None);
+        revised.link = Some(chorus_core::ProposalLink { target: d.id(), relation: chorus_core::Relation::Amends });
+        let r = chorus_core::Envelope::sign(chorus_core::Kind::Proposal, revised.to_body(), &[&f.keys[0]]);
+        let l = ledger_of(&f, &[&d, &c1, &c2, &c3, &r]);
+        let all = deliberation_within(&l, &d.id(), |_| true, 15);
+        // The second comment passes the budget: it and every later one are
+        // left out, so the thread shown has no gap.
+        assert_eq!(all.comments.iter().map(|c| c.id).collect::<Vec<_>>(), vec![c1.id()]);
+        assert_eq!(all.comments_omitted, 2);
+        assert_eq!(all.revisions, vec![r.id()]);
+        assert!(all.draft && all.window.is_some_and(|w| w.opens_at_ms.is_none()));
+        let hidden = deliberation(&l, &d.id(), |p| *p != r.id());
+        assert!(hidden.revisions.is_empty());
+        assert_eq!(hidden.comments.len(), 3);
+        assert_eq!(deliberation(&l, &r.id(), |_| true).revises, Some(d.id()));
+        // A proposal not held and nothing said on it: no window, no comments.
+        let missing = deliberation(&l, &ObjectId([9; 32]), |_| true);
+        assert!(missing.window.is_none() && missing.comments.is_empty());
+    }
 }
