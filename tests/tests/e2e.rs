@@ -85,16 +85,25 @@ fn three_nodes_adopt_a_position_and_the_certificate_verifies_offline() {
         assert!(j.json()["code"].as_str().is_some_and(|c| !c.is_empty()), "a stable error name: {}", j.stdout);
     };
 
+    // The certificate ends with its seal's signature.
     let mut flipped = original.clone();
     let last = flipped.len() - 1;
     flipped[last] ^= 0x01;
-    check("flipped.cert", &flipped, &[], "bad signature");
+    check("flipped.cert", &flipped, &[], "seal is invalid: signature by");
 
     let decoded = pb::Certificate::decode(original.as_slice()).unwrap();
     assert_eq!(decoded.endorsements.len(), 2);
+    let mut forged = decoded.clone();
+    forged.endorsements[1].signatures[0].signature[0] ^= 0x01;
+    check("forged.cert", &forged.encode_to_vec(), &[], "endorsement 1 has a bad signature");
+
+    // A stance removed breaks the seal; with the seal removed as well, the
+    // adoption rule is what fails.
     let mut removed = decoded.clone();
     removed.endorsements.pop();
-    check("removed.cert", &removed.encode_to_vec(), &[], "positions rule needs 2 of 3");
+    check("removed.cert", &removed.encode_to_vec(), &[], "a stance was removed after the certificate was sealed");
+    removed.seal = None;
+    check("removed-unsealed.cert", &removed.encode_to_vec(), &[], "positions rule needs 2 of 3");
 
     let mut duplicated = decoded.clone();
     let first = duplicated.endorsements[0].clone();
