@@ -461,10 +461,17 @@ async fn dispatch(inner: Arc<Inner>, req: Request) -> std::result::Result<serde_
             blocking(move || {
                 let ids = inner.store.proposals();
                 let id = resolve_prefix(&id, ids, "proposal")?;
-                if !inner.store.with_ledger(|l| l.is_adopted(&id)) {
-                    let t = inner.store.with_ledger(|l| l.tally(&id)).unwrap_or_default();
+                let (adopted, status, t) = inner
+                    .store
+                    .with_ledger(|l| (l.is_adopted(&id), l.status(&id, now_ms()), l.tally(&id).unwrap_or_default()));
+                if !adopted {
+                    let state = match status {
+                        Some(chorus_core::Status::Withdrawn) => "was withdrawn by its author and is not adopted",
+                        Some(chorus_core::Status::Draft) => "is a draft: voting has not opened, so it is not adopted",
+                        _ => "is not adopted yet",
+                    };
                     return Err(format!(
-                        "proposal {} is not adopted yet ({} of {} endorsements needed); no certificate exists",
+                        "proposal {} {state} ({} of {} endorsements needed); no certificate exists",
                         id.short(12),
                         t.endorse,
                         t.required

@@ -199,6 +199,14 @@ async fn show_carries_the_deliberation_and_the_certificate_is_sealed() {
     assert_eq!(report.objectors[0].stance_id, s.objection.id());
     assert_eq!(report.objectors[0].comment.as_deref(), Some("Too costly for small trusts."));
     assert_eq!(report.window.opened_by, Some(s.opening.id()));
+    // No certificate for a draft or a withdrawn proposal, and the error says why.
+    for (id, why) in [(s.revision.id(), "is a draft"), (s.withdrawn.id(), "was withdrawn by its author")] {
+        let c = client.clone();
+        let request = Request::Certificate { id: id.to_hex() };
+        let answer = tokio::task::spawn_blocking(move || c.call::<CertificateResult>(&request)).await.unwrap();
+        let error = answer.expect_err("no certificate").to_string();
+        assert!(error.contains(why), "{error}");
+    }
     // The website serves the same bytes.
     let path = format!("/certificates/{}.cert", s.draft.id().to_hex());
     let served = raw_get(web, &path).await;
