@@ -237,6 +237,47 @@ pub fn window_lines(w: &WindowInfo, draft: bool, now: u64) -> Vec<String> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_stance_before_opening_or_after_withdrawal_is_refused_in_words() {
+        let id = ObjectId([0xab; 32]);
+        let refusal = |w: &WindowInfo, draft: bool| stance_refusal_at(id, w, draft, 5).map(|r| (r.code, r.message));
+        assert_eq!(
+            refusal(&window(None, None, None), true),
+            Some((
+                "voting_not_open",
+                "voting on abababababab has not opened (it is a draft; it opens when its author opens it); nothing was \
+                 signed"
+                    .into()
+            ))
+        );
+        let (code, message) = refusal(&window(Some(1_767_225_600_000), None, None), false).unwrap();
+        assert_eq!(code, "voting_not_open");
+        assert!(
+            message.ends_with("has not opened (it opens at 2026-01-01 00:00 UTC); nothing was signed"),
+            "{message}"
+        );
+        let (code, message) = refusal(&window(Some(0), None, Some(4)), false).unwrap();
+        assert_eq!(code, "withdrawn");
+        assert!(message.starts_with("proposal abababababab was withdrawn by its author at "), "{message}");
+        assert_eq!(refusal(&window(Some(0), None, None), false), None);
+        // Closed: the node says it is late; nothing to refuse here.
+        assert_eq!(refusal(&window(Some(0), Some(4), None), false), None);
+    }
+
+    #[test]
+    fn a_proposal_without_a_window_from_the_node_has_its_own() {
+        let env = chorus_core::testkit::Fixture::new(1).proposal(0, "T", 0, None);
+        let mut p = chorus_core::Proposal::from_body(env.body()).unwrap();
+        assert_eq!(own_window(&p).opens_at_ms, Some(0));
+        p.draft = true;
+        assert_eq!(own_window(&p).opens_at_ms, None);
+        p.voting_opens_at_ms = Some(9);
+        assert_eq!(own_window(&p).opens_at_ms, Some(9));
+        assert_eq!(window_of_view(&serde_json::json!({"window": null}), &p).opens_at_ms, Some(9));
+        let view = serde_json::json!({"window": {"opens_at_ms": 3}});
+        assert_eq!(window_of_view(&view, &p).opens_at_ms, Some(3));
+    }
+
     fn window(opens: Option<u64>, closes: Option<u64>, withdrawn: Option<u64>) -> WindowInfo {
         WindowInfo { opens_at_ms: opens, closes_at_ms: closes, withdrawn_at_ms: withdrawn, ..WindowInfo::default() }
     }

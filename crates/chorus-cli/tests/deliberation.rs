@@ -281,3 +281,49 @@ fn an_unsealed_certificate_says_dissent_is_not_recorded() {
     let j: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
     assert_eq!((j["valid"].as_bool(), j["code"].as_str()), (Some(false), Some("Unsealed")), "{j}");
 }
+
+#[test]
+fn a_leader_comments_through_a_remote_and_reads_the_thread() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let (dirs, genesis) = found(root, &["Oak Trust"]);
+    let oak = &dirs[0];
+    let mut nodes = Nodes::new();
+    let url = nodes.start_serving_website(oak);
+    let body = root.join("body.md");
+    std::fs::write(&body, "A draft to discuss.\n").unwrap();
+    let draft = id_of(
+        &chorus(oak, &["propose", "--draft", "--title", "Draft", "--body-file", body.to_str().unwrap(), "--json"]).ok(),
+    );
+    let first = id_of(&chorus(oak, &["comment", &draft, "A first thought.", "--yes", "--json"]).ok());
+
+    // A leader of Oak, on a laptop with no node.
+    let laptop = root.join("laptop");
+    std::fs::create_dir(&laptop).unwrap();
+    let config = root.join("config");
+    let run = |args: &[&str]| chorus_system_tests::cli::chorus_env(&laptop, args, &[("CHORUS_CONFIG_DIR", &config)]);
+    let key_file = root.join("leader.key");
+    let made = chorus(&laptop, &["leader-key", "--unencrypted", "--json", key_file.to_str().unwrap()]).ok().json();
+    let leader_key = made["key"].as_str().unwrap().to_string();
+    let delegation = chorus(oak, &["delegate", "--key", &leader_key, "--name", "Ada Leader", "--role", "Chair"]).ok();
+    let delegation = delegation.stdout.split_whitespace().find(|w| w.len() == 64).unwrap().to_string();
+    run(&["remote", "add", "oak", &url, "--genesis", genesis.to_str().unwrap()]).ok();
+    let sign = ["--as-leader", key_file.to_str().unwrap(), "--delegation", &delegation, "--yes"];
+    let mut args = vec!["--remote", "oak", "comment", &draft, "--reply-to", &first[..8], "A reply from the chair."];
+    args.extend_from_slice(&sign);
+    let r = run(&args).ok();
+    assert!(r.stdout.starts_with("comment recorded: "), "{}", r.stdout);
+    let shown = run(&["--remote", "oak", "show", &draft]).ok().stdout;
+    assert!(shown.contains("node's view, voting   draft; opens when its author opens it\n"), "{shown}");
+    assert!(shown.contains("node's view, discussion (2 comments):\n"), "{shown}");
+    assert!(shown.contains("\n    A first thought.\n    [") && shown.contains("(signed by a leader)"), "{shown}");
+    // Without a leader key, and for a comment the node does not hold: refused.
+    let r = run(&["--remote", "oak", "comment", &draft, "text", "--yes"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let mut args = vec!["--remote", "oak", "comment", &draft, "--reply-to", "abcd1234", "text", "--json"];
+    args.extend_from_slice(&sign);
+    let r = run(&args);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.json()["code"], "unknown_comment", "{}", r.stdout);
+    nodes.terminate(oak);
+}

@@ -12,7 +12,7 @@ use clap::Args;
 use crate::commands::{backup, client, deliberate, governance};
 use crate::deliberation;
 use crate::leader;
-use crate::output::{self, Output};
+use crate::output::{self, safe_line, Output};
 
 /// Arguments of `chorus endorse`.
 #[derive(Args, Debug)]
@@ -73,15 +73,17 @@ pub(crate) fn run(dd: &DataDir, a: EndorseArgs) -> Result<Output> {
     let stance = a.stance();
     eprintln!(
         "You are about to sign, as {}{}:\n  stance      {}\n  proposal    {}\n  title       {}\n  author      {} ({})\n  body sha256 {}{}",
-        leader::member_name(&roster, &signer.trust).unwrap_or_else(|| "(not a member)".into()),
+        leader::member_name(&roster, &signer.trust).map_or_else(|| "(not a member)".into(), |n| safe_line(&n)),
         if signer.delegation.is_some() { format!(" (a leader, key {})", signer.key.public().short(12)) } else { String::new() },
         stance,
         p.id,
-        p.proposal.title,
-        p.author_name,
+        // Text from the network and the command line, one line each, so
+        // that nothing in it can rewrite what is shown before signing.
+        safe_line(&p.proposal.title),
+        safe_line(&p.author_name),
         p.proposal.author,
         p.body_sha256,
-        a.comment.as_ref().map(|c| format!("\n  comment     {c}")).unwrap_or_default()
+        a.comment.as_ref().map(|c| format!("\n  comment     {}", safe_line(c))).unwrap_or_default()
     );
     eprintln!("{}", deliberation::STANCE_IS_FINAL);
     if !a.yes && !output::confirm("Sign?").map_err(anyhow::Error::msg)? {
