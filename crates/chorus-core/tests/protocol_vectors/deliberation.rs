@@ -244,6 +244,9 @@ pub fn certificates(o: &Objects, d: &Deliberation) -> Vec<(&'static str, Vec<u8>
 pub fn group(o: &Objects) -> Group {
     let d = objects(o);
     let mut group = Group::new("deliberation");
+    // The coalition of these vectors is that of 11.2, named again so that
+    // the certificates below, which follow 11.12's, are read against it.
+    group.put("delib.genesis.id", o.genesis.id().to_hex());
     for (name, env) in &d.objects {
         group.envelope(name, env);
     }
