@@ -206,6 +206,11 @@
 //! - `tests/order.rs` (proptest): any order and batching of one set of
 //!   objects gives the same state; `tests/store.rs`: outcomes, reopen,
 //!   format version, lock, concurrency, pipelined batches.
+//! - `tests/opaque.rs` and `tests/deliberation.rs`: objects of reserved
+//!   kinds, and comments, open-voting and withdrawal objects, are stored,
+//!   replayed and exported; stored ones an older version admitted that
+//!   this version's rules refuse are kept on disk and dropped, never
+//!   corrupt; certificates carry the dissent and verify sealed.
 //!
 //! ## Benchmark
 //! `cargo bench -p chorus-store` prints durable ingest throughput
