@@ -91,7 +91,7 @@ enum Command {
     Propose(propose::ProposeArgs),
     /// List proposals with their status and tally.
     Proposals,
-    /// Show a proposal in full: text, every stance, status.
+    /// Show a proposal in full: text, voting window, discussion, every stance, status.
     Show {
         /// Proposal id or unique prefix.
         id: String,
@@ -134,7 +134,8 @@ enum Command {
         file: PathBuf,
     },
     /// Ingest every object of a backup file, or one signed object written
-    /// by `chorus endorse --out` or `chorus propose --out`.
+    /// with `--out` (by endorse, propose, comment, amend, open-voting or
+    /// withdraw).
     Import {
         /// The backup file (from `chorus export`), or a file holding one
         /// object's exact envelope bytes.

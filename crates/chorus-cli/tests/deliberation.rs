@@ -96,6 +96,9 @@ fn a_draft_is_discussed_amended_revised_opened_and_adopted_with_its_dissent() {
     let r = chorus(oak, &["propose", "--voting-opens", "soon", "--title", "X", "--body-file", b]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("--voting-opens: \"soon\" is not a time"), "{}", r.stderr);
+    let r = chorus(oak, &["propose", "--voting-opens", "2020-01-01T00:00:00Z", "--title", "X", "--body-file", b]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--voting-opens 2020-01-01 00:00 UTC is in the past"), "{}", r.stderr);
     // A stance signed before voting opens is kept, marked early.
     import(oak, &stance(ash, coalition, draft.parse().unwrap(), Stance::Endorse, None), &root.join("early.chorus"));
 
@@ -124,6 +127,16 @@ fn a_draft_is_discussed_amended_revised_opened_and_adopted_with_its_dissent() {
         &format!("no comment abcd1234 of proposal {short} is known to this node"),
     );
 
+    // --out writes the signed comment instead; `import` hands it over.
+    let out = root.join("comment.chorus");
+    let written =
+        chorus(elm, &["comment", &draft, "Written first.", "--yes", "--out", out.to_str().unwrap(), "--json"])
+            .ok()
+            .json();
+    assert_eq!(written["kind"], "comment", "{written}");
+    let r = chorus(elm, &["import", out.to_str().unwrap(), "--json"]).ok().json();
+    assert_eq!((r["id"].clone(), r["outcome"].as_str()), (written["id"].clone(), Some("stored")), "{r}");
+
     // An amendment, by Elm.
     let amendment = chorus(
         elm,
@@ -150,11 +163,11 @@ fn a_draft_is_discussed_amended_revised_opened_and_adopted_with_its_dissent() {
     // show: the window, the thread (the reply under its comment), the amendment.
     nodes.eventually("the amendment at Oak", || {
         let j = chorus(oak, &["show", &draft, "--json"]).json();
-        (j["comments"].as_array().map_or(0, Vec::len) == 3).then_some(())
+        (j["comments"].as_array().map_or(0, Vec::len) == 4).then_some(())
     });
     let shown = chorus(oak, &["show", &draft]).ok().stdout;
     assert!(shown.contains("\nvoting   draft; opens when its author opens it\n"), "{shown}");
-    assert!(shown.contains("\ndiscussion (3 comments, 1 amendment):\n"), "{shown}");
+    assert!(shown.contains("\ndiscussion (4 comments, 1 amendment):\n"), "{shown}");
     let lines: Vec<&str> = shown.lines().collect();
     let at =
         |prefix: &str| lines.iter().position(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("{prefix}: {shown}"));

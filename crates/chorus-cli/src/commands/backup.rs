@@ -1,7 +1,8 @@
 //! `chorus export` and `chorus import`: every object the node holds, to or
 //! from a backup file. The node reads and writes the file itself. `chorus
 //! import` also takes a file holding one signed object (the exact envelope
-//! bytes, as `chorus endorse --out` and `chorus propose --out` write it).
+//! bytes, as `--out` of endorse, propose, comment, amend, open-voting and
+//! withdraw writes it).
 
 use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;

@@ -74,6 +74,15 @@ impl ProposeArgs {
             None => None,
             Some(t) => Some(crate::when::parse(t, now).map_err(|e| Usage(format!("--voting-opens: {e}")))?),
         };
+        // A minute's grace for a time typed as "now"; anything earlier is
+        // a mistake, not an opening.
+        if let Some(o) = opens.filter(|o| o.saturating_add(60_000) < now) {
+            return Err(Usage(format!(
+                "--voting-opens {} is in the past: give a later time, or leave it out (without --draft, voting opens at once)",
+                time(o)
+            ))
+            .into());
+        }
         if let (Some(o), Some(c)) = (opens, closes) {
             if o > c {
                 return Err(Usage(format!(
