@@ -393,6 +393,9 @@ impl<'a> Writer<'a> {
             link: None,
             action,
             roster_heads,
+            voting_opens_at_ms: None,
+            draft: false,
+            amendments: vec![],
         };
         let env = Envelope::sign(Kind::Proposal, p.to_body(), &[key]);
         let id = env.id();
