@@ -16,9 +16,9 @@ use crate::output::{safe_line, time};
 pub const STANCE_IS_FINAL: &str = "A signed stance cannot be taken back. It stops counting only if your trust revokes \
 the key that signed it, or the author withdraws the proposal before it was signed.";
 
-/// Builds and signs a comment (an amendment when `amendment` is set) on
-/// `proposal`, every field rule checked before signing.
-pub fn comment_envelope(
+/// The body of a comment (an amendment when `amendment` is set) on
+/// `proposal`, signed now, every field rule checked; nothing is signed.
+pub fn comment_body(
     coalition: &chorus_core::Coalition,
     roster: &RosterInfo,
     signer: &Signer,
@@ -26,7 +26,7 @@ pub fn comment_envelope(
     text: &str,
     reply_to: Option<ObjectId>,
     amendment: Option<Amendment>,
-) -> Result<Envelope> {
+) -> Result<Vec<u8>> {
     if member_name(roster, &signer.trust).is_none() {
         bail!(
             "your trust ({}) is not a member of coalition {:?} as far as the node knows; only members can comment",
@@ -46,30 +46,50 @@ pub fn comment_envelope(
     };
     let body = c.to_body();
     Comment::from_body(&body).map_err(|e| anyhow!("the comment is not valid: {e}"))?;
+    Ok(body)
+}
+
+/// [`comment_body`], signed by the signer's key.
+pub fn comment_envelope(
+    coalition: &chorus_core::Coalition,
+    roster: &RosterInfo,
+    signer: &Signer,
+    proposal: ObjectId,
+    text: &str,
+    reply_to: Option<ObjectId>,
+    amendment: Option<Amendment>,
+) -> Result<Envelope> {
+    let body = comment_body(coalition, roster, signer, proposal, text, reply_to, amendment)?;
     Ok(Envelope::sign(Kind::Comment, body, &[&signer.key]))
 }
 
-/// Builds and signs the author's open-voting object for `proposal`.
+/// The body of the author's open-voting object for `proposal`, signed
+/// now (voting opens at that time); nothing is signed.
+pub fn open_voting_body(coalition: &chorus_core::Coalition, author: PublicKey, proposal: ObjectId) -> Result<Vec<u8>> {
+    let o = OpenVoting { coalition: coalition.id(), created_at_ms: now_ms(), proposal, author };
+    let body = o.to_body();
+    OpenVoting::from_body(&body).map_err(|e| anyhow!("the open-voting object is not valid: {e}"))?;
+    Ok(body)
+}
+
+/// [`open_voting_body`], signed with `key`.
 pub fn open_voting_envelope(
     coalition: &chorus_core::Coalition,
     key: &Keypair,
     author: PublicKey,
     proposal: ObjectId,
 ) -> Result<Envelope> {
-    let o = OpenVoting { coalition: coalition.id(), created_at_ms: now_ms(), proposal, author };
-    let body = o.to_body();
-    OpenVoting::from_body(&body).map_err(|e| anyhow!("the open-voting object is not valid: {e}"))?;
-    Ok(Envelope::sign(Kind::OpenVoting, body, &[key]))
+    Ok(Envelope::sign(Kind::OpenVoting, open_voting_body(coalition, author, proposal)?, &[key]))
 }
 
-/// Builds and signs the author's withdrawal of `proposal`, with its reason.
-pub fn withdrawal_envelope(
+/// The body of the author's withdrawal of `proposal`, with its reason,
+/// signed now (no stance signed after it counts); nothing is signed.
+pub fn withdrawal_body(
     coalition: &chorus_core::Coalition,
-    key: &Keypair,
     author: PublicKey,
     proposal: ObjectId,
     reason: Option<String>,
-) -> Result<Envelope> {
+) -> Result<Vec<u8>> {
     let w = Withdrawal {
         coalition: coalition.id(),
         created_at_ms: now_ms(),
@@ -79,7 +99,18 @@ pub fn withdrawal_envelope(
     };
     let body = w.to_body();
     Withdrawal::from_body(&body).map_err(|e| anyhow!("the withdrawal is not valid: {e}"))?;
-    Ok(Envelope::sign(Kind::Withdrawal, body, &[key]))
+    Ok(body)
+}
+
+/// [`withdrawal_body`], signed with `key`.
+pub fn withdrawal_envelope(
+    coalition: &chorus_core::Coalition,
+    key: &Keypair,
+    author: PublicKey,
+    proposal: ObjectId,
+    reason: Option<String>,
+) -> Result<Envelope> {
+    Ok(Envelope::sign(Kind::Withdrawal, withdrawal_body(coalition, author, proposal, reason)?, &[key]))
 }
 
 /// Where a proposal's vote stands at a time, from its window.

@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Result};
-use chorus_core::{Amendment, Coalition, Envelope, ObjectId, PublicKey};
+use chorus_core::{Amendment, Coalition, Envelope, Keypair, Kind, ObjectId, PublicKey};
 use chorus_node::control::{Client, ProposalDetail, Request, SubmitOutcome, SubmitResult};
 use chorus_node::daemon::now_ms;
 use chorus_node::datadir::DataDir;
@@ -184,7 +184,10 @@ pub(crate) fn comment(dd: &DataDir, a: CommentArgs) -> Result<Output> {
     let reply_to = a.reply_to.as_deref().map(|r| resolve_comment(&p, r, false)).transpose()?;
     let text = if a.text == "-" { propose::read_body(Some(std::path::Path::new("-")))? } else { a.text.clone() };
     let roster = leader::roster(&c)?;
-    let env = deliberation::comment_envelope(&coalition, &roster, &signer, p.id, &text, reply_to, None)?;
+    // Every field rule is checked before the prompt; the object is signed,
+    // with the time of signing, only once confirmed.
+    let body = || deliberation::comment_body(&coalition, &roster, &signer, p.id, &text, reply_to, None);
+    body()?;
     let mut shown =
         format!("{}\n  comment on  {}\n  title       {}", as_who(&roster, &signer), p.id, safe_line(&p.proposal.title));
     if let Some(r) = reply_to {
@@ -196,7 +199,7 @@ pub(crate) fn comment(dd: &DataDir, a: CommentArgs) -> Result<Output> {
         ));
     }
     shown.push_str(&format!("\n  text\n{}", indent(&safe_text(&text), 4)));
-    sign_and_send(&c, &p, env, "comment", shown, &a.sign)
+    sign_and_send(&c, &p, &body, &signer.key, "comment", shown, &a.sign)
 }
 
 /// `chorus amend ID --body-file F [--title T] [--reason TEXT]`: an
@@ -232,23 +235,26 @@ pub(crate) fn amend(dd: &DataDir, a: AmendArgs) -> Result<Output> {
             .into())
         }
     }
-    let body = propose::read_body(Some(&a.body_file))?;
+    let text = propose::read_body(Some(&a.body_file))?;
     let title = a.title.clone().filter(|t| !t.is_empty());
     let roster = leader::roster(&c)?;
-    let amendment = Amendment { body: body.clone(), title: title.clone() };
+    let amendment = Amendment { body: text.clone(), title: title.clone() };
     let reason = a.reason.clone().unwrap_or_default();
-    let env = deliberation::comment_envelope(&coalition, &roster, &signer, p.id, &reason, None, Some(amendment))?;
+    // Every field rule is checked before the prompt; signed once confirmed.
+    let body =
+        || deliberation::comment_body(&coalition, &roster, &signer, p.id, &reason, None, Some(amendment.clone()));
+    body()?;
     let shown = format!(
         "{}\n  amendment to {}\n  title        {}\n  new title    {}\n  new body sha256 {} ({} bytes)\n  reason       {}",
         as_who(&roster, &signer),
         p.id,
         safe_line(&p.proposal.title),
         title.as_deref().map_or_else(|| "(unchanged)".into(), safe_line),
-        hex::encode(Sha256::digest(body.as_bytes())),
-        body.len(),
+        hex::encode(Sha256::digest(text.as_bytes())),
+        text.len(),
         if reason.is_empty() { "(none given)".into() } else { safe_line(&reason) }
     );
-    sign_and_send(&c, &p, env, "amendment", shown, &a.sign)
+    sign_and_send(&c, &p, &body, &signer.key, "amendment", shown, &a.sign)
 }
 
 /// "You are about to sign, as TRUST (a leader, key K):".
@@ -264,12 +270,14 @@ fn as_who(roster: &chorus_node::control::RosterInfo, signer: &leader::Signer) ->
     )
 }
 
-/// Shows `shown`, asks, and submits a comment or amendment (or writes it),
-/// reporting whether the node counts it as the trust's.
+/// Shows `shown`, asks, signs the comment or amendment `body` makes with
+/// `key` and submits it (or writes it), reporting whether the node counts
+/// it as the trust's.
 fn sign_and_send(
     c: &Client,
     p: &CheckedProposal,
-    env: Envelope,
+    body: &dyn Fn() -> Result<Vec<u8>>,
+    key: &Keypair,
     kind: &'static str,
     shown: String,
     a: &SignArgs,
@@ -278,6 +286,7 @@ fn sign_and_send(
     if !a.yes && !output::confirm("Sign?").map_err(anyhow::Error::msg)? {
         bail!("not signed; nothing was sent");
     }
+    let env = Envelope::sign(Kind::Comment, body()?, &[key]);
     if let Some(out) = &a.out {
         return backup::write_envelope(&env, out);
     }
@@ -358,7 +367,8 @@ pub(crate) fn open_voting(dd: &DataDir, a: OpenVotingArgs) -> Result<Output> {
             )
         }
     }
-    let env = deliberation::open_voting_envelope(&coalition, &key, trust, p.id)?;
+    let body = || deliberation::open_voting_body(&coalition, trust, p.id);
+    body()?;
     let shown = format!(
         "You are about to sign, as the author ({}):\n  open voting on {}\n  title          {}\n  body sha256    {}\nStances signed from now on count; the text is final (a changed text is a new proposal: `chorus propose --revises {id}`).",
         safe_line(&p.author_name),
@@ -366,7 +376,7 @@ pub(crate) fn open_voting(dd: &DataDir, a: OpenVotingArgs) -> Result<Output> {
         safe_line(&p.proposal.title),
         p.body_sha256
     );
-    notice(&c, &p, env, "open-voting", &shown, &a.send)
+    notice(&c, &p, (&body, Kind::OpenVoting, &key), "open-voting", &shown, &a.send)
 }
 
 /// `chorus withdraw ID [--reason TEXT]`: the author withdraws a proposal.
@@ -387,7 +397,8 @@ pub(crate) fn withdraw(dd: &DataDir, a: WithdrawArgs) -> Result<Output> {
     if let Some(at) = deliberation::window(&p).withdrawn_at_ms {
         return Err(Refusal::new("withdrawn", format!("proposal {id} was already withdrawn at {}", time(at))).into());
     }
-    let env = deliberation::withdrawal_envelope(&coalition, &key, trust, p.id, a.reason.clone())?;
+    let body = || deliberation::withdrawal_body(&coalition, trust, p.id, a.reason.clone());
+    body()?;
     let shown = format!(
         "You are about to sign, as the author ({}):\n  withdraw  {}\n  title     {}\n  reason    {}\nNo stance on it signed after the withdrawal counts; stances signed before keep their effect.",
         safe_line(&p.author_name),
@@ -395,14 +406,18 @@ pub(crate) fn withdraw(dd: &DataDir, a: WithdrawArgs) -> Result<Output> {
         safe_line(&p.proposal.title),
         a.reason.as_deref().filter(|r| !r.is_empty()).map_or_else(|| "(none given)".into(), safe_line)
     );
-    notice(&c, &p, env, "withdrawal", &shown, &a.send)
+    notice(&c, &p, (&body, Kind::Withdrawal, &key), "withdrawal", &shown, &a.send)
 }
 
-/// Shows, asks, and submits (or writes) an author's notice.
+/// What an author's notice is made of: its body (signed at the time it is
+/// called), its kind and the key that signs it.
+type Notice<'a> = (&'a dyn Fn() -> Result<Vec<u8>>, Kind, &'a Keypair);
+
+/// Shows, asks, signs, and submits (or writes) an author's notice.
 fn notice(
     c: &Client,
     p: &CheckedProposal,
-    env: Envelope,
+    (body, object_kind, key): Notice<'_>,
     kind: &'static str,
     shown: &str,
     a: &SendArgs,
@@ -411,6 +426,7 @@ fn notice(
     if !a.yes && !output::confirm("Sign?").map_err(anyhow::Error::msg)? {
         bail!("not signed; nothing was sent");
     }
+    let env = Envelope::sign(object_kind, body()?, &[key]);
     if let Some(out) = &a.out {
         return backup::write_envelope(&env, out);
     }

@@ -141,30 +141,31 @@ pub(crate) fn run(dd: &DataDir, a: ProposeArgs) -> Result<Output> {
         drafting.amendments = r.amendments.clone();
     }
     let body = read_body(a.body_file.as_deref())?;
-    let env = leader::propose_envelope(&c, &key, trust, &a.title, &body, closes, None, &drafting)?;
+    let Some(r) = revision else {
+        let env = leader::propose_envelope(&c, &key, trust, &a.title, &body, closes, None, &drafting)?;
+        if let Some(out) = &a.out {
+            return backup::write_envelope(&env, out);
+        }
+        let res = leader::submit(&c, &env)?;
+        note_waiting(res.outcome);
+        return Ok(Output::new(&res, res.id.to_hex()));
+    };
     if let Some(out) = &a.out {
-        if let Some(r) = revision.as_ref().filter(|r| r.withdraw) {
+        if r.withdraw {
             eprintln!(
                 "note: {} is not withdrawn with --out; once the revision is imported, run `chorus withdraw {}`",
                 r.old.id.short(12),
                 r.old.id
             );
         }
+        let env = leader::propose_envelope(&c, &key, trust, &a.title, &body, closes, None, &drafting)?;
         return backup::write_envelope(&env, out);
     }
-    let Some(r) = revision else {
-        let res = leader::submit(&c, &env)?;
-        note_waiting(res.outcome);
-        return Ok(Output::new(&res, res.id.to_hex()));
-    };
+    // Two objects are signed: both are shown, and nothing is signed before
+    // the answer.
     if r.withdraw {
         eprintln!(
-            "You are about to sign, as the author ({}):
-  a revision  {}
-  body sha256 {}
-  revising    {} {}
-  taking up   {}
-  and the withdrawal of {}: no stance on it signed after the withdrawal counts; stances signed before keep their effect",
+            "You are about to sign, as the author ({}):\n  a revision  {}\n  body sha256 {}\n  revising    {} {}\n  taking up   {}\n  and the withdrawal of {}: no stance on it signed after the withdrawal counts; stances signed before keep their effect",
             trust.short(12),
             safe_line(&a.title),
             hex::encode(Sha256::digest(body.as_bytes())),
@@ -181,36 +182,19 @@ pub(crate) fn run(dd: &DataDir, a: ProposeArgs) -> Result<Output> {
             bail!("not signed; nothing was sent");
         }
     }
+    let env = leader::propose_envelope(&c, &key, trust, &a.title, &body, closes, None, &drafting)?;
     let res = leader::submit(&c, &env)?;
     note_waiting(res.outcome);
-    let mut human = format!(
-        "{}
-revises {}",
-        res.id, r.old.id
-    );
+    let mut human = format!("{}\nrevises {}", res.id, r.old.id);
     let withdrawal = if r.withdraw {
         let reason = format!("replaced by its revision {}", res.id);
-        let w = crate::deliberation::withdrawal_envelope(
-            &deliberate::coalition_of(&c)?,
-            &key,
-            trust,
-            r.old.id,
-            Some(reason),
-        )?;
+        let coalition = deliberate::coalition_of(&c)?;
+        let w = crate::deliberation::withdrawal_envelope(&coalition, &key, trust, r.old.id, Some(reason))?;
         let wr = leader::submit(&c, &w)?;
-        human.push_str(&format!(
-            "
-withdrew {} (withdrawal {})",
-            r.old.id, wr.id
-        ));
+        human.push_str(&format!("\nwithdrew {} (withdrawal {})", r.old.id, wr.id));
         Some(Some(wr))
     } else {
-        human.push_str(&format!(
-            "
-{} is not withdrawn: {}",
-            r.old.id.short(12),
-            why_not_withdrawn(&r.old, &trust)
-        ));
+        human.push_str(&format!("\n{} is not withdrawn: {}", r.old.id.short(12), why_not_withdrawn(&r.old, &trust)));
         Some(None)
     };
     let proposed = Proposed { result: res, revises: Some(r.old.id), amendments: Some(r.amendments), withdrawal };

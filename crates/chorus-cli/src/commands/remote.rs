@@ -331,7 +331,9 @@ pub(crate) fn comment(r: &Remote, a: CommentArgs) -> Result<Output> {
     let text = if a.text == "-" { propose::read_body(Some(Path::new("-")))? } else { a.text.clone() };
     let roster = r.roster()?;
     let signer = Signer { key, trust, delegation: Some(delegation) };
-    let env = crate::deliberation::comment_envelope(&r.coalition, &roster, &signer, p.id, &text, reply_to, None)?;
+    // Every field rule is checked before the prompt; signed once confirmed.
+    let body = || crate::deliberation::comment_body(&r.coalition, &roster, &signer, p.id, &text, reply_to, None);
+    body()?;
     eprintln!(
         "You are about to sign, as {} (a leader, key {}), through remote {} ({}):\n  comment on  {}\n  title       {}{}\n  text\n{}",
         leader::member_name(&roster, &trust).map_or("(not in the node's roster)".into(), |n| safe_line(&n)),
@@ -346,6 +348,7 @@ pub(crate) fn comment(r: &Remote, a: CommentArgs) -> Result<Output> {
     if !a.sign.yes && !output::confirm("Sign?").map_err(anyhow::Error::msg)? {
         bail!("not signed; nothing was sent");
     }
+    let env = Envelope::sign(chorus_core::Kind::Comment, body()?, &[&signer.key]);
     if let Some(out) = &a.sign.out {
         return backup::write_envelope(&env, out);
     }
