@@ -220,8 +220,16 @@ fn a_draft_is_discussed_amended_revised_opened_and_adopted_with_its_dissent() {
     refused(oak, &["endorse", &draft, "--yes"], "withdrawn", "was withdrawn by its author");
 
     // Voting opens on the revision; amendments end there.
-    let opened = chorus(oak, &["open-voting", rshort, "--yes", "--json"]).ok().json();
-    assert_eq!((opened["kind"].as_str(), opened["proposal"].as_str()), (Some("open-voting"), Some(rev.as_str())));
+    // An open-voting written with --out is named so, and imported.
+    let out = root.join("open.chorus");
+    let written = chorus(oak, &["open-voting", rshort, "--yes", "--out", out.to_str().unwrap()]).ok().stdout;
+    assert!(written.starts_with("signed open-voting "), "{written}");
+    let imported = chorus(oak, &["import", out.to_str().unwrap()]).ok().stdout;
+    assert!(imported.starts_with("read 1 signed open-voting object: "), "{imported}");
+    // The author opens a proposal with a fixed opening early.
+    let opened = chorus(oak, &["open-voting", &later, "--yes", "--json"]).ok().json();
+    assert_eq!((opened["kind"].as_str(), opened["proposal"].as_str()), (Some("open-voting"), Some(later.as_str())));
+    assert_eq!(status_of(oak, &later).as_deref(), Some("open"));
     assert_eq!(status_of(oak, &rev).as_deref(), Some("open"));
     refused(
         oak,

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use anyhow::{anyhow, Context, Result};
 use chorus_core::limits::MAX_ENVELOPE_BYTES;
-use chorus_core::Envelope;
+use chorus_core::{Envelope, Kind};
 use chorus_node::control::{BackupResult, Request};
 use chorus_node::datadir::DataDir;
 
@@ -34,7 +34,7 @@ pub(crate) fn import(dd: &DataDir, file: &Path) -> Result<Output> {
     let single = if head.len() <= MAX_ENVELOPE_BYTES { Some(Envelope::decode(&head)) } else { None };
     if let Some(Ok(env)) = single {
         let r = leader::submit(&client(dd)?, &env)?;
-        let human = format!("read 1 signed {} object: {} {}", env.kind(), r.id, r.outcome);
+        let human = format!("read 1 signed {} object: {} {}", kind_word(env.kind()), r.id, r.outcome);
         return Ok(Output::new(&r, human));
     }
     let r: BackupResult = match client(dd)?.call(&Request::Import { path: path.clone() }) {
@@ -63,6 +63,16 @@ fn read_head(path: &Path) -> Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// A kind as people call it: its signing name, except for the kinds whose
+/// signing name was fixed before they were defined (`kind-13`, `kind-14`).
+pub(crate) fn kind_word(kind: Kind) -> String {
+    match kind {
+        Kind::OpenVoting => "open-voting".into(),
+        Kind::Withdrawal => "withdrawal".into(),
+        other => other.to_string(),
+    }
+}
+
 /// What `--out` wrote.
 #[derive(serde::Serialize)]
 struct WrittenObject {
@@ -82,7 +92,7 @@ pub(crate) fn write_envelope(env: &Envelope, file: &Path) -> Result<Output> {
         .open(&path)
         .with_context(|| format!("cannot create {} (it must not exist)", path.display()))?;
     f.write_all(env.bytes()).and_then(|_| f.sync_all()).with_context(|| format!("cannot write {}", path.display()))?;
-    let written = WrittenObject { id: env.id(), kind: env.kind().to_string(), file: path };
+    let written = WrittenObject { id: env.id(), kind: kind_word(env.kind()).to_string(), file: path };
     let human = format!(
         "signed {} {} written to {}\nimport it on any member node with `chorus import {}`",
         written.kind,

@@ -494,7 +494,7 @@ pub(crate) fn import(r: &Remote, file: &Path) -> Result<Output> {
             "with --remote, import takes one signed object (a backup goes to a node's own `chorus import`)"
         })?;
     let env = Envelope::decode(&bytes).map_err(|e| anyhow!("{} is not a signed object: {e}", file.display()))?;
-    submitted(r, &env, &env.kind().to_string())
+    submitted(r, &env, &backup::kind_word(env.kind()))
 }
 
 /// Submits an envelope and words the node's answer.
