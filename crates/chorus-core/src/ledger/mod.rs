@@ -11,9 +11,9 @@
 //!   closing time and the author's withdrawal, both inclusive) are *on
 //!   time*; earlier ones are *early*, later ones *late*, both kept and
 //!   shown but not counted. Its effective stance is the strongest on-time
-//!   stance it signed, with endorse > object > abstain: endorsements are
-//!   irrevocable, so a later objection never withdraws one, and adoption
-//!   grows as stances and openings arrive, shrinking only through an
+//!   stance it signed, with endorse > object > abstain: a trust cannot
+//!   take a stance back, so a later objection never withdraws an
+//!   endorsement, and adoption grows as stances and openings arrive, shrinking only through an
 //!   object signed by those whose authority the counted stances rest on
 //!   (the author's withdrawal; the trust's revocation or rotation).
 //! - Comments (kind 10) never change a tally; a comment is *counted*
