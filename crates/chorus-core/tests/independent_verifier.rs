@@ -4,9 +4,15 @@
 //! `tests/data/`, certificates of coalitions whose members declare
 //! attributes under breadth rules (issue 15: breadth met and not met,
 //! `amend_member`, admissions and charter amendments in the proof chain),
-//! and deterministic mutations of all of them. Both must give the same
-//! verdict: for a valid certificate the same result line and the same
-//! breakdown by attribute, for an invalid one the same error name and,
+//! certificates of deliberation (drafts, voting windows, open-votings,
+//! withdrawals, comments, dissent and seals: those the independent
+//! verifier's own tests build, `tools/tests/cases.py`, and random histories
+//! exported and sealed by a ledger of this crate, see
+//! `support/deliberation_cases.rs`), and deterministic mutations of all of
+//! them. Both must give the same verdict: for a valid certificate the same
+//! result line, the same breakdown by attribute and the same report of
+//! objectors, abstainers, silent members, seal and voting window, for an
+//! invalid one the same error name and,
 //! except for the decoder's wording of a `Malformed` input, the same
 //! message. The verifier's own sentence for people ("endorsed by 5 of 8
 //! member trusts, from 4 of 4 regions, ...") and its `--vectors` check of
@@ -32,6 +38,9 @@ use serde_json::Value;
 
 mod support;
 
+#[path = "support/deliberation_cases.rs"]
+mod deliberation_cases;
+
 /// Mutations made of each certificate.
 const MUTATIONS_PER_CERTIFICATE: usize = 120;
 
@@ -43,6 +52,10 @@ const MUTATIONS_PER_RANDOM_CERTIFICATE: usize = 6;
 /// Random governance histories of the attribute coalition, each ending in
 /// a position certified with a proof chain.
 const RANDOM_HISTORIES: usize = 200;
+
+/// Certificates made of each certificate of deliberation (drafts, voting
+/// windows, dissent, seals) by changing its parts and encoding it again.
+const EDITS_PER_DELIBERATION: usize = 3;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -1040,6 +1053,9 @@ fn the_independent_verifier_agrees_with_this_crate_on_every_certificate() {
     cases.extend(attribute_cases());
     cases.extend(encoding_cases());
     let mut rng = SplitMix(0x5eed_c0de);
+    let script = deliberation_cases::script_cases();
+    let mut edited = deliberation_cases::edits(&script, EDITS_PER_DELIBERATION, &mut rng);
+    cases.extend(script);
     let bases = cases.len();
     for i in 0..bases {
         for m in 0..MUTATIONS_PER_CERTIFICATE {
@@ -1051,6 +1067,9 @@ fn the_independent_verifier_agrees_with_this_crate_on_every_certificate() {
     }
     let mut random = random_attribute_cases(&mut rng);
     random.extend(random_history_cases(&mut rng));
+    let deliberations = deliberation_cases::random_deliberation_cases(&mut rng);
+    edited.extend(deliberation_cases::edits(&deliberations, EDITS_PER_DELIBERATION, &mut rng));
+    random.extend(deliberations);
     let drawn = random.len();
     for c in random {
         for m in 0..MUTATIONS_PER_RANDOM_CERTIFICATE {
@@ -1059,6 +1078,8 @@ fn the_independent_verifier_agrees_with_this_crate_on_every_certificate() {
         }
         cases.push(c);
     }
+    let edits = edited.len();
+    cases.extend(edited);
 
     let mut input = Vec::new();
     for c in &cases {
@@ -1100,11 +1121,26 @@ fn the_independent_verifier_agrees_with_this_crate_on_every_certificate() {
                 differences
                     .push(format!("{} (breakdown)\n  rust:   {breakdown}\n  python: {}", c.name, their["breakdown"]));
             }
+            // And the same report of what it carries besides.
+            let report = &their["report"];
+            for (key, ours) in [
+                ("objectors", serde_json::to_value(&v.objectors)),
+                ("abstainers", serde_json::to_value(&v.abstainers)),
+                ("silent", serde_json::to_value(&v.silent)),
+                ("seal", serde_json::to_value(&v.seal)),
+                ("window", serde_json::to_value(v.window)),
+                ("dissent", Ok(Value::String(v.dissent_note()))),
+            ] {
+                let ours = ours.expect("a report serialises");
+                if report[key] != ours {
+                    differences.push(format!("{} ({key})\n  rust:   {ours}\n  python: {}", c.name, report[key]));
+                }
+            }
         }
     }
     eprintln!(
-        "{} certificates ({bases} kept, {drawn} drawn at random, the rest mutations of them): {valid} valid, {} \
-         differences",
+        "{} certificates ({bases} kept, {drawn} drawn at random, {edits} certificates of deliberation with their \
+         parts changed, the rest mutations of them): {valid} valid, {} differences",
         cases.len(),
         differences.len()
     );
