@@ -53,6 +53,9 @@ fn from_non_member(f: &Fixture, n: u64) -> Envelope {
         link: None,
         action: None,
         roster_heads: vec![],
+        voting_opens_at_ms: None,
+        draft: false,
+        amendments: vec![],
     };
     Envelope::sign(Kind::Proposal, p.to_body(), &[&outsider])
 }
