@@ -171,14 +171,16 @@ def dissent_consistent(i, o, effective):
 
 
 def seal_authorised(ledger, version, seal):
-    """Step 22: the sealing trust is a member of the version, and the signer is a
-    known key of it (no delegation), or the delegate of the named, admitted,
-    node-scope delegation of it that no counted carried revocation withdraws. No clock:
-    a delegation's period does not bound a seal."""
+    """Step 22: the sealing trust is a member of the version, and the signer is the
+    current key of its key chain under the version, the key a stance signed now would
+    need (no delegation; not a key rotated away from, nor an id a replacement made
+    another key the root of), or the delegate of the named, admitted, node-scope
+    delegation of it, authorised by the chain as a stance's would be, that no counted
+    carried revocation withdraws. No clock: a delegation's period does not bound a seal."""
     trust, did = seal.body["trust"], seal.body["delegation"]
     ok = trust in version.members
     if ok and not did:
-        ok = seal.signer in ledger.known_keys(trust)
+        ok = seal.signer == ledger.key_chain(version, trust)[2]
     elif ok:
         d = ledger.delegations.get(did)
         ok = (
@@ -186,6 +188,7 @@ def seal_authorised(ledger, version, seal):
             and d.body["trust"] == trust
             and d.body["delegate"] == seal.signer
             and d.body["scope"] & 2 != 0
+            and ledger.authorised(version, trust, d.signer, d.id)
             and not any(
                 # A revocation counts as 12.7 says: by the trust, signed by a key of its chain.
                 r.body["trust"] == trust and r.signer in ledger.key_chain(version, trust)[0]

@@ -194,6 +194,11 @@ class Coalition:
         )
         return self.signed(5, body, self.key(i))
 
+    def rotation(self, i, new_key, keep=(), at=T0 + 5, by=None):
+        """A rotation of trust i's key (signed by its root key unless `by`) to `new_key`."""
+        body = blob(1, self.id) + blob(2, self.trust(i)) + blob(3, new_key.public) + repeated(4, sorted(keep)) + uint(5, at)
+        return self.signed(7, body, by or self.key(i))
+
     def revocation(self, i, delegation, at=T0 + 20):
         body = blob(1, self.id) + blob(2, self.trust(i)) + blob(3, delegation.id) + uint(5, at)
         return self.signed(6, body, self.key(i))

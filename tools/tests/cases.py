@@ -215,6 +215,46 @@ def cases():
         add(name, with_seal(seal(b, node), chain), expected)
     add("sealed by a node key without delegation", with_seal(seal(seal_body(c.id, p.id, c.trust(2), ids), node)), "SealUnauthorised")
 
+    # Step 22 with rotations and replacements: only the current key of the
+    # sealing trust's chain may seal, and a delegation only if that chain
+    # authorises it.
+    rotated_to = Key(88)
+    rotation = c.rotation(2, rotated_to, at=T0 + 5)
+    rot_ends = by_trust([c.endorsement(i, p) for i in (0, 1)] + [c.endorsement(2, p, by=rotated_to)])
+    rot_ids = [o.id for o in rot_ends + dis]
+    for name, signer, expected in [
+        ("sealed by a key rotated away from", c.key(2), "SealUnauthorised"),
+        ("sealed by the key rotated to", rotated_to, "ok"),
+    ]:
+        msg = seal(seal_body(c.id, p.id, c.trust(2), rot_ids), signer)
+        add(name, certificate(c, p, rot_ends, [rotation], dis, msg), expected)
+    old_grant = c.delegation(2, node, 2, at=T0 + 4)
+    b = seal_body(c.id, p.id, c.trust(2), rot_ids, old_grant.id)
+    add(
+        "sealed by a node whose delegation the rotation does not keep",
+        certificate(c, p, rot_ends, [rotation, old_grant], dis, seal(b, node)),
+        "SealUnauthorised",
+    )
+    kept_rotation = c.rotation(2, rotated_to, keep=[old_grant.id], at=T0 + 5)
+    add(
+        "sealed by a node whose delegation the rotation keeps",
+        certificate(c, p, rot_ends, [kept_rotation, old_grant], dis, seal(b, node)),
+        "ok",
+    )
+    replaced_by = Key(89)
+    replace = message(3, blob(1, c.trust(2)) + blob(2, replaced_by.public))
+    rep = c.proposal(title="Replace a lost key", action=replace, at=T0 + 500)
+    rep_chain = [rep] + by_trust([c.endorsement(i, rep, at=T0 + 600) for i in range(5)])
+    under = c.proposal(title="After the replacement", heads=[rep.id], at=T0 + 3000)
+    under_ends = by_trust([c.endorsement(i, under, at=T0 + 4000) for i in (0, 1)] + [c.endorsement(2, under, at=T0 + 4000, by=replaced_by)])
+    under_ids = [o.id for o in under_ends]
+    for name, signer, expected in [
+        ("sealed by a trust id whose key was replaced", c.key(2), "SealUnauthorised"),
+        ("sealed by the replacement key", replaced_by, "ok"),
+    ]:
+        msg = seal(seal_body(c.id, under.id, c.trust(2), under_ids), signer)
+        add(name, certificate(c, under, under_ends, rep_chain, (), msg), expected)
+
     # A governance draft in the chain.
     removal = blob(2, c.trust(4))
     gov = c.proposal(title="Remove trust 4", draft=True, action=removal)

@@ -321,6 +321,119 @@ fn a_delegation_of_stances_only_or_a_revoked_one_does_not_let_its_delegate_seal(
     }
 }
 
+/// `unsealed` with a seal by `key` for `trust` over `stances`.
+fn resealed(
+    f: &Fixture,
+    unsealed: &[u8],
+    p: ObjectId,
+    trust: PublicKey,
+    key: &Keypair,
+    stances: &[ObjectId],
+) -> Vec<u8> {
+    let seal = Seal::sign(seal_body(&f.id(), &p, &trust, None, stances), key);
+    edit(unsealed, |c| c.seal = Some(pb::Seal::decode(seal_bytes(&seal).as_slice()).expect("a seal")))
+}
+
+/// The message step 22 gives when `signer` seals for `trust`.
+fn unauthorised(signer: PublicKey, trust: PublicKey) -> CertificateError {
+    CertificateError::SealUnauthorised { signer: signer.to_hex(), trust: trust.to_hex() }
+}
+
+#[test]
+fn a_key_rotated_away_from_cannot_seal_and_the_key_rotated_to_can() {
+    let f = Fixture::new(5);
+    let trust = f.keys[2].public();
+    let new = member_key(300);
+    // Member 2 rotates to a new key, then endorses with it: the certificate
+    // carries the rotation, so its ledger knows the old key is no longer
+    // the trust's current one.
+    let rotation = f.rotation(&f.keys[2], trust, new.public(), vec![], 1);
+    let p = f.proposal(0, "Fair funding", 2, None);
+    let mut ends: Vec<Envelope> = (0..2).map(|i| stance(&f, i, p.id(), Stance::Endorse, 3, None)).collect();
+    ends.push(f.stance_by(&new, trust, p.id(), Stance::Endorse, 3, None));
+    let objection = stance(&f, 3, p.id(), Stance::Object, 4, Some(OBJECTION));
+    let mut objects = vec![&rotation, &p, &objection];
+    objects.extend(&ends);
+    let l = ledger_of(&f, &objects);
+    assert!(!l.may_seal(&p.id(), &trust, &trust, None), "rotated away from");
+    assert!(l.may_seal(&p.id(), &trust, &new.public(), None), "rotated to");
+    assert_eq!(l.seal_proof(&p.id(), &trust, &new.public(), None), Some(vec![rotation.id()]));
+
+    let sealed = export(&f, &objects, &p, Some(&Sealer { key: &new, trust, delegation: None }));
+    let v = verify(&sealed, &f).expect("sealed by the current key");
+    assert_eq!(v.seal.map(|s| (s.trust, s.signer)), Some((trust, new.public())));
+
+    // The objection stripped and the certificate re-sealed with the key
+    // rotated away from: refused.
+    let stripped = edit(&sealed, |c| c.dissent.clear());
+    let stances: Vec<ObjectId> = ends.iter().map(Envelope::id).collect();
+    let bytes = resealed(&f, &stripped, p.id(), trust, &f.keys[2], &stances);
+    assert_eq!(verify(&bytes, &f), Err(unauthorised(trust, trust)));
+    // Re-sealed with the current key, it verifies: a member may seal what
+    // its node holds, and the seal names who did.
+    let bytes = resealed(&f, &stripped, p.id(), trust, &new, &stances);
+    assert!(verify(&bytes, &f).is_ok());
+}
+
+#[test]
+fn a_trust_id_whose_key_was_replaced_cannot_seal() {
+    let f = Fixture::new(5);
+    let trust = f.keys[2].public();
+    let new = member_key(301);
+    let g = f.proposal_under(
+        &f.keys[0],
+        f.keys[0].public(),
+        "Replace a lost key",
+        &[],
+        Some(chorus_core::Action::ReplaceKey { trust, new_key: new.public() }),
+        1,
+    );
+    let g_ends: Vec<Envelope> = (0..5).map(|i| stance(&f, i, g.id(), Stance::Endorse, 2, None)).collect();
+    let p = f.proposal_under(&f.keys[0], f.keys[0].public(), "Fair funding", &[g.id()], None, 3);
+    let mut ends: Vec<Envelope> = (0..2).map(|i| stance(&f, i, p.id(), Stance::Endorse, 4, None)).collect();
+    ends.push(f.stance_by(&new, trust, p.id(), Stance::Endorse, 4, None));
+    let objection = stance(&f, 3, p.id(), Stance::Object, 5, Some(OBJECTION));
+    let mut objects = vec![&g, &p, &objection];
+    objects.extend(&g_ends);
+    objects.extend(&ends);
+    let l = ledger_of(&f, &objects);
+    assert!(l.is_adopted(&p.id()));
+    assert!(!l.may_seal(&p.id(), &trust, &trust, None), "the trust id is no longer its root key");
+    assert!(l.may_seal(&p.id(), &trust, &new.public(), None));
+
+    let sealed = export(&f, &objects, &p, Some(&Sealer { key: &new, trust, delegation: None }));
+    assert!(verify(&sealed, &f).is_ok());
+    let stripped = edit(&sealed, |c| c.dissent.clear());
+    let stances: Vec<ObjectId> = ends.iter().map(Envelope::id).collect();
+    let bytes = resealed(&f, &stripped, p.id(), trust, &f.keys[2], &stances);
+    assert_eq!(verify(&bytes, &f), Err(unauthorised(trust, trust)));
+}
+
+#[test]
+fn a_node_scope_delegation_granted_by_a_key_rotated_away_from_does_not_let_its_delegate_seal() {
+    let s = Story::new();
+    let trust = s.f.keys[2].public();
+    let node = member_key(200);
+    let new = member_key(302);
+    // Granted by the old key, which the rotation (signed after) does not
+    // keep it: the delegation no longer speaks for the trust.
+    let d = delegation(&s.f, 2, node.public(), SCOPE_NODE, 5);
+    let rotation = s.f.rotation(&s.f.keys[2], trust, new.public(), vec![s.ends[2].id()], 6);
+    let mut objects = s.objects();
+    objects.extend([&d, &rotation]);
+    let l = ledger_of(&s.f, &objects);
+    assert!(!l.may_seal(&s.p.id(), &trust, &node.public(), Some(&d.id())));
+    assert_eq!(l.seal_delegation(&s.p.id(), &trust, &node.public()), None);
+    // Kept by the rotation, it still does.
+    let kept = s.f.rotation(&s.f.keys[2], trust, new.public(), vec![s.ends[2].id(), d.id()], 6);
+    let mut objects = s.objects();
+    objects.extend([&d, &kept]);
+    let l = ledger_of(&s.f, &objects);
+    assert_eq!(l.seal_delegation(&s.p.id(), &trust, &node.public()), Some(d.id()));
+    let sealer = Sealer { key: &node, trust, delegation: Some(d.id()) };
+    assert!(verify(&export(&s.f, &objects, &s.p, Some(&sealer)), &s.f).is_ok());
+}
+
 /// Certificates of the story without a seal, with `dissent` replaced.
 fn with_dissent(s: &Story, dissent: &[&Envelope]) -> Vec<u8> {
     let unsealed = export(&s.f, &s.objects(), &s.p, None);

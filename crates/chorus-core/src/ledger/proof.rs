@@ -138,12 +138,7 @@ impl Ledger {
                 &self.held.delegations[d].1
             }
         };
-        // A trust's id signs without a proof even when a replacement made
-        // another key its root (the ledger knows it from the genesis or its
-        // admission).
-        if self.key_proof(roster, trust, key, &mut ids).is_none() && key != trust {
-            return None;
-        }
+        self.key_proof(roster, trust, key, &mut ids)?;
         Some(ids.into_iter().collect())
     }
 
@@ -155,11 +150,14 @@ impl Ledger {
     }
 
     /// Step 22 of PROTOCOL.md 9.2: `trust` is a member of the roster version
-    /// of held proposal `id`, and `signer` is a known key of it (no
-    /// `delegation`), or the delegate of `delegation`, a held delegation of
-    /// that trust with node scope that no held revocation signed by a key
-    /// of the trust's chain revokes. No clock and no period: a seal
-    /// attests what a member's node held, it is not a stance.
+    /// of held proposal `id`, and either (no `delegation`) `signer` is the
+    /// current key of the trust's key chain under that version, the key a
+    /// stance signed now would need (not a key rotated away from, nor an id
+    /// a replacement made another key the root of), or `signer` is the
+    /// delegate of `delegation`, a held node-scope delegation of that trust
+    /// authorised by its chain as a stance's would be, that no held
+    /// revocation signed by a key of the chain revokes. No clock and no
+    /// period: a seal attests what a member's node held, it is not a stance.
     pub fn may_seal(
         &self,
         id: &ObjectId,
@@ -169,15 +167,22 @@ impl Ledger {
     ) -> bool {
         let Some((roster, _)) = self.version_of(id) else { return false };
         let Some(root) = roster.root_key(trust) else { return false };
-        let Some(d) = delegation else { return self.is_known_key(trust, signer) };
-        let Some((granted, _)) = self.held.delegations.get(d) else { return false };
-        if granted.trust != *trust || granted.delegate != *signer || granted.scope & SCOPE_NODE == 0 {
+        let chain = Chain::build(&self.held, trust, root);
+        let Some(d) = delegation else {
+            // The chain goes on past every key with exactly one rotation and
+            // ends at one with none (current) or several (frozen): a key of
+            // the chain that was never rotated away from is its current end.
+            return chain.contains(signer) && self.held.rotations.get(&(*trust, *signer)).is_none_or(|r| r.is_empty());
+        };
+        let Some((granted, granted_by)) = self.held.delegations.get(d) else { return false };
+        if granted.trust != *trust
+            || granted.delegate != *signer
+            || granted.scope & SCOPE_NODE == 0
+            || !chain.authorises(granted_by, d)
+        {
             return false;
         }
-        let mut chain = None;
-        !self.held.revocations.get(d).into_iter().flatten().any(|(_, (r, s))| {
-            r.trust == *trust && chain.get_or_insert_with(|| Chain::build(&self.held, trust, root)).contains(s)
-        })
+        !self.held.revocations.get(d).into_iter().flatten().any(|(_, (r, s))| r.trust == *trust && chain.contains(s))
     }
 
     /// Adds the rotations that lead from `trust`'s root key at `roster` to
