@@ -42,7 +42,10 @@ impl Part {
 }
 
 /// Step 11: each chain entry's envelope rules, that it is no genesis, its
-/// place in id order, its body rules and its coalition.
+/// place in id order, its body rules and its coalition. For a comment,
+/// open-voting or withdrawal object only its header's (3.4 H1–H3 and
+/// coalition): its kind's own body rules (V5a) are judged at step 16,
+/// after every signature.
 pub(super) fn check_chain(
     coalition: &Coalition,
     chain: Vec<pb::Envelope>,
