@@ -24,7 +24,8 @@ endorser declares them) and one "breadth rule from at least 6 of 9 regions: 8, m
 breadth rule of the rule applied, its voting window when not simply open from the start
 ("window       voting opened at O ms by X; withdrawn at W ms by Y"), and, when it records
 dissent (carries a seal or dissent entries), its objectors with their reasons, abstainers,
-silent members and seal: "seal         dissent known to <name>'s node: ..."
+members with no stance carried ("did not respond" only when sealed, else "no stance carried")
+and seal: "seal         dissent known to <name>'s node: ..."
 or "seal         dissent not recorded: this certificate carries no seal". With
 --require-seal, a certificate without a seal fails as `Unsealed`. Otherwise prints "<Error>: <reason>" and exits 1. <Error>
 is the error name of PROTOCOL.md (e.g. Endorsement/InvalidField, Chain/BadSignature,

@@ -250,8 +250,11 @@ def report_lines(r, dissent=True):
             reason = f": {' '.join(d['comment'].splitlines())}" if d["comment"] else ""
             lines.append(f"{label:<12} {d['name']} ({d['trust']}){reason}")
     if dissent and r["silent"]:
+        # Only a seal vouches that no stance was left out: without one, a
+        # member with no stance carried may well have responded.
+        label = "did not respond" if r["seal"] is not None else "no stance carried"
         names = ", ".join(name for _, name in r["silent"])
-        lines.append(f"{'silent':<12} {len(r['silent'])} member(s): {names}")
+        lines.append(f"{label:<12} {len(r['silent'])} member(s): {names}")
     w = r["window"]
     if w["opens_at_ms"] != 0 or w["withdrawn_at_ms"] is not None:
         if w["opens_at_ms"] is None:

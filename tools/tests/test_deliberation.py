@@ -39,7 +39,7 @@ from builder import (  # noqa: E402
 )
 from chorus_verifier import rules  # noqa: E402
 from chorus_verifier.certificate import verify_full  # noqa: E402
-from chorus_verifier.dissent import NOT_RECORDED, UNSEALED  # noqa: E402
+from chorus_verifier.dissent import NOT_RECORDED, UNSEALED, report_lines  # noqa: E402
 from chorus_verifier.errors import Refused  # noqa: E402
 from chorus_verifier.vectors import check_vectors  # noqa: E402
 
@@ -413,6 +413,16 @@ class Dissent(unittest.TestCase):
         code, line, report = verdict(sealed(f.c, f.p, ends, sealer=0), require_seal=True)
         self.assertEqual(code, "ok", line)
         self.assertEqual(report["seal"]["stances"], 3)
+
+    def test_only_a_sealed_report_says_a_member_did_not_respond(self):
+        f = self.f
+        ends, objection = f.ends(), f.c.endorsement(3, f.p, OBJECT, comment="No")
+        unsealed = verdict(certificate(f.c, f.p, ends, dissent=[objection]))[2]
+        lines = report_lines(unsealed)
+        self.assertIn("no stance carried 1 member(s): Trust 4", lines)
+        self.assertFalse([line for line in lines if "did not respond" in line], lines)
+        sealed_report = verdict(sealed(f.c, f.p, ends, dissent=[objection]))[2]
+        self.assertIn("did not respond 1 member(s): Trust 4", report_lines(sealed_report))
 
     def test_dissent_form(self):
         f = self.f

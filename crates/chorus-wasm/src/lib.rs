@@ -19,7 +19,8 @@
 //!   ([`Breakdown::endorsed_line`], [`Breakdown::rule_lines`]), so that the
 //!   page shows them without wording them again; and always
 //!   `"dissent_text"` ([`dissent_text`]): the objectors with their reasons,
-//!   the abstainers, the members who did not respond and the seal line, a
+//!   the abstainers, the members with no stance carried (who "did not
+//!   respond" only when the certificate is sealed) and the seal line, a
 //!   sentence each. Without these two keys a report is exactly what
 //!   `chorus verify --json` prints;
 //! * invalid: `{"valid": false, "code": <CertificateError::name()>,
@@ -113,7 +114,10 @@ pub fn breadth_text(b: &Breakdown) -> Option<serde_json::Value> {
 ///
 /// An objector or abstainer without a comment reads "Objected: Elm Trust
 /// (no reason given)" / "Abstained: Ash Trust"; when every member
-/// responded, `silent` is "Every member trust responded."; `seal` is
+/// responded, `silent` is "Every member trust responded.". Only a seal
+/// vouches that the certificate carries every stance, so an unsealed
+/// certificate's `silent` says "No stance carried: 1 of 3 member trusts
+/// (Birch Trust)." or "Every member trust has a stance carried."; `seal` is
 /// [`VerifiedAdoption::dissent_note`] as a sentence, so "Dissent not
 /// recorded: this certificate carries no seal." for a certificate without
 /// one (every certificate made before dissent was recorded). Names and
@@ -133,12 +137,14 @@ pub fn dissent_text(v: &VerifiedAdoption) -> serde_json::Value {
         .collect();
     let abstainers: Vec<String> =
         v.abstainers.iter().map(|d| format!("Abstained: {}{}", d.name, said(&d.comment))).collect();
+    let sealed = v.seal.is_some();
     let silent = if v.silent.is_empty() {
-        "Every member trust responded.".to_owned()
+        if sealed { "Every member trust responded." } else { "Every member trust has a stance carried." }.to_owned()
     } else {
         let names: Vec<&str> = v.silent.iter().map(|(_, n)| n.as_str()).collect();
         format!(
-            "Did not respond: {} of {} member trust{} ({}).",
+            "{}: {} of {} member trust{} ({}).",
+            if sealed { "Did not respond" } else { "No stance carried" },
             v.silent.len(),
             v.members,
             if v.members == 1 { "" } else { "s" },
@@ -552,14 +558,14 @@ mod tests {
             json!({
                 "objectors": [],
                 "abstainers": ["Abstained: Trust 2"],
-                "silent": "Every member trust responded.",
+                "silent": "Every member trust has a stance carried.",
                 "seal": "Dissent not recorded: this certificate carries no seal.",
             })
         );
         // Before dissent existed: no dissent, no seal, one member silent.
         let (one_short, _) = f.certificate(2);
         let t = &via_exports(&one_short, None)["dissent_text"];
-        assert_eq!(t["silent"], json!("Did not respond: 1 of 3 member trusts (Trust 2)."));
+        assert_eq!(t["silent"], json!("No stance carried: 1 of 3 member trusts (Trust 2)."));
         assert_eq!(t["seal"], json!("Dissent not recorded: this certificate carries no seal."));
         let t = &via_exports(&vector("earlier", "vector-valid-8589824.cert"), None)["dissent_text"];
         assert_eq!(t["seal"], json!("Dissent not recorded: this certificate carries no seal."));

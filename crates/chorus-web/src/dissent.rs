@@ -1,7 +1,9 @@
 //! A position's dissent: the members who objected (with their reasons),
-//! those who abstained and those who did not respond, as the position's
-//! certificate records them ([`chorus_core::Ledger::certificate_dissent`]),
-//! and whether the certificate's seal vouches that nothing was left out.
+//! those who abstained and those with no stance (who "did not respond"
+//! only when the certificate is sealed: without a seal nothing vouches
+//! that no stance was left out), as the position's certificate records
+//! them ([`chorus_core::Ledger::certificate_dissent`]), and whether the
+//! certificate's seal vouches that nothing was left out.
 //!
 //! Objections and endorsements have the same markup and weight on the
 //! page (the stances section lists both in full); this section is the
@@ -76,13 +78,15 @@ pub(crate) fn section(
     let silent = roster
         .map(|r| r.members().filter(|m| stances.binary_search_by(|s| s.trust.cmp(&m.key)).is_err()).count())
         .unwrap_or(0);
+    let sealer = exported.and_then(|e| e.sealed_by.as_ref());
     html! {
         section.dissent aria-labelledby="dissent" {
             h2 #dissent { "Dissent" }
             p.dissent-summary {
                 (objectors.len()) @if objectors.len() == 1 { " objection, " } @else { " objections, " }
                 (abstainers.len()) @if abstainers.len() == 1 { " abstention; " } @else { " abstentions; " }
-                (silent) @if silent == 1 { " member" } @else { " members" } " did not respond"
+                (silent) @if silent == 1 { " member" } @else { " members" }
+                @if sealer.is_some() { " did not respond" } @else { " with no stance carried" }
                 @if silent > 0 { " (named under " a href="#silent" { "Not responded" } ")" }
                 "."
             }
@@ -99,7 +103,7 @@ pub(crate) fn section(
                 }
             }
             @if exported.is_some() {
-                p.seal { (seal_line(site, roster, exported.and_then(|e| e.sealed_by.as_ref()))) }
+                p.seal { (seal_line(site, roster, sealer)) }
             }
         }
     }

@@ -346,7 +346,8 @@ fn a_positions_page_shows_its_dissent_and_the_seal_line() {
     let site = Site::new(&ledger, &source, &cfg);
     let html = page(&site, &d.revised);
     let dissent = section(&html, "dissent");
-    assert!(dissent.contains("1 objection, 1 abstention; 0 members did not respond."), "{dissent}");
+    assert!(dissent.contains("1 objection, 1 abstention; 0 members with no stance carried."), "{dissent}");
+    assert!(!dissent.contains("did not respond"), "only a seal vouches for that: {dissent}");
     assert!(dissent.contains("<h3 id=\"dissent-objections\">Objected</h3>"));
     assert!(dissent.contains("Trust 3"));
     assert!(dissent.contains("We object: &lt;b onmouseover"));
@@ -367,7 +368,9 @@ fn a_positions_page_shows_its_dissent_and_the_seal_line() {
     let sealing = Sealing { objects: source.clone(), trust: d.keys[0].public(), keys: &d.keys[..1] };
     let site = Site::new(&ledger, &sealing, &cfg);
     let html = page(&site, &d.revised);
-    assert!(section(&html, "dissent").contains("Dissent known to <strong>Trust 0</strong>'s node"));
+    let dissent = section(&html, "dissent");
+    assert!(dissent.contains("Dissent known to <strong>Trust 0</strong>'s node"));
+    assert!(dissent.contains("1 objection, 1 abstention; 0 members did not respond."), "{dissent}");
     let sealed = site.get(&format!("certificates/{}.cert", d.revised)).unwrap().body;
     let v = certificate::verify(&sealed, Some(d.world.coalition.id())).expect("the sealed certificate verifies");
     let seal = v.seal.as_ref().expect("sealed");

@@ -11,8 +11,9 @@ use crate::output::{self, Output};
 
 /// `chorus verify FILE [--coalition ID] [--require-seal]`: the certificate
 /// checked offline, with the reader's report (who endorsed, who objected
-/// and why, who abstained, who did not respond, and whose node's record of
-/// dissent it carries) or one line naming what is wrong (exit 1).
+/// and why, who abstained, who did not respond (sealed) or has no stance
+/// carried (unsealed), and whose node's record of dissent it carries) or
+/// one line naming what is wrong (exit 1).
 pub(crate) fn run(file: &Path, coalition: Option<&str>, require_seal: bool, json: bool) -> Result<Output> {
     let expected: Option<ObjectId> = match coalition {
         None => None,
@@ -44,10 +45,12 @@ pub(crate) fn run(file: &Path, coalition: Option<&str>, require_seal: bool, json
                 o.insert("sealed".into(), v.seal.is_some().into());
                 o.insert("dissent_note".into(), v.dissent_note().into());
                 // `silent` is the core's list of (trust, name) pairs; the
-                // same with named keys.
+                // same with named keys, under a name that says what it
+                // means: only a seal vouches that these members did not
+                // respond, else it is only what this certificate lacks.
                 let silent: Vec<_> =
                     v.silent.iter().map(|(t, n)| serde_json::json!({ "trust": t, "name": n })).collect();
-                o.insert("did_not_respond".into(), silent.into());
+                o.insert(silent_label(&v).replace(' ', "_"), silent.into());
             }
             Ok(Output { json: j, human })
         }
@@ -119,9 +122,11 @@ fn verified_text(v: &chorus_core::VerifiedAdoption) -> String {
 }
 
 /// Who did not endorse, after the breadth: each objector and abstainer
-/// with the reason it signed, the members who did not respond, and the
-/// seal line saying whose node's record of dissent this is. Names and
-/// reasons are signed text from members: one line each, escaped.
+/// with the reason it signed, the members with no stance carried ("did
+/// not respond" only when sealed: without a seal nothing says the
+/// certificate carries every stance), and the seal line saying whose
+/// node's record of dissent this is. Names and reasons are signed text
+/// from members: one line each, escaped.
 fn dissent_text(v: &chorus_core::VerifiedAdoption) -> String {
     let mut out = String::new();
     if v.seal.is_none() && v.objectors.is_empty() && v.abstainers.is_empty() {
@@ -145,7 +150,7 @@ fn dissent_text(v: &chorus_core::VerifiedAdoption) -> String {
             ));
         }
     }
-    out.push_str(&format!("\n  did not respond  {}", v.silent.len()));
+    out.push_str(&format!("\n  {}  {}", silent_label(v), v.silent.len()));
     if !v.silent.is_empty() {
         let names: Vec<String> = v.silent.iter().map(|(_, n)| output::safe_line(n)).collect();
         out.push_str(&format!(": {}", names.join(", ")));
@@ -161,6 +166,17 @@ fn dissent_text(v: &chorus_core::VerifiedAdoption) -> String {
         None => out.push_str(&format!("\n  seal      {}", v.dissent_note())),
     }
     out
+}
+
+/// What the members with no stance carried are called: "did not respond"
+/// when a seal vouches that the certificate carries every stance its
+/// sealer's node held, else only "no stance carried".
+fn silent_label(v: &chorus_core::VerifiedAdoption) -> &'static str {
+    if v.seal.is_some() {
+        "did not respond"
+    } else {
+        "no stance carried"
+    }
 }
 
 /// The breadth a certificate proves, after the endorsers: "endorsed by 34
@@ -231,6 +247,41 @@ mod tests {
             "\n  seal      dissent known to Sealer's node (sealed by key {}, 3 stances)",
             v.endorsers[0].trust.short(12)
         )));
+    }
+
+    /// A certificate of five members where 0, 1 and 2 endorse, 3 objects
+    /// and 4 has no stance carried, sealed by member 0 or not, written to a
+    /// file in `dir`.
+    fn with_an_objection(dir: &Path, sealed: bool) -> std::path::PathBuf {
+        use chorus_core::certificate::{assemble_full, seal_body, Seal};
+        use chorus_core::{Envelope, Stance};
+        let f = Fixture::new(5);
+        let p = f.proposal(0, "Certified", 1, None);
+        let ends: Vec<Envelope> = (0..3).map(|i| f.endorsement(i, p.id(), Stance::Endorse, 2)).collect();
+        let objection = f.endorsement(3, p.id(), Stance::Object, 3);
+        let seal = sealed.then(|| {
+            let ids: Vec<ObjectId> = ends.iter().chain([&objection]).map(Envelope::id).collect();
+            Seal::sign(seal_body(&f.id(), &p.id(), &f.keys[0].public(), None, &ids), &f.keys[0])
+        });
+        let bytes = assemble_full(f.coalition.genesis_envelope(), &p, &ends, &[objection], &[], seal);
+        let path = dir.join(if sealed { "sealed.cert" } else { "unsealed.cert" });
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    #[test]
+    fn only_a_sealed_certificate_says_a_member_did_not_respond() {
+        let dir = tempfile::tempdir().unwrap();
+        let unsealed = run(&with_an_objection(dir.path(), false), None, false, true).unwrap();
+        assert!(unsealed.human.contains("\n  abstained  0\n  no stance carried  1: Trust 4\n"), "{}", unsealed.human);
+        assert!(!unsealed.human.contains("did not respond"), "{}", unsealed.human);
+        assert_eq!(unsealed.json["no_stance_carried"][0]["name"], "Trust 4", "{}", unsealed.json);
+        assert!(unsealed.json.get("did_not_respond").is_none(), "{}", unsealed.json);
+
+        let sealed = run(&with_an_objection(dir.path(), true), None, true, true).unwrap();
+        assert!(sealed.human.contains("\n  abstained  0\n  did not respond  1: Trust 4\n"), "{}", sealed.human);
+        assert_eq!(sealed.json["did_not_respond"][0]["name"], "Trust 4", "{}", sealed.json);
+        assert!(sealed.json.get("no_stance_carried").is_none(), "{}", sealed.json);
     }
 
     #[test]

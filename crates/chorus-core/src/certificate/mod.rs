@@ -135,8 +135,11 @@ pub struct VerifiedAdoption {
     /// Members whose counted stance, carried in `dissent`, is abstain,
     /// sorted by trust id.
     pub abstainers: Vec<Dissenter>,
-    /// Members of the roster version with no stance carried in
-    /// `endorsements` or `dissent` (trust id, name), sorted by trust id.
+    /// Members with no stance carried: members of the roster version whose
+    /// trust is in neither `endorsements` nor `dissent` (trust id, name),
+    /// sorted by trust id. Only with a [`VerifiedAdoption::seal`] may a
+    /// presentation say they "did not respond": without one a stance may
+    /// have been left out, so it says "no stance carried".
     pub silent: Vec<(PublicKey, String)>,
     /// Who sealed the certificate; `None` when it carries no seal (every
     /// certificate made before dissent was recorded): then nothing says
