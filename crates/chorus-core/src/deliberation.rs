@@ -109,6 +109,28 @@ pub struct CommentRecord {
     /// roster version resolves, the trust is a member of it and the comment
     /// is authorised for the trust exactly as a stance record would be.
     pub counted: bool,
+    /// Why it is not counted (the first reason in PROTOCOL.md 8's order);
+    /// `None` exactly when `counted`.
+    pub not_counted: Option<CommentNotCounted>,
+}
+
+/// Why a comment is not counted as its member's, in the order PROTOCOL.md
+/// 8 gives: the first that applies is the reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, thiserror::Error)]
+#[serde(rename_all = "snake_case")]
+pub enum CommentNotCounted {
+    /// The proposal it comments on is not held.
+    #[error("the proposal is not held here")]
+    ProposalNotHeld,
+    /// The proposal's roster version does not resolve under the objects held.
+    #[error("the proposal's roster version is not known here")]
+    RosterUnresolved,
+    /// The commenting trust is not a member of that roster version.
+    #[error("its trust is not a member of the proposal's roster version")]
+    NotAMember,
+    /// It is not authorised for its trust as a stance record would be.
+    #[error("it is not signed by a key authorised for its trust when it was signed")]
+    NotAuthorised,
 }
 
 /// Which notice an author gave.

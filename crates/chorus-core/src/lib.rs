@@ -92,7 +92,7 @@ pub use breadth::{
 pub use certificate::{AppliedRule, Dissenter, Endorser, Seal, SealInfo, VerifiedAdoption};
 pub use coalition::{Coalition, Object, Roster, VerifiedObject};
 pub use decision::{Decision, RuleKind};
-pub use deliberation::{CommentRecord, NoticeKind, NoticeRecord, Timing, VotingWindow};
+pub use deliberation::{CommentNotCounted, CommentRecord, NoticeKind, NoticeRecord, Timing, VotingWindow};
 pub use envelope::{Envelope, RawSignature};
 pub use error::{CertificateError, Rejection, SealGap, Stances, Untimely, Verdict, VoidReason};
 pub use id::{CoalitionId, ObjectId, ParseIdError};

@@ -206,15 +206,6 @@ fn thread(comments: &[CommentRecord]) -> (Vec<Node<'_>>, Vec<usize>) {
     (nodes, roots)
 }
 
-/// Why a comment is not counted as its member's.
-fn not_counted_reason(roster: Option<&Roster>, trust: &PublicKey) -> &'static str {
-    match roster {
-        Some(r) if r.get(trust.as_bytes()).is_none() => "its trust is not a member of the proposal's roster version",
-        Some(_) => "it is not signed by a key authorised for its trust when it was signed",
-        None => "the proposal's roster version is not known here",
-    }
-}
-
 fn comment_anchor(id: &ObjectId) -> String {
     format!("comment-{id}")
 }
@@ -305,7 +296,9 @@ impl Thread<'_, '_> {
                 @if c.delegation.is_some() { " · signed by a delegate" }
                 @if !c.counted {
                     " · " strong.flag { "not counted" }
-                    span.reason { " (" (not_counted_reason(self.roster, &c.trust)) ")" }
+                    @if let Some(why) = c.not_counted {
+                        span.reason { " (" (why) ")" }
+                    }
                 }
                 @if let Some(parent) = c.reply_to {
                     @if orphan {
@@ -485,6 +478,7 @@ mod tests {
             reply_to: reply_to.map(|r| ObjectId([r; 32])),
             amendment: None,
             counted: true,
+            not_counted: None,
         }
     }
 

@@ -147,6 +147,7 @@ mod tests {
             reply_to: reply_to.map(|r| ObjectId([r; 32])),
             amendment: None,
             counted: true,
+            not_counted_reason: None,
             taken_up_by: vec![],
         }
     }

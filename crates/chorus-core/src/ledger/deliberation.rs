@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::Ledger;
 use crate::coalition::Roster;
-use crate::deliberation::{counted_notices, window, CommentRecord, NoticeRecord, VotingWindow};
+use crate::deliberation::{counted_notices, window, CommentNotCounted, CommentRecord, NoticeRecord, VotingWindow};
 use crate::governance::{signed_for, Auth};
 use crate::id::ObjectId;
 
@@ -21,21 +21,28 @@ impl Ledger {
 
     /// Every comment held on proposal `proposal`, whether or not the
     /// proposal is held, sorted by (created_at_ms, id); each says whether it
-    /// is counted (shown as its trust's).
+    /// is counted (shown as its trust's) and, if not, why.
     pub fn comments(&self, proposal: &ObjectId) -> Vec<CommentRecord> {
         let Some(held) = self.held.comments.get(proposal) else { return Vec::new() };
-        let roster = self.roster_of(proposal);
+        let roster = match self.held.proposals.get(proposal) {
+            None => Err(CommentNotCounted::ProposalNotHeld),
+            Some(_) => self.roster_of(proposal).ok_or(CommentNotCounted::RosterUnresolved),
+        };
         let mut chains = BTreeMap::new();
         let mut out: Vec<CommentRecord> = held
             .iter()
             .map(|(id, (c, signer))| {
-                let counted = roster.is_some_and(|roster| {
-                    roster.contains(&c.trust) && {
+                let not_counted = match roster {
+                    Err(why) => Some(why),
+                    Ok(roster) if !roster.contains(&c.trust) => Some(CommentNotCounted::NotAMember),
+                    Ok(roster) => {
                         let auth = Auth { signer: *signer, delegation: c.delegation };
                         let chain = chains.entry(c.trust).or_insert(None);
-                        signed_for(&self.held, roster, &c.trust, id, &auth, c.created_at_ms, chain)
+                        let authorised = signed_for(&self.held, roster, &c.trust, id, &auth, c.created_at_ms, chain);
+                        (!authorised).then_some(CommentNotCounted::NotAuthorised)
                     }
-                });
+                };
+                let counted = not_counted.is_none();
                 CommentRecord {
                     id: *id,
                     trust: c.trust,
@@ -46,6 +53,7 @@ impl Ledger {
                     reply_to: c.reply_to,
                     amendment: c.amendment.clone(),
                     counted,
+                    not_counted,
                 }
             })
             .collect();
@@ -105,4 +113,63 @@ pub(super) fn tagged(at: u64) -> [u8; 9] {
     let mut out = [0u8; 9];
     out[1..].copy_from_slice(&at.to_be_bytes());
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::{Fixture, T0};
+    use crate::Keypair;
+    use crate::{Action, Envelope, Member};
+
+    const NOW: u64 = T0 + 1_000_000;
+
+    /// The ledger of `objects`, each applied in order.
+    fn ledger_of(f: &Fixture, objects: &[&Envelope]) -> Ledger {
+        let mut l = Ledger::new(f.coalition.clone());
+        for e in objects {
+            let v = l.validate(e.bytes(), NOW).unwrap_or_else(|why| panic!("{} refused: {why}", e.id()));
+            l.apply(&v);
+        }
+        l
+    }
+
+    fn reasons(l: &Ledger, proposal: &ObjectId) -> Vec<(bool, Option<CommentNotCounted>)> {
+        l.comments(proposal).iter().map(|c| (c.counted, c.not_counted)).collect()
+    }
+
+    #[test]
+    fn a_comment_not_counted_says_why_in_the_order_of_protocol_section_8() {
+        let f = Fixture::new(3);
+        let p = f.proposal(0, "P", 1, None);
+        let word = f.comment(1, p.id(), "A word.", None, 2);
+        // The proposal not held.
+        assert_eq!(reasons(&ledger_of(&f, &[&word]), &p.id()), [(false, Some(CommentNotCounted::ProposalNotHeld))]);
+        assert_eq!(reasons(&ledger_of(&f, &[&p, &word]), &p.id()), [(true, None)]);
+
+        // Held, but its roster version does not resolve: its head, an
+        // admission, is held and not adopted. The trust it names signs.
+        let x = Keypair::from_seed(&[7; 32]);
+        let member = Member { key: x.public(), name: "X".into(), external_id: None, attributes: Default::default() };
+        let admit = f.proposal_under(&f.keys[0], f.keys[0].public(), "Admit X", &[], Some(Action::Admit(member)), 1);
+        let pending = f.proposal_under(&f.keys[0], f.keys[0].public(), "Under X", &[admit.id()], None, 2);
+        let on_pending = f.comment(1, pending.id(), "Too soon.", None, 3);
+        let l = ledger_of(&f, &[&admit, &pending, &on_pending]);
+        assert_eq!(reasons(&l, &pending.id()), [(false, Some(CommentNotCounted::RosterUnresolved))]);
+
+        // X's key is known (the held admission names it), but X is not a
+        // member of the genesis roster P is voted under.
+        let by_x = f.comment_by(&x, x.public(), p.id(), "Hello from X.", None, None, 4, None);
+        let l = ledger_of(&f, &[&p, &admit, &by_x]);
+        assert_eq!(reasons(&l, &p.id()), [(false, Some(CommentNotCounted::NotAMember))]);
+
+        // A member's key rotated away from without keeping the comment.
+        let rotation = f.rotation(&f.keys[1], f.keys[1].public(), Keypair::from_seed(&[8; 32]).public(), vec![], 5);
+        let l = ledger_of(&f, &[&p, &word, &rotation]);
+        assert_eq!(reasons(&l, &p.id()), [(false, Some(CommentNotCounted::NotAuthorised))]);
+        assert_eq!(
+            CommentNotCounted::NotAuthorised.to_string(),
+            "it is not signed by a key authorised for its trust when it was signed"
+        );
+    }
 }

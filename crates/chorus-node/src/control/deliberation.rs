@@ -78,6 +78,14 @@ pub struct CommentInfo {
     /// proposal's roster version and the signer is authorised for it as
     /// for a stance. Comments that do not count are still shown, marked.
     pub counted: bool,
+    /// Why it does not count, when it does not: the first reason in
+    /// PROTOCOL.md 8's order ("the proposal is not held here", "the
+    /// proposal's roster version is not known here", "its trust is not a
+    /// member of the proposal's roster version", "it is not signed by a
+    /// key authorised for its trust when it was signed"). Absent from
+    /// nodes that did not report it.
+    #[serde(default)]
+    pub not_counted_reason: Option<String>,
     /// Held revisions of the proposal that take this amendment up (their
     /// `amendments` list it), sorted by (creation time, id).
     #[serde(default)]
@@ -155,5 +163,6 @@ mod tests {
         }))
         .unwrap();
         assert!(c.taken_up_by.is_empty() && c.amendment.is_none() && c.reply_to.is_none());
+        assert_eq!(c.not_counted_reason, None);
     }
 }

@@ -254,6 +254,7 @@ fn comment_info(l: &Ledger, c: CommentRecord, revisions: &[ObjectId]) -> Comment
             body: a.body,
         }),
         counted: c.counted,
+        not_counted_reason: c.not_counted.map(|why| why.to_string()),
         taken_up_by,
     }
 }
@@ -344,5 +345,23 @@ mod tests {
         // A proposal not held and nothing said on it: no window, no comments.
         let missing = deliberation(&l, &ObjectId([9; 32]), |_| true);
         assert!(missing.window.is_none() && missing.comments.is_empty());
+    }
+
+    #[test]
+    fn a_comment_that_does_not_count_carries_the_reason() {
+        let f = Fixture::new(3);
+        let p = f.proposal(0, "P", 1, None);
+        let counted = f.comment(1, p.id(), "Counted.", None, 2);
+        let moved = chorus_core::Keypair::from_seed(&[8; 32]).public();
+        let rotation = f.rotation(&f.keys[2], f.keys[2].public(), moved, vec![], 3);
+        let stale = f.comment(2, p.id(), "Signed with a key rotated away from.", None, 4);
+        let l = ledger_of(&f, &[&p, &counted, &rotation, &stale]);
+        let d = deliberation(&l, &p.id(), |_| true);
+        let why: Vec<(bool, Option<&str>)> =
+            d.comments.iter().map(|c| (c.counted, c.not_counted_reason.as_deref())).collect();
+        assert_eq!(
+            why,
+            [(true, None), (false, Some("it is not signed by a key authorised for its trust when it was signed"))]
+        );
     }
 }
