@@ -44,8 +44,14 @@ def notices(ledger, pid):
 
 
 def revisions(ledger, pid):
-    """Held proposals whose link targets `pid`, by (created_at_ms, id)."""
-    linked = [p for p in ledger.proposals.values() if p.body["link"] is not None and p.body["link"]["target"] == pid]
+    """The revisions of `pid` (8): held proposals whose link targets it with
+    relation amends (1), by (created_at_ms, id). One that supersedes it (2)
+    replaces it and is not a revision."""
+    linked = [
+        p
+        for p in ledger.proposals.values()
+        if p.body["link"] is not None and p.body["link"]["target"] == pid and p.body["link"]["relation"] == 1
+    ]
     return by_time(linked)
 
 

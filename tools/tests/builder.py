@@ -121,13 +121,15 @@ class Coalition:
         draft=False,
         opens=0,
         link=None,
+        relation=1,
         amendments=(),
         draft_raw=None,
         by=None,
         action=None,
         heads=(),
     ):
-        """action: the encoded Action message, or None; heads: roster heads (sorted)."""
+        """action: the encoded Action message, or None; heads: roster heads (sorted);
+        relation: the link's, 1 amends, 2 supersedes."""
         roster = hashlib.sha256(b"chorus/v1/roster\n" + self.id + b"".join(heads)).digest() if heads else self.id
         body = (
             blob(1, self.id)
@@ -136,7 +138,7 @@ class Coalition:
             + uint(4, at)
             + uint(5, closes)
             + blob(6, title)
-            + message(8, None if link is None else blob(1, link) + uint(2, 1))
+            + message(8, None if link is None else blob(1, link) + uint(2, relation))
             + message(9, action)
             + repeated(10, heads)
             + uint(11, opens)

@@ -11,6 +11,7 @@ import io
 import os
 import subprocess
 import sys
+import types
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -37,7 +38,7 @@ from builder import (  # noqa: E402
     signature,
     uint,
 )
-from chorus_verifier import rules  # noqa: E402
+from chorus_verifier import deliberation, rules  # noqa: E402
 from chorus_verifier.certificate import verify_full  # noqa: E402
 from chorus_verifier.dissent import NOT_RECORDED, UNSEALED, report_lines  # noqa: E402
 from chorus_verifier.errors import Refused  # noqa: E402
@@ -98,6 +99,18 @@ class ProposalFields(unittest.TestCase):
     def test_draft_is_canonical_only_as_1(self):
         self.assertIsNone(self.error(draft=True))
         self.assertEqual(self.error(draft_raw=uint(12, 2))[0], "NonCanonical")
+
+    def test_only_a_proposal_that_amends_is_a_revision(self):
+        c = Coalition(3)
+        draft = c.proposal(draft=True)
+        revised = c.proposal(title="Revised", link=draft.id, at=T0 + 3000)
+        replacing = c.proposal(title="Replacing", link=draft.id, relation=2, at=T0 + 2000)
+        held = {}
+        for p in (draft, revised, replacing):
+            held[p.id] = types.SimpleNamespace(id=p.id, body=rules.body_of(2, p.body, c.trust(0)))
+        ledger = types.SimpleNamespace(proposals=held)
+        self.assertEqual([p.id for p in deliberation.revisions(ledger, draft.id)], [revised.id])
+        self.assertEqual(deliberation.revisions(ledger, revised.id), [])
 
     def test_amendments(self):
         a, b = b"\x01" * 32, b"\x02" * 32

@@ -9,6 +9,7 @@ use crate::coalition::Roster;
 use crate::deliberation::{counted_notices, window, CommentNotCounted, CommentRecord, NoticeRecord, VotingWindow};
 use crate::governance::{signed_for, Auth};
 use crate::id::ObjectId;
+use crate::objects::Relation;
 
 impl Ledger {
     /// The voting window of a held proposal (`None` when it is not held).
@@ -86,8 +87,10 @@ impl Ledger {
         out
     }
 
-    /// Held proposals that link to `id` (revise or supersede it), sorted by
-    /// (created_at_ms, id).
+    /// The revisions of `id`: held proposals whose link targets it with
+    /// relation amends (a revised text of a draft), sorted by
+    /// (created_at_ms, id). A proposal that supersedes `id` replaces it and
+    /// is not one of them.
     pub fn revisions(&self, id: &ObjectId) -> Vec<ObjectId> {
         let mut out: Vec<(u64, ObjectId)> = self
             .held
@@ -95,7 +98,10 @@ impl Ledger {
             .get(id)
             .into_iter()
             .flatten()
-            .filter_map(|r| Some((self.held.proposals.get(r)?.created_at_ms, *r)))
+            .filter_map(|r| {
+                let p = self.held.proposals.get(r)?;
+                p.link.is_some_and(|l| l.relation == Relation::Amends).then_some((p.created_at_ms, *r))
+            })
             .collect();
         out.sort();
         out.into_iter().map(|(_, r)| r).collect()
@@ -171,5 +177,22 @@ mod tests {
             CommentNotCounted::NotAuthorised.to_string(),
             "it is not signed by a key authorised for its trust when it was signed"
         );
+    }
+
+    #[test]
+    fn only_a_proposal_that_amends_is_a_revision() {
+        use crate::{Kind, ProposalLink};
+        let f = Fixture::new(3);
+        let draft = f.draft(0, "Draft", 1, None, None);
+        let linked = |title: &str, relation: Relation, at: u64| {
+            let mut p = f.draft_proposal(0, title, at, None, None);
+            p.link = Some(ProposalLink { target: draft.id(), relation });
+            Envelope::sign(Kind::Proposal, p.to_body(), &[&f.keys[0]])
+        };
+        let revised = linked("Revised", Relation::Amends, 3);
+        let replacing = linked("Replacing", Relation::Supersedes, 2);
+        let l = ledger_of(&f, &[&draft, &replacing, &revised]);
+        assert_eq!(l.revisions(&draft.id()), [revised.id()]);
+        assert!(l.revisions(&revised.id()).is_empty());
     }
 }
