@@ -7,7 +7,8 @@
 //! outside that charter's set, and anything undeclared, count as not
 //! declared. Both breadth conditions (distinct values, each named value)
 //! only grow with the set of endorsers, so adoption stays monotone in the
-//! endorsements, and everything here is a pure function of its inputs.
+//! endorsements that count, and everything here is a pure function of its
+//! inputs.
 
 use std::collections::BTreeMap;
 use std::fmt;

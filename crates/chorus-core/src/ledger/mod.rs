@@ -36,8 +36,13 @@
 //!   objects whenever an object that can change it arrives (a governance
 //!   proposal, a delegation, a revocation, a rotation, or a stance that
 //!   changes a governance proposal's adoption); other stances update their
-//!   proposal's tally incrementally. A revocation or rotation can withdraw
-//!   stances, so adoption is not monotone once keys change.
+//!   proposal's tally incrementally. A trust cannot take a stance back,
+//!   but a stance stops counting through an object signed by someone its
+//!   authority rests on: its trust's revocation or rotation that does not
+//!   keep it, or the author's withdrawal (stances signed after it; a
+//!   rotation of the author's key that does not keep an open-voting can
+//!   also move the opening later). So adoption grows with the stances, and
+//!   shrinks only when such an object arrives (PROTOCOL.md 8, "One story").
 //!
 //! Modules by responsibility: `check` (an envelope's form and signature,
 //! then whether the held objects authorise it), `apply` (folding a verified
