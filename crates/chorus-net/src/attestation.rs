@@ -12,6 +12,9 @@
 //!
 //! This is a network-layer credential, not a stored object: a later protocol
 //! version makes node certificates signed objects (kind 9, reserved).
+//!
+//! The hello exchange, the attestation's signing input and the order of
+//! its checks are specified in `docs/PROTOCOL.md` 14.3.
 
 use chorus_core::{Coalition, CoalitionId, Keypair, PublicKey};
 use chorus_proto::v1 as pb;

@@ -1,5 +1,6 @@
 //! A request-response codec of single length-prefixed frames with a bound
-//! in each direction, checked before any byte of the body is buffered.
+//! in each direction, checked before any byte of the body is buffered: the
+//! framing of `docs/PROTOCOL.md` 14.2.
 
 use std::io;
 

@@ -1,5 +1,9 @@
 //! # chorus-net: the peer-to-peer layer of a Chorus node
 //!
+//! The wire protocol (every protocol id, frame, message, bound, timeout and
+//! penalty a peer meets) is specified in `docs/PROTOCOL.md` section 14, with
+//! section 13 for heads; these docs describe the implementation.
+//!
 //! Nodes of one coalition find each other, spread every new signed object to
 //! all members by gossip, and catch up on what they missed by reconciling
 //! object sets. There is no central server: any member node can bootstrap,
@@ -58,12 +62,11 @@
 //! One gossipsub topic per coalition, `/chorus/v1/objects/<coalition id>`.
 //! Messages are anonymous (no gossipsub signatures: every object is signed
 //! already, and checking gossipsub signatures on each copy before dedup
-//! tripled tail latency); the message id is the object id, so an object is
-//! validated and delivered once. Every message waits for the store's
-//! verdict before it is forwarded: stored → Accept, duplicate → Ignore,
-//! refused with verdict Reject → Reject (a gossipsub penalty) and one
-//! *reject* counted against the sender, which is banned after
-//! `NetLimits::max_rejects`. Scoring parameters and why they suit 5 to 3,000
+//! tripled tail latency); the message id is defined in `docs/PROTOCOL.md`
+//! 14.4. Every message waits for the store's verdict before it is
+//! forwarded; 14.4 tables what is forwarded and what each verdict costs the
+//! sender (a sender of invalid objects is banned after
+//! `NetLimits::max_rejects`). Scoring parameters and why they suit 5 to 3,000
 //! members are tabled in the `behaviour` module source. Publishing with no
 //! peer is not an error ([`PublishOutcome::Deferred`]): the object is in the
 //! store and peers pull it by sync.

@@ -1,7 +1,7 @@
 //! The key space: keys and bounds of `(timestamp, id)`, ranges, sums of ids
 //! and fingerprints, and how a bound is written on the wire. The rules are
-//! the normative "Items, keys and ranges" and "Fingerprints" sections of the
-//! [module docs](super).
+//! the normative "Items, keys and ranges" and "Fingerprints" paragraphs of
+//! `docs/PROTOCOL.md` 14.5.
 
 use chorus_proto::v1 as pb;
 use sha2::{Digest, Sha256};

@@ -1,5 +1,5 @@
-//! The protocol's bounds (normative: see the table in the [module
-//! docs](super)), the frame sizes they imply, and [`SyncLimits`], the
+//! The protocol's bounds (normative: see the *Bounds* table of
+//! `docs/PROTOCOL.md` 14.5), the frame sizes they imply, and [`SyncLimits`], the
 //! settings of one side within them.
 
 use chorus_core::limits::MAX_GENESIS_ENVELOPE_BYTES;
