@@ -10,8 +10,8 @@ use chorus_core::testkit::Fixture;
 use chorus_net::testkit::*;
 use chorus_net::{MemoryStore, NetworkEvent, PublishOutcome, SyncReport};
 
-/// Kind 10 (`comment`), which this version keeps as an opaque object.
-const COMMENT: i32 = 10;
+/// Kind 11 (`ballot`), which this version keeps as an opaque object.
+const BALLOT: i32 = 11;
 
 async fn sync_report(node: &mut Node) -> SyncReport {
     next_event(&mut node.events, |e| match e {
@@ -28,7 +28,7 @@ async fn opaque_objects_are_gossiped_synced_and_not_fetched_again() {
     let nodes = start_chain(&f, 3).await;
 
     // Gossip: published at one end, stored at the other.
-    let gossiped = f.opaque(COMMENT, &f.keys[0], 1, b"a comment of a later version");
+    let gossiped = f.opaque(BALLOT, &f.keys[0], 1, b"a ballot of a later version");
     store_all(&nodes[0].store, std::slice::from_ref(&gossiped));
     let outcome = nodes[0].handle.publish(gossiped.bytes().to_vec()).await.unwrap();
     assert_eq!(outcome, PublishOutcome::Sent { id: gossiped.id() });
