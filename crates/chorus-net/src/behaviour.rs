@@ -1,5 +1,7 @@
 //! The libp2p behaviours a node runs, gossipsub's scoring parameters, and
-//! swarm construction for each transport.
+//! swarm construction for each transport. The protocol ids, the gossip
+//! topic and message id, and the settings a peer meets are specified in
+//! `docs/PROTOCOL.md` section 14.
 //!
 //! ## Gossip scoring, for coalitions of 5 to 3,000 members
 //! One topic carries every object of the coalition. Objects are rare (a
@@ -13,10 +15,10 @@
 //! | mesh D / D_low / D_high / D_out | 6 / 4 / 12 / 2 | log-diameter spread at 3,000 nodes (≈5 hops), and with 5 members everyone is in everyone's mesh |
 //! | flood_publish | on | the author sends to every member peer above the publish threshold: one hop for most of a small coalition |
 //! | time_in_mesh | weight 0.01/s, cap 3,600 s (≤ +36) | stable peers gain a little, not enough to hide misbehaviour |
-//! | first_message_deliveries | weight 1, cap 50, decay 0.5/min | reward for being first with a new object |
+//! | first_message_deliveries | weight 1, cap 50, decays to 10 % in 1 min | reward for being first with a new object |
 //! | mesh_message_deliveries, mesh_failure_penalty | weight 0 | silence is normal; penalising under-delivery would evict honest peers of quiet coalitions |
-//! | invalid_message_deliveries | weight −20, decay to 1 % in 1 h | counted squared: 1 invalid object → −20 (below the gossip threshold), 2 → −80 (graylisted) |
-//! | app-specific score | weight 1; strangers −60, member nodes 0 | strangers sit below the publish and gossip thresholds: we neither send them objects nor take their gossip, yet still see their subscriptions so they join the mesh once verified |
+//! | invalid_message_deliveries | weight −20, decays to 10 % in 1 h | counted squared: 1 invalid object → −20 (below the gossip threshold), 2 → −80 (graylisted) |
+//! | app-specific score | weight 1; strangers −60, member nodes 0 | strangers sit below the publish and gossip thresholds: we send them no objects, yet still see their subscriptions (so they join the mesh once verified) and judge their gossip by content; a stranger's valid objects earn it no first-delivery credit, so it stays there |
 //! | behaviour penalty | weight −10, threshold 6, decay 0.9/s | spam of GRAFT/IHAVE without follow-up |
 //! | IP colocation | weight −5 beyond 10 peers per IP; loopback exempt | several trusts may share a hosting provider, a flood of Sybils from one address may not |
 //! | thresholds gossip / publish / graylist | −10 / −50 / −80 | libp2p's defaults, consistent with the weights above |
@@ -88,20 +90,13 @@ pub(crate) fn topic_for(coalition: &chorus_core::CoalitionId) -> gossipsub::Iden
     gossipsub::IdentTopic::new(format!("/chorus/v1/objects/{}", coalition.to_hex()))
 }
 
-/// Message id = object id (SHA-256 of the signing input), computed from the
-/// bytes as received; data that is not an envelope of a v1 kind gets SHA-256
-/// of the raw bytes (it will be rejected anyway). Runs on every received
-/// copy before gossip's duplicate check, so it only parses the envelope; the
-/// full canonical check happens once, in validation.
+/// Message id = SHA-256 of the message's bytes as carried (the whole
+/// envelope, signatures included). Not the object id, which covers only the
+/// kind and body: a copy with a broken or other signature has an id of its
+/// own, so it cannot make gossip's duplicate cache drop the valid copy.
+/// Identical bytes are still delivered and validated once. Parses nothing.
 pub(crate) fn message_id(data: &[u8]) -> gossipsub::MessageId {
-    use prost::Message as _;
-    let id = chorus_proto::v1::Envelope::decode(data)
-        .ok()
-        .and_then(|e| chorus_core::Kind::from_wire(e.kind).map(|k| chorus_core::ObjectId::compute(k, &e.body)));
-    match id {
-        Some(id) => gossipsub::MessageId::from(id.as_bytes().to_vec()),
-        None => gossipsub::MessageId::from(Sha256::digest(data).to_vec()),
-    }
+    gossipsub::MessageId::from(Sha256::digest(data).to_vec())
 }
 
 fn score_params(topic: &gossipsub::IdentTopic) -> gossipsub::PeerScoreParams {
@@ -350,11 +345,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn message_id_is_object_id() {
+    fn message_id_is_the_hash_of_the_bytes_carried() {
         let k = chorus_core::Keypair::from_seed(&[1; 32]);
         let env = chorus_core::Envelope::sign(chorus_core::Kind::Proposal, vec![1, 2, 3], &[&k]);
-        assert_eq!(message_id(env.bytes()).0, env.id().as_bytes().to_vec());
-        assert_eq!(message_id(b"junk").0.len(), 32);
+        let id = message_id(env.bytes());
+        assert_eq!(id.0, Sha256::digest(env.bytes()).to_vec());
+        let copy: Vec<u8> = env.bytes().to_vec();
+        assert_eq!(id, message_id(&copy), "same bytes, same id");
+        // Not the object id: that covers kind and body only.
+        assert_ne!(id.0, env.id().as_bytes().to_vec());
+        // A copy of the same object with a broken signature has the same
+        // object id but another message id.
+        let mut sig = env.signatures()[0].clone();
+        sig.signature[0] ^= 1;
+        let broken = chorus_core::Envelope::assemble(chorus_core::Kind::Proposal, env.body().to_vec(), vec![sig]);
+        assert_eq!(broken.id(), env.id());
+        assert_ne!(message_id(broken.bytes()), id);
+        // Anything else is hashed too.
+        assert_eq!(message_id(b"junk").0, Sha256::digest(b"junk").to_vec());
+        assert_eq!(message_id(b"").0.len(), 32);
     }
 
     #[test]

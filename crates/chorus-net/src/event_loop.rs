@@ -28,7 +28,7 @@ use crate::behaviour::{
 use crate::config::NetConfig;
 use crate::error::{HelloRefusal, NetError, SyncFailure};
 use crate::network::{Command, NetworkEvent, NetworkEvents, NetworkHandle, PeerInfo, PublishOutcome, Via};
-use crate::service::{Acceptance, HelloExchange, Input, Millis, Output, PeerClass, Service};
+use crate::service::{Acceptance, Gossiped, HelloExchange, Input, Millis, Output, PeerClass, Service};
 use crate::store::{now_ms, ObjectStore};
 use crate::sync::{ClientStep, Progress, SyncClient, SyncError, SyncLimits, SyncServer, SyncSnapshot};
 use blocking::{ingest_worker, Internal, Origin, SnapshotCache};
@@ -246,7 +246,8 @@ impl EventLoop {
             Output::Unban(peer) => {
                 self.swarm.behaviour_mut().blocklist.unblock_peer(peer);
             }
-            Output::ReportGossip { message, peer, acceptance } => {
+            Output::ReportGossip { message, peer, acceptance, credit } => {
+                let local = self.peer_id;
                 let gossip = &mut self.swarm.behaviour_mut().gossipsub;
                 let acceptance = match acceptance {
                     Acceptance::Accept => gossipsub::MessageAcceptance::Accept,
@@ -254,7 +255,12 @@ impl EventLoop {
                     Acceptance::Reject => gossipsub::MessageAcceptance::Reject,
                 };
                 let rejected = acceptance == gossipsub::MessageAcceptance::Reject;
-                gossip.report_message_validation_result(&message, &peer, acceptance);
+                // gossipsub credits the source it is told with an accepted
+                // message's first delivery. Naming ourselves instead (no
+                // score of our own, never a recipient) forwards it uncredited;
+                // a rejected or ignored message always names the sender.
+                let source = if credit || acceptance != gossipsub::MessageAcceptance::Accept { peer } else { local };
+                gossip.report_message_validation_result(&message, &source, acceptance);
                 // gossipsub ignores a graylisted peer's messages, so the
                 // service's count of its invalid objects could stall: tell it.
                 let score = if rejected { gossip.peer_score(&peer) } else { None };
@@ -268,7 +274,8 @@ impl EventLoop {
                     // and nothing else sends on it.
                     let (message, peer, _) = e.into_inner();
                     let result = Err("ingest queue full".to_string());
-                    queue.push_back(Input::Ingested { peer, via: Via::Gossip, message: Some(message), result });
+                    let message = Some(Gossiped { id: message, held_bytes: false });
+                    queue.push_back(Input::Ingested { peer, via: Via::Gossip, message, result });
                 }
             }
             Output::StartSync(peer) => self.start_sync(peer, now),
@@ -512,7 +519,7 @@ impl EventLoop {
 
     fn on_internal(&mut self, internal: Internal) {
         match internal {
-            Internal::Ingested { origin: Origin::Gossip { message_id, source }, result } => {
+            Internal::Ingested { origin: Origin::Gossip { message_id, source, held_bytes }, result } => {
                 let result = match result {
                     Ok(mut admissions) if admissions.len() == 1 => Ok(admissions.remove(0)),
                     Ok(admissions) => Err(format!("store answered {} admissions for 1 object", admissions.len())),
@@ -521,7 +528,8 @@ impl EventLoop {
                 if matches!(result, Ok(Admission::Stored { .. })) {
                     self.snapshots.invalidate();
                 }
-                self.step(Input::Ingested { peer: source, via: Via::Gossip, message: Some(message_id), result });
+                let message = Some(Gossiped { id: message_id, held_bytes });
+                self.step(Input::Ingested { peer: source, via: Via::Gossip, message, result });
             }
             Internal::Ingested { origin: Origin::Sync { peer, session }, result } => {
                 let admissions = match result {

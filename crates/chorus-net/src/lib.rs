@@ -48,8 +48,9 @@
 //! revoked this way (rotate the trust key to end every attestation it
 //! signed, or let attestations expire).
 //!
-//! Until verified, a peer is a *stranger*: its gossip is ignored (and, past
-//! `NetLimits::stranger_gossip_budget` messages, counted as strikes), it is
+//! Until verified, a peer is a *stranger*: its gossip is judged by content
+//! like a member's (and, past `NetLimits::stranger_gossip_budget` messages,
+//! each also costs a strike), it is
 //! served no sync, its gossipsub application score keeps it below the
 //! publish and gossip thresholds (so nothing is sent to it) but above the
 //! graylist (so its subscription is remembered for when it verifies), at

@@ -6,12 +6,15 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
+use tokio::sync::{mpsc, oneshot};
+
 use crate::{
     MemoryStore, Multiaddr, NetConfig, Network, NetworkEvent, NetworkEvents, NetworkHandle, NodeAttestation,
     NodeIdentity, ObjectStore, PeerId,
 };
 use chorus_core::testkit::{Fixture, T0};
-use chorus_core::{Envelope, Keypair, ObjectId};
+use chorus_core::{CoalitionId, Envelope, Keypair, ObjectId};
 
 /// Liveness guard for conditions that must eventually hold; not a speed
 /// assertion (speed is measured by the simulation bench).
@@ -146,4 +149,85 @@ pub fn store_all(store: &MemoryStore, objects: &[Envelope]) {
 /// True when every store holds `id`.
 pub fn all_hold(nodes: &[Node], id: &ObjectId) -> bool {
     nodes.iter().all(|n| n.store.contains(id))
+}
+
+/// What a test asks of a [`Stranger`].
+enum StrangerCommand {
+    Publish { data: Vec<u8>, reply: oneshot::Sender<Result<(), String>> },
+    SubscribedPeers { reply: oneshot::Sender<usize> },
+}
+
+/// A peer that runs a node's swarm (same transport and gossipsub settings,
+/// memory transport) on a coalition's topic but never says hello and
+/// answers none: a stranger to every node it reaches. It publishes whatever
+/// bytes it is given and validates nothing it receives.
+pub struct Stranger {
+    commands: mpsc::Sender<StrangerCommand>,
+    peer_id: PeerId,
+}
+
+impl Stranger {
+    /// Starts a stranger with a key derived from `seed` on the topic of
+    /// `coalition`, dialling `peers`. Must be called inside a tokio runtime.
+    pub fn spawn(coalition: &CoalitionId, seed: u8, peers: &[Multiaddr]) -> Stranger {
+        let key = libp2p::identity::Keypair::ed25519_from_bytes([seed; 32]).expect("32-byte seed");
+        let peer_id = key.public().to_peer_id();
+        let mut config = NetConfig::memory();
+        config.kademlia = false;
+        let topic = crate::behaviour::topic_for(coalition);
+        let written = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let mut swarm = crate::behaviour::build_swarm(key, &config, &topic, written).expect("stranger swarm");
+        for addr in peers {
+            swarm.dial(addr.clone()).expect("stranger dials");
+        }
+        let (commands, mut rx) = mpsc::channel::<StrangerCommand>(16);
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    // Hello requests are dropped unanswered; nothing else matters.
+                    _event = swarm.select_next_some() => {}
+                    command = rx.recv() => match command {
+                        Some(StrangerCommand::Publish { data, reply }) => {
+                            let result = swarm
+                                .behaviour_mut()
+                                .gossipsub
+                                .publish(topic.clone(), data)
+                                .map(|_| ())
+                                .map_err(|e| e.to_string());
+                            let _ = reply.send(result);
+                        }
+                        Some(StrangerCommand::SubscribedPeers { reply }) => {
+                            let hash = topic.hash();
+                            let n = swarm.behaviour().gossipsub.all_peers().filter(|(_, t)| t.contains(&&hash)).count();
+                            let _ = reply.send(n);
+                        }
+                        None => break,
+                    },
+                }
+            }
+        });
+        Stranger { commands, peer_id }
+    }
+
+    /// The stranger's peer id.
+    pub fn peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+
+    /// Publishes `data` on the topic as it is (flood publish to every
+    /// subscribed peer it is connected to).
+    pub async fn publish(&self, data: Vec<u8>) -> Result<(), String> {
+        let (reply, rx) = oneshot::channel();
+        self.commands.send(StrangerCommand::Publish { data, reply }).await.map_err(|e| e.to_string())?;
+        rx.await.map_err(|e| e.to_string())?
+    }
+
+    /// How many connected peers it knows subscribed to the topic.
+    pub async fn subscribed_peers(&self) -> usize {
+        let (reply, rx) = oneshot::channel();
+        if self.commands.send(StrangerCommand::SubscribedPeers { reply }).await.is_err() {
+            return 0;
+        }
+        rx.await.unwrap_or(0)
+    }
 }

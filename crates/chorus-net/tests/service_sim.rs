@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use chorus_core::testkit::{Fixture, SplitMix, T0};
 use chorus_core::{Admission, Keypair, ObjectId, Rejection};
 use chorus_net::attestation::peer_id_of;
-use chorus_net::service::{HelloExchange, Input, Millis, Output, Service};
+use chorus_net::service::{Gossiped, HelloExchange, Input, Millis, Output, Service};
 use chorus_net::VerifiedAttestation;
 use chorus_net::{Multiaddr, NetConfig, NetworkEvent, NodeAttestation, PeerId, SyncFailure, SyncReport, Via};
 use libp2p::gossipsub::MessageId;
@@ -432,7 +432,8 @@ impl Sim {
                 } else {
                     Admission::Duplicate { id: ObjectId([1; 32]) }
                 };
-                let input = Input::Ingested { peer, via: Via::Gossip, message: Some(message), result: Ok(admission) };
+                let message = Some(Gossiped { id: message, held_bytes: true });
+                let input = Input::Ingested { peer, via: Via::Gossip, message, result: Ok(admission) };
                 self.input_at(self.now + 1, node, input);
             }
             Output::StartSync(peer) => {

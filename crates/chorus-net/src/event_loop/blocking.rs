@@ -26,12 +26,12 @@ pub(super) enum Origin {
     Gossip {
         message_id: gossipsub::MessageId,
         source: PeerId,
+        /// For a duplicate: whether the store holds exactly these bytes
+        /// (see `service::Gossiped::held_bytes`).
+        held_bytes: bool,
     },
     /// Objects of a response in session `session` (`Sessions::start`).
-    Sync {
-        peer: PeerId,
-        session: u64,
-    },
+    Sync { peer: PeerId, session: u64 },
 }
 
 /// Results of blocking work, back to the loop.
@@ -121,20 +121,71 @@ pub(super) async fn ingest_worker(
             batch.into_iter().map(|(id, source, data)| ((id, source), data)).unzip();
         let n = envelopes.len();
         let store = store.clone();
-        let result = tokio::task::spawn_blocking(move || store.ingest(envelopes).map_err(|e| e.to_string()))
-            .await
-            .unwrap_or_else(|e| Err(format!("store task failed: {e}")));
-        let results: Vec<Result<Vec<Admission>, String>> = match result {
-            Ok(admissions) if admissions.len() == n => admissions.into_iter().map(|a| Ok(vec![a])).collect(),
-            Ok(admissions) => {
-                vec![Err(format!("store answered {} admissions for {n} objects", admissions.len())); n]
+        let ids: Vec<gossipsub::MessageId> = origins.iter().map(|(id, _)| id.clone()).collect();
+        let result = tokio::task::spawn_blocking(move || {
+            let admissions = store.ingest(envelopes).map_err(|e| e.to_string())?;
+            let held: Vec<bool> =
+                admissions.iter().zip(&ids).map(|(a, id)| holds_these_bytes(&*store, a, id)).collect();
+            Ok::<_, String>((admissions, held))
+        })
+        .await
+        .unwrap_or_else(|e| Err(format!("store task failed: {e}")));
+        let results: Vec<(Result<Vec<Admission>, String>, bool)> = match result {
+            Ok((admissions, held)) if admissions.len() == n => {
+                admissions.into_iter().zip(held).map(|(a, held)| (Ok(vec![a]), held)).collect()
             }
-            Err(e) => vec![Err(e); n],
+            Ok((admissions, _)) => {
+                vec![(Err(format!("store answered {} admissions for {n} objects", admissions.len())), false); n]
+            }
+            Err(e) => vec![(Err(e), false); n],
         };
-        for ((message_id, source), result) in origins.into_iter().zip(results) {
-            if done.send(Internal::Ingested { origin: Origin::Gossip { message_id, source }, result }).await.is_err() {
+        for ((message_id, source), (result, held_bytes)) in origins.into_iter().zip(results) {
+            let origin = Origin::Gossip { message_id, source, held_bytes };
+            if done.send(Internal::Ingested { origin, result }).await.is_err() {
                 return;
             }
         }
+    }
+}
+
+/// Blocking: for a duplicate, whether the copy the store holds has exactly
+/// the bytes of message `id` (a message id is the hash of its bytes). False
+/// when the store cannot say; true for any other admission.
+fn holds_these_bytes(store: &dyn ObjectStore, admission: &Admission, id: &gossipsub::MessageId) -> bool {
+    match admission {
+        Admission::Duplicate { id: object } => {
+            matches!(store.get(object), Ok(Some(bytes)) if crate::behaviour::message_id(&bytes) == *id)
+        }
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::behaviour::message_id;
+    use crate::MemoryStore;
+    use chorus_core::testkit::Fixture;
+    use chorus_core::{Envelope, Kind};
+
+    #[test]
+    fn only_the_copy_held_counts_as_held() {
+        let f = Fixture::new(3);
+        let store = MemoryStore::new(f.coalition.clone());
+        let p = f.proposal(0, "Held", 1, None);
+        let out = store.ingest(vec![p.bytes().to_vec()]).unwrap();
+        assert!(holds_these_bytes(&store, &out[0], &message_id(p.bytes())), "stored");
+        let again = store.ingest(vec![p.bytes().to_vec()]).unwrap();
+        assert_eq!(again[0], Admission::Duplicate { id: p.id() });
+        assert!(holds_these_bytes(&store, &again[0], &message_id(p.bytes())));
+        // The genesis with one signature dropped: admission knows it by id
+        // (a duplicate) without reading its signatures; it is not the copy held.
+        let genesis = f.coalition.genesis_envelope();
+        let fewer = Envelope::assemble(Kind::Genesis, genesis.body().to_vec(), genesis.signatures()[1..].to_vec());
+        assert_ne!(fewer.bytes(), genesis.bytes());
+        let dup = store.ingest(vec![fewer.bytes().to_vec()]).unwrap();
+        assert_eq!(dup[0], Admission::Duplicate { id: f.id() });
+        assert!(!holds_these_bytes(&store, &dup[0], &message_id(fewer.bytes())));
+        assert!(holds_these_bytes(&store, &dup[0], &message_id(genesis.bytes())));
     }
 }

@@ -79,6 +79,19 @@ pub enum HelloExchange {
     Response,
 }
 
+/// A gossip message whose object the store judged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Gossiped {
+    /// Gossip's id for it: SHA-256 of its bytes.
+    pub id: MessageId,
+    /// For an object the store already held: whether these bytes are those
+    /// of the copy held. Another valid copy of a held object (another valid
+    /// signature, or a genesis envelope with other signatures, which
+    /// admission does not read) is not forwarded, so nobody can flood the
+    /// topic with ever new copies of one object. Unused for other outcomes.
+    pub held_bytes: bool,
+}
+
 /// Something that happened, for the service to decide on.
 #[derive(Debug)]
 pub enum Input {
@@ -148,8 +161,8 @@ pub enum Input {
         peer: PeerId,
         /// How.
         via: Via,
-        /// Gossip's id, for an object that came by gossip.
-        message: Option<MessageId>,
+        /// For an object that came by gossip: its message.
+        message: Option<Gossiped>,
         /// The admission, or the store's failure.
         result: Result<Admission, String>,
     },
@@ -253,6 +266,11 @@ pub enum Output {
         peer: PeerId,
         /// The verdict.
         acceptance: Acceptance,
+        /// Whether gossip may credit the peer with delivering an accepted
+        /// message first (a score reward). False for a peer that has not
+        /// proved membership, whose score must stay below the publish and
+        /// gossip thresholds however many valid objects it delivers.
+        credit: bool,
     },
     /// Hand a gossiped object to the store; its [`Input::Ingested`] follows.
     Validate {
@@ -612,21 +630,39 @@ impl Service {
 
     // ------------------------------------------------------------ gossip and objects
 
+    /// Every copy is judged by its content, whoever forwarded it: a
+    /// stranger's valid copy is stored and forwarded like a member's, so a
+    /// copy from a peer whose gossip would otherwise be ignored cannot make
+    /// gossip's duplicate cache drop the same bytes from a member. Only our
+    /// own limits (an unknown peer, a rate overrun, a full queue) drop a copy
+    /// unread. A stranger's messages past its budget still cost a strike
+    /// each; their content is judged all the same (the strikes ban it soon).
     fn gossip(&mut self, peer: PeerId, message: MessageId, data: Vec<u8>, queue_has_room: bool, now: Millis) {
         self.counters.gossip_received += 1;
         let budget = self.limits.stranger_gossip_budget;
-        let conduct = match self.peers.get_mut(&peer) {
-            None => Conduct::GossipFromUnknown,
-            Some(state) => match state.status {
+        let Some(state) = self.peers.get_mut(&peer) else {
+            self.counters.gossip_dropped += 1;
+            return self.punish(peer, Conduct::GossipFromUnknown, Some(message), now);
+        };
+        let conduct = if !state.gossip.take(now) {
+            Conduct::GossipRateExceeded
+        } else if !queue_has_room {
+            // The store is behind: drop rather than queue without bound.
+            Conduct::IngestQueueFull
+        } else {
+            let stranger = match state.status {
                 PeerStatus::Stranger => {
                     state.stranger_messages += 1;
-                    Conduct::StrangerGossip { over_budget: state.stranger_messages > budget }
+                    Some(Conduct::StrangerGossip { over_budget: state.stranger_messages > budget })
                 }
-                PeerStatus::Member { .. } if !state.gossip.take(now) => Conduct::GossipRateExceeded,
-                // The store is behind: drop rather than queue without bound.
-                PeerStatus::Member { .. } if !queue_has_room => Conduct::IngestQueueFull,
-                PeerStatus::Member { .. } => return self.out.push(Output::Validate { peer, message, data }),
-            },
+                PeerStatus::Member { .. } => None,
+            };
+            self.out.push(Output::Validate { peer, message, data });
+            if let Some(conduct) = stranger {
+                // About the peer, not the message: no gossip verdict here.
+                self.apply(peer, judge(&conduct).penalty, &conduct, now);
+            }
+            return;
         };
         self.counters.gossip_dropped += 1;
         self.punish(peer, conduct, Some(message), now);
@@ -636,7 +672,7 @@ impl Service {
         &mut self,
         peer: PeerId,
         via: Via,
-        message: Option<MessageId>,
+        message: Option<Gossiped>,
         result: Result<Admission, String>,
         now: Millis,
     ) {
@@ -644,7 +680,7 @@ impl Service {
             Ok(a) => a,
             Err(e) => {
                 tracing::warn!(%peer, ?via, error = %e, "store failed on an object from a peer; it is not forwarded");
-                return self.punish(peer, Conduct::StoreFailed(&e), message, now);
+                return self.punish(peer, Conduct::StoreFailed(&e), message.map(|m| m.id), now);
             }
         };
         let event = match &admission {
@@ -661,16 +697,25 @@ impl Service {
                 Some(NetworkEvent::ObjectRefused { from: peer, via, reason: reason.clone() })
             }
         };
+        let member = self.peers.get(&peer).is_some_and(|p| p.is_member());
+        let conduct = match (&admission, &message) {
+            (Admission::Duplicate { id }, Some(m)) if !m.held_bytes => Conduct::OtherCopy(id),
+            (Admission::Refused(rejection), Some(_)) if !member => Conduct::RefusedFromStranger(rejection),
+            _ => Conduct::Admission(&admission),
+        };
         // Gossip's verdict first (it forwards a valid object at once), then
         // the application's event, then any ban it caused.
-        let judgement = judge(&Conduct::Admission(&admission));
+        let judgement = judge(&conduct);
         if let Some(message) = message {
-            self.out.push(Output::ReportGossip { message, peer, acceptance: judgement.acceptance });
+            // A stranger's first deliveries would lift its gossip score over
+            // the publish and gossip thresholds: only members earn them.
+            let credit = member;
+            self.out.push(Output::ReportGossip { message: message.id, peer, acceptance: judgement.acceptance, credit });
         }
         if let Some(event) = event {
             self.emit(event);
         }
-        self.apply(peer, judgement.penalty, &Conduct::Admission(&admission), now);
+        self.apply(peer, judgement.penalty, &conduct, now);
     }
 
     // ------------------------------------------------------------ sync
@@ -701,7 +746,7 @@ impl Service {
     fn punish(&mut self, peer: PeerId, conduct: Conduct<'_>, message: Option<MessageId>, now: Millis) {
         let judgement = judge(&conduct);
         if let Some(message) = message {
-            self.out.push(Output::ReportGossip { message, peer, acceptance: judgement.acceptance });
+            self.out.push(Output::ReportGossip { message, peer, acceptance: judgement.acceptance, credit: false });
         }
         self.apply(peer, judgement.penalty, &conduct, now);
     }

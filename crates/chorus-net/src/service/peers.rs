@@ -17,9 +17,10 @@ use crate::config::NetLimits;
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PeerStatus {
-    /// Connected, no hello verified yet. Its gossip is ignored, it is
-    /// served no sync, and it is disconnected after
-    /// `NetLimits::attestation_timeout`.
+    /// Connected, no hello verified yet. Its gossip is judged by content
+    /// like a member's (past `NetLimits::stranger_gossip_budget` messages,
+    /// each also costs a strike), it is sent no gossip and served no sync,
+    /// and it is disconnected after `NetLimits::attestation_timeout`.
     Stranger,
     /// Proved at its hello to be a node of a member trust.
     Member {

@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use chorus_core::{Admission, PublicKey, Verdict};
+use chorus_core::{Admission, ObjectId, PublicKey, Verdict};
 
 use crate::error::{AttestationError, HelloRefusal};
 use crate::sync::SyncError;
@@ -55,13 +55,23 @@ pub struct Judgement {
 pub enum Conduct<'a> {
     /// The store's answer to an object the peer sent, by gossip or sync.
     Admission(&'a Admission),
+    /// A gossiped copy of an object already held, valid but in other bytes
+    /// than the copy held: not forwarded (peers get the object from the
+    /// copy held), and not the sender's fault.
+    OtherCopy(&'a ObjectId),
+    /// A stranger's gossiped object refused by the store: not forwarded, and
+    /// no penalty whatever the verdict. What a stranger may cost us is
+    /// bounded by its budget and strikes ([`Conduct::StrangerGossip`]).
+    RefusedFromStranger(&'a chorus_core::Rejection),
     /// The store failed on an object the peer sent: our fault, never the
     /// peer's.
     StoreFailed(&'a str),
     /// Gossip from a peer with no connection state (it just left).
     GossipFromUnknown,
     /// Gossip from a stranger; `over_budget` once it has sent more than
-    /// `NetLimits::stranger_gossip_budget` messages.
+    /// `NetLimits::stranger_gossip_budget` messages. About the peer only:
+    /// the message itself is judged by its content, like a member's, and
+    /// the acceptance here is unused.
     StrangerGossip {
         /// Past the budget.
         over_budget: bool,
@@ -105,14 +115,17 @@ pub fn judge(conduct: &Conduct<'_>) -> Judgement {
     use Penalty as P;
     let (acceptance, penalty) = match conduct {
         Conduct::Admission(Admission::Stored { .. }) => (A::Accept, P::Nothing),
-        Conduct::Admission(Admission::Duplicate { .. }) => (A::Ignore, P::Nothing),
+        // Valid, and held already (by sync, or published here): forwarded,
+        // since peers behind us may lack it whoever sent it to us first.
+        Conduct::Admission(Admission::Duplicate { .. }) => (A::Accept, P::Nothing),
+        Conduct::OtherCopy(_) | Conduct::RefusedFromStranger(_) => (A::Ignore, P::Nothing),
         Conduct::Admission(Admission::Refused(rejection)) => match rejection.verdict() {
             Verdict::Reject => (A::Reject, P::Reject),
             Verdict::Ignore => (A::Ignore, P::Nothing),
         },
         Conduct::StoreFailed(_) => (A::Ignore, P::Nothing),
-        // Possibly a member whose hello has not arrived yet: ignored without
-        // gossip penalty; sync brings anything it had that we miss.
+        // Possibly a member whose hello has not arrived yet: no penalty
+        // within the budget. Its message is judged by content separately.
         Conduct::StrangerGossip { over_budget: false } => (A::Ignore, P::Nothing),
         Conduct::StrangerGossip { over_budget: true } => (A::Ignore, P::Strike),
         Conduct::GossipFromUnknown | Conduct::GossipRateExceeded | Conduct::IngestQueueFull => (A::Ignore, P::Nothing),
@@ -184,6 +197,8 @@ impl fmt::Display for Conduct<'_> {
             Conduct::Admission(Admission::Stored { id, .. }) => write!(f, "stored object {id}"),
             Conduct::Admission(Admission::Duplicate { id }) => write!(f, "duplicate object {id}"),
             Conduct::Admission(Admission::Refused(rejection)) => write!(f, "{rejection}"),
+            Conduct::OtherCopy(id) => write!(f, "another copy of held object {id}"),
+            Conduct::RefusedFromStranger(rejection) => write!(f, "{rejection} (from a stranger)"),
             Conduct::StoreFailed(e) => write!(f, "store failed: {e}"),
             Conduct::GossipFromUnknown => f.write_str("gossip from a peer that is not connected"),
             Conduct::StrangerGossip { .. } => f.write_str("gossip from a peer that has not proved membership"),
@@ -205,7 +220,7 @@ impl fmt::Display for Conduct<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chorus_core::{ObjectId, Rejection};
+    use chorus_core::Rejection;
 
     fn penalty(c: Conduct<'_>) -> Penalty {
         judge(&c).penalty
@@ -219,6 +234,10 @@ mod tests {
         let dup = Admission::Duplicate { id };
         assert_eq!(
             judge(&Conduct::Admission(&dup)),
+            Judgement { acceptance: Acceptance::Accept, penalty: Penalty::Nothing }
+        );
+        assert_eq!(
+            judge(&Conduct::OtherCopy(&id)),
             Judgement { acceptance: Acceptance::Ignore, penalty: Penalty::Nothing }
         );
         let reject = Admission::Refused(Rejection::BadSignature { signer: "k".into() });

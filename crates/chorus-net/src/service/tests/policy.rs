@@ -148,18 +148,72 @@ fn strikes_add_up_to_a_ban() {
     let mut b = Bench::new(c);
     let peer = PeerId::random();
     b.connect(peer);
-    // Within the budget: ignored, no strike.
+    let validated = |out: &[Output]| out.iter().any(|o| matches!(o, Output::Validate { .. }));
+    // Within the budget: judged by content (validated), no verdict yet, no strike.
     for n in 0..2 {
         let out = b.gossip(peer, n);
-        assert_eq!(acceptance(&out), Some(Acceptance::Ignore));
+        assert!(validated(&out));
+        assert_eq!(acceptance(&out), None);
         assert_eq!(b.service.peer(&peer).unwrap().strikes(), 0);
     }
-    b.gossip(peer, 2);
+    // Past it: still validated (its content decides its fate), and a strike.
+    assert!(validated(&b.gossip(peer, 2)));
     b.gossip(peer, 3);
     assert_eq!(b.service.peer(&peer).unwrap().strikes(), 2);
     let out = b.gossip(peer, 4);
     assert!(bans(&out, peer).is_some());
     assert!(ban_reason(&out).unwrap().contains("3 protocol violations"));
+}
+
+/// The `ReportGossip` of `out`: acceptance and whether the sender is credited.
+fn report(out: &[Output]) -> Option<(Acceptance, bool)> {
+    out.iter().find_map(|o| match o {
+        Output::ReportGossip { acceptance, credit, .. } => Some((*acceptance, *credit)),
+        _ => None,
+    })
+}
+
+#[test]
+fn gossip_is_judged_by_content_whoever_forwarded_it() {
+    let f = Fixture::new(2);
+    let member = test_peer(&f, 1);
+    let stranger = PeerId::random();
+    let mut b = Bench::new(config());
+    b.member(&member);
+    b.connect(stranger);
+    let gossiped = |n: u8, held_bytes| Some(Gossiped { id: MessageId::from(vec![n]), held_bytes });
+    let id = ObjectId([4; 32]);
+    // (admission, held bytes, verdict for a member's copy, for a stranger's)
+    let cases = [
+        (Admission::Stored { id, adopted: None }, true, Acceptance::Accept, Acceptance::Accept),
+        // Held already (by sync, or published here): forwarded all the same.
+        (Admission::Duplicate { id }, true, Acceptance::Accept, Acceptance::Accept),
+        // Another copy of a held object in other bytes: not forwarded.
+        (Admission::Duplicate { id }, false, Acceptance::Ignore, Acceptance::Ignore),
+        (Admission::Refused(Rejection::UnknownKind(99)), true, Acceptance::Ignore, Acceptance::Ignore),
+        // Invalid: rejected from a member; from a stranger only ignored.
+        (
+            Admission::Refused(Rejection::BadSignature { signer: "k".into() }),
+            true,
+            Acceptance::Reject,
+            Acceptance::Ignore,
+        ),
+    ];
+    for (n, (admission, held_bytes, from_member, from_stranger)) in cases.into_iter().enumerate() {
+        for (peer, is_member, expected) in [(member.id, true, from_member), (stranger, false, from_stranger)] {
+            let message = gossiped(n as u8, held_bytes);
+            let out = b.input(Input::Ingested { peer, via: Via::Gossip, message, result: Ok(admission.clone()) });
+            let (acceptance, credit) = report(&out).expect("a verdict");
+            assert_eq!(acceptance, expected, "{admission:?} from a member: {is_member}");
+            // Only a member earns gossip's first-delivery credit.
+            assert_eq!(credit, is_member);
+        }
+    }
+    // An invalid object counts against a member; a stranger's cost is its
+    // budget and strikes.
+    assert_eq!(b.service.peer(&member.id).unwrap().rejects(), 1);
+    assert_eq!(b.service.peer(&stranger).unwrap().rejects(), 0);
+    assert_eq!(b.service.peer(&stranger).unwrap().strikes(), 0);
 }
 
 #[test]
@@ -173,7 +227,7 @@ fn invalid_objects_ban_after_max_rejects_and_ignorable_ones_never_do() {
     let ignorable = Admission::Refused(Rejection::UnknownKind(99));
     assert_eq!(judge(&Conduct::Admission(&ignorable)).penalty, Penalty::Nothing);
     for n in 0..20u8 {
-        let message = Some(MessageId::from(vec![n]));
+        let message = Some(Gossiped { id: MessageId::from(vec![n]), held_bytes: true });
         let input = Input::Ingested { peer: p.id, via: Via::Gossip, message, result: Ok(ignorable.clone()) };
         assert!(bans(&b.input(input), p.id).is_none());
         let dup = Admission::Duplicate { id: ObjectId([n; 32]) };
@@ -185,7 +239,7 @@ fn invalid_objects_ban_after_max_rejects_and_ignorable_ones_never_do() {
     }
     let forged = Admission::Refused(Rejection::BadSignature { signer: "k".into() });
     for n in 0..3u8 {
-        let message = Some(MessageId::from(vec![n]));
+        let message = Some(Gossiped { id: MessageId::from(vec![n]), held_bytes: true });
         let out = b.input(Input::Ingested { peer: p.id, via: Via::Gossip, message, result: Ok(forged.clone()) });
         assert_eq!(acceptance(&out), Some(Acceptance::Reject));
         assert_eq!(bans(&out, p.id).is_some(), n == 2);
