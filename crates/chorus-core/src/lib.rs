@@ -102,6 +102,6 @@ pub use kind::{Kind, OpaqueKind};
 pub use ledger::{Applied, Ledger, ProposalState, SignatureChecked, StanceRecord, Status, Tally, TrustStance};
 pub use objects::{
     version_id, Action, AdoptionRule, Amendment, Attribute, AttributeSets, BreadthRule, BreadthRules, Charter, Comment,
-    Delegation, Endorsement, Genesis, KeyRotation, Member, MemberAttributes, OpaqueHeader, OpenVoting, Proposal,
-    ProposalLink, Relation, Revocation, Stance, Withdrawal, SCOPE_NODE, SCOPE_STANCES,
+    Delegation, Endorsement, Genesis, KeyRotation, Member, MemberAttributes, ObserverAccess, OpaqueHeader, OpenVoting,
+    Proposal, ProposalLink, Relation, Revocation, Stance, Withdrawal, SCOPE_NODE, SCOPE_STANCES,
 };

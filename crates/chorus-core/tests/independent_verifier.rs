@@ -666,6 +666,7 @@ fn random_charter(rng: &mut SplitMix, wild: bool) -> Option<pb::Charter> {
         membership: random_rule(rng, wild, 1, &attributes),
         amendments: random_rule(rng, wild, 2, &attributes),
         attributes,
+        observers: 0,
     })
 }
 

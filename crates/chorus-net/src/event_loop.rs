@@ -80,7 +80,7 @@ impl Network {
                 .listen_on(addr.clone())
                 .map_err(|e| NetError::Listen { addr: addr.clone(), reason: e.to_string() })?;
         }
-        let hello = pb::Hello { attestation: Some(identity.attestation().to_proto()) }.encode_to_vec();
+        let hello = pb::Hello { attestation: Some(identity.attestation().to_proto()), observe: Vec::new() }.encode_to_vec();
         let (commands, command_rx) = mpsc::channel(config.limits.command_queue);
         let (events_tx, events) = mpsc::channel(config.limits.event_queue);
         let (gossip_tx, gossip_rx) = mpsc::channel(config.limits.ingest_queue);

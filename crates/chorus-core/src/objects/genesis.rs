@@ -124,6 +124,46 @@ impl BreadthRules {
     }
 }
 
+/// Who may follow the coalition without being a member's node
+/// (PROTOCOL.md 14.9).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ObserverAccess {
+    /// The adopted proposals and the objects their certificates carry, by
+    /// sync only. The default, and the access of every charter made before
+    /// the setting existed.
+    #[default]
+    Positions,
+    /// Everything the coalition holds, by gossip and sync.
+    Everything,
+    /// No observers: a peer that is not a member's node is refused.
+    None,
+}
+
+impl ObserverAccess {
+    /// The wire value (`Charter.observers`).
+    pub fn to_wire(self) -> i32 {
+        match self {
+            ObserverAccess::Positions => 0,
+            ObserverAccess::Everything => 1,
+            ObserverAccess::None => 2,
+        }
+    }
+
+    /// The setting of a wire value, or the refusal naming it.
+    pub fn from_wire(v: i32) -> Result<Self, Rejection> {
+        match v {
+            0 => Ok(ObserverAccess::Positions),
+            1 => Ok(ObserverAccess::Everything),
+            2 => Ok(ObserverAccess::None),
+            n => Err(Rejection::InvalidField {
+                field: "observers",
+                reason: format!("{n} is not positions (0), everything (1) or none (2)"),
+            }),
+        }
+    }
+}
+
 /// The coalition's rules.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Charter {
@@ -140,6 +180,9 @@ pub struct Charter {
     /// Breadth rules of each rule (default: none). Each names only values
     /// of `attributes` and can be met under them.
     pub breadth: BreadthRules,
+    /// Who may follow the coalition without being a member's node
+    /// (default: positions only).
+    pub observers: ObserverAccess,
 }
 
 impl Default for Charter {
@@ -150,6 +193,7 @@ impl Default for Charter {
             amendments: Charter::DEFAULT_AMENDMENTS,
             attributes: AttributeSets::default(),
             breadth: BreadthRules::default(),
+            observers: ObserverAccess::default(),
         }
     }
 }
@@ -216,12 +260,13 @@ impl Charter {
         let membership = rule(RuleKind::Membership, c.membership, Charter::DEFAULT_MEMBERSHIP)?;
         let amendments = rule(RuleKind::Amendments, c.amendments, Charter::DEFAULT_AMENDMENTS)?;
         let attributes = AttributeSets::from_proto(c.attributes)?;
+        let observers = ObserverAccess::from_wire(c.observers)?;
         for kind in [RuleKind::Positions, RuleKind::Membership, RuleKind::Amendments] {
             for b in breadth.of(kind) {
                 b.check_against(breadth_field(kind), &attributes)?;
             }
         }
-        Ok(Charter { positions, membership, amendments, attributes, breadth })
+        Ok(Charter { positions, membership, amendments, attributes, breadth, observers })
     }
 
     /// Only rules that differ from their default are written; a charter
@@ -239,6 +284,7 @@ impl Charter {
             membership: rule_to_proto(self.membership, &self.breadth.membership, Charter::DEFAULT_MEMBERSHIP),
             amendments: rule_to_proto(self.amendments, &self.breadth.amendments, Charter::DEFAULT_AMENDMENTS),
             attributes: self.attributes.to_proto(),
+            observers: self.observers.to_wire(),
         }
     }
 }

@@ -26,7 +26,7 @@ mod stance;
 pub use attributes::{Attribute, AttributeSets, BreadthRule, MemberAttributes};
 pub use comment::{Amendment, Comment};
 pub use delegation::{Delegation, KeyRotation, Revocation, SCOPE_NODE, SCOPE_STANCES};
-pub use genesis::{AdoptionRule, BreadthRules, Charter, Genesis, Member};
+pub use genesis::{AdoptionRule, BreadthRules, Charter, Genesis, Member, ObserverAccess};
 pub use notice::{OpenVoting, Withdrawal};
 pub use opaque::OpaqueHeader;
 pub use proposal::{version_id, Action, Proposal, ProposalLink, Relation};

@@ -234,6 +234,7 @@ pub(crate) fn current_charter(r: &RosterInfo) -> Result<Charter> {
             membership: rules(&s.membership_breadth)?,
             amendments: rules(&s.amendments_breadth)?,
         },
+        observers: chorus_core::ObserverAccess::default(),
     })
 }
 
