@@ -194,9 +194,10 @@ def member_rules(m):
 
 def charter_rules(charter):
     """G7 / A5: positions, membership, amendments (each if present, with its
-    breadth rules), the value sets, then each breadth rule against the sets.
-    Returns the charter as {"rules": {name: (n, d)}, "sets": ..., "breadth":
-    {name: [rule]}} (absent charter or rule: the default)."""
+    breadth rules), the value sets, the observer access, then each breadth
+    rule against the sets. Returns the charter as {"rules": {name: (n, d)},
+    "sets": ..., "breadth": {name: [rule]}, "observers": name} (absent
+    charter or rule: the default)."""
     rules, breadth = {}, {}
     for name in RULE_NAMES:
         rule = charter[name] if charter is not None else None
@@ -217,10 +218,23 @@ def charter_rules(charter):
             )
         breadth[name] = [attrs.breadth_rule(field, b) for b in rule["breadth"]]
     sets = attrs.attribute_sets(charter["attributes"] if charter is not None else None)
+    observers = observer_access(charter["observers"] if charter is not None else 0)
     for name in RULE_NAMES:
         for b in breadth[name]:
             attrs.check_against(f"{name} breadth rule", b, sets)
-    return {"rules": rules, "sets": sets, "breadth": breadth}
+    return {"rules": rules, "sets": sets, "breadth": breadth, "observers": observers}
+
+
+OBSERVER_ACCESS = {0: "positions", 1: "everything", 2: "none"}
+
+
+def observer_access(v):
+    """Charter.observers (6.3): who may follow the coalition without being a
+    member. It changes nothing a certificate shows, but a value outside the
+    enum makes the charter invalid."""
+    if v not in OBSERVER_ACCESS:
+        raise Refused("InvalidField", f"observers: {v} is not positions (0), everything (1) or none (2)")
+    return OBSERVER_ACCESS[v]
 
 
 def genesis_body(body):

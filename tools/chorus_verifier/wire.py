@@ -30,6 +30,7 @@ CHARTER = {
     2: ("membership", ADOPTION_RULE, False),
     3: ("amendments", ADOPTION_RULE, False),
     4: ("attributes", ATTRIBUTE_SETS, False),
+    5: ("observers", ENUM, False),
 }
 MEMBER_ATTRIBUTES = {
     1: ("region", STRING, False),

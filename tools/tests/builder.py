@@ -93,15 +93,16 @@ class Signed:
 
 class Coalition:
     """A coalition of `n` founders (seeds 1..n, founders sorted by key), charter
-    absent (positions: more than one half)."""
+    absent (positions: more than one half) unless `charter` gives the encoded
+    Charter message."""
 
-    def __init__(self, n=3, name="Test Coalition"):
+    def __init__(self, n=3, name="Test Coalition", charter=None):
         self.keys = sorted((Key(i + 1) for i in range(n)), key=lambda k: k.public)
         founders = [blob(1, k.public) + blob(2, f"Trust {i}") for i, k in enumerate(self.keys)]
-        self.genesis_body = blob(1, name) + repeated(3, founders) + uint(4, T0)
+        self.genesis_body = blob(1, name) + message(2, charter) + repeated(3, founders) + uint(4, T0)
         self.id = object_id(1, self.genesis_body)
-        message = b"chorus/v1/genesis-id\n" + self.id
-        self.genesis = envelope(1, self.genesis_body, [(k.public, k.sign(message)) for k in self.keys])
+        signed = b"chorus/v1/genesis-id\n" + self.id
+        self.genesis = envelope(1, self.genesis_body, [(k.public, k.sign(signed)) for k in self.keys])
 
     def key(self, i):
         return self.keys[i]

@@ -266,6 +266,14 @@ def cases():
     add("governance draft opened", certificate(c, position, pos_ends, chain=gov_chain + [gov_open]), "ok")
     gov_out = c.notice(14, 0, gov, T0 + 1600)
     add("governance draft withdrawn", certificate(c, position, pos_ends, chain=gov_chain + [gov_open, gov_out]), "ChainNotAdopted")
+
+    # The charter's observer access (field 5) changes no verdict; a value
+    # outside the enum makes the genesis invalid.
+    for value, expected in ((1, "ok"), (2, "ok"), (3, "Genesis/InvalidField")):
+        o = Coalition(3, name=f"Observed {value}", charter=uint(5, value))
+        op = o.proposal()
+        cert = certificate(o, op, by_trust([o.endorsement(i, op) for i in (0, 1)]))
+        out.append((f"charter observers {value}", cert, o.id, expected))
     return out
 
 

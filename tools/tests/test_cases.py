@@ -48,6 +48,13 @@ class Cases(unittest.TestCase):
         expected = [line.split()[3] for line in lines.splitlines()]
         self.assertEqual(["ok" if v["valid"] else v["code"] for v in verdicts], expected)
 
+    def test_an_unknown_observer_access_is_named(self):
+        (_, cert, coalition, _) = next(c for c in cases() if c[0] == "charter observers 3")
+        with self.assertRaises(Refused) as e:
+            verify_full(cert, coalition)
+        self.assertEqual(e.exception.code, "Genesis/InvalidField")
+        self.assertIn("observers: 3 is not positions (0), everything (1) or none (2)", e.exception.reason)
+
 
 if __name__ == "__main__":
     unittest.main()
