@@ -228,11 +228,12 @@ impl NodeAttestation {
 }
 
 /// A node's identity on the network: its own ed25519 key (also its libp2p
-/// key) and the attestation of the trust it serves.
+/// key) and either the attestation of the trust it serves (a member's node)
+/// or none (an observer, PROTOCOL.md 14.9, which proves only its key).
 #[derive(Clone, Debug)]
 pub struct NodeIdentity {
     key: Keypair,
-    attestation: NodeAttestation,
+    attestation: Option<NodeAttestation>,
 }
 
 impl NodeIdentity {
@@ -243,7 +244,15 @@ impl NodeIdentity {
         if claimed != key.public() {
             return Err(AttestationError::WrongNode { attested: claimed.to_hex(), actual: key.public().to_hex() });
         }
-        Ok(NodeIdentity { key, attestation })
+        Ok(NodeIdentity { key, attestation: Some(attestation) })
+    }
+
+    /// An observer's identity: a node key and no attestation. Its hello
+    /// asks to follow the coalition (`Hello.observe`); it never publishes,
+    /// and member nodes that admit observers serve it what the charter
+    /// allows (PROTOCOL.md 14.9).
+    pub fn observer(key: Keypair) -> Self {
+        NodeIdentity { key, attestation: None }
     }
 
     /// The node key.
@@ -251,9 +260,14 @@ impl NodeIdentity {
         &self.key
     }
 
-    /// The attestation.
-    pub fn attestation(&self) -> &NodeAttestation {
-        &self.attestation
+    /// The attestation; `None` for an observer.
+    pub fn attestation(&self) -> Option<&NodeAttestation> {
+        self.attestation.as_ref()
+    }
+
+    /// True for an observer's identity.
+    pub fn is_observer(&self) -> bool {
+        self.attestation.is_none()
     }
 
     /// This node's libp2p key pair, derived from the node key's seed.

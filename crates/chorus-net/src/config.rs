@@ -64,6 +64,21 @@ pub struct NetLimits {
     /// Gossip messages ignored from a peer that has not proved membership
     /// before it earns a strike each.
     pub stranger_gossip_budget: u32,
+    /// Most admitted observers connected at once (PROTOCOL.md 14.9); they
+    /// never take member or stranger places. A further observer's hello is
+    /// left unanswered and it is disconnected.
+    pub max_observers: u32,
+    /// Gossip messages an observer may publish (all ignored, without
+    /// penalty) before it is disconnected.
+    pub observer_gossip_budget: u32,
+    /// Sync requests served per second to one observer, sustained.
+    pub observer_sync_requests_per_sec: u32,
+    /// Sync requests one observer may send in a burst.
+    pub observer_sync_burst: u32,
+    /// Sync requests served to observers at once (all observers together),
+    /// besides and never out of [`NetLimits::max_concurrent_serves`], so
+    /// observers cannot starve members.
+    pub max_concurrent_observer_serves: usize,
     /// Member peers this node tries to stay connected to. Below this it
     /// redials known members and bootstrap peers (with back-off) and walks
     /// the DHT every 30 s; discovery (Kademlia, mDNS) dials new peers only
@@ -105,6 +120,11 @@ impl Default for NetLimits {
             max_concurrent_serves: 8,
             max_strikes: 20,
             stranger_gossip_budget: 64,
+            max_observers: 16,
+            observer_gossip_budget: 64,
+            observer_sync_requests_per_sec: 2,
+            observer_sync_burst: 10,
+            max_concurrent_observer_serves: 2,
             target_peers: 24,
             max_rejects: 10,
             ban_duration: Duration::from_secs(3600),
@@ -260,7 +280,7 @@ impl NetConfig {
             }
         }
         let l = &self.limits;
-        let ranges: [(&'static str, u64, u64, u64, &'static str); 17] = [
+        let ranges: [(&'static str, u64, u64, u64, &'static str); 22] = [
             ("max_connections", l.max_connections.into(), 1, 100_000, "1..=100000"),
             ("max_connections_per_peer", l.max_connections_per_peer.into(), 1, 16, "1..=16"),
             ("max_pending_incoming", l.max_pending_incoming.into(), 1, 10_000, "1..=10000"),
@@ -273,6 +293,11 @@ impl NetConfig {
             ("max_concurrent_serves", l.max_concurrent_serves as u64, 1, 1024, "1..=1024"),
             ("max_strikes", l.max_strikes.into(), 1, 1_000_000, "1..=1000000"),
             ("stranger_gossip_budget", l.stranger_gossip_budget.into(), 0, 1_000_000, "0..=1000000"),
+            ("max_observers", l.max_observers.into(), 0, 10_000, "0..=10000"),
+            ("observer_gossip_budget", l.observer_gossip_budget.into(), 0, 1_000_000, "0..=1000000"),
+            ("observer_sync_requests_per_sec", l.observer_sync_requests_per_sec.into(), 1, 100_000, "1..=100000"),
+            ("observer_sync_burst", l.observer_sync_burst.into(), 1, 1_000_000, "1..=1000000"),
+            ("max_concurrent_observer_serves", l.max_concurrent_observer_serves as u64, 1, 1024, "1..=1024"),
             ("target_peers", l.target_peers as u64, 1, 10_000, "1..=10000"),
             ("max_rejects", l.max_rejects.into(), 1, 1_000_000, "1..=1000000"),
             ("ingest_queue", l.ingest_queue as u64, 16, 10_000_000, "16..=10000000"),

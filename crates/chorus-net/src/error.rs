@@ -120,6 +120,13 @@ pub enum HelloRefusal {
     /// The attestation did not verify.
     #[error("{0}")]
     Attestation(#[from] AttestationError),
+    /// An observer's hello (PROTOCOL.md 14.9) that names another coalition,
+    /// or carries an attestation as well.
+    #[error("observer hello for another coalition ({observe}) or with an attestation")]
+    BadObserve {
+        /// The `observe` field, hex.
+        observe: String,
+    },
     /// The attested node key was delegated by its trust and revoked.
     #[error("node key {node_key} of trust {trust} is revoked")]
     Revoked {

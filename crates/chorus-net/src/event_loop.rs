@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chorus_core::Admission;
+use chorus_core::{Admission, ObserverAccess};
 use chorus_proto::v1 as pb;
 use futures::StreamExt;
 use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
@@ -63,13 +63,15 @@ impl Network {
         // Our own trust need not be a member of the roster our store knows
         // yet: a newly admitted trust's node learns its admission from the
         // peers that hold it (and accept its hello). Everything else about
-        // the attestation is checked.
-        identity.attestation().verify_with(
-            &coalition,
-            |t| Some(store.keys_of(t).unwrap_or_else(|| vec![*t])),
-            None,
-            clock.wall_ms(clock.now()),
-        )?;
+        // the attestation is checked. An observer has none to check.
+        if let Some(attestation) = identity.attestation() {
+            attestation.verify_with(
+                &coalition,
+                |t| Some(store.keys_of(t).unwrap_or_else(|| vec![*t])),
+                None,
+                clock.wall_ms(clock.now()),
+            )?;
+        }
         let keypair = identity.libp2p_keypair()?;
         let peer_id = keypair.public().to_peer_id();
         let topic = topic_for(&coalition.id());
@@ -80,15 +82,21 @@ impl Network {
                 .listen_on(addr.clone())
                 .map_err(|e| NetError::Listen { addr: addr.clone(), reason: e.to_string() })?;
         }
-        let hello = pb::Hello { attestation: Some(identity.attestation().to_proto()), observe: Vec::new() }.encode_to_vec();
+        let hello = match identity.attestation() {
+            Some(attestation) => pb::Hello { attestation: Some(attestation.to_proto()), observe: Vec::new() },
+            None => pb::Hello { attestation: None, observe: coalition.id().as_bytes().to_vec() },
+        }
+        .encode_to_vec();
         let (commands, command_rx) = mpsc::channel(config.limits.command_queue);
         let (events_tx, events) = mpsc::channel(config.limits.event_queue);
         let (gossip_tx, gossip_rx) = mpsc::channel(config.limits.ingest_queue);
         let (internal_tx, internal_rx) = mpsc::channel(config.limits.ingest_queue.max(1024));
         let serve_permits = Arc::new(Semaphore::new(config.limits.max_concurrent_serves));
+        let observer_permits = Arc::new(Semaphore::new(config.limits.max_concurrent_observer_serves));
+        let observing = identity.is_observer();
         let store: Arc<dyn ObjectStore> = store;
         tokio::spawn(ingest_worker(store.clone(), gossip_rx, internal_tx.clone()));
-        let service = Service::new(peer_id, &config, clock.now());
+        let service = Service::new(peer_id, &config, clock.now()).observing(identity.is_observer());
         let mut event_loop = EventLoop {
             swarm,
             store,
@@ -103,6 +111,8 @@ impl Network {
             internal_tx,
             internal_rx,
             serve_permits,
+            observer_permits,
+            observing,
             snapshots: Arc::new(SnapshotCache::default()),
             service,
             clock,
@@ -157,10 +167,14 @@ struct EventLoop {
     peer_id: PeerId,
     commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<NetworkEvent>,
-    gossip_tx: mpsc::Sender<(gossipsub::MessageId, PeerId, Vec<u8>)>,
+    gossip_tx: mpsc::Sender<blocking::GossipJob>,
     internal_tx: mpsc::Sender<Internal>,
     internal_rx: mpsc::Receiver<Internal>,
     serve_permits: Arc<Semaphore>,
+    /// Serving slots of observers, apart from members' (PROTOCOL.md 14.9).
+    observer_permits: Arc<Semaphore>,
+    /// This node is an observer: it forwards no gossip (PROTOCOL.md 14.9).
+    observing: bool,
     snapshots: Arc<SnapshotCache>,
     service: Service,
     clock: Clock,
@@ -229,7 +243,8 @@ impl EventLoop {
             Output::Classify { peer, class } => {
                 let score = match class {
                     PeerClass::Stranger => STRANGER_SCORE,
-                    PeerClass::Member => 0.0,
+                    PeerClass::Member | PeerClass::Observer { receives: true } => 0.0,
+                    PeerClass::Observer { receives: false } => STRANGER_SCORE,
                 };
                 self.swarm.behaviour_mut().gossipsub.set_application_score(&peer, score);
             }
@@ -254,6 +269,13 @@ impl EventLoop {
                     Acceptance::Ignore => gossipsub::MessageAcceptance::Ignore,
                     Acceptance::Reject => gossipsub::MessageAcceptance::Reject,
                 };
+                // An observer forwards nothing: members would count its copies
+                // as its own publishing (PROTOCOL.md 14.9).
+                let acceptance = if self.observing && acceptance == gossipsub::MessageAcceptance::Accept {
+                    gossipsub::MessageAcceptance::Ignore
+                } else {
+                    acceptance
+                };
                 let rejected = acceptance == gossipsub::MessageAcceptance::Reject;
                 // gossipsub credits the source it is told with an accepted
                 // message's first delivery. Naming ourselves instead (no
@@ -269,10 +291,14 @@ impl EventLoop {
                 }
             }
             Output::Validate { peer, message, data } => {
-                if let Err(e) = self.gossip_tx.try_send((message, peer, data)) {
+                // A copy from a peer that proved nothing is admitted only if
+                // admissible now: it never enters the waiting pool.
+                let member = self.service.peer(&peer).is_some_and(|p| p.is_member());
+                let job = blocking::GossipJob { message, source: peer, data, keep_waiting: member };
+                if let Err(e) = self.gossip_tx.try_send(job) {
                     // Unreachable: the service was told the queue had room
                     // and nothing else sends on it.
-                    let (message, peer, _) = e.into_inner();
+                    let blocking::GossipJob { message, source: peer, .. } = e.into_inner();
                     let result = Err("ingest queue full".to_string());
                     let message = Some(Gossiped { id: message, held_bytes: false });
                     queue.push_back(Input::Ingested { peer, via: Via::Gossip, message, result });
@@ -374,6 +400,7 @@ impl EventLoop {
                     .map(|(peer, p)| PeerInfo {
                         peer: *peer,
                         trust: p.trust(),
+                        observer: p.is_observer(),
                         score: gossip.peer_score(peer),
                         address: p.address().cloned(),
                     })
@@ -585,16 +612,16 @@ impl EventLoop {
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request { request, channel, .. } => {
-                    let outcome = self.verify_hello(peer, &request);
+                    let input = self.read_hello(peer, HelloExchange::Request, &request);
                     self.hello_answers.insert(peer, channel);
-                    self.step(Input::Hello { peer, exchange: HelloExchange::Request, outcome });
+                    self.step(input);
                     // Not answered: refused, or the peer is gone.
                     self.hello_answers.remove(&peer);
                 }
                 request_response::Message::Response { request_id, response } => {
                     self.hello_requests.remove(&request_id);
-                    let outcome = self.verify_hello(peer, &response);
-                    self.step(Input::Hello { peer, exchange: HelloExchange::Response, outcome });
+                    let input = self.read_hello(peer, HelloExchange::Response, &response);
+                    self.step(input);
                 }
             },
             request_response::Event::OutboundFailure { request_id, peer, error, .. } => {
@@ -605,13 +632,33 @@ impl EventLoop {
         }
     }
 
-    /// Checks a peer's hello against the store: a member trust of the
-    /// newest roster version this node knows, and a node key not revoked.
-    fn verify_hello(&self, peer: PeerId, frame: &[u8]) -> Result<VerifiedAttestation, HelloRefusal> {
+    /// Reads a peer's hello: an observer's (`observe` set, no attestation:
+    /// the charter's observer setting now), or a member node's attestation
+    /// checked against the store: a member trust of the newest roster
+    /// version this node knows, and a node key not revoked.
+    fn read_hello(&self, peer: PeerId, exchange: HelloExchange, frame: &[u8]) -> Input {
+        let hello = match self.decode_hello(frame) {
+            Ok(hello) => hello,
+            Err(refusal) => return Input::Hello { peer, exchange, outcome: Err(refusal) },
+        };
+        if !hello.observe.is_empty() {
+            if hello.attestation.is_some() || hello.observe.as_slice() != self.coalition.id().as_bytes() {
+                let observe = hex::encode(&hello.observe);
+                return Input::Hello { peer, exchange, outcome: Err(HelloRefusal::BadObserve { observe }) };
+            }
+            return Input::ObserverHello { peer, exchange, access: self.store.observer_access() };
+        }
+        Input::Hello { peer, exchange, outcome: self.verify_hello(peer, hello) }
+    }
+
+    fn decode_hello(&self, frame: &[u8]) -> Result<pb::Hello, HelloRefusal> {
         if frame.len() > MAX_HELLO_BYTES {
             return Err(HelloRefusal::TooLarge { size: frame.len(), limit: MAX_HELLO_BYTES });
         }
-        let hello = pb::Hello::decode(frame).map_err(|e| HelloRefusal::Malformed(e.to_string()))?;
+        pb::Hello::decode(frame).map_err(|e| HelloRefusal::Malformed(e.to_string()))
+    }
+
+    fn verify_hello(&self, peer: PeerId, hello: pb::Hello) -> Result<VerifiedAttestation, HelloRefusal> {
         let attestation = NodeAttestation::from_proto(hello.attestation.ok_or(HelloRefusal::NoAttestation)?)?;
         let store = &self.store;
         let wall_ms = self.clock.wall_ms(self.clock.now());
@@ -630,7 +677,8 @@ impl EventLoop {
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request { request, channel, .. } => {
-                    let can_serve = self.serve_permits.available_permits() > 0;
+                    let permits = if self.is_observer(&peer) { &self.observer_permits } else { &self.serve_permits };
+                    let can_serve = permits.available_permits() > 0;
                     self.sync_answers.insert(peer, (channel, request));
                     self.step(Input::SyncRequested { peer, can_serve });
                     // Not served: refused.
@@ -659,8 +707,17 @@ impl EventLoop {
         }
     }
 
+    fn is_observer(&self, peer: &PeerId) -> bool {
+        self.service.peer(peer).is_some_and(|p| p.is_observer())
+    }
+
     fn serve(&mut self, peer: PeerId, request: Vec<u8>, channel: ResponseChannel<Vec<u8>>, now: Millis) {
-        let Ok(permit) = self.serve_permits.clone().try_acquire_owned() else {
+        let observer = self.service.peer(&peer).and_then(|p| match p.status() {
+            crate::service::PeerStatus::Observer { access } => Some(access),
+            _ => None,
+        });
+        let permits = if observer.is_some() { &self.observer_permits } else { &self.serve_permits };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
             // Unreachable: the service was told a permit was free and only
             // this task takes them.
             return;
@@ -672,7 +729,21 @@ impl EventLoop {
         tokio::spawn(async move {
             let result = tokio::task::spawn_blocking(move || {
                 let _permit = permit;
-                let (snapshot, roster) = snapshots.get_with_roster(store.as_ref(), now).map_err(SyncError::Local)?;
+                // An observer is served what the charter in force lets it see
+                // (PROTOCOL.md 14.9), checked again at each request.
+                let access = observer.map(|_| store.observer_access());
+                let (snapshot, roster) = match access {
+                    None | Some(ObserverAccess::Everything) => {
+                        snapshots.get_with_roster(store.as_ref(), now).map_err(SyncError::Local)?
+                    }
+                    Some(ObserverAccess::Positions) => {
+                        let set = store.observer_served_set().map_err(|e| SyncError::Local(e.to_string()))?;
+                        (SyncSnapshot::new(set.items), (set.roster_heads, set.roster_version))
+                    }
+                    Some(ObserverAccess::None) => {
+                        return Err(SyncError::Local("the charter admits no observers now".into()));
+                    }
+                };
                 let server = SyncServer::new(snapshot, SyncLimits::default())?;
                 // Signed only when asked for and sent (PROTOCOL.md 13.1).
                 server.handle_request_with_head(

@@ -146,8 +146,12 @@ pub enum PublishOutcome {
 pub struct PeerInfo {
     /// Its peer id.
     pub peer: PeerId,
-    /// The trust it proved to speak for; `None` for a stranger.
+    /// The trust it proved to speak for; `None` for a stranger or an
+    /// observer.
     pub trust: Option<PublicKey>,
+    /// True for an admitted observer (PROTOCOL.md 14.9): never a member,
+    /// list it as "observer".
+    pub observer: bool,
     /// Its gossipsub score, if scored.
     pub score: Option<f64>,
     /// Address of one open connection.
@@ -165,6 +169,8 @@ pub struct NetStatus {
     pub connected: usize,
     /// Connected peers proved to be member nodes.
     pub verified: usize,
+    /// Connected observers (PROTOCOL.md 14.9), never among `verified`.
+    pub observers: usize,
     /// Member peers the node tries to stay connected to
     /// (`NetLimits::target_peers`); below it, it redials.
     pub target_peers: usize,

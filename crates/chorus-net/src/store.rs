@@ -3,7 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use chorus_core::{Admission, Coalition, Ledger, ObjectId, PublicKey};
+use chorus_core::{Admission, Coalition, Ledger, ObjectId, ObserverAccess, PublicKey};
 
 /// A store failure, as reported by the store (I/O, corruption). The network
 /// treats it as "not stored": the object is neither acknowledged nor
@@ -28,6 +28,41 @@ pub trait ObjectStore: Send + Sync + 'static {
     /// others (`Rejection::awaits_objects`, verdict Ignore) should be kept
     /// and stored once they arrive.
     fn ingest(&self, batch: Vec<Vec<u8>>) -> Result<Vec<Admission>, StoreFailure>;
+
+    /// As [`ObjectStore::ingest`], for copies from a peer that proved
+    /// nothing (a stranger): an object refused only for want of others
+    /// (`Rejection::awaits_objects`) is refused and NOT kept waiting, so a
+    /// peer that proved nothing cannot fill the waiting pool (PROTOCOL.md
+    /// 14.4). A store implements it by authorising each object against the
+    /// objects held (`Ledger::check_signature`, `Ledger::authorise`) before
+    /// handing the admissible ones to its ingest. The default calls
+    /// [`ObjectStore::ingest`], which keeps them: override it.
+    fn ingest_admissible(&self, batch: Vec<Vec<u8>>) -> Result<Vec<Admission>, StoreFailure> {
+        self.ingest(batch)
+    }
+
+    /// Whether and how observers may follow the coalition (PROTOCOL.md
+    /// 14.9): the `observers` setting of the charter of the newest roster
+    /// version the store's objects define (`Ledger::head_roster`). The
+    /// default reads the genesis charter only.
+    fn observer_access(&self) -> ObserverAccess {
+        self.coalition().charter().observers
+    }
+
+    /// The item set observers may sync under [`ObserverAccess::Positions`]
+    /// (PROTOCOL.md 14.9), from one state of the store like
+    /// [`ObjectStore::served_set`]: the genesis, adopted proposals
+    /// (positions and adopted governance) and the objects their
+    /// certificates carry (endorsements, dissent, proof chains), the set a
+    /// node publishes with `publish = "positions"`. The default keeps the
+    /// genesis and the adopted proposals of [`ObjectStore::served_set`]
+    /// only (no certificate objects): override it.
+    fn observer_served_set(&self) -> Result<ServedSet, StoreFailure> {
+        let mut set = self.served_set()?;
+        let genesis = self.coalition().id();
+        set.items.retain(|(_, id)| *id == genesis || self.is_adopted(id));
+        Ok(set)
+    }
 
     /// `None` when `trust` is not a member of the newest roster version the
     /// store's objects define (`Ledger::head_roster`), else every key that
@@ -102,7 +137,7 @@ mod memory {
     use std::collections::{BTreeSet, HashMap};
     use std::sync::{Mutex, MutexGuard};
 
-    use chorus_core::{Admission, Coalition, Ingest, ObjectId, PublicKey};
+    use chorus_core::{Admission, Coalition, Ingest, ObjectId, ObserverAccess, PublicKey};
 
     use super::{keys_of, now_ms, ObjectStore, ServedSet, StoreFailure};
 
@@ -157,6 +192,11 @@ mod memory {
             self.lock().0.objects.contains_key(id)
         }
 
+        /// Number of objects in the waiting pool.
+        pub fn waiting(&self) -> usize {
+            self.lock().1.waiting().len()
+        }
+
         /// Every id held, sorted.
         pub fn ids(&self) -> BTreeSet<ObjectId> {
             self.lock().0.objects.keys().copied().collect()
@@ -165,6 +205,43 @@ mod memory {
         /// The ledger's digest of the derived state (same set => same digest).
         pub fn digest(&self) -> [u8; 32] {
             self.lock().1.ledger().digest()
+        }
+
+        /// Ingest; with `keep_waiting` false, an object that awaits others
+        /// is refused without entering the waiting pool (judged against the
+        /// objects held before the batch).
+        fn ingest_with(&self, batch: Vec<Vec<u8>>, keep_waiting: bool) -> Result<Vec<Admission>, StoreFailure> {
+            let refs: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
+            let checked = chorus_core::Ledger::check_signatures(&self.coalition, &refs, 1);
+            let now = now_ms();
+            let mut guard = self.lock();
+            let (state, ingest) = &mut *guard;
+            // Objects put in by `insert_trusted` are held but not in the
+            // ledger: they are duplicates, as they always were here.
+            let mut out: Vec<Option<Admission>> = checked
+                .iter()
+                .map(|c| match c {
+                    Ok(c) if state.objects.contains_key(&c.id()) => Some(Admission::Duplicate { id: c.id() }),
+                    Ok(c) if !keep_waiting => match ingest.ledger().authorise(c, now) {
+                        Err(why) if why.awaits_objects() => Some(Admission::Refused(why)),
+                        _ => None,
+                    },
+                    _ => None,
+                })
+                .collect();
+            let fresh = checked.into_iter().zip(&out).filter(|(_, o)| o.is_none()).map(|(c, _)| c);
+            let admitted = ingest.admit(fresh.collect::<Vec<_>>(), now);
+            // Objects released from the pool that earlier calls submitted are
+            // stored too.
+            for (obj, _) in &admitted.applied {
+                state.items.insert((obj.created_at_ms(), obj.id()));
+                state.objects.insert(obj.id(), obj.envelope().bytes().to_vec());
+            }
+            let mut admissions = admitted.admissions.into_iter();
+            for slot in out.iter_mut().filter(|o| o.is_none()) {
+                *slot = admissions.next();
+            }
+            out.into_iter().collect::<Option<Vec<_>>>().ok_or_else(|| "an object got no outcome".into())
         }
 
         /// Inserts envelopes without validation or ledger effects, for
@@ -185,33 +262,16 @@ mod memory {
         }
 
         fn ingest(&self, batch: Vec<Vec<u8>>) -> Result<Vec<Admission>, StoreFailure> {
-            let refs: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
-            let checked = chorus_core::Ledger::check_signatures(&self.coalition, &refs, 1);
-            let now = now_ms();
-            let mut guard = self.lock();
-            let (state, ingest) = &mut *guard;
-            // Objects put in by `insert_trusted` are held but not in the
-            // ledger: they are duplicates, as they always were here.
-            let mut out: Vec<Option<Admission>> = checked
-                .iter()
-                .map(|c| match c {
-                    Ok(c) if state.objects.contains_key(&c.id()) => Some(Admission::Duplicate { id: c.id() }),
-                    _ => None,
-                })
-                .collect();
-            let fresh = checked.into_iter().zip(&out).filter(|(_, o)| o.is_none()).map(|(c, _)| c);
-            let admitted = ingest.admit(fresh.collect::<Vec<_>>(), now);
-            // Objects released from the pool that earlier calls submitted are
-            // stored too.
-            for (obj, _) in &admitted.applied {
-                state.items.insert((obj.created_at_ms(), obj.id()));
-                state.objects.insert(obj.id(), obj.envelope().bytes().to_vec());
-            }
-            let mut admissions = admitted.admissions.into_iter();
-            for slot in out.iter_mut().filter(|o| o.is_none()) {
-                *slot = admissions.next();
-            }
-            out.into_iter().collect::<Option<Vec<_>>>().ok_or_else(|| "an object got no outcome".into())
+            self.ingest_with(batch, true)
+        }
+
+        fn ingest_admissible(&self, batch: Vec<Vec<u8>>) -> Result<Vec<Admission>, StoreFailure> {
+            self.ingest_with(batch, false)
+        }
+
+        fn observer_access(&self) -> ObserverAccess {
+            let guard = self.lock();
+            guard.1.ledger().head_roster().map(|(_, charter)| charter.observers).unwrap_or_default()
         }
 
         fn keys_of(&self, trust: &PublicKey) -> Option<Vec<PublicKey>> {

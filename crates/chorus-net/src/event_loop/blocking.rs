@@ -103,27 +103,53 @@ impl SnapshotCache {
     }
 }
 
+/// A gossiped copy waiting for the store.
+pub(super) struct GossipJob {
+    pub(super) message: gossipsub::MessageId,
+    pub(super) source: PeerId,
+    pub(super) data: Vec<u8>,
+    /// False for a copy from a peer that proved nothing: it goes to
+    /// `ObjectStore::ingest_admissible` and never waits for others.
+    pub(super) keep_waiting: bool,
+}
+
 /// Drains the gossip queue into batched store calls.
 pub(super) async fn ingest_worker(
     store: Arc<dyn ObjectStore>,
-    mut jobs: mpsc::Receiver<(gossipsub::MessageId, PeerId, Vec<u8>)>,
+    mut jobs: mpsc::Receiver<GossipJob>,
     done: mpsc::Sender<Internal>,
 ) {
-    while let Some(first) = jobs.recv().await {
+    // A batch holds copies of one kind (members' or not), so each goes to
+    // its own store call; a job of the other kind starts the next batch.
+    let mut carry: Option<GossipJob> = None;
+    loop {
+        let first = match carry.take() {
+            Some(job) => job,
+            None => match jobs.recv().await {
+                Some(job) => job,
+                None => return,
+            },
+        };
+        let keep_waiting = first.keep_waiting;
         let mut batch = vec![first];
         while batch.len() < INGEST_BATCH {
             match jobs.try_recv() {
-                Ok(job) => batch.push(job),
+                Ok(job) if job.keep_waiting == keep_waiting => batch.push(job),
+                Ok(job) => {
+                    carry = Some(job);
+                    break;
+                }
                 Err(_) => break,
             }
         }
         let (origins, envelopes): (Vec<_>, Vec<_>) =
-            batch.into_iter().map(|(id, source, data)| ((id, source), data)).unzip();
+            batch.into_iter().map(|job| ((job.message, job.source), job.data)).unzip();
         let n = envelopes.len();
         let store = store.clone();
         let ids: Vec<gossipsub::MessageId> = origins.iter().map(|(id, _)| id.clone()).collect();
         let result = tokio::task::spawn_blocking(move || {
-            let admissions = store.ingest(envelopes).map_err(|e| e.to_string())?;
+            let admissions = if keep_waiting { store.ingest(envelopes) } else { store.ingest_admissible(envelopes) }
+                .map_err(|e| e.to_string())?;
             let held: Vec<bool> =
                 admissions.iter().zip(&ids).map(|(a, id)| holds_these_bytes(&*store, a, id)).collect();
             Ok::<_, String>((admissions, held))

@@ -43,7 +43,7 @@ mod time;
 
 use std::collections::BTreeMap;
 
-use chorus_core::{Admission, PublicKey, Verdict};
+use chorus_core::{Admission, ObserverAccess, PublicKey, Verdict};
 use libp2p::gossipsub::MessageId;
 use libp2p::{Multiaddr, PeerId};
 
@@ -118,6 +118,18 @@ pub enum Input {
         exchange: HelloExchange,
         /// The verified attestation, or why it was refused.
         outcome: Result<VerifiedAttestation, HelloRefusal>,
+    },
+    /// A peer's observer hello (`Hello.observe` = our coalition, no
+    /// attestation; PROTOCOL.md 14.9), with the charter's setting now. A
+    /// malformed one comes as [`Input::Hello`] with its refusal.
+    ObserverHello {
+        /// The peer.
+        peer: PeerId,
+        /// Request or response.
+        exchange: HelloExchange,
+        /// The observer setting of the charter in force
+        /// (`ObjectStore::observer_access`).
+        access: ObserverAccess,
     },
     /// Our hello to a peer got no answer (timeout, unsupported protocol,
     /// closed stream). It is sent again, [`MAX_HELLO_RETRIES`] times at
@@ -339,6 +351,8 @@ pub struct Service {
     /// Objects were stored since members' node keys were last checked
     /// against revocations.
     recheck_node_keys: bool,
+    /// This node is an observer (PROTOCOL.md 14.9): it admits no observers.
+    observing: bool,
     out: Vec<Output>,
 }
 
@@ -355,8 +369,16 @@ impl Service {
             dialer: Dialer::new(&local, config.bootstrap.clone(), config.limits.target_peers, config.dial_timeout),
             counters: NetStatus { peer_id: Some(local), ..NetStatus::default() },
             recheck_node_keys: false,
+            observing: false,
             out: Vec::new(),
         }
+    }
+
+    /// Marks this node as an observer (PROTOCOL.md 14.9): it sends the
+    /// observer hello (the caller's part) and admits no observers itself.
+    pub fn observing(mut self, observing: bool) -> Self {
+        self.observing = observing;
+        self
     }
 
     /// Decides on `input` at `now`; returns what the caller must do.
@@ -366,6 +388,7 @@ impl Service {
             Input::Connected { peer, address } => self.connected(peer, address, now),
             Input::Disconnected { peer } => self.disconnected(peer),
             Input::Hello { peer, exchange, outcome } => self.hello(peer, exchange, outcome, now),
+            Input::ObserverHello { peer, exchange, access } => self.observer_hello(peer, exchange, access, now),
             Input::HelloFailed { peer, error } => self.hello_failed(peer, error, now),
             Input::ListenAddrs { peer, addrs } => self.listen_addrs(peer, addrs, now),
             Input::Discovered { peer, address } => self.discovered(peer, address, now),
@@ -442,6 +465,7 @@ impl Service {
         NetStatus {
             connected: self.peers.len(),
             verified: self.members(),
+            observers: self.peers.values().filter(|p| p.is_observer()).count(),
             target_peers: self.dialer.target_peers,
             ..self.counters.clone()
         }
@@ -467,7 +491,7 @@ impl Service {
         let late: Vec<PeerId> = self
             .peers
             .iter()
-            .filter(|(_, p)| !p.is_member() && now.since(p.connected_at) > timeout)
+            .filter(|(_, p)| p.is_stranger() && now.since(p.connected_at) > timeout)
             .map(|(id, _)| *id)
             .collect();
         for peer in late {
@@ -480,7 +504,7 @@ impl Service {
                 .iter()
                 .filter_map(|(id, p)| match p.status {
                     PeerStatus::Member { trust, node_key } => Some((*id, trust, node_key)),
-                    PeerStatus::Stranger => None,
+                    PeerStatus::Stranger | PeerStatus::Observer { .. } => None,
                 })
                 .collect();
             if !members.is_empty() {
@@ -503,7 +527,7 @@ impl Service {
             self.out.push(Output::Disconnect(peer));
             return;
         }
-        let strangers = self.peers.values().filter(|p| !p.is_member()).count();
+        let strangers = self.peers.values().filter(|p| p.is_stranger()).count();
         if strangers > self.limits.max_strangers as usize {
             tracing::debug!(%peer, strangers, "too many unverified peers; disconnecting");
             self.out.push(Output::Disconnect(peer));
@@ -555,6 +579,41 @@ impl Service {
                 }
                 self.request_sync(peer, now);
             }
+        }
+    }
+
+    /// An observer's hello: admitted (answered, kept connected, classified)
+    /// when the charter admits observers, this node is not one, and an
+    /// observer place is free; else left unanswered and the peer
+    /// disconnected, without a ban.
+    fn observer_hello(&mut self, peer: PeerId, exchange: HelloExchange, access: ObserverAccess, now: Millis) {
+        let observers = self.peers.values().filter(|p| p.is_observer()).count();
+        let max = self.limits.max_observers as usize;
+        let Some(state) = self.peers.get_mut(&peer) else { return };
+        if state.is_member() {
+            // A member's node never sets `observe`; it keeps what it proved.
+            return;
+        }
+        let admitted = !self.observing && access != ObserverAccess::None && (state.is_observer() || observers < max);
+        if !admitted {
+            tracing::info!(%peer, ?access, observers, observing = self.observing, "observer not admitted; disconnecting");
+            self.apply(peer, judge(&Conduct::ObserverNotAdmitted).penalty, &Conduct::ObserverNotAdmitted, now);
+            return self.out.push(Output::Disconnect(peer));
+        }
+        if !state.is_observer() {
+            state.status = PeerStatus::Observer { access };
+            // Observers have their own, lower sync budget.
+            state.sync_requests = ratelimit::TokenBucket::new(
+                self.limits.observer_sync_requests_per_sec,
+                self.limits.observer_sync_burst,
+                now,
+            );
+            tracing::debug!(%peer, ?access, "observer admitted");
+            let receives = access == ObserverAccess::Everything;
+            self.out.push(Output::Classify { peer, class: PeerClass::Observer { receives } });
+        }
+        if exchange == HelloExchange::Request {
+            self.out.push(Output::AnswerHello(peer));
         }
     }
 
@@ -620,7 +679,13 @@ impl Service {
         let Some(state) = self.peers.get_mut(&peer) else { return };
         let time_left = state.is_member() || now.since(state.connected_at) < timeout;
         if state.accepted_us || state.hello_retries >= MAX_HELLO_RETRIES || !time_left {
-            tracing::debug!(%peer, %error, "hello failed");
+            if self.observing && !state.accepted_us {
+                // A member's node refuses an observer by leaving its hello
+                // unanswered (PROTOCOL.md 14.9).
+                tracing::warn!(%peer, %error, "no answer to our observer hello: the coalition does not admit observers, or this node has no observer place free");
+            } else {
+                tracing::debug!(%peer, %error, "hello failed");
+            }
             return;
         }
         state.hello_retries += 1;
@@ -644,6 +709,19 @@ impl Service {
             self.counters.gossip_dropped += 1;
             return self.punish(peer, Conduct::GossipFromUnknown, Some(message), now);
         };
+        if state.is_observer() {
+            // An observer may not publish: its messages are never validated
+            // or stored, and cost nothing up to the budget.
+            state.observer_messages += 1;
+            let over_budget = state.observer_messages > self.limits.observer_gossip_budget;
+            self.counters.gossip_dropped += 1;
+            self.punish(peer, Conduct::ObserverGossip { over_budget }, Some(message), now);
+            if over_budget {
+                tracing::debug!(%peer, "observer published past its budget; disconnecting");
+                self.out.push(Output::Disconnect(peer));
+            }
+            return;
+        }
         let conduct = if !state.gossip.take(now) {
             Conduct::GossipRateExceeded
         } else if !queue_has_room {
@@ -655,7 +733,7 @@ impl Service {
                     state.stranger_messages += 1;
                     Some(Conduct::StrangerGossip { over_budget: state.stranger_messages > budget })
                 }
-                PeerStatus::Member { .. } => None,
+                PeerStatus::Member { .. } | PeerStatus::Observer { .. } => None,
             };
             self.out.push(Output::Validate { peer, message, data });
             if let Some(conduct) = stranger {
@@ -722,7 +800,7 @@ impl Service {
 
     fn sync_requested(&mut self, peer: PeerId, can_serve: bool, now: Millis) {
         let conduct = match self.peers.get_mut(&peer) {
-            Some(state) if state.is_member() => {
+            Some(state) if state.is_member() || state.is_observer() => {
                 if !state.sync_requests.take(now) {
                     Conduct::SyncRateExceeded
                 } else if !can_serve {

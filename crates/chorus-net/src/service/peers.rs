@@ -1,6 +1,6 @@
 //! What the service knows about each connected peer.
 
-use chorus_core::PublicKey;
+use chorus_core::{ObserverAccess, PublicKey};
 use libp2p::Multiaddr;
 
 use super::ratelimit::TokenBucket;
@@ -8,10 +8,7 @@ use super::time::Millis;
 use crate::config::NetLimits;
 
 /// What a connected peer has proved. Every rule that depends on who a peer
-/// is matches on this, so a new kind of peer (issue 17's observers: proved
-/// only their own key, may sync what the charter allows, may not publish)
-/// is a third variant here and each of those matches then has to say what
-/// it may do.
+/// is matches on this, so each kind of peer says what it may do.
 // One per connected peer, matched in place, never moved in bulk: boxing
 // the keys would buy nothing.
 #[allow(clippy::large_enum_variant)]
@@ -29,6 +26,18 @@ pub enum PeerStatus {
         /// Its node key, checked again against revocations.
         node_key: PublicKey,
     },
+    /// Asked at its hello to follow the coalition as an observer
+    /// (PROTOCOL.md 14.9) and was admitted under the charter's `access`
+    /// (never `ObserverAccess::None`). It proved only its peer key: it is
+    /// never counted or listed as a member, its gossip is ignored (up to
+    /// `NetLimits::observer_gossip_budget` messages, then it is
+    /// disconnected), it is sent gossip only under `Everything`, served
+    /// the observer-visible set by sync at the observer rate, and not
+    /// disconnected by the hello timeout.
+    Observer {
+        /// The charter's setting when it was admitted.
+        access: ObserverAccess,
+    },
 }
 
 /// How gossip should treat a peer (the shell turns this into gossipsub's
@@ -40,6 +49,13 @@ pub enum PeerClass {
     Stranger,
     /// A member node: scored by gossip's own rules only.
     Member,
+    /// An observer: like a member for gossip's score when it `receives`
+    /// (the charter says `Everything`), so objects are forwarded to it;
+    /// like a stranger otherwise. Its own messages are always ignored.
+    Observer {
+        /// Whether gossip is sent to it.
+        receives: bool,
+    },
 }
 
 /// One connected peer.
@@ -58,6 +74,8 @@ pub struct Peer {
     pub(crate) strikes: u32,
     pub(crate) rejects: u32,
     pub(crate) stranger_messages: u32,
+    /// Messages an observer published (all ignored).
+    pub(crate) observer_messages: u32,
     /// Sync sessions with it that failed in a row.
     pub(crate) sync_failures: u32,
     /// No periodic sync with it before this (back-off after failures).
@@ -78,6 +96,7 @@ impl Peer {
             strikes: 0,
             rejects: 0,
             stranger_messages: 0,
+            observer_messages: 0,
             sync_failures: 0,
             sync_not_before: now,
         }
@@ -92,7 +111,7 @@ impl Peer {
     pub fn trust(&self) -> Option<PublicKey> {
         match self.status {
             PeerStatus::Member { trust, .. } => Some(trust),
-            PeerStatus::Stranger => None,
+            PeerStatus::Stranger | PeerStatus::Observer { .. } => None,
         }
     }
 
@@ -100,13 +119,23 @@ impl Peer {
     pub fn node_key(&self) -> Option<PublicKey> {
         match self.status {
             PeerStatus::Member { node_key, .. } => Some(node_key),
-            PeerStatus::Stranger => None,
+            PeerStatus::Stranger | PeerStatus::Observer { .. } => None,
         }
     }
 
     /// True for a member node.
     pub fn is_member(&self) -> bool {
         matches!(self.status, PeerStatus::Member { .. })
+    }
+
+    /// True for an admitted observer.
+    pub fn is_observer(&self) -> bool {
+        matches!(self.status, PeerStatus::Observer { .. })
+    }
+
+    /// True for a peer that has proved nothing yet.
+    pub fn is_stranger(&self) -> bool {
+        matches!(self.status, PeerStatus::Stranger)
     }
 
     /// Address of the connection that opened first.
