@@ -330,6 +330,32 @@ mod tests {
     }
 
     #[test]
+    fn admissible_ingest_keeps_nothing_waiting() {
+        use chorus_core::{Action, Keypair, Member, Stance};
+        let f = Fixture::new(3);
+        let store = MemoryStore::new(f.coalition.clone());
+        let x = Keypair::from_seed(&[7; 32]);
+        let member = Member { key: x.public(), name: "X".into(), external_id: None, attributes: Default::default() };
+        let g = f.proposal_under(&f.keys[0], f.keys[0].public(), "Admit X", &[], Some(Action::Admit(member)), 1);
+        let p = f.proposal_under(&x, x.public(), "By X", &[g.id()], None, 5);
+        // By a signer not admitted (yet): refused, and not kept.
+        let out = store.ingest_admissible(vec![p.bytes().to_vec()]).unwrap();
+        assert!(matches!(&out[0], Admission::Refused(r) if r.awaits_objects()), "{out:?}");
+        assert_eq!(store.waiting(), 0);
+        // The same through `ingest` waits.
+        let out = store.ingest(vec![p.bytes().to_vec()]).unwrap();
+        assert!(matches!(&out[0], Admission::Refused(r) if r.awaits_objects()), "{out:?}");
+        assert_eq!(store.waiting(), 1);
+        // What is admissible now is stored either way.
+        let q = f.proposal(1, "Now", 2, None);
+        let out = store.ingest_admissible(vec![q.bytes().to_vec(), q.bytes().to_vec()]).unwrap();
+        assert!(matches!(out[0], Admission::Stored { .. }), "{out:?}");
+        assert!(matches!(out[1], Admission::Duplicate { .. }), "{out:?}");
+        let e = f.endorsement(0, q.id(), Stance::Endorse, 3);
+        assert!(matches!(store.ingest_admissible(vec![e.bytes().to_vec()]).unwrap()[0], Admission::Stored { .. }));
+    }
+
+    #[test]
     fn memory_store_admits_governed_objects_in_any_order_and_knows_the_head_roster() {
         use chorus_core::{Action, Keypair, Member, Stance};
         let f = Fixture::new(3);

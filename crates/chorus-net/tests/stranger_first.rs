@@ -145,3 +145,54 @@ async fn a_strangers_early_copy_does_not_delay_the_members_copy() {
         node.handle.shutdown().await.unwrap();
     }
 }
+
+/// A stranger's copy of an object that is not admissible yet (its signer
+/// is not a member the node knows) is refused and not kept waiting: peers
+/// that proved nothing cannot fill the waiting pool. A member's copy of
+/// such an object waits as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_strangers_copy_that_waits_for_others_is_not_kept() {
+    use chorus_core::{Action, Keypair, Member};
+    let f = Fixture::new(3);
+    let mut config = memory_config(vec![]);
+    config.sync_interval = Duration::from_secs(3600);
+    config.limits.attestation_timeout = Duration::from_secs(120);
+    let a_store = Arc::new(MemoryStore::new(f.coalition.clone()));
+    let mut a = start(config.clone(), identity(&f, 0, 0), a_store.clone()).await;
+    let mut c = config.clone();
+    c.bootstrap = vec![a.addr.clone()];
+    let b = start(c, identity(&f, 1, 1), Arc::new(MemoryStore::new(f.coalition.clone()))).await;
+    let h = a.handle.clone();
+    wait_for("the members verify each other and mesh", || {
+        let h = h.clone();
+        async move { h.status().await.map(|s| s.verified >= 1 && s.mesh_peers >= 1).unwrap_or(false) }
+    })
+    .await;
+    let stranger = Stranger::spawn(&f.id(), 0x78, std::slice::from_ref(&a.addr));
+    let s = stranger.peer_id();
+    wait_for("the stranger sees the member subscribed", || async { stranger.subscribed_peers().await >= 1 }).await;
+
+    let x = Keypair::from_seed(&[9; 32]);
+    let member = Member { key: x.public(), name: "X".into(), external_id: None, attributes: Default::default() };
+    let g = f.proposal_under(&f.keys[0], f.keys[0].public(), "Admit X", &[], Some(Action::Admit(member)), 1);
+    let by_x = f.proposal_under(&x, x.public(), "By X", &[g.id()], None, 5);
+    stranger.publish(by_x.bytes().to_vec()).await.expect("stranger publishes");
+    let refused = next_event(&mut a.events, |e| match e {
+        NetworkEvent::ObjectRefused { from, reason, .. } if *from == s => Some(reason.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(refused.awaits_objects(), "{refused}");
+    assert_eq!(a_store.waiting(), 0, "a stranger's copy was kept waiting");
+
+    // The member's copy of another such object waits.
+    let by_x2 = f.proposal_under(&x, x.public(), "By X, again", &[g.id()], None, 6);
+    b.handle.publish(by_x2.bytes().to_vec()).await.expect("member publishes");
+    let from_member = b.handle.peer_id();
+    next_event(&mut a.events, |e| match e {
+        NetworkEvent::ObjectRefused { from, .. } if *from == from_member => Some(()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(a_store.waiting(), 1, "a member's copy does not wait");
+}
