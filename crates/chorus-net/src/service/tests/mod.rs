@@ -1,6 +1,7 @@
 //! Peer-policy scenarios on virtual time: each test steps `now` by hand; no
 //! clock, no sleep, no runtime, no swarm.
 
+mod observers;
 mod policy;
 mod redial;
 mod schedule;
