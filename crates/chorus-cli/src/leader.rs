@@ -134,7 +134,7 @@ pub fn proposal_envelope(
 /// The roster as `chorus roster` prints it.
 pub fn roster_text(r: &RosterInfo) -> String {
     let mut h = format!(
-        "roster version {}{}\ncharter: positions {}, membership {}, amendments {} ({} endorsements adopt a position)\nmembers ({}):\n",
+        "roster version {}{}\ncharter: positions {}, membership {}, amendments {} ({} endorsements adopt a position)\n{}\nmembers ({}):\n",
         r.version,
         if r.heads.is_empty() { " (the genesis roster)".to_string() } else { format!(" ({} heads)", r.heads.len()) },
         r.positions,
@@ -273,9 +273,24 @@ pub struct CheckedProposal {
     pub body_sha256: String,
 }
 
-/// Fetches a proposal by id or prefix and verifies it locally.
+/// Fetches a proposal by id or prefix, with the part of its discussion
+/// the node's view carries, and verifies it locally.
 pub fn fetch_checked(client: &Client, coalition: &Coalition, id: &str) -> Result<CheckedProposal> {
-    let detail: ProposalDetail = client.call(&Request::Show { id: id.to_string() })?;
+    fetch_checked_with(client, coalition, id, true)
+}
+
+/// [`fetch_checked`]; without `comments` the node leaves the comments out
+/// (a stance or a notice needs only the proposal and its window). A node
+/// of an earlier version, which does not know that request field, is
+/// asked again without it.
+pub fn fetch_checked_with(client: &Client, coalition: &Coalition, id: &str, comments: bool) -> Result<CheckedProposal> {
+    let brief = Request::Show { id: id.to_string(), comments };
+    let detail: ProposalDetail = match client.call(&brief) {
+        Err(NodeError::Remote(m)) if !comments && m.contains("unknown field") => {
+            client.call(&Request::Show { id: id.to_string(), comments: true })?
+        }
+        r => r?,
+    };
     let bytes = hex::decode(&detail.envelope).context("the node sent an envelope that is not hex")?;
     // The form, coalition and signature are checked here; whether the
     // signer was a key of the author is the node's ledger's answer (the

@@ -115,6 +115,11 @@ enum Command {
         /// Where to write it.
         #[arg(short, long, value_name = "FILE")]
         output: PathBuf,
+        /// Write it without dissent and seal, in the form verifiers of
+        /// earlier versions accept (while members upgrade); its report then
+        /// says dissent is not recorded.
+        #[arg(long)]
+        no_seal: bool,
     },
     /// Verify a certificate offline (no node, no network).
     Verify {
@@ -254,7 +259,7 @@ fn run(cli: Cli) -> Result<Output> {
         Command::Amend(a) => deliberate::amend(&dd, a),
         Command::OpenVoting(a) => deliberate::open_voting(&dd, a),
         Command::Withdraw(a) => deliberate::withdraw(&dd, a),
-        Command::Certificate { id, output } => certificate::export(&dd, id, &output),
+        Command::Certificate { id, output, no_seal } => certificate::export(&dd, id, &output, !no_seal),
         Command::Verify { file, coalition, require_seal } => {
             verify::run(&file, coalition.as_deref(), require_seal, json)
         }

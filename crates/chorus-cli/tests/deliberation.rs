@@ -172,9 +172,9 @@ fn a_draft_is_discussed_amended_revised_opened_and_adopted_with_its_dissent() {
     let at =
         |prefix: &str| lines.iter().position(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("{prefix}: {shown}"));
     let parent = at(&format!("  [{}] Elm Trust, ", &c1[..12]));
-    assert_eq!(lines[parent + 1], "    Should it start in September?", "{shown}");
+    assert_eq!(lines[parent + 1], "    │ Should it start in September?", "{shown}");
     assert!(lines[parent + 2].starts_with("    [") && lines[parent + 2].contains("] Oak Trust, "), "{shown}");
-    assert_eq!(lines[parent + 3], "      Yes: see the amendment.", "{shown}");
+    assert_eq!(lines[parent + 3], "      │ Yes: see the amendment.", "{shown}");
     assert!(shown.contains(&format!("\namendments:\n  {} by Elm Trust, ", &amendment[..12])), "{shown}");
     assert!(shown.contains(" (a start date): not taken up\n"), "{shown}");
     assert!(
@@ -277,6 +277,16 @@ fn a_draft_is_discussed_amended_revised_opened_and_adopted_with_its_dissent() {
     assert_eq!(j["objectors"][0]["comment"], reason, "{j}");
     assert_eq!(j["dissent_note"], "dissent known to Oak Trust's node", "{j}");
     assert_eq!(j["did_not_respond"], serde_json::json!([]), "{j}");
+    let out = chorus(oak, &["certificate", &rev, "-o", cert.to_str().unwrap(), "--json"]).ok().json();
+    assert_eq!((out["sealed"].as_bool(), &out["unsealed_reason"]), (Some(true), &serde_json::Value::Null), "{out}");
+
+    // --no-seal: the form earlier verifiers accept, without dissent or seal.
+    let plain = root.join("transport-plain.cert");
+    let w = chorus(oak, &["certificate", &rev, "-o", plain.to_str().unwrap(), "--no-seal"]).ok();
+    assert!(w.stdout.contains("without dissent and seal") && !w.stdout.contains("warning:"), "{}", w.stdout);
+    let j = chorus(oak, &["verify", plain.to_str().unwrap(), "--json"]).ok().json();
+    assert_eq!((j["valid"].as_bool(), j["sealed"].as_bool()), (Some(true), Some(false)), "{j}");
+    assert_eq!(j["objectors"], serde_json::json!([]), "{j}");
 }
 
 #[test]
@@ -337,7 +347,7 @@ fn a_leader_comments_through_a_remote_and_reads_the_thread() {
     let shown = run(&["--remote", "oak", "show", &draft]).ok().stdout;
     assert!(shown.contains("node's view, voting   draft; opens when its author opens it\n"), "{shown}");
     assert!(shown.contains("node's view, discussion (2 comments):\n"), "{shown}");
-    assert!(shown.contains("\n    A first thought.\n    [") && shown.contains("(signed by a leader)"), "{shown}");
+    assert!(shown.contains("\n    │ A first thought.\n    [") && shown.contains("(signed by a leader)"), "{shown}");
     // Without a leader key, and for a comment the node does not hold: refused.
     let r = run(&["--remote", "oak", "comment", &draft, "text", "--yes"]);
     assert_eq!(r.code, 2, "{}", r.stderr);

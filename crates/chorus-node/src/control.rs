@@ -69,6 +69,12 @@ pub enum Request {
     Show {
         /// Full id or unique hex prefix.
         id: String,
+        /// False: leave the comments out (all counted in
+        /// `comments_omitted`), for callers that need only the proposal,
+        /// its stances and its window. Sent only when false, so the
+        /// request reads as before to a node that does not know it.
+        #[serde(default = "yes", skip_serializing_if = "is_yes")]
+        comments: bool,
     },
     /// Ingest a signed object and publish it: [`SubmitResult`].
     Submit {
@@ -79,6 +85,12 @@ pub enum Request {
     Certificate {
         /// Full id or unique hex prefix of the adopted proposal.
         id: String,
+        /// False: the certificate in the form made before dissent was
+        /// recorded (no dissent, no seal), which verifiers of earlier
+        /// versions accept. Sent only when false, so the request reads as
+        /// before to a node that does not know it.
+        #[serde(default = "yes", skip_serializing_if = "is_yes")]
+        seal: bool,
     },
     /// Write a backup of every object to `path` (absolute): [`BackupResult`].
     Export {
@@ -113,6 +125,14 @@ pub enum Request {
         /// A libp2p multiaddr, with `/p2p/<peer id>`.
         addr: String,
     },
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_yes(b: &bool) -> bool {
+    *b
 }
 
 /// A control reply.
@@ -162,7 +182,14 @@ mod tests {
     #[test]
     fn requests_are_tagged_json() {
         let r: Request = serde_json::from_str(r#"{"cmd":"show","id":"3fa2"}"#).unwrap();
-        assert_eq!(r, Request::Show { id: "3fa2".into() });
+        assert_eq!(r, Request::Show { id: "3fa2".into(), comments: true });
+        let brief = Request::Show { id: "3fa2".into(), comments: false };
+        assert_eq!(serde_json::to_string(&brief).unwrap(), r#"{"cmd":"show","id":"3fa2","comments":false}"#);
+        assert_eq!(serde_json::to_string(&r).unwrap(), r#"{"cmd":"show","id":"3fa2"}"#);
+        let c: Request = serde_json::from_str(r#"{"cmd":"certificate","id":"3fa2"}"#).unwrap();
+        assert_eq!(c, Request::Certificate { id: "3fa2".into(), seal: true });
+        let plain = Request::Certificate { id: "3fa2".into(), seal: false };
+        assert_eq!(serde_json::to_string(&plain).unwrap(), r#"{"cmd":"certificate","id":"3fa2","seal":false}"#);
         assert_eq!(serde_json::to_string(&Request::Status).unwrap(), r#"{"cmd":"status"}"#);
         assert!(serde_json::from_str::<Request>(r#"{"cmd":"rm -rf"}"#).is_err());
     }

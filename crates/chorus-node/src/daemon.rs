@@ -445,7 +445,7 @@ async fn dispatch(inner: Arc<Inner>, req: Request) -> std::result::Result<serde_
             })
             .await
         }
-        Request::Show { id } => blocking(move || json(detail(&inner, &id)?)).await,
+        Request::Show { id, comments } => blocking(move || json(detail(&inner, &id, comments)?)).await,
         Request::Submit { envelope } => {
             let bytes = hex::decode(envelope.trim()).map_err(|_| "envelope is not hex".to_string())?;
             if bytes.len() > chorus_core::limits::MAX_GENESIS_ENVELOPE_BYTES {
@@ -457,7 +457,7 @@ async fn dispatch(inner: Arc<Inner>, req: Request) -> std::result::Result<serde_
                 Err(SubmitError::Internal(e)) => Err(e),
             }
         }
-        Request::Certificate { id } => {
+        Request::Certificate { id, seal } => {
             blocking(move || {
                 let ids = inner.store.proposals();
                 let id = resolve_prefix(&id, ids, "proposal")?;
@@ -477,9 +477,22 @@ async fn dispatch(inner: Arc<Inner>, req: Request) -> std::result::Result<serde_
                         t.required
                     ));
                 }
-                let cert = crate::seal::certificate(&inner.store, &id, &inner.seal)?;
+                let cert = if seal {
+                    crate::seal::certificate(&inner.store, &id, &inner.seal)?
+                } else {
+                    crate::seal::unsealed_certificate(&inner.store, &id)?.map(|bytes| crate::seal::Exported {
+                        bytes,
+                        sealed: false,
+                        unsealed_reason: Some(crate::seal::NOT_SEALED_ON_REQUEST.into()),
+                    })
+                };
                 let cert = cert.ok_or_else(|| format!("no certificate for {id}"))?;
-                json(CertificateResult { proposal: id, certificate: hex::encode(cert) })
+                json(CertificateResult {
+                    proposal: id,
+                    certificate: hex::encode(cert.bytes),
+                    sealed: cert.sealed,
+                    unsealed_reason: cert.unsealed_reason,
+                })
             })
             .await
         }

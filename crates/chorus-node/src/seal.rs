@@ -9,7 +9,7 @@
 //! that the ledger holds; else the certificate is exported unsealed and the
 //! node logs one warning line saying why.
 
-use chorus_core::{Keypair, Ledger, ObjectId, PublicKey};
+use chorus_core::{Envelope, Keypair, Ledger, ObjectId, PublicKey};
 use chorus_store::{SealState, Store};
 
 /// The member trust a node seals for and the keys it holds, preferred
@@ -83,22 +83,66 @@ impl SealKeys {
     }
 }
 
+/// A certificate as the node exports it, and whether it is sealed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Exported {
+    /// The certificate bytes.
+    pub bytes: Vec<u8>,
+    /// True when it carries a seal.
+    pub sealed: bool,
+    /// Why it carries none, when it does not (asked for unsealed, or no
+    /// key of the node may seal it).
+    pub unsealed_reason: Option<String>,
+}
+
+/// Why a certificate exported with `--no-seal` is unsealed.
+pub const NOT_SEALED_ON_REQUEST: &str = "a certificate without dissent and seal was asked for";
+
 /// The certificate of adopted proposal `id`, sealed by `keys` when one of
-/// them may seal it; else unsealed, with one warning line in the log.
-/// `Ok(None)` when the proposal is unknown or not adopted.
-pub fn certificate(store: &Store, id: &ObjectId, keys: &SealKeys) -> Result<Option<Vec<u8>>, String> {
+/// them may seal it; else unsealed, with one warning line in the log and
+/// the reason in [`Exported::unsealed_reason`]. `Ok(None)` when the
+/// proposal is unknown or not adopted.
+pub fn certificate(store: &Store, id: &ObjectId, keys: &SealKeys) -> Result<Option<Exported>, String> {
     let Some(cert) = store.sealed_certificate(id, Some(&keys.store_sealer())).map_err(|e| e.to_string())? else {
         return Ok(None);
     };
-    match &cert.seal {
+    let unsealed_reason = match cert.seal {
         SealState::Sealed { trust, signer, delegation } => {
             tracing::debug!(proposal = %id, %trust, %signer, ?delegation, "certificate sealed");
+            None
         }
         SealState::Unsealed(why) => {
             tracing::warn!(proposal = %id, "certificate exported unsealed (its dissent is not attested): {why}");
+            Some(why)
         }
-    }
-    Ok(Some(cert.bytes))
+    };
+    Ok(Some(Exported { bytes: cert.bytes, sealed: unsealed_reason.is_none(), unsealed_reason }))
+}
+
+/// The certificate of adopted proposal `id` in the form made before
+/// dissent was recorded: its proposal, endorsements and proof chain, with
+/// neither dissent entries (field 6) nor a seal (field 7), so that a
+/// verifier of an earlier version, which refuses those fields, accepts it
+/// (during a rolling upgrade). The current verifier reports "dissent not
+/// recorded". `Ok(None)` when the proposal is unknown or not adopted.
+pub fn unsealed_certificate(store: &Store, id: &ObjectId) -> Result<Option<Vec<u8>>, String> {
+    let Some((endorsements, chain)) =
+        store.with_ledger(|l| Some((l.certificate_endorsements(id)?, l.certificate_chain(id)?)))
+    else {
+        return Ok(None);
+    };
+    let envelope = |i: &ObjectId| -> Result<Envelope, String> {
+        let bytes = store
+            .get(i)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("object {i}, which the certificate of {id} carries, is not stored"))?;
+        Envelope::decode(&bytes).map_err(|e| format!("stored object {i} does not decode: {e}"))
+    };
+    let proposal = envelope(id)?;
+    let endorsements = endorsements.iter().map(envelope).collect::<Result<Vec<_>, _>>()?;
+    let chain = chain.iter().map(envelope).collect::<Result<Vec<_>, _>>()?;
+    let genesis = store.coalition().genesis_envelope();
+    Ok(Some(chorus_core::certificate::assemble_with_chain(genesis, &proposal, &endorsements, &chain)))
 }
 
 #[cfg(test)]
@@ -148,19 +192,48 @@ mod tests {
             assert_eq!(only_node.unsealable(l), 1);
         });
         let sealed = certificate(&store, &id, &with_trust_key).unwrap().unwrap();
-        let report = chorus_core::certificate::verify(&sealed, Some(f.id())).unwrap();
+        assert!(sealed.sealed && sealed.unsealed_reason.is_none());
+        let report = chorus_core::certificate::verify(&sealed.bytes, Some(f.id())).unwrap();
         assert_eq!(report.seal.map(|s| (s.signer, s.delegation)), Some((f.keys[1].public(), None)));
         let unsealed = certificate(&store, &id, &only_node).unwrap().unwrap();
-        assert!(chorus_core::certificate::verify(&unsealed, Some(f.id())).unwrap().seal.is_none());
+        assert!(!unsealed.sealed && unsealed.unsealed_reason.as_ref().is_some_and(|r| !r.is_empty()));
+        assert!(chorus_core::certificate::verify(&unsealed.bytes, Some(f.id())).unwrap().seal.is_none());
 
         store.ingest(&[delegation.bytes()], T0 + 1_000_000).unwrap();
         store.with_ledger(|l| assert!(only_node.can_seal(l, &id)));
         let sealed = certificate(&store, &id, &only_node).unwrap().unwrap();
-        let seal = chorus_core::certificate::verify(&sealed, Some(f.id())).unwrap().seal.unwrap();
+        let seal = chorus_core::certificate::verify(&sealed.bytes, Some(f.id())).unwrap().seal.unwrap();
         assert_eq!(
             (seal.trust, seal.signer, seal.delegation),
             (f.keys[2].public(), node.public(), Some(delegation.id()))
         );
         assert!(!format!("{only_node:?}").contains(&hex::encode(node.seed())), "a secret never shows");
+    }
+
+    /// `--no-seal`: the form made before dissent was recorded, no dissent
+    /// and no seal, which still verifies.
+    #[test]
+    fn an_unsealed_certificate_carries_neither_dissent_nor_seal() {
+        let f = Fixture::new(3);
+        let p = f.proposal(0, "Adopted over an objection", 1, None);
+        let e0 = f.endorsement(0, p.id(), Stance::Endorse, 2);
+        let e1 = f.endorsement(1, p.id(), Stance::Endorse, 3);
+        let o2 = f.endorsement(2, p.id(), Stance::Object, 4);
+        let (_dir, store) = store_with(&f, &[&p, &e0, &e1, &o2]);
+        let id = p.id();
+        let keys = SealKeys { trust: f.keys[1].public(), keys: vec![f.keys[1].clone()] };
+        let full = certificate(&store, &id, &keys).unwrap().unwrap();
+        let full = chorus_core::certificate::verify(&full.bytes, Some(f.id())).unwrap();
+        assert_eq!(full.objectors.len(), 1);
+        let plain = unsealed_certificate(&store, &id).unwrap().unwrap();
+        let report = chorus_core::certificate::verify(&plain, Some(f.id())).unwrap();
+        assert!(report.seal.is_none() && report.objectors.is_empty());
+        // Exactly the earlier form: what assemble_with_chain gives.
+        let env = |i: &ObjectId| Envelope::decode(&store.get(i).unwrap().unwrap()).unwrap();
+        let chain: Vec<Envelope> = store.with_ledger(|l| l.certificate_chain(&id)).unwrap().iter().map(env).collect();
+        let again =
+            chorus_core::certificate::assemble_with_chain(f.coalition.genesis_envelope(), &p, &[e0, e1], &chain);
+        assert_eq!(plain, again);
+        assert!(unsealed_certificate(&store, &ObjectId([9; 32])).unwrap().is_none());
     }
 }

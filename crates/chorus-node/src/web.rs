@@ -218,6 +218,13 @@ pub struct PublishResult {
     pub positions: usize,
     /// Whether proposals and stances were published as well.
     pub everything: bool,
+    /// True when every position's certificate is sealed; false from a
+    /// node that did not say.
+    #[serde(default)]
+    pub sealed: bool,
+    /// Why some certificates are not, when some are not.
+    #[serde(default)]
+    pub unsealed_reason: Option<String>,
 }
 
 /// Writes the whole website into `dir` (absolute) as static files: the
@@ -247,13 +254,24 @@ pub fn publish(
     let everything = matches!(options.publish, Publish::Everything);
     let config = SiteConfig { publish: options.publish, base_url: options.base_url };
     let ledger = store.ledger_snapshot();
-    match &options.seal {
-        Some(seal) => seal.warn_unsealable(&ledger, "publish"),
-        None if !ledger.positions().is_empty() => {
-            tracing::warn!("publish: certificates are exported unsealed (their dissent is not attested): no sealer")
+    let unsealed_reason = match &options.seal {
+        Some(seal) => {
+            seal.warn_unsealable(&ledger, "publish");
+            let n = seal.unsealable(&ledger);
+            (n > 0).then(|| {
+                format!(
+                    "{n} of {} certificates are unsealed: this node holds neither a key of its trust nor a node-scope \
+                     delegation of its node key, or its trust is not a member of the proposals' roster versions",
+                    ledger.positions().len()
+                )
+            })
         }
-        None => {}
-    }
+        None if !ledger.positions().is_empty() => {
+            tracing::warn!("publish: certificates are exported unsealed (their dissent is not attested): no sealer");
+            Some("this node has no key to seal certificates with".to_string())
+        }
+        None => None,
+    };
     let objects = StoreObjects { store, seal: options.seal.as_ref() };
     let site = Site::new(&ledger, &objects, &config);
     let paths = site.paths();
@@ -273,7 +291,16 @@ pub fn publish(
         bytes += asset.body.len() as u64;
     }
     let removed = remove_stale(dir, dir, &paths.iter().map(String::as_str).collect())?;
-    Ok(PublishResult { dir: dir.to_path_buf(), files, bytes, removed, positions: ledger.positions().len(), everything })
+    Ok(PublishResult {
+        dir: dir.to_path_buf(),
+        files,
+        bytes,
+        removed,
+        positions: ledger.positions().len(),
+        everything,
+        sealed: unsealed_reason.is_none(),
+        unsealed_reason,
+    })
 }
 
 /// Removes the regular files under `at` whose path relative to `root` is

@@ -460,7 +460,7 @@ async fn a_proposal_view_carries_its_tally_by_attribute() {
     let client = Client::new(node.socket_path());
     let id = p.id().to_hex();
     let (detail, list) = tokio::task::spawn_blocking(move || {
-        let detail: ProposalDetail = client.call(&Request::Show { id }).unwrap();
+        let detail: ProposalDetail = client.call(&Request::Show { id, comments: true }).unwrap();
         let list: Vec<ProposalSummary> = client.call(&Request::Proposals).unwrap();
         (detail, list)
     })

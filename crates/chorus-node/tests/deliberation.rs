@@ -18,6 +18,7 @@ use chorus_node::control::{CertificateResult, Client, ProposalDetail, Request, S
 use chorus_node::daemon::{Node, StartOptions};
 use chorus_node::datadir::{write_atomic, write_new_secret, DataDir};
 use serde_json::Value;
+use sha2::Digest;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// `GET path` on the node's website: the status and the JSON body.
@@ -139,7 +140,7 @@ async fn show_carries_the_deliberation_and_the_certificate_is_sealed() {
     let client = Client::new(node.socket_path());
     submit_all(&client, &s.all).await;
 
-    let d: ProposalDetail = call(&client, Request::Show { id: s.draft.id().to_hex() }).await;
+    let d: ProposalDetail = call(&client, Request::Show { id: s.draft.id().to_hex(), comments: true }).await;
     assert_eq!(d.summary.status, "adopted");
     assert!(d.draft);
     assert_eq!(d.voting_opens_at_ms, None);
@@ -153,8 +154,10 @@ async fn show_carries_the_deliberation_and_the_certificate_is_sealed() {
     assert_eq!(d.comments[0].trust, f.keys[2].public().to_hex());
     assert_eq!(d.comments[0].text, "Add the rural routes.");
     let a = d.comments[2].amendment.clone().expect("an amendment");
-    assert_eq!((a.title.as_deref(), a.body.as_str()), (Some("Rural"), "Shared transport, rural routes included."));
-    assert_eq!(a.body_sha256.len(), 64);
+    // The proposed text is not carried: its length and hash are.
+    let proposed = "Shared transport, rural routes included.";
+    assert_eq!((a.title.as_deref(), a.body_len), (Some("Rural"), proposed.len()));
+    assert_eq!(a.body_sha256, hex::encode(sha2::Sha256::digest(proposed.as_bytes())));
     assert_eq!(d.comments[2].taken_up_by, vec![s.revision.id()]);
     assert_eq!(d.comments_omitted, 0);
     assert_eq!(d.notices.len(), 1);
@@ -174,12 +177,12 @@ async fn show_carries_the_deliberation_and_the_certificate_is_sealed() {
     assert_eq!(timing, expected);
     assert_eq!(objector.records, expected.iter().map(|(id, _)| *id).collect::<Vec<_>>());
 
-    let r: ProposalDetail = call(&client, Request::Show { id: s.revision.id().to_hex() }).await;
+    let r: ProposalDetail = call(&client, Request::Show { id: s.revision.id().to_hex(), comments: true }).await;
     assert_eq!(r.summary.status, "draft");
     assert_eq!((r.revises, r.amendments.clone()), (Some(s.draft.id()), vec![s.amendment.id()]));
     assert_eq!(r.window.unwrap().opens_at_ms, None);
 
-    let gone: ProposalDetail = call(&client, Request::Show { id: s.withdrawn.id().to_hex() }).await;
+    let gone: ProposalDetail = call(&client, Request::Show { id: s.withdrawn.id().to_hex(), comments: true }).await;
     assert_eq!(gone.summary.status, "withdrawn");
     let w = gone.window.unwrap();
     assert_eq!((w.withdrawn_at_ms, w.withdrawn_by), (Some(T0 + 21), Some(s.withdrawal.id())));
@@ -187,7 +190,7 @@ async fn show_carries_the_deliberation_and_the_certificate_is_sealed() {
     assert_eq!(gone.notices[0].kind, "withdrawal");
 
     // The certificate: sealed by the node's trust key, the objection in it.
-    let cert: CertificateResult = call(&client, Request::Certificate { id: s.draft.id().to_hex() }).await;
+    let cert: CertificateResult = call(&client, Request::Certificate { id: s.draft.id().to_hex(), seal: true }).await;
     let bytes = hex::decode(cert.certificate).unwrap();
     let report = certificate::verify(&bytes, Some(f.id())).unwrap().require_seal().unwrap();
     let seal = report.seal.clone().expect("sealed");
@@ -202,7 +205,7 @@ async fn show_carries_the_deliberation_and_the_certificate_is_sealed() {
     // No certificate for a draft or a withdrawn proposal, and the error says why.
     for (id, why) in [(s.revision.id(), "is a draft"), (s.withdrawn.id(), "was withdrawn by its author")] {
         let c = client.clone();
-        let request = Request::Certificate { id: id.to_hex() };
+        let request = Request::Certificate { id: id.to_hex(), seal: true };
         let answer = tokio::task::spawn_blocking(move || c.call::<CertificateResult>(&request)).await.unwrap();
         let error = answer.expect_err("no certificate").to_string();
         assert!(error.contains(why), "{error}");
@@ -229,7 +232,8 @@ async fn show_carries_the_deliberation_and_the_certificate_is_sealed() {
     assert_eq!(view["revisions"][0], s.revision.id().to_hex());
     assert_eq!(view["revises"], Value::Null);
     let kinds: Vec<&str> = v["comments"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["comment"; 3]);
+    // The amendment's envelope (its proposed text) is fetched by id.
+    assert_eq!(kinds, ["comment"; 2]);
     assert_eq!(v["comments"][0]["id"], s.first.id().to_hex());
     assert_eq!(v["notices"][0]["kind"], "kind-13");
     let objector = view["stances"].as_array().unwrap().iter().find(|t| t["stance"] == "object").unwrap();

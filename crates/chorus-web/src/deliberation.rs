@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chorus_core::{CommentRecord, NoticeKind, ObjectId, Proposal, PublicKey, Roster, VotingWindow};
 use maud::{html, Markup, PreEscaped};
+use sha2::{Digest, Sha256};
 
 use crate::pages::{proposal_href, short, time, trust_name, Depth};
 use crate::{markdown, Site};
@@ -25,6 +26,10 @@ use crate::{markdown, Site};
 /// replies to, so a long chain of replies stays readable and the page's
 /// nesting bounded.
 pub(crate) const MAX_THREAD_DEPTH: usize = 6;
+
+/// Most bytes of proposed texts (amendment bodies) one page renders; the
+/// others are given by length and SHA-256.
+pub(crate) const MAX_AMENDMENT_BYTES_SHOWN: usize = 1024 * 1024;
 
 /// Makes the explicit bidirectional formatting characters (embeddings,
 /// overrides, isolates and marks, U+061C, U+200E, U+200F, U+202A to U+202E,
@@ -160,13 +165,14 @@ struct Node<'c> {
     /// Replies, in the order of `comments` (by time, then id).
     replies: Vec<usize>,
     /// Shown at the top level although it replies to a comment: that
-    /// comment is not held here.
+    /// comment is not shown here.
     orphan: bool,
 }
 
 /// The comments as a forest: every reply under the comment it replies to
-/// when that comment is held, by (time, id) at every level; a reply to a
-/// comment not held is a root, marked.
+/// when that comment is shown, by (time, id) at every level; a reply to a
+/// comment not shown (not held, or left out by the bound of
+/// [`crate::discussion`]) is a root, marked.
 fn thread(comments: &[CommentRecord]) -> (Vec<Node<'_>>, Vec<usize>) {
     let index: BTreeMap<ObjectId, usize> = comments.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
     let mut nodes: Vec<Node> = comments.iter().map(|c| Node { comment: c, replies: vec![], orphan: false }).collect();
@@ -302,7 +308,7 @@ impl Thread<'_, '_> {
                 }
                 @if let Some(parent) = c.reply_to {
                     @if orphan {
-                        " · replies to comment " code.id { (short_id(&parent)) } ", not held here"
+                        " · replies to comment " code.id { (short_id(&parent)) } ", not shown here"
                     } @else if name_parent {
                         " · replies to " a href={ "#" (comment_anchor(&parent)) } { "comment " (short_id(&parent)) }
                     }
@@ -320,8 +326,8 @@ fn short_id(id: &ObjectId) -> String {
 /// thread (replies under their parent, by time), each with its member's
 /// name, its time and, when it does not count as its member's, "not
 /// counted" and why. Left out when there is no comment.
-pub(crate) fn discussion(site: &Site, roster: Option<&Roster>, comments: &[CommentRecord]) -> Markup {
-    if comments.is_empty() {
+pub(crate) fn discussion(site: &Site, roster: Option<&Roster>, comments: &[CommentRecord], omitted: usize) -> Markup {
+    if comments.is_empty() && omitted == 0 {
         return html! {};
     }
     let (nodes, roots) = thread(comments);
@@ -329,7 +335,7 @@ pub(crate) fn discussion(site: &Site, roster: Option<&Roster>, comments: &[Comme
     let counted = comments.iter().filter(|c| c.counted).count();
     html! {
         section.discussion aria-labelledby="discussion" {
-            h2 #discussion { "Discussion (" (comments.len()) ")" }
+            h2 #discussion { "Discussion (" (comments.len() + omitted) ")" }
             p.note {
                 "Comments signed by members, replies under the comment they answer, oldest first. "
                 "A comment never changes whether the proposal is adopted."
@@ -339,6 +345,13 @@ pub(crate) fn discussion(site: &Site, roster: Option<&Roster>, comments: &[Comme
             }
             ol.thread.top {
                 @for i in &roots { (t.item(*i, 0)) }
+            }
+            @if omitted > 0 {
+                p.note.omitted {
+                    (omitted) " more comment" @if omitted != 1 { "s" } " not shown. "
+                    "A page shows at most " (crate::discussion::MAX_COMMENTS_SHOWN) " comments, counted ones first, "
+                    "taking turns between members in time order."
+                }
             }
         }
     }
@@ -352,10 +365,27 @@ pub(crate) fn amendments(site: &Site, id: &ObjectId, roster: Option<&Roster>, co
     if list.is_empty() {
         return html! {};
     }
+    // Bodies are rendered while the budget lasts, in the order the
+    // discussion's bound chose them (time order).
+    let mut budget = MAX_AMENDMENT_BYTES_SHOWN;
+    let shown_bodies: BTreeSet<ObjectId> = list
+        .iter()
+        .filter_map(|c| {
+            let len = c.amendment.as_ref()?.body.len();
+            (len <= budget).then(|| {
+                budget -= len;
+                c.id
+            })
+        })
+        .collect();
     let ledger = site.ledger();
     // Revisions of this proposal, with the amendments each takes up.
-    let revisions: Vec<(ObjectId, &Proposal)> =
-        ledger.revisions(id).into_iter().filter_map(|r| ledger.proposal(&r).map(|p| (r, p))).collect();
+    let revisions: Vec<(ObjectId, &Proposal)> = ledger
+        .revisions(id)
+        .into_iter()
+        .filter(|r| site.published(r))
+        .filter_map(|r| ledger.proposal(&r).map(|p| (r, p)))
+        .collect();
     html! {
         section.amendments aria-labelledby="amendments" {
             h2 #amendments { "Amendments (" (list.len()) ")" }
@@ -364,6 +394,8 @@ pub(crate) fn amendments(site: &Site, id: &ObjectId, roster: Option<&Roster>, co
                     @if let Some(a) = &c.amendment {
                         @let taken: Vec<&(ObjectId, &Proposal)> =
                             revisions.iter().filter(|(_, p)| p.amendments.binary_search(&c.id).is_ok()).collect();
+                        // A revision the site does not publish is not
+                        // revealed: the amendment reads as not taken up.
                         li {
                             article.amendment id=(amendment_anchor(&c.id)) {
                                 p.comment-head {
@@ -383,9 +415,18 @@ pub(crate) fn amendments(site: &Site, id: &ObjectId, roster: Option<&Roster>, co
                                         None => { em { "unchanged" } }
                                     }
                                 }
-                                details.amendment-text {
-                                    summary { "Proposed text (" (a.body.len()) " bytes)" }
-                                    div.body { (PreEscaped(markdown::render(&visible_bidi(&a.body)))) }
+                                @if shown_bodies.contains(&c.id) {
+                                    details.amendment-text {
+                                        summary { "Proposed text (" (a.body.len()) " bytes)" }
+                                        div.body { (PreEscaped(markdown::render(&visible_bidi(&a.body)))) }
+                                    }
+                                } @else {
+                                    p.note {
+                                        "Proposed text: " (a.body.len()) " bytes, SHA-256 "
+                                        code.id { (hex::encode(Sha256::digest(a.body.as_bytes()))) }
+                                        "; not shown here (this page shows at most "
+                                        (MAX_AMENDMENT_BYTES_SHOWN / 1024) " KiB of proposed texts)."
+                                    }
                                 }
                                 p.taken {
                                     @if taken.is_empty() {
@@ -394,11 +435,7 @@ pub(crate) fn amendments(site: &Site, id: &ObjectId, roster: Option<&Roster>, co
                                         "Taken up by "
                                         @for (n, (r, p)) in taken.iter().enumerate() {
                                             @if n > 0 { ", " }
-                                            @if site.published(r) {
-                                                a href=(proposal_href(Depth::Sub, r)) { (p.title) }
-                                            } @else {
-                                                "a revision this site does not publish"
-                                            }
+                                            a href=(proposal_href(Depth::Sub, r)) { (p.title) }
                                         }
                                         "."
                                     }
@@ -416,11 +453,17 @@ pub(crate) fn amendments(site: &Site, id: &ObjectId, roster: Option<&Roster>, co
 /// (signed by someone other than the author's authorised keys), so that
 /// a reader sees why they changed nothing. Left out when there is none.
 pub(crate) fn ignored_notices(site: &Site, id: &ObjectId) -> Markup {
-    let ignored: Vec<_> = site.ledger().notices(id).into_iter().filter(|n| !n.counted).collect();
+    let notices = site.ledger().notices(id);
+    let selection = crate::discussion::select_notices(&notices);
+    let omitted = selection.omitted;
+    let ignored: Vec<_> = selection.take(notices).into_iter().filter(|n| !n.counted).collect();
     html! {
-        @if !ignored.is_empty() {
+        @if !ignored.is_empty() || omitted > 0 {
             section.notices aria-labelledby="notices" {
-                h2 #notices { "Notices that did not take effect (" (ignored.len()) ")" }
+                h2 #notices { "Notices that did not take effect (" (ignored.len() + omitted) ")" }
+                @if omitted > 0 {
+                    p.note { (omitted) " more not shown." }
+                }
                 ul.notices {
                     @for n in &ignored {
                         li {

@@ -164,6 +164,7 @@ mod assets;
 mod breadth;
 pub mod date;
 mod deliberation;
+pub mod discussion;
 mod dissent;
 mod feeds;
 mod markdown;

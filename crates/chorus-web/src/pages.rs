@@ -466,7 +466,12 @@ pub(crate) fn proposal(site: &Site, id: &ObjectId) -> String {
     let author = trust_name(site, roster, &p.author);
     let window = ledger.voting_window(id).unwrap_or_else(|| VotingWindow::open_from_start(p.closes_at_ms));
     let deliberating = deliberation::uses_window(p, &window);
+    // Only the part of the discussion every view carries (the shared
+    // bound), chosen before anything is rendered.
     let comments = ledger.comments(id);
+    let selection = crate::discussion::select_comments(&comments);
+    let comments_omitted = selection.omitted;
+    let comments = selection.take(comments);
     // The breakdown only for a coalition that uses attributes.
     let breakdown = match (roster, charter) {
         (Some(r), Some(c)) if breadth::shown(c, r) => ledger.breakdown(id),
@@ -561,7 +566,7 @@ pub(crate) fn proposal(site: &Site, id: &ObjectId) -> String {
                 }
             }
             (deliberation::amendments(site, id, roster, &comments))
-            (deliberation::discussion(site, roster, &comments))
+            (deliberation::discussion(site, roster, &comments, comments_omitted))
             (deliberation::ignored_notices(site, id))
             @if let Some(state) = &state {
                 (stances::tally_section(&state.tally, deliberating))

@@ -129,7 +129,12 @@ pub(crate) fn coalition_of(c: &Client) -> Result<Coalition> {
 /// Fetches and checks proposal `id`; an id the node does not know is a
 /// refusal naming it.
 pub(crate) fn fetch_known(c: &Client, coalition: &Coalition, id: &str) -> Result<CheckedProposal> {
-    match leader::fetch_checked(c, coalition, id) {
+    fetch_known_with(c, coalition, id, true)
+}
+
+/// [`fetch_known`]; without `comments` the node leaves the comments out.
+pub(crate) fn fetch_known_with(c: &Client, coalition: &Coalition, id: &str, comments: bool) -> Result<CheckedProposal> {
+    match leader::fetch_checked_with(c, coalition, id, comments) {
         Err(e) if is_unknown(&e) => Err(Refusal::new(
             "unknown_proposal",
             format!("no proposal {} is known to this node; check the id with `chorus proposals`", safe_line(id.trim())),
@@ -156,6 +161,14 @@ pub(crate) fn resolve_comment(p: &CheckedProposal, want: &str, amendment: bool) 
     } else {
         Vec::new()
     };
+    // A view carries a bounded part of the discussion: a full id of a
+    // comment it left out is taken as given (a reply or an amendment names
+    // it; neither is checked to exist).
+    if matches.is_empty() && p.detail.comments_omitted > 0 && prefix.len() == 64 && valid {
+        if let Ok(id) = prefix.parse::<ObjectId>() {
+            return Ok(id);
+        }
+    }
     match matches.as_slice() {
         [one] => Ok(*one),
         [] => Err(Refusal::new(
@@ -301,7 +314,7 @@ fn sign_and_send(
     } else {
         // A comment that does not count (a revoked delegation, a trust
         // outside the proposal's roster) is kept and shown as such: say so.
-        let d = c.call::<ProposalDetail>(&Request::Show { id: p.id.to_hex() }).ok();
+        let d = c.call::<ProposalDetail>(&Request::Show { id: p.id.to_hex(), comments: true }).ok();
         let counted = d.and_then(|d| d.comments.iter().find(|x| x.id == r.id).map(|x| x.counted));
         if counted == Some(false) {
             human.push_str(&format!(
@@ -337,7 +350,7 @@ pub(crate) fn open_voting(dd: &DataDir, a: OpenVotingArgs) -> Result<Output> {
     let c = client(dd)?;
     let (key, trust) = governance::trust_signer(dd)?;
     let coalition = coalition_of(&c)?;
-    let p = fetch_known(&c, &coalition, &a.id)?;
+    let p = fetch_known_with(&c, &coalition, &a.id, false)?;
     require_author(&p, &trust, "open voting on")?;
     let id = p.id.short(12);
     match deliberation::voting(&p, now_ms()) {
@@ -384,7 +397,7 @@ pub(crate) fn withdraw(dd: &DataDir, a: WithdrawArgs) -> Result<Output> {
     let c = client(dd)?;
     let (key, trust) = governance::trust_signer(dd)?;
     let coalition = coalition_of(&c)?;
-    let p = fetch_known(&c, &coalition, &a.id)?;
+    let p = fetch_known_with(&c, &coalition, &a.id, false)?;
     require_author(&p, &trust, "withdraw")?;
     let id = p.id.short(12);
     if p.detail.summary.status == "adopted" {

@@ -404,7 +404,7 @@ pub fn run(args: DevnetArgs, json: bool) -> Result<Output> {
         let last = n - 1;
         say.step(&format!("Exporting the certificate from node-{last} and verifying it offline"));
         let cert: chorus_node::control::CertificateResult =
-            clients[last].call(&Request::Certificate { id: pid.to_hex() })?;
+            clients[last].call(&Request::Certificate { id: pid.to_hex(), seal: true })?;
         let bytes = hex::decode(&cert.certificate).context("certificate is not hex")?;
         let verified = chorus_core::certificate::verify(&bytes, Some(coalition.id()))
             .map_err(|e| anyhow!("the certificate does not verify: {e}"))?;

@@ -64,7 +64,7 @@ pub(crate) fn run(dd: &DataDir, a: EndorseArgs) -> Result<Output> {
     let signer = governance::stance_signer(dd, a.as_leader.as_ref(), a.delegation.as_deref())?;
     let (_, coalition) = leader::coalition(&c)?;
     let roster = leader::roster(&c)?;
-    let p = deliberate::fetch_known(&c, &coalition, &a.id)?;
+    let p = deliberate::fetch_known_with(&c, &coalition, &a.id, false)?;
     // A stance signed before voting opens (or after a withdrawal) would be
     // kept but never count: refuse it before anything is signed.
     if let Some(refusal) = deliberation::stance_refusal(&p, chorus_node::daemon::now_ms()) {
@@ -111,7 +111,7 @@ pub(crate) fn run(dd: &DataDir, a: EndorseArgs) -> Result<Output> {
         // delegation, signed with a key no longer the trust's, or of a
         // trust outside the proposal's roster is kept but does not count,
         // and only the node's ledger knows. Ask it, and say so.
-        let verdict = c.call::<ProposalDetail>(&Request::Show { id: p.id.to_hex() }).ok().map(|d| {
+        let verdict = c.call::<ProposalDetail>(&Request::Show { id: p.id.to_hex(), comments: false }).ok().map(|d| {
             let stances: Vec<_> = d.stances.into_iter().map(|s| (s.trust, s.stance, s.records)).collect();
             leader::counted(&signer.trust.to_hex(), &r.id, stance, &stances)
         });

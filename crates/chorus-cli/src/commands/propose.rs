@@ -132,6 +132,9 @@ pub(crate) fn run(dd: &DataDir, a: ProposeArgs) -> Result<Output> {
     let c = client(dd)?;
     let (key, trust) = governance::trust_signer(dd)?;
     let (closes, mut drafting) = a.timing(now_ms())?;
+    if let Some(note) = upgrade_note(&drafting) {
+        eprintln!("{note}");
+    }
     let revision = match &a.revises {
         None => None,
         Some(id) => Some(revision(&c, id, &a.takes_up, &trust)?),
@@ -199,6 +202,16 @@ pub(crate) fn run(dd: &DataDir, a: ProposeArgs) -> Result<Output> {
     };
     let proposed = Proposed { result: res, revises: Some(r.old.id), amendments: Some(r.amendments), withdrawal };
     Ok(Output::new(&proposed, human))
+}
+
+/// The one note for a proposal that uses drafting (a draft or a fixed
+/// opening time): nodes of earlier versions refuse it, so it reaches only
+/// members whose nodes run this version.
+pub(crate) fn upgrade_note(drafting: &Drafting) -> Option<&'static str> {
+    (drafting.draft || drafting.voting_opens_at_ms.is_some()).then_some(
+        "note: a draft or a fixed voting opening is new in this version of chorus: members' nodes must run it \
+         (older nodes refuse such a proposal and do not pass it on)",
+    )
 }
 
 fn note_waiting(outcome: SubmitOutcome) {

@@ -21,15 +21,19 @@ pub(crate) fn run(dd: &DataDir, out: &Path, base_url: Option<String>, everything
     let dir = absolute(out)?;
     let r: PublishResult = client(dd)?.call(&Request::Publish { dir, base_url, everything })?;
     let what = if r.everything { "positions, proposals and stances" } else { "positions only" };
-    Ok(Output::new(
-        &r,
-        format!(
-            "wrote the website to {}: {} files, {} bytes, {} positions ({what}){}",
-            r.dir.display(),
-            r.files,
-            r.bytes,
-            r.positions,
-            if r.removed > 0 { format!("; removed {} files of the previous export", r.removed) } else { String::new() }
-        ),
-    ))
+    let mut human = format!(
+        "wrote the website to {}: {} files, {} bytes, {} positions ({what}){}",
+        r.dir.display(),
+        r.files,
+        r.bytes,
+        r.positions,
+        if r.removed > 0 { format!("; removed {} files of the previous export", r.removed) } else { String::new() }
+    );
+    if let Some(why) = r.unsealed_reason.as_deref().filter(|_| !r.sealed) {
+        human.push_str(&format!(
+            "\nwarning: some certificates are not sealed, so they do not attest who objected or abstained: {}",
+            crate::output::safe_line(why)
+        ));
+    }
+    Ok(Output::new(&r, human))
 }

@@ -185,12 +185,9 @@ pub(crate) fn show(r: &Remote, id: &str) -> Result<Output> {
             name(&s.trust),
             &s.trust[..12],
             time(s.created_at_ms),
-            // A comment is signed text, but may span lines: indented, it
-            // cannot pass for another stance line.
-            s.comment
-                .as_ref()
-                .map(|c| format!(": {}", safe_text(c).replace('\n', "\n             ")))
-                .unwrap_or_default()
+            // Signed text, possibly of several lines: each line marked
+            // under the stance, so none can pass for another stance line.
+            s.comment.as_ref().map(|c| format!("\n{}", indent(&super::thread::quoted(c), 11))).unwrap_or_default()
         ));
     }
     let json = serde_json::json!({

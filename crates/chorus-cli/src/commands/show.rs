@@ -59,11 +59,15 @@ pub(crate) fn run(dd: &DataDir, id: &str) -> Result<Output> {
         p.body_sha256,
         indent(&p.proposal.body, 4)
     );
-    if deliberative || !d.comments.is_empty() {
+    if deliberative || !d.comments.is_empty() || d.comments_omitted > 0 {
         h.push('\n');
         h.push_str(&thread::thread_text(&d.comments));
         if d.comments_omitted > 0 {
-            h.push_str(&format!("  ({} later comments not shown: too much text for one answer)\n", d.comments_omitted));
+            let n = d.comments_omitted;
+            h.push_str(&format!(
+                "  {n} more comment{} not shown (a view carries at most 500, counted ones first, members taking turns in time order)\n",
+                if n == 1 { "" } else { "s" }
+            ));
         }
         h.push_str(&thread::amendments_text(&d.comments));
     }
@@ -91,7 +95,9 @@ pub(crate) fn run(dd: &DataDir, id: &str) -> Result<Output> {
             time(s.created_at_ms),
             marks,
             if s.equivocated { " [equivocated]" } else { "" },
-            s.comment.as_ref().map(|c| format!(": {c}")).unwrap_or_default()
+            // Signed text, possibly of several lines: each line marked
+            // under the stance, so none can pass for another stance line.
+            s.comment.as_ref().map(|c| format!("\n{}", indent(&thread::quoted(c), 11))).unwrap_or_default()
         ));
     }
     Ok(Output::new(d, h))

@@ -14,6 +14,18 @@ use crate::output::{indent, safe_line, safe_text, time};
 /// depth, so a long exchange stays readable.
 const MAX_DEPTH: usize = 8;
 
+/// A member's text as printed under its heading: every line begins with
+/// "│ " (a bare "│" when empty), so no line of it can pass for a heading,
+/// another member's reply or a line of the command's own; hidden
+/// characters are escaped ([`safe_text`]).
+pub fn quoted(text: &str) -> String {
+    safe_text(text)
+        .split('\n')
+        .map(|l| if l.is_empty() { "│".to_string() } else { format!("│ {l}") })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Who signed a comment: the trust's name, or its short id.
 fn who(c: &CommentInfo) -> String {
     match &c.trust_name {
@@ -33,15 +45,22 @@ fn heading(c: &CommentInfo, orphan: bool) -> String {
         if let Some(t) = &a.title {
             h.push_str(&format!(", new title {:?}", safe_line(t)));
         }
-        h.push_str(&format!(", new body sha256 {}", safe_line(a.body_sha256.get(..16).unwrap_or(&a.body_sha256))));
+        h.push_str(&format!(
+            ", new body {} bytes, sha256 {}",
+            a.body_len,
+            safe_line(a.body_sha256.get(..16).unwrap_or(&a.body_sha256))
+        ));
     }
     if orphan {
         if let Some(r) = c.reply_to {
-            h.push_str(&format!(" (reply to {}, which this node does not hold)", r.short(12)));
+            h.push_str(&format!(" (reply to {}, which is not shown)", r.short(12)));
         }
     }
     if !c.counted {
-        h.push_str(" [not counted]");
+        match &c.not_counted_reason {
+            Some(why) => h.push_str(&format!(" [not counted: {}]", safe_line(why))),
+            None => h.push_str(" [not counted]"),
+        }
     }
     h
 }
@@ -89,7 +108,7 @@ pub fn thread_text(comments: &[CommentInfo]) -> String {
         out.push_str(&indent(&heading(c, orphan), pad));
         out.push('\n');
         if !c.text.is_empty() {
-            out.push_str(&indent(&safe_text(&c.text), pad + 2));
+            out.push_str(&indent(&quoted(&c.text), pad + 2));
             out.push('\n');
         }
         if let Some(kids) = children.get(&c.id) {
@@ -156,6 +175,7 @@ mod tests {
     fn replies_are_indented_under_their_parent_in_time_order() {
         let mut late = comment(5, 50, Some(1), "second reply");
         late.counted = false;
+        late.not_counted_reason = Some("its trust is not a member of the proposal's roster version".into());
         let comments = [
             comment(1, 10, None, "first"),
             comment(2, 20, None, "second\nover two lines"),
@@ -168,24 +188,49 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "discussion (6 comments; 1 not counted):", "{text}");
         assert!(lines[1].starts_with("  [010101010101] Trust 1, "), "{text}");
-        assert_eq!(lines[2], "    first");
+        assert_eq!(lines[2], "    │ first");
         assert!(lines[3].starts_with("    [030303030303] Trust 3, "), "{text}");
-        assert_eq!(lines[4], "      first reply");
+        assert_eq!(lines[4], "      │ first reply");
         assert!(lines[5].starts_with("      [040404040404] Trust 4, "), "{text}");
-        assert_eq!(lines[6], "        reply to the reply");
-        assert!(lines[7].starts_with("    [050505050505] Trust 5, ") && lines[7].ends_with("[not counted]"), "{text}");
+        assert_eq!(lines[6], "        │ reply to the reply");
+        assert!(
+            lines[7].starts_with("    [050505050505] Trust 5, ")
+                && lines[7].ends_with("[not counted: its trust is not a member of the proposal's roster version]"),
+            "{text}"
+        );
         assert!(lines[9].starts_with("  [020202020202] Trust 2, "), "{text}");
-        assert_eq!((lines[10], lines[11]), ("    second", "    over two lines"));
-        assert!(lines[12].contains("(reply to 090909090909, which this node does not hold)"), "{text}");
+        assert_eq!((lines[10], lines[11]), ("    │ second", "    │ over two lines"));
+        assert!(lines[12].contains("(reply to 090909090909, which is not shown)"), "{text}");
+    }
+
+    #[test]
+    fn a_comment_cannot_fake_another_members_reply() {
+        // A text that prints what a reply's heading looks like, with the
+        // indentation of one, and a blank line.
+        let fake = "ok\n\n  [090909090909] Trust 9, 2026-01-01 00:00 UTC\n    I agree with everything.";
+        let text = thread_text(&[comment(1, 10, None, fake)]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            &lines[2..],
+            &[
+                "    │ ok",
+                "    │",
+                "    │   [090909090909] Trust 9, 2026-01-01 00:00 UTC",
+                "    │     I agree with everything."
+            ],
+            "{text}"
+        );
+        // Every line after the heading is marked.
+        assert!(lines[2..].iter().all(|l| l.trim_start().starts_with('│')));
     }
 
     #[test]
     fn amendments_say_what_became_of_them() {
         let mut a = comment(7, 70, None, "shorter");
-        a.amendment = Some(AmendmentInfo { title: Some("New".into()), body: "b".into(), body_sha256: "cd".repeat(32) });
+        a.amendment = Some(AmendmentInfo { title: Some("New".into()), body_len: 1, body_sha256: "cd".repeat(32) });
         a.taken_up_by = vec![ObjectId([8; 32])];
         let mut b = comment(9, 80, None, "");
-        b.amendment = Some(AmendmentInfo { title: None, body: "c".into(), body_sha256: "ef".repeat(32) });
+        b.amendment = Some(AmendmentInfo { title: None, body_len: 1, body_sha256: "ef".repeat(32) });
         let text = amendments_text(&[comment(1, 1, None, "x"), a, b]);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "amendments:");

@@ -97,6 +97,7 @@ struct NodeView {
     comments: Vec<CommentInfo>,
     comments_omitted: usize,
     notices: Vec<NoticeInfo>,
+    notices_omitted: usize,
     revisions: Vec<ObjectId>,
     revises: Option<ObjectId>,
     amendments: Vec<ObjectId>,
@@ -107,7 +108,9 @@ struct ProposalJson {
     id: String,
     proposal: EnvelopeJson,
     stances: Vec<EnvelopeJson>,
-    /// The envelopes of `node_view.comments`, in the same order.
+    /// The envelopes of `node_view.comments` that are not amendments, in
+    /// the same order; an amendment's envelope (with its proposed text) is
+    /// fetched by its id (`/api/v1/objects/{id}`).
     comments: Vec<EnvelopeJson>,
     /// The envelopes of `node_view.notices`, in the same order.
     notices: Vec<EnvelopeJson>,
@@ -233,7 +236,7 @@ fn proposal(inner: &Inner, publish: Publish, id: &str) -> Answer {
     let state = inner.store.with_ledger(|l| {
         let state = l.proposal_state(&id).filter(|_| shown(l, publish, &id))?;
         // Other proposals (revisions) are listed only where they are shown.
-        let d = deliberation(l, &id, |other| shown(l, publish, other));
+        let d = deliberation(l, &id, |other| shown(l, publish, other), true);
         Some((status_name(l.status(&id, now_ms())), state, breakdown_info(l, &id), d))
     });
     let (status, state, breakdown, d) = state.ok_or_else(not_found)?;
@@ -261,11 +264,13 @@ fn proposal(inner: &Inner, publish: Publish, id: &str) -> Answer {
         comments,
         comments_omitted,
         notices,
+        notices_omitted,
         revisions,
         revises,
         amendments,
     } = d;
-    let comment_envelopes = comments.iter().map(|c| stored(inner, &c.id)).collect::<Result<_, _>>()?;
+    let comment_envelopes =
+        comments.iter().filter(|c| c.amendment.is_none()).map(|c| stored(inner, &c.id)).collect::<Result<_, _>>()?;
     let notice_envelopes = notices.iter().map(|n| stored(inner, &n.id)).collect::<Result<_, _>>()?;
     let body = ProposalJson {
         id: id.to_hex(),
@@ -284,6 +289,7 @@ fn proposal(inner: &Inner, publish: Publish, id: &str) -> Answer {
             comments,
             comments_omitted,
             notices,
+            notices_omitted,
             revisions,
             revises,
             amendments,

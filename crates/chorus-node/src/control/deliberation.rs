@@ -36,14 +36,18 @@ pub struct WindowInfo {
     pub withdrawal_reason: Option<String>,
 }
 
-/// The text an amendment proposes in place of the proposal's.
+/// The text an amendment proposes in place of the proposal's, as views
+/// list it: the body itself is not carried (it may be 64 KiB, and a view
+/// lists up to 500 comments); it is in the amendment's object, fetched by
+/// its id (the HTTP API's `/api/v1/objects/{id}`).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AmendmentInfo {
     /// The proposed title; `None` keeps the proposal's.
     #[serde(default)]
     pub title: Option<String>,
-    /// The proposed body (Markdown).
-    pub body: String,
+    /// Length of the proposed body (Markdown), in bytes.
+    #[serde(default)]
+    pub body_len: usize,
     /// SHA-256 of the proposed body, hex (as `ProposalDetail::body_sha256`).
     pub body_sha256: String,
 }

@@ -421,16 +421,23 @@ pub struct ProposalDetail {
     /// counted or not.
     #[serde(default)]
     pub comments: Vec<CommentInfo>,
-    /// Comments held but left out of `comments` (the latest ones, past
-    /// [`crate::daemon::MAX_COMMENT_BYTES_SHOWN`] bytes of text).
+    /// Comments held but left out of `comments`: past the bound every view
+    /// shares ([`chorus_web::discussion`]: at most 500, counted comments
+    /// first, taking turns between trusts in time order, within a size
+    /// budget), or all of them when the request asked for none.
     #[serde(default)]
     pub comments_omitted: usize,
     /// The author's open-voting and withdrawal objects, by (creation time,
-    /// id), counted or not.
+    /// id), counted or not: every counted one, then the others, at most
+    /// 100 in all.
     #[serde(default)]
     pub notices: Vec<NoticeInfo>,
-    /// Held proposals that link to this one (revised drafts, or texts that
-    /// supersede it), by (creation time, id).
+    /// Notices held but left out of `notices`.
+    #[serde(default)]
+    pub notices_omitted: usize,
+    /// Held proposals that revise this one (their link targets it with
+    /// relation amends), by (creation time, id). A proposal that
+    /// supersedes this one is not listed.
     #[serde(default)]
     pub revisions: Vec<ObjectId>,
     /// The proposal this one links to (revises or supersedes), if any.
@@ -501,6 +508,13 @@ pub struct CertificateResult {
     pub proposal: ObjectId,
     /// The certificate bytes, hex.
     pub certificate: String,
+    /// True when it carries a seal (a member's node attests its dissent);
+    /// false from a node that did not say.
+    #[serde(default)]
+    pub sealed: bool,
+    /// Why it carries none, when it does not.
+    #[serde(default)]
+    pub unsealed_reason: Option<String>,
 }
 
 /// What an export or import did.

@@ -5,6 +5,7 @@
 //! notices, revisions).
 
 use chorus_core::{Coalition, CommentRecord, Ledger, NoticeKind, NoticeRecord, ObjectId, PublicKey, Roster, Status};
+use chorus_web::discussion;
 use sha2::{Digest, Sha256};
 
 use super::{now_ms, Inner};
@@ -12,13 +13,6 @@ use crate::control::{
     notice_kind, parse_prefix, resolve_prefix, timing, AmendmentInfo, BreakdownInfo, CoalitionInfo, CommentInfo,
     MemberInfo, NoticeInfo, ProposalDetail, ProposalSummary, RecordTiming, RosterInfo, StanceInfo, WindowInfo,
 };
-
-/// Most bytes of comment text and amendment bodies one proposal's view
-/// carries; the comments after the budget is spent are counted in
-/// `comments_omitted`, so a proposal with a great many long amendments
-/// still fits a control reply (`control::MAX_REPLY_BYTES`) and an API
-/// answer stays bounded.
-pub const MAX_COMMENT_BYTES_SHOWN: usize = 4 * 1024 * 1024;
 
 /// The coalition as the control interface reports it.
 pub fn coalition_info(c: &Coalition) -> CoalitionInfo {
@@ -164,6 +158,7 @@ pub(crate) struct Deliberation {
     pub comments: Vec<CommentInfo>,
     pub comments_omitted: usize,
     pub notices: Vec<NoticeInfo>,
+    pub notices_omitted: usize,
     pub revisions: Vec<ObjectId>,
     pub revises: Option<ObjectId>,
     pub amendments: Vec<ObjectId>,
@@ -173,17 +168,19 @@ pub(crate) struct Deliberation {
 /// may arrive before their proposal). `shown` says which other proposals
 /// the reader may see: revisions and the revisions that take an amendment
 /// up are listed only when shown (the HTTP API under `publish =
-/// "positions"` shows adopted proposals only).
-pub(crate) fn deliberation(l: &Ledger, id: &ObjectId, shown: impl Fn(&ObjectId) -> bool) -> Deliberation {
-    deliberation_within(l, id, shown, MAX_COMMENT_BYTES_SHOWN)
-}
-
-/// [`deliberation`] with `budget` bytes of comment text.
-fn deliberation_within(
+/// "positions"` shows adopted proposals only). The comments and notices
+/// carried are bounded by the rule the website uses too
+/// ([`chorus_web::discussion`]: at most 500 comments, counted ones first,
+/// taking turns between trusts in time order, within a size budget well
+/// under the reply limits); those left out are counted in
+/// `comments_omitted` and `notices_omitted`. With `with_comments` false no
+/// comment is carried (all are counted as omitted), for callers that need
+/// only the proposal and its window.
+pub(crate) fn deliberation(
     l: &Ledger,
     id: &ObjectId,
     shown: impl Fn(&ObjectId) -> bool,
-    mut budget: usize,
+    with_comments: bool,
 ) -> Deliberation {
     let p = l.proposal(id);
     let revisions: Vec<ObjectId> = l.revisions(id).into_iter().filter(|r| shown(r)).collect();
@@ -200,27 +197,23 @@ fn deliberation_within(
             withdrawal_reason,
         }
     });
-    let mut comments = Vec::new();
-    let mut comments_omitted = 0;
-    for c in l.comments(id) {
-        let size =
-            c.text.len() + c.amendment.as_ref().map_or(0, |a| a.body.len() + a.title.as_ref().map_or(0, String::len));
-        if size > budget {
-            comments_omitted += 1;
-            // Keep the thread in time order: nothing after a gap.
-            budget = 0;
-            continue;
-        }
-        budget -= size;
-        comments.push(comment_info(l, c, &revisions));
-    }
+    let all = l.comments(id);
+    let selection = if with_comments {
+        discussion::select_comments(&all)
+    } else {
+        discussion::Selection { shown: Vec::new(), omitted: all.len() }
+    };
+    // Only the chosen records are turned into views; the rest are dropped.
+    let comments = selection.take(all).into_iter().map(|c| comment_info(l, c, &revisions)).collect();
+    let notice_selection = discussion::select_notices(&notices);
     Deliberation {
         draft: p.is_some_and(|p| p.draft),
         voting_opens_at_ms: p.and_then(|p| p.voting_opens_at_ms),
         window,
         comments,
-        comments_omitted,
-        notices: notices.into_iter().map(notice_info).collect(),
+        comments_omitted: selection.omitted,
+        notices: notice_selection.take(notices).into_iter().map(notice_info).collect(),
+        notices_omitted: notice_selection.omitted,
         revisions,
         revises: p.and_then(|p| p.link.as_ref()).map(|link| link.target),
         amendments: p.map(|p| p.amendments.clone()).unwrap_or_default(),
@@ -250,8 +243,8 @@ fn comment_info(l: &Ledger, c: CommentRecord, revisions: &[ObjectId]) -> Comment
         reply_to: c.reply_to,
         amendment: c.amendment.map(|a| AmendmentInfo {
             body_sha256: hex::encode(Sha256::digest(a.body.as_bytes())),
+            body_len: a.body.len(),
             title: a.title,
-            body: a.body,
         }),
         counted: c.counted,
         not_counted_reason: c.not_counted.map(|why| why.to_string()),
@@ -274,7 +267,9 @@ fn notice_info(n: NoticeRecord) -> NoticeInfo {
 }
 
 /// The proposal whose id starts with `prefix`, in full.
-pub(super) fn detail(inner: &Inner, prefix: &str) -> std::result::Result<ProposalDetail, String> {
+/// Without `with_comments`, the comments are left out (counted in
+/// `comments_omitted`).
+pub(super) fn detail(inner: &Inner, prefix: &str, with_comments: bool) -> std::result::Result<ProposalDetail, String> {
     parse_prefix(prefix)?;
     let id = resolve_prefix(prefix, inner.store.proposals(), "proposal")?;
     let envelope = inner
@@ -285,7 +280,7 @@ pub(super) fn detail(inner: &Inner, prefix: &str) -> std::result::Result<Proposa
     inner.store.with_ledger(|l| {
         let s = summary(l, &id, now_ms()).ok_or_else(|| format!("no proposal {id}"))?;
         let state = l.proposal_state(&id).ok_or_else(|| format!("no proposal {id}"))?;
-        let d = deliberation(l, &id, |_| true);
+        let d = deliberation(l, &id, |_| true, with_comments);
         Ok(ProposalDetail {
             summary: s,
             body: state.proposal.body.clone(),
@@ -299,6 +294,7 @@ pub(super) fn detail(inner: &Inner, prefix: &str) -> std::result::Result<Proposa
             comments: d.comments,
             comments_omitted: d.comments_omitted,
             notices: d.notices,
+            notices_omitted: d.notices_omitted,
             revisions: d.revisions,
             revises: d.revises,
             amendments: d.amendments,
@@ -321,7 +317,7 @@ mod tests {
     }
 
     #[test]
-    fn comments_past_the_budget_are_counted_not_carried_and_hidden_revisions_not_listed() {
+    fn comments_are_bounded_by_the_shared_rule_and_hidden_revisions_not_listed() {
         let f = Fixture::new(3);
         let d = f.draft(0, "Draft", 1, None, None);
         let c1 = f.comment(1, d.id(), "0123456789", None, 2);
@@ -331,20 +327,58 @@ mod tests {
         revised.link = Some(chorus_core::ProposalLink { target: d.id(), relation: chorus_core::Relation::Amends });
         let r = chorus_core::Envelope::sign(chorus_core::Kind::Proposal, revised.to_body(), &[&f.keys[0]]);
         let l = ledger_of(&f, &[&d, &c1, &c2, &c3, &r]);
-        let all = deliberation_within(&l, &d.id(), |_| true, 15);
-        // The second comment passes the budget: it and every later one are
-        // left out, so the thread shown has no gap.
-        assert_eq!(all.comments.iter().map(|c| c.id).collect::<Vec<_>>(), vec![c1.id()]);
-        assert_eq!(all.comments_omitted, 2);
+        let all = deliberation(&l, &d.id(), |_| true, true);
+        assert_eq!(all.comments.iter().map(|c| c.id).collect::<Vec<_>>(), vec![c1.id(), c2.id(), c3.id()]);
+        assert_eq!(all.comments_omitted, 0);
         assert_eq!(all.revisions, vec![r.id()]);
         assert!(all.draft && all.window.is_some_and(|w| w.opens_at_ms.is_none()));
-        let hidden = deliberation(&l, &d.id(), |p| *p != r.id());
+        // The same comments as the website would show.
+        assert_eq!(discussion::select_comments(&l.comments(&d.id())).shown, vec![0, 1, 2]);
+        // Left out on request, and counted.
+        let none = deliberation(&l, &d.id(), |_| true, false);
+        assert!(none.comments.is_empty());
+        assert_eq!(none.comments_omitted, 3);
+        let hidden = deliberation(&l, &d.id(), |p| *p != r.id(), true);
         assert!(hidden.revisions.is_empty());
         assert_eq!(hidden.comments.len(), 3);
-        assert_eq!(deliberation(&l, &r.id(), |_| true).revises, Some(d.id()));
+        assert_eq!(deliberation(&l, &r.id(), |_| true, true).revises, Some(d.id()));
         // A proposal not held and nothing said on it: no window, no comments.
-        let missing = deliberation(&l, &ObjectId([9; 32]), |_| true);
+        let missing = deliberation(&l, &ObjectId([9; 32]), |_| true, true);
         assert!(missing.window.is_none() && missing.comments.is_empty());
+    }
+
+    #[test]
+    fn a_flood_of_short_comments_stays_well_under_the_reply_limit() {
+        let f = Fixture::new(3);
+        let p = f.proposal(0, "P", 1, None);
+        let mut objects = vec![p.clone()];
+        for n in 0..2_000 {
+            objects.push(f.comment(1, p.id(), "x", None, 2 + n));
+        }
+        objects.push(f.comment(2, p.id(), "A genuine comment, late.", None, 10_000));
+        let refs: Vec<&chorus_core::Envelope> = objects.iter().collect();
+        let l = ledger_of(&f, &refs);
+        let d = deliberation(&l, &p.id(), |_| true, true);
+        assert_eq!(d.comments.len(), discussion::MAX_COMMENTS_SHOWN);
+        assert_eq!(d.comments_omitted, 2_001 - discussion::MAX_COMMENTS_SHOWN);
+        assert!(d.comments.iter().any(|c| c.text == "A genuine comment, late."));
+        let size = serde_json::to_vec(&d.comments).unwrap().len();
+        assert!(size < discussion::MAX_DISCUSSION_BYTES, "{size}");
+    }
+
+    #[test]
+    fn an_amendment_carries_its_length_and_hash_not_its_body() {
+        let f = Fixture::new(3);
+        let d = f.draft(0, "Draft", 1, None, None);
+        let amendment = chorus_core::Amendment { body: "New text.".into(), title: None };
+        let k = &f.keys[1];
+        let a = f.comment_by(k, k.public(), d.id(), "Why.", None, Some(amendment), 2, None);
+        let l = ledger_of(&f, &[&d, &a]);
+        let v = deliberation(&l, &d.id(), |_| true, true);
+        let info = v.comments[0].amendment.clone().unwrap();
+        assert_eq!(info.body_len, 9);
+        assert_eq!(info.body_sha256, hex::encode(Sha256::digest(b"New text.")));
+        assert!(!serde_json::to_string(&v.comments).unwrap().contains("New text."));
     }
 
     #[test]
@@ -356,7 +390,7 @@ mod tests {
         let rotation = f.rotation(&f.keys[2], f.keys[2].public(), moved, vec![], 3);
         let stale = f.comment(2, p.id(), "Signed with a key rotated away from.", None, 4);
         let l = ledger_of(&f, &[&p, &counted, &rotation, &stale]);
-        let d = deliberation(&l, &p.id(), |_| true);
+        let d = deliberation(&l, &p.id(), |_| true, true);
         let why: Vec<(bool, Option<&str>)> =
             d.comments.iter().map(|c| (c.counted, c.not_counted_reason.as_deref())).collect();
         assert_eq!(
