@@ -29,7 +29,7 @@ use crate::metrics::Metrics;
 use crate::network::{Network, NodeCredential};
 
 mod views;
-pub use views::{breakdown_info, coalition_info, member_name, roster_info, MAX_COMMENT_BYTES_SHOWN};
+pub use views::{breakdown_info, coalition_info, member_name, roster_info};
 pub(crate) use views::{deliberation, stance_infos, status_name, Deliberation};
 use views::{detail, summary};
 
