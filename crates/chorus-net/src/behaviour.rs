@@ -80,7 +80,7 @@ pub(crate) struct Behaviour {
     pub(crate) sync: request_response::Behaviour<FrameCodec>,
     pub(crate) identify: identify::Behaviour,
     pub(crate) ping: ping::Behaviour,
-    pub(crate) kad: Toggle<kad::Behaviour<kad::store::MemoryStore>>,
+    pub(crate) kad: Toggle<crate::scoped_kad::ScopedKad>,
     pub(crate) mdns: Toggle<mdns::tokio::Behaviour>,
 }
 
@@ -201,7 +201,7 @@ fn make_behaviour(
         kc.set_kbucket_inserts(kad::BucketInserts::Manual);
         let mut k = kad::Behaviour::with_config(peer_id, kad::store::MemoryStore::new(peer_id), kc);
         k.set_mode(Some(kad::Mode::Server));
-        Some(k)
+        Some(crate::scoped_kad::ScopedKad::new(k))
     } else {
         None
     };

@@ -247,6 +247,9 @@ impl EventLoop {
                     PeerClass::Observer { receives: false } => STRANGER_SCORE,
                 };
                 self.swarm.behaviour_mut().gossipsub.set_application_score(&peer, score);
+                if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
+                    kad.set_member(peer, class == PeerClass::Member);
+                }
             }
             Output::Disconnect(peer) => {
                 let _ = self.swarm.disconnect_peer_id(peer);
@@ -256,6 +259,7 @@ impl EventLoop {
                 let _ = self.swarm.disconnect_peer_id(peer);
                 if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
                     kad.remove_peer(&peer);
+                    kad.set_member(peer, false);
                 }
             }
             Output::Unban(peer) => {
@@ -364,6 +368,14 @@ impl EventLoop {
 
     fn housekeeping(&mut self) {
         self.close_dead_connections();
+        // Non-members learn member addresses from the DHT only when the
+        // charter in force lets observers see everything (PROTOCOL.md 14.6).
+        if self.swarm.behaviour().kad.is_enabled() {
+            let open = self.store.observer_access() == ObserverAccess::Everything;
+            if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
+                kad.set_open(open);
+            }
+        }
         self.step(Input::Tick);
         let gossip = &self.swarm.behaviour().gossipsub;
         let graylisted: Vec<(PeerId, f64)> = self

@@ -57,7 +57,20 @@
 //! most `NetLimits::max_strangers` may be connected at once, and it is
 //! disconnected after `NetLimits::attestation_timeout`. A peer whose
 //! attestation is refused is banned. Only verified peers enter the Kademlia
-//! routing table (manual bucket inserts).
+//! routing table (manual bucket inserts), and a peer that is not a member
+//! gets no answer to its DHT requests unless the charter lets observers see
+//! everything. A stranger's gossiped copy that is not admissible now is
+//! refused, never kept waiting ([`ObjectStore::ingest_admissible`]).
+//!
+//! ## Observers
+//! A node run with [`NodeIdentity::observer`] has no attestation: its hello
+//! asks to follow the coalition (`Hello.observe`). A member's node admits it
+//! as the charter in force says ([`ObjectStore::observer_access`]): under
+//! `Everything` it is sent gossip and served the whole set, under
+//! `Positions` it is served [`ObjectStore::observer_served_set`] only,
+//! under `None` its hello goes unanswered. Observers are never members,
+//! their gossip is ignored (then they are disconnected), and they have their
+//! own cap, sync rate and serving slots (`docs/PROTOCOL.md` 14.9).
 //!
 //! ## Gossip
 //! One gossipsub topic per coalition, `/chorus/v1/objects/<coalition id>`.
@@ -139,6 +152,7 @@ pub mod config;
 pub mod error;
 mod event_loop;
 pub mod network;
+mod scoped_kad;
 pub mod service;
 pub mod splitview;
 pub mod store;

@@ -66,6 +66,14 @@ async fn under_everything_an_observer_gets_the_back_catalogue_and_new_gossip_and
     let status = nodes[0].handle.status().await.expect("status");
     assert_eq!((status.verified, status.observers, status.peers_banned), (1, 1, 0), "{status:?}");
 
+    // Under Everything the DHT tells it the other member's address.
+    let h = obs.handle.clone();
+    wait_for("the observer finds the second member through the DHT", || {
+        let h = h.clone();
+        async move { h.status().await.map(|s| s.connected >= 2).unwrap_or(false) }
+    })
+    .await;
+
     // A new object from the other member reaches the observer by gossip.
     let new = f.proposal(1, "After the observer", 50, None);
     store_all(&nodes[1].store, std::slice::from_ref(&new));
@@ -108,6 +116,9 @@ async fn under_positions_an_observer_syncs_positions_only_and_gets_no_gossip() {
     assert!(!obs.store.contains(&new.id()), "gossip reached an observer under Positions");
     let status = nodes[0].handle.status().await.expect("status");
     assert_eq!((status.verified, status.observers), (1, 1), "{status:?}");
+    // The DHT told it no member address: it knows only its bootstrap peer.
+    let status = obs.handle.status().await.expect("status");
+    assert_eq!(status.connected, 1, "an observer learned a member's address under Positions: {status:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
