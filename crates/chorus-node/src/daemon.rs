@@ -483,6 +483,7 @@ async fn dispatch(inner: Arc<Inner>, req: Request) -> std::result::Result<serde_
                     crate::seal::unsealed_certificate(&inner.store, &id)?.map(|bytes| crate::seal::Exported {
                         bytes,
                         sealed: false,
+                        sealed_by: None,
                         unsealed_reason: Some(crate::seal::NOT_SEALED_ON_REQUEST.into()),
                     })
                 };

@@ -90,6 +90,8 @@ pub struct Exported {
     pub bytes: Vec<u8>,
     /// True when it carries a seal.
     pub sealed: bool,
+    /// The trust whose node sealed it, when it is sealed.
+    pub sealed_by: Option<PublicKey>,
     /// Why it carries none, when it does not (asked for unsealed, or no
     /// key of the node may seal it).
     pub unsealed_reason: Option<String>,
@@ -98,25 +100,53 @@ pub struct Exported {
 /// Why a certificate exported with `--no-seal` is unsealed.
 pub const NOT_SEALED_ON_REQUEST: &str = "a certificate without dissent and seal was asked for";
 
-/// The certificate of adopted proposal `id`, sealed by `keys` when one of
-/// them may seal it; else unsealed, with one warning line in the log and
-/// the reason in [`Exported::unsealed_reason`]. `Ok(None)` when the
-/// proposal is unknown or not adopted.
-pub fn certificate(store: &Store, id: &ObjectId, keys: &SealKeys) -> Result<Option<Exported>, String> {
-    let Some(cert) = store.sealed_certificate(id, Some(&keys.store_sealer())).map_err(|e| e.to_string())? else {
-        return Ok(None);
+/// Why a certificate is unsealed when the objects that authorise its seal
+/// are not all stored.
+const PROOF_MISSING: &str = "the objects that authorise the seal's key are not all stored here";
+
+/// The certificate of adopted proposal `id` as every path of the node
+/// exports it (the control socket, the website, `chorus publish`): sealed
+/// by `keys` when one of them may seal it and what authorises the seal is
+/// stored, else unsealed with the reason. Nothing is logged. `Ok(None)`
+/// when the proposal is unknown or not adopted.
+pub fn assemble(store: &Store, id: &ObjectId, keys: Option<&SealKeys>) -> Result<Option<Exported>, String> {
+    let sealer = keys.map(SealKeys::store_sealer);
+    let cert = match store.sealed_certificate(id, sealer.as_ref()).map_err(|e| e.to_string())? {
+        Some(c) => c,
+        // The store assembles nothing when an object the seal's proof
+        // names is missing: export it unsealed, as when no key may seal.
+        None if sealer.is_some() => match store.sealed_certificate(id, None).map_err(|e| e.to_string())? {
+            Some(mut c) => {
+                c.seal = SealState::Unsealed(PROOF_MISSING.into());
+                c
+            }
+            None => return Ok(None),
+        },
+        None => return Ok(None),
     };
-    let unsealed_reason = match cert.seal {
-        SealState::Sealed { trust, signer, delegation } => {
-            tracing::debug!(proposal = %id, %trust, %signer, ?delegation, "certificate sealed");
-            None
+    Ok(Some(match cert.seal {
+        SealState::Sealed { trust, .. } => {
+            Exported { bytes: cert.bytes, sealed: true, sealed_by: Some(trust), unsealed_reason: None }
         }
         SealState::Unsealed(why) => {
-            tracing::warn!(proposal = %id, "certificate exported unsealed (its dissent is not attested): {why}");
-            Some(why)
+            let why = if keys.is_none() { "this node has no key to seal certificates with".to_string() } else { why };
+            Exported { bytes: cert.bytes, sealed: false, sealed_by: None, unsealed_reason: Some(why) }
         }
-    };
-    Ok(Some(Exported { bytes: cert.bytes, sealed: unsealed_reason.is_none(), unsealed_reason }))
+    }))
+}
+
+/// [`assemble`] with `keys`, logging one warning line when the certificate
+/// is exported unsealed.
+pub fn certificate(store: &Store, id: &ObjectId, keys: &SealKeys) -> Result<Option<Exported>, String> {
+    let cert = assemble(store, id, Some(keys))?;
+    match &cert {
+        Some(Exported { sealed_by: Some(trust), .. }) => tracing::debug!(proposal = %id, %trust, "certificate sealed"),
+        Some(Exported { unsealed_reason: Some(why), .. }) => {
+            tracing::warn!(proposal = %id, "certificate exported unsealed (its dissent is not attested): {why}")
+        }
+        _ => {}
+    }
+    Ok(cert)
 }
 
 /// The certificate of adopted proposal `id` in the form made before

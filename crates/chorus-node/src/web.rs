@@ -85,6 +85,14 @@ impl ObjectSource for StoreObjects<'_> {
     fn sealer(&self) -> Option<chorus_web::Sealer<'_>> {
         self.seal.map(SealKeys::web_sealer)
     }
+
+    /// The certificate exactly as the control socket exports it
+    /// ([`crate::seal::assemble`]), so a missing proof object leaves it
+    /// unsealed on every path alike.
+    fn certificate(&self, id: &ObjectId) -> Option<chorus_web::SourcedCertificate> {
+        let c = crate::seal::assemble(self.store, id, self.seal).ok()??;
+        Some(chorus_web::SourcedCertificate { bytes: c.bytes, sealed_by: c.sealed_by })
+    }
 }
 
 /// A rendered file as the server sends it: the body shared by every

@@ -71,30 +71,44 @@ fn withdrawal_reason(site: &Site, id: &ObjectId, window: &VotingWindow) -> Optio
 }
 
 /// The status of a proposal that is not adopted, when deliberation sets
-/// it: "Withdrawn by its author at T", "Draft: voting has not opened",
-/// "Draft: voting opens at T". `None` otherwise (the page says "not
-/// adopted" as before).
-pub(crate) fn status(window: &VotingWindow) -> Option<Markup> {
+/// it: "Withdrawn by its author at T", "Draft: voting has not opened" (a
+/// draft no open-voting opened), "Voting opens at T" (a fixed opening,
+/// "Published as a draft; voting opens at T" for a draft). The site has no
+/// clock, so a fixed opening is told as a time, never as "draft" or
+/// "open". `None` otherwise (the page says "not adopted" as before).
+pub(crate) fn status(p: &Proposal, window: &VotingWindow) -> Option<Markup> {
     if let Some(w) = window.withdrawn_at_ms {
         return Some(html! { "Withdrawn by its author at " (time(w)) });
     }
     match (window.opens_at_ms, window.opened_by) {
         (None, _) => Some(html! { "Draft: voting has not opened" }),
-        (Some(o), None) if o > 0 => Some(html! { "Draft until " (time(o)) ", when voting opens" }),
+        (Some(o), None) if o > 0 && p.draft => Some(html! { "Published as a draft; voting opens at " (time(o)) }),
+        (Some(o), None) if o > 0 => Some(html! { "Voting opens at " (time(o)) }),
         _ => None,
     }
 }
 
 /// The label of a proposal that is not adopted in plain text, for
-/// feeds: "Withdrawn", "Draft" or `None`.
+/// feeds: "Withdrawn", "Draft" (a draft that has not opened and opens
+/// only when its author opens it: true whatever the time) or `None`.
+/// A fixed opening is not a status here (the feed has no clock): see
+/// [`fixed_opening`].
 pub(crate) fn status_word(window: &VotingWindow) -> Option<&'static str> {
     if window.withdrawn_at_ms.is_some() {
         Some("Withdrawn")
-    } else if window.opens_at_ms.is_none() || (window.opened_by.is_none() && window.opens_at_ms.is_some_and(|o| o > 0))
-    {
+    } else if window.opens_at_ms.is_none() {
         Some("Draft")
     } else {
         None
+    }
+}
+
+/// The fixed opening time of a proposal not withdrawn whose voting no
+/// open-voting opened, if it has one: feeds say "Voting opens at T".
+pub(crate) fn fixed_opening(window: &VotingWindow) -> Option<u64> {
+    match (window.withdrawn_at_ms, window.opens_at_ms, window.opened_by) {
+        (None, Some(o), None) if o > 0 => Some(o),
+        _ => None,
     }
 }
 

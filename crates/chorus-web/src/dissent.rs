@@ -75,9 +75,7 @@ pub(crate) fn section(
     let all = dissenters(&ids, stances);
     let objectors: Vec<&Dissenter> = all.iter().filter(|d| d.record.stance == Stance::Object).collect();
     let abstainers: Vec<&Dissenter> = all.iter().filter(|d| d.record.stance == Stance::Abstain).collect();
-    let silent = roster
-        .map(|r| r.members().filter(|m| stances.binary_search_by(|s| s.trust.cmp(&m.key)).is_err()).count())
-        .unwrap_or(0);
+    let (silent, outside) = silent_members(roster, stances);
     let sealer = exported.and_then(|e| e.sealed_by.as_ref());
     html! {
         section.dissent aria-labelledby="dissent" {
@@ -87,7 +85,13 @@ pub(crate) fn section(
                 (abstainers.len()) @if abstainers.len() == 1 { " abstention; " } @else { " abstentions; " }
                 (silent) @if silent == 1 { " member" } @else { " members" }
                 @if sealer.is_some() { " did not respond" } @else { " with no stance carried" }
-                @if silent > 0 { " (named under " a href="#silent" { "Not responded" } ")" }
+                @if silent > outside {
+                    " (named under " a href="#silent" { "Not responded" }
+                    @if outside > 0 { ", and under " a href="#late" { "signed only outside the voting window" } }
+                    ")"
+                } @else if outside > 0 {
+                    " (named under " a href="#late" { "signed only outside the voting window" } ")"
+                }
                 "."
             }
             @if !objectors.is_empty() {
@@ -109,6 +113,25 @@ pub(crate) fn section(
     }
 }
 
+/// Members of `roster` with no stance that counts (as the verifier's
+/// report counts them: no stance carried), and how many of those signed
+/// records that are all early or late.
+fn silent_members(roster: Option<&Roster>, stances: &[TrustStance]) -> (usize, usize) {
+    let Some(r) = roster else { return (0, 0) };
+    let (mut silent, mut outside) = (0, 0);
+    for m in r.members() {
+        match stances.binary_search_by(|s| s.trust.cmp(&m.key)) {
+            Err(_) => silent += 1,
+            Ok(i) if stances[i].stance.is_none() => {
+                silent += 1;
+                outside += 1;
+            }
+            Ok(_) => {}
+        }
+    }
+    (silent, outside)
+}
+
 fn dissenter(d: &Dissenter) -> Markup {
     html! {
         li {
@@ -119,5 +142,34 @@ fn dissenter(d: &Dissenter) -> Markup {
                 None => { " · " span.none { "no reason given" } }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chorus_core::testkit::Fixture;
+
+    #[test]
+    fn a_member_whose_records_are_all_outside_the_window_did_not_respond() {
+        let f = Fixture::new(3);
+        let roster = f.coalition.current_roster();
+        let record =
+            |n: u8| StanceRecord { id: ObjectId([n; 32]), stance: Stance::Object, created_at_ms: 1, comment: None };
+        let mut stances: Vec<TrustStance> = (0..2)
+            .map(|i| TrustStance {
+                trust: f.keys[i].public(),
+                name: format!("m{i}"),
+                stance: Some(Stance::Endorse),
+                equivocated: false,
+                records: vec![record(i as u8)],
+            })
+            .collect();
+        // Member 1 signed only early (or late) records: no stance.
+        stances[1].stance = None;
+        stances.sort_by_key(|t| t.trust);
+        // Member 2 signed nothing.
+        assert_eq!(silent_members(Some(roster), &stances), (2, 1));
+        assert_eq!(silent_members(None, &stances), (0, 0));
     }
 }

@@ -14,7 +14,11 @@
 //! is the proposal's text rendered as on its page. JSON Feed items'
 //! `_chorus` also carry `objections` and `abstentions` (the tally's object
 //! and abstain counts) and `status` ("adopted", "withdrawn", "draft" or
-//! "not_adopted"). For a coalition that
+//! "not_adopted"). Feeds have no clock: "draft" is a draft that opens only
+//! when its author opens it; a proposal with a fixed opening time (draft
+//! or not) is "not_adopted" and its summary says "Voting opens at T."
+//! (the CLI and the API, which read a clock, say "draft" before T and
+//! "open" after). For a coalition that
 //! uses member attributes (a value set, a breadth rule or a member
 //! declaring something) the summary gains a line of breadth and the JSON
 //! Feed's `_chorus` carries the tally by attribute (`breakdown`); other
@@ -59,6 +63,9 @@ struct Entry {
     /// "withdrawn" or "draft" for a proposal not adopted whose voting
     /// window says so (see [`crate::deliberation::status_word`]).
     status: Option<&'static str>,
+    /// The fixed opening time, when voting opens at one not yet reached
+    /// by an open-voting (see [`crate::deliberation::fixed_opening`]).
+    opens_at_ms: Option<u64>,
     decision: Decision,
     tally: Option<Tally>,
     /// The tally by attribute, for a coalition that uses attributes.
@@ -125,8 +132,9 @@ fn entries(site: &Site, kind: FeedKind) -> Vec<Entry> {
             let breadth =
                 breakdown.as_ref().zip(ledger.charter(&p.roster)).map(|(b, c)| breadth::line(b, &c.attributes));
             let adopted = ledger.is_adopted(id);
-            let status =
-                if adopted { None } else { ledger.voting_window(id).as_ref().and_then(deliberation::status_word) };
+            let window = if adopted { None } else { ledger.voting_window(id) };
+            let status = window.as_ref().and_then(deliberation::status_word);
+            let opens_at_ms = window.as_ref().and_then(deliberation::fixed_opening);
             Some(Entry {
                 id: *id,
                 title: p.title.clone(),
@@ -134,6 +142,7 @@ fn entries(site: &Site, kind: FeedKind) -> Vec<Entry> {
                 created_at_ms: p.created_at_ms,
                 adopted,
                 status,
+                opens_at_ms,
                 decision: Decision::of(p.action.as_ref()),
                 tally: ledger.tally(id),
                 breakdown,
@@ -160,6 +169,14 @@ fn summary(e: &Entry) -> String {
 }
 
 fn tally_summary(e: &Entry) -> String {
+    let mut out = tally_line(e);
+    if let Some(o) = e.opens_at_ms {
+        out.push_str(&format!(" Voting opens at {}.", crate::date::human(o)));
+    }
+    out
+}
+
+fn tally_line(e: &Entry) -> String {
     let status = if e.adopted { "Adopted" } else { e.status.unwrap_or("Not adopted") };
     match &e.tally {
         Some(t) => format!(
@@ -287,7 +304,8 @@ struct ChorusItem<'a> {
     abstentions: Option<usize>,
     /// "adopted", "withdrawn", "draft" or "not_adopted": whether it is a
     /// position, else what its voting window says (no clock: a proposal
-    /// past its closing date is "not_adopted").
+    /// past its closing date, or with a fixed opening time, is
+    /// "not_adopted"; "draft" is a draft only its author can open).
     status: &'static str,
     /// The tally by attribute (only for a coalition that uses attributes).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -332,8 +350,8 @@ pub(crate) fn json(site: &Site, kind: FeedKind) -> String {
                     status: match (e.adopted, e.status) {
                         (true, _) => "adopted",
                         (false, Some("Withdrawn")) => "withdrawn",
-                        (false, Some(_)) => "draft",
-                        (false, None) => "not_adopted",
+                        (false, Some("Draft")) => "draft",
+                        (false, _) => "not_adopted",
                     },
                     breakdown: e.breakdown.as_ref(),
                 },

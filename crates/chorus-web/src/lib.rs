@@ -55,9 +55,10 @@
 //! open-voting or withdrawal held says so on its page: "Voting" (not open,
 //! opens at, opened by its author at, open from the start) and
 //! "Withdrawn" (when, and the author's reason), and its status reads
-//! "Draft: voting has not opened", "Draft until <time>" or "Withdrawn by
-//! its author at <time>" in place of "Not adopted" (on the index too, and
-//! "Withdrawn"/"Draft" in feed summaries). No clock: a fixed opening is
+//! "Draft: voting has not opened", "Voting opens at <time>" ("Published
+//! as a draft; voting opens at <time>" for a draft) or "Withdrawn by its
+//! author at <time>" in place of "Not adopted" (on the index too, and
+//! "Withdrawn"/"Draft"/"Voting opens at <time>" in feed summaries). No clock: a fixed opening is
 //! told as a time. Stances signed outside the window are marked early or
 //! late and counted in the tally's "Early records" column. The
 //! "Discussion" section shows every comment held as a thread (replies
@@ -191,14 +192,32 @@ pub trait ObjectSource {
     fn sealer(&self) -> Option<Sealer<'_>> {
         None
     }
+
+    /// The certificate of adopted proposal `id` as the source exports it
+    /// on its other paths (a node's control interface), so the site serves
+    /// the same bytes; `None` (the default) lets the site assemble it from
+    /// [`ObjectSource::envelope`] and [`ObjectSource::sealer`] by the same
+    /// rule.
+    fn certificate(&self, _id: &ObjectId) -> Option<SourcedCertificate> {
+        None
+    }
+}
+
+/// A certificate an [`ObjectSource`] assembled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourcedCertificate {
+    /// The certificate bytes.
+    pub bytes: Vec<u8>,
+    /// The trust whose node sealed it, if it is sealed.
+    pub sealed_by: Option<PublicKey>,
 }
 
 /// Who seals the certificates the site serves (PROTOCOL.md 9): a member
 /// trust and the keys its node holds, in order of preference (its trust
 /// key first, then its node key). A certificate is sealed with the first
-/// key that may seal it under the ledger: a known key of the trust (no
-/// delegation), else the delegate of the lowest-id node-scope delegation of
-/// the trust that the ledger holds
+/// key that may seal it under the ledger: the current key of the trust's
+/// chain (PROTOCOL.md 9.2 step 22; no delegation), else the delegate of the
+/// lowest-id node-scope delegation of the trust that the ledger holds
 /// ([`chorus_core::Ledger::seal_delegation`]); with none, it is served
 /// unsealed. The seal carries no time and ed25519 is deterministic, so the
 /// same ledger and sealer give the same bytes.
@@ -386,6 +405,12 @@ impl<'a> Site<'a> {
     /// endorsements, its dissent, its proof chain and, when the source
     /// seals it, the seal (and the delegation the seal names).
     pub(crate) fn certificate(&self, id: &ObjectId) -> Option<Exported> {
+        if !self.ledger.is_adopted(id) {
+            return None;
+        }
+        if let Some(c) = self.objects.certificate(id) {
+            return Some(Exported { bytes: c.bytes, sealed_by: c.sealed_by });
+        }
         let endorsements = self.ledger.certificate_endorsements(id)?;
         let dissent = self.ledger.certificate_dissent(id)?;
         let chain = self.ledger.certificate_chain(id)?;

@@ -165,7 +165,7 @@ fn not_adopted(site: &Site, id: &ObjectId, p: &Proposal) -> Markup {
                 Some(reason) => { "Not counted: " (reason.to_string()) }
                 None => { "Not counted: its roster version is not known here" }
             }
-        } @else if let Some(status) = ledger.voting_window(id).as_ref().and_then(deliberation::status) {
+        } @else if let Some(status) = ledger.voting_window(id).and_then(|w| deliberation::status(p, &w)) {
             (status)
         } @else {
             "Not adopted"

@@ -288,13 +288,15 @@ fn statuses_draft_and_withdrawn_on_the_index_and_in_feeds() {
     let site = Site::new(&ledger, &source, &cfg);
     let index = String::from_utf8(site.get("index.html").unwrap().body).unwrap();
     assert!(index.contains("Withdrawn by its author at"));
-    assert!(index.contains("Draft until"));
+    // A draft with a fixed opening: no clock, so the time is told.
+    assert!(index.contains("Published as a draft; voting opens at"), "{index}");
+    assert!(!index.contains("Draft until"));
     assert!(page(&site, &d.later).contains("<dt>Voting</dt><dd class=\"window\">Opens at"));
     assert!(page(&site, &d.withdrawn).contains("Withdrawn by its author at"));
 
     let atom = String::from_utf8(site.get("feeds/proposals.atom").unwrap().body).unwrap();
     assert!(atom.contains("Withdrawn position. 1 endorse, 0 object, 0 abstain of 5 members (3 required). 0 objections, 0 abstentions."), "{atom}");
-    assert!(atom.contains("Draft position."), "{atom}");
+    assert!(atom.contains("Not adopted position.") && atom.contains(" Voting opens at 2026-"), "{atom}");
     let positions = String::from_utf8(site.get("feeds/positions.atom").unwrap().body).unwrap();
     assert!(
         positions.contains(
@@ -315,7 +317,9 @@ fn statuses_draft_and_withdrawn_on_the_index_and_in_feeds() {
     assert_eq!(revised["_chorus"]["adopted"], true);
     assert_eq!(revised["_chorus"]["tally"]["object"], 1);
     assert_eq!(item(&d.withdrawn)["_chorus"]["status"], "withdrawn");
-    assert_eq!(item(&d.later)["_chorus"]["status"], "draft");
+    // A fixed opening is no status without a clock; the summary tells it.
+    assert_eq!(item(&d.later)["_chorus"]["status"], "not_adopted");
+    assert!(item(&d.later)["summary"].as_str().unwrap().contains(" Voting opens at "), "{}", item(&d.later));
     assert_eq!(item(&d.draft)["_chorus"]["status"], "withdrawn");
 }
 
