@@ -134,13 +134,14 @@ pub fn proposal_envelope(
 /// The roster as `chorus roster` prints it.
 pub fn roster_text(r: &RosterInfo) -> String {
     let mut h = format!(
-        "roster version {}{}\ncharter: positions {}, membership {}, amendments {} ({} endorsements adopt a position)\nmembers ({}):\n",
+        "roster version {}{}\ncharter: positions {}, membership {}, amendments {} ({} endorsements adopt a position)\n{}\nmembers ({}):\n",
         r.version,
         if r.heads.is_empty() { " (the genesis roster)".to_string() } else { format!(" ({} heads)", r.heads.len()) },
         r.positions,
         r.membership,
         r.amendments,
         r.required,
+        crate::commands::governance::observers_line(&r.sets),
         r.members.len()
     );
     for m in &r.members {

@@ -77,6 +77,9 @@ enum Command {
     /// Run the node daemon.
     #[command(subcommand)]
     Node(node::NodeCmd),
+    /// Follow a coalition without being a member: make an observer's data
+    /// directory if needed (`init --observer`), then run it in the foreground.
+    Observe(commands::observe::ObserveArgs),
     /// Node id, trust, coalition, peers, objects and last sync.
     Status,
     /// Connected peers.
@@ -247,6 +250,7 @@ fn run(cli: Cli) -> Result<Output> {
         Command::Whoami => init::whoami(&dd),
         Command::Coalition(c) => coalition::run(&dd, c),
         Command::Node(n) => node::run(dd, n),
+        Command::Observe(a) => commands::observe::run(dd, a),
         Command::Status => status::run(&dd),
         Command::Peers => peers::list(&dd),
         Command::Dial { addr } => peers::dial(&dd, addr),

@@ -4,6 +4,7 @@
 //! | key | environment | default |
 //! |---|---|---|
 //! | `trust_name` | `CHORUS_TRUST_NAME` | set by `chorus init` |
+//! | `role` | `CHORUS_ROLE` (`member`/`observer`) | `member`; `observer` from `chorus init --observer` |
 //! | `genesis` | `CHORUS_GENESIS` | `genesis.chorus` (relative to the data dir) |
 //! | `listen` | `CHORUS_LISTEN` (comma separated) | `/ip4/0.0.0.0/tcp/7700`, `/ip4/0.0.0.0/udp/7700/quic-v1` |
 //! | `bootstrap` | `CHORUS_BOOTSTRAP` (comma separated) | none |
@@ -37,12 +38,22 @@ pub const TOTAL_BURST_FACTOR: u32 = 5;
 /// Largest configuration file read.
 pub const MAX_CONFIG_BYTES: usize = 1024 * 1024;
 
+/// The `role` of a member trust's node.
+pub const ROLE_MEMBER: &str = "member";
+/// The `role` of an observer's node.
+pub const ROLE_OBSERVER: &str = "observer";
+
 /// A node's configuration after the file and the environment are merged.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Display name of this trust, used when drafting a coalition.
     pub trust_name: String,
+    /// `member` (a member trust's node) or `observer` (a node that follows
+    /// the coalition without being a member's node, PROTOCOL.md 14.9: it
+    /// holds no trust key and never signs, publishes or accepts objects to
+    /// submit; `chorus init --observer` writes it).
+    pub role: String,
     /// The coalition's final genesis file, relative to the data directory.
     pub genesis: PathBuf,
     /// libp2p multiaddrs to listen on.
@@ -91,6 +102,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             trust_name: String::new(),
+            role: ROLE_MEMBER.into(),
             genesis: PathBuf::from("genesis.chorus"),
             listen: vec!["/ip4/0.0.0.0/tcp/7700".into(), "/ip4/0.0.0.0/udp/7700/quic-v1".into()],
             bootstrap: vec![],
@@ -136,6 +148,14 @@ impl Config {
 
 # Display name of this trust, used when drafting a coalition. (CHORUS_TRUST_NAME)
 trust_name = {name}
+
+# "member": the node of a member trust (it signs as the trust through its
+# attestation or trust key). "observer": a node that follows the coalition
+# without being a member's node (`chorus init --observer`): it proves only
+# its node key, stores and verifies what members' nodes send it (what the
+# charter's observer access allows), serves it, and never signs, publishes
+# or takes objects to submit. (CHORUS_ROLE)
+role = "member"
 
 # The coalition's final genesis; `chorus coalition join FILE` puts it here. (CHORUS_GENESIS)
 genesis = "genesis.chorus"
@@ -198,6 +218,21 @@ api_submits_per_minute_total = 600
         )
     }
 
+    /// The commented file `chorus init --observer` writes: [`Config::template`]
+    /// with `role = "observer"`, no trust name, and `bootstrap` set to
+    /// `bootstrap` (the members' nodes to follow).
+    pub fn observer_template(bootstrap: &[String]) -> String {
+        let list = toml::Value::Array(bootstrap.iter().cloned().map(toml::Value::String).collect()).to_string();
+        Self::template("")
+            .replace("role = \"member\"\n", "role = \"observer\"\n")
+            .replace("bootstrap = []\n", &format!("bootstrap = {list}\n"))
+    }
+
+    /// True when the node runs as an observer (`role = "observer"`).
+    pub fn is_observer(&self) -> bool {
+        self.role == ROLE_OBSERVER
+    }
+
     /// Parses configuration text.
     pub fn parse(text: &str) -> Result<Self> {
         toml::from_str(text).map_err(|e| NodeError::Config(e.to_string().trim().replace('\n', " ")))
@@ -225,6 +260,9 @@ api_submits_per_minute_total = 600
         };
         if let Some(v) = get("CHORUS_TRUST_NAME") {
             self.trust_name = v;
+        }
+        if let Some(v) = get("CHORUS_ROLE") {
+            self.role = v.trim().to_string();
         }
         if let Some(v) = get("CHORUS_GENESIS") {
             self.genesis = v.into();
@@ -305,6 +343,9 @@ api_submits_per_minute_total = 600
                      (put a reverse proxy in front to expose them)"
                 )));
             }
+        }
+        if self.role != ROLE_MEMBER && self.role != ROLE_OBSERVER {
+            return Err(NodeError::Config(format!("role {:?} must be \"member\" or \"observer\"", self.role)));
         }
         if let Some(p) = &self.publish {
             if p != "positions" && p != "everything" {
@@ -394,6 +435,20 @@ mod tests {
     fn template_parses_to_defaults_with_name() {
         let c = Config::parse(&Config::template("Oak \"Valley\" Trust")).unwrap();
         assert_eq!(c, Config { trust_name: "Oak \"Valley\" Trust".into(), ..Config::default() });
+    }
+
+    #[test]
+    fn the_observer_template_marks_the_role_and_names_the_bootstrap_peers() {
+        let peers = vec!["/ip4/127.0.0.1/tcp/7700/p2p/12D3KooW".to_string()];
+        let c = Config::parse(&Config::observer_template(&peers)).unwrap();
+        assert!(c.is_observer());
+        assert_eq!(c, Config { role: ROLE_OBSERVER.into(), bootstrap: peers, ..Config::default() });
+        assert!(!Config::default().is_observer());
+        let mut c = Config::default();
+        c.apply_env(|k| (k == "CHORUS_ROLE").then(|| " observer ".to_string())).unwrap();
+        assert!(c.is_observer());
+        c.role = "watcher".into();
+        assert!(c.check().unwrap_err().to_string().contains("role \"watcher\" must be \"member\" or \"observer\""));
     }
 
     #[test]

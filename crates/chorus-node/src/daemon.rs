@@ -44,6 +44,9 @@ pub(crate) struct Inner {
     pub(crate) coalition: Coalition,
     pub(crate) trust: PublicKey,
     pub(crate) trust_name: String,
+    /// An observer's node (`role = "observer"`): `trust` is its node key,
+    /// and it takes no object to submit ([`crate::observer::CANNOT_SUBMIT`]).
+    pub(crate) observer: bool,
     pub(crate) net: Network,
     pub(crate) metrics: Arc<Metrics>,
     /// The keys the node seals the certificates it exports with.
@@ -115,7 +118,13 @@ impl Node {
         // it can stay offline.
         let trust_key;
         let node_key = chorus_core::Keypair::from_seed(&data_dir.node_key_seed()?);
-        let (credential, trust_id) = match crate::network::load_installed(&data_dir, &coalition, &store, now_ms())? {
+        // An observer proves only its node key, which stands in for a trust
+        // in what the node reports; it reads no attestation or trust key.
+        let observer = config.is_observer();
+        let installed =
+            if observer { None } else { crate::network::load_installed(&data_dir, &coalition, &store, now_ms())? };
+        let (credential, trust_id) = match installed {
+            _ if observer => (NodeCredential::Observer, node_key.public()),
             Some((attestation, trust_id, expires_at_ms)) => {
                 if let Some(exp) = expires_at_ms {
                     metrics.attestation_expiry.set(i64::try_from(exp / 1000).unwrap_or(i64::MAX));
@@ -130,7 +139,7 @@ impl Node {
         };
         let held_trust_key = match &credential {
             NodeCredential::TrustKey(key) => Some((*key).clone()),
-            NodeCredential::Installed(_) => None,
+            NodeCredential::Installed(_) | NodeCredential::Observer => None,
         };
         let net = Network::start(&data_dir, &config, credential, trust_id, &coalition, store.clone(), metrics.clone())
             .await?;
@@ -139,6 +148,7 @@ impl Node {
         // the node key, under a node-scope delegation, otherwise.
         let seal_keys = match held_trust_key {
             Some(trust_key) => vec![trust_key, node_key],
+            None if observer => vec![],
             None => vec![node_key],
         };
         let seal = crate::seal::SealKeys { trust: trust_id, keys: seal_keys };
@@ -147,6 +157,7 @@ impl Node {
             coalition,
             trust: trust_id,
             trust_name: config.trust_name.clone(),
+            observer,
             net,
             metrics: metrics.clone(),
             seal,
@@ -177,7 +188,9 @@ impl Node {
                     base_url: config.base_url.clone(),
                     seal: Some(inner.seal.clone()),
                 };
-                inner.store.with_ledger(|l| inner.seal.warn_unsealable(l, "the website"));
+                if !inner.observer {
+                    inner.store.with_ledger(|l| inner.seal.warn_unsealable(l, "the website"));
+                }
                 let api = Arc::new(crate::api::Api::new(inner.clone(), options.publish, config.submit_limits()));
                 let (task, bound) =
                     crate::web::serve_with_api(addr, inner.store.clone(), options, Some(api), stop.subscribe()).await?;
@@ -390,10 +403,13 @@ async fn dispatch(inner: Arc<Inner>, req: Request) -> std::result::Result<serde_
                 listen,
                 trust_name: inner.trust_name.clone(),
                 trust_key: inner.trust.to_hex(),
-                member: inner.store.with_ledger(|l| l.head_roster().is_some_and(|(r, _)| r.contains(&inner.trust))),
+                role: if inner.observer { crate::config::ROLE_OBSERVER } else { crate::config::ROLE_MEMBER }.into(),
+                member: !inner.observer
+                    && inner.store.with_ledger(|l| l.head_roster().is_some_and(|(r, _)| r.contains(&inner.trust))),
                 coalition: inner.coalition.id(),
                 coalition_name: inner.coalition.name().to_string(),
                 peers,
+                observers: inner.net.observer_peers().await,
                 target_peers,
                 objects,
                 proposals,
@@ -585,6 +601,9 @@ pub(crate) async fn submit(
     bytes: Vec<u8>,
     from: Submitter,
 ) -> std::result::Result<SubmitResult, SubmitError> {
+    if inner.observer {
+        return Err(SubmitError::Internal(crate::observer::CANNOT_SUBMIT.into()));
+    }
     let local = matches!(from, Submitter::Local);
     let i = inner.clone();
     let copy = bytes.clone();

@@ -115,12 +115,67 @@ impl DataDir {
 
     /// What names the trust here: the installed node attestation, else the
     /// trust key, else (the offline layout, before an attestation is
-    /// installed) `trust.id`.
+    /// installed) `trust.id`; an observer's directory has none of them, and
+    /// its node key stands in.
     fn credential_path(&self) -> PathBuf {
         [self.node_attestation_path(), self.trust_key_path(), self.trust_id_path()]
             .into_iter()
             .find(|p| p.exists())
-            .unwrap_or_else(|| self.trust_key_path())
+            .unwrap_or_else(|| if self.is_observer() { self.node_key_path() } else { self.trust_key_path() })
+    }
+
+    /// True when this directory's `config.toml` says `role = "observer"`
+    /// (written by [`DataDir::init_observer`]); false when it is absent or
+    /// unreadable. The file, not the environment, marks an observer's
+    /// directory.
+    pub fn is_observer(&self) -> bool {
+        read_bounded(&self.config_path(), crate::config::MAX_CONFIG_BYTES)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|t| crate::config::Config::parse(&t).ok())
+            .is_some_and(|c| c.is_observer())
+    }
+
+    /// An observer's directory (PROTOCOL.md 14.9): creates this directory
+    /// (mode 0700) with a fresh node key, the coalition's final genesis as
+    /// `genesis.chorus` and a commented `config.toml` with `role =
+    /// "observer"` and `bootstrap` peers; no trust key, `trust.id` or
+    /// attestation. Refuses, and then changes nothing, if any key, trust
+    /// id, attestation, config or genesis is there already.
+    pub fn init_observer(
+        &self,
+        coalition: &chorus_core::Coalition,
+        bootstrap: &[String],
+    ) -> Result<ObserverInitReport> {
+        let genesis = self.root.join("genesis.chorus");
+        for p in [self.trust_key_path(), self.node_key_path(), self.trust_id_path(), self.node_attestation_path()] {
+            if p.exists() {
+                return Err(NodeError::KeyExists(p));
+            }
+        }
+        for p in [self.config_path(), genesis.clone()] {
+            if p.exists() {
+                return Err(NodeError::Observer(format!(
+                    "{} already exists: this directory holds a node already; use another --data-dir for an observer",
+                    p.display()
+                )));
+            }
+        }
+        let node = Keypair::generate();
+        create_private_dir(&self.root)?;
+        write_new_secret(&self.node_key_path(), &node.seed())?;
+        write_new(&genesis, coalition.genesis_envelope().bytes(), 0o600)?;
+        let text = crate::config::Config::observer_template(bootstrap);
+        write_new(&self.config_path(), text.as_bytes(), 0o600)?;
+        Ok(ObserverInitReport {
+            data_dir: self.root.clone(),
+            coalition: coalition.id(),
+            coalition_name: coalition.name().to_string(),
+            observers: crate::observer::access_name(coalition.charter().observers).into(),
+            node_key: node.public().to_hex(),
+            config: self.config_path(),
+            genesis,
+        })
     }
 
     /// Fails with a hint to run `chorus init` unless this directory holds a
@@ -274,9 +329,13 @@ impl DataDir {
 
     /// The trust's signing key.
     /// In the offline layout (no `trust.key`, a `trust.id`) the error says
-    /// to run the command on the offline kit.
+    /// to run the command on the offline kit; in an observer's directory,
+    /// that an observer cannot submit objects.
     pub fn trust_key(&self) -> Result<Keypair> {
         self.require_initialised()?;
+        if self.is_observer() {
+            return Err(NodeError::Observer(format!("{} (it holds no trust key)", crate::observer::CANNOT_SUBMIT)));
+        }
         if !self.trust_key_path().exists() && self.trust_id_path().exists() {
             return Err(NodeError::Attestation(format!(
                 "{} holds no trust key (it is kept offline): run commands that sign as the trust on the offline kit \
@@ -311,6 +370,26 @@ impl DataDir {
     pub fn node_key_seed(&self) -> Result<[u8; 32]> {
         read_secret(&self.node_key_path()).map(|k| k.seed())
     }
+}
+
+/// What [`DataDir::init_observer`] created.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ObserverInitReport {
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// The coalition followed.
+    pub coalition: chorus_core::ObjectId,
+    /// Its name.
+    pub coalition_name: String,
+    /// The genesis charter's observer access ("positions", "everything",
+    /// "none"); an amendment may have changed it since.
+    pub observers: String,
+    /// The node's public key, hex: its peer id, the only thing it proves.
+    pub node_key: String,
+    /// The configuration file written.
+    pub config: PathBuf,
+    /// The genesis file written.
+    pub genesis: PathBuf,
 }
 
 /// What `init` created.
@@ -429,6 +508,38 @@ mod tests {
         let before = fs::read(dd.trust_key_path()).unwrap();
         assert!(matches!(dd.init("Oak Trust"), Err(NodeError::KeyExists(_))));
         assert_eq!(fs::read(dd.trust_key_path()).unwrap(), before);
+    }
+
+    #[test]
+    fn an_observers_directory_has_a_node_key_the_genesis_and_no_trust() {
+        let f = chorus_core::testkit::Fixture::new(2);
+        let tmp = tempfile::tempdir().unwrap();
+        let dd = DataDir::new(tmp.path().join("observer"));
+        assert!(!dd.is_observer());
+        let peers = vec!["/ip4/127.0.0.1/tcp/7700".to_string()];
+        let r = dd.init_observer(&f.coalition, &peers).unwrap();
+        assert_eq!((r.coalition, r.observers.as_str()), (f.coalition.id(), "positions"));
+        assert!(dd.is_observer() && dd.is_initialised());
+        dd.require_initialised().unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!((mode(dd.root()), mode(&dd.node_key_path())), (0o700, 0o600));
+        assert_eq!(Keypair::from_seed(&dd.node_key_seed().unwrap()).public().to_hex(), r.node_key);
+        assert_eq!(fs::read(&r.genesis).unwrap(), f.coalition.genesis_envelope().bytes());
+        for p in [dd.trust_key_path(), dd.trust_id_path(), dd.node_attestation_path()] {
+            assert!(!p.exists(), "{}", p.display());
+        }
+        let config = crate::config::Config::load(&dd.config_path()).unwrap();
+        assert!(config.is_observer());
+        assert_eq!(config.bootstrap, peers);
+        assert!(dd.trust_key().is_err());
+        // Never over an existing node, observer or member.
+        let before = fs::read(dd.node_key_path()).unwrap();
+        assert!(matches!(dd.init_observer(&f.coalition, &[]), Err(NodeError::KeyExists(_))));
+        assert_eq!(fs::read(dd.node_key_path()).unwrap(), before);
+        let member = DataDir::new(tmp.path().join("member"));
+        member.init("Oak Trust").unwrap();
+        assert!(matches!(member.init_observer(&f.coalition, &[]), Err(NodeError::KeyExists(_))));
+        assert!(!member.is_observer());
     }
 
     #[test]

@@ -61,6 +61,10 @@ pub enum NodeError {
     /// file, why, and how to renew it.
     #[error("{0}")]
     Attestation(String),
+    /// What an observer's node cannot do, or where one cannot be made
+    /// (PROTOCOL.md 14.9).
+    #[error("{0}")]
+    Observer(String),
     /// The node has no coalition configured yet.
     #[error("no coalition genesis at {0}; found or join a coalition with `chorus coalition join FILE`")]
     NoGenesis(PathBuf),

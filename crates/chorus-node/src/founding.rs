@@ -76,6 +76,10 @@ pub struct DraftSpec {
     /// "positions:region>=6" or "positions:region=London,North East".
     #[serde(default)]
     pub breadth: Vec<String>,
+    /// Who may follow the coalition without being a member's node:
+    /// "positions" (the default), "everything" or "none" (PROTOCOL.md 14.9).
+    #[serde(default)]
+    pub observers: Option<String>,
     /// Founding members.
     #[serde(rename = "member", default)]
     pub members: Vec<MemberSpec>,
@@ -426,6 +430,10 @@ impl DraftSpec {
         };
         add_breadth(&mut charter, &self.breadth).map_err(founding)?;
         check_breadth(&charter).map_err(founding)?;
+        if let Some(name) = &self.observers {
+            charter.observers = crate::observer::parse_access(name.trim())
+                .ok_or_else(|| NodeError::Founding(format!("observers {name:?}: say positions, everything or none")))?;
+        }
         Ok(charter)
     }
 
@@ -661,6 +669,7 @@ mod tests {
             trust_types: Vec::new(),
             school_bands: Vec::new(),
             breadth: Vec::new(),
+            observers: None,
         }
     }
 
@@ -698,6 +707,20 @@ mod tests {
         let s = DraftSpec::parse(&text).unwrap();
         assert_eq!(s.to_genesis(1).unwrap().charter.positions, AdoptionRule::new(2, 3).unwrap());
         assert!(parse_rule("half").is_err());
+    }
+
+    #[test]
+    fn observer_access_from_toml() {
+        let k = Keypair::generate();
+        let text = |extra: &str| format!("name = \"C\"\n{extra}[[member]]\nname = \"A\"\nkey = \"{}\"\n", k.public());
+        let genesis = |extra: &str| DraftSpec::parse(&text(extra)).and_then(|s| s.to_genesis(1));
+        assert_eq!(genesis("").unwrap().charter.observers, chorus_core::ObserverAccess::Positions);
+        let g = genesis("observers = \"everything\"\n").unwrap();
+        assert_eq!(g.charter.observers, chorus_core::ObserverAccess::Everything);
+        assert_eq!(CharterSetsInfo::from(&g.charter).observers, "everything");
+        assert_eq!(genesis("observers = \"none\"\n").unwrap().charter.observers, chorus_core::ObserverAccess::None);
+        let e = genesis("observers = \"all\"\n").unwrap_err().to_string();
+        assert!(e.contains("observers \"all\": say positions, everything or none"), "{e}");
     }
 
     #[test]

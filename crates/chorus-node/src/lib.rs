@@ -17,6 +17,9 @@
 //! - [`network`]: chorus-net over the durable store, with the node's
 //!   attestation signed by its trust key.
 //! - [`metrics`]: Prometheus metrics and the loopback `/metrics`, `/health`.
+//! - [`observer`]: a node that follows a coalition without being a
+//!   member's node: the charter's observer access by name, what an observer
+//!   may be served.
 //! - [`web`]: the read-only website (`http_addr`), rendered by chorus-web.
 //! - [`seal`]: which key seals the certificates the node exports.
 //! - [`api`]: the JSON read API and the one write path beside it.
@@ -36,6 +39,7 @@ pub mod founding;
 mod http;
 pub mod metrics;
 pub mod network;
+pub mod observer;
 pub mod seal;
 pub mod web;
 

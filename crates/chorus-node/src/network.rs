@@ -5,7 +5,11 @@
 //! node attestation: the one installed as `node.attestation` when there is
 //! one (signed elsewhere by `chorus node attest`, so `trust.key` can stay
 //! offline), else one signed at every start with `trust.key`. Either way a
-//! node of a trust that is not a member cannot join the coalition's network.
+//! node of a trust that is not a member cannot join the coalition's network
+//! as a member's node. An observer's node (`role = "observer"`, PROTOCOL.md
+//! 14.9) presents no credential: it asks to follow the coalition, proving
+//! only its node key, and is served what the charter's observer access
+//! allows.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -49,6 +53,50 @@ impl ObjectStore for StoreAdapter {
         self.0.ingest(&batch, crate::daemon::now_ms()).map_err(|e| Box::new(e) as StoreFailure)
     }
 
+    fn ingest_admissible(&self, batch: Vec<Vec<u8>>) -> std::result::Result<Vec<Admission>, StoreFailure> {
+        // An object that awaits others is refused here, before ingest, so
+        // that it never enters the waiting pool (PROTOCOL.md 14.4).
+        let now = crate::daemon::now_ms();
+        let coalition = self.0.coalition().clone();
+        let mut out: Vec<Option<Admission>> = self.0.with_ledger(|l| {
+            batch
+                .iter()
+                .map(|bytes| {
+                    let checked = chorus_core::Ledger::check_signature(&coalition, bytes).ok()?;
+                    if l.contains(&checked.id()) {
+                        return None;
+                    }
+                    l.authorise(&checked, now)
+                        .err()
+                        .filter(chorus_core::Rejection::awaits_objects)
+                        .map(Admission::Refused)
+                })
+                .collect()
+        });
+        let rest: Vec<Vec<u8>> = batch.into_iter().zip(&out).filter(|(_, o)| o.is_none()).map(|(b, _)| b).collect();
+        let mut admitted = self.ingest(rest)?.into_iter();
+        for slot in out.iter_mut().filter(|o| o.is_none()) {
+            *slot = admitted.next();
+        }
+        out.into_iter().collect::<Option<Vec<_>>>().ok_or_else(|| "an object got no outcome".into())
+    }
+
+    fn observer_access(&self) -> chorus_core::ObserverAccess {
+        self.0.with_ledger(crate::observer::access_in_force)
+    }
+
+    fn observer_served_set(&self) -> std::result::Result<ServedSet, StoreFailure> {
+        // The visible set is read from the same state as the items, as in
+        // `served_set`, so that every head named is among them.
+        let (items, (visible, (roster_heads, roster_version))) =
+            self.0.sync_items_with_ledger(|l| (crate::observer::visible_to_observers(l), l.head_version()));
+        let items = match visible {
+            None => items,
+            Some(set) => items.into_iter().filter(|(_, id)| set.contains(id)).collect(),
+        };
+        Ok(ServedSet { items, roster_heads, roster_version })
+    }
+
     fn keys_of(&self, trust: &chorus_core::PublicKey) -> Option<Vec<chorus_core::PublicKey>> {
         self.0.with_ledger(|l| chorus_net::keys_of(l, trust))
     }
@@ -85,6 +133,9 @@ pub enum NodeCredential<'a> {
     TrustKey(&'a Keypair),
     /// An attestation signed elsewhere, checked by [`load_installed`].
     Installed(NodeAttestation),
+    /// None: an observer's node (PROTOCOL.md 14.9), which proves only its
+    /// node key and never publishes.
+    Observer,
 }
 
 /// Reads and checks `node.attestation` if the data directory holds one:
@@ -205,7 +256,22 @@ impl Network {
         store: Arc<Store>,
         metrics: Arc<Metrics>,
     ) -> Result<Self> {
-        if !store.with_ledger(|l| l.head_roster().is_some_and(|(r, _)| r.contains(&trust_id))) {
+        let observer = matches!(credential, NodeCredential::Observer);
+        if observer {
+            let access = store.with_ledger(crate::observer::access_in_force);
+            if access == chorus_core::ObserverAccess::None {
+                tracing::warn!(
+                    coalition = coalition.name(),
+                    "the coalition's charter, as far as this node's objects tell, admits no observers: \
+                     members' nodes will refuse this node"
+                );
+            }
+            tracing::info!(
+                coalition = coalition.name(),
+                observers = crate::observer::access_text(access),
+                "running as an observer"
+            );
+        } else if !store.with_ledger(|l| l.head_roster().is_some_and(|(r, _)| r.contains(&trust_id))) {
             // A newly admitted trust's node holds only the genesis at first;
             // peers that hold the admission accept it and sync brings it.
             tracing::warn!(
@@ -216,21 +282,25 @@ impl Network {
             );
         }
         let node_key = Keypair::from_seed(&data_dir.node_key_seed()?);
+        let node_key_public = node_key.public();
         let attestation = match credential {
             // Signed with the trust's current key, for its id (they differ
             // after a key rotation).
-            NodeCredential::TrustKey(trust) => NodeAttestation::issue_for(
+            NodeCredential::TrustKey(trust) => Some(NodeAttestation::issue_for(
                 trust,
                 trust_id,
                 coalition.id(),
                 node_key.public(),
                 crate::daemon::now_ms(),
                 None,
-            ),
-            NodeCredential::Installed(attestation) => attestation,
+            )),
+            NodeCredential::Installed(attestation) => Some(attestation),
+            NodeCredential::Observer => None,
         };
-        let node_key_public = node_key.public();
-        let identity = NodeIdentity::new(node_key, attestation).map_err(chorus_net::NetError::from)?;
+        let identity = match attestation {
+            Some(attestation) => NodeIdentity::new(node_key, attestation).map_err(chorus_net::NetError::from)?,
+            None => NodeIdentity::observer(node_key),
+        };
         let heartbeat = Duration::from_millis(config.heartbeat_ms);
         let net_config = NetConfig {
             listen_addrs: parse_addrs("listen", &config.listen)?,
@@ -353,6 +423,7 @@ impl Network {
                 addrs: p.address.iter().map(|a| a.to_string()).collect(),
                 trust: p.trust.map(|t| t.to_hex()),
                 trust_name: p.trust.map(|t| self.store.with_ledger(|l| crate::daemon::member_name(l, &t))),
+                observer: p.observer,
             })
             .collect()
     }
@@ -378,6 +449,11 @@ impl Network {
     /// the node tries to keep (`target_peers`).
     pub async fn member_peers_and_target(&self) -> (usize, usize) {
         self.handle.status().await.map(|s| (s.verified, s.target_peers)).unwrap_or((0, 0))
+    }
+
+    /// Number of connected observers (PROTOCOL.md 14.9).
+    pub async fn observer_peers(&self) -> usize {
+        self.handle.status().await.map(|s| s.observers).unwrap_or(0)
     }
 
     /// Dials a peer.

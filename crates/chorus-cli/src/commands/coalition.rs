@@ -9,20 +9,23 @@ use chorus_node::datadir::{write_atomic, DataDir};
 use chorus_node::founding;
 use clap::Subcommand;
 
-use crate::commands::governance::{attributes_text, sets_lines, AttributeArgs, SetsArgs};
+use crate::commands::governance::{attributes_text, observers_line, sets_lines, AttributeArgs, SetsArgs};
 use crate::error::Usage;
 use crate::output::{self, time, Output};
 
 const DRAFT_HELP: &str = "\
-Value sets and breadth rules (flags replace the file's sets; --breadth adds rules):
+Value sets, breadth rules and observers (flags replace the file's sets; --breadth adds rules):
   --regions \"North East,North West,London\" --phases \"primary,secondary\"
   --trust-types \"multi-academy trust,single-academy trust\" --school-bands 1,2,6,16,31
   --breadth \"positions:region>=6\"              endorsers from at least 6 distinct regions
   --breadth \"positions:region=London,North East\" at least one endorser in each of these
+  --observers everything                       who may follow without being a member:
+                                               positions (the default), everything or none
 Attributes of your own trust: --region, --phase, --trust-type, --schools, --pupils, --label.
 Other founders' attributes go in the members file:
   regions = [\"North East\", \"London\"]
   breadth = [\"positions:region>=2\"]
+  observers = \"everything\"
   [[member]]
   name = \"Oak Valley Academy Trust\"
   key = \"<64 hex characters>\"
@@ -142,6 +145,9 @@ pub(crate) fn run(dd: &DataDir, c: CoalitionCmd) -> Result<Output> {
                 spec.school_bands = charter_sets.school_bands;
             }
             spec.breadth.extend(sets.breadth.iter().cloned());
+            if sets.observers.is_some() {
+                spec.observers = sets.observers.clone();
+            }
             if !attributes.is_empty() {
                 let me = key.public().to_hex();
                 let Some(entry) = spec.members.iter_mut().find(|m| m.key.trim().eq_ignore_ascii_case(&me)) else {
@@ -265,6 +271,7 @@ fn describe(info: &founding::DraftInfo) -> String {
         info.founders.len(),
         time(info.created_at_ms)
     );
+    s.push_str(&format!("  {}\n", observers_line(&info.sets)));
     for line in sets_lines(&info.sets) {
         s.push_str(&format!("  {line}\n"));
     }

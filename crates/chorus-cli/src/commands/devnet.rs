@@ -225,6 +225,7 @@ pub fn run(args: DevnetArgs, json: bool) -> Result<Output> {
         school_bands: Vec::new(),
         // One trust alone cannot show two regions.
         breadth: if n >= 2 { vec![BREADTH.into()] } else { Vec::new() },
+        observers: None,
     };
     let mut draft = founding::draft(&spec, &keys[0], chorus_node::daemon::now_ms())?;
     for k in &keys[1..] {

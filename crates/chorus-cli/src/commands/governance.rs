@@ -24,7 +24,7 @@ mod keys;
 mod membership;
 
 pub use keys::{delegate, leader_key, revoke, rotate_key, trust_key, DelegateArgs, RevokeArgs, TrustKeyCmd};
-pub(crate) use membership::{attributes_text, sets_lines};
+pub(crate) use membership::{attributes_text, observers_line, sets_lines};
 pub use membership::{charter, member, AttributeArgs, CharterCmd, MemberCmd, SetsArgs};
 
 /// The trust's signing key and id (they differ after `chorus rotate-key`).

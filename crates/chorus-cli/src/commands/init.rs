@@ -30,8 +30,20 @@ pub(crate) const DEFAULT_KIT: &str = "offline-trust-key";
 #[command(after_help = crate::commands::key::PASSPHRASE_HELP)]
 pub(crate) struct InitArgs {
     /// Display name of your trust, e.g. "Oak Valley Academy Trust".
-    #[arg(long)]
-    name: String,
+    #[arg(long, required_unless_present = "observer")]
+    name: Option<String>,
+    /// Make an observer's node instead (PROTOCOL.md 14.9): it follows the
+    /// coalition of --genesis without being a member's node, with a node
+    /// key and no trust key; `chorus node run` runs it.
+    #[arg(long, requires = "genesis", conflicts_with_all = ["name", "trust_key_here", "offline_dir", "trust_id"])]
+    observer: bool,
+    /// With --observer: the coalition's final genesis file.
+    #[arg(long, value_name = "FILE", requires = "observer")]
+    genesis: Option<PathBuf>,
+    /// With --observer: a member's node to follow (a multiaddr ending in
+    /// /p2p/<peer id>), written to the config's `bootstrap`; repeat.
+    #[arg(long, value_name = "ADDR", requires = "observer")]
+    bootstrap: Vec<String>,
     /// Where to write the offline kit: the trust key, encrypted with a new
     /// passphrase, with the trust id and a copy of the config; a data
     /// directory for the offline machine, moved off this server
@@ -55,10 +67,14 @@ pub(crate) struct InitArgs {
 /// trust key in an encrypted offline kit unless `--trust-key-here`) and
 /// says what to do next.
 pub(crate) fn init(dd: &DataDir, a: InitArgs) -> Result<Output> {
+    if let (true, Some(genesis)) = (a.observer, &a.genesis) {
+        return crate::commands::observe::init(dd, genesis, &a.bootstrap);
+    }
+    let name = a.name.unwrap_or_default();
     if let Some(hex) = &a.trust_id {
         let trust = chorus_node::founding::parse_key(hex.trim())
             .map_err(|e| Usage(format!("--trust-id {hex:?} is not a trust id: {e}")))?;
-        let r = dd.init_node(&a.name, trust)?;
+        let r = dd.init_node(&name, trust)?;
         let human = format!(
             "Created a node of trust {} ({:?}) in {}, with no trust key\n\
              Node key: {}\n\n\
@@ -77,7 +93,7 @@ pub(crate) fn init(dd: &DataDir, a: InitArgs) -> Result<Output> {
         return Ok(Output::new(&r, human));
     }
     if a.trust_key_here {
-        let r = dd.init(&a.name)?;
+        let r = dd.init(&name)?;
         let human = format!(
             "Created a node for {:?} in {}\n\
              Trust key: {}\n\
@@ -112,7 +128,7 @@ pub(crate) fn init(dd: &DataDir, a: InitArgs) -> Result<Output> {
         Some(d) => absolute(&d)?,
         None => root.join(DEFAULT_KIT),
     };
-    let r = dd.init_offline(&a.name, &DataDir::new(&kit), &passphrases)?;
+    let r = dd.init_offline(&name, &DataDir::new(&kit), &passphrases)?;
     Ok(Output::new(&r, next_steps(&r, &kit)))
 }
 
@@ -150,6 +166,11 @@ fn next_steps(r: &InitReport, kit: &Path) -> String {
 /// public key (what `chorus node attest --node-key` takes); an offline kit
 /// has no node key.
 pub(crate) fn whoami(dd: &DataDir) -> Result<Output> {
+    if dd.is_observer() {
+        let node_key = chorus_core::Keypair::from_seed(&dd.node_key_seed()?).public();
+        let v = serde_json::json!({ "role": "observer", "trust_key": null, "node_key": node_key.to_hex() });
+        return Ok(Output { json: v, human: format!("an observer (no trust)\nnode key: {node_key}") });
+    }
     let trust = dd.trust_id()?;
     let config = Config::load(&dd.config_path())?;
     let node_key = if dd.node_key_path().exists() {

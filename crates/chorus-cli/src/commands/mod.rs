@@ -12,6 +12,7 @@ pub(crate) mod governance;
 pub(crate) mod init;
 pub(crate) mod key;
 pub(crate) mod node;
+pub(crate) mod observe;
 pub(crate) mod peers;
 pub(crate) mod proposals;
 pub(crate) mod propose;

@@ -166,6 +166,12 @@ pub(crate) fn run(dd: DataDir, cmd: NodeCmd) -> Result<Output> {
     if let Some(f) = log_format {
         config.log_format = f;
     }
+    run_foreground(dd, config)
+}
+
+/// Runs the node of `dd` with `config` until SIGINT or SIGTERM (`chorus
+/// node run`, `chorus observe`); returns once it has shut down durably.
+pub(crate) fn run_foreground(dd: DataDir, config: Config) -> Result<Output> {
     init_logging(&config.log_level, &config.log_format);
     let kit = DataDir::new(dd.root().join(crate::commands::init::DEFAULT_KIT));
     if kit.trust_key_path().exists() {

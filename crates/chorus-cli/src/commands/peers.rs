@@ -8,7 +8,7 @@ use crate::commands::client;
 use crate::output::Output;
 
 /// `chorus peers`: connected peers, each with the member trust it proved
-/// to speak for.
+/// to speak for, or as an observer or a stranger.
 pub(crate) fn list(dd: &DataDir) -> Result<Output> {
     let peers: Vec<PeerInfo> = client(dd)?.call(&Request::Peers)?;
     let human = if peers.is_empty() {
@@ -17,7 +17,11 @@ pub(crate) fn list(dd: &DataDir) -> Result<Output> {
         peers
             .iter()
             .map(|p| {
-                let who = p.trust_name.clone().unwrap_or_else(|| "stranger (membership not proved)".into());
+                let who = match &p.trust_name {
+                    Some(name) => name.clone(),
+                    None if p.observer => "observer (follows the coalition; not a member's node)".into(),
+                    None => "stranger (membership not proved)".into(),
+                };
                 format!("{}  {}  {}", p.peer_id, who, p.addrs.join(" "))
             })
             .collect::<Vec<_>>()

@@ -11,16 +11,23 @@ use crate::output::{time, Output};
 pub(crate) fn run(dd: &DataDir) -> Result<Output> {
     let s: StatusInfo = client(dd)?.call(&Request::Status)?;
     let human = format!(
-        "node      {} (key {})\ntrust     {} ({}){}\ncoalition {} ({})\npeers     {} (target {})\nobjects   {} ({} proposals, {} positions)\nlast sync {}\nlisten    {}",
+        "node      {} (key {})\n{}coalition {} ({})\npeers     {} (target {}){}\nobjects   {} ({} proposals, {} positions)\nlast sync {}\nlisten    {}",
         s.node_id,
         s.node_key,
-        s.trust_name,
-        s.trust_key,
-        if s.member { "" } else { " - not a member" },
+        if s.role == chorus_node::config::ROLE_OBSERVER {
+            "role      observer (follows the coalition; signs and publishes nothing)\n".to_string()
+        } else {
+            format!("trust     {} ({}){}\n", s.trust_name, s.trust_key, if s.member { "" } else { " - not a member" })
+        },
         s.coalition_name,
         s.coalition,
         s.peers,
         s.target_peers,
+        match s.observers {
+            0 => String::new(),
+            1 => ", 1 observer".into(),
+            n => format!(", {n} observers"),
+        },
         s.objects,
         s.proposals,
         s.positions,

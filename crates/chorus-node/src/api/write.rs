@@ -157,6 +157,10 @@ impl Writer {
         req: Request<Incoming>,
         client: SocketAddr,
     ) -> (ApiOutcome, Response<Full<Bytes>>) {
+        if inner.observer {
+            let r = error(StatusCode::FORBIDDEN, "observer", crate::observer::CANNOT_SUBMIT);
+            return (ApiOutcome::Refused, r);
+        }
         let allowed =
             self.per_address.lock().unwrap_or_else(|e| e.into_inner()).check(&client_key(client.ip()), Instant::now());
         if let Err(wait) = allowed {

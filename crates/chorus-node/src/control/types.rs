@@ -13,6 +13,10 @@ use super::{
     attribute_key, attribute_of, BreadthBrief, BreakdownInfo, CommentInfo, NoticeInfo, RecordTiming, WindowInfo,
 };
 
+fn role_member() -> String {
+    crate::config::ROLE_MEMBER.into()
+}
+
 /// Node summary.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct StatusInfo {
@@ -25,9 +29,14 @@ pub struct StatusInfo {
     pub listen: Vec<String>,
     /// This trust's display name.
     pub trust_name: String,
-    /// This trust's key, hex.
+    /// This trust's key, hex (an observer's node: its node key).
     pub trust_key: String,
-    /// True when the trust is a member of the coalition.
+    /// "member" (a member trust's node) or "observer" (a node that follows
+    /// the coalition without being a member's node, PROTOCOL.md 14.9);
+    /// "member" from an older node.
+    #[serde(default = "role_member")]
+    pub role: String,
+    /// True when the trust is a member of the coalition (never for an observer).
     pub member: bool,
     /// Coalition id.
     pub coalition: ObjectId,
@@ -35,6 +44,10 @@ pub struct StatusInfo {
     pub coalition_name: String,
     /// Connected peers.
     pub peers: usize,
+    /// Connected observers (PROTOCOL.md 14.9), never among `peers`' members;
+    /// 0 from an older node.
+    #[serde(default)]
+    pub observers: usize,
     /// Member peers the node tries to stay connected to (`target_peers`);
     /// 0 from a node that does not say.
     #[serde(default)]
@@ -95,6 +108,10 @@ pub struct PeerInfo {
     pub trust: Option<String>,
     /// That trust's name from the roster.
     pub trust_name: Option<String>,
+    /// True for an observer (PROTOCOL.md 14.9): it follows the coalition
+    /// and is never a member's node; false from an older node.
+    #[serde(default)]
+    pub observer: bool,
 }
 
 /// One member of the roster.
@@ -172,10 +189,10 @@ impl From<&AttributesInfo> for chorus_core::MemberAttributes {
     }
 }
 
-/// The charter's value sets and breadth rules (issue 15), as the control
-/// interface carries them; empty (default bands, no rules) from an older
-/// node.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// The charter's value sets and breadth rules (issue 15) and its observer
+/// access, as the control interface carries them; empty (default bands, no
+/// rules, observers "positions") from an older node.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CharterSetsInfo {
     /// Regions, sorted.
     #[serde(default)]
@@ -198,6 +215,26 @@ pub struct CharterSetsInfo {
     /// Breadth rules of the amendments rule.
     #[serde(default)]
     pub amendments_breadth: Vec<BreadthRuleInfo>,
+    /// Who may follow the coalition without being a member's node
+    /// (PROTOCOL.md 14.9): "positions", "everything" or "none"
+    /// ([`crate::observer::access_name`]); "positions" from an older node.
+    #[serde(default = "crate::observer::default_access_name")]
+    pub observers: String,
+}
+
+impl Default for CharterSetsInfo {
+    fn default() -> Self {
+        CharterSetsInfo {
+            regions: Vec::new(),
+            phases: Vec::new(),
+            trust_types: Vec::new(),
+            school_bands: Vec::new(),
+            positions_breadth: Vec::new(),
+            membership_breadth: Vec::new(),
+            amendments_breadth: Vec::new(),
+            observers: crate::observer::default_access_name(),
+        }
+    }
 }
 
 /// One breadth rule.
@@ -241,6 +278,7 @@ impl From<&chorus_core::Charter> for CharterSetsInfo {
             positions_breadth: rules(&c.breadth.positions),
             membership_breadth: rules(&c.breadth.membership),
             amendments_breadth: rules(&c.breadth.amendments),
+            observers: crate::observer::access_name(c.observers).into(),
         }
     }
 }

@@ -129,8 +129,8 @@ impl AttributeArgs {
     }
 }
 
-/// The charter's value sets and breadth rules: `chorus coalition draft`
-/// and `chorus charter amend`.
+/// The charter's value sets, breadth rules and observer access: `chorus
+/// coalition draft` and `chorus charter amend`.
 #[derive(Args, Debug, Clone, Default)]
 pub struct SetsArgs {
     /// The regions members may declare, comma-separated:
@@ -155,6 +155,11 @@ pub struct SetsArgs {
     /// phase, trust-type or size-band (values: band labels such as 6-15).
     #[arg(long, value_name = "RULE")]
     pub breadth: Vec<String>,
+    /// Who may follow the coalition without being a member's node:
+    /// positions (adopted proposals and their certificates, by sync; the
+    /// default), everything (every object, by gossip and sync) or none.
+    #[arg(long, value_name = "ACCESS", value_parser = ["positions", "everything", "none"])]
+    pub observers: Option<String>,
 }
 
 impl SetsArgs {
@@ -165,6 +170,18 @@ impl SetsArgs {
             && self.trust_types.is_none()
             && self.school_bands.is_none()
             && self.breadth.is_empty()
+            && self.observers.is_none()
+    }
+
+    /// The observer access --observers names, if given.
+    pub fn observer_access(&self) -> Result<Option<chorus_core::ObserverAccess>> {
+        self.observers
+            .as_deref()
+            .map(|name| {
+                chorus_node::observer::parse_access(name)
+                    .ok_or_else(|| Usage(format!("--observers {name:?}: say positions, everything or none")).into())
+            })
+            .transpose()
     }
 
     /// Every flag is well formed (usage errors otherwise).
@@ -174,6 +191,7 @@ impl SetsArgs {
         for b in &self.breadth {
             founding::parse_breadth(b).map_err(Usage)?;
         }
+        self.observer_access()?;
         Ok(())
     }
 
@@ -211,7 +229,7 @@ impl SetsArgs {
 }
 
 /// The charter a roster version reports, rebuilt from the node's answer:
-/// its rules, value sets and breadth rules.
+/// its rules, value sets, breadth rules and observer access.
 pub(crate) fn current_charter(r: &RosterInfo) -> Result<Charter> {
     let rule = |text: &str, which: &str| {
         parse_rule(text).map_err(|e| anyhow!("the node reports the {which} rule as {text:?}: {e}"))
@@ -234,7 +252,8 @@ pub(crate) fn current_charter(r: &RosterInfo) -> Result<Charter> {
             membership: rules(&s.membership_breadth)?,
             amendments: rules(&s.amendments_breadth)?,
         },
-        observers: chorus_core::ObserverAccess::default(),
+        observers: chorus_node::observer::parse_access(&s.observers)
+            .ok_or_else(|| anyhow!("the node reports observer access {:?}, unknown here", s.observers))?,
     })
 }
 
@@ -265,9 +284,20 @@ pub(crate) fn attributes_text(a: &AttributesInfo) -> String {
     parts.join(", ")
 }
 
+/// The charter's observer access as a line for people ("observers:   positions
+/// (observers may sync ...)"), the name as reported when it is unknown here.
+pub(crate) fn observers_line(s: &CharterSetsInfo) -> String {
+    let text = match chorus_node::observer::parse_access(&s.observers) {
+        Some(a) => chorus_node::observer::access_text(a).to_string(),
+        None => crate::output::safe_line(&s.observers),
+    };
+    format!("{:<13}{text}", "observers:")
+}
+
 /// The charter's value sets and breadth rules as lines for people
 /// ("  regions: ...", "  positions breadth: ..."); none when the charter
 /// has no sets and no breadth rules (the default bands are not shown then).
+/// The observer access is [`observers_line`]'s.
 pub(crate) fn sets_lines(s: &CharterSetsInfo) -> Vec<String> {
     let sets = attribute_sets(s);
     let rules = [
@@ -303,8 +333,8 @@ pub(crate) fn sets_lines(s: &CharterSetsInfo) -> Vec<String> {
 /// `chorus charter ...`
 #[derive(Subcommand, Debug)]
 pub enum CharterCmd {
-    /// Propose a new charter (an amendment): adoption rules, value sets and
-    /// breadth rules. Whatever is not named stays as it is: a set flag
+    /// Propose a new charter (an amendment): adoption rules, value sets,
+    /// breadth rules and observer access. Whatever is not named stays as it is: a set flag
     /// replaces that set, --breadth adds a rule to those in force,
     /// --clear-breadth drops a rule's breadth rules first.
     Amend {
@@ -428,7 +458,7 @@ pub fn charter(dd: &DataDir, client: &Client, cmd: CharterCmd) -> Result<Output>
     {
         return Err(Usage(
             "name at least one of --positions, --membership, --amendments, --regions, --phases, --trust-types, \
-             --school-bands, --breadth, --clear-breadth"
+             --school-bands, --breadth, --clear-breadth, --observers"
                 .into(),
         )
         .into());
@@ -466,6 +496,9 @@ pub fn charter(dd: &DataDir, client: &Client, cmd: CharterCmd) -> Result<Output>
         }
     }
     sets.apply_sets(&mut charter.attributes)?;
+    if let Some(access) = sets.observer_access()? {
+        charter.observers = access;
+    }
     for kind in cleared {
         match kind {
             RuleKind::Positions => charter.breadth.positions.clear(),
