@@ -18,7 +18,7 @@
 //! | first_message_deliveries | weight 1, cap 50, decays to 10 % in 1 min | reward for being first with a new object |
 //! | mesh_message_deliveries, mesh_failure_penalty | weight 0 | silence is normal; penalising under-delivery would evict honest peers of quiet coalitions |
 //! | invalid_message_deliveries | weight −20, decays to 10 % in 1 h | counted squared: 1 invalid object → −20 (below the gossip threshold), 2 → −80 (graylisted) |
-//! | app-specific score | weight 1; strangers −60, member nodes 0 | strangers sit below the publish and gossip thresholds: we send them no objects, yet still see their subscriptions (so they join the mesh once verified) and judge their gossip by content; a stranger's valid objects earn it no first-delivery credit, so it stays there |
+//! | app-specific score | weight 1; strangers −60, member nodes 0, observers −5 (everything) or −60 (positions) | observers that may see everything sit between 0 and the gossip threshold: flood publishing and `IHAVE` reach them, the mesh never takes them; strangers sit below the publish and gossip thresholds: we send them no objects, yet still see their subscriptions (so they join the mesh once verified) and judge their gossip by content; a stranger's valid objects earn it no first-delivery credit, so it stays there |
 //! | behaviour penalty | weight −10, threshold 6, decay 0.9/s | spam of GRAFT/IHAVE without follow-up |
 //! | IP colocation | weight −5 beyond 10 peers per IP; loopback exempt | several trusts may share a hosting provider, a flood of Sybils from one address may not |
 //! | thresholds gossip / publish / graylist | −10 / −50 / −80 | libp2p's defaults, consistent with the weights above |
@@ -64,6 +64,12 @@ pub(crate) const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/chorus/kad
 pub(crate) const MAX_HELLO_BYTES: usize = 2048;
 /// Application score of a peer that has not proved membership (weighted 1).
 pub(crate) const STRANGER_SCORE: f64 = -60.0;
+/// Application score of an observer that is sent gossip (the charter says
+/// everything): above the gossip and publish thresholds, so it is sent new
+/// objects by flood publishing and `IHAVE`, and below 0, so it is never
+/// grafted into the mesh: observers forward nothing and take no member's
+/// mesh place.
+pub(crate) const OBSERVER_SCORE: f64 = -5.0;
 /// Below this gossipsub score a peer is graylisted by gossipsub (its RPCs are
 /// ignored), and the peer service bans it.
 pub(crate) const GRAYLIST_THRESHOLD: f64 = -80.0;
@@ -374,5 +380,7 @@ mod tests {
         // A stranger sits below publish and gossip thresholds but above graylist.
         let t = score_thresholds();
         assert!(STRANGER_SCORE < t.publish_threshold && STRANGER_SCORE > t.graylist_threshold);
+        // An observer is sent gossip but never grafted (only scores ≥ 0 are).
+        assert!(OBSERVER_SCORE > t.gossip_threshold && OBSERVER_SCORE > t.publish_threshold && OBSERVER_SCORE < 0.0);
     }
 }

@@ -23,7 +23,8 @@ use tokio::sync::{mpsc, Semaphore};
 
 use crate::attestation::{NodeAttestation, NodeIdentity, VerifiedAttestation};
 use crate::behaviour::{
-    build_swarm, topic_for, Behaviour, BehaviourEvent, GRAYLIST_THRESHOLD, MAX_HELLO_BYTES, STRANGER_SCORE,
+    build_swarm, topic_for, Behaviour, BehaviourEvent, GRAYLIST_THRESHOLD, MAX_HELLO_BYTES, OBSERVER_SCORE,
+    STRANGER_SCORE,
 };
 use crate::config::NetConfig;
 use crate::error::{HelloRefusal, NetError, SyncFailure};
@@ -243,7 +244,8 @@ impl EventLoop {
             Output::Classify { peer, class } => {
                 let score = match class {
                     PeerClass::Stranger => STRANGER_SCORE,
-                    PeerClass::Member | PeerClass::Observer { receives: true } => 0.0,
+                    PeerClass::Member => 0.0,
+                    PeerClass::Observer { receives: true } => OBSERVER_SCORE,
                     PeerClass::Observer { receives: false } => STRANGER_SCORE,
                 };
                 self.swarm.behaviour_mut().gossipsub.set_application_score(&peer, score);

@@ -65,6 +65,7 @@ async fn under_everything_an_observer_gets_the_back_catalogue_and_new_gossip_and
     tokio::time::sleep(Duration::from_secs(3)).await;
     let status = nodes[0].handle.status().await.expect("status");
     assert_eq!((status.verified, status.observers, status.peers_banned), (1, 1, 0), "{status:?}");
+    assert_eq!(status.mesh_peers, 1, "an observer took a place in a member's mesh: {status:?}");
 
     // Under Everything the DHT tells it the other member's address.
     let h = obs.handle.clone();
@@ -134,4 +135,36 @@ async fn a_coalition_without_observers_refuses_them_without_a_ban() {
     let status = nodes[0].handle.status().await.expect("status");
     assert_eq!((status.observers, status.peers_banned), (0, 0), "{status:?}");
     assert_eq!(obs.store.len(), 1, "the refused observer holds only the genesis");
+}
+
+/// Under Everything an observer connected to one member only still gets,
+/// at gossip speed, an object another member published: the member it is
+/// connected to announces it (`IHAVE`) though the observer is not in its
+/// mesh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_everything_a_member_passes_on_gossip_to_an_observer_outside_its_mesh() {
+    let f = fixture(ObserverAccess::Everything);
+    let nodes = members(&f).await;
+    let mut c = memory_config(vec![nodes[0].addr.clone()]);
+    c.kademlia = false;
+    let mut obs = start(c, NodeIdentity::observer(node_key(91)), Arc::new(MemoryStore::new(f.coalition.clone()))).await;
+    let o = obs.handle.peer_id();
+    let h = nodes[0].handle.clone();
+    wait_for("the member admits the observer", || {
+        let h = h.clone();
+        async move { h.peers().await.unwrap_or_default().iter().any(|p| p.peer == o && p.observer) }
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let new = f.proposal(1, "Passed on", 50, None);
+    store_all(&nodes[1].store, std::slice::from_ref(&new));
+    nodes[1].handle.publish(new.bytes().to_vec()).await.expect("publish");
+    let via = next_event(&mut obs.events, |e| match e {
+        NetworkEvent::ObjectStored { id, via, .. } if *id == new.id() => Some(*via),
+        _ => None,
+    })
+    .await;
+    assert_eq!(via, Via::Gossip);
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    assert_eq!(obs.handle.status().await.expect("status").connected, 1);
 }
