@@ -101,6 +101,23 @@ pub fn proposal_envelope(
     action: Option<Action>,
     drafting: &Drafting,
 ) -> Result<Envelope> {
+    let bytes = proposal_body(coalition, roster, trust, title, body, closes_at_ms, action, drafting)?;
+    Ok(Envelope::sign(Kind::Proposal, bytes, &[key]))
+}
+
+/// The body of a proposal as [`proposal_envelope`] signs it, every field
+/// rule checked; nothing is signed.
+#[allow(clippy::too_many_arguments)]
+pub fn proposal_body(
+    coalition: &Coalition,
+    roster: &RosterInfo,
+    trust: PublicKey,
+    title: &str,
+    body: &str,
+    closes_at_ms: Option<u64>,
+    action: Option<Action>,
+    drafting: &Drafting,
+) -> Result<Vec<u8>> {
     if member_name(roster, &trust).is_none() {
         bail!(
             "your trust ({}) is not a member of coalition {:?} as far as the node knows; only members can propose",
@@ -128,7 +145,7 @@ pub fn proposal_envelope(
     let bytes = proposal.to_body();
     // Check every field rule before signing, for a precise message.
     Proposal::from_body(&bytes).map_err(|e| anyhow!("the proposal is not valid: {e}"))?;
-    Ok(Envelope::sign(Kind::Proposal, bytes, &[key]))
+    Ok(bytes)
 }
 
 /// The roster as `chorus roster` prints it.

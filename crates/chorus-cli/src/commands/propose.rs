@@ -168,10 +168,12 @@ pub(crate) fn run(dd: &DataDir, a: ProposeArgs) -> Result<Output> {
     // the answer.
     if r.withdraw {
         eprintln!(
-            "You are about to sign, as the author ({}):\n  a revision  {}\n  body sha256 {}\n  revising    {} {}\n  taking up   {}\n  and the withdrawal of {}: no stance on it signed after the withdrawal counts; stances signed before keep their effect",
+            "You are about to sign, as the author ({}):\n  a revision  {}\n  body sha256 {}\n  voting      {}\n  closes      {}\n  revising    {} {}\n  taking up   {}\n  and the withdrawal of {}, with the reason \"{} <the revision's id>\": no stance on it signed after the withdrawal counts; stances signed before keep their effect",
             trust.short(12),
             safe_line(&a.title),
             hex::encode(Sha256::digest(body.as_bytes())),
+            voting_line(&drafting),
+            closes.map_or_else(|| "never".to_string(), output::time),
             r.old.id,
             safe_line(&r.old.proposal.title),
             if r.amendments.is_empty() {
@@ -179,7 +181,8 @@ pub(crate) fn run(dd: &DataDir, a: ProposeArgs) -> Result<Output> {
             } else {
                 r.amendments.iter().map(|x| x.short(12)).collect::<Vec<_>>().join(", ")
             },
-            r.old.id.short(12)
+            r.old.id.short(12),
+            WITHDRAWAL_REASON
         );
         if !a.yes && !output::confirm("Sign both?").map_err(anyhow::Error::msg)? {
             bail!("not signed; nothing was sent");
@@ -189,11 +192,32 @@ pub(crate) fn run(dd: &DataDir, a: ProposeArgs) -> Result<Output> {
     let res = leader::submit(&c, &env)?;
     note_waiting(res.outcome);
     let mut human = format!("{}\nrevises {}", res.id, r.old.id);
-    let withdrawal = if r.withdraw {
-        let reason = format!("replaced by its revision {}", res.id);
-        let coalition = deliberate::coalition_of(&c)?;
-        let w = crate::deliberation::withdrawal_envelope(&coalition, &key, trust, r.old.id, Some(reason))?;
-        let wr = leader::submit(&c, &w)?;
+    let withdrawal = if r.withdraw && res.outcome == SubmitOutcome::Waiting {
+        // A withdrawal must not take effect while the text replacing the
+        // proposal is not held: it could leave members with neither.
+        human.push_str(&format!(
+            "\n{} is not withdrawn: the node does not hold the revision yet (it waits for the objects it relies on); \
+             once `chorus show {}` finds it, run `chorus withdraw {} --reason \"{} {}\"`",
+            r.old.id.short(12),
+            res.id.short(12),
+            r.old.id,
+            WITHDRAWAL_REASON,
+            res.id
+        ));
+        Some(None)
+    } else if r.withdraw {
+        let reason = format!("{WITHDRAWAL_REASON} {}", res.id);
+        let sent = deliberate::coalition_of(&c)
+            .and_then(|coalition| {
+                crate::deliberation::withdrawal_envelope(&coalition, &key, trust, r.old.id, Some(reason))
+            })
+            .and_then(|w| leader::submit(&c, &w));
+        let wr = sent.with_context(|| {
+            format!(
+                "the revision {} is {}, but withdrawing {} failed; run `chorus withdraw {}`",
+                res.id, res.outcome, r.old.id, r.old.id
+            )
+        })?;
         human.push_str(&format!("\nwithdrew {} (withdrawal {})", r.old.id, wr.id));
         Some(Some(wr))
     } else {
@@ -202,6 +226,19 @@ pub(crate) fn run(dd: &DataDir, a: ProposeArgs) -> Result<Output> {
     };
     let proposed = Proposed { result: res, revises: Some(r.old.id), amendments: Some(r.amendments), withdrawal };
     Ok(Output::new(&proposed, human))
+}
+
+/// The reason a revision's withdrawal of the text it revises gives,
+/// followed by the revision's id.
+const WITHDRAWAL_REASON: &str = "replaced by its revision";
+
+/// How voting on a new proposal opens, as prompts say it.
+pub(crate) fn voting_line(drafting: &Drafting) -> String {
+    match (drafting.draft, drafting.voting_opens_at_ms) {
+        (_, Some(t)) => format!("opens {}{}", output::time(t), if drafting.draft { " (a draft)" } else { "" }),
+        (true, None) => "a draft: opens when you open it (`chorus open-voting`)".to_string(),
+        (false, None) => "open from now".to_string(),
+    }
 }
 
 /// The one note for a proposal that uses drafting (a draft or a fixed
@@ -306,4 +343,24 @@ fn edit_body() -> Result<Vec<u8>> {
         bail!("the body is empty; nothing was proposed");
     }
     Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prompts_say_how_voting_opens_and_drafting_notes_the_upgrade() {
+        let open = Drafting::default();
+        assert_eq!(voting_line(&open), "open from now");
+        assert_eq!(upgrade_note(&open), None);
+        let draft = Drafting { draft: true, ..Drafting::default() };
+        assert!(voting_line(&draft).starts_with("a draft: opens when you open it"));
+        let fixed = Drafting { voting_opens_at_ms: Some(1_800_000_000_000), ..Drafting::default() };
+        assert!(voting_line(&fixed).starts_with("opens 20") && !voting_line(&fixed).contains("draft"));
+        for d in [&draft, &fixed] {
+            let note = upgrade_note(d).unwrap();
+            assert!(note.starts_with("note: ") && note.contains("members' nodes must run it"), "{note}");
+        }
+    }
 }

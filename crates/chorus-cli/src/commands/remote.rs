@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
-use chorus_core::{Envelope, Object, PublicKey, SCOPE_STANCES};
+use chorus_core::{Envelope, Kind, Object, PublicKey, SCOPE_STANCES};
 use chorus_node::control::{BreakdownInfo, SubmitOutcome};
 use chorus_node::datadir::read_secret;
 use clap::Subcommand;
@@ -459,12 +459,9 @@ pub(crate) fn propose(r: &Remote, a: propose::ProposeArgs) -> Result<Output> {
     let roster = r.roster()?;
     let trust = key.public();
     let body = propose::read_body(a.body_file.as_deref())?;
-    let env = leader::proposal_envelope(&r.coalition, &roster, &key, trust, &a.title, &body, closes, None, &drafting)?;
-    let voting = match (drafting.draft, drafting.voting_opens_at_ms) {
-        (_, Some(t)) => format!("opens {}{}", time(t), if drafting.draft { " (a draft)" } else { "" }),
-        (true, None) => "a draft: opens when you open it (`chorus open-voting`)".to_string(),
-        (false, None) => "open from now".to_string(),
-    };
+    // Every field rule is checked before the prompt; signed once confirmed.
+    let proposal = leader::proposal_body(&r.coalition, &roster, trust, &a.title, &body, closes, None, &drafting)?;
+    let voting = propose::voting_line(&drafting);
     eprintln!(
         "You are about to sign, as {} ({}), through remote {}:\n  proposal    {}\n  body sha256 {}\n  voting      {}\n  closes      {}\n  roster      version {} ({} adopted governance proposals; the node's view)",
         leader::member_name(&roster, &trust).map(|n| safe_line(&n)).unwrap_or_default(),
@@ -480,6 +477,7 @@ pub(crate) fn propose(r: &Remote, a: propose::ProposeArgs) -> Result<Output> {
     if !a.yes && !output::confirm("Sign?").map_err(anyhow::Error::msg)? {
         bail!("not signed; nothing was sent");
     }
+    let env = Envelope::sign(Kind::Proposal, proposal, &[&key]);
     submitted(r, &env, "proposal")
 }
 
