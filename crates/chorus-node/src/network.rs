@@ -262,8 +262,8 @@ impl Network {
             if access == chorus_core::ObserverAccess::None {
                 tracing::warn!(
                     coalition = coalition.name(),
-                    "the coalition's charter, as far as this node's objects tell, admits no observers: \
-                     members' nodes will refuse this node"
+                    "the coalition does not admit observers (observers = none in its charter, as far as this \
+                     node's objects tell): members' nodes will refuse this node"
                 );
             }
             tracing::info!(
