@@ -103,7 +103,7 @@ pub(crate) fn one_line(e: &anyhow::Error) -> String {
 ///   `node_unreachable` (see [`NoAnswer`]);
 /// - a command refused before signing ([`Refusal`]): `unknown_proposal`,
 ///   `unknown_comment`, `not_author`, `voting_not_open`, `voting_open`,
-///   `not_draft`, `already_position`, `withdrawn`;
+///   `not_draft`, `already_position`, `withdrawn`, `closed`;
 /// - `failed`: everything else.
 ///
 /// The case is found anywhere in the error's chain, so context added on

@@ -228,7 +228,7 @@ fn a_draft_is_discussed_amended_revised_opened_and_adopted_with_its_dissent() {
     assert!(imported.starts_with("read 1 signed open-voting object: "), "{imported}");
     // The author opens a proposal with a fixed opening early.
     let opened = chorus(oak, &["open-voting", &later, "--yes", "--json"]).ok().json();
-    assert_eq!((opened["kind"].as_str(), opened["proposal"].as_str()), (Some("open-voting"), Some(later.as_str())));
+    assert_eq!((opened["kind"].as_str(), opened["proposal"].as_str()), (Some("open_voting"), Some(later.as_str())));
     assert_eq!(status_of(oak, &later).as_deref(), Some("open"));
     assert_eq!(status_of(oak, &rev).as_deref(), Some("open"));
     refused(
@@ -277,6 +277,7 @@ fn a_draft_is_discussed_amended_revised_opened_and_adopted_with_its_dissent() {
     assert_eq!(j["objectors"][0]["comment"], reason, "{j}");
     assert_eq!(j["dissent_note"], "dissent known to Oak Trust's node", "{j}");
     assert_eq!(j["did_not_respond"], serde_json::json!([]), "{j}");
+    assert_eq!(j["silent"], serde_json::json!([]), "{j}");
     let out = chorus(oak, &["certificate", &rev, "-o", cert.to_str().unwrap(), "--json"]).ok().json();
     assert_eq!((out["sealed"].as_bool(), &out["unsealed_reason"]), (Some(true), &serde_json::Value::Null), "{out}");
 
@@ -287,6 +288,8 @@ fn a_draft_is_discussed_amended_revised_opened_and_adopted_with_its_dissent() {
     let j = chorus(oak, &["verify", plain.to_str().unwrap(), "--json"]).ok().json();
     assert_eq!((j["valid"].as_bool(), j["sealed"].as_bool()), (Some(true), Some(false)), "{j}");
     assert_eq!(j["objectors"], serde_json::json!([]), "{j}");
+    // Unsealed: `silent` lists the members with no stance carried; no alias.
+    assert!(j["silent"].is_array() && j.get("did_not_respond").is_none(), "{j}");
 }
 
 #[test]

@@ -73,6 +73,15 @@ pub(crate) fn kind_word(kind: Kind) -> String {
     }
 }
 
+/// A kind as `--json` output names it: as the node's views do
+/// (`open_voting`), the signing name for the other kinds.
+pub(crate) fn kind_key(kind: Kind) -> String {
+    match kind {
+        Kind::OpenVoting => "open_voting".into(),
+        other => kind_word(other),
+    }
+}
+
 /// What `--out` wrote.
 #[derive(serde::Serialize)]
 struct WrittenObject {
@@ -92,10 +101,10 @@ pub(crate) fn write_envelope(env: &Envelope, file: &Path) -> Result<Output> {
         .open(&path)
         .with_context(|| format!("cannot create {} (it must not exist)", path.display()))?;
     f.write_all(env.bytes()).and_then(|_| f.sync_all()).with_context(|| format!("cannot write {}", path.display()))?;
-    let written = WrittenObject { id: env.id(), kind: kind_word(env.kind()).to_string(), file: path };
+    let written = WrittenObject { id: env.id(), kind: kind_key(env.kind()), file: path };
     let human = format!(
         "signed {} {} written to {}\nimport it on any member node with `chorus import {}`",
-        written.kind,
+        kind_word(env.kind()),
         written.id,
         written.file.display(),
         written.file.display()

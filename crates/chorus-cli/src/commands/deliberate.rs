@@ -111,7 +111,9 @@ pub(crate) struct SendArgs {
 struct Done {
     #[serde(flatten)]
     result: SubmitResult,
-    /// `comment`, `amendment`, `open-voting` or `withdrawal`.
+    /// `comment`, `amendment`, `open_voting` or `withdrawal` (as the
+    /// node's views name notices; messages for people say `open-voting`).
+    #[serde(serialize_with = "json_kind")]
     kind: &'static str,
     /// The proposal's full id.
     proposal: ObjectId,
@@ -119,6 +121,11 @@ struct Done {
     /// (`null` when it could not be asked or the object waits).
     #[serde(skip_serializing_if = "Option::is_none")]
     counted: Option<Option<bool>>,
+}
+
+/// A deliberation kind as `--json` names it.
+fn json_kind<S: serde::Serializer>(kind: &&'static str, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(if *kind == "open-voting" { chorus_node::control::notice_kind::OPEN_VOTING } else { kind })
 }
 
 /// The coalition the node serves, verified from its genesis.

@@ -14,6 +14,12 @@ use crate::output::{self, Output};
 /// and why, who abstained, who did not respond (sealed) or has no stance
 /// carried (unsealed), and whose node's record of dissent it carries) or
 /// one line naming what is wrong (exit 1).
+///
+/// `--json`: the core's report, plus `valid`, `sealed` (bool),
+/// `dissent_note`, and `silent`, always present: the members with no
+/// stance carried, each `{trust, name}`. `did_not_respond` is an alias of
+/// `silent` present only when `sealed` is true (only a seal vouches that
+/// they did not respond).
 pub(crate) fn run(file: &Path, coalition: Option<&str>, require_seal: bool, json: bool) -> Result<Output> {
     let expected: Option<ObjectId> = match coalition {
         None => None,
@@ -44,13 +50,16 @@ pub(crate) fn run(file: &Path, coalition: Option<&str>, require_seal: bool, json
                 o.insert("valid".into(), true.into());
                 o.insert("sealed".into(), v.seal.is_some().into());
                 o.insert("dissent_note".into(), v.dissent_note().into());
-                // `silent` is the core's list of (trust, name) pairs; the
-                // same with named keys, under a name that says what it
-                // means: only a seal vouches that these members did not
-                // respond, else it is only what this certificate lacks.
+                // `silent` (the core's name) always lists the members with
+                // no stance carried, as {trust, name}; only a seal vouches
+                // that they did not respond, so the alias `did_not_respond`
+                // is present exactly when `sealed` is true.
                 let silent: Vec<_> =
                     v.silent.iter().map(|(t, n)| serde_json::json!({ "trust": t, "name": n })).collect();
-                o.insert(silent_label(&v).replace(' ', "_"), silent.into());
+                if v.seal.is_some() {
+                    o.insert("did_not_respond".into(), silent.clone().into());
+                }
+                o.insert("silent".into(), silent.into());
             }
             Ok(Output { json: j, human })
         }
@@ -275,13 +284,13 @@ mod tests {
         let unsealed = run(&with_an_objection(dir.path(), false), None, false, true).unwrap();
         assert!(unsealed.human.contains("\n  abstained  0\n  no stance carried  1: Trust 4\n"), "{}", unsealed.human);
         assert!(!unsealed.human.contains("did not respond"), "{}", unsealed.human);
-        assert_eq!(unsealed.json["no_stance_carried"][0]["name"], "Trust 4", "{}", unsealed.json);
+        assert_eq!(unsealed.json["silent"][0]["name"], "Trust 4", "{}", unsealed.json);
         assert!(unsealed.json.get("did_not_respond").is_none(), "{}", unsealed.json);
 
         let sealed = run(&with_an_objection(dir.path(), true), None, true, true).unwrap();
         assert!(sealed.human.contains("\n  abstained  0\n  did not respond  1: Trust 4\n"), "{}", sealed.human);
         assert_eq!(sealed.json["did_not_respond"][0]["name"], "Trust 4", "{}", sealed.json);
-        assert!(sealed.json.get("no_stance_carried").is_none(), "{}", sealed.json);
+        assert_eq!(sealed.json["silent"], sealed.json["did_not_respond"], "{}", sealed.json);
     }
 
     #[test]
