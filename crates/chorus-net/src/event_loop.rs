@@ -114,6 +114,7 @@ impl Network {
             serve_permits,
             observer_permits,
             observing,
+            observer_access: None,
             snapshots: Arc::new(SnapshotCache::default()),
             service,
             clock,
@@ -176,6 +177,8 @@ struct EventLoop {
     observer_permits: Arc<Semaphore>,
     /// This node is an observer: it forwards no gossip (PROTOCOL.md 14.9).
     observing: bool,
+    /// The charter's observer setting at the last housekeeping tick.
+    observer_access: Option<ObserverAccess>,
     snapshots: Arc<SnapshotCache>,
     service: Service,
     clock: Clock,
@@ -372,11 +375,12 @@ impl EventLoop {
         self.close_dead_connections();
         // Non-members learn member addresses from the DHT only when the
         // charter in force lets observers see everything (PROTOCOL.md 14.6).
-        if self.swarm.behaviour().kad.is_enabled() {
-            let open = self.store.observer_access() == ObserverAccess::Everything;
-            if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
-                kad.set_open(open);
-            }
+        let access = self.store.observer_access();
+        if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
+            kad.set_open(access == ObserverAccess::Everything);
+        }
+        if self.observer_access.replace(access).is_some_and(|before| before != access) {
+            self.step(Input::ObserverAccessChanged { access });
         }
         self.step(Input::Tick);
         let gossip = &self.swarm.behaviour().gossipsub;

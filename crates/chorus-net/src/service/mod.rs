@@ -131,6 +131,14 @@ pub enum Input {
         /// (`ObjectStore::observer_access`).
         access: ObserverAccess,
     },
+    /// The charter's observer setting in force changed (the caller reads
+    /// `ObjectStore::observer_access` once a second and reports a change):
+    /// connected observers are classified again, or disconnected under
+    /// `None`.
+    ObserverAccessChanged {
+        /// The new setting.
+        access: ObserverAccess,
+    },
     /// Our hello to a peer got no answer (timeout, unsupported protocol,
     /// closed stream). It is sent again, [`MAX_HELLO_RETRIES`] times at
     /// most, while the peer has not accepted us (for a stranger, only
@@ -389,6 +397,7 @@ impl Service {
             Input::Disconnected { peer } => self.disconnected(peer),
             Input::Hello { peer, exchange, outcome } => self.hello(peer, exchange, outcome, now),
             Input::ObserverHello { peer, exchange, access } => self.observer_hello(peer, exchange, access, now),
+            Input::ObserverAccessChanged { access } => self.observer_access_changed(access),
             Input::HelloFailed { peer, error } => self.hello_failed(peer, error, now),
             Input::ListenAddrs { peer, addrs } => self.listen_addrs(peer, addrs, now),
             Input::Discovered { peer, address } => self.discovered(peer, address, now),
@@ -538,6 +547,11 @@ impl Service {
     }
 
     fn disconnected(&mut self, peer: PeerId) {
+        if self.observing && self.peers.get(&peer).is_some_and(|p| !p.accepted_us) {
+            // A member's node refuses an observer by closing the connection
+            // without answering its hello (PROTOCOL.md 14.9).
+            tracing::warn!(%peer, "the peer closed the connection without answering our observer hello: the coalition does not admit observers, or the peer has no observer place free");
+        }
         if self.peers.remove(&peer).is_some() {
             self.emit(NetworkEvent::PeerDisconnected { peer });
         }
@@ -614,6 +628,22 @@ impl Service {
         }
         if exchange == HelloExchange::Request {
             self.out.push(Output::AnswerHello(peer));
+        }
+    }
+
+    fn observer_access_changed(&mut self, access: ObserverAccess) {
+        let observers: Vec<PeerId> = self.peers.iter().filter(|(_, p)| p.is_observer()).map(|(id, _)| *id).collect();
+        for peer in observers {
+            if access == ObserverAccess::None {
+                tracing::info!(%peer, "the charter no longer admits observers; disconnecting");
+                self.out.push(Output::Disconnect(peer));
+                continue;
+            }
+            if let Some(state) = self.peers.get_mut(&peer) {
+                state.status = PeerStatus::Observer { access };
+            }
+            let receives = access == ObserverAccess::Everything;
+            self.out.push(Output::Classify { peer, class: PeerClass::Observer { receives } });
         }
     }
 

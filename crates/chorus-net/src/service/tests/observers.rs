@@ -158,3 +158,18 @@ fn observers_sync_on_their_own_budget_and_never_on_members() {
     assert!(served(&b.input(Input::SyncRequested { peer: o, can_serve: true }), o));
     assert!(!served(&b.input(Input::SyncRequested { peer: o, can_serve: true }), o));
 }
+
+#[test]
+fn a_charter_amendment_reclassifies_or_disconnects_observers() {
+    let mut b = Bench::new(config());
+    let o = PeerId::random();
+    b.observe(o, ObserverAccess::Positions);
+    let out = b.input(Input::ObserverAccessChanged { access: ObserverAccess::Everything });
+    assert_eq!(class(&out, o), Some(PeerClass::Observer { receives: true }));
+    assert!(matches!(
+        b.service.peer(&o).map(|p| p.status()),
+        Some(PeerStatus::Observer { access: ObserverAccess::Everything })
+    ));
+    let out = b.input(Input::ObserverAccessChanged { access: ObserverAccess::None });
+    assert!(disconnected(&out, o) && !banned(&out));
+}
