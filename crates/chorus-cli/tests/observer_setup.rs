@@ -66,9 +66,15 @@ fn the_observer_access_is_founded_amended_and_an_observer_runs_read_only() {
     // An observer's directory: flags checked first, then a node key, the
     // genesis and the role, and no trust.
     let obs = &root.join("obs");
-    for bad in [&["init", "--observer"][..], &["init", "--observer", "--genesis", genesis_s, "--name", "X"]] {
+    let bad_flags: [&[&str]; 3] = [
+        &["init", "--observer"],
+        &["init", "--observer", "--genesis", genesis_s, "--name", "X"],
+        &["init", "--observer", "--genesis", genesis_s, "--bootstrap", "oak"],
+    ];
+    for bad in bad_flags {
         let r = chorus(obs, bad);
         assert_eq!(r.code, 2, "{bad:?}: {}", r.stderr);
+        assert!(!obs.exists(), "{bad:?} made the directory");
     }
     let made = chorus(obs, &["init", "--observer", "--genesis", genesis_s, "--bootstrap", &oak_addrs[0], "--json"])
         .ok()

@@ -233,6 +233,15 @@ pub struct Network {
     node_key: chorus_core::PublicKey,
 }
 
+/// Fails naming the first of `list` that is not a multiaddr, as the node
+/// would at start; `what` names the list ("bootstrap", "listen").
+pub fn check_addrs(what: &str, list: &[String]) -> std::result::Result<(), String> {
+    parse_addrs(what, list).map(drop).map_err(|e| match e {
+        NodeError::Config(message) => message,
+        other => other.to_string(),
+    })
+}
+
 fn parse_addrs(what: &str, list: &[String]) -> Result<Vec<chorus_net::Multiaddr>> {
     list.iter()
         .map(|a| {

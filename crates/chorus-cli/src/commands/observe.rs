@@ -51,6 +51,7 @@ fn web_addr(v: &str) -> Result<std::net::SocketAddr> {
 
 /// `chorus init --observer --genesis FILE [--bootstrap ADDR]...`.
 pub(crate) fn init(dd: &DataDir, genesis: &Path, bootstrap: &[String]) -> Result<Output> {
+    chorus_node::network::check_addrs("--bootstrap", bootstrap).map_err(Usage)?;
     let coalition = chorus_node::founding::load_final(genesis)?;
     let r = dd.init_observer(&coalition, bootstrap)?;
     Ok(Output::new(&r, created(&r, bootstrap.is_empty())))
@@ -85,6 +86,8 @@ fn created(r: &ObserverInitReport, no_bootstrap: bool) -> String {
 /// in the foreground with `--bootstrap`, `--web` and `--listen` applied
 /// over its configuration.
 pub(crate) fn run(dd: DataDir, a: ObserveArgs) -> Result<Output> {
+    chorus_node::network::check_addrs("--bootstrap", &a.bootstrap).map_err(Usage)?;
+    chorus_node::network::check_addrs("--listen", &a.listen).map_err(Usage)?;
     let coalition = chorus_node::founding::load_final(&a.genesis)?;
     let web = a.web.as_deref().map(web_addr).transpose()?;
     if dd.is_initialised() || dd.config_path().exists() {
