@@ -186,7 +186,8 @@ impl Node {
                         chorus_web::Publish::Positions
                     },
                     base_url: config.base_url.clone(),
-                    seal: Some(inner.seal.clone()),
+                    // An observer holds no key that may seal: served unsealed, without a warning each time.
+                    seal: (!inner.observer).then(|| inner.seal.clone()),
                 };
                 if !inner.observer {
                     inner.store.with_ledger(|l| inner.seal.warn_unsealable(l, "the website"));
@@ -537,7 +538,8 @@ async fn dispatch(inner: Arc<Inner>, req: Request) -> std::result::Result<serde_
                     crate::config::check_base_url(u).map_err(|e| e.to_string())?;
                 }
                 let publish = if everything { chorus_web::Publish::Everything } else { chorus_web::Publish::Positions };
-                let options = crate::web::WebOptions { publish, base_url, seal: Some(inner.seal.clone()) };
+                let seal = (!inner.observer).then(|| inner.seal.clone());
+                let options = crate::web::WebOptions { publish, base_url, seal };
                 json(crate::web::publish(&inner.store, &dir, options)?)
             })
             .await
