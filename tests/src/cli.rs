@@ -111,3 +111,33 @@ pub fn copy_files(from: &Path, to: &Path) {
         }
     }
 }
+
+/// [`found`] with more arguments for `chorus coalition draft` (the charter's
+/// rules, say `["--observers", "everything"]`).
+pub fn found_with(root: &Path, names: &[&str], draft_args: &[&str]) -> (Vec<PathBuf>, PathBuf) {
+    let dirs: Vec<PathBuf> = names.iter().enumerate().map(|(i, _)| root.join(format!("node-{i}"))).collect();
+    for (d, name) in dirs.iter().zip(names) {
+        chorus(d, &["init", "--name", name, "--trust-key-here"]).ok();
+    }
+    let draft = root.join("draft.chorus");
+    let draft_path = draft.to_str().expect("a UTF-8 path");
+    let mut args: Vec<String> =
+        ["coalition", "draft", "--name", "E2E Coalition", "-o", draft_path].map(String::from).to_vec();
+    for (d, name) in dirs.iter().zip(names).skip(1) {
+        let key = chorus(d, &["whoami", "--json"]).ok().json()["trust_key"].as_str().unwrap().to_string();
+        args.push("--member".into());
+        args.push(format!("{name}={key}"));
+    }
+    args.extend(draft_args.iter().map(|a| a.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    chorus(&dirs[0], &args).ok();
+    for d in &dirs[1..] {
+        chorus(d, &["coalition", "sign", draft_path, "--yes"]).ok();
+    }
+    let genesis = root.join("genesis.chorus");
+    chorus(&dirs[0], &["coalition", "finalize", draft_path, "-o", genesis.to_str().unwrap()]).ok();
+    for d in &dirs {
+        chorus(d, &["coalition", "join", genesis.to_str().unwrap()]).ok();
+    }
+    (dirs, genesis)
+}

@@ -35,7 +35,7 @@ pub mod process;
 pub mod wait;
 
 pub use binary::chorus_bin;
-pub use cli::{chorus, cmd, copy_files, found, Run};
+pub use cli::{chorus, cmd, copy_files, found, found_with, Run};
 pub use netns::Network;
 pub use node::{status, Node, Nodes, SERVE_WEBSITE};
 pub use process::Process;

@@ -86,6 +86,37 @@ impl Node {
         Node { dir: dir.to_path_buf(), process: Process::spawn(&name, command, &log) }
     }
 
+    /// Starts `chorus observe --genesis GENESIS --bootstrap ADDR` (a
+    /// read-only follower, initialising `dir` as an observer's data
+    /// directory if it is not one yet), with the loopback environment of
+    /// [`Node::start`] (its listen address, no mDNS, metrics or website,
+    /// fast gossip and sync); `env` adds or overrides variables.
+    pub fn start_observer(dir: &Path, genesis: &Path, bootstrap: &[String], env: &[(&str, &str)]) -> Node {
+        let mut command = cmd(dir);
+        command.args(["observe", "--genesis"]).arg(genesis);
+        for b in bootstrap {
+            command.args(["--bootstrap", b]);
+        }
+        command
+            .env("CHORUS_LISTEN", "/ip4/127.0.0.1/tcp/0")
+            .env("CHORUS_MDNS", "false")
+            .env("CHORUS_METRICS_ADDR", "")
+            .env("CHORUS_HTTP_ADDR", "")
+            .env("CHORUS_SYNC_INTERVAL_MS", "1000")
+            .env("CHORUS_HEARTBEAT_MS", "200")
+            .env("CHORUS_LOG", "info")
+            .envs(env.iter().copied());
+        let name = dir.file_name().map_or_else(|| "observer".into(), |n| n.to_string_lossy().into_owned());
+        let log = dir.with_file_name(format!("{name}.log"));
+        Node { dir: dir.to_path_buf(), process: Process::spawn(&name, command, &log) }
+    }
+
+    /// The path of its log (`<data dir>.log`).
+    pub fn log_path(&self) -> PathBuf {
+        let name = self.dir.file_name().map_or_else(|| "node".into(), |n| n.to_string_lossy().into_owned());
+        self.dir.with_file_name(format!("{name}.log"))
+    }
+
     /// Its data directory.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -132,6 +163,19 @@ impl Nodes {
         self.wait_up(dir);
         let status = chorus(dir, &["status", "--json"]).ok().json();
         status["website"].as_str().expect("status names the website the node serves").to_string()
+    }
+
+    /// Starts an observer for `dir` (see [`Node::start_observer`]).
+    pub fn start_observer(
+        &mut self,
+        dir: &Path,
+        genesis: &Path,
+        bootstrap: &[String],
+        env: &[(&str, &str)],
+    ) -> &mut Node {
+        assert!(self.position(dir).is_none(), "a node for {} is already running", dir.display());
+        self.nodes.push(Node::start_observer(dir, genesis, bootstrap, env));
+        self.nodes.last_mut().expect("just pushed")
     }
 
     /// Starts a node for `dir` in the network namespace `netns` (see
