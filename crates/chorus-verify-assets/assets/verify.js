@@ -365,6 +365,8 @@
     list.textContent = "";
     for (var i = 0; i < lines.length; i++) {
       var item = document.createElement("li");
+      // Each line quotes members' text: its own direction, isolated.
+      item.setAttribute("dir", "auto");
       item.textContent = lines[i];
       list.appendChild(item);
     }

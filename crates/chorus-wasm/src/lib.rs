@@ -131,17 +131,17 @@ pub fn dissent_text(v: &VerifiedAdoption) -> serde_json::Value {
         .objectors
         .iter()
         .map(|d| match d.comment.as_deref() {
-            Some(c) if !c.is_empty() => format!("Objected: {}, saying {}", d.name, quoted(c)),
-            _ => format!("Objected: {} (no reason given)", d.name),
+            Some(c) if !c.is_empty() => format!("Objected: {}, saying {}", visible(&d.name), quoted(c)),
+            _ => format!("Objected: {} (no reason given)", visible(&d.name)),
         })
         .collect();
     let abstainers: Vec<String> =
-        v.abstainers.iter().map(|d| format!("Abstained: {}{}", d.name, said(&d.comment))).collect();
+        v.abstainers.iter().map(|d| format!("Abstained: {}{}", visible(&d.name), said(&d.comment))).collect();
     let sealed = v.seal.is_some();
     let silent = if v.silent.is_empty() {
         if sealed { "Every member trust responded." } else { "Every member trust has a stance carried." }.to_owned()
     } else {
-        let names: Vec<&str> = v.silent.iter().map(|(_, n)| n.as_str()).collect();
+        let names: Vec<String> = v.silent.iter().map(|(_, n)| visible(n)).collect();
         format!(
             "{}: {} of {} member trust{} ({}).",
             if sealed { "Did not respond" } else { "No stance carried" },
@@ -162,10 +162,33 @@ pub fn dissent_text(v: &VerifiedAdoption) -> serde_json::Value {
 }
 
 /// A member's text in double quotes, on one line (line breaks become
-/// spaces).
+/// spaces), its invisible characters made visible ([`visible`]).
 fn quoted(s: &str) -> String {
     let one_line: String = s.chars().map(|c| if c == '\n' || c == '\r' { ' ' } else { c }).collect();
-    format!("\"{}\"", one_line.trim())
+    format!("\"{}\"", visible(one_line.trim()))
+}
+
+/// Makes the explicit bidirectional formatting characters (U+061C,
+/// U+200E, U+200F, U+202A to U+202E, U+2066 to U+2069) and the zero-width
+/// ones (U+200B to U+200D, U+2060, U+FEFF) visible as `[U+202E]`, as the
+/// website shows members' text, so a name or a reason cannot reorder or
+/// hide the words around it. Everything else is unchanged.
+fn visible(s: &str) -> String {
+    let hidden = |c: char| {
+        matches!(
+            c,
+            '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}'
+        )
+    };
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if hidden(c) {
+            out.push_str(&format!("[U+{:04X}]", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// [`report`] as one line of JSON.
@@ -546,6 +569,15 @@ mod tests {
                 "seal": "Dissent known to Trust 0's node.",
             })
         );
+    }
+
+    #[test]
+    fn hidden_characters_in_a_reason_are_made_visible() {
+        let (f, cert, _) = dissenting(Some("Fine\u{202E}enod ton\u{200B}."), true);
+        let t = &via_exports(&cert, Some(f.id().as_bytes()))["dissent_text"];
+        assert_eq!(t["objectors"][0], json!("Objected: Trust 2, saying \"Fine[U+202E]enod ton[U+200B].\""));
+        assert_eq!(visible("a\u{2066}b\u{FEFF}c\u{061C}"), "a[U+2066]b[U+FEFF]c[U+061C]");
+        assert_eq!(visible("plain \u{05D0}"), "plain \u{05D0}");
     }
 
     #[test]
