@@ -506,3 +506,28 @@ fn any_order_of_arrival_renders_the_same_bytes() {
         assert_eq!(render_in(&order), want, "order {order:?}");
     }
 }
+
+/// A flood of comments by one member: the page shows the bound every view
+/// shares, the other members' comments among it, and says how many more
+/// there are.
+#[test]
+fn a_flood_of_comments_is_bounded_and_says_how_many_are_not_shown() {
+    let f = Fixture::new(3);
+    let d = f.draft(0, "Flooded", HOUR, None, None);
+    let draft = d.id();
+    let mut o = vec![d];
+    for n in 0..520 {
+        o.push(f.comment(1, draft, "x", None, HOUR + 1 + n));
+    }
+    o.push(f.comment(2, draft, "A genuine comment, signed last.", None, 2 * HOUR));
+    let world = common::World::of(f.coalition.clone(), o, f.keys.clone());
+    let ledger = world.ledger();
+    let source = world.source();
+    let cfg = everything();
+    let site = Site::new(&ledger, &source, &cfg);
+    let html = page(&site, &draft);
+    let discussion = section(&html, "discussion");
+    assert!(discussion.contains("A genuine comment, signed last."));
+    assert!(discussion.contains("21 more comments not shown."), "{discussion}");
+    assert_eq!(discussion.matches("<article class=\"comment\"").count(), chorus_web::discussion::MAX_COMMENTS_SHOWN);
+}
