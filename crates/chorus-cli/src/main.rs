@@ -98,6 +98,10 @@ enum Command {
     Show {
         /// Proposal id or unique prefix.
         id: String,
+        /// Print the text this amendment of the proposal proposes (id or
+        /// unique prefix), checked here against its signature.
+        #[arg(long, value_name = "COMMENT")]
+        amendment: Option<String>,
     },
     /// Sign your trust's stance on a proposal (endorse unless told otherwise).
     Endorse(endorse::EndorseArgs),
@@ -257,7 +261,8 @@ fn run(cli: Cli) -> Result<Output> {
         Command::Propose(a) => propose::run(&dd, a),
         Command::Proposals => proposals::list(&dd, proposals::Which::All),
         Command::Positions => proposals::list(&dd, proposals::Which::Positions),
-        Command::Show { id } => show::run(&dd, &id),
+        Command::Show { id, amendment: None } => show::run(&dd, &id),
+        Command::Show { id, amendment: Some(a) } => show::amendment(&dd, &id, &a),
         Command::Endorse(a) => endorse::run(&dd, a),
         Command::Comment(a) => deliberate::comment(&dd, a),
         Command::Amend(a) => deliberate::amend(&dd, a),
@@ -295,7 +300,13 @@ fn run_remote(name: &str, command: Command) -> Result<Output> {
     match command {
         Command::Proposals => remote_cmd::proposals(&r()?, false),
         Command::Positions => remote_cmd::proposals(&r()?, true),
-        Command::Show { id } => remote_cmd::show(&r()?, &id),
+        Command::Show { id, amendment: None } => remote_cmd::show(&r()?, &id),
+        Command::Show { amendment: Some(_), .. } => Err(Usage(
+            "show --amendment works on a member node; through a remote, fetch the amendment's object at \
+             /api/v1/objects/ID"
+                .into(),
+        )
+        .into()),
         Command::Roster => remote_cmd::roster(&r()?),
         Command::Endorse(a) => remote_cmd::endorse(&r()?, a),
         Command::Comment(a) => remote_cmd::comment(&r()?, a),

@@ -177,6 +177,14 @@ fn a_draft_is_discussed_amended_revised_opened_and_adopted_with_its_dissent() {
     assert_eq!(lines[parent + 3], "      │ Yes: see the amendment.", "{shown}");
     assert!(shown.contains(&format!("\namendments:\n  {} by Elm Trust, ", &amendment[..12])), "{shown}");
     assert!(shown.contains(" (a start date): not taken up\n"), "{shown}");
+    // The proposed text itself, on request, checked against its signature.
+    let proposed = std::fs::read_to_string(&body2).unwrap();
+    let text = chorus(oak, &["show", &draft, "--amendment", &amendment[..10]]).ok().stdout;
+    assert!(text.starts_with(&format!("amendment {amendment}\n")), "{text}");
+    assert!(text.contains("\ntitle    Transport from September\n"), "{text}");
+    assert!(text.contains(&format!("    │ {}", proposed.lines().next().unwrap())), "{text}");
+    let j = chorus(oak, &["show", &draft, "--amendment", &amendment, "--json"]).ok().json();
+    assert_eq!(j["body"], proposed.as_str(), "{j}");
     assert!(
         shown.contains("\n  early    Ash Trust (")
             && shown.contains("[early: 1 record signed before voting opened, not counted]"),

@@ -120,6 +120,13 @@ pub enum Request {
         /// The signing key, hex.
         key: String,
     },
+    /// One held object's exact envelope bytes, hex: `String` (an
+    /// amendment's proposed text, which views carry only as length and
+    /// SHA-256).
+    Object {
+        /// The full id, 64 hex characters.
+        id: String,
+    },
     /// Dial a peer by multiaddr: `()`.
     Dial {
         /// A libp2p multiaddr, with `/p2p/<peer id>`.
@@ -186,6 +193,8 @@ mod tests {
         let brief = Request::Show { id: "3fa2".into(), comments: false };
         assert_eq!(serde_json::to_string(&brief).unwrap(), r#"{"cmd":"show","id":"3fa2","comments":false}"#);
         assert_eq!(serde_json::to_string(&r).unwrap(), r#"{"cmd":"show","id":"3fa2"}"#);
+        let o: Request = serde_json::from_str(r#"{"cmd":"object","id":"ab"}"#).unwrap();
+        assert_eq!(o, Request::Object { id: "ab".into() });
         let c: Request = serde_json::from_str(r#"{"cmd":"certificate","id":"3fa2"}"#).unwrap();
         assert_eq!(c, Request::Certificate { id: "3fa2".into(), seal: true });
         let plain = Request::Certificate { id: "3fa2".into(), seal: false };

@@ -427,6 +427,17 @@ async fn dispatch(inner: Arc<Inner>, req: Request) -> std::result::Result<serde_
             json(())
         }
         Request::Coalition => json(coalition_info(&inner.coalition)),
+        Request::Object { id } => {
+            let id: chorus_core::ObjectId = id
+                .trim()
+                .parse()
+                .map_err(|_| format!("{:?} is not an object id: give its 64 hex characters", id.trim()))?;
+            blocking(move || match inner.store.get(&id).map_err(|e| e.to_string())? {
+                Some(bytes) => json(hex::encode(bytes)),
+                None => Err(format!("this node holds no object {id}")),
+            })
+            .await
+        }
         Request::SignedBy { key } => {
             let key = crate::founding::parse_key(key.trim())?;
             blocking(move || {

@@ -4,14 +4,15 @@
 //! window, its discussion and amendments, and the texts it revises or that
 //! revise it.
 
-use anyhow::Result;
-use chorus_node::control::{timing, BreakdownInfo};
+use anyhow::{anyhow, bail, Context, Result};
+use chorus_node::control::{timing, BreakdownInfo, Request};
 use chorus_node::datadir::DataDir;
 
 use crate::commands::{client, deliberate, thread};
 use crate::deliberation;
 use crate::leader;
-use crate::output::{indent, time, Output};
+use crate::output::{indent, safe_line, time, Output};
+use sha2::{Digest, Sha256};
 
 /// The text, every stance and the status of the proposal `id` (or prefix).
 pub(crate) fn run(dd: &DataDir, id: &str) -> Result<Output> {
@@ -101,6 +102,47 @@ pub(crate) fn run(dd: &DataDir, id: &str) -> Result<Output> {
         ));
     }
     Ok(Output::new(d, h))
+}
+
+/// `chorus show ID --amendment C`: the text amendment `C` of proposal `ID`
+/// proposes, its envelope fetched from the node and checked here (its
+/// signature, that it is an amendment of this proposal), each line of the
+/// member's text marked as in the thread.
+pub(crate) fn amendment(dd: &DataDir, id: &str, want: &str) -> Result<Output> {
+    let c = client(dd)?;
+    let (_, coalition) = leader::coalition(&c)?;
+    let p = deliberate::fetch_known(&c, &coalition, id)?;
+    let aid = deliberate::resolve_comment(&p, want, true)?;
+    let hexed: String = c.call(&Request::Object { id: aid.to_hex() })?;
+    let bytes = hex::decode(hexed.trim()).context("the node sent an object that is not hex")?;
+    let verified = chorus_core::Ledger::check_signature(&coalition, &bytes)
+        .map_err(|e| anyhow!("the node sent an amendment that does not verify: {e}"))?;
+    let chorus_core::Object::Comment(comment) = verified.object().clone() else {
+        bail!("object {aid} is not a comment");
+    };
+    if verified.id() != aid || comment.proposal != p.id {
+        bail!("the node sent object {} for amendment {aid} of proposal {}", verified.id(), p.id);
+    }
+    let Some(a) = comment.amendment else { bail!("comment {aid} proposes no text: it is not an amendment") };
+    let sha = hex::encode(Sha256::digest(a.body.as_bytes()));
+    let title = a.title.as_deref().map(safe_line).unwrap_or_else(|| "(unchanged)".into());
+    let human = format!(
+        "amendment {aid}
+to       {} {}
+title    {title}
+body sha256 {sha} ({} bytes)
+
+{}
+",
+        p.id,
+        safe_line(&p.proposal.title),
+        a.body.len(),
+        indent(&thread::quoted(&a.body), 4)
+    );
+    let json = serde_json::json!({
+        "id": aid, "proposal": p.id, "trust": comment.trust, "title": a.title, "body": a.body, "body_sha256": sha,
+    });
+    Ok(Output { json, human })
 }
 
 /// "1 record", "2 records".
