@@ -198,7 +198,6 @@ fn an_observer_follows_everything_and_changes_nothing() {
 /// is minutes apart, so only gossip can bring it in time; a control object
 /// the observer never sent is submitted at the same moment.
 #[test]
-#[ignore = "fails: members ignore an observer's gossip, but gossipsub has already marked the message id (SHA-256 of the exact bytes) as seen, so the member's identical copy is dropped as a duplicate for the duplicate cache's 300 s (stalled, arrives only by sync)"]
 fn an_observer_that_gossips_an_object_first_does_not_stall_it() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();

@@ -19,6 +19,7 @@
 //! | mesh_message_deliveries, mesh_failure_penalty | weight 0 | silence is normal; penalising under-delivery would evict honest peers of quiet coalitions |
 //! | invalid_message_deliveries | weight −20, decays to 10 % in 1 h | counted squared: 1 invalid object → −20 (below the gossip threshold), 2 → −80 (graylisted) |
 //! | app-specific score | weight 1; strangers −60, member nodes 0, observers −5 (everything) or −60 (positions) | observers that may see everything sit between 0 and the gossip threshold: flood publishing and `IHAVE` reach them, the mesh never takes them; strangers sit below the publish and gossip thresholds: we send them no objects, yet still see their subscriptions (so they join the mesh once verified) and judge their gossip by content; a stranger's valid objects earn it no first-delivery credit, so it stays there |
+//! | IDONTWANT | never sent (size threshold = largest RPC) | gossipsub sends it when a message arrives, before validation: an observer's ignored copy would stop mesh peers from forwarding the valid one |
 //! | behaviour penalty | weight −10, threshold 6, decay 0.9/s | spam of GRAFT/IHAVE without follow-up |
 //! | IP colocation | weight −5 beyond 10 peers per IP; loopback exempt | several trusts may share a hosting provider, a flood of Sybils from one address may not |
 //! | thresholds gossip / publish / graylist | −10 / −50 / −80 | libp2p's defaults, consistent with the weights above |
@@ -75,6 +76,8 @@ pub(crate) const OBSERVER_SCORE: f64 = -5.0;
 pub(crate) const GRAYLIST_THRESHOLD: f64 = -80.0;
 /// Headroom over the largest envelope for gossipsub's own framing.
 const GOSSIP_FRAMING: usize = 16 * 1024;
+/// Largest gossipsub RPC read or written; no message is larger.
+const MAX_GOSSIP_RPC: usize = chorus_core::limits::MAX_ENVELOPE_BYTES + GOSSIP_FRAMING;
 
 /// Everything a node runs on each connection.
 #[derive(NetworkBehaviour)]
@@ -166,7 +169,11 @@ fn make_behaviour(
         .validation_mode(gossipsub::ValidationMode::Anonymous)
         .validate_messages()
         .message_id_fn(|m: &gossipsub::Message| message_id(&m.data))
-        .max_transmit_size(chorus_core::limits::MAX_ENVELOPE_BYTES + GOSSIP_FRAMING)
+        .max_transmit_size(MAX_GOSSIP_RPC)
+        // Never send IDONTWANT: gossipsub sends it on a message's arrival,
+        // before validation, so an observer's ignored copy would stop mesh
+        // peers forwarding the valid one to us.
+        .idontwant_message_size_threshold(MAX_GOSSIP_RPC)
         .heartbeat_interval(config.heartbeat_interval)
         .heartbeat_initial_delay(config.heartbeat_initial_delay)
         .mesh_n(6)

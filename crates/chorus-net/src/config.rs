@@ -68,9 +68,6 @@ pub struct NetLimits {
     /// never take member or stranger places. A further observer's hello is
     /// left unanswered and it is disconnected.
     pub max_observers: u32,
-    /// Gossip messages an observer may publish (all ignored, without
-    /// penalty) before it is disconnected.
-    pub observer_gossip_budget: u32,
     /// Sync requests served per second to one observer, sustained.
     pub observer_sync_requests_per_sec: u32,
     /// Sync requests one observer may send in a burst.
@@ -121,7 +118,6 @@ impl Default for NetLimits {
             max_strikes: 20,
             stranger_gossip_budget: 64,
             max_observers: 16,
-            observer_gossip_budget: 64,
             observer_sync_requests_per_sec: 2,
             observer_sync_burst: 10,
             max_concurrent_observer_serves: 2,
@@ -280,7 +276,7 @@ impl NetConfig {
             }
         }
         let l = &self.limits;
-        let ranges: [(&'static str, u64, u64, u64, &'static str); 22] = [
+        let ranges: [(&'static str, u64, u64, u64, &'static str); 21] = [
             ("max_connections", l.max_connections.into(), 1, 100_000, "1..=100000"),
             ("max_connections_per_peer", l.max_connections_per_peer.into(), 1, 16, "1..=16"),
             ("max_pending_incoming", l.max_pending_incoming.into(), 1, 10_000, "1..=10000"),
@@ -294,7 +290,6 @@ impl NetConfig {
             ("max_strikes", l.max_strikes.into(), 1, 1_000_000, "1..=1000000"),
             ("stranger_gossip_budget", l.stranger_gossip_budget.into(), 0, 1_000_000, "0..=1000000"),
             ("max_observers", l.max_observers.into(), 0, 10_000, "0..=10000"),
-            ("observer_gossip_budget", l.observer_gossip_budget.into(), 0, 1_000_000, "0..=1000000"),
             ("observer_sync_requests_per_sec", l.observer_sync_requests_per_sec.into(), 1, 100_000, "1..=100000"),
             ("observer_sync_burst", l.observer_sync_burst.into(), 1, 1_000_000, "1..=1000000"),
             ("max_concurrent_observer_serves", l.max_concurrent_observer_serves as u64, 1, 1024, "1..=1024"),

@@ -251,7 +251,18 @@ impl EventLoop {
                     PeerClass::Observer { receives: true } => OBSERVER_SCORE,
                     PeerClass::Observer { receives: false } => STRANGER_SCORE,
                 };
-                self.swarm.behaviour_mut().gossipsub.set_application_score(&peer, score);
+                let gossip = &mut self.swarm.behaviour_mut().gossipsub;
+                gossip.set_application_score(&peer, score);
+                // gossipsub drops a blacklisted peer's messages before its
+                // duplicate cache records their ids, with no score penalty;
+                // ignoring an observer's copy after that would make a
+                // member's identical copy a duplicate for the cache's
+                // lifetime (PROTOCOL.md 14.4). Sending to it is unaffected.
+                if matches!(class, PeerClass::Observer { .. }) {
+                    gossip.blacklist_peer(&peer);
+                } else {
+                    gossip.remove_blacklisted_peer(&peer);
+                }
                 if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
                     kad.set_member(peer, class == PeerClass::Member);
                 }
@@ -489,6 +500,10 @@ impl EventLoop {
             SwarmEvent::ConnectionClosed { peer_id, connection_id, num_established, .. } => {
                 self.liveness.closed(connection_id);
                 if num_established == 0 {
+                    // gossipsub ignores a whole connection from a blacklisted
+                    // peer: an observer that comes back is a stranger until
+                    // its next hello, so it leaves the blacklist now.
+                    self.swarm.behaviour_mut().gossipsub.remove_blacklisted_peer(&peer_id);
                     self.step(Input::Disconnected { peer: peer_id })
                 }
             }

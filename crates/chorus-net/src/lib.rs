@@ -69,8 +69,10 @@
 //! `Everything` it is sent gossip and served the whole set, under
 //! `Positions` it is served [`ObjectStore::observer_served_set`] only,
 //! under `None` its hello goes unanswered. Observers are never members,
-//! their gossip is ignored (then they are disconnected), and they have their
-//! own cap, sync rate and serving slots (`docs/PROTOCOL.md` 14.9).
+//! their gossip is dropped unread without penalty (gossipsub's blacklist,
+//! before its duplicate cache, so an observer's copy never delays a
+//! member's), and they have their own cap, sync rate and serving slots
+//! (`docs/PROTOCOL.md` 14.9).
 //!
 //! ## Gossip
 //! One gossipsub topic per coalition, `/chorus/v1/objects/<coalition id>`.

@@ -741,16 +741,10 @@ impl Service {
         };
         if state.is_observer() {
             // An observer may not publish: its messages are never validated
-            // or stored, and cost nothing up to the budget.
-            state.observer_messages += 1;
-            let over_budget = state.observer_messages > self.limits.observer_gossip_budget;
+            // or stored, and cost nothing. Once it is classified gossipsub
+            // drops them unread, so only one already on its way gets here.
             self.counters.gossip_dropped += 1;
-            self.punish(peer, Conduct::ObserverGossip { over_budget }, Some(message), now);
-            if over_budget {
-                tracing::debug!(%peer, "observer published past its budget; disconnecting");
-                self.out.push(Output::Disconnect(peer));
-            }
-            return;
+            return self.punish(peer, Conduct::ObserverGossip, Some(message), now);
         }
         let conduct = if !state.gossip.take(now) {
             Conduct::GossipRateExceeded

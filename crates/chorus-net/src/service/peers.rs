@@ -29,9 +29,9 @@ pub enum PeerStatus {
     /// Asked at its hello to follow the coalition as an observer
     /// (PROTOCOL.md 14.9) and was admitted under the charter's `access`
     /// (never `ObserverAccess::None`). It proved only its peer key: it is
-    /// never counted or listed as a member, its gossip is ignored (up to
-    /// `NetLimits::observer_gossip_budget` messages, then it is
-    /// disconnected), it is sent gossip only under `Everything`, served
+    /// never counted or listed as a member, its gossip is dropped unread
+    /// without penalty (gossipsub's blacklist, before gossip's duplicate
+    /// cache sees it), it is sent gossip only under `Everything`, served
     /// the observer-visible set by sync at the observer rate, and not
     /// disconnected by the hello timeout.
     Observer {
@@ -41,7 +41,7 @@ pub enum PeerStatus {
 }
 
 /// How gossip should treat a peer (the shell turns this into gossipsub's
-/// application score).
+/// application score, and for an observer its blacklist).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PeerClass {
     /// Below gossip's publish and gossip thresholds: nothing is sent to it
@@ -51,7 +51,9 @@ pub enum PeerClass {
     Member,
     /// An observer: like a member for gossip's score when it `receives`
     /// (the charter says `Everything`), so objects are forwarded to it;
-    /// like a stranger otherwise. Its own messages are always ignored.
+    /// like a stranger otherwise. Its own messages are dropped unread,
+    /// without penalty, before gossip's duplicate cache records them, so
+    /// its copy of an object never makes a member's copy a duplicate.
     Observer {
         /// Whether gossip is sent to it.
         receives: bool,
@@ -74,8 +76,6 @@ pub struct Peer {
     pub(crate) strikes: u32,
     pub(crate) rejects: u32,
     pub(crate) stranger_messages: u32,
-    /// Messages an observer published (all ignored).
-    pub(crate) observer_messages: u32,
     /// Sync sessions with it that failed in a row.
     pub(crate) sync_failures: u32,
     /// No periodic sync with it before this (back-off after failures).
@@ -96,7 +96,6 @@ impl Peer {
             strikes: 0,
             rejects: 0,
             stranger_messages: 0,
-            observer_messages: 0,
             sync_failures: 0,
             sync_not_before: now,
         }

@@ -76,14 +76,11 @@ pub enum Conduct<'a> {
         /// Past the budget.
         over_budget: bool,
     },
-    /// Gossip published by an observer: ignored, never validated or
-    /// stored. Within `NetLimits::observer_gossip_budget` it costs nothing;
-    /// beyond, the service disconnects the observer (no ban: it may come
-    /// back and follow without publishing).
-    ObserverGossip {
-        /// Past the budget.
-        over_budget: bool,
-    },
+    /// Gossip published by an admitted observer: ignored, never validated
+    /// or stored, and no penalty. Once the observer is classified, gossipsub
+    /// drops its messages unread (it is on gossipsub's blacklist); only a
+    /// message already on its way to the service comes here.
+    ObserverGossip,
     /// An observer's hello refused by this node's state, not the peer's
     /// doing: the charter admits no observers, every observer place is
     /// taken, or this node is an observer itself. Left unanswered, and the
@@ -141,7 +138,7 @@ pub fn judge(conduct: &Conduct<'_>) -> Judgement {
         // within the budget. Its message is judged by content separately.
         Conduct::StrangerGossip { over_budget: false } => (A::Ignore, P::Nothing),
         Conduct::StrangerGossip { over_budget: true } => (A::Ignore, P::Strike),
-        Conduct::ObserverGossip { .. } | Conduct::ObserverNotAdmitted => (A::Ignore, P::Nothing),
+        Conduct::ObserverGossip | Conduct::ObserverNotAdmitted => (A::Ignore, P::Nothing),
         Conduct::GossipFromUnknown | Conduct::GossipRateExceeded | Conduct::IngestQueueFull => (A::Ignore, P::Nothing),
         Conduct::HelloRefused(refusal) => (A::Ignore, hello_penalty(refusal)),
         Conduct::SyncFromStranger | Conduct::SyncRateExceeded | Conduct::UnreadableSyncRequest(_) => {
@@ -216,7 +213,7 @@ impl fmt::Display for Conduct<'_> {
             Conduct::StoreFailed(e) => write!(f, "store failed: {e}"),
             Conduct::GossipFromUnknown => f.write_str("gossip from a peer that is not connected"),
             Conduct::StrangerGossip { .. } => f.write_str("gossip from a peer that has not proved membership"),
-            Conduct::ObserverGossip { .. } => f.write_str("gossip published by an observer"),
+            Conduct::ObserverGossip => f.write_str("gossip published by an observer"),
             Conduct::ObserverNotAdmitted => f.write_str("observer not admitted"),
             Conduct::GossipRateExceeded => f.write_str("gossip rate exceeded"),
             Conduct::IngestQueueFull => f.write_str("gossip arrived while the ingest queue was full"),

@@ -108,14 +108,16 @@ fn observers_have_their_own_cap_and_take_no_strangers_or_members_place() {
     assert_eq!(b.service.status().verified, 0);
 }
 
+/// gossipsub drops an admitted observer's messages itself (the shell puts
+/// it on the blacklist when classified); one already on its way when it was
+/// admitted is ignored, never stored, and costs nothing however many come.
 #[test]
-fn an_observers_gossip_is_ignored_without_penalty_then_it_is_disconnected() {
-    let mut c = config();
-    c.limits.observer_gossip_budget = 3;
-    let mut b = Bench::new(c);
+fn an_observers_gossip_is_ignored_without_penalty() {
+    let mut b = Bench::new(config());
     let o = PeerId::random();
-    b.observe(o, ObserverAccess::Everything);
-    for n in 1..=3u8 {
+    let out = b.observe(o, ObserverAccess::Everything);
+    assert_eq!(class(&out, o), Some(PeerClass::Observer { receives: true }));
+    for n in 1..=200u8 {
         let out =
             b.input(Input::Gossip { peer: o, message: MessageId::from(vec![n]), data: vec![n], queue_has_room: true });
         assert!(!out.iter().any(|x| matches!(x, Output::Validate { .. })), "an observer's gossip is never stored");
@@ -123,10 +125,6 @@ fn an_observers_gossip_is_ignored_without_penalty_then_it_is_disconnected() {
         assert!(!disconnected(&out, o) && !banned(&out));
     }
     assert_eq!(b.service.peer(&o).map(|p| (p.strikes(), p.rejects())), Some((0, 0)));
-    let out =
-        b.input(Input::Gossip { peer: o, message: MessageId::from(vec![4]), data: vec![4], queue_has_room: true });
-    assert!(disconnected(&out, o), "past its budget an observer is disconnected");
-    assert!(!banned(&out));
 }
 
 #[test]
