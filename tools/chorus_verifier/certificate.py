@@ -174,28 +174,18 @@ def verify_full(cert, expected=None, require_seal=False):
     # --- 13: the endorsements ---
     endorsements, previous = [], None
     for i, env in enumerate(c["endorsements"]):
-        try:
-            envelope_shape(env)
-            expect_kind(env, ENDORSEMENT)
-            e = endorsement_body(env["body"])
-            wrong_coalition(e["coalition"])
-        except Refused as err:
-            raise nested("Endorsement", f"endorsement {i} is invalid", err)
-        if e["proposal"] != proposal.id:
-            raise Refused("WrongProposal", f"endorsement {i} is for proposal {e['proposal'].hex()}, not {proposal.id.hex()}")
-        if e["stance"] != 1:
-            raise Refused(
-                "NotAnEndorsement", f"endorsement {i} has stance {STANCES[e['stance']]}; a certificate carries only endorsements"
-            )
-        if p["closes_at_ms"] and e["created_at_ms"] > p["closes_at_ms"]:
-            raise Refused(
-                "AfterClosing",
-                f"endorsement {i} was signed at {e['created_at_ms']} ms, after the proposal closed at {p['closes_at_ms']} ms",
-            )
-        if previous is not None and previous == e["trust"]:
-            raise Refused("DuplicateTrust", f"endorsement {i} counts trust {e['trust'].hex()} a second time")
-        if previous is not None and previous > e["trust"]:
-            raise Refused("NotSorted", f"endorsement {i} is out of order (endorsements must be sorted by trust key)")
+
+        def not_endorsement(e, i=i):
+            if e["stance"] != 1:
+                return Refused(
+                    "NotAnEndorsement",
+                    f"endorsement {i} has stance {STANCES[e['stance']]}; a certificate carries only endorsements",
+                )
+            return None
+
+        e = dissent_rules.stance_entry(
+            i, env, "endorsement", "Endorsement", "endorsements", proposal, wrong_coalition, not_endorsement, previous
+        )
         previous = e["trust"]
         endorsements.append(Obj(ENDORSEMENT, env, e))
 

@@ -21,35 +21,50 @@ NOT_RECORDED = "dissent not recorded: this certificate carries no seal"
 UNSEALED = "the certificate carries no seal, so it does not record dissent; export it again from a member's node"
 
 
+def stance_entry(i, env, what, label, sorted_what, proposal, wrong_coalition, stance_refusal, previous):
+    """Steps 13 and 13a, one entry `i` of a certificate's endorsements or dissent
+    (`what`, errors nested under `label`): its form, its proposal, its stance
+    (`stance_refusal(body)` returns the refusal or None), its time, and its trust
+    after the `previous` entry's (the list, `sorted_what`, sorted by trust key).
+    Returns the entry's body; the checks run in this order."""
+    p = proposal.body
+    try:
+        envelope_shape(env)
+        expect_kind(env, ENDORSEMENT)
+        e = endorsement_body(env["body"])
+        wrong_coalition(e["coalition"])
+    except Refused as err:
+        raise nested(label, f"{what} {i} is invalid", err)
+    if e["proposal"] != proposal.id:
+        raise Refused("WrongProposal", f"{what} {i} is for proposal {e['proposal'].hex()}, not {proposal.id.hex()}")
+    refusal = stance_refusal(e)
+    if refusal is not None:
+        raise refusal
+    if p["closes_at_ms"] and e["created_at_ms"] > p["closes_at_ms"]:
+        raise Refused(
+            "AfterClosing",
+            f"{what} {i} was signed at {e['created_at_ms']} ms, after the proposal closed at {p['closes_at_ms']} ms",
+        )
+    if previous is not None and previous == e["trust"]:
+        raise Refused("DuplicateTrust", f"{what} {i} counts trust {e['trust'].hex()} a second time")
+    if previous is not None and previous > e["trust"]:
+        raise Refused("NotSorted", f"{what} {i} is out of order ({sorted_what} must be sorted by trust key)")
+    return e
+
+
 def dissent_entries(envelopes, proposal, endorsements, wrong_coalition):
     """Step 13a: the form of each dissent entry, all of its checks before the next
     entry's. Returns the entries as objects."""
-    p = proposal.body
     endorsers = {o.body["trust"] for o in endorsements}
     out, previous = [], None
     for i, env in enumerate(envelopes):
-        try:
-            envelope_shape(env)
-            expect_kind(env, ENDORSEMENT)
-            e = endorsement_body(env["body"])
-            wrong_coalition(e["coalition"])
-        except Refused as err:
-            raise nested("Dissent", f"dissent {i} is invalid", err)
-        if e["proposal"] != proposal.id:
-            raise Refused("WrongProposal", f"dissent {i} is for proposal {e['proposal'].hex()}, not {proposal.id.hex()}")
-        if e["stance"] == 1:
-            raise Refused(
-                "NotDissent", f"dissent {i} has stance endorse; an endorsement goes in `endorsements`"
-            )
-        if p["closes_at_ms"] and e["created_at_ms"] > p["closes_at_ms"]:
-            raise Refused(
-                "AfterClosing",
-                f"dissent {i} was signed at {e['created_at_ms']} ms, after the proposal closed at {p['closes_at_ms']} ms",
-            )
-        if previous is not None and previous == e["trust"]:
-            raise Refused("DuplicateTrust", f"dissent {i} counts trust {e['trust'].hex()} a second time")
-        if previous is not None and previous > e["trust"]:
-            raise Refused("NotSorted", f"dissent {i} is out of order (dissent must be sorted by trust key)")
+
+        def not_dissent(e, i=i):
+            if e["stance"] == 1:
+                return Refused("NotDissent", f"dissent {i} has stance endorse; an endorsement goes in `endorsements`")
+            return None
+
+        e = stance_entry(i, env, "dissent", "Dissent", "dissent", proposal, wrong_coalition, not_dissent, previous)
         if e["trust"] in endorsers:
             raise Refused("DuplicateTrust", f"dissent {i} counts trust {e['trust'].hex()}, which also endorses")
         previous = e["trust"]
