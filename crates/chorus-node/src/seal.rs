@@ -9,6 +9,7 @@
 //! that the ledger holds; else the certificate is exported unsealed and the
 //! node logs one warning line saying why.
 
+use chorus_core::certificate::Sealer;
 use chorus_core::{Envelope, Keypair, Ledger, ObjectId, PublicKey};
 use chorus_store::{SealState, Store};
 
@@ -24,41 +25,24 @@ pub struct SealKeys {
 
 impl std::fmt::Debug for SealKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never the keys' secrets.
-        let keys: Vec<PublicKey> = self.keys.iter().map(Keypair::public).collect();
-        f.debug_struct("SealKeys").field("trust", &self.trust).field("keys", &keys).finish()
+        // The sealer's, which never prints the keys' secrets.
+        self.sealer().fmt(f)
     }
 }
 
 impl SealKeys {
-    /// The keys as the store takes them.
-    pub fn store_sealer(&self) -> chorus_store::Sealer<'_> {
-        chorus_store::Sealer { trust: self.trust, keys: &self.keys }
-    }
-
-    /// The keys as the website takes them.
-    pub fn web_sealer(&self) -> chorus_web::Sealer<'_> {
-        chorus_web::Sealer { trust: self.trust, keys: &self.keys }
+    /// The keys as the store and the website take them (one type,
+    /// [`chorus_core::certificate::Sealer`]).
+    pub fn sealer(&self) -> Sealer<'_> {
+        Sealer { trust: self.trust, keys: &self.keys }
     }
 
     /// True when one of the keys may seal the certificate of adopted
-    /// proposal `id` under `l` (the choice [`chorus_store::Sealer`] and
-    /// [`chorus_web::Sealer`] make): a key of the trust, or the delegate of
-    /// a node-scope delegation of it, with the objects that prove it held.
+    /// proposal `id` under `l` (the choice of [`Ledger::seal_choice`], which
+    /// the store and the website make): a key of the trust, or the delegate
+    /// of a node-scope delegation of it, with the objects that prove it held.
     pub fn can_seal(&self, l: &Ledger, id: &ObjectId) -> bool {
-        let trust = &self.trust;
-        self.keys.iter().any(|key| {
-            let signer = key.public();
-            let delegation = if l.may_seal(id, trust, &signer, None) {
-                None
-            } else {
-                match l.seal_delegation(id, trust, &signer) {
-                    Some(d) => Some(d),
-                    None => return false,
-                }
-            };
-            l.seal_proof(id, trust, &signer, delegation.as_ref()).is_some()
-        })
+        l.seal_choice(id, &self.trust, &self.keys).is_some()
     }
 
     /// The positions whose certificates these keys cannot seal under `l`.
@@ -110,7 +94,7 @@ const PROOF_MISSING: &str = "the objects that authorise the seal's key are not a
 /// stored, else unsealed with the reason. Nothing is logged. `Ok(None)`
 /// when the proposal is unknown or not adopted.
 pub fn assemble(store: &Store, id: &ObjectId, keys: Option<&SealKeys>) -> Result<Option<Exported>, String> {
-    let sealer = keys.map(SealKeys::store_sealer);
+    let sealer = keys.map(SealKeys::sealer);
     let cert = match store.sealed_certificate(id, sealer.as_ref()).map_err(|e| e.to_string())? {
         Some(c) => c,
         // The store assembles nothing when an object the seal's proof

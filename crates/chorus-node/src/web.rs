@@ -83,7 +83,7 @@ impl ObjectSource for StoreObjects<'_> {
     }
 
     fn sealer(&self) -> Option<chorus_web::Sealer<'_>> {
-        self.seal.map(SealKeys::web_sealer)
+        self.seal.map(SealKeys::sealer)
     }
 
     /// The certificate exactly as the control socket exports it

@@ -1,35 +1,12 @@
 //! Certificates assembled from the exact stored envelopes, sealed when the
 //! caller holds a key that may seal them (PROTOCOL.md 9.2 step 22).
 
-use chorus_core::certificate::{self, Seal};
-use chorus_core::{Envelope, Keypair, Ledger, ObjectId, PublicKey};
+use chorus_core::certificate::{self, Seal, Sealer};
+use chorus_core::{Envelope, Ledger, ObjectId, PublicKey};
 
 use crate::error::StoreError;
 use crate::record::object_key;
 use crate::store::Store;
-
-/// Who seals the certificates a store assembles: a member trust and the
-/// keys its node holds, preferred first (its trust key, then its node
-/// key). A certificate is sealed with the first key that may seal it under
-/// the ledger: a known key of the trust (no delegation), else the delegate
-/// of the lowest-id node-scope delegation of the trust the ledger holds
-/// ([`Ledger::seal_delegation`]). The same choice as the website's, so the
-/// node serves the same bytes on every path.
-#[derive(Clone, Copy)]
-pub struct Sealer<'a> {
-    /// The sealing member trust.
-    pub trust: PublicKey,
-    /// Keys to seal with, preferred first.
-    pub keys: &'a [Keypair],
-}
-
-impl std::fmt::Debug for Sealer<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never the keys' secrets.
-        let keys: Vec<PublicKey> = self.keys.iter().map(Keypair::public).collect();
-        f.debug_struct("Sealer").field("trust", &self.trust).field("keys", &keys).finish()
-    }
-}
 
 /// How a certificate is sealed.
 // Keys carry their decompressed points; one value is built per
@@ -95,8 +72,7 @@ impl Store {
         proposal: &ObjectId,
         sealer: Option<&Sealer>,
     ) -> Result<Option<AssembledCertificate>, StoreError> {
-        let coalition = self.inner.coalition.id();
-        let Some(chosen) = self.with_ledger(|l| choose(l, &coalition, proposal, sealer)) else {
+        let Some(chosen) = self.with_ledger(|l| choose(l, proposal, sealer)) else {
             return Ok(None);
         };
         let Some(proposal_envelope) = self.get_envelope(proposal)? else {
@@ -152,7 +128,7 @@ impl Store {
 
 /// The parts of the certificate of `id` and its seal, from one ledger
 /// state; `None` when `id` is not an adopted proposal.
-fn choose(l: &Ledger, coalition: &ObjectId, id: &ObjectId, sealer: Option<&Sealer>) -> Option<Chosen> {
+fn choose(l: &Ledger, id: &ObjectId, sealer: Option<&Sealer>) -> Option<Chosen> {
     let endorsements = l.certificate_endorsements(id)?;
     let dissent = l.certificate_dissent(id)?;
     let mut chain = l.certificate_chain(id)?;
@@ -160,42 +136,22 @@ fn choose(l: &Ledger, coalition: &ObjectId, id: &ObjectId, sealer: Option<&Seale
     stances.sort();
     let (seal, unsealed) = match sealer {
         None => (None, "no sealer was given".to_string()),
-        Some(sealer) => match seal(l, coalition, id, sealer, &stances) {
-            Some((s, state, proof)) => {
+        Some(sealer) => match sealer.seal(l, id, &stances) {
+            Some((s, choice, proof)) => {
                 chain.extend(proof);
                 chain.sort();
                 chain.dedup();
+                let state = SealState::Sealed {
+                    trust: sealer.trust,
+                    signer: choice.key.public(),
+                    delegation: choice.delegation,
+                };
                 (Some((s, state)), String::new())
             }
             None => (None, why_unsealed(l, id, sealer)),
         },
     };
     Some(Chosen { endorsements, dissent, chain, seal, unsealed })
-}
-
-/// The seal of `sealer` on the certificate of `id` carrying `stances`, its
-/// state, and the ids its chain must carry for it, by the first key that
-/// may seal: as a key of the trust, else under a node-scope delegation.
-fn seal(
-    l: &Ledger,
-    coalition: &ObjectId,
-    id: &ObjectId,
-    sealer: &Sealer,
-    stances: &[ObjectId],
-) -> Option<(Seal, SealState, Vec<ObjectId>)> {
-    if stances.is_empty() {
-        return None;
-    }
-    let trust = &sealer.trust;
-    sealer.keys.iter().find_map(|key| {
-        let signer = key.public();
-        let delegation =
-            if l.may_seal(id, trust, &signer, None) { None } else { Some(l.seal_delegation(id, trust, &signer)?) };
-        let proof = l.seal_proof(id, trust, &signer, delegation.as_ref())?;
-        let body = certificate::seal_body(coalition, id, trust, delegation.as_ref(), stances);
-        let state = SealState::Sealed { trust: *trust, signer, delegation };
-        Some((Seal::sign(body, key), state, proof))
-    })
 }
 
 /// Why `sealer` cannot seal the certificate of `id`, one line.

@@ -232,7 +232,8 @@ mod rebuild;
 mod record;
 mod store;
 
-pub use certificate::{AssembledCertificate, SealState, Sealer};
+pub use certificate::{AssembledCertificate, SealState};
+pub use chorus_core::certificate::Sealer;
 pub use error::StoreError;
 pub use export::{ExportReader, ImportReport, EXPORT_MAGIC, EXPORT_VERSION};
 pub use record::{CorruptRecord, FORMAT_VERSION};

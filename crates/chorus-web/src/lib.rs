@@ -172,7 +172,7 @@ mod markdown;
 mod pages;
 mod stances;
 
-use chorus_core::{certificate, Envelope, Keypair, Ledger, ObjectId, PublicKey};
+use chorus_core::{certificate, Envelope, Ledger, ObjectId, PublicKey};
 
 pub use assets::{wasm_script, wasm_script_name};
 
@@ -212,30 +212,9 @@ pub struct SourcedCertificate {
     pub sealed_by: Option<PublicKey>,
 }
 
-/// Who seals the certificates the site serves (PROTOCOL.md 9): a member
-/// trust and the keys its node holds, in order of preference (its trust
-/// key first, then its node key). A certificate is sealed with the first
-/// key that may seal it under the ledger: the current key of the trust's
-/// chain (PROTOCOL.md 9.2 step 22; no delegation), else the delegate of the
-/// lowest-id node-scope delegation of the trust that the ledger holds
-/// ([`chorus_core::Ledger::seal_delegation`]); with none, it is served
-/// unsealed. The seal carries no time and ed25519 is deterministic, so the
-/// same ledger and sealer give the same bytes.
-#[derive(Clone, Copy)]
-pub struct Sealer<'a> {
-    /// The sealing member trust.
-    pub trust: PublicKey,
-    /// Keys to seal with, preferred first.
-    pub keys: &'a [Keypair],
-}
-
-impl std::fmt::Debug for Sealer<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never the keys' secrets.
-        let keys: Vec<PublicKey> = self.keys.iter().map(Keypair::public).collect();
-        f.debug_struct("Sealer").field("trust", &self.trust).field("keys", &keys).finish()
-    }
-}
+/// Who seals the certificates the site serves (PROTOCOL.md 9); with no
+/// key that may seal, a certificate is served unsealed.
+pub use chorus_core::certificate::Sealer;
 
 /// A position's certificate as the site serves it.
 pub(crate) struct Exported {
@@ -424,7 +403,7 @@ impl<'a> Site<'a> {
         let coalition = self.ledger.coalition();
         let mut seal = None;
         if let Some(sealer) = self.objects.sealer() {
-            if let Some((s, proof)) = self.seal(id, &sealer, &stances) {
+            if let Some((s, _, proof)) = sealer.seal(self.ledger, id, &stances) {
                 // What the seal's signer needs to be authorised by the
                 // certificate alone; a seal it cannot carry is left out.
                 if let Some(extra) = fetch(&proof) {
@@ -443,27 +422,6 @@ impl<'a> Site<'a> {
             seal.map(|(s, _)| s),
         );
         Some(Exported { bytes, sealed_by })
-    }
-
-    /// The seal of `sealer` on the certificate of `id` carrying `stances`,
-    /// with the ids its chain must carry for it, by the first key that may
-    /// seal: as a key of the trust, else under a node-scope delegation.
-    fn seal(&self, id: &ObjectId, sealer: &Sealer, stances: &[ObjectId]) -> Option<(certificate::Seal, Vec<ObjectId>)> {
-        if stances.is_empty() {
-            return None;
-        }
-        let trust = &sealer.trust;
-        sealer.keys.iter().find_map(|key| {
-            let signer = key.public();
-            let delegation = if self.ledger.may_seal(id, trust, &signer, None) {
-                None
-            } else {
-                Some(self.ledger.seal_delegation(id, trust, &signer)?)
-            };
-            let proof = self.ledger.seal_proof(id, trust, &signer, delegation.as_ref())?;
-            let body = certificate::seal_body(&self.ledger.coalition().id(), id, trust, delegation.as_ref(), stances);
-            Some((certificate::Seal::sign(body, key), proof))
-        })
     }
 
     pub(crate) fn ledger(&self) -> &'a Ledger {

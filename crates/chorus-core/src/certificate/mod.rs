@@ -42,9 +42,11 @@ use std::collections::{BTreeMap, BTreeSet};
 mod assemble;
 mod form;
 mod seal;
+mod sealer;
 
 pub use assemble::{assemble, assemble_full, assemble_with_chain};
 pub use seal::{seal_body, signing_input as seal_signing_input, Seal, MAX_SEAL_STANCES, SEAL_SIGNING_PREFIX};
+pub use sealer::{SealChoice, Sealer};
 
 use form::{
     check_chain, check_dissent, check_endorsements, check_links, check_proposal, check_seal, check_signatures, ingest,

@@ -5,11 +5,12 @@
 use std::collections::BTreeSet;
 
 use super::Ledger;
+use crate::certificate::SealChoice;
 use crate::coalition::Roster;
 use crate::deliberation::Timing;
 use crate::governance::{authorised_records, window_of, Chain, StanceRecord};
 use crate::id::ObjectId;
-use crate::keys::PublicKey;
+use crate::keys::{Keypair, PublicKey};
 use crate::objects::{Stance, SCOPE_NODE};
 
 impl Ledger {
@@ -140,6 +141,30 @@ impl Ledger {
         };
         self.key_proof(roster, trust, key, &mut ids)?;
         Some(ids.into_iter().collect())
+    }
+
+    /// The first of `keys` that may seal certificates of held proposal `id`
+    /// for `trust` (PROTOCOL.md 9.2 step 22): as a key of the trust
+    /// ([`Ledger::may_seal`] with no delegation), else as the delegate of
+    /// [`Ledger::seal_delegation`]; with the ids a certificate's chain must
+    /// also carry for its seal ([`Ledger::seal_proof`]). A key whose proof
+    /// is not held is passed over. `None` when no key may seal.
+    pub fn seal_choice<'k>(
+        &self,
+        id: &ObjectId,
+        trust: &PublicKey,
+        keys: &'k [Keypair],
+    ) -> Option<(SealChoice<'k>, Vec<ObjectId>)> {
+        keys.iter().find_map(|key| {
+            let signer = key.public();
+            let delegation = if self.may_seal(id, trust, &signer, None) {
+                None
+            } else {
+                Some(self.seal_delegation(id, trust, &signer)?)
+            };
+            let proof = self.seal_proof(id, trust, &signer, delegation.as_ref())?;
+            Some((SealChoice { key, delegation }, proof))
+        })
     }
 
     /// The node-scope delegation under which `node_key` may seal
