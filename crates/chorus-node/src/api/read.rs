@@ -9,7 +9,7 @@ use hyper::{Response, StatusCode};
 use serde::Serialize;
 
 use super::{error, internal_error, json_response, parse_id, EnvelopeJson};
-use crate::control::{BreakdownInfo, CommentInfo, NoticeInfo, RecordTiming, TallyInfo, WindowInfo};
+use crate::control::{BreakdownInfo, RecordTiming, TallyInfo};
 use crate::daemon::{
     breakdown_info, deliberation, member_name, now_ms, roster_info, stance_infos, status_name, Deliberation, Inner,
 };
@@ -91,16 +91,9 @@ struct NodeView {
     tally: TallyInfo,
     stances: Vec<StanceView>,
     breakdown: Option<BreakdownInfo>,
-    draft: bool,
-    voting_opens_at_ms: Option<u64>,
-    window: Option<WindowInfo>,
-    comments: Vec<CommentInfo>,
-    comments_omitted: usize,
-    notices: Vec<NoticeInfo>,
-    notices_omitted: usize,
-    revisions: Vec<ObjectId>,
-    revises: Option<ObjectId>,
-    amendments: Vec<ObjectId>,
+    /// Its fields, in order, as if written here.
+    #[serde(flatten)]
+    deliberation: Deliberation,
 }
 
 #[derive(Serialize)]
@@ -257,43 +250,16 @@ fn proposal(inner: &Inner, publish: Publish, id: &str) -> Answer {
             record_timing: t.record_timing,
         })
         .collect();
-    let Deliberation {
-        draft,
-        voting_opens_at_ms,
-        window,
-        comments,
-        comments_omitted,
-        notices,
-        notices_omitted,
-        revisions,
-        revises,
-        amendments,
-    } = d;
     let comment_envelopes =
-        comments.iter().filter(|c| c.amendment.is_none()).map(|c| stored(inner, &c.id)).collect::<Result<_, _>>()?;
-    let notice_envelopes = notices.iter().map(|n| stored(inner, &n.id)).collect::<Result<_, _>>()?;
+        d.comments.iter().filter(|c| c.amendment.is_none()).map(|c| stored(inner, &c.id)).collect::<Result<_, _>>()?;
+    let notice_envelopes = d.notices.iter().map(|n| stored(inner, &n.id)).collect::<Result<_, _>>()?;
     let body = ProposalJson {
         id: id.to_hex(),
         proposal: stored(inner, &id)?,
         stances: envelopes,
         comments: comment_envelopes,
         notices: notice_envelopes,
-        node_view: NodeView {
-            status,
-            tally: state.tally.into(),
-            stances,
-            breakdown,
-            draft,
-            voting_opens_at_ms,
-            window,
-            comments,
-            comments_omitted,
-            notices,
-            notices_omitted,
-            revisions,
-            revises,
-            amendments,
-        },
+        node_view: NodeView { status, tally: state.tally.into(), stances, breakdown, deliberation: d },
     };
     Ok(json_response(StatusCode::OK, &body, FRESH))
 }

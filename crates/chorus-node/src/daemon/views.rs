@@ -150,7 +150,7 @@ pub(crate) fn stance_infos(state: &chorus_core::ProposalState) -> Vec<StanceInfo
 
 /// The deliberation on a proposal as views report it: the fields
 /// [`ProposalDetail`] and the API's `node_view` share.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub(crate) struct Deliberation {
     pub draft: bool,
     pub voting_opens_at_ms: Option<u64>,
