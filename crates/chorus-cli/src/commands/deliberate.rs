@@ -54,9 +54,10 @@ pub(crate) struct AmendArgs {
     pub(crate) sign: SignArgs,
 }
 
-/// How a comment or an amendment is signed and where it goes.
+/// Who signs a stance, a comment or an amendment, and whether to ask
+/// first.
 #[derive(Args, Debug)]
-pub(crate) struct SignArgs {
+pub(crate) struct SignerArgs {
     /// Do not ask for confirmation.
     #[arg(long, short)]
     pub(crate) yes: bool,
@@ -66,6 +67,13 @@ pub(crate) struct SignArgs {
     /// The delegation that lets the leader sign for your trust.
     #[arg(long, value_name = "ID", requires = "as_leader")]
     pub(crate) delegation: Option<String>,
+}
+
+/// How a comment or an amendment is signed and where it goes.
+#[derive(Args, Debug)]
+pub(crate) struct SignArgs {
+    #[command(flatten)]
+    pub(crate) signer: SignerArgs,
     /// Write the signed object to FILE (new) instead of submitting it;
     /// import it on any member node with `chorus import FILE`.
     #[arg(long, value_name = "FILE")]
@@ -198,7 +206,7 @@ pub(crate) fn resolve_comment(p: &CheckedProposal, want: &str, amendment: bool) 
 /// `chorus comment ID [--reply-to C] TEXT`.
 pub(crate) fn comment(dd: &DataDir, a: CommentArgs) -> Result<Output> {
     let c = client(dd)?;
-    let signer = governance::stance_signer(dd, a.sign.as_leader.as_ref(), a.sign.delegation.as_deref())?;
+    let signer = governance::stance_signer(dd, a.sign.signer.as_leader.as_ref(), a.sign.signer.delegation.as_deref())?;
     let coalition = coalition_of(&c)?;
     let p = fetch_known(&c, &coalition, &a.id)?;
     let reply_to = a.reply_to.as_deref().map(|r| resolve_comment(&p, r, false)).transpose()?;
@@ -226,7 +234,7 @@ pub(crate) fn comment(dd: &DataDir, a: CommentArgs) -> Result<Output> {
 /// amendment to a draft, before voting opens.
 pub(crate) fn amend(dd: &DataDir, a: AmendArgs) -> Result<Output> {
     let c = client(dd)?;
-    let signer = governance::stance_signer(dd, a.sign.as_leader.as_ref(), a.sign.delegation.as_deref())?;
+    let signer = governance::stance_signer(dd, a.sign.signer.as_leader.as_ref(), a.sign.signer.delegation.as_deref())?;
     let coalition = coalition_of(&c)?;
     let p = fetch_known(&c, &coalition, &a.id)?;
     let id = p.id.short(12);
@@ -303,7 +311,7 @@ fn sign_and_send(
     a: &SignArgs,
 ) -> Result<Output> {
     eprintln!("{shown}");
-    if !a.yes && !output::confirm("Sign?").map_err(anyhow::Error::msg)? {
+    if !a.signer.yes && !output::confirm("Sign?").map_err(anyhow::Error::msg)? {
         bail!("not signed; nothing was sent");
     }
     let env = Envelope::sign(Kind::Comment, body()?, &[key]);

@@ -9,6 +9,7 @@ use chorus_node::control::{ProposalDetail, Request, SubmitOutcome};
 use chorus_node::datadir::DataDir;
 use clap::Args;
 
+use crate::commands::deliberate::SignerArgs;
 use crate::commands::{backup, client, deliberate, governance};
 use crate::deliberation;
 use crate::leader;
@@ -28,15 +29,8 @@ pub(crate) struct EndorseArgs {
     /// A comment signed with the stance.
     #[arg(long)]
     pub(crate) comment: Option<String>,
-    /// Do not ask for confirmation.
-    #[arg(long, short)]
-    pub(crate) yes: bool,
-    /// Sign as a leader with this key file (see `chorus delegate`), not with the trust key.
-    #[arg(long, value_name = "KEYFILE", requires = "delegation")]
-    pub(crate) as_leader: Option<PathBuf>,
-    /// The delegation that lets the leader sign for your trust.
-    #[arg(long, value_name = "ID", requires = "as_leader")]
-    pub(crate) delegation: Option<String>,
+    #[command(flatten)]
+    pub(crate) signer: SignerArgs,
     /// Write the signed stance to FILE (new) instead of submitting it;
     /// import it on any member node with `chorus import FILE`. The node is
     /// still needed to read the proposal and the roster.
@@ -61,7 +55,7 @@ impl EndorseArgs {
 /// stance and submits it (or writes it to `--out`).
 pub(crate) fn run(dd: &DataDir, a: EndorseArgs) -> Result<Output> {
     let c = client(dd)?;
-    let signer = governance::stance_signer(dd, a.as_leader.as_ref(), a.delegation.as_deref())?;
+    let signer = governance::stance_signer(dd, a.signer.as_leader.as_ref(), a.signer.delegation.as_deref())?;
     let (_, coalition) = leader::coalition(&c)?;
     let roster = leader::roster(&c)?;
     let p = deliberate::fetch_known_with(&c, &coalition, &a.id, false)?;
@@ -86,7 +80,7 @@ pub(crate) fn run(dd: &DataDir, a: EndorseArgs) -> Result<Output> {
         a.comment.as_ref().map(|c| format!("\n  comment     {}", safe_line(c))).unwrap_or_default()
     );
     eprintln!("{}", deliberation::STANCE_IS_FINAL);
-    if !a.yes && !output::confirm("Sign?").map_err(anyhow::Error::msg)? {
+    if !a.signer.yes && !output::confirm("Sign?").map_err(anyhow::Error::msg)? {
         bail!("not signed; nothing was sent");
     }
     let env = leader::stance_envelope(&coalition, &roster, &signer, p.id, stance, a.comment)?;

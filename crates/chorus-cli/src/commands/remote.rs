@@ -14,7 +14,8 @@ use chorus_node::datadir::read_secret;
 use clap::Subcommand;
 use sha2::{Digest, Sha256};
 
-use crate::commands::{backup, deliberate::CommentArgs, endorse::EndorseArgs, propose};
+use crate::commands::deliberate::{CommentArgs, SignerArgs};
+use crate::commands::{backup, endorse::EndorseArgs, propose};
 use crate::error::{Refused, Usage};
 use crate::leader::{self, Signer};
 use crate::output::{self, indent, safe_line, safe_text, time, Output};
@@ -223,19 +224,8 @@ pub(crate) fn roster(r: &Remote) -> Result<Output> {
 /// the proposal verified, the stance shown, confirmed, signed here and
 /// submitted.
 pub(crate) fn endorse(r: &Remote, a: EndorseArgs) -> Result<Output> {
-    let (Some(key_file), Some(delegation)) = (a.as_leader.as_ref(), a.delegation.as_deref()) else {
-        return Err(Usage(
-            "with --remote, sign as a leader: --as-leader KEYFILE --delegation ID (the trust key stays on its own machine)"
-                .into(),
-        )
-        .into());
-    };
-    let delegation: chorus_core::ObjectId = delegation
-        .trim()
-        .parse()
-        .map_err(|_| Usage(format!("--delegation {delegation:?} is not an object id (64 hex characters)")))?;
-    let key = read_secret(key_file)?;
-    let trust = delegated_trust(r, delegation, key.public())?;
+    let signer = leader_signer(r, &a.signer)?;
+    let trust = signer.trust;
     let p = r.proposal(r.resolve(&a.id)?)?;
     let now = chorus_node::daemon::now_ms();
     if let Some(closes) = p.proposal.closes_at_ms.filter(|c| *c < now) {
@@ -250,7 +240,6 @@ pub(crate) fn endorse(r: &Remote, a: EndorseArgs) -> Result<Output> {
         return Err(refusal.into());
     }
     let roster = r.roster()?;
-    let signer = Signer { key, trust, delegation: Some(delegation) };
     let stance = a.stance();
     // Every field rule is checked before the prompt, so that a mistake
     // (a comment too long) is reported before the leader confirms.
@@ -282,7 +271,7 @@ pub(crate) fn endorse(r: &Remote, a: EndorseArgs) -> Result<Output> {
         );
     }
     eprintln!("{}", crate::deliberation::STANCE_IS_FINAL);
-    if !a.yes && !output::confirm("Sign?").map_err(anyhow::Error::msg)? {
+    if !a.signer.yes && !output::confirm("Sign?").map_err(anyhow::Error::msg)? {
         bail!("not signed; nothing was sent");
     }
     let env = Envelope::sign(chorus_core::Kind::Endorsement, body, &[&signer.key]);
@@ -307,19 +296,8 @@ pub(crate) fn endorse(r: &Remote, a: EndorseArgs) -> Result<Output> {
 /// [--reply-to C]`: a comment signed here by a leader, after checking the
 /// delegation and the proposal as `endorse` does.
 pub(crate) fn comment(r: &Remote, a: CommentArgs) -> Result<Output> {
-    let (Some(key_file), Some(delegation)) = (a.sign.as_leader.as_ref(), a.sign.delegation.as_deref()) else {
-        return Err(Usage(
-            "with --remote, sign as a leader: --as-leader KEYFILE --delegation ID (the trust key stays on its own machine)"
-                .into(),
-        )
-        .into());
-    };
-    let delegation: chorus_core::ObjectId = delegation
-        .trim()
-        .parse()
-        .map_err(|_| Usage(format!("--delegation {delegation:?} is not an object id (64 hex characters)")))?;
-    let key = read_secret(key_file)?;
-    let trust = delegated_trust(r, delegation, key.public())?;
+    let signer = leader_signer(r, &a.sign.signer)?;
+    let trust = signer.trust;
     let p = r.proposal(r.resolve(&a.id)?)?;
     let reply_to = match a.reply_to.as_deref() {
         None => None,
@@ -327,7 +305,6 @@ pub(crate) fn comment(r: &Remote, a: CommentArgs) -> Result<Output> {
     };
     let text = if a.text == "-" { propose::read_body(Some(Path::new("-")))? } else { a.text.clone() };
     let roster = r.roster()?;
-    let signer = Signer { key, trust, delegation: Some(delegation) };
     // Every field rule is checked before the prompt; signed once confirmed.
     let body = || crate::deliberation::comment_body(&r.coalition, &roster, &signer, p.id, &text, reply_to, None);
     body()?;
@@ -342,7 +319,7 @@ pub(crate) fn comment(r: &Remote, a: CommentArgs) -> Result<Output> {
         reply_to.map(|c| format!("\n  in reply to {c}")).unwrap_or_default(),
         indent(&safe_text(&text), 4)
     );
-    if !a.sign.yes && !output::confirm("Sign?").map_err(anyhow::Error::msg)? {
+    if !a.sign.signer.yes && !output::confirm("Sign?").map_err(anyhow::Error::msg)? {
         bail!("not signed; nothing was sent");
     }
     let env = Envelope::sign(chorus_core::Kind::Comment, body()?, &[&signer.key]);
@@ -403,6 +380,27 @@ fn proposal_signer(p: &remote::RemoteProposal) -> String {
     } else {
         format!("by key {} (that it is the author's: the node's view)", p.signer.short(12))
     }
+}
+
+/// The leader `--as-leader KEYFILE --delegation ID` name, the only way to
+/// sign through a remote (the trust key stays on its own machine): the key
+/// read from its file and the trust of the delegation the node serves,
+/// checked by [`delegated_trust`].
+fn leader_signer(r: &Remote, s: &SignerArgs) -> Result<Signer> {
+    let (Some(key_file), Some(delegation)) = (s.as_leader.as_ref(), s.delegation.as_deref()) else {
+        return Err(Usage(
+            "with --remote, sign as a leader: --as-leader KEYFILE --delegation ID (the trust key stays on its own machine)"
+                .into(),
+        )
+        .into());
+    };
+    let delegation: chorus_core::ObjectId = delegation
+        .trim()
+        .parse()
+        .map_err(|_| Usage(format!("--delegation {delegation:?} is not an object id (64 hex characters)")))?;
+    let key = read_secret(key_file)?;
+    let trust = delegated_trust(r, delegation, key.public())?;
+    Ok(Signer { key, trust, delegation: Some(delegation) })
 }
 
 /// The trust a leader's delegation is from, after checking, on the
