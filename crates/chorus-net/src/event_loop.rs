@@ -21,15 +21,14 @@ use libp2p::{gossipsub, identify, kad, mdns, ping, PeerId, Swarm};
 use prost::Message;
 use tokio::sync::{mpsc, Semaphore};
 
-use crate::attestation::{NodeAttestation, NodeIdentity, VerifiedAttestation};
+use crate::attestation::NodeIdentity;
 use crate::behaviour::{
-    build_swarm, topic_for, Behaviour, BehaviourEvent, GRAYLIST_THRESHOLD, MAX_HELLO_BYTES, OBSERVER_SCORE,
-    STRANGER_SCORE,
+    build_swarm, topic_for, Behaviour, BehaviourEvent, GRAYLIST_THRESHOLD, OBSERVER_SCORE, STRANGER_SCORE,
 };
 use crate::config::NetConfig;
-use crate::error::{HelloRefusal, NetError, SyncFailure};
+use crate::error::{NetError, SyncFailure};
 use crate::network::{Command, NetworkEvent, NetworkEvents, NetworkHandle, PeerInfo, PublishOutcome, Via};
-use crate::service::{Acceptance, Gossiped, HelloExchange, Input, Millis, Output, PeerClass, Service};
+use crate::service::{Acceptance, Gossiped, Input, Millis, Output, PeerClass, Service};
 use crate::store::{now_ms, ObjectStore};
 use crate::sync::{ClientStep, Progress, SyncClient, SyncError, SyncLimits, SyncServer, SyncSnapshot};
 use blocking::{ingest_worker, Internal, Origin, SnapshotCache};
@@ -38,6 +37,7 @@ use sessions::Sessions;
 
 mod blocking;
 mod heads;
+mod hello;
 mod liveness;
 mod sessions;
 
@@ -374,6 +374,13 @@ impl EventLoop {
                     }
                 }
             }
+            Output::CheckMembership(provisional) => {
+                for (peer, trust) in provisional {
+                    if self.store.keys_of(&trust).is_some() {
+                        queue.push_back(Input::TrustKnown { peer });
+                    }
+                }
+            }
             Output::Emit(event) => {
                 if self.events.try_send(event).is_err() {
                     self.events_dropped += 1;
@@ -428,7 +435,8 @@ impl EventLoop {
                     .peers()
                     .map(|(peer, p)| PeerInfo {
                         peer: *peer,
-                        trust: p.trust(),
+                        // A provisional peer has proved no membership yet.
+                        trust: p.trust().filter(|_| !p.is_provisional()),
                         observer: p.is_observer(),
                         score: gossip.peer_score(peer),
                         address: p.address().cloned(),
@@ -637,71 +645,6 @@ impl EventLoop {
                 self.step(Input::SyncServed { peer, result });
             }
         }
-    }
-
-    // ---------------------------------------------------------------- hello
-
-    fn on_hello(&mut self, event: request_response::Event<Vec<u8>, Vec<u8>>) {
-        match event {
-            request_response::Event::Message { peer, message, .. } => match message {
-                request_response::Message::Request { request, channel, .. } => {
-                    let input = self.read_hello(peer, HelloExchange::Request, &request);
-                    self.hello_answers.insert(peer, channel);
-                    self.step(input);
-                    // Not answered: refused, or the peer is gone.
-                    self.hello_answers.remove(&peer);
-                }
-                request_response::Message::Response { request_id, response } => {
-                    self.hello_requests.remove(&request_id);
-                    let input = self.read_hello(peer, HelloExchange::Response, &response);
-                    self.step(input);
-                }
-            },
-            request_response::Event::OutboundFailure { request_id, peer, error, .. } => {
-                self.hello_requests.remove(&request_id);
-                self.step(Input::HelloFailed { peer, error: error.to_string() });
-            }
-            _ => {}
-        }
-    }
-
-    /// Reads a peer's hello: an observer's (`observe` set, no attestation:
-    /// the charter's observer setting now), or a member node's attestation
-    /// checked against the store: a member trust of the newest roster
-    /// version this node knows, and a node key not revoked.
-    fn read_hello(&self, peer: PeerId, exchange: HelloExchange, frame: &[u8]) -> Input {
-        let hello = match self.decode_hello(frame) {
-            Ok(hello) => hello,
-            Err(refusal) => return Input::Hello { peer, exchange, outcome: Err(refusal) },
-        };
-        if !hello.observe.is_empty() {
-            if hello.attestation.is_some() || hello.observe.as_slice() != self.coalition.id().as_bytes() {
-                let observe = hex::encode(&hello.observe);
-                return Input::Hello { peer, exchange, outcome: Err(HelloRefusal::BadObserve { observe }) };
-            }
-            return Input::ObserverHello { peer, exchange, access: self.store.observer_access() };
-        }
-        Input::Hello { peer, exchange, outcome: self.verify_hello(peer, hello) }
-    }
-
-    fn decode_hello(&self, frame: &[u8]) -> Result<pb::Hello, HelloRefusal> {
-        if frame.len() > MAX_HELLO_BYTES {
-            return Err(HelloRefusal::TooLarge { size: frame.len(), limit: MAX_HELLO_BYTES });
-        }
-        pb::Hello::decode(frame).map_err(|e| HelloRefusal::Malformed(e.to_string()))
-    }
-
-    fn verify_hello(&self, peer: PeerId, hello: pb::Hello) -> Result<VerifiedAttestation, HelloRefusal> {
-        let attestation = NodeAttestation::from_proto(hello.attestation.ok_or(HelloRefusal::NoAttestation)?)?;
-        let store = &self.store;
-        let wall_ms = self.clock.wall_ms(self.clock.now());
-        let verified = attestation.verify_with(&self.coalition, |t| store.keys_of(t), Some(&peer), wall_ms)?;
-        // A node key its trust delegated and revoked is refused.
-        if self.store.node_key_revoked(&verified.trust(), &verified.node_key()) {
-            let (trust, node_key) = (verified.trust().to_string(), verified.node_key().to_string());
-            return Err(HelloRefusal::Revoked { trust, node_key });
-        }
-        Ok(verified)
     }
 
     // ---------------------------------------------------------------- sync: serving

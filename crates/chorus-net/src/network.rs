@@ -146,8 +146,9 @@ pub enum PublishOutcome {
 pub struct PeerInfo {
     /// Its peer id.
     pub peer: PeerId,
-    /// The trust it proved to speak for; `None` for a stranger or an
-    /// observer.
+    /// The trust it proved to speak for; `None` for a stranger, an
+    /// observer, or (on an observer node) a provisional peer, whose trust
+    /// the roster does not name yet (PROTOCOL.md 14.9).
     pub trust: Option<PublicKey>,
     /// True for an admitted observer (PROTOCOL.md 14.9): never a member,
     /// list it as "observer".

@@ -481,6 +481,7 @@ impl Sim {
             | Output::ServeSync(_)
             | Output::AddRoutes { .. }
             | Output::CheckRevocations(_)
+            | Output::CheckMembership(_)
             | Output::Emit(_) => {}
         }
     }

@@ -22,6 +22,7 @@ use std::time::Duration;
 use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId};
 
+use super::observing::refusal_backoff;
 use super::time::{doubling_backoff, Millis};
 use super::MAX_ADDRS_PER_PEER;
 
@@ -98,6 +99,8 @@ struct Known {
     failing_since: Option<Millis>,
     /// When it was last verified as a member.
     verified_at: Option<Millis>,
+    /// Our observer hellos it left unanswered in a row (observer nodes).
+    refusals: u32,
 }
 
 impl Known {
@@ -111,6 +114,7 @@ impl Known {
             in_flight_until: None,
             failing_since: None,
             verified_at: None,
+            refusals: 0,
         }
     }
 
@@ -246,6 +250,29 @@ impl Dialer {
             entry.failing_since = None;
             entry.verified_at = Some(now);
         }
+    }
+
+    /// `peer` answered our hello: its refusals start over. (Not on its own
+    /// hello verifying: a member node sends its hello to an observer it then
+    /// refuses.)
+    pub(crate) fn accepted(&mut self, peer: PeerId) {
+        for entry in self.known.values_mut().filter(|k| k.peer == Some(peer)) {
+            entry.refusals = 0;
+        }
+    }
+
+    /// `peer` left our observer hello unanswered: no dial to it before
+    /// [`refusal_backoff`] of its refusals in a row. Returns that wait, or
+    /// `None` if `peer` is not a target.
+    pub(crate) fn refused(&mut self, peer: PeerId, now: Millis) -> Option<Duration> {
+        let mut wait = None;
+        for entry in self.known.values_mut().filter(|k| k.peer == Some(peer)) {
+            entry.refusals = entry.refusals.saturating_add(1);
+            let backoff = refusal_backoff(entry.refusals);
+            entry.next_attempt = entry.next_attempt.max(now + backoff);
+            wait = Some(backoff);
+        }
+        wait
     }
 
     /// A connection to `peer` opened at `address`: a dial to it is over,

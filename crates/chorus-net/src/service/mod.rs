@@ -33,6 +33,7 @@
 //! and gossip's own scoring (the caller reports scores below the graylist).
 
 mod dial;
+mod observing;
 mod peers;
 mod penalty;
 mod ratelimit;
@@ -50,6 +51,10 @@ use libp2p::{Multiaddr, PeerId};
 pub use dial::{
     peer_of, redial_backoff, FIND_PEERS_INTERVAL, FIND_PEERS_REFRESH, FIND_PEERS_RETRY, FORGET_AFTER,
     MAX_DIALS_PER_TICK, MAX_KNOWN_PEERS, REDIAL_BASE, REDIAL_CAP, REDIAL_JITTER_PERCENT,
+};
+pub use observing::{
+    refusal_backoff, MAX_PROVISIONAL_PEERS, MAX_REFUSED_OBSERVERS, OBSERVER_REFUSAL_MEMORY, REFUSAL_BACKOFF_BASE,
+    REFUSAL_BACKOFF_CAP,
 };
 pub use peers::{Peer, PeerClass, PeerStatus};
 pub use penalty::{judge, Acceptance, Conduct, Judgement, Penalty};
@@ -118,6 +123,25 @@ pub enum Input {
         exchange: HelloExchange,
         /// The verified attestation, or why it was refused.
         outcome: Result<VerifiedAttestation, HelloRefusal>,
+    },
+    /// On an observer node only: a member node's hello that passed every
+    /// check of PROTOCOL.md 14.3 but membership (check 6), its signature
+    /// checked under the trust id itself. The peer becomes a provisional
+    /// sync source (at most [`MAX_PROVISIONAL_PEERS`]); a member node
+    /// refuses it as `NotAMember`.
+    ProvisionalHello {
+        /// The peer.
+        peer: PeerId,
+        /// Request or response.
+        exchange: HelloExchange,
+        /// The attestation, verified but for membership.
+        attestation: VerifiedAttestation,
+    },
+    /// The answer to [`Output::CheckMembership`]: the roster now names this
+    /// provisional peer's trust.
+    TrustKnown {
+        /// The peer.
+        peer: PeerId,
     },
     /// A peer's observer hello (`Hello.observe` = our coalition, no
     /// attestation; PROTOCOL.md 14.9), with the charter's setting now. A
@@ -342,6 +366,9 @@ pub enum Output {
     /// Check these members' node keys against revocations; answer each
     /// revoked one with [`Input::NodeKeyRevoked`].
     CheckRevocations(Vec<(PeerId, PublicKey, PublicKey)>),
+    /// Check whether the newest roster names these provisional peers'
+    /// trusts; answer each named one with [`Input::TrustKnown`].
+    CheckMembership(Vec<(PeerId, PublicKey)>),
     /// Tell the application.
     Emit(NetworkEvent),
 }
@@ -361,6 +388,9 @@ pub struct Service {
     recheck_node_keys: bool,
     /// This node is an observer (PROTOCOL.md 14.9): it admits no observers.
     observing: bool,
+    /// Peers refused as observers, and until when a new connection of
+    /// theirs is closed at once (`observing.rs`).
+    refused_observers: BTreeMap<PeerId, Millis>,
     out: Vec<Output>,
 }
 
@@ -378,6 +408,7 @@ impl Service {
             counters: NetStatus { peer_id: Some(local), ..NetStatus::default() },
             recheck_node_keys: false,
             observing: false,
+            refused_observers: BTreeMap::new(),
             out: Vec::new(),
         }
     }
@@ -394,8 +425,12 @@ impl Service {
         match input {
             Input::Tick => self.tick(now),
             Input::Connected { peer, address } => self.connected(peer, address, now),
-            Input::Disconnected { peer } => self.disconnected(peer),
+            Input::Disconnected { peer } => self.disconnected(peer, now),
             Input::Hello { peer, exchange, outcome } => self.hello(peer, exchange, outcome, now),
+            Input::ProvisionalHello { peer, exchange, attestation } => {
+                self.provisional_hello(peer, exchange, attestation, now)
+            }
+            Input::TrustKnown { peer } => self.trust_known(peer, now),
             Input::ObserverHello { peer, exchange, access } => self.observer_hello(peer, exchange, access, now),
             Input::ObserverAccessChanged { access } => self.observer_access_changed(access),
             Input::HelloFailed { peer, error } => self.hello_failed(peer, error, now),
@@ -480,8 +515,9 @@ impl Service {
         }
     }
 
+    /// Member peers, provisional ones not counted.
     fn members(&self) -> usize {
-        self.peers.values().filter(|p| p.is_member()).count()
+        self.peers.values().filter(|p| p.is_member() && !p.provisional).count()
     }
 
     fn emit(&mut self, event: NetworkEvent) {
@@ -507,7 +543,12 @@ impl Service {
             tracing::debug!(%peer, "no attestation in time; disconnecting");
             self.out.push(Output::Disconnect(peer));
         }
+        self.expire_refused_observers(now);
         if std::mem::take(&mut self.recheck_node_keys) {
+            let provisional = self.provisional_trusts();
+            if !provisional.is_empty() {
+                self.out.push(Output::CheckMembership(provisional));
+            }
             let members: Vec<(PeerId, PublicKey, PublicKey)> = self
                 .peers
                 .iter()
@@ -536,6 +577,12 @@ impl Service {
             self.out.push(Output::Disconnect(peer));
             return;
         }
+        if self.recently_refused_observer(&peer, now) {
+            // Refused as an observer a moment ago: spare us its hello.
+            tracing::debug!(%peer, "refused as an observer within the last minute; disconnecting");
+            self.out.push(Output::Disconnect(peer));
+            return;
+        }
         let strangers = self.peers.values().filter(|p| p.is_stranger()).count();
         if strangers > self.limits.max_strangers as usize {
             tracing::debug!(%peer, strangers, "too many unverified peers; disconnecting");
@@ -546,11 +593,12 @@ impl Service {
         self.out.push(Output::SendHello(peer));
     }
 
-    fn disconnected(&mut self, peer: PeerId) {
+    fn disconnected(&mut self, peer: PeerId, now: Millis) {
         if self.observing && self.peers.get(&peer).is_some_and(|p| !p.accepted_us) {
             // A member's node refuses an observer by closing the connection
             // without answering its hello (PROTOCOL.md 14.9).
             tracing::warn!(%peer, "the peer closed the connection without answering our observer hello: the coalition does not admit observers, or the peer has no observer place free");
+            self.observer_hello_refused(peer, now);
         }
         if self.peers.remove(&peer).is_some() {
             self.emit(NetworkEvent::PeerDisconnected { peer });
@@ -584,13 +632,23 @@ impl Service {
             }
             self.find_peers(now, FIND_PEERS_INTERVAL);
             self.emit(NetworkEvent::PeerVerified { peer, trust: verified.trust() });
+        } else if state.provisional {
+            // A provisional peer's trust is a member now.
+            self.trust_known(peer, now);
         }
+        self.hello_exchange(peer, exchange, now);
+    }
+
+    /// What follows a member node's accepted hello: answering a request, or
+    /// syncing from a peer that answered ours.
+    fn hello_exchange(&mut self, peer: PeerId, exchange: HelloExchange, now: Millis) {
         match exchange {
             HelloExchange::Request => self.out.push(Output::AnswerHello(peer)),
             HelloExchange::Response => {
                 if let Some(state) = self.peers.get_mut(&peer) {
                     state.accepted_us = true;
                 }
+                self.dialer.accepted(peer);
                 self.request_sync(peer, now);
             }
         }
@@ -612,6 +670,7 @@ impl Service {
         if !admitted {
             tracing::info!(%peer, ?access, observers, observing = self.observing, "observer not admitted; disconnecting");
             self.apply(peer, judge(&Conduct::ObserverNotAdmitted).penalty, &Conduct::ObserverNotAdmitted, now);
+            self.remember_refused_observer(peer, now);
             return self.out.push(Output::Disconnect(peer));
         }
         if !state.is_observer() {
@@ -632,6 +691,10 @@ impl Service {
     }
 
     fn observer_access_changed(&mut self, access: ObserverAccess) {
+        if access != ObserverAccess::None {
+            // Refusals for want of a setting no longer in force.
+            self.refused_observers.clear();
+        }
         let observers: Vec<PeerId> = self.peers.iter().filter(|(_, p)| p.is_observer()).map(|(id, _)| *id).collect();
         for peer in observers {
             if access == ObserverAccess::None {
@@ -651,7 +714,7 @@ impl Service {
         addrs.truncate(MAX_ADDRS_PER_PEER);
         let Some(state) = self.peers.get_mut(&peer) else { return };
         state.listen_addrs = addrs.clone();
-        if state.is_member() && !addrs.is_empty() {
+        if state.is_member() && !state.provisional && !addrs.is_empty() {
             self.dialer.remember(peer, &addrs, now);
             self.out.push(Output::AddRoutes { peer, addrs });
         }

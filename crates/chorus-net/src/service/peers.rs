@@ -80,6 +80,9 @@ pub struct Peer {
     pub(crate) sync_failures: u32,
     /// No periodic sync with it before this (back-off after failures).
     pub(crate) sync_not_before: Millis,
+    /// On an observer node: a member node whose trust the roster does not
+    /// name yet, a sync source until it does (PROTOCOL.md 14.9).
+    pub(crate) provisional: bool,
 }
 
 impl Peer {
@@ -98,6 +101,7 @@ impl Peer {
             stranger_messages: 0,
             sync_failures: 0,
             sync_not_before: now,
+            provisional: false,
         }
     }
 
@@ -125,6 +129,12 @@ impl Peer {
     /// True for a member node.
     pub fn is_member(&self) -> bool {
         matches!(self.status, PeerStatus::Member { .. })
+    }
+
+    /// On an observer node: true for a member node whose trust the roster
+    /// does not name yet (a provisional sync source, PROTOCOL.md 14.9).
+    pub fn is_provisional(&self) -> bool {
+        self.provisional
     }
 
     /// True for an admitted observer.

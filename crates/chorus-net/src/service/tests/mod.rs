@@ -2,6 +2,7 @@
 //! clock, no sleep, no runtime, no swarm.
 
 mod observers;
+mod observing;
 mod policy;
 mod redial;
 mod schedule;

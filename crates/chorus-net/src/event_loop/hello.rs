@@ -1,0 +1,115 @@
+//! The event loop's side of the hello (PROTOCOL.md 14.3, 14.9): reading a
+//! peer's hello frame and checking it against the store, for the service to
+//! decide on.
+
+use chorus_core::PublicKey;
+use chorus_proto::v1 as pb;
+use libp2p::request_response;
+use libp2p::PeerId;
+use prost::Message;
+
+use super::EventLoop;
+use crate::attestation::{NodeAttestation, VerifiedAttestation};
+use crate::behaviour::MAX_HELLO_BYTES;
+use crate::error::{AttestationError, HelloRefusal};
+use crate::service::{HelloExchange, Input};
+
+impl EventLoop {
+    pub(super) fn on_hello(&mut self, event: request_response::Event<Vec<u8>, Vec<u8>>) {
+        match event {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request { request, channel, .. } => {
+                    let input = self.read_hello(peer, HelloExchange::Request, &request);
+                    self.hello_answers.insert(peer, channel);
+                    self.step(input);
+                    // Not answered: refused, or the peer is gone.
+                    self.hello_answers.remove(&peer);
+                }
+                request_response::Message::Response { request_id, response } => {
+                    self.hello_requests.remove(&request_id);
+                    let input = self.read_hello(peer, HelloExchange::Response, &response);
+                    self.step(input);
+                }
+            },
+            request_response::Event::OutboundFailure { request_id, peer, error, .. } => {
+                self.hello_requests.remove(&request_id);
+                self.step(Input::HelloFailed { peer, error: error.to_string() });
+            }
+            _ => {}
+        }
+    }
+
+    /// Reads a peer's hello: an observer's (`observe` set, no attestation:
+    /// the charter's observer setting now), or a member node's attestation
+    /// checked against the store: a member trust of the newest roster
+    /// version this node knows, and a node key not revoked.
+    fn read_hello(&self, peer: PeerId, exchange: HelloExchange, frame: &[u8]) -> Input {
+        let hello = match self.decode_hello(frame) {
+            Ok(hello) => hello,
+            Err(refusal) => return Input::Hello { peer, exchange, outcome: Err(refusal) },
+        };
+        if !hello.observe.is_empty() {
+            if hello.attestation.is_some() || hello.observe.as_slice() != self.coalition.id().as_bytes() {
+                let observe = hex::encode(&hello.observe);
+                return Input::Hello { peer, exchange, outcome: Err(HelloRefusal::BadObserve { observe }) };
+            }
+            return Input::ObserverHello { peer, exchange, access: self.store.observer_access() };
+        }
+        let attestation = hello.attestation.clone();
+        match self.verify_hello(peer, hello) {
+            Err(HelloRefusal::Attestation(AttestationError::NotAMember(_))) if self.observing => {
+                self.provisional_hello(peer, exchange, attestation)
+            }
+            outcome => Input::Hello { peer, exchange, outcome },
+        }
+    }
+
+    /// On an observer node, a member node's hello whose trust the roster it
+    /// holds does not name (it knows only the genesis roster before its
+    /// first sync): every other check of PROTOCOL.md 14.3, the signature
+    /// under the trust id itself (the key an admission of the trust names),
+    /// and if they pass, a provisional sync source (14.9).
+    fn provisional_hello(
+        &self,
+        peer: PeerId,
+        exchange: HelloExchange,
+        attestation: Option<pb::NodeAttestation>,
+    ) -> Input {
+        let not_member = |outcome| Input::Hello { peer, exchange, outcome };
+        let Some(attestation) = attestation else { return not_member(Err(HelloRefusal::NoAttestation)) };
+        let attestation = match NodeAttestation::from_proto(attestation) {
+            Ok(a) => a,
+            Err(e) => return not_member(Err(e.into())),
+        };
+        let wall_ms = self.clock.wall_ms(self.clock.now());
+        let own_key = |t: &PublicKey| Some(vec![*t]);
+        match attestation.verify_with(&self.coalition, own_key, Some(&peer), wall_ms) {
+            Ok(verified) if self.store.node_key_revoked(&verified.trust(), &verified.node_key()) => {
+                let (trust, node_key) = (verified.trust().to_string(), verified.node_key().to_string());
+                not_member(Err(HelloRefusal::Revoked { trust, node_key }))
+            }
+            Ok(verified) => Input::ProvisionalHello { peer, exchange, attestation: verified },
+            Err(e) => not_member(Err(e.into())),
+        }
+    }
+
+    fn decode_hello(&self, frame: &[u8]) -> Result<pb::Hello, HelloRefusal> {
+        if frame.len() > MAX_HELLO_BYTES {
+            return Err(HelloRefusal::TooLarge { size: frame.len(), limit: MAX_HELLO_BYTES });
+        }
+        pb::Hello::decode(frame).map_err(|e| HelloRefusal::Malformed(e.to_string()))
+    }
+
+    fn verify_hello(&self, peer: PeerId, hello: pb::Hello) -> Result<VerifiedAttestation, HelloRefusal> {
+        let attestation = NodeAttestation::from_proto(hello.attestation.ok_or(HelloRefusal::NoAttestation)?)?;
+        let store = &self.store;
+        let wall_ms = self.clock.wall_ms(self.clock.now());
+        let verified = attestation.verify_with(&self.coalition, |t| store.keys_of(t), Some(&peer), wall_ms)?;
+        // A node key its trust delegated and revoked is refused.
+        if self.store.node_key_revoked(&verified.trust(), &verified.node_key()) {
+            let (trust, node_key) = (verified.trust().to_string(), verified.node_key().to_string());
+            return Err(HelloRefusal::Revoked { trust, node_key });
+        }
+        Ok(verified)
+    }
+}
