@@ -49,7 +49,8 @@ pub fn propose(
     closes_at_ms: Option<u64>,
     action: Option<Action>,
 ) -> Result<SubmitResult> {
-    let envelope = propose_envelope(client, key, trust, title, body, closes_at_ms, action, &Drafting::default())?;
+    let fields = ProposalFields { title, body, closes_at_ms, action, drafting: &Drafting::default() };
+    let envelope = propose_envelope(client, key, trust, fields)?;
     submit(client, &envelope)
 }
 
@@ -70,54 +71,40 @@ pub struct Drafting {
     pub amendments: Vec<ObjectId>,
 }
 
-/// Builds and signs a proposal as [`propose`] does, without submitting it.
-#[allow(clippy::too_many_arguments)]
-pub fn propose_envelope(
-    client: &Client,
-    key: &Keypair,
-    trust: PublicKey,
-    title: &str,
-    body: &str,
-    closes_at_ms: Option<u64>,
-    action: Option<Action>,
-    drafting: &Drafting,
-) -> Result<Envelope> {
-    let (_, coalition) = coalition(client)?;
-    let roster = roster(client)?;
-    proposal_envelope(&coalition, &roster, key, trust, title, body, closes_at_ms, action, drafting)
+/// What the author of a proposal gives: its text, closing time, governance
+/// action and drafting; the rest (coalition, roster version, time) is read
+/// when it is built.
+pub struct ProposalFields<'a> {
+    /// The title.
+    pub title: &'a str,
+    /// The body.
+    pub body: &'a str,
+    /// When voting closes, if ever.
+    pub closes_at_ms: Option<u64>,
+    /// The governance action, if any.
+    pub action: Option<Action>,
+    /// How it is put to the coalition before voting.
+    pub drafting: &'a Drafting,
 }
 
-/// Builds and signs a proposal under roster version `roster`, checking
-/// every field rule before signing.
-#[allow(clippy::too_many_arguments)]
-pub fn proposal_envelope(
-    coalition: &Coalition,
-    roster: &RosterInfo,
-    key: &Keypair,
-    trust: PublicKey,
-    title: &str,
-    body: &str,
-    closes_at_ms: Option<u64>,
-    action: Option<Action>,
-    drafting: &Drafting,
-) -> Result<Envelope> {
-    let bytes = proposal_body(coalition, roster, trust, title, body, closes_at_ms, action, drafting)?;
+/// Builds and signs a proposal as [`propose`] does, without submitting it,
+/// under the newest roster version, every field rule checked first.
+pub fn propose_envelope(client: &Client, key: &Keypair, trust: PublicKey, fields: ProposalFields) -> Result<Envelope> {
+    let (_, coalition) = coalition(client)?;
+    let roster = roster(client)?;
+    let bytes = proposal_body(&coalition, &roster, trust, fields)?;
     Ok(Envelope::sign(Kind::Proposal, bytes, &[key]))
 }
 
-/// The body of a proposal as [`proposal_envelope`] signs it, every field
-/// rule checked; nothing is signed.
-#[allow(clippy::too_many_arguments)]
+/// The body of a proposal as [`propose_envelope`] signs it, under roster
+/// version `roster`, every field rule checked; nothing is signed.
 pub fn proposal_body(
     coalition: &Coalition,
     roster: &RosterInfo,
     trust: PublicKey,
-    title: &str,
-    body: &str,
-    closes_at_ms: Option<u64>,
-    action: Option<Action>,
-    drafting: &Drafting,
+    fields: ProposalFields,
 ) -> Result<Vec<u8>> {
+    let ProposalFields { title, body, closes_at_ms, action, drafting } = fields;
     if member_name(roster, &trust).is_none() {
         bail!(
             "your trust ({}) is not a member of coalition {:?} as far as the node knows; only members can propose",

@@ -301,8 +301,12 @@ pub fn run(args: DevnetArgs, json: bool) -> Result<Output> {
         let body = "The member trusts of this coalition call for a funding formula that \
                     follows the pupil, published three years ahead.\n";
         let drafting = leader::Drafting { draft: true, ..leader::Drafting::default() };
-        let env =
-            leader::propose_envelope(&clients[0], &keys[0], keys[0].public(), title, body, None, None, &drafting)?;
+        let env = leader::propose_envelope(
+            &clients[0],
+            &keys[0],
+            keys[0].public(),
+            leader::ProposalFields { title, body, closes_at_ms: None, action: None, drafting: &drafting },
+        )?;
         let pid: ObjectId = leader::submit(&clients[0], &env)?.id;
         say.say(&format!("      draft {}: {title:?} (open for comments; voting not open yet)", pid.short(16)));
 

@@ -145,7 +145,7 @@ pub(crate) fn run(dd: &DataDir, a: ProposeArgs) -> Result<Output> {
     }
     let body = read_body(a.body_file.as_deref())?;
     let Some(r) = revision else {
-        let env = leader::propose_envelope(&c, &key, trust, &a.title, &body, closes, None, &drafting)?;
+        let env = leader::propose_envelope(&c, &key, trust, fields(&a.title, &body, closes, &drafting))?;
         if let Some(out) = &a.out {
             return backup::write_envelope(&env, out);
         }
@@ -161,7 +161,7 @@ pub(crate) fn run(dd: &DataDir, a: ProposeArgs) -> Result<Output> {
                 r.old.id
             );
         }
-        let env = leader::propose_envelope(&c, &key, trust, &a.title, &body, closes, None, &drafting)?;
+        let env = leader::propose_envelope(&c, &key, trust, fields(&a.title, &body, closes, &drafting))?;
         return backup::write_envelope(&env, out);
     }
     // Two objects are signed: both are shown, and nothing is signed before
@@ -188,7 +188,7 @@ pub(crate) fn run(dd: &DataDir, a: ProposeArgs) -> Result<Output> {
             bail!("not signed; nothing was sent");
         }
     }
-    let env = leader::propose_envelope(&c, &key, trust, &a.title, &body, closes, None, &drafting)?;
+    let env = leader::propose_envelope(&c, &key, trust, fields(&a.title, &body, closes, &drafting))?;
     let res = leader::submit(&c, &env)?;
     note_waiting(res.outcome);
     let mut human = format!("{}\nrevises {}", res.id, r.old.id);
@@ -343,6 +343,16 @@ fn edit_body() -> Result<Vec<u8>> {
         bail!("the body is empty; nothing was proposed");
     }
     Ok(body)
+}
+
+/// The fields of a position `chorus propose` signs (no governance action).
+pub(crate) fn fields<'a>(
+    title: &'a str,
+    body: &'a str,
+    closes_at_ms: Option<u64>,
+    drafting: &'a Drafting,
+) -> leader::ProposalFields<'a> {
+    leader::ProposalFields { title, body, closes_at_ms, action: None, drafting }
 }
 
 #[cfg(test)]

@@ -458,7 +458,8 @@ pub(crate) fn propose(r: &Remote, a: propose::ProposeArgs) -> Result<Output> {
     let trust = key.public();
     let body = propose::read_body(a.body_file.as_deref())?;
     // Every field rule is checked before the prompt; signed once confirmed.
-    let proposal = leader::proposal_body(&r.coalition, &roster, trust, &a.title, &body, closes, None, &drafting)?;
+    let proposal =
+        leader::proposal_body(&r.coalition, &roster, trust, propose::fields(&a.title, &body, closes, &drafting))?;
     let voting = propose::voting_line(&drafting);
     eprintln!(
         "You are about to sign, as {} ({}), through remote {}:\n  proposal    {}\n  body sha256 {}\n  voting      {}\n  closes      {}\n  roster      version {} ({} adopted governance proposals; the node's view)",
