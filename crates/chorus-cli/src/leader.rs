@@ -129,10 +129,7 @@ pub fn proposal_body(
         draft: drafting.draft,
         amendments: drafting.amendments.clone(),
     };
-    let bytes = proposal.to_body();
-    // Check every field rule before signing, for a precise message.
-    Proposal::from_body(&bytes).map_err(|e| anyhow!("the proposal is not valid: {e}"))?;
-    Ok(bytes)
+    crate::deliberation::checked(proposal.to_body(), Proposal::from_body, "proposal")
 }
 
 /// The roster as `chorus roster` prints it.
