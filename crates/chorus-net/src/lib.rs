@@ -153,6 +153,7 @@ mod codec;
 pub mod config;
 pub mod error;
 mod event_loop;
+pub mod hello;
 pub mod network;
 mod scoped_kad;
 pub mod service;

@@ -3,15 +3,13 @@
 //! decide on.
 
 use chorus_core::PublicKey;
-use chorus_proto::v1 as pb;
 use libp2p::request_response;
 use libp2p::PeerId;
-use prost::Message;
 
 use super::EventLoop;
 use crate::attestation::{NodeAttestation, VerifiedAttestation};
-use crate::behaviour::MAX_HELLO_BYTES;
 use crate::error::{AttestationError, HelloRefusal};
+use crate::hello::{parse_hello, HelloClaim};
 use crate::service::{HelloExchange, Input};
 
 impl EventLoop {
@@ -39,26 +37,22 @@ impl EventLoop {
         }
     }
 
-    /// Reads a peer's hello: an observer's (`observe` set, no attestation:
-    /// the charter's observer setting now), or a member node's attestation
-    /// checked against the store: a member trust of the newest roster
-    /// version this node knows, and a node key not revoked.
+    /// Reads a peer's hello ([`parse_hello`]): an observer's (`observe`
+    /// set, no attestation: the charter's observer setting now), or a
+    /// member node's attestation checked against the store: a member trust
+    /// of the newest roster version this node knows, and a node key not
+    /// revoked.
     fn read_hello(&self, peer: PeerId, exchange: HelloExchange, frame: &[u8]) -> Input {
-        let hello = match self.decode_hello(frame) {
-            Ok(hello) => hello,
+        let attestation = match parse_hello(frame, &self.coalition.id()) {
+            Ok(HelloClaim::Member(attestation)) => attestation,
+            Ok(HelloClaim::Observer) => {
+                return Input::ObserverHello { peer, exchange, access: self.store.observer_access() }
+            }
             Err(refusal) => return Input::Hello { peer, exchange, outcome: Err(refusal) },
         };
-        if !hello.observe.is_empty() {
-            if hello.attestation.is_some() || hello.observe.as_slice() != self.coalition.id().as_bytes() {
-                let observe = hex::encode(&hello.observe);
-                return Input::Hello { peer, exchange, outcome: Err(HelloRefusal::BadObserve { observe }) };
-            }
-            return Input::ObserverHello { peer, exchange, access: self.store.observer_access() };
-        }
-        let attestation = hello.attestation.clone();
-        match self.verify_hello(peer, hello) {
+        match self.verify_hello(peer, &attestation) {
             Err(HelloRefusal::Attestation(AttestationError::NotAMember(_))) if self.observing => {
-                self.provisional_hello(peer, exchange, attestation)
+                self.provisional_hello(peer, exchange, &attestation)
             }
             outcome => Input::Hello { peer, exchange, outcome },
         }
@@ -69,18 +63,8 @@ impl EventLoop {
     /// first sync): every other check of PROTOCOL.md 14.3, the signature
     /// under the trust id itself (the key an admission of the trust names),
     /// and if they pass, a provisional sync source (14.9).
-    fn provisional_hello(
-        &self,
-        peer: PeerId,
-        exchange: HelloExchange,
-        attestation: Option<pb::NodeAttestation>,
-    ) -> Input {
+    fn provisional_hello(&self, peer: PeerId, exchange: HelloExchange, attestation: &NodeAttestation) -> Input {
         let not_member = |outcome| Input::Hello { peer, exchange, outcome };
-        let Some(attestation) = attestation else { return not_member(Err(HelloRefusal::NoAttestation)) };
-        let attestation = match NodeAttestation::from_proto(attestation) {
-            Ok(a) => a,
-            Err(e) => return not_member(Err(e.into())),
-        };
         let wall_ms = self.clock.wall_ms(self.clock.now());
         let own_key = |t: &PublicKey| Some(vec![*t]);
         match attestation.verify_with(&self.coalition, own_key, Some(&peer), wall_ms) {
@@ -93,15 +77,7 @@ impl EventLoop {
         }
     }
 
-    fn decode_hello(&self, frame: &[u8]) -> Result<pb::Hello, HelloRefusal> {
-        if frame.len() > MAX_HELLO_BYTES {
-            return Err(HelloRefusal::TooLarge { size: frame.len(), limit: MAX_HELLO_BYTES });
-        }
-        pb::Hello::decode(frame).map_err(|e| HelloRefusal::Malformed(e.to_string()))
-    }
-
-    fn verify_hello(&self, peer: PeerId, hello: pb::Hello) -> Result<VerifiedAttestation, HelloRefusal> {
-        let attestation = NodeAttestation::from_proto(hello.attestation.ok_or(HelloRefusal::NoAttestation)?)?;
+    fn verify_hello(&self, peer: PeerId, attestation: &NodeAttestation) -> Result<VerifiedAttestation, HelloRefusal> {
         let store = &self.store;
         let wall_ms = self.clock.wall_ms(self.clock.now());
         let verified = attestation.verify_with(&self.coalition, |t| store.keys_of(t), Some(&peer), wall_ms)?;
