@@ -52,8 +52,8 @@ impl SealKeys {
 
     /// Logs one warning line when some positions' certificates are
     /// exported unsealed; `what` names the export (the website, a
-    /// publish).
-    pub fn warn_unsealable(&self, l: &Ledger, what: &str) {
+    /// publish). Returns how many are ([`SealKeys::unsealable`]).
+    pub fn warn_unsealable(&self, l: &Ledger, what: &str) -> usize {
         let n = self.unsealable(l);
         if n > 0 {
             tracing::warn!(
@@ -64,6 +64,7 @@ impl SealKeys {
                  key> --scope node`), or its trust is not a member of the proposals' roster versions"
             );
         }
+        n
     }
 }
 

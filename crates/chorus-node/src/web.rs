@@ -264,8 +264,7 @@ pub fn publish(
     let ledger = store.ledger_snapshot();
     let unsealed_reason = match &options.seal {
         Some(seal) => {
-            seal.warn_unsealable(&ledger, "publish");
-            let n = seal.unsealable(&ledger);
+            let n = seal.warn_unsealable(&ledger, "publish");
             (n > 0).then(|| {
                 format!(
                     "{n} of {} certificates are unsealed: this node holds neither a key of its trust nor a node-scope \
