@@ -64,10 +64,7 @@ use sha2::{Digest, Sha256};
 
 use crate::breadth::{BreadthCount, BreadthShortfall};
 use crate::coalition::Coalition;
-// Re-exported here for the certificate module, which reads windows
-// through the ledger.
-#[allow(unused_imports)]
-pub(crate) use crate::deliberation::{Timing, VotingWindow};
+use crate::deliberation::VotingWindow;
 pub use crate::governance::StanceRecord;
 use crate::governance::{Derived, Held};
 use crate::id::ObjectId;
