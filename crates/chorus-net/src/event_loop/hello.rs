@@ -50,37 +50,34 @@ impl EventLoop {
             }
             Err(refusal) => return Input::Hello { peer, exchange, outcome: Err(refusal) },
         };
-        match self.verify_hello(peer, &attestation) {
+        let store = &self.store;
+        match self.verify_hello(peer, &attestation, |t| store.keys_of(t)) {
+            // On an observer node, a member node's hello whose trust the
+            // roster it holds does not name (it knows only the genesis
+            // roster before its first sync): every other check of
+            // PROTOCOL.md 14.3, the signature under the trust id itself
+            // (the key an admission of the trust names), and if they pass,
+            // a provisional sync source (14.9).
             Err(HelloRefusal::Attestation(AttestationError::NotAMember(_))) if self.observing => {
-                self.provisional_hello(peer, exchange, &attestation)
+                match self.verify_hello(peer, &attestation, |t| Some(vec![*t])) {
+                    Ok(attestation) => Input::ProvisionalHello { peer, exchange, attestation },
+                    Err(refusal) => Input::Hello { peer, exchange, outcome: Err(refusal) },
+                }
             }
             outcome => Input::Hello { peer, exchange, outcome },
         }
     }
 
-    /// On an observer node, a member node's hello whose trust the roster it
-    /// holds does not name (it knows only the genesis roster before its
-    /// first sync): every other check of PROTOCOL.md 14.3, the signature
-    /// under the trust id itself (the key an admission of the trust names),
-    /// and if they pass, a provisional sync source (14.9).
-    fn provisional_hello(&self, peer: PeerId, exchange: HelloExchange, attestation: &NodeAttestation) -> Input {
-        let not_member = |outcome| Input::Hello { peer, exchange, outcome };
+    /// Every check of PROTOCOL.md 14.3 on a decoded attestation, with the
+    /// keys a trust may sign under given by `keys_of`.
+    fn verify_hello(
+        &self,
+        peer: PeerId,
+        attestation: &NodeAttestation,
+        keys_of: impl Fn(&PublicKey) -> Option<Vec<PublicKey>>,
+    ) -> Result<VerifiedAttestation, HelloRefusal> {
         let wall_ms = self.clock.wall_ms(self.clock.now());
-        let own_key = |t: &PublicKey| Some(vec![*t]);
-        match attestation.verify_with(&self.coalition, own_key, Some(&peer), wall_ms) {
-            Ok(verified) if self.store.node_key_revoked(&verified.trust(), &verified.node_key()) => {
-                let (trust, node_key) = (verified.trust().to_string(), verified.node_key().to_string());
-                not_member(Err(HelloRefusal::Revoked { trust, node_key }))
-            }
-            Ok(verified) => Input::ProvisionalHello { peer, exchange, attestation: verified },
-            Err(e) => not_member(Err(e.into())),
-        }
-    }
-
-    fn verify_hello(&self, peer: PeerId, attestation: &NodeAttestation) -> Result<VerifiedAttestation, HelloRefusal> {
-        let store = &self.store;
-        let wall_ms = self.clock.wall_ms(self.clock.now());
-        let verified = attestation.verify_with(&self.coalition, |t| store.keys_of(t), Some(&peer), wall_ms)?;
+        let verified = attestation.verify_with(&self.coalition, keys_of, Some(&peer), wall_ms)?;
         // A node key its trust delegated and revoked is refused.
         if self.store.node_key_revoked(&verified.trust(), &verified.node_key()) {
             let (trust, node_key) = (verified.trust().to_string(), verified.node_key().to_string());
