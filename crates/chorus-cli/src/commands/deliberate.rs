@@ -168,25 +168,15 @@ fn is_unknown(e: &anyhow::Error) -> bool {
 /// among its amendments only.
 pub(crate) fn resolve_comment(p: &CheckedProposal, want: &str, amendment: bool) -> Result<ObjectId> {
     let what = if amendment { "amendment" } else { "comment" };
-    let prefix = want.trim().to_ascii_lowercase();
     let candidates = p.detail.comments.iter().filter(|c| !amendment || c.amendment.is_some());
-    let valid = prefix.len() >= 4 && prefix.len() <= 64 && prefix.bytes().all(|b| b.is_ascii_hexdigit());
-    let matches: Vec<ObjectId> = if valid {
-        candidates.map(|c| c.id).filter(|id| id.to_hex().starts_with(&prefix)).collect()
-    } else {
-        Vec::new()
-    };
+    let found = unique_comment(want, candidates.map(|c| c.id), what)?;
     // A view carries a bounded part of the discussion: a full id of a
     // comment it left out is taken as given (a reply or an amendment names
     // it; neither is checked to exist).
-    if matches.is_empty() && p.detail.comments_omitted > 0 && prefix.len() == 64 && valid {
-        if let Ok(id) = prefix.parse::<ObjectId>() {
-            return Ok(id);
-        }
-    }
-    match matches.as_slice() {
-        [one] => Ok(*one),
-        [] => Err(Refusal::new(
+    let full = || want.trim().to_ascii_lowercase().parse::<ObjectId>().ok();
+    match found.or_else(|| full().filter(|_| p.detail.comments_omitted > 0)) {
+        Some(id) => Ok(id),
+        None => Err(Refusal::new(
             "unknown_comment",
             format!(
                 "no {what} {} of proposal {} is known to this node; see the discussion with `chorus show {}`",
@@ -196,6 +186,26 @@ pub(crate) fn resolve_comment(p: &CheckedProposal, want: &str, amendment: bool) 
             ),
         )
         .into()),
+    }
+}
+
+/// The one id among `ids` that `want` names (a full id or a prefix of at
+/// least 4 hex characters, any case, spaces around ignored): `None` when
+/// none does or `want` is not such a prefix, a usage error naming `what`
+/// when several do.
+pub(crate) fn unique_comment(
+    want: &str,
+    ids: impl IntoIterator<Item = ObjectId>,
+    what: &str,
+) -> Result<Option<ObjectId>> {
+    let prefix = want.trim().to_ascii_lowercase();
+    if prefix.len() < 4 || prefix.len() > 64 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(None);
+    }
+    let matches: Vec<ObjectId> = ids.into_iter().filter(|id| id.to_hex().starts_with(&prefix)).collect();
+    match matches.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(*one)),
         many => {
             Err(crate::error::Usage(format!("{prefix} is the start of {} {what} ids: give more of it", many.len()))
                 .into())

@@ -332,18 +332,10 @@ pub(crate) fn comment(r: &Remote, a: CommentArgs) -> Result<Output> {
 /// The full id of the comment `want` (id or unique prefix) among those the
 /// node's view of the proposal lists.
 fn node_comment(p: &remote::RemoteProposal, want: &str) -> Result<chorus_core::ObjectId> {
-    let prefix = want.trim().to_ascii_lowercase();
-    let valid = prefix.len() >= 4 && prefix.len() <= 64 && prefix.bytes().all(|b| b.is_ascii_hexdigit());
-    let ids: Vec<chorus_core::ObjectId> = p.node_view["comments"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c["id"].as_str()?.parse().ok())
-        .filter(|id: &chorus_core::ObjectId| valid && id.to_hex().starts_with(&prefix))
-        .collect();
-    match ids.as_slice() {
-        [one] => Ok(*one),
-        [] => Err(crate::error::Refusal::new(
+    let listed = p.node_view["comments"].as_array().into_iter().flatten();
+    let ids = listed.filter_map(|c| c["id"].as_str()?.parse().ok());
+    crate::commands::deliberate::unique_comment(want, ids, "comment")?.ok_or_else(|| {
+        crate::error::Refusal::new(
             "unknown_comment",
             format!(
                 "no comment {} of proposal {} is known to the node; see the discussion with `chorus --remote NAME show {}`",
@@ -352,9 +344,8 @@ fn node_comment(p: &remote::RemoteProposal, want: &str) -> Result<chorus_core::O
                 p.id.short(12)
             ),
         )
-        .into()),
-        many => Err(Usage(format!("{prefix} is the start of {} comment ids: give more of it", many.len())).into()),
-    }
+        .into()
+    })
 }
 
 /// The node view's `stances` as `(trust, effective stance, counted
