@@ -91,11 +91,9 @@ impl Ledger {
                 let signer = self.held.notices.get(g).and_then(|n| n.get(notice))?.signer;
                 self.key_proof(roster, &pg.author, &signer, &mut ids)?;
             }
-            let mut stances = self.chosen(g, |s| s == Stance::Endorse)?;
-            if g == id {
-                stances.extend(self.chosen(g, |s| s != Stance::Endorse)?);
-            }
-            for (trust, e) in stances {
+            // The certified proposal's dissent too; a governance
+            // proposal's endorsements only.
+            for (trust, e) in self.chosen(g, |s| g == id || s == Stance::Endorse)? {
                 if g != id {
                     ids.insert(e);
                 }
