@@ -682,8 +682,7 @@ impl Service {
                 now,
             );
             tracing::debug!(%peer, ?access, "observer admitted");
-            let receives = access == ObserverAccess::Everything;
-            self.out.push(Output::Classify { peer, class: PeerClass::Observer { receives } });
+            self.out.push(Output::Classify { peer, class: PeerClass::observer(access) });
         }
         if exchange == HelloExchange::Request {
             self.out.push(Output::AnswerHello(peer));
@@ -705,8 +704,7 @@ impl Service {
             if let Some(state) = self.peers.get_mut(&peer) {
                 state.status = PeerStatus::Observer { access };
             }
-            let receives = access == ObserverAccess::Everything;
-            self.out.push(Output::Classify { peer, class: PeerClass::Observer { receives } });
+            self.out.push(Output::Classify { peer, class: PeerClass::observer(access) });
         }
     }
 

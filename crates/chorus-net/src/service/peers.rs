@@ -60,6 +60,14 @@ pub enum PeerClass {
     },
 }
 
+impl PeerClass {
+    /// An observer's class under the charter's `access`: sent gossip only
+    /// under `Everything`.
+    pub fn observer(access: ObserverAccess) -> Self {
+        PeerClass::Observer { receives: access == ObserverAccess::Everything }
+    }
+}
+
 /// One connected peer.
 #[derive(Clone, Debug)]
 pub struct Peer {
