@@ -105,6 +105,16 @@ pub fn confirm(question: &str) -> Result<bool, String> {
     Ok(matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
 }
 
+/// Goes on to sign when `yes` (`--yes`) or the answer to `question` is
+/// yes; otherwise the error "not signed; nothing was sent", or
+/// [`confirm`]'s refusal when stdin is not a terminal.
+pub fn sign_or_stop(yes: bool, question: &str) -> anyhow::Result<()> {
+    if !yes && !confirm(question).map_err(anyhow::Error::msg)? {
+        anyhow::bail!("not signed; nothing was sent");
+    }
+    Ok(())
+}
+
 /// A UTC timestamp `YYYY-MM-DD HH:MM UTC` from milliseconds since 1970,
 /// written as the website writes it.
 pub fn time(ms: u64) -> String {

@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use chorus_core::{Amendment, Coalition, Envelope, Keypair, Kind, ObjectId, PublicKey};
 use chorus_node::control::{Client, ProposalDetail, Request, SubmitOutcome, SubmitResult};
 use chorus_node::daemon::now_ms;
@@ -321,9 +321,7 @@ fn sign_and_send(
     a: &SignArgs,
 ) -> Result<Output> {
     eprintln!("{shown}");
-    if !a.signer.yes && !output::confirm("Sign?").map_err(anyhow::Error::msg)? {
-        bail!("not signed; nothing was sent");
-    }
+    output::sign_or_stop(a.signer.yes, "Sign?")?;
     let env = Envelope::sign(Kind::Comment, body()?, &[key]);
     if let Some(out) = &a.out {
         return backup::write_envelope(&env, out);
@@ -461,9 +459,7 @@ fn notice(
     a: &SendArgs,
 ) -> Result<Output> {
     eprintln!("{shown}");
-    if !a.yes && !output::confirm("Sign?").map_err(anyhow::Error::msg)? {
-        bail!("not signed; nothing was sent");
-    }
+    output::sign_or_stop(a.yes, "Sign?")?;
     let env = Envelope::sign(object_kind, body()?, &[key]);
     if let Some(out) = &a.out {
         return backup::write_envelope(&env, out);

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use chorus_core::Stance;
 use chorus_node::control::{ProposalDetail, Request, SubmitOutcome};
 use chorus_node::datadir::DataDir;
@@ -80,9 +80,7 @@ pub(crate) fn run(dd: &DataDir, a: EndorseArgs) -> Result<Output> {
         a.comment.as_ref().map(|c| format!("\n  comment     {}", safe_line(c))).unwrap_or_default()
     );
     eprintln!("{}", deliberation::STANCE_IS_FINAL);
-    if !a.signer.yes && !output::confirm("Sign?").map_err(anyhow::Error::msg)? {
-        bail!("not signed; nothing was sent");
-    }
+    output::sign_or_stop(a.signer.yes, "Sign?")?;
     let env = leader::stance_envelope(&coalition, &roster, &signer, p.id, stance, a.comment)?;
     if let Some(out) = &a.out {
         return backup::write_envelope(&env, out);

@@ -184,9 +184,7 @@ pub(crate) fn run(dd: &DataDir, a: ProposeArgs) -> Result<Output> {
             r.old.id.short(12),
             WITHDRAWAL_REASON
         );
-        if !a.yes && !output::confirm("Sign both?").map_err(anyhow::Error::msg)? {
-            bail!("not signed; nothing was sent");
-        }
+        output::sign_or_stop(a.yes, "Sign both?")?;
     }
     let env = leader::propose_envelope(&c, &key, trust, fields(&a.title, &body, closes, &drafting))?;
     let res = leader::submit(&c, &env)?;

@@ -271,9 +271,7 @@ pub(crate) fn endorse(r: &Remote, a: EndorseArgs) -> Result<Output> {
         );
     }
     eprintln!("{}", crate::deliberation::STANCE_IS_FINAL);
-    if !a.signer.yes && !output::confirm("Sign?").map_err(anyhow::Error::msg)? {
-        bail!("not signed; nothing was sent");
-    }
+    output::sign_or_stop(a.signer.yes, "Sign?")?;
     let env = Envelope::sign(chorus_core::Kind::Endorsement, body, &[&signer.key]);
     if let Some(out) = &a.out {
         return backup::write_envelope(&env, out);
@@ -319,9 +317,7 @@ pub(crate) fn comment(r: &Remote, a: CommentArgs) -> Result<Output> {
         reply_to.map(|c| format!("\n  in reply to {c}")).unwrap_or_default(),
         indent(&safe_text(&text), 4)
     );
-    if !a.sign.signer.yes && !output::confirm("Sign?").map_err(anyhow::Error::msg)? {
-        bail!("not signed; nothing was sent");
-    }
+    output::sign_or_stop(a.sign.signer.yes, "Sign?")?;
     let env = Envelope::sign(chorus_core::Kind::Comment, body()?, &[&signer.key]);
     if let Some(out) = &a.sign.out {
         return backup::write_envelope(&env, out);
@@ -464,9 +460,7 @@ pub(crate) fn propose(r: &Remote, a: propose::ProposeArgs) -> Result<Output> {
         roster.version.short(12),
         roster.heads.len()
     );
-    if !a.yes && !output::confirm("Sign?").map_err(anyhow::Error::msg)? {
-        bail!("not signed; nothing was sent");
-    }
+    output::sign_or_stop(a.yes, "Sign?")?;
     let env = Envelope::sign(Kind::Proposal, proposal, &[&key]);
     submitted(r, &env, "proposal")
 }
