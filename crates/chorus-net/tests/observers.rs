@@ -147,6 +147,9 @@ async fn under_everything_a_member_passes_on_gossip_to_an_observer_outside_its_m
     let nodes = members(&f).await;
     let mut c = memory_config(vec![nodes[0].addr.clone()]);
     c.kademlia = false;
+    // No periodic sync round within the test: the object can only come by
+    // gossip (a round every 0.7 s sometimes fetched it first under load).
+    c.sync_interval = Duration::from_secs(600);
     let mut obs = start(c, NodeIdentity::observer(node_key(91)), Arc::new(MemoryStore::new(f.coalition.clone()))).await;
     let o = obs.handle.peer_id();
     let h = nodes[0].handle.clone();
